@@ -1,0 +1,157 @@
+/*
+ * util.c - allocation, bounded buffers, time and hashing (see util.h).
+ */
+#include "util.h"
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void oom(void)
+{
+	fputs("barista: out of memory\n", stderr);
+	abort();
+}
+
+void *bar_malloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+void *bar_calloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+void *bar_realloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (!q)
+		oom();
+	return q;
+}
+
+char *bar_strdup(const char *s)
+{
+	return s ? bar_strndup(s, strlen(s)) : NULL;
+}
+
+char *bar_strndup(const char *s, size_t n)
+{
+	char *p = bar_malloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *bar_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		oom();
+	va_end(ap);
+	return s;
+}
+
+int bar_buf_add(bar_buf *b, const void *data, size_t n)
+{
+	if (b->max && b->len + n > b->max)
+		return bar_error_set("output larger than the %zu-byte limit", b->max);
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->data = bar_realloc(b->data, cap);
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, data, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int bar_buf_puts(bar_buf *b, const char *s)
+{
+	return bar_buf_add(b, s, strlen(s));
+}
+
+int bar_buf_printf(bar_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int rc;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		oom();
+	va_end(ap);
+	rc = bar_buf_puts(b, s);
+	free(s);
+	return rc;
+}
+
+char *bar_buf_take(bar_buf *b)
+{
+	char *s = b->data ? b->data : bar_strdup("");
+
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return s;
+}
+
+void bar_buf_free(bar_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+int64_t bar_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double bar_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+uint64_t bar_hash64(const void *data, size_t n, uint64_t seed)
+{
+	const unsigned char *p = data;
+	uint64_t h = seed;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+void bar_memzero(void *p, size_t n)
+{
+	explicit_bzero(p, n);
+}

@@ -1,0 +1,183 @@
+/*
+ * barista_provider.h - the whole plugin ABI between the Barista host and a
+ * provider plugin (local, sim, and later aws, azure, gcp, alibaba, openstack).
+ *
+ * A plugin is a shared object named `barista-provider-<name>.so` that exports
+ * exactly one symbol, `barista_provider_init`.  It sees nothing of the host but
+ * this header: everything it needs from the host (emitting results, reporting
+ * errors, logging, credentials, cancellation) goes through `bar_host_api`.
+ *
+ * Data crosses the boundary as JSON text (UTF-8, one object per value), so the
+ * host and a plugin never share allocators or library types.  Strings the host
+ * passes in are borrowed for the duration of the call; strings a plugin hands to
+ * the host (through emit/set_error) are copied by the host before it returns.
+ *
+ * Compatibility rules (SQLite extensions, nginx modules): every struct starts
+ * with its size; structs only grow at the end; a callback added in a newer
+ * version may be NULL and the host checks before calling it.  The host refuses a
+ * plugin whose abi_version it does not know.
+ *
+ * Conventions for resources:
+ *  - Resource types: "vnet", "securitygroup", "sshkey", "image", "spec", "vm".
+ *  - The input of create/update is a JSON object (see docs/providers.md):
+ *      {"type": "vm", "name": "web-seoul-1", "namespace": "default",
+ *       "attrs": {...desired attributes from the spec...},
+ *       "refs":  {"vnet": {"system_id": "...", "name": "...", "attrs": {...}},
+ *                 "securityGroups": [{...}, ...], ...},
+ *       "tags":  {"barista:address": "default/vm/web-seoul-1", ...}}
+ *    The same object, with "system_id" added, is the input of read/delete and
+ *    of VM actions.
+ *  - Every resource carries the tags it was created with; `list` returns them,
+ *    so the host can match live resources to recorded ones by tag and find
+ *    leftovers.  Later issues put idempotency tokens into tags.
+ *  - Observed attributes are what the provider can see of the live resource.
+ *    Emit them as compact JSON with keys sorted; the host compares the text
+ *    with what it recorded, and only parses it when the text differs.
+ */
+#ifndef BARISTA_PROVIDER_H
+#define BARISTA_PROVIDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BAR_PROVIDER_ABI_VERSION 1
+
+/* Return codes of every provider callback.  A provider sets a message with
+ * host->set_error before returning anything but BAR_P_OK. */
+enum {
+	BAR_P_OK = 0,
+	BAR_P_EFAIL = -1,      /* anything else; the message says what */
+	BAR_P_ENOTFOUND = -2,  /* the resource does not exist (any more) */
+	BAR_P_ECONFLICT = -3,  /* already exists / in use / wrong state */
+	BAR_P_EAUTH = -4,      /* credentials missing, rejected or lacking rights */
+	BAR_P_ERETRY = -5,     /* throttled or transient: the host retries after
+	                        * bar_call.retry_after_ms with backoff */
+	BAR_P_EINVALID = -6,   /* the input cannot be satisfied (bad CIDR, quota) */
+	BAR_P_ENOTSUP = -7,    /* this provider cannot do that (e.g. update) */
+	BAR_P_ECANCELED = -8,  /* stopped because bar_host_api.cancelled said so */
+	BAR_P_ETIMEOUT = -9,   /* the deadline passed */
+};
+
+/* Capability flags, bar_provider.capabilities. */
+#define BAR_CAP_UPDATE_INPLACE (1u << 0) /* update() changes attrs in place */
+#define BAR_CAP_VM_SUSPEND (1u << 1)     /* vm_action "suspend"/"resume" */
+#define BAR_CAP_VM_REBOOT (1u << 2)      /* vm_action "reboot" */
+#define BAR_CAP_LIST (1u << 3)           /* list() enumerates by type */
+#define BAR_CAP_ASYNC (1u << 4)          /* create may return a transitional
+                                          * status; the host polls read() */
+
+/* Log levels for host->log. */
+enum { BAR_LOG_DEBUG = 0, BAR_LOG_INFO = 1, BAR_LOG_WARN = 2, BAR_LOG_ERROR = 3 };
+
+/*
+ * One call's context.  The host fills it; the plugin reads it and may set
+ * retry_after_ms.  Opaque host data hides behind `host_data`.
+ */
+typedef struct bar_call {
+	uint32_t struct_size;
+	const char *connection; /* connection config name, e.g. "aws-seoul" */
+	const char *region;     /* region of the connection, never NULL */
+	const char *zone;       /* zone, "" when the connection names none */
+	const char *config;     /* JSON object: the connection's driver config */
+	int64_t deadline_ms;    /* CLOCK_MONOTONIC ms after which to give up; 0 none */
+	int retry_after_ms;     /* out: with BAR_P_ERETRY, how long to wait */
+	void *host_data;        /* the host's; do not touch */
+} bar_call;
+
+/* What a provider reports about one live resource. */
+typedef struct bar_observed {
+	uint32_t struct_size;
+	const char *system_id; /* provider's id, e.g. "i-0abc..." or "bvm-1a2b3c4d" */
+	const char *name;      /* the name it was created with */
+	const char *status;    /* VM: Creating, Running, Suspending, Suspended,
+	                        * Resuming, Rebooting, Terminating, Terminated,
+	                        * Failed; other types: Available, Failed */
+	const char *attrs;     /* JSON object text of observed attributes */
+	const char *tags;      /* JSON object text, as given at create */
+} bar_observed;
+
+typedef struct bar_sink bar_sink; /* the host's collector of observations */
+
+/* The host's services, valid for the plugin's whole life. */
+typedef struct bar_host_api {
+	uint32_t abi_version;
+	uint32_t struct_size;
+	/* Hand one observed resource to the host; it copies everything.
+	 * Returns 0, or -1 if the host wants no more (then return BAR_P_EFAIL). */
+	int (*emit)(bar_sink *sink, const bar_observed *obs);
+	/* Set the error of this call: code is the provider's own error code
+	 * ("InvalidParameterValue", "ENOENT"), msg its message.  The host adds
+	 * the operation, resource and region.  Never put secrets in either. */
+	void (*set_error)(bar_call *call, const char *code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+	/* Log a line through the host; it goes to the host's log with the call's
+	 * connection as context. */
+	void (*log)(bar_call *call, int level, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+	/* Nonzero once the host wants in-flight work to stop (second Ctrl-C,
+	 * controller shutdown).  Long operations poll it. */
+	int (*cancelled)(bar_call *call);
+	/* Resolve a credential field of the call's connection ("access_key_id",
+	 * "secret_access_key", ...).  The returned string is borrowed, valid until
+	 * the call returns, and must never be logged or put in attrs or errors.
+	 * Returns NULL when the field is not set. */
+	const char *(*credential)(bar_call *call, const char *field);
+} bar_host_api;
+
+typedef struct bar_provider bar_provider;
+
+/*
+ * The provider's table.  CRUD callbacks take the resource type and the input
+ * JSON (see above) and report results through the sink:
+ *   create  emits exactly one observation (with its new system_id);
+ *   read    emits one, or returns BAR_P_ENOTFOUND;
+ *   update  emits one; BAR_P_ENOTSUP if the change needs a replacement;
+ *   delete  emits nothing; BAR_P_ENOTFOUND when already gone is fine;
+ *   list    emits every resource of the type in the call's region that
+ *           carries a "barista:address" tag (one call per connection & type);
+ *   vm_action  ("suspend", "resume", "reboot") emits the VM afterwards.
+ * Callbacks may run concurrently from several threads, for the same or for
+ * different connections; a plugin protects its own shared data.
+ */
+struct bar_provider {
+	uint32_t abi_version; /* BAR_PROVIDER_ABI_VERSION */
+	uint32_t struct_size; /* sizeof(bar_provider) */
+	const char *name;     /* driver name, must match the file name */
+	const char *version;  /* plugin's own version string */
+	uint32_t capabilities;
+	const char *const *resource_types; /* NULL-terminated */
+
+	int (*create)(bar_provider *p, bar_call *call, const char *type,
+	              const char *input, bar_sink *out);
+	int (*read)(bar_provider *p, bar_call *call, const char *type,
+	            const char *input, bar_sink *out);
+	int (*update)(bar_provider *p, bar_call *call, const char *type,
+	              const char *input, bar_sink *out);
+	int (*del)(bar_provider *p, bar_call *call, const char *type,
+	           const char *input);
+	int (*list)(bar_provider *p, bar_call *call, const char *type,
+	            bar_sink *out);
+	int (*vm_action)(bar_provider *p, bar_call *call, const char *action,
+	                 const char *input, bar_sink *out);
+	/* Release everything; the host dlcloses afterwards.  May be NULL. */
+	void (*destroy)(bar_provider *p);
+
+	void *priv; /* the plugin's own */
+};
+
+/*
+ * The one exported symbol.  On success set *out and return 0.  On failure
+ * return nonzero and set *errmsg to a malloc'd message (the host frees it).
+ */
+typedef int (*barista_provider_init_fn)(const bar_host_api *host,
+                                         bar_provider **out, char **errmsg);
+#define BAR_PROVIDER_INIT_SYMBOL "barista_provider_init"
+
+#ifdef __cplusplus
+}
+#endif
+#endif
