@@ -155,3 +155,62 @@ void bar_memzero(void *p, size_t n)
 {
 	explicit_bzero(p, n);
 }
+
+void bar_map_init(bar_map *m, size_t expected)
+{
+	size_t cap = 16;
+
+	while (cap < expected * 2)
+		cap *= 2;
+	m->keys = bar_calloc(cap, sizeof(*m->keys));
+	m->vals = bar_calloc(cap, sizeof(*m->vals));
+	m->cap = cap;
+	m->n = 0;
+}
+
+void bar_map_free(bar_map *m)
+{
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
+static size_t map_slot(const bar_map *m, const char *key)
+{
+	size_t i = (size_t)bar_hash64(key, strlen(key), BAR_HASH64_SEED) & (m->cap - 1);
+
+	while (m->keys[i] && strcmp(m->keys[i], key) != 0)
+		i = (i + 1) & (m->cap - 1);
+	return i;
+}
+
+void bar_map_put(bar_map *m, const char *key, void *val)
+{
+	size_t i;
+
+	if ((m->n + 1) * 2 > m->cap) {
+		bar_map old = *m;
+
+		bar_map_init(m, old.cap);
+		for (size_t j = 0; j < old.cap; j++)
+			if (old.keys[j])
+				bar_map_put(m, old.keys[j], old.vals[j]);
+		bar_map_free(&old);
+	}
+	i = map_slot(m, key);
+	if (!m->keys[i]) {
+		m->keys[i] = key;
+		m->n++;
+	}
+	m->vals[i] = val;
+}
+
+void *bar_map_get(const bar_map *m, const char *key)
+{
+	size_t i;
+
+	if (!m->cap)
+		return NULL;
+	i = map_slot(m, key);
+	return m->keys[i] ? m->vals[i] : NULL;
+}

@@ -46,4 +46,21 @@ uint64_t bar_hash64(const void *data, size_t n, uint64_t seed);
 /* Overwrite memory holding a secret before it is freed. */
 void bar_memzero(void *p, size_t n);
 
+
+/* Open-addressing hash map from string keys (borrowed, must outlive the map)
+ * to pointers.  Grows as needed; no deletion. */
+typedef struct bar_map {
+	const char **keys;
+	void **vals;
+	size_t cap; /* power of two */
+	size_t n;
+} bar_map;
+
+void bar_map_init(bar_map *m, size_t expected);
+void bar_map_free(bar_map *m);
+/* Insert or replace. */
+void bar_map_put(bar_map *m, const char *key, void *val);
+/* The value for key, or NULL. */
+void *bar_map_get(const bar_map *m, const char *key);
+
 #endif

@@ -1,1 +1,746 @@
-/* placeholder: being written */
+/*
+ * plan.c - diffing desired state against recorded (and, with refresh, live)
+ * state into a plan.
+ *
+ * Refresh makes one list call per (connection, resource type) present in
+ * state, never one read per resource, and matches live resources to records
+ * by system id.  A record whose resource is gone is planned for re-create; a
+ * difference between what was recorded and what is live is reported as
+ * drift, and acted on when it contradicts the spec.
+ */
+#include "planner.h"
+#include "error.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Attributes whose change cannot be made in place. */
+static const char *const force_vnet[] = {"connection", "cidr", "subnets", NULL};
+static const char *const force_sg[] = {"connection", "vnet", NULL};
+static const char *const force_key[] = {"connection", "publicKey", NULL};
+static const char *const force_image[] = {"connection", "imageId", "os", NULL};
+static const char *const force_spec[] = {"connection", "specId", "vcpu", "memoryMiB",
+                                         "diskGiB", NULL};
+static const char *const force_conn[] = {"driver", "region", "zone", NULL};
+static const char *const vm_inplace[] = {"state", "labels", NULL};
+
+static int in_list(const char *const *list, const char *s)
+{
+	for (; list && *list; list++)
+		if (strcmp(*list, s) == 0)
+			return 1;
+	return 0;
+}
+
+static int forces_replacement(const char *type, const char *attr)
+{
+	if (strcmp(type, "vm") == 0)
+		return !in_list(vm_inplace, attr);
+	if (strcmp(type, "vnet") == 0)
+		return in_list(force_vnet, attr);
+	if (strcmp(type, "securitygroup") == 0)
+		return in_list(force_sg, attr);
+	if (strcmp(type, "sshkey") == 0)
+		return in_list(force_key, attr);
+	if (strcmp(type, "image") == 0)
+		return in_list(force_image, attr);
+	if (strcmp(type, "spec") == 0)
+		return in_list(force_spec, attr);
+	if (strcmp(type, "connection") == 0)
+		return in_list(force_conn, attr);
+	return 0;
+}
+
+const char *bar_action_name(bar_action a)
+{
+	static const char *names[] = {"no-op", "create", "update", "replace", "delete"};
+
+	return names[a];
+}
+
+/* ---- refresh ---- */
+
+typedef struct live {
+	int checked; /* a list covered this record */
+	bar_obs *obs; /* NULL when checked and not found */
+} live;
+
+typedef struct conn_table {
+	bar_map map; /* "<ns>/connection/<name>" -> bar_conn* */
+	bar_conn **items;
+	size_t n;
+} conn_table;
+
+static char *conn_address(const char *ns, const char *name)
+{
+	return bar_printf("%s/connection/%s", ns, name);
+}
+
+/* The connection attrs for an address: desired first, then recorded. */
+static json_t *conn_attrs(const bar_desired_set *ds, const bar_records *rs,
+                          const char *addr)
+{
+	const bar_desired *d = ds ? bar_desired_find(ds, addr) : NULL;
+	const bar_record *r;
+
+	if (d)
+		return json_incref(d->attrs);
+	r = bar_records_find(rs, addr);
+	return r && r->desired ? json_loads(r->desired, 0, NULL) : NULL;
+}
+
+static bar_conn *conn_get(conn_table *t, const bar_desired_set *ds, const bar_records *rs,
+                          const char *ns, const char *name)
+{
+	char *addr = conn_address(ns, name);
+	bar_conn *c = bar_map_get(&t->map, addr);
+	json_t *attrs;
+
+	if (c) {
+		free(addr);
+		return c;
+	}
+	attrs = conn_attrs(ds, rs, addr);
+	if (!attrs) {
+		bar_error_set("connection %s is neither in the configuration nor in state", addr);
+		free(addr);
+		return NULL;
+	}
+	c = bar_calloc(1, sizeof(*c));
+	if (bar_conn_init(c, ns, name, attrs) < 0) {
+		free(c);
+		free(addr);
+		json_decref(attrs);
+		return NULL;
+	}
+	json_decref(attrs);
+	t->items = bar_realloc(t->items, (t->n + 1) * sizeof(*t->items));
+	t->items[t->n++] = c;
+	/* the map borrows its key: keep it alive in a parallel string list */
+	bar_map_put(&t->map, bar_strdup(addr), c);
+	free(addr);
+	return c;
+}
+
+static void conn_table_free(conn_table *t)
+{
+	for (size_t i = 0; i < t->map.cap; i++)
+		free((char *)t->map.keys[i]);
+	for (size_t i = 0; i < t->n; i++) {
+		bar_conn_clear(t->items[i]);
+		free(t->items[i]);
+	}
+	free(t->items);
+	bar_map_free(&t->map);
+}
+
+typedef struct group_key {
+	size_t idx; /* record index */
+} group_key;
+
+static const bar_records *sort_rs;
+
+static int cmp_group(const void *a, const void *b)
+{
+	const bar_record *x = &sort_rs->items[*(const size_t *)a];
+	const bar_record *y = &sort_rs->items[*(const size_t *)b];
+	int c = strcmp(x->ns, y->ns);
+
+	if (!c)
+		c = strcmp(x->connection, y->connection);
+	if (!c)
+		c = strcmp(x->type, y->type);
+	return c;
+}
+
+/* List once per (connection, type) and match records by system id. */
+static int refresh(live *lv, bar_obs_list *lists, size_t *n_lists, const bar_records *rs,
+                   conn_table *conns, const bar_desired_set *ds, bar_registry *reg,
+                   const volatile int *cancel)
+{
+	size_t *idx = bar_malloc((rs->n + 1) * sizeof(*idx));
+	size_t n = 0, i = 0;
+	int rc = 0;
+
+	for (size_t k = 0; k < rs->n; k++)
+		if (rs->items[k].connection && rs->items[k].system_id &&
+		    bar_type_is_provider(rs->items[k].type))
+			idx[n++] = k;
+	sort_rs = rs;
+	qsort(idx, n, sizeof(*idx), cmp_group);
+	while (i < n && rc == 0) {
+		const bar_record *first = &rs->items[idx[i]];
+		size_t j = i;
+		bar_conn *c = conn_get(conns, ds, rs, first->ns, first->connection);
+		bar_obs_list *l = &lists[(*n_lists)++];
+		bar_op_ctx ctx = {cancel, bar_now_ms() + 300000, 0};
+		bar_map by_id;
+
+		while (j < n && cmp_group(&idx[i], &idx[j]) == 0)
+			j++;
+		if (!c || bar_conn_bind(c, reg) < 0 || bar_host_list(c, first->type, &ctx, l) < 0) {
+			bar_error_prefix("refreshing %s resources of connection %s", first->type,
+			                 first->connection);
+			rc = -1;
+			break;
+		}
+		bar_map_init(&by_id, l->n);
+		for (size_t k = 0; k < l->n; k++)
+			bar_map_put(&by_id, l->items[k].system_id, &l->items[k]);
+		for (size_t k = i; k < j; k++) {
+			lv[idx[k]].checked = 1;
+			lv[idx[k]].obs = bar_map_get(&by_id, rs->items[idx[k]].system_id);
+		}
+		bar_map_free(&by_id);
+		i = j;
+	}
+	free(idx);
+	return rc;
+}
+
+/* ---- changes ---- */
+
+typedef struct plan_builder {
+	bar_change *items;
+	size_t n, cap;
+} plan_builder;
+
+static bar_change *change_new(plan_builder *b, bar_action a, const char *address,
+                              const char *type, const char *ns, const char *name,
+                              const char *connection)
+{
+	bar_change *c;
+
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 64;
+		b->items = bar_realloc(b->items, b->cap * sizeof(*b->items));
+	}
+	c = &b->items[b->n++];
+	memset(c, 0, sizeof(*c));
+	c->action = a;
+	c->address = bar_strdup(address);
+	c->type = bar_strdup(type);
+	c->ns = bar_strdup(ns);
+	c->name = bar_strdup(name);
+	c->connection = bar_strdup(connection);
+	return c;
+}
+
+static void change_set_desired(bar_change *c, const bar_desired *d)
+{
+	c->attrs = json_incref(d->attrs);
+	c->hash = bar_strdup(d->hash);
+	c->refs = json_incref(d->refs);
+	c->deps = json_incref(d->deps);
+}
+
+static void set_reason(bar_change *c, char *reason)
+{
+	free(c->reason);
+	c->reason = reason;
+}
+
+/* Compare recorded and desired attrs key by key; fill c->diff and report
+ * whether any changed key forces replacement (first such key in *forcing). */
+static int diff_attrs(bar_change *c, const json_t *old, const json_t *new_,
+                      const char **forcing)
+{
+	json_t *keys = json_object();
+	const char *k;
+	json_t *v;
+	int force = 0;
+
+	json_object_foreach((json_t *)old, k, v) json_object_set(keys, k, json_true());
+	json_object_foreach((json_t *)new_, k, v) json_object_set(keys, k, json_true());
+	c->diff = json_array();
+	json_object_foreach(keys, k, v) {
+		json_t *a = json_object_get(old, k), *b = json_object_get(new_, k);
+		int f;
+
+		if (a && b && json_equal(a, b))
+			continue;
+		f = forces_replacement(c->type, k);
+		json_array_append_new(c->diff, json_pack("{s:s, s:O?, s:O?, s:b}", "attr", k,
+		                                         "old", a, "new", b, "forces", f));
+		if (f && !force) {
+			force = 1;
+			*forcing = json_string_value(json_object_get(
+			    json_array_get(c->diff, json_array_size(c->diff) - 1), "attr"));
+		}
+	}
+	json_decref(keys);
+	return force;
+}
+
+/* Only state/labels of a VM changed: how to make it so. */
+static const char *vm_action_for(const bar_change *c)
+{
+	size_t i;
+	json_t *d;
+
+	json_array_foreach(c->diff, i, d) {
+		if (strcmp(json_string_value(json_object_get(d, "attr")), "state") == 0) {
+			const char *want = json_string_value(json_object_get(d, "new"));
+
+			return want && strcmp(want, "Suspended") == 0 ? "suspend" : "resume";
+		}
+	}
+	return NULL;
+}
+
+/* Record drift between recorded and live observed attrs. */
+static void note_drift(json_t *drift, const bar_record *r, const bar_obs *o,
+                       const json_t *desired, int *contradicts)
+{
+	json_t *rec = r->observed ? json_loads(r->observed, 0, NULL) : json_object();
+	json_t *cur = json_loads(o->attrs, 0, NULL);
+	const char *k;
+	json_t *v;
+
+	if (!rec)
+		rec = json_object();
+	if (!cur)
+		cur = json_object();
+	json_object_foreach(cur, k, v) {
+		json_t *was = json_object_get(rec, k);
+		json_t *want = desired ? json_object_get(desired, k) : NULL;
+
+		if (was && json_equal(was, v))
+			continue;
+		json_array_append_new(drift, json_pack("{s:s, s:s, s:O?, s:O}", "address",
+		                                       r->address, "attr", k, "recorded", was,
+		                                       "live", v));
+		if (want && !json_equal(want, v))
+			*contradicts = 1;
+	}
+	json_decref(rec);
+	json_decref(cur);
+}
+
+static int status_is(const char *s, const char *want)
+{
+	return s && strcmp(s, want) == 0;
+}
+
+/* Decide the change for one address present in both desired and state. */
+static void diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
+                     const live *lv, json_t *drift, int force_replace)
+{
+	json_t *old = r->desired ? json_loads(r->desired, 0, NULL) : json_object();
+	const char *forcing = NULL;
+	bar_change *c;
+	int changed = !r->hash || strcmp(r->hash, d->hash) != 0;
+	int contradicts = 0;
+
+	if (lv && lv->checked && !lv->obs) {
+		c = change_new(b, BAR_CREATE, d->address, d->type, d->ns, d->name, d->connection);
+		change_set_desired(c, d);
+		c->gone = 1;
+		c->prior_system_id = bar_strdup(r->system_id);
+		set_reason(c, bar_printf("%s no longer exists on the provider (deleted outside "
+		                         "barista); it will be created again", r->system_id));
+		goto done;
+	}
+	if (lv && lv->obs && r->observed && strcmp(lv->obs->attrs, r->observed) != 0)
+		note_drift(drift, r, lv->obs, d->attrs, &contradicts);
+	if (!changed && !contradicts && !force_replace) {
+		const char *st = lv && lv->obs ? lv->obs->status : NULL;
+		const char *want = json_string_value(json_object_get(d->attrs, "state"));
+
+		if (strcmp(d->type, "vm") != 0 || !st || !want || status_is(st, want))
+			goto done; /* no-op */
+		c = change_new(b, BAR_UPDATE, d->address, d->type, d->ns, d->name, d->connection);
+		change_set_desired(c, d);
+		c->prior_system_id = bar_strdup(r->system_id);
+		c->diff = json_array();
+		if (status_is(st, "Failed") || status_is(st, "Terminated")) {
+			c->action = BAR_REPLACE;
+			set_reason(c, bar_printf("status is %s", st));
+		} else {
+			c->vm_action = bar_strdup(strcmp(want, "Suspended") == 0 ? "suspend" : "resume");
+			set_reason(c, bar_printf("drift: status is %s outside barista, spec wants %s",
+			                         st, want));
+		}
+		goto done;
+	}
+	c = change_new(b, BAR_UPDATE, d->address, d->type, d->ns, d->name, d->connection);
+	change_set_desired(c, d);
+	c->prior_system_id = bar_strdup(r->system_id);
+	if (diff_attrs(c, old, d->attrs, &forcing) || force_replace) {
+		c->action = BAR_REPLACE;
+		set_reason(c, force_replace ? bar_strdup("replacement requested with -replace")
+		                            : bar_printf("%s forces replacement", forcing));
+	} else if (contradicts && !changed) {
+		set_reason(c, bar_strdup("drift: live attributes differ from the spec"));
+	}
+	if (c->action == BAR_UPDATE && strcmp(c->type, "vm") == 0) {
+		const char *a = vm_action_for(c);
+
+		c->vm_action = a ? bar_strdup(a) : NULL;
+	}
+done:
+	json_decref(old);
+}
+
+static int cmp_change(const void *a, const void *b)
+{
+	return strcmp(((const bar_change *)a)->address, ((const bar_change *)b)->address);
+}
+
+/* ---- dependency order and propagation ---- */
+
+static int level_of(const bar_desired_set *ds, size_t i, int *level, int depth)
+{
+	const bar_desired *d = &ds->items[i];
+	size_t k;
+	json_t *a;
+	int best = 0;
+
+	if (level[i] >= 0)
+		return level[i];
+	if (depth > 256) /* validation rejects cycles; never loop forever */
+		return 0;
+	json_array_foreach(d->deps, k, a) {
+		const bar_desired *x = bar_desired_find(ds, json_string_value(a));
+
+		if (x) {
+			int l = level_of(ds, (size_t)(x - ds->items), level, depth + 1) + 1;
+
+			if (l > best)
+				best = l;
+		}
+	}
+	level[i] = best;
+	return best;
+}
+
+static const int *sort_level;
+
+static int cmp_level(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	if (sort_level[x] != sort_level[y])
+		return sort_level[x] - sort_level[y];
+	return x < y ? -1 : x > y;
+}
+
+/* Indices of the desired set in dependency order (ties by address). */
+static size_t *topo_order(const bar_desired_set *ds)
+{
+	int *level = bar_malloc((ds->n + 1) * sizeof(*level));
+	size_t *order = bar_malloc((ds->n + 1) * sizeof(*order));
+
+	for (size_t i = 0; i < ds->n; i++)
+		level[i] = -1;
+	for (size_t i = 0; i < ds->n; i++) {
+		level_of(ds, i, level, 0);
+		order[i] = i;
+	}
+	sort_level = level;
+	qsort(order, ds->n, sizeof(*order), cmp_level);
+	free(level);
+	return order;
+}
+
+static int replaces(const bar_change *c)
+{
+	return c && (c->action == BAR_REPLACE || (c->action == BAR_CREATE && c->gone));
+}
+
+/* A resource that depends on a replaced provider resource (or connection)
+ * must be replaced too: what it references will have a new identity. */
+static void propagate(plan_builder *b, const bar_desired_set *ds, const bar_records *rs)
+{
+	size_t *order = topo_order(ds);
+	bar_map by_addr;
+
+	bar_map_init(&by_addr, b->n + ds->n);
+	for (size_t i = 0; i < b->n; i++)
+		bar_map_put(&by_addr, b->items[i].address, (void *)(i + 1));
+	for (size_t oi = 0; oi < ds->n; oi++) {
+		const bar_desired *d = &ds->items[order[oi]];
+		const bar_record *r = bar_records_find(rs, d->address);
+		size_t ci = (size_t)bar_map_get(&by_addr, d->address);
+		size_t k;
+		json_t *a;
+
+		if (!r || (ci && b->items[ci - 1].action != BAR_UPDATE))
+			continue;
+		json_array_foreach(d->deps, k, a) {
+			const char *dep = json_string_value(a);
+			size_t di = (size_t)bar_map_get(&by_addr, dep);
+			const bar_change *dc = di ? &b->items[di - 1] : NULL;
+			bar_change *c;
+
+			if (!replaces(dc) || !(bar_type_is_provider(dc->type) ||
+			                       strcmp(dc->type, "connection") == 0))
+				continue;
+			if (!ci) {
+				c = change_new(b, BAR_REPLACE, d->address, d->type, d->ns, d->name,
+				               d->connection);
+				change_set_desired(c, d);
+				c->prior_system_id = bar_strdup(r->system_id);
+				c->diff = json_array();
+				ci = b->n;
+				bar_map_put(&by_addr, c->address, (void *)ci);
+			}
+			c = &b->items[ci - 1];
+			c->action = BAR_REPLACE;
+			free(c->vm_action);
+			c->vm_action = NULL;
+			set_reason(c, bar_printf("%s is replaced", dep));
+			break;
+		}
+	}
+	bar_map_free(&by_addr);
+	free(order);
+}
+
+/* ---- targets ---- */
+
+static void mark(bar_map *set, const char *addr)
+{
+	bar_map_put(set, addr, (void *)1);
+}
+
+/* Addresses selected by -target: each target, an MCI's VMs, and
+ * (transitively) what they depend on or, for deletions, what depends on them. */
+static void target_closure(bar_map *set, const bar_plan_opts *o, const bar_desired_set *ds,
+                           const bar_records *rs)
+{
+	int grew = 1;
+
+	for (size_t t = 0; t < o->n_targets; t++) {
+		mark(set, o->targets[t]);
+		for (size_t i = 0; ds && i < ds->n; i++) {
+			const char *mci = json_string_value(json_object_get(ds->items[i].attrs, "mci"));
+			char *a = mci ? bar_printf("%s/mci/%s", ds->items[i].ns, mci) : NULL;
+
+			if (a && strcmp(ds->items[i].type, "vm") == 0 && strcmp(a, o->targets[t]) == 0)
+				mark(set, ds->items[i].address);
+			free(a);
+		}
+	}
+	while (grew) {
+		grew = 0;
+		for (size_t i = 0; ds && i < ds->n; i++) {
+			size_t k;
+			json_t *a;
+
+			if (!bar_map_get(set, ds->items[i].address))
+				continue;
+			json_array_foreach(ds->items[i].deps, k, a) {
+				if (!bar_map_get(set, json_string_value(a))) {
+					mark(set, json_string_value(a));
+					grew = 1;
+				}
+			}
+		}
+		for (size_t i = 0; i < rs->n; i++) {
+			json_t *deps;
+			size_t k;
+			json_t *a;
+
+			if (bar_map_get(set, rs->items[i].address) ||
+			    (ds && bar_desired_find(ds, rs->items[i].address)))
+				continue;
+			deps = json_loads(rs->items[i].deps ? rs->items[i].deps : "[]", 0, NULL);
+			json_array_foreach(deps, k, a) {
+				if (bar_map_get(set, json_string_value(a))) {
+					mark(set, rs->items[i].address);
+					grew = 1;
+					break;
+				}
+			}
+			json_decref(deps);
+		}
+	}
+}
+
+/* ---- the plan ---- */
+
+static void change_clear(bar_change *c);
+
+static bar_change *delete_change(plan_builder *b, const bar_record *r)
+{
+	bar_change *c = change_new(b, BAR_DELETE, r->address, r->type, r->ns, r->name,
+	                           r->connection);
+
+	c->deps = r->deps ? json_loads(r->deps, 0, NULL) : NULL;
+	if (!c->deps)
+		c->deps = json_array();
+	c->prior_system_id = bar_strdup(r->system_id);
+	return c;
+}
+
+static int check_replace_opts(const bar_plan_opts *o, const bar_desired_set *ds,
+                              const bar_records *rs)
+{
+	for (size_t i = 0; i < o->n_replace; i++)
+		if (!bar_records_find(rs, o->replace[i]) ||
+		    !(ds && bar_desired_find(ds, o->replace[i])))
+			return bar_error_set("-replace %s: no such resource in both the "
+			                     "configuration and the state; see `barista state list`",
+			                     o->replace[i]);
+	return 0;
+}
+
+/* Every connection a change needs, for apply. */
+static json_t *needed_connections(const plan_builder *b, const bar_desired_set *ds,
+                                  const bar_records *rs)
+{
+	json_t *out = json_object();
+
+	for (size_t i = 0; i < b->n; i++) {
+		const bar_change *c = &b->items[i];
+		char *addr;
+		json_t *attrs;
+
+		if (!c->connection || json_object_get(out, c->connection))
+			continue;
+		addr = conn_address(c->ns, c->connection);
+		attrs = conn_attrs(ds, rs, addr);
+		if (attrs)
+			json_object_set_new(out, addr, attrs);
+		free(addr);
+	}
+	return out;
+}
+
+static int is_forced(const bar_plan_opts *o, const char *addr)
+{
+	for (size_t i = 0; i < o->n_replace; i++)
+		if (strcmp(o->replace[i], addr) == 0)
+			return 1;
+	return 0;
+}
+
+int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_state *st,
+                  bar_registry *reg, const bar_plan_opts *o)
+{
+	bar_records rs = {NULL, 0};
+	plan_builder b = {NULL, 0, 0};
+	conn_table conns = {{0}, NULL, 0};
+	bar_obs_list *lists = NULL;
+	size_t n_lists = 0, kept = 0;
+	live *lv = NULL;
+	bar_plan *p = bar_calloc(1, sizeof(*p));
+	bar_map targets = {0};
+	int rc = -1;
+
+	p->drift = json_array();
+	if (bar_state_load(st, &rs) < 0 || bar_state_serial(st, &p->serial) < 0)
+		goto done;
+	p->lineage = bar_strdup(bar_state_lineage(st));
+	p->destroy = o->destroy;
+	if (check_replace_opts(o, ds, &rs) < 0)
+		goto done;
+	lv = bar_calloc(rs.n + 1, sizeof(*lv));
+	lists = bar_calloc(rs.n + 1, sizeof(*lists));
+	bar_map_init(&conns.map, 16);
+	if (o->refresh && !o->destroy) {
+		if (refresh(lv, lists, &n_lists, &rs, &conns, ds, reg, o->cancel) < 0)
+			goto done;
+		p->refreshed = 1;
+	}
+	for (size_t i = 0; ds && !o->destroy && i < ds->n; i++) {
+		const bar_desired *d = &ds->items[i];
+		const bar_record *r = bar_records_find(&rs, d->address);
+
+		if (!r)
+			change_set_desired(change_new(&b, BAR_CREATE, d->address, d->type, d->ns,
+			                              d->name, d->connection), d);
+		else
+			diff_one(&b, d, r, &lv[r - rs.items], p->drift, is_forced(o, d->address));
+	}
+	for (size_t i = 0; i < rs.n; i++)
+		if (o->destroy || !ds || !bar_desired_find(ds, rs.items[i].address))
+			delete_change(&b, &rs.items[i]);
+	if (ds && !o->destroy)
+		propagate(&b, ds, &rs);
+	if (o->n_targets) {
+		bar_map_init(&targets, 64);
+		target_closure(&targets, o, o->destroy ? NULL : ds, &rs);
+	}
+	for (size_t i = 0; i < b.n; i++) {
+		if (o->n_targets && !bar_map_get(&targets, b.items[i].address)) {
+			change_clear(&b.items[i]);
+			continue;
+		}
+		b.items[kept++] = b.items[i];
+	}
+	b.n = kept;
+	if (b.n)
+		qsort(b.items, b.n, sizeof(*b.items), cmp_change);
+	p->changes = b.items;
+	p->n = b.n;
+	b.items = NULL;
+	if (ds && !o->destroy) {
+		size_t touched = 0;
+
+		for (size_t i = 0; i < p->n; i++)
+			touched += p->changes[i].action != BAR_DELETE;
+		p->n_noop = ds->n - touched;
+	}
+	p->connections = needed_connections(&(plan_builder){p->changes, p->n, p->n}, ds, &rs);
+	*out = p;
+	p = NULL;
+	rc = 0;
+done:
+	if (o->n_targets)
+		bar_map_free(&targets);
+	for (size_t i = 0; i < n_lists; i++)
+		bar_obs_list_clear(&lists[i]);
+	free(lists);
+	free(lv);
+	conn_table_free(&conns);
+	bar_records_clear(&rs);
+	bar_plan_free(p);
+	return rc;
+}
+
+static void change_clear(bar_change *c)
+{
+	free(c->address);
+	free(c->type);
+	free(c->ns);
+	free(c->name);
+	free(c->connection);
+	free(c->reason);
+	free(c->vm_action);
+	free(c->hash);
+	free(c->prior_system_id);
+	json_decref(c->attrs);
+	json_decref(c->refs);
+	json_decref(c->deps);
+	json_decref(c->diff);
+}
+
+void bar_plan_free(bar_plan *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n; i++)
+		change_clear(&p->changes[i]);
+	free(p->changes);
+	free(p->lineage);
+	json_decref(p->drift);
+	json_decref(p->connections);
+	free(p);
+}
+
+void bar_plan_counts(const bar_plan *p, size_t *add, size_t *change, size_t *destroy)
+{
+	*add = *change = *destroy = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		switch (p->changes[i].action) {
+		case BAR_CREATE: (*add)++; break;
+		case BAR_UPDATE: (*change)++; break;
+		case BAR_REPLACE: (*add)++; (*destroy)++; break;
+		case BAR_DELETE: (*destroy)++; break;
+		default: break;
+		}
+	}
+}

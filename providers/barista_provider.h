@@ -126,6 +126,12 @@ typedef struct bar_host_api {
 	 * the call returns, and must never be logged or put in attrs or errors.
 	 * Returns NULL when the field is not set. */
 	const char *(*credential)(bar_call *call, const char *field);
+	/* Hand the host a secret produced by create (e.g. the private half of
+	 * an SSH key pair the provider generated).  The host stores it in its
+	 * key store, never in state, plans or logs.  `field` names it
+	 * ("privateKey").  Returns 0, or -1 when it could not be stored (then
+	 * fail the create and delete what was made). */
+	int (*emit_secret)(bar_sink *sink, const char *field, const char *value);
 } bar_host_api;
 
 typedef struct bar_provider bar_provider;

@@ -1,0 +1,31 @@
+/*
+ * apply.c - `barista apply [DIR|PLANFILE]`.
+ */
+#include "cmd.h"
+
+#include <sys/stat.h>
+
+static const char usage[] =
+    "Usage: barista apply [options] [DIR | PLANFILE]\n"
+    "  Make the infrastructure match the specs in DIR (default .), or apply exactly\n"
+    "  a plan saved with `barista plan -out PLANFILE` (refused if the state changed).\n"
+    "  -auto-approve        do not ask for confirmation (required when stdin is not a\n"
+    "                       terminal, unless a saved plan is given)\n"
+    "  -parallelism N       operations at once (default 10; connections may limit\n"
+    "                       further with maxConcurrency)\n"
+    "  -refresh=false, -target ADDR, -replace ADDR, -state FILE, -plugin-path DIRS,\n"
+    "  -no-color            as for plan\n";
+
+int cmd_apply(int argc, char **argv)
+{
+	cmd_opts o;
+	struct stat sb;
+
+	if (cmd_parse(&o, argc, argv,
+	              "auto-approve parallelism refresh target replace state plugin-path "
+	              "no-color", usage) < 0)
+		return 1;
+	if (o.positional && stat(o.positional, &sb) == 0 && S_ISREG(sb.st_mode))
+		return cmd_plan_and_apply(&o, 0, o.positional);
+	return cmd_plan_and_apply(&o, 0, NULL);
+}

@@ -1,0 +1,71 @@
+/*
+ * cmd.h - what the subcommands of the `barista` program share: option
+ * parsing, loading a configuration with printed diagnostics, opening state,
+ * terminal detection and the plan/apply flow that apply and destroy both use.
+ * Everything here prints; the library under it does not.
+ */
+#ifndef BAR_CMD_H
+#define BAR_CMD_H
+
+#include "planner.h"
+
+#include <stdio.h>
+
+#define MAX_LIST_OPTS 64
+
+/* Options every command understands, plus the positional argument. */
+typedef struct cmd_opts {
+	const char *state_path;   /* -state */
+	const char *plugin_path;  /* -plugin-path */
+	const char *plan_out;     /* plan -out */
+	const char *positional;   /* DIR or PLANFILE */
+	const char *targets[MAX_LIST_OPTS];
+	size_t n_targets;
+	const char *replace[MAX_LIST_OPTS];
+	size_t n_replace;
+	int json, no_color, auto_approve, detailed_exitcode, refresh, parallelism;
+	int have_positional2;
+} cmd_opts;
+
+/* Parse argv (after the subcommand).  `allowed` is a space-separated list of
+ * flag names this command accepts.  Prints usage errors; returns 0 or -1. */
+int cmd_parse(cmd_opts *o, int argc, char **argv, const char *allowed, const char *usage);
+
+/* The configuration directory: the positional argument or ".". */
+const char *cmd_config_dir(const cmd_opts *o);
+
+/* Default state path: -state, else <DIR>/barista.db. Caller frees. */
+char *cmd_state_path(const cmd_opts *o, const char *dir);
+/* The key store beside the state file. Caller frees. */
+char *cmd_keys_dir(const char *state_path);
+
+/* Load and validate; prints every diagnostic (or JSON) on failure. */
+int cmd_load_config(bar_config **out, const char *dir, int json);
+
+/* Colour on stdout?  Honours NO_COLOR and -no-color. */
+int cmd_color(const cmd_opts *o);
+
+/* Print "Error: <last error>" to stderr (as JSON with -json) and return 1. */
+int cmd_fail(const cmd_opts *o);
+
+/* The shared flow of apply and destroy: plan (unless `saved` is given),
+ * show it, confirm, apply with progress, print the summary.  Returns the
+ * process exit code. */
+int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved_plan);
+
+/* Saved plans: the plan plus the state file it was made against. */
+int cmd_write_plan(const bar_plan *p, const char *state_path, const char *path);
+int cmd_read_plan(bar_plan **out, char **state_path, const char *path);
+
+/* Open the state for reading; a missing file gives an empty in-memory state
+ * and *fresh = 1 (plans made against it carry an empty lineage). */
+int cmd_open_state_ro(bar_state **out, const char *path, int *fresh);
+
+int cmd_validate(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+int cmd_destroy(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_state(int argc, char **argv);
+
+#endif

@@ -1,0 +1,225 @@
+/*
+ * common.c - option parsing, configuration loading and the plan/apply flow
+ * shared by the subcommands (see cmd.h).
+ */
+#include "cmd.h"
+#include "error.h"
+#include "util.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int flag_allowed(const char *allowed, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = allowed; (p = strstr(p, name)); p += n)
+		if ((p == allowed || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+static int needs_value(const char *name)
+{
+	static const char *with_value[] = {"state", "plugin-path", "out", "target", "replace",
+	                                   "parallelism", "refresh", NULL};
+
+	for (int i = 0; with_value[i]; i++)
+		if (!strcmp(name, with_value[i]))
+			return 1;
+	return 0;
+}
+
+static int set_flag(cmd_opts *o, const char *name, const char *val)
+{
+	if (!strcmp(name, "state"))
+		o->state_path = val;
+	else if (!strcmp(name, "plugin-path"))
+		o->plugin_path = val;
+	else if (!strcmp(name, "out"))
+		o->plan_out = val;
+	else if (!strcmp(name, "target") && o->n_targets < MAX_LIST_OPTS)
+		o->targets[o->n_targets++] = val;
+	else if (!strcmp(name, "replace") && o->n_replace < MAX_LIST_OPTS)
+		o->replace[o->n_replace++] = val;
+	else if (!strcmp(name, "parallelism")) {
+		o->parallelism = atoi(val);
+		if (o->parallelism < 1 || o->parallelism > 1000)
+			return fprintf(stderr, "barista: -parallelism must be 1..1000\n"), -1;
+	} else if (!strcmp(name, "refresh")) {
+		if (strcmp(val, "true") && strcmp(val, "false"))
+			return fprintf(stderr, "barista: -refresh takes true or false\n"), -1;
+		o->refresh = !strcmp(val, "true");
+	} else if (!strcmp(name, "json"))
+		o->json = 1;
+	else if (!strcmp(name, "no-color"))
+		o->no_color = 1;
+	else if (!strcmp(name, "auto-approve"))
+		o->auto_approve = 1;
+	else if (!strcmp(name, "detailed-exitcode"))
+		o->detailed_exitcode = 1;
+	return 0;
+}
+
+int cmd_parse(cmd_opts *o, int argc, char **argv, const char *allowed, const char *usage)
+{
+	memset(o, 0, sizeof(*o));
+	o->refresh = 1;
+	o->parallelism = 10;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		char name[64];
+		const char *val = NULL, *eq;
+
+		if (a[0] != '-' || !a[1]) {
+			if (o->positional) {
+				fprintf(stderr, "barista: unexpected argument \"%s\"\n%s", a, usage);
+				return -1;
+			}
+			o->positional = a;
+			continue;
+		}
+		a += a[1] == '-' ? 2 : 1;
+		eq = strchr(a, '=');
+		snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+		if (!strcmp(name, "help") || !strcmp(name, "h")) {
+			fputs(usage, stdout);
+			exit(0);
+		}
+		if (!flag_allowed(allowed, name)) {
+			fprintf(stderr, "barista: unknown option -%s\n%s", name, usage);
+			return -1;
+		}
+		if (needs_value(name)) {
+			val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!val) {
+				fprintf(stderr, "barista: option -%s needs a value\n", name);
+				return -1;
+			}
+		}
+		if (set_flag(o, name, val) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+const char *cmd_config_dir(const cmd_opts *o)
+{
+	return o->positional ? o->positional : ".";
+}
+
+char *cmd_state_path(const cmd_opts *o, const char *dir)
+{
+	if (o->state_path)
+		return bar_strdup(o->state_path);
+	if (getenv("BARISTA_STATE"))
+		return bar_strdup(getenv("BARISTA_STATE"));
+	return bar_printf("%s/barista.db", dir);
+}
+
+char *cmd_keys_dir(const char *state_path)
+{
+	return bar_printf("%s.keys", state_path);
+}
+
+int cmd_color(const cmd_opts *o)
+{
+	const char *nc = getenv("NO_COLOR");
+
+	return !o->no_color && !(nc && *nc) && isatty(STDOUT_FILENO);
+}
+
+int cmd_fail(const cmd_opts *o)
+{
+	if (o && o->json) {
+		json_t *j = json_pack("{s:b, s:s}", "ok", 0, "error", bar_error_last());
+		char *s = json_dumps(j, JSON_COMPACT);
+
+		puts(s);
+		free(s);
+		json_decref(j);
+	}
+	fprintf(stderr, "Error: %s\n", bar_error_last());
+	return 1;
+}
+
+int cmd_load_config(bar_config **out, const char *dir, int json)
+{
+	bar_diags diags = {NULL, 0};
+
+	if (bar_config_load(out, dir, &diags) == 0) {
+		bar_diags_clear(&diags);
+		return 0;
+	}
+	if (json) {
+		json_t *arr = json_array();
+		json_t *j;
+		char *s;
+
+		for (size_t i = 0; i < diags.n; i++)
+			json_array_append_new(arr, json_pack("{s:s, s:i, s:i, s:s}", "file",
+			                                     diags.items[i].file, "line",
+			                                     diags.items[i].line, "column",
+			                                     diags.items[i].col, "message",
+			                                     diags.items[i].message));
+		j = json_pack("{s:b, s:o}", "valid", 0, "diagnostics", arr);
+		s = json_dumps(j, JSON_INDENT(2));
+		puts(s);
+		free(s);
+		json_decref(j);
+	}
+	if (diags.n) {
+		for (size_t i = 0; i < diags.n; i++) {
+			char *line = bar_diag_format(&diags.items[i]);
+
+			fprintf(stderr, "%s\n", line);
+			free(line);
+		}
+		fprintf(stderr, "%zu error%s in %s\n", diags.n, diags.n == 1 ? "" : "s", dir);
+	} else {
+		fprintf(stderr, "Error: %s\n", bar_error_last());
+	}
+	bar_diags_clear(&diags);
+	return -1;
+}
+
+int cmd_write_plan(const bar_plan *p, const char *state_path, const char *path)
+{
+	json_t *j = bar_plan_to_json(p);
+	char *abs = realpath(state_path, NULL);
+	int rc;
+
+	json_object_set_new(j, "state", json_string(abs ? abs : state_path));
+	free(abs);
+	rc = json_dump_file(j, path, JSON_INDENT(1) | JSON_SORT_KEYS);
+	json_decref(j);
+	return rc < 0 ? bar_error_set("cannot write plan file %s", path) : 0;
+}
+
+int cmd_read_plan(bar_plan **out, char **state_path, const char *path)
+{
+	json_error_t err;
+	json_t *j = json_load_file(path, 0, &err);
+	int rc;
+
+	if (!j)
+		return bar_error_set("%s:%d:%d: cannot read plan file: %s", path, err.line,
+		                     err.column, err.text);
+	rc = bar_plan_from_json(out, j);
+	if (rc == 0 && json_string_value(json_object_get(j, "state")))
+		*state_path = bar_strdup(json_string_value(json_object_get(j, "state")));
+	json_decref(j);
+	if (rc < 0)
+		bar_error_prefix("%s", path);
+	return rc;
+}
+
+int cmd_open_state_ro(bar_state **out, const char *path, int *fresh)
+{
+	*fresh = access(path, F_OK) != 0;
+	if (*fresh)
+		return bar_state_open(out, ":memory:", BAR_STATE_CREATE);
+	return bar_state_open(out, path, BAR_STATE_READONLY);
+}

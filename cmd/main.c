@@ -1,0 +1,55 @@
+/*
+ * main.c - the `barista` program: dispatches to one subcommand per file.
+ */
+#include "cmd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+    "Usage: barista <command> [options] [DIR]\n"
+    "\n"
+    "Declarative multi-cloud infrastructure: describe Namespaces, Connections,\n"
+    "VNets, SecurityGroups, SSHKeys, Images, Specs, MCIs, MCApps and\n"
+    "MonitoringPolicies in YAML; barista plans and applies the difference.\n"
+    "\n"
+    "Commands:\n"
+    "  validate [DIR]       check the specs in DIR (default .) without touching anything\n"
+    "  plan [DIR]           show what apply would change\n"
+    "  apply [DIR|PLANFILE] make the infrastructure match the specs\n"
+    "  destroy [DIR]        delete everything recorded in the state\n"
+    "  show [DIR]           show MCIs and their VMs from the state\n"
+    "  state list|show|unlock   inspect the recorded state\n"
+    "  version              print the version\n"
+    "\n"
+    "Common options: -state FILE (default DIR/barista.db), -json, -no-color,\n"
+    "-plugin-path DIRS.  Run `barista <command> -help` for a command's options.\n";
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd || !strcmp(cmd, "help") || !strcmp(cmd, "-help") || !strcmp(cmd, "--help") ||
+	    !strcmp(cmd, "-h")) {
+		fputs(usage, cmd ? stdout : stderr);
+		return cmd ? 0 : 1;
+	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "-version") || !strcmp(cmd, "--version")) {
+		printf("barista %s (provider ABI %d)\n", BAR_VERSION, BAR_PROVIDER_ABI_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "validate"))
+		return cmd_validate(argc - 2, argv + 2);
+	if (!strcmp(cmd, "plan"))
+		return cmd_plan(argc - 2, argv + 2);
+	if (!strcmp(cmd, "apply"))
+		return cmd_apply(argc - 2, argv + 2);
+	if (!strcmp(cmd, "destroy"))
+		return cmd_destroy(argc - 2, argv + 2);
+	if (!strcmp(cmd, "show"))
+		return cmd_show(argc - 2, argv + 2);
+	if (!strcmp(cmd, "state"))
+		return cmd_state(argc - 2, argv + 2);
+	fprintf(stderr, "barista: unknown command \"%s\"\n\n%s", cmd, usage);
+	return 1;
+}

@@ -1,0 +1,91 @@
+/*
+ * plan.c - `barista plan`: show what apply would change.
+ */
+#include "cmd.h"
+#include "error.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "Usage: barista plan [options] [DIR]\n"
+    "  -out FILE            save the plan; `barista apply FILE` applies exactly it\n"
+    "  -json                print the plan as JSON\n"
+    "  -detailed-exitcode   exit 0 = no changes, 1 = error, 2 = changes\n"
+    "  -refresh=false       do not read live state from providers first\n"
+    "  -target ADDR         only ADDR and what it depends on (repeatable)\n"
+    "  -replace ADDR        force replacing ADDR (repeatable)\n"
+    "  -state FILE          state file (default DIR/barista.db)\n"
+    "  -plugin-path DIRS    where provider plugins are (colon-separated)\n"
+    "  -no-color            no ANSI colours (NO_COLOR is honoured too)\n";
+
+int cmd_plan(int argc, char **argv)
+{
+	cmd_opts o;
+	bar_config *cfg = NULL;
+	bar_desired_set ds = {0};
+	bar_registry *reg = NULL;
+	bar_state *st = NULL;
+	bar_plan *plan = NULL;
+	bar_plan_opts po = BAR_PLAN_OPTS_INIT;
+	char *state_path = NULL;
+	int rc = 1, fresh = 0;
+
+	if (cmd_parse(&o, argc, argv,
+	              "out json detailed-exitcode refresh target replace state plugin-path "
+	              "no-color parallelism", usage) < 0)
+		return 1;
+	if (cmd_load_config(&cfg, cmd_config_dir(&o), o.json) < 0)
+		return 1;
+	bar_desired_build(&ds, cfg);
+	state_path = cmd_state_path(&o, cmd_config_dir(&o));
+	bar_registry_new(&reg, o.plugin_path);
+	if (cmd_open_state_ro(&st, state_path, &fresh) < 0)
+		goto fail;
+	po.refresh = o.refresh;
+	po.targets = o.targets;
+	po.n_targets = o.n_targets;
+	po.replace = o.replace;
+	po.n_replace = o.n_replace;
+	if (bar_plan_make(&plan, &ds, st, reg, &po) < 0)
+		goto fail;
+	if (fresh) {
+		free(plan->lineage);
+		plan->lineage = bar_strdup("");
+		plan->serial = 0;
+	}
+	if (o.json) {
+		json_t *j = bar_plan_to_json(plan);
+		char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+		puts(s);
+		free(s);
+		json_decref(j);
+	} else {
+		bar_buf b = BAR_BUF_INIT(0);
+
+		bar_plan_render(plan, cmd_color(&o), &b);
+		fputs(b.data ? b.data : "", stdout);
+		bar_buf_free(&b);
+	}
+	if (o.plan_out) {
+		if (cmd_write_plan(plan, state_path, o.plan_out) < 0)
+			goto fail;
+		if (!o.json)
+			printf("\nSaved the plan to %s; apply it with: barista apply %s\n", o.plan_out,
+			       o.plan_out);
+	}
+	rc = o.detailed_exitcode && plan->n ? 2 : 0;
+	goto done;
+fail:
+	rc = cmd_fail(&o);
+done:
+	bar_plan_free(plan);
+	bar_state_free(st);
+	bar_registry_free(reg);
+	bar_desired_set_clear(&ds);
+	bar_config_free(cfg);
+	free(state_path);
+	return rc;
+}

@@ -1,0 +1,267 @@
+/*
+ * run.c - the flow apply and destroy share: lock the state, make (or load)
+ * a plan, show it, confirm, apply it with progress lines, print a summary.
+ * First Ctrl-C: start nothing new, let in-flight operations finish and save
+ * their results.  Second Ctrl-C: ask providers to cancel in-flight work.
+ */
+#include "cmd.h"
+#include "error.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile int stop_flag, cancel_flag;
+
+static void on_sigint(int sig)
+{
+	static const char m1[] = "\nInterrupt: starting nothing new; waiting for operations "
+	                         "in flight (Ctrl-C again to cancel them)\n";
+	static const char m2[] = "\nSecond interrupt: cancelling operations in flight\n";
+
+	(void)sig;
+	if (!stop_flag) {
+		stop_flag = 1;
+		(void)!write(STDERR_FILENO, m1, sizeof(m1) - 1);
+	} else {
+		cancel_flag = 1;
+		(void)!write(STDERR_FILENO, m2, sizeof(m2) - 1);
+	}
+}
+
+typedef struct progress {
+	int color;
+	double t0;
+	size_t done, total, running;
+	pthread_mutex_t mu;
+	int quit;
+} progress;
+
+static const char *verb(const char *op, int done)
+{
+	if (!strcmp(op, "create"))
+		return done ? "Creation complete" : "Creating...";
+	if (!strcmp(op, "delete"))
+		return done ? "Destruction complete" : "Destroying...";
+	if (!strcmp(op, "suspend"))
+		return done ? "Suspended" : "Suspending...";
+	if (!strcmp(op, "resume"))
+		return done ? "Resumed" : "Resuming...";
+	return done ? "Modifications complete" : "Modifying...";
+}
+
+static void on_event(void *ud, const bar_apply_event *ev)
+{
+	progress *p = ud;
+	const char *b = p->color ? "\033[1m" : "", *r = p->color ? "\033[0m" : "";
+
+	pthread_mutex_lock(&p->mu);
+	switch (ev->kind) {
+	case BAR_EV_START:
+		p->running++;
+		printf("%s%s%s: %s\n", b, ev->address, r, verb(ev->op, 0));
+		break;
+	case BAR_EV_DONE:
+		p->running--;
+		p->done++;
+		printf("%s%s%s: %s after %.1fs%s%s%s\n", b, ev->address, r, verb(ev->op, 1),
+		       ev->elapsed_s, ev->system_id ? " [id=" : "",
+		       ev->system_id ? ev->system_id : "", ev->system_id ? "]" : "");
+		break;
+	case BAR_EV_FAIL:
+		p->running--;
+		p->done++;
+		fprintf(stderr, "%sError:%s %s: %s\n", p->color ? "\033[31m" : "", r, ev->address,
+		        ev->message);
+		break;
+	case BAR_EV_SKIP:
+		p->done++;
+		printf("%s: skipped (%s)\n", ev->address, ev->message);
+		break;
+	}
+	fflush(stdout);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* On a terminal, a line every 10 s while things run. */
+static void *ticker(void *arg)
+{
+	progress *p = arg;
+
+	for (int n = 1;; n++) {
+		for (int i = 0; i < 100; i++) {
+			usleep(100000);
+			if (p->quit)
+				return NULL;
+		}
+		pthread_mutex_lock(&p->mu);
+		printf("Still applying: %zu in progress, %zu of %zu done [%.0fs elapsed]\n",
+		       p->running, p->done, p->total, bar_now_s() - p->t0);
+		fflush(stdout);
+		pthread_mutex_unlock(&p->mu);
+		(void)n;
+	}
+}
+
+static int confirm(const cmd_opts *o, int destroy)
+{
+	char line[64];
+
+	if (o->auto_approve)
+		return 0;
+	if (!isatty(STDIN_FILENO)) {
+		fprintf(stderr, "Error: refusing to %s without confirmation: standard input is not a "
+		                "terminal. Review with `barista plan -out FILE` and apply FILE, or "
+		                "pass -auto-approve.\n", destroy ? "destroy" : "apply");
+		return -1;
+	}
+	printf("\nDo you want to perform these actions? Only 'yes' will be accepted.\n  Enter a "
+	       "value: ");
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin) || strcmp(line, "yes\n") != 0) {
+		fprintf(stderr, "Apply cancelled.\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Check a saved plan still matches the state it was made against. */
+static int check_fresh(const bar_plan *plan, bar_state *st)
+{
+	int64_t serial;
+
+	if (bar_state_serial(st, &serial) < 0)
+		return -1;
+	if (plan->lineage[0] == '\0' && serial == 0)
+		return 0; /* planned against no state; the state is still empty */
+	if (strcmp(plan->lineage, bar_state_lineage(st)) != 0)
+		return bar_error_set("saved plan was made for another state (lineage %s, this state "
+		                     "is %s); run barista plan again", plan->lineage,
+		                     bar_state_lineage(st)), BAR_ESTALE;
+	if (serial != plan->serial)
+		return bar_error_set("saved plan is stale: the state changed since it was made "
+		                     "(serial %lld then, %lld now); run barista plan again",
+		                     (long long)plan->serial, (long long)serial), BAR_ESTALE;
+	return 0;
+}
+
+static int make_plan(const cmd_opts *o, const char *dir, int destroy, bar_state *st,
+                     bar_registry *reg, bar_plan **out)
+{
+	bar_plan_opts po = BAR_PLAN_OPTS_INIT;
+	bar_desired_set ds = {0};
+	bar_config *cfg = NULL;
+	int rc;
+
+	po.refresh = destroy ? 0 : o->refresh;
+	po.destroy = destroy;
+	po.targets = o->targets;
+	po.n_targets = o->n_targets;
+	po.replace = o->replace;
+	po.n_replace = o->n_replace;
+	po.cancel = &cancel_flag;
+	if (!destroy) {
+		if (cmd_load_config(&cfg, dir, 0) < 0)
+			return -2; /* diagnostics printed */
+		bar_desired_build(&ds, cfg);
+	}
+	rc = bar_plan_make(out, destroy ? NULL : &ds, st, reg, &po);
+	bar_desired_set_clear(&ds);
+	bar_config_free(cfg);
+	return rc;
+}
+
+static void print_summary(const bar_apply_summary *s, int destroy, double secs)
+{
+	if (destroy)
+		printf("\nDestroy complete! Resources: %zu destroyed", s->destroyed);
+	else
+		printf("\nApply complete! Resources: %zu added, %zu changed, %zu destroyed",
+		       s->added, s->changed, s->destroyed);
+	if (s->failed || s->skipped)
+		printf(", %zu failed, %zu not started", s->failed, s->skipped);
+	printf(" (%.1fs).\n", secs);
+}
+
+int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved)
+{
+	const char *dir = saved ? "." : cmd_config_dir(o);
+	char *state_path = NULL, *keys = NULL;
+	bar_registry *reg = NULL;
+	bar_state *st = NULL;
+	bar_plan *plan = NULL;
+	bar_apply_summary sum;
+	bar_apply_opts ao = BAR_APPLY_OPTS_INIT;
+	progress pg = {cmd_color(o), bar_now_s(), 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, 0};
+	pthread_t tick;
+	int rc = 1, ticking = 0, prc;
+	size_t add, chg, del;
+
+	bar_registry_new(&reg, o->plugin_path);
+	if (saved && cmd_read_plan(&plan, &state_path, saved) < 0)
+		goto fail;
+	if (!state_path || o->state_path) {
+		free(state_path);
+		state_path = cmd_state_path(o, dir);
+	}
+	keys = cmd_keys_dir(state_path);
+	if (bar_state_open(&st, state_path, BAR_STATE_CREATE) < 0 ||
+	    bar_state_lock(st, destroy ? "destroy" : "apply") < 0)
+		goto fail;
+	if (saved) {
+		if (check_fresh(plan, st) < 0)
+			goto fail;
+	} else if ((prc = make_plan(o, dir, destroy, st, reg, &plan)) < 0) {
+		if (prc == -2)
+			goto done;
+		goto fail;
+	}
+	{
+		bar_buf b = BAR_BUF_INIT(0);
+
+		bar_plan_render(plan, pg.color, &b);
+		fputs(b.data ? b.data : "", stdout);
+		bar_buf_free(&b);
+	}
+	if (plan->n == 0) {
+		rc = 0;
+		goto done;
+	}
+	if (!saved && confirm(o, destroy) < 0)
+		goto done;
+	bar_plan_counts(plan, &add, &chg, &del);
+	pg.total = plan->n;
+	signal(SIGINT, on_sigint);
+	ao.parallelism = o->parallelism;
+	ao.keys_dir = keys;
+	ao.on_event = on_event;
+	ao.ud = &pg;
+	ao.stop = &stop_flag;
+	ao.cancel = &cancel_flag;
+	printf("\n");
+	if (isatty(STDOUT_FILENO))
+		ticking = pthread_create(&tick, NULL, ticker, &pg) == 0;
+	prc = bar_apply_run(plan, st, reg, &ao, &sum);
+	pg.quit = 1;
+	if (ticking)
+		pthread_join(tick, NULL);
+	signal(SIGINT, SIG_DFL);
+	print_summary(&sum, destroy, bar_now_s() - pg.t0);
+	if (prc < 0)
+		goto fail;
+	rc = 0;
+	goto done;
+fail:
+	cmd_fail(NULL);
+	rc = 1;
+done:
+	bar_plan_free(plan);
+	bar_state_free(st);
+	bar_registry_free(reg);
+	free(state_path);
+	free(keys);
+	return rc;
+}

@@ -1,0 +1,140 @@
+/*
+ * state.c - `barista state list|show ADDR|unlock`: inspect the recorded
+ * state.  Nothing shown here is secret: state holds no credentials or keys.
+ */
+#include "cmd.h"
+#include "error.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "Usage: barista state <list | show ADDR | unlock> [-json] [-state FILE] [DIR]\n"
+    "  list         every recorded address with its type, status and system id\n"
+    "  show ADDR    one record in full\n"
+    "  unlock       remove a lock left by a process that no longer exists\n";
+
+static json_t *record_json(const bar_record *r)
+{
+	json_t *d = r->desired ? json_loads(r->desired, 0, NULL) : NULL;
+	json_t *o = r->observed ? json_loads(r->observed, 0, NULL) : NULL;
+	json_t *deps = r->deps ? json_loads(r->deps, 0, NULL) : NULL;
+
+	return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:o?, s:o?, s:o?, "
+	                 "s:I}",
+	                 "address", r->address, "type", r->type, "namespace", r->ns, "name",
+	                 r->name, "provider", r->provider, "connection", r->connection,
+	                 "system_id", r->system_id, "status", r->status, "hash", r->hash,
+	                 "desired", d, "observed", o, "deps", deps, "updated",
+	                 (json_int_t)r->updated);
+}
+
+static void print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+	puts(s);
+	free(s);
+	json_decref(j);
+}
+
+static int do_list(const cmd_opts *o, bar_state *st)
+{
+	bar_records rs = {NULL, 0};
+	json_t *arr = o->json ? json_array() : NULL;
+
+	if (bar_state_load(st, &rs) < 0)
+		return cmd_fail(o);
+	for (size_t i = 0; i < rs.n; i++) {
+		const bar_record *r = &rs.items[i];
+
+		if (arr)
+			json_array_append_new(arr, record_json(r));
+		else
+			printf("%-44s %-10s %s\n", r->address, r->status ? r->status : "",
+			       r->system_id ? r->system_id : "-");
+	}
+	if (arr)
+		print_json(arr);
+	bar_records_clear(&rs);
+	return 0;
+}
+
+static int do_show(const cmd_opts *o, bar_state *st, const char *addr)
+{
+	bar_record r = {0};
+	json_t *j;
+
+	if (bar_state_get(st, addr, &r) < 0)
+		return cmd_fail(o);
+	j = record_json(&r);
+	if (o->json) {
+		print_json(j);
+	} else {
+		char *d = json_dumps(json_object_get(j, "desired"), JSON_INDENT(2) | JSON_SORT_KEYS);
+		char *ob = json_dumps(json_object_get(j, "observed"), JSON_INDENT(2) | JSON_SORT_KEYS);
+
+		printf("address:    %s\ntype:       %s\nnamespace:  %s\nname:       %s\n", r.address,
+		       r.type, r.ns, r.name);
+		if (r.provider)
+			printf("provider:   %s\nconnection: %s\nsystem id:  %s\n", r.provider,
+			       r.connection ? r.connection : "", r.system_id ? r.system_id : "");
+		printf("status:     %s\ndepends on: %s\ndesired:    %s\nobserved:   %s\n",
+		       r.status ? r.status : "", r.deps ? r.deps : "[]", d ? d : "{}",
+		       ob ? ob : "(none)");
+		free(d);
+		free(ob);
+		json_decref(j);
+	}
+	bar_record_clear(&r);
+	return 0;
+}
+
+int cmd_state(int argc, char **argv)
+{
+	const char *sub = argc > 0 ? argv[0] : NULL;
+	const char *addr = NULL;
+	cmd_opts o;
+	bar_state *st = NULL;
+	char *path;
+	int rc, fresh = 0;
+
+	if (!sub || sub[0] == '-') {
+		fputs(usage, sub ? stdout : stderr);
+		return sub ? 0 : 1;
+	}
+	if (!strcmp(sub, "show")) {
+		if (argc < 2 || argv[1][0] == '-') {
+			fprintf(stderr, "barista: state show needs an address\n%s", usage);
+			return 1;
+		}
+		addr = argv[1];
+		argc--;
+		argv++;
+	}
+	if (cmd_parse(&o, argc - 1, argv + 1, "json state no-color", usage) < 0)
+		return 1;
+	path = cmd_state_path(&o, cmd_config_dir(&o));
+	if (!strcmp(sub, "unlock"))
+		rc = bar_state_open(&st, path, 0);
+	else
+		rc = cmd_open_state_ro(&st, path, &fresh);
+	if (rc < 0) {
+		free(path);
+		return cmd_fail(&o);
+	}
+	if (!strcmp(sub, "list"))
+		rc = do_list(&o, st);
+	else if (!strcmp(sub, "show"))
+		rc = do_show(&o, st, addr);
+	else if (!strcmp(sub, "unlock"))
+		rc = bar_state_force_unlock(st) < 0 ? cmd_fail(&o) : (puts("Unlocked."), 0);
+	else {
+		fprintf(stderr, "barista: unknown state command \"%s\"\n%s", sub, usage);
+		rc = 1;
+	}
+	bar_state_free(st);
+	free(path);
+	return rc;
+}

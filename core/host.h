@@ -1,0 +1,136 @@
+/*
+ * host.h - the host side of the provider plugin ABI: finding and loading
+ * plugins, describing connections, and calling providers with retries,
+ * deadlines, cancellation and errors that name the operation and region.
+ *
+ * Nothing here knows about plans; the planner and the apply engine call
+ * these functions and get plain C data back.
+ */
+#ifndef BAR_HOST_H
+#define BAR_HOST_H
+
+#include "barista_provider.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct bar_registry bar_registry;
+
+/*
+ * A registry of loaded provider plugins.  `search_path` is a colon-separated
+ * list of directories; NULL means $BARISTA_PLUGIN_PATH if set, else the
+ * build tree's providers/ and the installed lib/barista/providers.
+ * *out is the caller's (bar_registry_free, which dlcloses everything).
+ */
+int bar_registry_new(bar_registry **out, const char *search_path);
+void bar_registry_free(bar_registry *reg);
+const char *bar_registry_search_path(const bar_registry *reg);
+
+/*
+ * Load one plugin file.  Errors name the file: cannot dlopen, no
+ * barista_provider_init symbol, init failed (with the plugin's message),
+ * unknown abi_version, struct too small, or a provider name already loaded
+ * from another file.  On success *out is borrowed from the registry.
+ */
+int bar_registry_load_file(bar_registry *reg, const char *path,
+                           const bar_provider **out);
+
+/*
+ * The provider for `driver`, loading barista-provider-<driver>.so from the
+ * first directory of the search path that has it.  BAR_ENOTFOUND (message
+ * lists the directories searched) when no directory has it.
+ */
+int bar_registry_get(bar_registry *reg, const char *driver, const bar_provider **out);
+
+/* A connection (CB-Spider's connection config) as the host uses it. */
+typedef struct bar_conn {
+	char *ns;
+	char *name;
+	char *driver;
+	char *region;
+	char *zone;
+	char *config;       /* JSON object text of the driver config */
+	json_t *credential; /* the credential *reference* ({"env":{}} / {"file":""}) or NULL */
+	int max_concurrency; /* 0: no per-connection limit */
+	const bar_provider *provider; /* set by bar_conn_bind */
+} bar_conn;
+
+/* Fill *out from a Connection's normalised attrs (see docs/spec-reference.md). */
+int bar_conn_init(bar_conn *out, const char *ns, const char *name, const json_t *attrs);
+/* Resolve the connection's provider through the registry. */
+int bar_conn_bind(bar_conn *c, bar_registry *reg);
+void bar_conn_clear(bar_conn *c);
+
+/* One observation returned by a provider; strings owned. */
+typedef struct bar_obs {
+	char *system_id;
+	char *name;
+	char *status;
+	char *attrs; /* JSON object text */
+	char *tags;  /* JSON object text */
+} bar_obs;
+
+typedef struct bar_obs_list {
+	bar_obs *items;
+	size_t n;
+	size_t cap;
+} bar_obs_list;
+
+void bar_obs_clear(bar_obs *o);
+void bar_obs_list_clear(bar_obs_list *l);
+
+/* Secrets a create handed back (emit_secret); values are zeroed on clear. */
+typedef struct bar_secret {
+	char *field;
+	char *value;
+} bar_secret;
+
+typedef struct bar_secrets {
+	bar_secret *items;
+	size_t n;
+} bar_secrets;
+
+void bar_secrets_clear(bar_secrets *s);
+
+/* Per-operation context: cancellation flag (nonzero = stop) and deadline. */
+typedef struct bar_op_ctx {
+	const volatile int *cancel; /* may be NULL */
+	int64_t deadline_ms;        /* CLOCK_MONOTONIC ms; 0 = none */
+	int max_attempts;           /* retries of BAR_P_ERETRY; 0 = default (8) */
+} bar_op_ctx;
+
+/*
+ * Provider calls.  `input` is the JSON text described in barista_provider.h.
+ * Each returns 0 or a BAR_* code with the last error set to
+ * "<op> <type> \"<name>\" on <connection> (<driver>, region <region>): <code>: <message>".
+ * create/read/update/vm_action fill *out; create also fills *secrets (may be
+ * NULL when the caller expects none: then a secret is an error).
+ */
+int bar_host_create(const bar_conn *c, const char *type, const char *name,
+                    const char *input, const bar_op_ctx *ctx, bar_obs *out,
+                    bar_secrets *secrets);
+int bar_host_read(const bar_conn *c, const char *type, const char *name,
+                  const char *input, const bar_op_ctx *ctx, bar_obs *out);
+int bar_host_update(const bar_conn *c, const char *type, const char *name,
+                    const char *input, const bar_op_ctx *ctx, bar_obs *out);
+int bar_host_delete(const bar_conn *c, const char *type, const char *name,
+                    const char *input, const bar_op_ctx *ctx);
+int bar_host_vm_action(const bar_conn *c, const char *action, const char *name,
+                       const char *input, const bar_op_ctx *ctx, bar_obs *out);
+/* list appends to *out (the caller clears it). */
+int bar_host_list(const bar_conn *c, const char *type, const bar_op_ctx *ctx,
+                  bar_obs_list *out);
+
+/*
+ * Key store: secrets providers hand back (private keys), kept in files with
+ * mode 0600 under `dir` (mode 0700), never in state.  The file for an
+ * address and field is <dir>/<address with '/' as '.'>.<field>.
+ */
+char *bar_keystore_path(const char *dir, const char *address, const char *field);
+int bar_keystore_put(const char *dir, const char *address, const char *field,
+                     const char *value);
+/* Remove every secret of an address; missing files are fine. */
+int bar_keystore_remove(const char *dir, const char *address);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * state.h - the recorded state: one SQLite file (WAL) holding, for every
+ * resource Barista manages, its address, kind, namespace, provider, IID (name
+ * and provider system id), the desired attributes it was applied with and
+ * their hash, the attributes the provider last reported, its dependencies and
+ * status.
+ *
+ * Every write is its own transaction and bumps `serial`, so a result is on
+ * disk the moment a resource completes and a saved plan can tell that the
+ * state moved since it was made (lineage + serial, as Terraform does).  The
+ * schema carries a version; opening an older file migrates it in place.
+ */
+#ifndef BAR_STATE_H
+#define BAR_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct bar_state bar_state;
+
+/* One recorded resource.  All strings are owned by the record. */
+typedef struct bar_record {
+	char *address;    /* "default/vm/web-seoul-1" */
+	char *type;       /* "vm", "vnet", "mci", "connection", ... */
+	char *ns;         /* namespace */
+	char *name;       /* name id */
+	char *provider;   /* driver ("local"); NULL for logical records */
+	char *connection; /* connection name; NULL for logical records */
+	char *system_id;  /* provider's id; NULL for logical records */
+	char *status;     /* "Running", "Available", "Recorded", ... */
+	char *hash;       /* hash of the desired attributes applied */
+	char *desired;    /* JSON object text: desired attributes applied */
+	char *observed;   /* JSON object text: attributes last observed, or NULL */
+	char *deps;       /* JSON array text of addresses it depends on */
+	char *refs;       /* JSON object text: role -> address(es) */
+	int64_t updated;  /* unix time of the last write */
+} bar_record;
+
+typedef struct bar_records {
+	bar_record *items;
+	size_t n;
+} bar_records;
+
+#define BAR_STATE_CREATE 0x1   /* create the file when missing */
+#define BAR_STATE_READONLY 0x2 /* never write (plan, show) */
+
+/*
+ * Open the state file at `path`.  Without BAR_STATE_CREATE a missing file is
+ * BAR_ENOTFOUND.  A newer schema than this binary knows is refused.
+ * On success *out is the caller's (bar_state_free).
+ */
+int bar_state_open(bar_state **out, const char *path, unsigned flags);
+void bar_state_free(bar_state *st);
+
+/* The file's lineage (a random id made at creation; borrowed) and serial
+ * (read fresh from the file).  An empty state that was never written reports
+ * lineage "" only when opened read-only on a missing file: not possible, so
+ * lineage is never NULL. */
+const char *bar_state_lineage(bar_state *st);
+int bar_state_serial(bar_state *st, int64_t *out);
+const char *bar_state_path(const bar_state *st);
+
+/* Read every record, sorted by address, into *out (bar_records_clear). */
+int bar_state_load(bar_state *st, bar_records *out);
+
+/* Read one record; BAR_ENOTFOUND when absent.  *out is the caller's
+ * (bar_record_clear). */
+int bar_state_get(bar_state *st, const char *address, bar_record *out);
+
+/* Insert or replace a record, bumping serial, in one transaction.
+ * Thread-safe. */
+int bar_state_put(bar_state *st, const bar_record *r);
+
+/* Remove a record (absent is fine), bumping serial.  Thread-safe. */
+int bar_state_delete(bar_state *st, const char *address);
+
+/* Take the state's apply lock for this process; BAR_ELOCKED (message names
+ * the holder: pid, host, since) when a live process holds it.  A lock left by
+ * a dead process on this host is taken over. */
+int bar_state_lock(bar_state *st, const char *operation);
+void bar_state_unlock(bar_state *st);
+/* Remove any lock, whoever holds it (`barista state unlock`). */
+int bar_state_force_unlock(bar_state *st);
+
+/* Deep copy / free the members of one record; clear the whole list. */
+void bar_record_copy(bar_record *dst, const bar_record *src);
+void bar_record_clear(bar_record *r);
+void bar_records_clear(bar_records *rs);
+
+/* Binary search in a loaded (sorted) list; NULL when absent. */
+const bar_record *bar_records_find(const bar_records *rs, const char *address);
+
+#endif

@@ -1,0 +1,601 @@
+/*
+ * apply.c - the apply engine: walks a plan's dependency graph in parallel.
+ *
+ * Each change becomes one node (a replacement becomes two: delete the old
+ * resource, then create the new one).  Creates and updates wait for the
+ * creates/updates of what they depend on; deletes wait for the deletes of
+ * what depends on them.  A fixed pool of workers takes ready nodes, one
+ * ready queue per connection so that a connection's maxConcurrency is never
+ * exceeded while other connections keep going.  A failure skips only the
+ * nodes that (transitively) wait for it.  Every result is written to state
+ * the moment it completes.
+ */
+#include "planner.h"
+#include "error.h"
+#include "util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { OP_CREATE, OP_UPDATE, OP_DELETE };
+enum { N_WAIT, N_READY, N_RUN, N_DONE, N_FAIL, N_SKIP };
+
+typedef struct node {
+	const bar_change *c;
+	int op;
+	int state;
+	int pending;       /* unfinished nodes this one waits for */
+	size_t *next;      /* nodes waiting for this one */
+	size_t n_next, cap_next;
+	int slot;          /* ready-queue slot: a connection, or the last for logical */
+} node;
+
+typedef struct queue {
+	size_t *items;
+	size_t head, tail, cap;
+	int limit;   /* 0 = none */
+	int running;
+} queue;
+
+typedef struct engine {
+	const bar_plan *plan;
+	bar_state *st;
+	const bar_apply_opts *o;
+	node *nodes;
+	size_t n;
+	queue *queues;
+	bar_conn *conns;
+	size_t n_slots; /* connections + 1 */
+	size_t finished, running, rr;
+	bar_apply_summary sum;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_mutex_t ev_mu;
+} engine;
+
+static void q_push(queue *q, size_t v)
+{
+	if (q->tail == q->cap) {
+		if (q->head > 0) {
+			memmove(q->items, q->items + q->head, (q->tail - q->head) * sizeof(size_t));
+			q->tail -= q->head;
+			q->head = 0;
+		} else {
+			q->cap = q->cap ? q->cap * 2 : 16;
+			q->items = bar_realloc(q->items, q->cap * sizeof(size_t));
+		}
+	}
+	q->items[q->tail++] = v;
+}
+
+static void edge(engine *e, size_t from, size_t to) /* `to` waits for `from` */
+{
+	node *f = &e->nodes[from];
+
+	if (f->n_next == f->cap_next) {
+		f->cap_next = f->cap_next ? f->cap_next * 2 : 4;
+		f->next = bar_realloc(f->next, f->cap_next * sizeof(size_t));
+	}
+	f->next[f->n_next++] = to;
+	e->nodes[to].pending++;
+}
+
+static void emit(engine *e, bar_event_kind kind, const node *nd, double elapsed,
+                 const char *sysid, const char *msg)
+{
+	static const char *ops[] = {"create", "update", "delete"};
+	bar_apply_event ev = {kind, nd->c->address, ops[nd->op], elapsed, sysid, msg};
+
+	if (nd->op == OP_UPDATE && nd->c->vm_action)
+		ev.op = nd->c->vm_action;
+	if (!e->o->on_event)
+		return;
+	pthread_mutex_lock(&e->ev_mu);
+	e->o->on_event(e->o->ud, &ev);
+	pthread_mutex_unlock(&e->ev_mu);
+}
+
+/* ---- building the graph ---- */
+
+static int build_slots(engine *e, bar_registry *reg)
+{
+	const char *addr;
+	json_t *attrs;
+	size_t i = 0;
+
+	e->n_slots = json_object_size(e->plan->connections) + 1;
+	e->conns = bar_calloc(e->n_slots, sizeof(bar_conn));
+	e->queues = bar_calloc(e->n_slots, sizeof(queue));
+	json_object_foreach(e->plan->connections, addr, attrs) {
+		const char *ns_end = strchr(addr, '/');
+		const char *name = strrchr(addr, '/');
+		char *ns = bar_strndup(addr, ns_end ? (size_t)(ns_end - addr) : 0);
+		int rc = bar_conn_init(&e->conns[i], ns, name ? name + 1 : addr, attrs);
+
+		free(ns);
+		if (rc < 0 || bar_conn_bind(&e->conns[i], reg) < 0)
+			return -1;
+		e->queues[i].limit = e->conns[i].max_concurrency;
+		i++;
+	}
+	return 0;
+}
+
+static int slot_of(engine *e, const bar_change *c)
+{
+	if (!c->connection || !bar_type_is_provider(c->type))
+		return (int)e->n_slots - 1;
+	for (size_t i = 0; i + 1 < e->n_slots; i++)
+		if (strcmp(e->conns[i].name, c->connection) == 0 &&
+		    strcmp(e->conns[i].ns, c->ns) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int build_nodes(engine *e)
+{
+	bar_map up, del;
+	const bar_plan *p = e->plan;
+
+	e->nodes = bar_calloc(p->n * 2 + 1, sizeof(node));
+	bar_map_init(&up, p->n);
+	bar_map_init(&del, p->n);
+	for (size_t i = 0; i < p->n; i++) {
+		const bar_change *c = &p->changes[i];
+		int slot = slot_of(e, c);
+
+		if (slot < 0)
+			return bar_error_set("%s: connection \"%s\" is not in the plan; re-run "
+			                     "barista plan", c->address, c->connection);
+		if (c->action == BAR_DELETE || c->action == BAR_REPLACE) {
+			e->nodes[e->n] = (node){c, OP_DELETE, N_WAIT, 0, NULL, 0, 0, slot};
+			bar_map_put(&del, c->address, (void *)(e->n + 1));
+			e->n++;
+		}
+		if (c->action != BAR_DELETE) {
+			int op = c->action == BAR_UPDATE ? OP_UPDATE : OP_CREATE;
+
+			e->nodes[e->n] = (node){c, op, N_WAIT, 0, NULL, 0, 0, slot};
+			bar_map_put(&up, c->address, (void *)(e->n + 1));
+			if (c->action == BAR_REPLACE)
+				edge(e, e->n - 1, e->n);
+			e->n++;
+		}
+	}
+	for (size_t i = 0; i < e->n; i++) {
+		node *nd = &e->nodes[i];
+		size_t k;
+		json_t *a;
+
+		json_array_foreach(nd->c->deps, k, a) {
+			const char *d = json_string_value(a);
+			size_t j;
+
+			if (nd->op != OP_DELETE && (j = (size_t)bar_map_get(&up, d)))
+				edge(e, j - 1, i);
+			if (nd->op == OP_DELETE && (j = (size_t)bar_map_get(&del, d)))
+				edge(e, i, j - 1); /* the dependency's delete waits for ours */
+		}
+	}
+	bar_map_free(&up);
+	bar_map_free(&del);
+	for (size_t i = 0; i < e->n; i++)
+		if (e->nodes[i].pending == 0) {
+			e->nodes[i].state = N_READY;
+			q_push(&e->queues[e->nodes[i].slot], i);
+		}
+	return 0;
+}
+
+/* ---- executing one node ---- */
+
+/* {"system_id","name","attrs"} of a recorded resource, for provider input. */
+static json_t *ref_value(bar_state *st, const char *addr)
+{
+	bar_record r = {0};
+	json_t *v;
+
+	if (bar_state_get(st, addr, &r) < 0)
+		return NULL;
+	v = json_pack("{s:s?, s:s, s:o}", "system_id", r.system_id, "name", r.name, "attrs",
+	              r.observed ? json_loads(r.observed, 0, NULL) : json_object());
+	if (!json_object_get(v, "attrs"))
+		json_object_set_new(v, "attrs", json_object());
+	bar_record_clear(&r);
+	return v;
+}
+
+static int resolve_refs(bar_state *st, const json_t *refs, json_t **out)
+{
+	json_t *res = json_object();
+	const char *role;
+	json_t *v;
+
+	json_object_foreach((json_t *)refs, role, v) {
+		json_t *rv;
+
+		if (json_is_string(v)) {
+			rv = ref_value(st, json_string_value(v));
+			if (!rv)
+				goto missing;
+		} else {
+			size_t i;
+			json_t *a;
+
+			rv = json_array();
+			json_array_foreach(v, i, a) {
+				json_t *x = ref_value(st, json_string_value(a));
+
+				if (!x) {
+					json_decref(rv);
+					goto missing;
+				}
+				json_array_append_new(rv, x);
+			}
+		}
+		json_object_set_new(res, role, rv);
+	}
+	*out = res;
+	return 0;
+missing:
+	json_decref(res);
+	bar_error_prefix("resolving reference \"%s\"", role);
+	return -1;
+}
+
+static char *provider_input(engine *e, const bar_change *c, const char *system_id,
+                            int with_refs)
+{
+	json_t *attrs = c->attrs ? json_deep_copy(c->attrs) : json_object();
+	json_t *refs = NULL, *in;
+	char *s;
+
+	if (with_refs && c->refs && resolve_refs(e->st, c->refs, &refs) < 0) {
+		json_decref(attrs);
+		return NULL;
+	}
+	if (strcmp(c->type, "vm") != 0)
+		json_object_del(attrs, "connection");
+	in = json_pack("{s:s, s:s, s:s, s:o, s:o, s:{s:s, s:s, s:s}}", "type", c->type, "name",
+	               c->name, "namespace", c->ns, "attrs", attrs, "refs",
+	               refs ? refs : json_object(), "tags", "barista:address", c->address,
+	               "barista:lineage", e->plan->lineage, "barista:namespace", c->ns);
+	if (system_id)
+		json_object_set_new(in, "system_id", json_string(system_id));
+	s = json_dumps(in, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(in);
+	return s;
+}
+
+static int record(engine *e, const bar_change *c, const bar_obs *o)
+{
+	char *desired = c->attrs ? json_dumps(c->attrs, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	char *deps = c->deps ? json_dumps(c->deps, JSON_COMPACT) : bar_strdup("[]");
+	char *refs = c->refs ? json_dumps(c->refs, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int provider = bar_type_is_provider(c->type);
+	bar_record r = {
+		.address = c->address, .type = c->type, .ns = c->ns, .name = c->name,
+		.provider = provider ? e->conns[slot_of(e, c)].driver : NULL,
+		.connection = c->connection,
+		.system_id = o ? o->system_id : NULL,
+		.status = o ? o->status : "Recorded",
+		.hash = c->hash, .desired = desired, .observed = o ? o->attrs : NULL,
+		.deps = deps, .refs = refs,
+	};
+	int rc = bar_state_put(e->st, &r);
+
+	free(desired);
+	free(deps);
+	free(refs);
+	return rc;
+}
+
+static int store_secrets(engine *e, const bar_change *c, const bar_secrets *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (!e->o->keys_dir)
+			return bar_error_set("provider returned a secret but no key store is set");
+		if (bar_keystore_put(e->o->keys_dir, c->address, s->items[i].field,
+		                     s->items[i].value) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int do_create(engine *e, const node *nd, const bar_conn *conn,
+                     const bar_op_ctx *ctx, bar_obs *o)
+{
+	const bar_change *c = nd->c;
+	bar_secrets secrets = {NULL, 0};
+	char *in;
+	int rc;
+
+	if (c->gone && c->prior_system_id) { /* clear whatever is left of it */
+		char *old = provider_input(e, c, c->prior_system_id, 0);
+
+		bar_host_delete(conn, c->type, c->name, old, ctx);
+		free(old);
+	}
+	in = provider_input(e, c, NULL, 1);
+	if (!in)
+		return -1;
+	rc = bar_host_create(conn, c->type, c->name, in, ctx, o, &secrets);
+	if (rc == 0 && (store_secrets(e, c, &secrets) < 0 || record(e, c, o) < 0)) {
+		char *undo = provider_input(e, c, o->system_id, 0);
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "%s", bar_error_last());
+		bar_host_delete(conn, c->type, c->name, undo, ctx); /* leave nothing untracked */
+		bar_error_set("%s (the new resource was deleted again)", msg);
+		free(undo);
+		rc = -1;
+	}
+	bar_secrets_clear(&secrets);
+	free(in);
+	return rc;
+}
+
+static int do_update(engine *e, const node *nd, const bar_conn *conn,
+                     const bar_op_ctx *ctx, bar_obs *o)
+{
+	const bar_change *c = nd->c;
+	bar_record prior = {0};
+	char *in;
+	int rc;
+
+	if (bar_state_get(e->st, c->address, &prior) < 0)
+		return -1;
+	if (strcmp(c->type, "vm") == 0 && !c->vm_action) { /* labels: record only */
+		o->system_id = bar_strdup(prior.system_id);
+		o->status = bar_strdup(prior.status);
+		o->attrs = bar_strdup(prior.observed ? prior.observed : "{}");
+		bar_record_clear(&prior);
+		return record(e, c, o);
+	}
+	in = provider_input(e, c, prior.system_id, 1);
+	bar_record_clear(&prior);
+	if (!in)
+		return -1;
+	if (c->vm_action)
+		rc = bar_host_vm_action(conn, c->vm_action, c->name, in, ctx, o);
+	else
+		rc = bar_host_update(conn, c->type, c->name, in, ctx, o);
+	free(in);
+	return rc == 0 ? record(e, c, o) : rc;
+}
+
+static int do_delete(engine *e, const node *nd, const bar_conn *conn,
+                     const bar_op_ctx *ctx)
+{
+	const bar_change *c = nd->c;
+	bar_record prior = {0};
+	int rc = 0;
+
+	if (bar_state_get(e->st, c->address, &prior) == BAR_ENOTFOUND)
+		return 0; /* already gone from state */
+	if (conn && prior.system_id) {
+		char *in = provider_input(e, c, prior.system_id, 0);
+
+		rc = bar_host_delete(conn, c->type, c->name, in, ctx);
+		free(in);
+		if (rc == BAR_ENOTFOUND)
+			rc = 0;
+	}
+	if (rc == 0)
+		rc = bar_state_delete(e->st, c->address);
+	if (rc == 0 && e->o->keys_dir)
+		bar_keystore_remove(e->o->keys_dir, c->address);
+	bar_record_clear(&prior);
+	return rc;
+}
+
+static int run_node(engine *e, node *nd, bar_obs *o)
+{
+	const bar_change *c = nd->c;
+	const bar_conn *conn = bar_type_is_provider(c->type) ? &e->conns[nd->slot] : NULL;
+	int64_t timeout = e->o->op_timeout_ms ? e->o->op_timeout_ms : 30 * 60 * 1000;
+	bar_op_ctx ctx = {e->o->cancel, bar_now_ms() + timeout, 0};
+
+	if (nd->op == OP_DELETE)
+		return do_delete(e, nd, conn, &ctx);
+	if (!conn)
+		return record(e, c, NULL);
+	if (nd->op == OP_CREATE)
+		return do_create(e, nd, conn, &ctx, o);
+	return do_update(e, nd, conn, &ctx, o);
+}
+
+/* ---- scheduling ---- */
+
+static int stopping(const engine *e)
+{
+	return e->o->stop && *e->o->stop;
+}
+
+/* Mark everything waiting on `i` as skipped (caller holds the lock). */
+static void skip_dependents(engine *e, size_t i, const char *why)
+{
+	node *nd = &e->nodes[i];
+
+	for (size_t k = 0; k < nd->n_next; k++) {
+		node *x = &e->nodes[nd->next[k]];
+
+		if (x->state != N_WAIT)
+			continue;
+		x->state = N_SKIP;
+		e->finished++;
+		e->sum.skipped++;
+		emit(e, BAR_EV_SKIP, x, 0, NULL, why);
+		skip_dependents(e, nd->next[k], why);
+	}
+}
+
+static void finish_node(engine *e, size_t i, int ok)
+{
+	node *nd = &e->nodes[i];
+
+	nd->state = ok ? N_DONE : N_FAIL;
+	e->finished++;
+	e->queues[nd->slot].running--;
+	e->running--;
+	if (!ok) {
+		char why[512];
+
+		e->sum.failed++;
+		snprintf(why, sizeof(why), "not started: %s failed", nd->c->address);
+		skip_dependents(e, i, why);
+	} else {
+		if (nd->op == OP_CREATE)
+			e->sum.added++;
+		else if (nd->op == OP_UPDATE)
+			e->sum.changed++;
+		else
+			e->sum.destroyed++;
+		for (size_t k = 0; k < nd->n_next; k++) {
+			node *x = &e->nodes[nd->next[k]];
+
+			if (x->state == N_WAIT && --x->pending == 0) {
+				x->state = N_READY;
+				q_push(&e->queues[x->slot], nd->next[k]);
+			}
+		}
+	}
+	pthread_cond_broadcast(&e->cv);
+}
+
+/* Take a ready node from a queue with spare capacity, round-robin over
+ * connections.  Returns the node index + 1, or 0. */
+static size_t pick(engine *e)
+{
+	for (size_t k = 0; k < e->n_slots; k++) {
+		size_t s = (e->rr + k) % e->n_slots;
+		queue *q = &e->queues[s];
+
+		if (q->head == q->tail || (q->limit && q->running >= q->limit))
+			continue;
+		e->rr = s + 1;
+		q->running++;
+		e->running++;
+		return q->items[q->head++] + 1;
+	}
+	return 0;
+}
+
+/* On Ctrl-C: everything not started is skipped once nothing runs. */
+static void skip_rest(engine *e)
+{
+	for (size_t i = 0; i < e->n; i++) {
+		node *nd = &e->nodes[i];
+
+		if (nd->state == N_WAIT || nd->state == N_READY) {
+			nd->state = N_SKIP;
+			e->finished++;
+			e->sum.skipped++;
+			emit(e, BAR_EV_SKIP, nd, 0, NULL, "not started: interrupted");
+		}
+	}
+	pthread_cond_broadcast(&e->cv);
+}
+
+static void *worker(void *arg)
+{
+	engine *e = arg;
+
+	pthread_mutex_lock(&e->mu);
+	for (;;) {
+		size_t i = 0;
+
+		while (e->finished < e->n && !stopping(e) && !(i = pick(e))) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 200 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+		}
+		if (e->finished >= e->n)
+			break;
+		if (!i) { /* stopping */
+			if (e->running == 0)
+				skip_rest(e);
+			else
+				pthread_cond_wait(&e->cv, &e->mu);
+			continue;
+		}
+		{
+			node *nd = &e->nodes[i - 1];
+			bar_obs o = {0};
+			double t0 = bar_now_s();
+			int ok;
+
+			nd->state = N_RUN;
+			pthread_mutex_unlock(&e->mu);
+			emit(e, BAR_EV_START, nd, 0, NULL, NULL);
+			ok = run_node(e, nd, &o) == 0;
+			emit(e, ok ? BAR_EV_DONE : BAR_EV_FAIL, nd, bar_now_s() - t0, o.system_id,
+			     ok ? NULL : bar_error_last());
+			bar_obs_clear(&o);
+			pthread_mutex_lock(&e->mu);
+			finish_node(e, i - 1, ok);
+		}
+	}
+	pthread_mutex_unlock(&e->mu);
+	return NULL;
+}
+
+int bar_apply_run(const bar_plan *plan, bar_state *st, bar_registry *reg,
+                  const bar_apply_opts *o, bar_apply_summary *summary)
+{
+	engine e;
+	int workers = o->parallelism > 0 ? o->parallelism : 10;
+	pthread_t *th = NULL;
+	int rc = -1, started = 0;
+
+	memset(&e, 0, sizeof(e));
+	memset(summary, 0, sizeof(*summary));
+	e.plan = plan;
+	e.st = st;
+	e.o = o;
+	pthread_mutex_init(&e.mu, NULL);
+	pthread_mutex_init(&e.ev_mu, NULL);
+	pthread_cond_init(&e.cv, NULL);
+	if (build_slots(&e, reg) < 0 || build_nodes(&e) < 0)
+		goto done;
+	if ((size_t)workers > e.n)
+		workers = e.n ? (int)e.n : 1;
+	th = bar_calloc((size_t)workers, sizeof(*th));
+	for (started = 0; started < workers; started++)
+		if (pthread_create(&th[started], NULL, worker, &e) != 0)
+			break;
+	if (started == 0) {
+		bar_error_set("cannot start apply workers: %s", strerror(errno));
+		goto done;
+	}
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	*summary = e.sum;
+	rc = e.sum.failed || e.sum.skipped ? -1 : 0;
+	if (rc < 0)
+		bar_error_set("%zu failed, %zu not started", e.sum.failed, e.sum.skipped);
+done:
+	free(th);
+	for (size_t i = 0; i < e.n; i++)
+		free(e.nodes[i].next);
+	free(e.nodes);
+	for (size_t i = 0; i < e.n_slots; i++) {
+		free(e.queues[i].items);
+		bar_conn_clear(&e.conns[i]);
+	}
+	free(e.queues);
+	free(e.conns);
+	pthread_mutex_destroy(&e.mu);
+	pthread_mutex_destroy(&e.ev_mu);
+	pthread_cond_destroy(&e.cv);
+	return rc;
+}

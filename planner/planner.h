@@ -1,0 +1,183 @@
+/*
+ * planner.h - desired state, plans, refresh and apply.
+ *
+ * The flow of every command that changes infrastructure:
+ *   bar_desired_build  (spec objects -> one desired resource per address,
+ *                       MCIs expanded into one VM per group member)
+ *   bar_plan_make      (recorded state + live state from providers ->
+ *                       create / update / replace / delete / no-op)
+ *   bar_apply_run      (walk the dependency graph in parallel, writing each
+ *                       result to state the moment it completes)
+ * Addresses are "<namespace>/<type>/<name>", e.g. "default/vm/web-seoul-1".
+ */
+#ifndef BAR_PLANNER_H
+#define BAR_PLANNER_H
+
+#include "host.h"
+#include "spec.h"
+#include "state.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- desired state ---- */
+
+typedef struct bar_desired {
+	char *address;
+	const char *type;  /* static: "vnet", "vm", ... */
+	char *ns;
+	char *name;
+	char *connection;  /* provider resources: connection name; else NULL */
+	json_t *attrs;     /* normalised desired attributes (owned) */
+	char *text;        /* canonical JSON text of attrs */
+	char hash[17];     /* hex digest of text */
+	json_t *refs;      /* role -> address or [addresses] (owned) */
+	json_t *deps;      /* sorted array of addresses it depends on (owned) */
+} bar_desired;
+
+typedef struct bar_desired_set {
+	bar_desired *items; /* sorted by address */
+	size_t n;
+	bar_map index;      /* address -> bar_desired* */
+} bar_desired_set;
+
+/* Build the desired resources of a validated configuration.  *out is the
+ * caller's (bar_desired_set_clear). */
+int bar_desired_build(bar_desired_set *out, const bar_config *cfg);
+void bar_desired_set_clear(bar_desired_set *s);
+const bar_desired *bar_desired_find(const bar_desired_set *s, const char *address);
+
+/* True for types a provider manages (vnet, securitygroup, sshkey, image,
+ * spec, vm); false for records kept only in state (namespace, connection,
+ * mci, mcapp, monitoringpolicy). */
+int bar_type_is_provider(const char *type);
+
+/* ---- plans ---- */
+
+typedef enum bar_action {
+	BAR_NOOP = 0,
+	BAR_CREATE,
+	BAR_UPDATE,
+	BAR_REPLACE,
+	BAR_DELETE,
+} bar_action;
+
+const char *bar_action_name(bar_action a); /* "create", "update", ... */
+
+typedef struct bar_change {
+	bar_action action;
+	char *address;
+	char *type;
+	char *ns;
+	char *name;
+	char *connection;  /* provider resources */
+	char *reason;      /* why, for updates/replacements/re-creates; may be NULL */
+	char *vm_action;   /* an update done as a VM action ("suspend", "resume") */
+	int gone;          /* recorded but no longer found on the provider */
+	json_t *attrs;     /* desired attrs (not for delete) */
+	char *hash;        /* desired hash (not for delete) */
+	json_t *refs;      /* desired refs (not for delete) */
+	json_t *deps;      /* desired deps; for delete: the recorded deps */
+	json_t *diff;      /* [{"attr","old","new","forces"}] for update/replace */
+	char *prior_system_id;
+} bar_change;
+
+typedef struct bar_plan {
+	char *lineage;
+	int64_t serial;
+	int destroy;        /* made by `barista destroy` */
+	int refreshed;
+	bar_change *changes; /* only actions other than no-op, sorted by address */
+	size_t n;
+	size_t n_noop;
+	json_t *drift;       /* [{"address","attr","recorded","live"}] */
+	json_t *connections; /* {"<ns>/connection/<name>": attrs} every connection apply needs */
+} bar_plan;
+
+typedef struct bar_plan_opts {
+	unsigned version;
+	int refresh;                 /* read live state from providers first */
+	int destroy;                 /* plan deleting everything recorded */
+	const char *const *targets;  /* limit to these addresses (+ deps) */
+	size_t n_targets;
+	const char *const *replace;  /* force replacement of these */
+	size_t n_replace;
+	const volatile int *cancel;
+} bar_plan_opts;
+#define BAR_PLAN_OPTS_INIT { 1, 1, 0, NULL, 0, NULL, 0, NULL }
+
+/*
+ * Diff the desired set (may be NULL with opts->destroy) against the state,
+ * refreshing from providers through `reg` unless opts->refresh is 0.
+ * *out is the caller's (bar_plan_free).
+ */
+int bar_plan_make(bar_plan **out, const bar_desired_set *desired, bar_state *st,
+                  bar_registry *reg, const bar_plan_opts *opts);
+void bar_plan_free(bar_plan *p);
+
+/* Counts of what the plan will do. */
+void bar_plan_counts(const bar_plan *p, size_t *add, size_t *change, size_t *destroy);
+
+/* Serialise to / from the saved-plan JSON format (docs/plan-format.md).
+ * The JSON never holds secrets: specs hold only credential references. */
+json_t *bar_plan_to_json(const bar_plan *p);
+int bar_plan_from_json(bar_plan **out, const json_t *j);
+int bar_plan_write(const bar_plan *p, const char *path);
+int bar_plan_read(bar_plan **out, const char *path);
+
+/* Human rendering of a plan (Terraform-like), appended to buf.  color: use
+ * ANSI colours. */
+void bar_plan_render(const bar_plan *p, int color, bar_buf *buf);
+
+/* ---- apply ---- */
+
+typedef enum bar_event_kind {
+	BAR_EV_START,   /* an operation began */
+	BAR_EV_DONE,    /* it completed */
+	BAR_EV_FAIL,    /* it failed; message set */
+	BAR_EV_SKIP,    /* not started: a dependency failed or Ctrl-C */
+} bar_event_kind;
+
+typedef struct bar_apply_event {
+	bar_event_kind kind;
+	const char *address;
+	const char *op;        /* "create", "update", "delete", "suspend", ... */
+	double elapsed_s;
+	const char *system_id; /* DONE of create/update */
+	const char *message;   /* FAIL/SKIP reason */
+} bar_apply_event;
+
+typedef struct bar_apply_opts {
+	unsigned version;
+	int parallelism;        /* worker threads; default 10 */
+	const char *keys_dir;   /* where provider secrets are stored */
+	void (*on_event)(void *ud, const bar_apply_event *ev); /* from worker threads,
+	                                                        * serialised */
+	void *ud;
+	const volatile int *stop;   /* nonzero: start nothing new */
+	const volatile int *cancel; /* nonzero: cancel in-flight operations */
+	int64_t op_timeout_ms;      /* per operation; default 30 min */
+} bar_apply_opts;
+#define BAR_APPLY_OPTS_INIT { 1, 10, NULL, NULL, NULL, NULL, NULL, 0 }
+
+typedef struct bar_apply_summary {
+	size_t added, changed, destroyed, failed, skipped;
+} bar_apply_summary;
+
+/*
+ * Apply a plan against the state (which the caller has locked).  Runs every
+ * change whose dependencies succeeded; a failure skips only its dependents.
+ * Returns 0 when everything succeeded, -1 otherwise (the summary says what).
+ */
+int bar_apply_run(const bar_plan *plan, bar_state *st, bar_registry *reg,
+                  const bar_apply_opts *opts, bar_apply_summary *summary);
+
+/* ---- MCI status ---- */
+
+/* Aggregate VM statuses into an MCI status like "Running:5 (R:5/5)" or
+ * "Partial-Running:3 (R:3/5)"; writes into buf. */
+void bar_mci_status(const char *const *statuses, size_t n, char *buf, size_t size);
+
+#endif
