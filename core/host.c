@@ -163,6 +163,11 @@ static const bar_host_api host_api = {
 	.emit_secret = host_emit_secret,
 };
 
+const bar_host_api *bar_host_api_get(void)
+{
+	return &host_api;
+}
+
 /* ---- registry ---- */
 
 static char *default_search_path(void)
@@ -204,7 +209,8 @@ void bar_registry_free(bar_registry *reg)
 	for (size_t i = 0; i < reg->n; i++) {
 		if (reg->items[i].prov->destroy)
 			reg->items[i].prov->destroy(reg->items[i].prov);
-		dlclose(reg->items[i].dl);
+		if (reg->items[i].dl)
+			dlclose(reg->items[i].dl);
 		free(reg->items[i].file);
 	}
 	pthread_mutex_destroy(&reg->mu);
@@ -296,6 +302,24 @@ int bar_registry_load_file(bar_registry *reg, const char *path, const bar_provid
 
 	pthread_mutex_lock(&reg->mu);
 	rc = load_locked(reg, path, out);
+	pthread_mutex_unlock(&reg->mu);
+	return rc;
+}
+
+int bar_registry_add(bar_registry *reg, bar_provider *prov, const char *origin)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&reg->mu);
+	if (reg->n == MAX_PROVIDERS)
+		bar_error_set("provider %s: too many providers", origin);
+	else if (check_provider(reg, origin, prov) == 0) {
+		reg->items[reg->n].file = bar_strdup(origin);
+		reg->items[reg->n].dl = NULL;
+		reg->items[reg->n].prov = prov;
+		reg->n++;
+		rc = 0;
+	}
 	pthread_mutex_unlock(&reg->mu);
 	return rc;
 }

@@ -43,6 +43,16 @@ int bar_registry_load_file(bar_registry *reg, const char *path,
  */
 int bar_registry_get(bar_registry *reg, const char *driver, const bar_provider **out);
 
+/*
+ * Register a provider that lives in this process (tests, built-ins); `origin`
+ * names it in messages.  The same checks as for a file apply.  The table is
+ * borrowed and must outlive the registry; its destroy is called on free.
+ */
+int bar_registry_add(bar_registry *reg, bar_provider *prov, const char *origin);
+
+/* The host services given to every provider (for in-process providers). */
+const bar_host_api *bar_host_api_get(void);
+
 /* A connection (CB-Spider's connection config) as the host uses it. */
 typedef struct bar_conn {
 	char *ns;

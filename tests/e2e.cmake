@@ -1,0 +1,7 @@
+# End to end on the local provider: real namespaces, sshd, nftables, SQLite.
+add_executable(test_e2e_local ${CMAKE_SOURCE_DIR}/tests/test_e2e_local.c)
+target_link_libraries(test_e2e_local PRIVATE barista_core)
+add_test(NAME e2e_local COMMAND test_e2e_local $<TARGET_FILE:barista>
+         ${CMAKE_SOURCE_DIR}/tests/data/e2e)
+set_tests_properties(e2e_local PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
+                     LABELS "integration")

@@ -1,0 +1,263 @@
+/*
+ * test_core.c - unit tests of the state store, the plugin loader, the key
+ * store, MCI status aggregation and saved plans.
+ *
+ * Usage: test_core PLUGIN_DIR   (where the deliberately bad plugins are built)
+ */
+#include "error.h"
+#include "planner.h"
+#include "util.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int failures;
+static char tmpdir[] = "/tmp/barista-core-XXXXXX";
+
+#define CHECK(cond)                                                                    \
+	do {                                                                           \
+		if (!(cond)) {                                                         \
+			fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n",  \
+			        __FILE__, __LINE__, #cond, bar_error_last());          \
+			failures++;                                                    \
+		}                                                                      \
+	} while (0)
+
+static char *tmp(const char *name)
+{
+	return bar_printf("%s/%s", tmpdir, name);
+}
+
+static void cleanup(void)
+{
+	char *cmd = bar_printf("rm -rf '%s'", tmpdir);
+
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup of %s failed\n", tmpdir);
+	free(cmd);
+}
+
+static bar_record rec(const char *addr, const char *sysid)
+{
+	return (bar_record){(char *)addr, "vm", "default", "x", "sim", "c1", (char *)sysid,
+	                    "Running", "h1", "{\"a\":1}", "{\"ip\":\"10.0.0.1\"}", "[]", "{}", 0};
+}
+
+static void test_state(void)
+{
+	char *path = tmp("state.db");
+	bar_state *st = NULL, *st2 = NULL;
+	bar_records rs = {0};
+	bar_record r = {0}, a = rec("default/vm/a", "i-1"), b = rec("default/vm/b", "i-2");
+	char lineage[64];
+	int64_t s0 = -1, s1 = -1;
+
+	CHECK(bar_state_open(&st, path, 0) == BAR_ENOTFOUND);
+	CHECK(bar_state_open(&st, path, BAR_STATE_CREATE) == 0);
+	snprintf(lineage, sizeof(lineage), "%s", bar_state_lineage(st));
+	CHECK(strlen(lineage) == 36);
+	CHECK(bar_state_serial(st, &s0) == 0 && s0 == 0);
+	CHECK(bar_state_put(st, &b) == 0);
+	CHECK(bar_state_put(st, &a) == 0);
+	CHECK(bar_state_serial(st, &s1) == 0 && s1 == 2);
+	CHECK(bar_state_load(st, &rs) == 0 && rs.n == 2);
+	CHECK(rs.n == 2 && !strcmp(rs.items[0].address, "default/vm/a"));
+	CHECK(bar_records_find(&rs, "default/vm/b") != NULL);
+	CHECK(bar_records_find(&rs, "default/vm/c") == NULL);
+	bar_records_clear(&rs);
+	CHECK(bar_state_get(st, "default/vm/b", &r) == 0 && !strcmp(r.system_id, "i-2") &&
+	      !strcmp(r.observed, "{\"ip\":\"10.0.0.1\"}"));
+	bar_record_clear(&r);
+	CHECK(bar_state_get(st, "default/vm/zz", &r) == BAR_ENOTFOUND);
+	CHECK(bar_state_delete(st, "default/vm/b") == 0);
+	CHECK(bar_state_get(st, "default/vm/b", &r) == BAR_ENOTFOUND);
+	bar_state_free(st);
+	/* Reopen: lineage and records persist; read-only refuses writes. */
+	CHECK(bar_state_open(&st, path, BAR_STATE_READONLY) == 0);
+	CHECK(st && !strcmp(bar_state_lineage(st), lineage));
+	CHECK(bar_state_serial(st, &s1) == 0 && s1 == 3);
+	CHECK(bar_state_put(st, &b) < 0);
+	bar_state_free(st);
+	/* Lock: a live process holding it blocks us; a dead one does not. */
+	CHECK(bar_state_open(&st, path, 0) == 0);
+	{
+		int fds[2];
+		pid_t child;
+		char c;
+
+		CHECK(pipe(fds) == 0);
+		child = fork();
+		if (child == 0) {
+			bar_state *cs = NULL;
+
+			if (bar_state_open(&cs, path, 0) == 0 && bar_state_lock(cs, "apply") == 0)
+				(void)!write(fds[1], "k", 1);
+			pause();
+			_exit(0);
+		}
+		CHECK(read(fds[0], &c, 1) == 1);
+		CHECK(bar_state_lock(st, "apply") == BAR_ELOCKED);
+		CHECK(strstr(bar_error_last(), "locked by apply") != NULL);
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		close(fds[0]);
+		close(fds[1]);
+		CHECK(bar_state_lock(st, "apply") == 0); /* dead holder: taken over */
+		CHECK(bar_state_open(&st2, path, 0) == 0);
+		bar_state_unlock(st);
+	}
+	bar_state_free(st2);
+	bar_state_free(st);
+	/* A file that is not ours, and a newer schema, are refused. */
+	{
+		char *junk = tmp("junk.db"), *cmd;
+
+		cmd = bar_printf("sqlite3 '%s' 'CREATE TABLE meta(key TEXT, value TEXT)' && "
+		                 "sqlite3 '%s' \"UPDATE meta SET value='99' WHERE key="
+		                 "'schema_version'\"", junk, path);
+		CHECK(system(cmd) == 0);
+		CHECK(bar_state_open(&st, junk, 0) < 0 && strstr(bar_error_last(), "not a Barista"));
+		CHECK(bar_state_open(&st, path, 0) < 0 && strstr(bar_error_last(), "newer"));
+		free(cmd);
+		free(junk);
+	}
+	free(path);
+}
+
+static void test_loader(const char *plugdir)
+{
+	bar_registry *reg = NULL;
+	const bar_provider *p = NULL;
+	char *f0 = bar_printf("%s/bad-plugin-0.so", plugdir);
+	char *f1 = bar_printf("%s/bad-plugin-1.so", plugdir);
+	char *f2 = bar_printf("%s/bad-plugin-2.so", plugdir);
+	char *f3 = bar_printf("%s/bad-plugin-3.so", plugdir);
+	char *f4 = bar_printf("%s/bad-plugin-4.so", plugdir);
+
+	bar_registry_new(&reg, plugdir);
+	CHECK(bar_registry_load_file(reg, "/nonexistent/x.so", &p) < 0 &&
+	      strstr(bar_error_last(), "/nonexistent/x.so"));
+	CHECK(bar_registry_load_file(reg, f0, &p) < 0 &&
+	      strstr(bar_error_last(), "no barista_provider_init symbol") &&
+	      strstr(bar_error_last(), f0));
+	CHECK(bar_registry_load_file(reg, f1, &p) < 0 &&
+	      strstr(bar_error_last(), "ABI version 99") && strstr(bar_error_last(), f1));
+	CHECK(bar_registry_load_file(reg, f2, &p) < 0 &&
+	      strstr(bar_error_last(), "cannot reach the fixture cloud"));
+	CHECK(bar_registry_load_file(reg, f3, &p) == 0 && p && !strcmp(p->name, "twin"));
+	CHECK(bar_registry_load_file(reg, f4, &p) < 0 &&
+	      strstr(bar_error_last(), "already loaded from") && strstr(bar_error_last(), f3));
+	CHECK(bar_registry_get(reg, "nosuchdriver", &p) == BAR_ENOTFOUND &&
+	      strstr(bar_error_last(), "barista-provider-nosuchdriver.so"));
+	bar_registry_free(reg);
+	free(f0);
+	free(f1);
+	free(f2);
+	free(f3);
+	free(f4);
+}
+
+static void test_keystore(void)
+{
+	char *dir = tmp("keys"), *path;
+	struct stat sb;
+
+	CHECK(bar_keystore_put(dir, "default/sshkey/k1", "privateKey", "SECRET") == 0);
+	path = bar_keystore_path(dir, "default/sshkey/k1", "privateKey");
+	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	CHECK(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
+	CHECK(bar_keystore_put(dir, "default/sshkey/k10", "privateKey", "OTHER") == 0);
+	CHECK(bar_keystore_remove(dir, "default/sshkey/k1") == 0);
+	CHECK(access(path, F_OK) != 0);
+	free(path);
+	path = bar_keystore_path(dir, "default/sshkey/k10", "privateKey");
+	CHECK(access(path, F_OK) == 0); /* a prefix of another name is not removed */
+	CHECK(bar_keystore_remove(dir, "default/sshkey/k10") == 0);
+	CHECK(access(dir, F_OK) != 0);   /* empty store removed */
+	free(path);
+	free(dir);
+}
+
+static void test_mci_status(void)
+{
+	const char *all[] = {"Running", "Running", "Running"};
+	const char *part[] = {"Running", "Running", "Running", "Creating", "Failed"};
+	const char *susp[] = {"Suspended", "Suspended", "Running"};
+	char buf[64];
+
+	bar_mci_status(all, 3, buf, sizeof(buf));
+	CHECK(!strcmp(buf, "Running:3 (R:3/3)"));
+	bar_mci_status(part, 5, buf, sizeof(buf));
+	CHECK(!strcmp(buf, "Partial-Running:3 (R:3/5)"));
+	bar_mci_status(susp, 3, buf, sizeof(buf));
+	CHECK(!strcmp(buf, "Partial-Suspended:2 (R:1/3)"));
+	bar_mci_status(NULL, 0, buf, sizeof(buf));
+	CHECK(!strcmp(buf, "Empty:0 (R:0/0)"));
+}
+
+static void test_plan_file(void)
+{
+	bar_change c = {BAR_REPLACE, "default/vnet/n", "vnet", "default", "n", "c1",
+	                "cidr forces replacement", NULL, 0, NULL, "abc", NULL, NULL, NULL, "x-1"};
+	bar_plan p = {"lin", 7, 0, 1, &c, 1, 3, NULL, NULL};
+	bar_plan *q = NULL;
+	char *path = tmp("p.plan");
+	size_t a, ch, d;
+
+	c.attrs = json_pack("{s:s}", "cidr", "10.0.0.0/16");
+	c.refs = json_object();
+	c.deps = json_pack("[s]", "default/connection/c1");
+	c.diff = json_array();
+	p.drift = json_array();
+	p.connections = json_object();
+	CHECK(bar_plan_write(&p, path) == 0);
+	CHECK(bar_plan_read(&q, path) == 0);
+	CHECK(q && q->n == 1 && q->serial == 7 && !strcmp(q->lineage, "lin"));
+	CHECK(q && q->changes[0].action == BAR_REPLACE &&
+	      !strcmp(q->changes[0].reason, "cidr forces replacement") &&
+	      json_equal(q->changes[0].attrs, c.attrs));
+	bar_plan_counts(q, &a, &ch, &d);
+	CHECK(a == 1 && ch == 0 && d == 1);
+	bar_plan_free(q);
+	{
+		FILE *f = fopen(path, "w");
+
+		fputs("{\"format_version\": 1, \"changes\": 3}", f);
+		fclose(f);
+	}
+	CHECK(bar_plan_read(&q, path) < 0 && strstr(bar_error_last(), "not a Barista plan"));
+	json_decref(c.attrs);
+	json_decref(c.refs);
+	json_decref(c.deps);
+	json_decref(c.diff);
+	json_decref(p.drift);
+	json_decref(p.connections);
+	free(path);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: test_core PLUGIN_DIR\n");
+		return 2;
+	}
+	if (!mkdtemp(tmpdir))
+		return perror("mkdtemp"), 1;
+	atexit(cleanup);
+	test_state();
+	test_loader(argv[1]);
+	test_keystore();
+	test_mci_status();
+	test_plan_file();
+	if (failures) {
+		fprintf(stderr, "%d checks failed\n", failures);
+		return 1;
+	}
+	printf("core: all checks passed\n");
+	return 0;
+}
