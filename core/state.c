@@ -262,10 +262,13 @@ int bar_state_load(bar_state *st, bar_records *out)
 	size_t cap = 0;
 	int rc;
 
+	pthread_mutex_lock(&st->mu);
 	if (sqlite3_prepare_v2(st->db,
 	                       "SELECT " RECORD_COLUMNS " FROM resources ORDER BY address", -1,
-	                       &q, NULL) != SQLITE_OK)
+	                       &q, NULL) != SQLITE_OK) {
+		pthread_mutex_unlock(&st->mu);
 		return db_error(st, "reading resources");
+	}
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		if (rs.n == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -274,6 +277,7 @@ int bar_state_load(bar_state *st, bar_records *out)
 		row_to_record(q, &rs.items[rs.n++]);
 	}
 	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->mu);
 	if (rc != SQLITE_DONE) {
 		bar_records_clear(&rs);
 		return db_error(st, "reading resources");
@@ -287,10 +291,13 @@ int bar_state_get(bar_state *st, const char *address, bar_record *out)
 	sqlite3_stmt *q = NULL;
 	int rc;
 
+	pthread_mutex_lock(&st->mu);
 	if (sqlite3_prepare_v2(st->db,
 	                       "SELECT " RECORD_COLUMNS " FROM resources WHERE address = ?",
-	                       -1, &q, NULL) != SQLITE_OK)
+	                       -1, &q, NULL) != SQLITE_OK) {
+		pthread_mutex_unlock(&st->mu);
 		return db_error(st, "reading resources");
+	}
 	sqlite3_bind_text(q, 1, address, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
@@ -303,6 +310,7 @@ int bar_state_get(bar_state *st, const char *address, bar_record *out)
 		rc = db_error(st, "reading resources");
 	}
 	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
 

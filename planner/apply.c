@@ -305,6 +305,44 @@ static int store_secrets(engine *e, const bar_change *c, const bar_secrets *s)
 	return 0;
 }
 
+static int want_suspended(const bar_change *c)
+{
+	const char *s = json_string_value(json_object_get(c->attrs, "state"));
+
+	return !strcmp(c->type, "vm") && s && !strcmp(s, "Suspended");
+}
+
+/* Delete a resource we just created but could not record, so nothing is
+ * left untracked; keeps the original error message. */
+static int undo_create(engine *e, const bar_change *c, const bar_conn *conn,
+                       const bar_op_ctx *ctx, const char *system_id)
+{
+	char *undo = provider_input(e, c, system_id, 0);
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s", bar_error_last());
+	bar_host_delete(conn, c->type, c->name, undo, ctx);
+	free(undo);
+	return bar_error_set("%s (the new resource was deleted again)", msg);
+}
+
+/* An MCI whose state is Suspended: its VMs are created, recorded running
+ * (so a failed suspend leaves them tracked), then suspended. */
+static int suspend_new(engine *e, const bar_change *c, const bar_conn *conn,
+                       const bar_op_ctx *ctx, bar_obs *o)
+{
+	bar_obs after = {0};
+	char *in = provider_input(e, c, o->system_id, 1);
+	int rc = in ? bar_host_vm_action(conn, "suspend", c->name, in, ctx, &after) : -1;
+
+	free(in);
+	if (rc < 0)
+		return rc;
+	bar_obs_clear(o);
+	*o = after;
+	return record(e, c, o);
+}
+
 static int do_create(engine *e, const node *nd, const bar_conn *conn,
                      const bar_op_ctx *ctx, bar_obs *o)
 {
@@ -323,18 +361,12 @@ static int do_create(engine *e, const node *nd, const bar_conn *conn,
 	if (!in)
 		return -1;
 	rc = bar_host_create(conn, c->type, c->name, in, ctx, o, &secrets);
-	if (rc == 0 && (store_secrets(e, c, &secrets) < 0 || record(e, c, o) < 0)) {
-		char *undo = provider_input(e, c, o->system_id, 0);
-		char msg[1024];
-
-		snprintf(msg, sizeof(msg), "%s", bar_error_last());
-		bar_host_delete(conn, c->type, c->name, undo, ctx); /* leave nothing untracked */
-		bar_error_set("%s (the new resource was deleted again)", msg);
-		free(undo);
-		rc = -1;
-	}
-	bar_secrets_clear(&secrets);
 	free(in);
+	if (rc == 0 && (store_secrets(e, c, &secrets) < 0 || record(e, c, o) < 0))
+		rc = undo_create(e, c, conn, ctx, o->system_id);
+	bar_secrets_clear(&secrets);
+	if (rc == 0 && want_suspended(c) && o->status && strcmp(o->status, "Suspended"))
+		rc = suspend_new(e, c, conn, ctx, o);
 	return rc;
 }
 
