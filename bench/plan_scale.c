@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#define BAR_YAML_LIBYAML /* core/yaml.h shares the name; reach libyaml's */
 #include <yaml.h>
 
 #define CONNS 10

@@ -236,6 +236,10 @@ void bar_plan_render(const bar_plan *p, int color, bar_buf *b)
 		bar_buf_puts(b, "\n");
 	}
 	bar_plan_counts(p, &add, &chg, &del);
+	if (p->n == 0 && p->destroy) {
+		bar_buf_puts(b, "Nothing to destroy: the state records no resources.\n");
+		return;
+	}
 	if (p->n == 0) {
 		bar_buf_printf(b, "No changes. Infrastructure matches the configuration "
 		                  "(%zu resources).\n", p->n_noop);

@@ -1,0 +1,504 @@
+/*
+ * spec_mci.c - the schema of the workload kinds: MCI (groups of VMs built
+ * from MCIR objects), MCApp (applications placed on an MCI's groups, ordered
+ * by `after`) and MonitoringPolicy (metrics, retention, alarms).
+ *
+ * What can be checked inside one document is checked here (group and app
+ * names unique, `after` names known and acyclic, alarm metrics collected).
+ * What needs other objects (the MCIR a group names, the MCI's groups an app
+ * is placed on, generated VM names) is checked in spec_check.c; the two
+ * attributes that default from another object (a group's subnet, an app's
+ * placement) are filled in there too.
+ */
+#include "spec_internal.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define GROUP_COUNT_MAX 1000
+#define REPLICAS_MAX 1000
+#define ORDER_LIMIT 1000000
+
+static void set_str(json_t *obj, const char *key, const char *value)
+{
+	json_object_set_new(obj, key, spec_jstr(value));
+}
+
+/* Record the name of item `index` of a list; report it if an earlier item
+ * has it (names[] holds the name nodes of the items recorded so far). */
+static int name_taken(spec_load *L, spec_index *ix, const bar_ynode *const *names,
+                      const bar_ynode *v, size_t index, const char *what)
+{
+	const size_t *first = spec_index_put(ix, v->u.str, index);
+
+	if (!first)
+		return 0;
+	spec_diag(L, v, "%s name \"%s\" used twice; the first is at line %d", what,
+	          v->u.str, names[*first]->line);
+	return 1;
+}
+
+/* ---- MCI --------------------------------------------------------------- */
+
+typedef struct group_ctx {
+	spec_obj *o;
+	const bar_ynode *item;
+	const char *role;  /* "groups[seoul]" (arena) */
+	const char *scope; /* `group "seoul"` (arena) */
+	json_t *json;
+} group_ctx;
+
+/* A required name field of a group that references an object. */
+static void group_ref(spec_load *L, group_ctx *g, const bar_ynode *v,
+                      const char *field, bar_kind kind)
+{
+	const char *s = "";
+
+	if (spec_name(L, &s, g->item, v, field) == 0)
+		spec_ref_add(L, g->o, bar_arena_cat(&L->cfg->arena, g->role, ".", field),
+		             kind, s, v, g->scope);
+	set_str(g->json, field, s);
+}
+
+static void group_security_groups(spec_load *L, group_ctx *g, const bar_ynode *v)
+{
+	json_t *arr = json_array();
+	const bar_ynode *seq;
+	const char *role;
+
+	json_object_set_new(g->json, "securityGroups", arr);
+	if (spec_seq(L, &seq, g->item, v, "securityGroups", 0) < 0 || !seq)
+		return;
+	role = bar_arena_cat(&L->cfg->arena, g->role, ".securityGroups", NULL);
+	for (uint32_t i = 0; i < seq->n; i++) {
+		const bar_ynode *item = &seq->u.items[i];
+		const char *s;
+		int dup = 0;
+
+		if (i == SPEC_GROUP_SGS_MAX) {
+			spec_diag(L, item, "a group has at most %d security groups",
+			          SPEC_GROUP_SGS_MAX);
+			break;
+		}
+		if (spec_name(L, &s, seq, item, "securityGroups") < 0)
+			continue;
+		for (uint32_t j = 0; j < i && !dup; j++)
+			dup = seq->u.items[j].type == BAR_Y_SCALAR &&
+			      strcmp(seq->u.items[j].u.str, s) == 0;
+		if (dup) {
+			spec_diag(L, item, "security group \"%s\" is listed twice", s);
+			continue;
+		}
+		spec_ref_add(L, g->o, role, BAR_KIND_SECURITYGROUP, s, item, g->scope);
+		json_array_append_new(arr, spec_jstr(s));
+	}
+}
+
+static void check_group(spec_load *L, spec_obj *o, spec_group *out,
+                        const bar_ynode *item, uint32_t index, spec_index *ix,
+                        const bar_ynode **names)
+{
+	static const char *const known[] = { "name", "connection", "spec", "image", "vnet",
+	                                     "subnet", "securityGroups", "sshKey", "count",
+	                                     "labels", NULL };
+	static const int64_t one = 1;
+	const bar_ynode **f = out->f;
+	const char *name = NULL, *subnet;
+	json_t *labels = NULL;
+	group_ctx g = { o, item, NULL, NULL, json_object() };
+
+	out->json = g.json;
+	out->count = 1;
+	spec_scope_item(L, "group", item, index + 1);
+	if (spec_fields(L, item, "group", known, f) < 0 && item->type != BAR_Y_MAP)
+		return;
+	if (spec_name(L, &name, item, f[SPEC_G_NAME], "name") == 0) {
+		if (!name_taken(L, ix, names, f[SPEC_G_NAME], index, "group"))
+			names[index] = f[SPEC_G_NAME];
+	}
+	g.role = name ? bar_arena_cat(&L->cfg->arena, "groups[", name, "]")
+	              : bar_arena_printf(&L->cfg->arena, "groups[%u]", index + 1);
+	g.scope = bar_arena_strdup(&L->cfg->arena, L->scope);
+	set_str(g.json, "name", name ? name : "");
+	group_ref(L, &g, f[SPEC_G_CONNECTION], "connection", BAR_KIND_CONNECTION);
+	group_ref(L, &g, f[SPEC_G_SPEC], "spec", BAR_KIND_SPEC);
+	group_ref(L, &g, f[SPEC_G_IMAGE], "image", BAR_KIND_IMAGE);
+	group_ref(L, &g, f[SPEC_G_VNET], "vnet", BAR_KIND_VNET);
+	if (!spec_absent(f[SPEC_G_SUBNET]) &&
+	    spec_name(L, &subnet, item, f[SPEC_G_SUBNET], "subnet") == 0)
+		set_str(g.json, "subnet", subnet);
+	else
+		json_object_set_new(g.json, "subnet", json_null()); /* spec_check.c fills it */
+	group_security_groups(L, &g, f[SPEC_G_SGS]);
+	group_ref(L, &g, f[SPEC_G_SSHKEY], "sshKey", BAR_KIND_SSHKEY);
+	spec_int(L, &out->count, item, f[SPEC_G_COUNT], "count", &one, 1, GROUP_COUNT_MAX);
+	json_object_set_new(g.json, "count", json_integer(out->count));
+	if (spec_strmap(L, &labels, f[SPEC_G_LABELS], "labels", 0) < 0)
+		labels = json_object();
+	json_object_set_new(g.json, "labels", labels);
+}
+
+void spec_check_mci(spec_load *L, spec_obj *o)
+{
+	static const char *const known[] = { "description", "state", "groups", NULL };
+	static const char *const states[] = { "Running", "Suspended", NULL };
+	const bar_ynode *f[3], *spec = o->spec, *seq, **names;
+	const char *desc = "", *state = "Running";
+	json_t *attrs = json_object(), *groups = json_array();
+	spec_index ix;
+
+	o->pub.attrs = attrs;
+	spec_fields(L, spec, "MCI spec", known, f);
+	spec_str(L, &desc, spec, f[0], "description", "");
+	spec_enum(L, &state, spec, f[1], "state", states, "Running", 1);
+	set_str(attrs, "description", desc);
+	set_str(attrs, "state", state);
+	json_object_set_new(attrs, "groups", groups);
+	if (spec_seq(L, &seq, spec, f[2], "groups", 1) < 0)
+		return;
+	if (seq->n == 0) {
+		spec_diag(L, seq, "field \"groups\" must list at least one group");
+		return;
+	}
+	names = bar_calloc(seq->n, sizeof(*names));
+	spec_index_init(&ix, seq->n);
+	o->groups = bar_arena_alloc(&L->scratch, seq->n * sizeof(*o->groups));
+	memset(o->groups, 0, seq->n * sizeof(*o->groups));
+	o->n_groups = seq->n;
+	for (uint32_t i = 0; i < seq->n; i++) {
+		check_group(L, o, &o->groups[i], &seq->u.items[i], i, &ix, names);
+		json_array_append_new(groups, o->groups[i].json);
+	}
+	spec_scope_clear(L);
+	spec_index_free(&ix);
+	free(names);
+}
+
+/* ---- MCApp ------------------------------------------------------------- */
+
+typedef struct app_graph {
+	spec_load *L;
+	const bar_ynode *const *names; /* name node per app (NULL if invalid) */
+	const bar_ynode **edge_at;     /* the `after` entry of each edge */
+} app_graph;
+
+static void app_cycle(void *ctx, const size_t *path, size_t len, size_t edge)
+{
+	app_graph *ag = ctx;
+	char text[512];
+	size_t off = 0;
+
+	text[0] = '\0';
+	for (size_t i = 0; i < len && off < sizeof(text); i++) {
+		int n = snprintf(text + off, sizeof(text) - off, "%s%s", i ? " -> " : "",
+		                 ag->names[path[i]]->u.str);
+
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	spec_diag(ag->L, ag->edge_at[edge], "apps form a dependency cycle through "
+	          "\"after\": %s", text);
+}
+
+/* `after` names must be apps of this MCApp, without cycles. */
+static void check_after(spec_load *L, const bar_ynode *apps, const spec_index *ix,
+                        const bar_ynode **names)
+{
+	size_t n = apps->n, n_edges = 0;
+	size_t *start = bar_calloc(n + 1, sizeof(*start));
+	size_t *edges = NULL;
+	const bar_ynode **edge_at = NULL;
+	app_graph ag = { L, names, NULL };
+	spec_graph g;
+
+	for (size_t i = 0; i < n; i++) {
+		const bar_ynode *after = bar_ymap_get(&apps->u.items[i], "after");
+
+		start[i] = n_edges;
+		if (!names[i] || !after || after->type != BAR_Y_SEQ)
+			continue;
+		spec_scope_name(L, "app", names[i]->u.str);
+		edges = bar_realloc(edges, (n_edges + after->n + 1) * sizeof(*edges));
+		edge_at = bar_realloc(edge_at, (n_edges + after->n + 1) * sizeof(*edge_at));
+		for (uint32_t a = 0; a < after->n; a++) {
+			const bar_ynode *e = &after->u.items[a];
+			const size_t *j;
+
+			if (e->type != BAR_Y_SCALAR)
+				continue; /* reported already */
+			if (!(j = spec_index_get(ix, e->u.str))) {
+				spec_diag(L, e, "field \"after\" names unknown app \"%.80s\"", e->u.str);
+				continue;
+			}
+			edge_at[n_edges] = e;
+			edges[n_edges++] = *j;
+		}
+	}
+	start[n] = n_edges;
+	spec_scope_clear(L);
+	g.n = n;
+	g.start = start;
+	g.edges = edges;
+	ag.edge_at = edge_at;
+	spec_graph_cycles(&g, app_cycle, &ag);
+	free(start);
+	free(edges);
+	free(edge_at);
+}
+
+static json_t *check_app_ports(spec_load *L, const bar_ynode *app, const bar_ynode *v)
+{
+	static const char *const known[] = { "port", "protocol", NULL };
+	static const char *const protocols[] = { "tcp", "udp", NULL };
+	json_t *arr = json_array();
+	const bar_ynode *seq;
+
+	if (spec_seq(L, &seq, app, v, "ports", 0) < 0 || !seq)
+		return arr;
+	for (uint32_t i = 0; i < seq->n; i++) {
+		const bar_ynode *item = &seq->u.items[i], *f[2];
+		const char *proto = "tcp";
+		int64_t port = 0;
+		json_t *p;
+
+		if (spec_fields(L, item, "port", known, f) < 0 && item->type != BAR_Y_MAP)
+			continue;
+		spec_int(L, &port, item, f[0], "port", NULL, 1, 65535);
+		spec_enum(L, &proto, item, f[1], "protocol", protocols, "tcp", 1);
+		p = json_object();
+		json_object_set_new(p, "port", json_integer(port));
+		set_str(p, "protocol", proto);
+		json_array_append_new(arr, p);
+	}
+	return arr;
+}
+
+static json_t *check_placement(spec_load *L, const bar_ynode *app, const bar_ynode *v)
+{
+	static const char *const known[] = { "groups", NULL };
+	json_t *placement = json_object(), *groups = json_array();
+	const bar_ynode *f[1], *seq;
+
+	json_object_set_new(placement, "groups", groups); /* empty: every group */
+	if (spec_fields(L, v, "placement", known, f) < 0 ||
+	    spec_seq(L, &seq, v, f[0], "placement.groups", 0) < 0 || !seq)
+		return placement;
+	if (seq->n == 0)
+		spec_diag(L, seq, "field \"placement.groups\" must name at least one group; "
+		          "leave placement out to run on every group");
+	for (uint32_t i = 0; i < seq->n; i++) {
+		const char *s;
+
+		if (spec_name(L, &s, seq, &seq->u.items[i], "placement.groups") == 0)
+			json_array_append_new(groups, spec_jstr(s));
+	}
+	return placement;
+}
+
+static json_t *check_app(spec_load *L, const bar_ynode *item, uint32_t index,
+                         spec_index *ix, const bar_ynode **names, const char *runtime)
+{
+	static const char *const known[] = { "name", "image", "command", "order", "after",
+	                                     "ports", "env", "placement", "replicas", NULL };
+	enum { A_NAME, A_IMAGE, A_CMD, A_ORDER, A_AFTER, A_PORTS, A_ENV, A_PLACE, A_REPL };
+	static const int64_t zero = 0, one = 1;
+	const bar_ynode *f[9], *after;
+	const char *name = NULL, *image = "", *cmd = "";
+	int64_t order = 0, replicas = 1;
+	json_t *app = json_object(), *after_json = json_array(), *env = NULL;
+
+	spec_scope_item(L, "app", item, index + 1);
+	if (spec_fields(L, item, "app", known, f) < 0 && item->type != BAR_Y_MAP) {
+		json_decref(after_json);
+		return app;
+	}
+	if (spec_name(L, &name, item, f[A_NAME], "name") == 0) {
+		if (!name_taken(L, ix, names, f[A_NAME], index, "app"))
+			names[index] = f[A_NAME];
+	}
+	spec_str(L, &image, item, f[A_IMAGE], "image", "");
+	spec_str(L, &cmd, item, f[A_CMD], "command", "");
+	if (spec_absent(f[A_IMAGE]) && spec_absent(f[A_CMD]))
+		spec_diag(L, item, "set exactly one of image or command");
+	else if (!spec_absent(f[A_IMAGE]) && !spec_absent(f[A_CMD]))
+		spec_diag(L, f[A_CMD], "set either image or command, not both");
+	else if (cmd[0] && strcmp(runtime, "kubernetes") == 0)
+		spec_diag(L, f[A_CMD], "runtime \"kubernetes\" runs container images; set "
+		          "image instead of command");
+	spec_int(L, &order, item, f[A_ORDER], "order", &zero, -ORDER_LIMIT, ORDER_LIMIT);
+	if (spec_seq(L, &after, item, f[A_AFTER], "after", 0) == 0 && after)
+		for (uint32_t i = 0; i < after->n; i++) {
+			const char *s;
+
+			if (spec_name(L, &s, after, &after->u.items[i], "after") == 0)
+				json_array_append_new(after_json, spec_jstr(s));
+		}
+	if (spec_strmap(L, &env, f[A_ENV], "env", 1) < 0)
+		env = json_object();
+	spec_int(L, &replicas, item, f[A_REPL], "replicas", &one, 1, REPLICAS_MAX);
+	set_str(app, "name", name ? name : "");
+	set_str(app, "image", image);
+	set_str(app, "command", cmd);
+	json_object_set_new(app, "order", json_integer(order));
+	json_object_set_new(app, "after", after_json);
+	json_object_set_new(app, "ports", check_app_ports(L, item, f[A_PORTS]));
+	json_object_set_new(app, "env", env);
+	json_object_set_new(app, "placement", check_placement(L, item, f[A_PLACE]));
+	json_object_set_new(app, "replicas", json_integer(replicas));
+	return app;
+}
+
+void spec_check_mcapp(spec_load *L, spec_obj *o)
+{
+	static const char *const known[] = { "mci", "runtime", "apps", NULL };
+	static const char *const runtimes[] = { "agent", "kubernetes", NULL };
+	const bar_ynode *f[3], *spec = o->spec, *seq, **names;
+	const char *mci = "", *runtime = "agent";
+	json_t *attrs = json_object(), *apps = json_array();
+	spec_index ix;
+
+	o->pub.attrs = attrs;
+	spec_fields(L, spec, "MCApp spec", known, f);
+	if (spec_name(L, &mci, spec, f[0], "mci") == 0)
+		spec_ref_add(L, o, "mci", BAR_KIND_MCI, mci, f[0], "field \"mci\"");
+	spec_enum(L, &runtime, spec, f[1], "runtime", runtimes, "agent", 1);
+	set_str(attrs, "mci", mci);
+	set_str(attrs, "runtime", runtime);
+	json_object_set_new(attrs, "apps", apps);
+	if (spec_seq(L, &seq, spec, f[2], "apps", 1) < 0)
+		return;
+	if (seq->n == 0) {
+		spec_diag(L, seq, "field \"apps\" must list at least one app");
+		return;
+	}
+	names = bar_calloc(seq->n, sizeof(*names));
+	spec_index_init(&ix, seq->n);
+	for (uint32_t i = 0; i < seq->n; i++)
+		json_array_append_new(apps, check_app(L, &seq->u.items[i], i, &ix, names,
+		                                      runtime));
+	spec_scope_clear(L);
+	check_after(L, seq, &ix, names);
+	spec_index_free(&ix);
+	free(names);
+}
+
+/* ---- MonitoringPolicy -------------------------------------------------- */
+
+static const char *const metric_names[] = { "cpu", "memory", "disk", "network",
+                                            "process", NULL };
+
+static json_t *check_metrics(spec_load *L, const bar_ynode *spec, const bar_ynode *v)
+{
+	json_t *arr = json_array();
+	const bar_ynode *seq;
+
+	if (spec_absent(v)) {
+		for (int i = 0; i < 4; i++)
+			json_array_append_new(arr, json_string(metric_names[i]));
+		return arr;
+	}
+	if (spec_seq(L, &seq, spec, v, "metrics", 0) < 0)
+		return arr;
+	if (seq->n == 0)
+		spec_diag(L, seq, "field \"metrics\" must list at least one metric");
+	for (uint32_t i = 0; i < seq->n; i++) {
+		const char *m;
+		int dup = 0;
+
+		if (spec_enum(L, &m, seq, &seq->u.items[i], "metrics", metric_names, NULL, 0) < 0)
+			continue;
+		for (size_t j = 0; j < json_array_size(arr); j++)
+			dup |= strcmp(json_string_value(json_array_get(arr, j)), m) == 0;
+		if (dup)
+			spec_diag(L, &seq->u.items[i], "metric \"%s\" is listed twice", m);
+		else
+			json_array_append_new(arr, json_string(m));
+	}
+	return arr;
+}
+
+static int metric_listed(const json_t *metrics, const char *m)
+{
+	for (size_t j = 0; j < json_array_size(metrics); j++)
+		if (strcmp(json_string_value(json_array_get(metrics, j)), m) == 0)
+			return 1;
+	return 0;
+}
+
+static json_t *check_alarm(spec_load *L, const bar_ynode *item, uint32_t index,
+                           spec_index *ix, const bar_ynode **names,
+                           const json_t *metrics)
+{
+	static const char *const known[] = { "name", "metric", "op", "threshold", "for",
+	                                     "severity", NULL };
+	static const char *const ops[] = { ">", ">=", "<", "<=", "==", "!=", NULL };
+	static const char *const severities[] = { "info", "warning", "critical", NULL };
+	const bar_ynode *f[6];
+	const char *name = NULL, *metric = "", *op = "", *sev = "warning";
+	double threshold = 0;
+	int64_t for_s = 0;
+	json_t *alarm = json_object();
+
+	spec_scope_item(L, "alarm", item, index + 1);
+	if (spec_fields(L, item, "alarm", known, f) < 0 && item->type != BAR_Y_MAP)
+		return alarm;
+	if (spec_name(L, &name, item, f[0], "name") == 0) {
+		if (!name_taken(L, ix, names, f[0], index, "alarm"))
+			names[index] = f[0];
+	}
+	if (spec_enum(L, &metric, item, f[1], "metric", metric_names, NULL, 0) == 0 &&
+	    !metric_listed(metrics, metric))
+		spec_diag(L, f[1], "metric \"%s\" is not collected by this policy; add it "
+		          "to metrics", metric);
+	spec_enum(L, &op, item, f[2], "op", ops, NULL, 0);
+	spec_number(L, &threshold, item, f[3], "threshold");
+	spec_duration(L, &for_s, item, f[4], "for", "0s", 0);
+	spec_enum(L, &sev, item, f[5], "severity", severities, "warning", 1);
+	set_str(alarm, "name", name ? name : "");
+	set_str(alarm, "metric", metric);
+	set_str(alarm, "op", op);
+	json_object_set_new(alarm, "threshold", json_real(threshold));
+	json_object_set_new(alarm, "forSeconds", json_integer(for_s));
+	set_str(alarm, "severity", sev);
+	return alarm;
+}
+
+void spec_check_monitoringpolicy(spec_load *L, spec_obj *o)
+{
+	static const char *const known[] = { "mci", "metrics", "interval", "retention",
+	                                     "alarms", NULL };
+	enum { P_MCI, P_METRICS, P_INTERVAL, P_RETENTION, P_ALARMS };
+	const bar_ynode *f[5], *spec = o->spec, *seq, **names;
+	const char *mci = "";
+	int64_t interval = 10, retention = 7 * 86400;
+	json_t *attrs = json_object(), *metrics, *alarms = json_array();
+	spec_index ix;
+
+	o->pub.attrs = attrs;
+	spec_fields(L, spec, "MonitoringPolicy spec", known, f);
+	if (!spec_absent(f[P_MCI]) && spec_name(L, &mci, spec, f[P_MCI], "mci") == 0)
+		spec_ref_add(L, o, "mci", BAR_KIND_MCI, mci, f[P_MCI], "field \"mci\"");
+	metrics = check_metrics(L, spec, f[P_METRICS]);
+	spec_duration(L, &interval, spec, f[P_INTERVAL], "interval", "10s", 1);
+	if (spec_duration(L, &retention, spec, f[P_RETENTION], "retention", "7d", 1) == 0 &&
+	    retention < interval)
+		spec_diag(L, f[P_RETENTION], "field \"retention\" must not be shorter than "
+		          "interval (%llds)", (long long)interval);
+	set_str(attrs, "mci", mci);
+	json_object_set_new(attrs, "metrics", metrics);
+	json_object_set_new(attrs, "intervalSeconds", json_integer(interval));
+	json_object_set_new(attrs, "retentionSeconds", json_integer(retention));
+	json_object_set_new(attrs, "alarms", alarms);
+	if (spec_seq(L, &seq, spec, f[P_ALARMS], "alarms", 0) < 0 || !seq)
+		return;
+	names = bar_calloc(seq->n ? seq->n : 1, sizeof(*names));
+	spec_index_init(&ix, seq->n);
+	for (uint32_t i = 0; i < seq->n; i++)
+		json_array_append_new(alarms, check_alarm(L, &seq->u.items[i], i, &ix, names,
+		                                          metrics));
+	spec_scope_clear(L);
+	spec_index_free(&ix);
+	free(names);
+}
