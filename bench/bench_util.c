@@ -29,7 +29,10 @@ const char *bench_tmpdir(void)
 			perror("mkdtemp");
 			exit(1);
 		}
-		atexit(remove_tmp);
+		if (getenv("BENCH_KEEP")) /* for profiling: keep the generated data */
+			fprintf(stderr, "keeping %s\n", tmpdir);
+		else
+			atexit(remove_tmp);
 	}
 	return tmpdir;
 }

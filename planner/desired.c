@@ -8,8 +8,10 @@
  */
 #include "planner.h"
 #include "error.h"
+#include "json.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +33,23 @@ typedef struct builder {
 
 static char *address_of(const char *ns, const char *type, const char *name)
 {
-	return bar_printf("%s/%s/%s", ns, type, name);
+	size_t a = strlen(ns), b = strlen(type), c = strlen(name);
+	char *s = bar_malloc(a + b + c + 3);
+
+	memcpy(s, ns, a);
+	s[a] = '/';
+	memcpy(s + a + 1, type, b);
+	s[a + 1 + b] = '/';
+	memcpy(s + a + b + 2, name, c + 1);
+	return s;
+}
+
+/* The same into a caller's buffer (hot path: no allocation); returns buf. */
+static const char *address_in(char *buf, size_t size, const char *ns, const char *type,
+                              const char *name)
+{
+	snprintf(buf, size, "%s/%s/%s", ns, type, name);
+	return buf;
 }
 
 static bar_desired *add(builder *b, const char *ns, const char *type, const char *name)
@@ -53,42 +71,50 @@ static bar_desired *add(builder *b, const char *ns, const char *type, const char
 	return d;
 }
 
+#define ADDR_MAX 512
+
 static void dep_add(bar_desired *d, const char *ns, const char *type, const char *name)
 {
-	char *a = address_of(ns, type, name);
+	char buf[ADDR_MAX];
 
-	json_array_append_new(d->deps, json_string(a));
-	free(a);
+	json_array_append_new(d->deps, json_string_nocheck(address_in(buf, sizeof(buf), ns,
+	                                                              type, name)));
 }
 
 /* Set refs[role] = address of (ns, type, name) and record the dependency. */
 static void ref_add(bar_desired *d, const char *role, const char *type, const char *name)
 {
-	char *a;
+	char buf[ADDR_MAX];
+	json_t *a;
 
 	if (!name || !*name)
 		return;
-	a = address_of(d->ns, type, name);
-	json_object_set_new(d->refs, role, json_string(a));
-	json_array_append_new(d->deps, json_string(a));
-	free(a);
+	a = json_string_nocheck(address_in(buf, sizeof(buf), d->ns, type, name));
+	json_object_set_nocheck(d->refs, role, a);
+	json_array_append_new(d->deps, a);
 }
 
 static void ref_add_list(bar_desired *d, const char *role, const char *type,
                          const json_t *names)
 {
 	json_t *arr = json_array();
+	char buf[ADDR_MAX];
 	size_t i;
 	json_t *v;
 
 	json_array_foreach(names, i, v) {
-		char *a = address_of(d->ns, type, json_string_value(v));
+		json_t *a = json_string_nocheck(address_in(buf, sizeof(buf), d->ns, type,
+		                                           json_string_value(v)));
 
-		json_array_append_new(arr, json_string(a));
-		json_array_append_new(d->deps, json_string(a));
-		free(a);
+		json_array_append(arr, a);
+		json_array_append_new(d->deps, a);
 	}
-	json_object_set_new(d->refs, role, arr);
+	json_object_set_new_nocheck(d->refs, role, arr);
+}
+
+static void set_str(json_t *o, const char *key, const char *val)
+{
+	json_object_set_new_nocheck(o, key, json_string_nocheck(val));
 }
 
 static const char *str(const json_t *o, const char *key)
@@ -108,7 +134,123 @@ static void common_deps(bar_desired *d, const bar_object *obj)
 			dep_add(d, obj->ns, bar_kind_type(obj->refs[i].kind), obj->refs[i].name);
 }
 
-static void add_vms(builder *b, const bar_object *mci)
+static int cmp_json_str(const void *a, const void *b)
+{
+	return strcmp(json_string_value(*(json_t *const *)a),
+	              json_string_value(*(json_t *const *)b));
+}
+
+/* Sort and de-duplicate an array of address strings in place. */
+static void sort_unique(json_t *arr)
+{
+	json_t *stack[64], **v = stack;
+	size_t n = json_array_size(arr), w = 0;
+
+	if (n > 64)
+		v = bar_malloc(n * sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(arr, i));
+	qsort(v, n, sizeof(*v), cmp_json_str);
+	json_array_clear(arr);
+	for (size_t i = 0; i < n; i++) {
+		if (w && strcmp(json_string_value(v[i]), json_string_value(v[w - 1])) == 0) {
+			json_decref(v[i]);
+			continue;
+		}
+		v[w++] = v[i];
+		json_array_append_new(arr, v[i]);
+	}
+	if (v != stack)
+		free(v);
+}
+
+/* Hash of a VM's attrs exactly as vm_attrs() would build them, written
+ * straight from the group in canonical (sorted-key) form. */
+static void vm_hash(bar_desired *d, bar_buf *buf)
+{
+	const json_t *g = d->group;
+	static const char *const keys[] = {"connection", "group", "image", "index", "labels",
+	                                   "mci", "securityGroups", "spec", "sshKey", "state",
+	                                   "subnet", "vnet"};
+	char num[32];
+
+	buf->len = 0;
+	bar_buf_add(buf, "{", 1);
+	for (size_t k = 0; k < sizeof(keys) / sizeof(*keys); k++) {
+		const char *key = keys[k], *v;
+
+		if (k)
+			bar_buf_add(buf, ",", 1);
+		bar_json_canon_string(buf, key, strlen(key));
+		bar_buf_add(buf, ":", 1);
+		if (!strcmp(key, "index")) {
+			snprintf(num, sizeof(num), "%d", d->index);
+			bar_buf_puts(buf, num);
+			continue;
+		}
+		if (!strcmp(key, "labels") || !strcmp(key, "securityGroups")) {
+			bar_json_canon(buf, !strcmp(key, "labels") ? d->labels
+			                                            : json_object_get(g, key));
+			continue;
+		}
+		v = !strcmp(key, "mci")     ? d->mci->name
+		    : !strcmp(key, "state") ? str(d->mci->attrs, "state")
+		    : !strcmp(key, "group") ? str(g, "name")
+		                            : str(g, key);
+		bar_json_canon_string(buf, v, strlen(v));
+	}
+	bar_buf_add(buf, "}", 1);
+	snprintf(d->hash, sizeof(d->hash), "%016llx",
+	         (unsigned long long)bar_hash64(buf->data, buf->len, BAR_HASH64_SEED));
+}
+
+/* Expand a VM: build attrs, refs and deps from its group. */
+static void vm_expand(bar_desired *d)
+{
+	const json_t *g = d->group;
+	const bar_object *mci = d->mci;
+
+	d->attrs = json_object();
+	d->refs = json_object();
+	d->deps = json_array();
+	set_str(d->attrs, "mci", mci->name);
+	set_str(d->attrs, "group", str(g, "name"));
+	json_object_set_new_nocheck(d->attrs, "index", json_integer(d->index));
+	set_str(d->attrs, "connection", d->connection);
+	set_str(d->attrs, "spec", str(g, "spec"));
+	set_str(d->attrs, "image", str(g, "image"));
+	set_str(d->attrs, "vnet", str(g, "vnet"));
+	set_str(d->attrs, "subnet", str(g, "subnet"));
+	json_object_set_nocheck(d->attrs, "securityGroups", json_object_get(g, "securityGroups"));
+	set_str(d->attrs, "sshKey", str(g, "sshKey"));
+	set_str(d->attrs, "state", str(mci->attrs, "state"));
+	json_object_set_nocheck(d->attrs, "labels", (json_t *)d->labels);
+	dep_add(d, mci->ns, "connection", d->connection);
+	dep_add(d, mci->ns, "mci", mci->name);
+	ref_add(d, "spec", "spec", str(g, "spec"));
+	ref_add(d, "image", "image", str(g, "image"));
+	ref_add(d, "vnet", "vnet", str(g, "vnet"));
+	ref_add(d, "sshKey", "sshkey", str(g, "sshKey"));
+	ref_add_list(d, "securityGroups", "securitygroup", json_object_get(g, "securityGroups"));
+	common_deps(d, mci);
+	sort_unique(d->deps);
+}
+
+void bar_desired_expand(const bar_desired *d)
+{
+	if (d->attrs || !d->group)
+		return;
+	vm_expand((bar_desired *)d); /* fills a cache; see planner.h */
+}
+
+const char *bar_desired_vm_state(const bar_desired *d)
+{
+	if (d->mci)
+		return str(d->mci->attrs, "state");
+	return json_string_value(json_object_get(d->attrs, "state"));
+}
+
+static void add_vms(builder *b, const bar_object *mci, json_t *owned, bar_buf *buf)
 {
 	const json_t *groups = json_object_get(mci->attrs, "groups");
 	size_t gi;
@@ -116,44 +258,38 @@ static void add_vms(builder *b, const bar_object *mci)
 
 	json_array_foreach(groups, gi, g) {
 		json_int_t count = json_integer_value(json_object_get(g, "count"));
+		json_t *labels = json_deep_copy(mci->labels);
 
+		/* one labels object, shared read-only by the group's VMs */
+		json_object_update(labels, json_object_get(g, "labels"));
+		json_array_append_new(owned, labels);
 		for (json_int_t i = 1; i <= count; i++) {
-			char *name = bar_printf("%s-%s-%lld", mci->name, str(g, "name"),
-			                        (long long)i);
-			bar_desired *d = add(b, mci->ns, "vm", name);
-			json_t *labels = json_deep_copy(mci->labels);
+			char name[256];
+			bar_desired *d;
 
-			json_object_update(labels, json_object_get(g, "labels"));
+			snprintf(name, sizeof(name), "%s-%s-%lld", mci->name, str(g, "name"),
+			         (long long)i);
+			d = add(b, mci->ns, "vm", name);
+			json_decref(d->refs); /* built on expansion */
+			json_decref(d->deps);
+			d->refs = d->deps = NULL;
 			d->connection = bar_strdup(str(g, "connection"));
-			d->attrs = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:O, s:s, s:s, s:o}",
-			                     "mci", mci->name, "group", str(g, "name"), "index",
-			                     (json_int_t)i, "connection", d->connection, "spec",
-			                     str(g, "spec"), "image", str(g, "image"), "vnet",
-			                     str(g, "vnet"), "subnet", str(g, "subnet"),
-			                     "securityGroups", json_object_get(g, "securityGroups"),
-			                     "sshKey", str(g, "sshKey"), "state",
-			                     str(mci->attrs, "state"), "labels", labels);
-			dep_add(d, mci->ns, "connection", d->connection);
-			dep_add(d, mci->ns, "mci", mci->name);
-			ref_add(d, "spec", "spec", str(g, "spec"));
-			ref_add(d, "image", "image", str(g, "image"));
-			ref_add(d, "vnet", "vnet", str(g, "vnet"));
-			ref_add(d, "sshKey", "sshkey", str(g, "sshKey"));
-			ref_add_list(d, "securityGroups", "securitygroup",
-			             json_object_get(g, "securityGroups"));
-			common_deps(d, mci);
-			free(name);
+			d->mci = mci;
+			d->group = g;
+			d->labels = labels;
+			d->index = (int)i;
+			vm_hash(d, buf);
 		}
 	}
 }
 
-static void add_object(builder *b, const bar_object *obj)
+static void add_object(builder *b, const bar_object *obj, json_t *owned, bar_buf *buf)
 {
 	const char *type = bar_kind_type(obj->kind);
 	const char *ns = obj->kind == BAR_KIND_NAMESPACE ? obj->name : obj->ns;
 	bar_desired *d = add(b, ns, type, obj->name);
 
-	d->attrs = json_deep_copy(obj->attrs);
+	d->attrs = json_copy(obj->attrs); /* shallow: children are shared read-only */
 	if (json_object_size(obj->labels))
 		json_object_set(d->attrs, "labels", obj->labels);
 	if (obj->connection) {
@@ -167,7 +303,7 @@ static void add_object(builder *b, const bar_object *obj)
 	if (obj->kind != BAR_KIND_NAMESPACE)
 		common_deps(d, obj);
 	if (obj->kind == BAR_KIND_MCI)
-		add_vms(b, obj);
+		add_vms(b, obj, owned, buf);
 }
 
 static int cmp_desired(const void *a, const void *b)
@@ -175,39 +311,9 @@ static int cmp_desired(const void *a, const void *b)
 	return strcmp(((const bar_desired *)a)->address, ((const bar_desired *)b)->address);
 }
 
-static int cmp_json_str(const void *a, const void *b)
+static void finish(bar_desired *d, bar_buf *scratch)
 {
-	return strcmp(json_string_value(*(json_t *const *)a),
-	              json_string_value(*(json_t *const *)b));
-}
-
-/* Sort and de-duplicate an array of address strings in place. */
-static void sort_unique(json_t *arr)
-{
-	size_t n = json_array_size(arr), w = 0;
-	json_t **v = bar_malloc(n * sizeof(*v));
-	json_t *out = json_array();
-
-	for (size_t i = 0; i < n; i++)
-		v[i] = json_array_get(arr, i);
-	qsort(v, n, sizeof(*v), cmp_json_str);
-	for (size_t i = 0; i < n; i++) {
-		if (w && strcmp(json_string_value(v[i]), json_string_value(v[w - 1])) == 0)
-			continue;
-		v[w++] = v[i];
-		json_array_append(out, v[i]);
-	}
-	json_array_clear(arr);
-	json_array_extend(arr, out);
-	json_decref(out);
-	free(v);
-}
-
-static void finish(bar_desired *d)
-{
-	d->text = json_dumps(d->attrs, JSON_COMPACT | JSON_SORT_KEYS);
-	snprintf(d->hash, sizeof(d->hash), "%016llx",
-	         (unsigned long long)bar_hash64(d->text, strlen(d->text), BAR_HASH64_SEED));
+	bar_json_hash(d->attrs, scratch, d->hash);
 	sort_unique(d->deps);
 }
 
@@ -215,19 +321,20 @@ int bar_desired_build(bar_desired_set *out, const bar_config *cfg)
 {
 	builder b = {NULL, 0, 0};
 	size_t n = bar_config_count(cfg);
+	bar_buf buf = BAR_BUF_INIT(0);
+	json_t *owned = json_array();
 
-	for (size_t i = 0; i < n; i++) {
-		const bar_object *obj = bar_config_get(cfg, i);
-
-		/* The implicit "default" namespace is not recorded. */
-		add_object(&b, obj);
-	}
+	for (size_t i = 0; i < n; i++)
+		add_object(&b, bar_config_get(cfg, i), owned, &buf);
 	for (size_t i = 0; i < b.n; i++)
-		finish(&b.items[i]);
+		if (b.items[i].attrs)
+			finish(&b.items[i], &buf);
+	bar_buf_free(&buf);
 	if (b.n)
 		qsort(b.items, b.n, sizeof(*b.items), cmp_desired);
 	out->items = b.items;
 	out->n = b.n;
+	out->owned = owned;
 	bar_map_init(&out->index, b.n);
 	for (size_t i = 0; i < b.n; i++)
 		bar_map_put(&out->index, b.items[i].address, &b.items[i]);
@@ -243,12 +350,12 @@ void bar_desired_set_clear(bar_desired_set *s)
 		free(d->ns);
 		free(d->name);
 		free(d->connection);
-		free(d->text);
 		json_decref(d->attrs);
 		json_decref(d->refs);
 		json_decref(d->deps);
 	}
 	free(s->items);
+	json_decref(s->owned);
 	bar_map_free(&s->index);
 	memset(s, 0, sizeof(*s));
 }

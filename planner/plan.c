@@ -229,6 +229,7 @@ static bar_change *change_new(plan_builder *b, bar_action a, const char *address
 
 static void change_set_desired(bar_change *c, const bar_desired *d)
 {
+	bar_desired_expand(d);
 	c->attrs = json_incref(d->attrs);
 	c->hash = bar_strdup(d->hash);
 	c->refs = json_incref(d->refs);
@@ -327,7 +328,7 @@ static int status_is(const char *s, const char *want)
 static void diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
                      const live *lv, json_t *drift, int force_replace)
 {
-	json_t *old = r->desired ? json_loads(r->desired, 0, NULL) : json_object();
+	json_t *old = NULL; /* parsed only when something changed */
 	const char *forcing = NULL;
 	bar_change *c;
 	int changed = !r->hash || strcmp(r->hash, d->hash) != 0;
@@ -342,11 +343,13 @@ static void diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
 		                         "barista); it will be created again", r->system_id));
 		goto done;
 	}
-	if (lv && lv->obs && r->observed && strcmp(lv->obs->attrs, r->observed) != 0)
+	if (lv && lv->obs && r->observed && strcmp(lv->obs->attrs, r->observed) != 0) {
+		bar_desired_expand(d);
 		note_drift(drift, r, lv->obs, d->attrs, &contradicts);
+	}
 	if (!changed && !contradicts && !force_replace) {
 		const char *st = lv && lv->obs ? lv->obs->status : NULL;
-		const char *want = json_string_value(json_object_get(d->attrs, "state"));
+		const char *want = bar_desired_vm_state(d);
 
 		if (strcmp(d->type, "vm") != 0 || !st || !want || status_is(st, want))
 			goto done; /* no-op */
@@ -367,6 +370,9 @@ static void diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
 	c = change_new(b, BAR_UPDATE, d->address, d->type, d->ns, d->name, d->connection);
 	change_set_desired(c, d);
 	c->prior_system_id = bar_strdup(r->system_id);
+	old = r->desired ? json_loads(r->desired, 0, NULL) : NULL;
+	if (!old)
+		old = json_object();
 	if (diff_attrs(c, old, d->attrs, &forcing) || force_replace) {
 		c->action = BAR_REPLACE;
 		set_reason(c, force_replace ? bar_strdup("replacement requested with -replace")
@@ -401,6 +407,7 @@ static int level_of(const bar_desired_set *ds, size_t i, int *level, int depth)
 		return level[i];
 	if (depth > 256) /* validation rejects cycles; never loop forever */
 		return 0;
+	bar_desired_expand(d);
 	json_array_foreach(d->deps, k, a) {
 		const bar_desired *x = bar_desired_find(ds, json_string_value(a));
 
@@ -453,8 +460,15 @@ static int replaces(const bar_change *c)
  * must be replaced too: what it references will have a new identity. */
 static void propagate(plan_builder *b, const bar_desired_set *ds, const bar_records *rs)
 {
-	size_t *order = topo_order(ds);
+	size_t *order;
 	bar_map by_addr;
+	int any = 0;
+
+	for (size_t i = 0; i < b->n && !any; i++)
+		any = replaces(&b->items[i]);
+	if (!any)
+		return; /* the common case: nothing is replaced */
+	order = topo_order(ds);
 
 	bar_map_init(&by_addr, b->n + ds->n);
 	for (size_t i = 0; i < b->n; i++)
@@ -468,6 +482,7 @@ static void propagate(plan_builder *b, const bar_desired_set *ds, const bar_reco
 
 		if (!r || (ci && b->items[ci - 1].action != BAR_UPDATE))
 			continue;
+		bar_desired_expand(d);
 		json_array_foreach(d->deps, k, a) {
 			const char *dep = json_string_value(a);
 			size_t di = (size_t)bar_map_get(&by_addr, dep);
@@ -515,10 +530,10 @@ static void target_closure(bar_map *set, const bar_plan_opts *o, const bar_desir
 	for (size_t t = 0; t < o->n_targets; t++) {
 		mark(set, o->targets[t]);
 		for (size_t i = 0; ds && i < ds->n; i++) {
-			const char *mci = json_string_value(json_object_get(ds->items[i].attrs, "mci"));
-			char *a = mci ? bar_printf("%s/mci/%s", ds->items[i].ns, mci) : NULL;
+			const bar_object *mci = ds->items[i].mci;
+			char *a = mci ? bar_printf("%s/mci/%s", mci->ns, mci->name) : NULL;
 
-			if (a && strcmp(ds->items[i].type, "vm") == 0 && strcmp(a, o->targets[t]) == 0)
+			if (a && strcmp(a, o->targets[t]) == 0)
 				mark(set, ds->items[i].address);
 			free(a);
 		}
@@ -531,6 +546,7 @@ static void target_closure(bar_map *set, const bar_plan_opts *o, const bar_desir
 
 			if (!bar_map_get(set, ds->items[i].address))
 				continue;
+			bar_desired_expand(&ds->items[i]);
 			json_array_foreach(ds->items[i].deps, k, a) {
 				if (!bar_map_get(set, json_string_value(a))) {
 					mark(set, json_string_value(a));

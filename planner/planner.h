@@ -31,22 +31,37 @@ typedef struct bar_desired {
 	char *name;
 	char *connection;  /* provider resources: connection name; else NULL */
 	json_t *attrs;     /* normalised desired attributes (owned) */
-	char *text;        /* canonical JSON text of attrs */
-	char hash[17];     /* hex digest of text */
+	char hash[17];     /* hex digest of the canonical attrs (core/json.h) */
 	json_t *refs;      /* role -> address or [addresses] (owned) */
 	json_t *deps;      /* sorted array of addresses it depends on (owned) */
+	/* A VM is expanded lazily: until bar_desired_expand() its attrs, refs
+	 * and deps are NULL and only the hash is known, so that planning a large
+	 * unchanged fleet builds no JSON per VM. */
+	const bar_object *mci;
+	const json_t *group;  /* the MCI group (borrowed from the configuration) */
+	const json_t *labels; /* the group's merged labels (owned by the set) */
+	int index;
 } bar_desired;
 
 typedef struct bar_desired_set {
 	bar_desired *items; /* sorted by address */
 	size_t n;
 	bar_map index;      /* address -> bar_desired* */
+	json_t *owned;      /* objects the lazily expanded VMs share */
 } bar_desired_set;
 
 /* Build the desired resources of a validated configuration.  *out is the
  * caller's (bar_desired_set_clear). */
 int bar_desired_build(bar_desired_set *out, const bar_config *cfg);
 void bar_desired_set_clear(bar_desired_set *s);
+
+/* Build a lazily expanded resource's attrs, refs and deps (no-op for the
+ * others).  The set is logically const: expansion only fills in a cache. */
+void bar_desired_expand(const bar_desired *d);
+
+/* The desired `state` of a VM ("Running"/"Suspended") without expanding it;
+ * NULL for other types. */
+const char *bar_desired_vm_state(const bar_desired *d);
 const bar_desired *bar_desired_find(const bar_desired_set *s, const char *address);
 
 /* True for types a provider manages (vnet, securitygroup, sshkey, image,

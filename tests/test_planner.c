@@ -23,6 +23,7 @@
  * Usage: test_planner CASES_DIR [CASE]
  */
 #include "error.h"
+#include "json.h"
 #include "planner.h"
 #include "util.h"
 
@@ -102,13 +103,23 @@ static int seed_state(bar_state *st, const char *dir)
 	for (size_t i = 0; i < ds.n; i++) {
 		const bar_desired *d = &ds.items[i];
 		int prov = bar_type_is_provider(d->type);
+		char lazy_hash[17];
+
+		/* a lazily hashed VM must hash exactly as its expanded attrs do */
+		memcpy(lazy_hash, d->hash, sizeof(lazy_hash));
+		bar_desired_expand(d);
+		bar_json_hash(d->attrs, NULL, (char *)d->hash);
+		if (strcmp(lazy_hash, d->hash) != 0)
+			return fprintf(stderr, "%s: lazy hash %s != %s\n", d->address, lazy_hash,
+			               d->hash), -1;
 		char *sysid = prov ? bar_printf("fx-%s", d->address) : NULL;
 		char *deps = json_dumps(d->deps, JSON_COMPACT);
 		char *refs = json_dumps(d->refs, JSON_COMPACT | JSON_SORT_KEYS);
+		char *text = json_dumps(d->attrs, JSON_COMPACT | JSON_SORT_KEYS);
 		bar_record r = {d->address, (char *)d->type, d->ns, d->name,
 		                prov ? "fixture" : NULL, d->connection, sysid,
 		                prov ? (strcmp(d->type, "vm") ? "Available" : "Running") : "Recorded",
-		                (char *)d->hash, d->text, prov ? d->text : NULL, deps, refs, 0};
+		                (char *)d->hash, text, prov ? text : NULL, deps, refs, 0};
 
 		if (prov) { /* observed: what the spec asked for, as a provider would echo */
 			r.status = !strcmp(d->type, "vm") &&
@@ -122,6 +133,7 @@ static int seed_state(bar_state *st, const char *dir)
 		free(sysid);
 		free(deps);
 		free(refs);
+		free(text);
 	}
 	bar_desired_set_clear(&ds);
 	bar_config_free(cfg);
