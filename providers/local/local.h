@@ -247,8 +247,8 @@ int bar_local_cgroup_remove(bar_local_ctx *c, const char *id);
 /* ---- local_vmproc.c: a VM's files and processes ---- */
 
 /* Write the VM's sshd_config, authorized_keys (only `pubkey`), hostname,
- * hosts and empty home under its directory `dir`, and the /etc files all
- * VMs share under <root>/vm/etc. */
+ * hosts, empty home and its own minimal /etc files (etc/profile,
+ * etc/bash.bashrc, etc/profile.d) under its directory `dir`. */
 int bar_local_vm_files(bar_local_ctx *c, const char *dir, const char *hostname,
                        const char *pubkey, const char *ip);
 /* (local_hostkey.c) Generate the VM's ed25519 host key into

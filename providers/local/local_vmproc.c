@@ -68,22 +68,18 @@ static int put(bar_local_ctx *c, const char *dir, const char *rel, const char *t
 	return bar_local_file_write(c, path, text, strlen(text), mode);
 }
 
-/* The /etc files every VM shares, written once per root (atomically, so
- * concurrent creates may race harmlessly). */
-static int shared_etc(bar_local_ctx *c)
+/* The VM's own minimal /etc/profile, /etc/bash.bashrc and empty
+ * /etc/profile.d, kept in its directory so deleting the VM removes them. */
+static int vm_etc(bar_local_ctx *c, const char *vmdir)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
 	int rc;
 
-	if ((rc = bar_local_path(c, dir, "%s/vm/etc", c->root)) ||
-	    (rc = bar_local_path(c, path, "%s/bash.bashrc", dir)))
-		return rc;
-	if (access(path, F_OK) == 0)
-		return 0;
-	if ((rc = bar_local_path(c, path, "%s/profile.d", dir)) ||
+	if ((rc = bar_local_path(c, dir, "%s/etc", vmdir)) ||
+	    (rc = bar_local_path(c, path, "%s/profile.d", dir)) ||
 	    (rc = bar_local_mkdirs(c, path, 0755)) || (rc = put(c, dir, "profile", PROFILE, 0644)))
 		return rc;
-	return put(c, dir, "bash.bashrc", BASHRC, 0644); /* last: marks it complete */
+	return put(c, dir, "bash.bashrc", BASHRC, 0644);
 }
 
 int bar_local_vm_files(bar_local_ctx *c, const char *dir, const char *hostname,
@@ -92,7 +88,7 @@ int bar_local_vm_files(bar_local_ctx *c, const char *dir, const char *hostname,
 	char path[PATH_MAX], text[8400];
 	int rc;
 
-	if ((rc = shared_etc(c)) || (rc = bar_local_path(c, path, "%s/home", dir)) ||
+	if ((rc = vm_etc(c, dir)) || (rc = bar_local_path(c, path, "%s/home", dir)) ||
 	    (rc = bar_local_mkdirs(c, path, 0700)))
 		return rc;
 	snprintf(text, sizeof(text), "%s\n", pubkey);
@@ -132,7 +128,7 @@ static int boot_spawn(bar_local_ctx *c, pid_t *out_pid, int *rfd, const char *id
 	int pfd[2], n = 0, ncg, rc;
 
 	if ((rc = bar_local_res_dir(c, dir, "vm", id)) ||
-	    (rc = bar_local_path(c, etc, "%s/vm/etc", c->root)) ||
+	    (rc = bar_local_path(c, etc, "%s/etc", dir)) ||
 	    (rc = bar_local_path(c, ns, "/run/netns/%s", id)))
 		return rc;
 	ncg = bar_local_cgroup_dirs(cg, mode ? mode : "none", id);
