@@ -67,9 +67,14 @@ static void on_event(void *ud, const bar_apply_event *ev)
 	case BAR_EV_DONE:
 		p->running--;
 		p->done++;
-		printf("%s%s%s: %s after %.1fs%s%s%s\n", b, ev->address, r, verb(ev->op, 1),
-		       ev->elapsed_s, ev->system_id ? " [id=" : "",
-		       ev->system_id ? ev->system_id : "", ev->system_id ? "]" : "");
+		if (ev->elapsed_s < 1)
+			printf("%s%s%s: %s after %.0fms", b, ev->address, r, verb(ev->op, 1),
+			       ev->elapsed_s * 1000);
+		else
+			printf("%s%s%s: %s after %.1fs", b, ev->address, r, verb(ev->op, 1),
+			       ev->elapsed_s);
+		printf("%s%s%s\n", ev->system_id ? " [id=" : "", ev->system_id ? ev->system_id : "",
+		       ev->system_id ? "]" : "");
 		break;
 	case BAR_EV_FAIL:
 		p->running--;
