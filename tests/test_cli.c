@@ -1,0 +1,408 @@
+/*
+ * test_cli.c - the `barista` program's contract, on the sim provider:
+ * exit codes, confirmation, saved plans and their staleness, failure
+ * isolation, Ctrl-C, the state lock, JSON output, spec errors, and that
+ * generated secrets reach the key store but nothing else.
+ *
+ * Usage: test_cli BARISTA_BINARY
+ */
+#include "error.h"
+#include "state.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int failures;
+static const char *barista;
+static char tmpdir[] = "/tmp/barista-cli-XXXXXX";
+static char *dir, *state_path;
+
+#define CHECK(cond)                                                                    \
+	do {                                                                           \
+		if (!(cond)) {                                                         \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
+			        #cond);                                                \
+			failures++;                                                    \
+		}                                                                      \
+	} while (0)
+
+static void cleanup(void)
+{
+	char *cmd = bar_printf("rm -rf '%s'", tmpdir);
+
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmpdir);
+	free(cmd);
+}
+
+/* Run barista ARGS with stdin from /dev/null; output (stdout+stderr) into
+ * *out (caller frees); returns the exit status. */
+static int run(char **out, const char *args)
+{
+	char *cmd = bar_printf("'%s' %s </dev/null 2>&1", barista, args);
+	FILE *p = popen(cmd, "r");
+	bar_buf b = BAR_BUF_INIT(8 << 20);
+	char chunk[4096];
+	size_t n;
+	int st;
+
+	while (p && (n = fread(chunk, 1, sizeof(chunk), p)) > 0)
+		bar_buf_add(&b, chunk, n);
+	st = p ? pclose(p) : -1;
+	free(cmd);
+	*out = bar_buf_take(&b);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+}
+
+static int run_q(const char *args)
+{
+	char *out;
+	int rc = run(&out, args);
+
+	if (getenv("TEST_VERBOSE"))
+		fprintf(stderr, "+ barista %s -> %d\n%s", args, rc, out);
+	free(out);
+	return rc;
+}
+
+static void write_file(const char *name, const char *text)
+{
+	char *p = bar_printf("%s/%s", dir, name);
+	FILE *f = fopen(p, "w");
+
+	if (!f || fputs(text, f) < 0)
+		fprintf(stderr, "cannot write %s\n", p), exit(1);
+	fclose(f);
+	free(p);
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	bar_buf b = BAR_BUF_INIT(64 << 20);
+	char chunk[4096];
+	size_t n;
+
+	if (!f)
+		return NULL;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		bar_buf_add(&b, chunk, n);
+	fclose(f);
+	return bar_buf_take(&b);
+}
+
+static void write_config(const char *fail_on, int latency_ms, int count)
+{
+	char *conn = bar_printf(
+	    "apiVersion: barista.dev/v1\nkind: Connection\nmetadata: {name: east}\nspec:\n"
+	    "  driver: sim\n  region: us-east-1\n  maxConcurrency: 3\n"
+	    "  config: {file: \"%s/sim.log\", failOn: \"%s\", createLatencyMs: \"%d\"}\n",
+	    tmpdir, fail_on, latency_ms);
+	char *mci = bar_printf(
+	    "apiVersion: barista.dev/v1\nkind: MCI\nmetadata: {name: web}\nspec:\n  groups:\n"
+	    "    - {name: a, connection: east, spec: small, image: os, vnet: net, sshKey: k1, "
+	    "securityGroups: [ssh], count: %d}\n"
+	    "    - {name: b, connection: east, spec: small, image: os, vnet: net, sshKey: k2, "
+	    "count: 2}\n",
+	    count);
+
+	write_file("00-conn.yaml", conn);
+	write_file("10-mcir.yaml",
+	           "apiVersion: barista.dev/v1\nkind: VNet\nmetadata: {name: net}\nspec:\n"
+	           "  connection: east\n  cidr: 10.0.0.0/16\n"
+	           "  subnets: [{name: s1, cidr: 10.0.1.0/24}]\n---\n"
+	           "apiVersion: barista.dev/v1\nkind: SecurityGroup\nmetadata: {name: ssh}\n"
+	           "spec: {connection: east, vnet: net, ingress: [{protocol: tcp, ports: 22}]}\n"
+	           "---\napiVersion: barista.dev/v1\nkind: SSHKey\nmetadata: {name: k1}\n"
+	           "spec: {connection: east}\n---\n"
+	           "apiVersion: barista.dev/v1\nkind: SSHKey\nmetadata: {name: k2}\n"
+	           "spec: {connection: east}\n---\n"
+	           "apiVersion: barista.dev/v1\nkind: Image\nmetadata: {name: os}\n"
+	           "spec: {connection: east, imageId: ubuntu-22.04}\n---\n"
+	           "apiVersion: barista.dev/v1\nkind: Spec\nmetadata: {name: small}\n"
+	           "spec: {connection: east, vcpu: 1, memoryMiB: 1024}\n");
+	write_file("20-mci.yaml", mci);
+	free(conn);
+	free(mci);
+}
+
+static size_t count_type(const char *type)
+{
+	bar_state *st = NULL;
+	bar_records rs = {0};
+	size_t n = 0;
+
+	if (bar_state_open(&st, state_path, BAR_STATE_READONLY) < 0)
+		return 0;
+	if (bar_state_load(st, &rs) == 0)
+		for (size_t i = 0; i < rs.n; i++)
+			n += !type || !strcmp(rs.items[i].type, type);
+	bar_records_clear(&rs);
+	bar_state_free(st);
+	return n;
+}
+
+static int has_vm(const char *name)
+{
+	bar_state *st = NULL;
+	bar_record r = {0};
+	char *addr = bar_printf("default/vm/%s", name);
+	int found = 0;
+
+	if (bar_state_open(&st, state_path, BAR_STATE_READONLY) == 0)
+		found = bar_state_get(st, addr, &r) == 0;
+	bar_record_clear(&r);
+	bar_state_free(st);
+	free(addr);
+	return found;
+}
+
+static void test_basics(void)
+{
+	char *out, *args;
+
+	write_config("", 0, 3);
+	args = bar_printf("validate '%s'", dir);
+	CHECK(run_q(args) == 0);
+	free(args);
+	args = bar_printf("plan -detailed-exitcode '%s'", dir);
+	CHECK(run_q(args) == 2);
+	free(args);
+	/* No confirmation possible: refused, nothing created. */
+	args = bar_printf("apply '%s'", dir);
+	CHECK(run(&out, args) == 1 && strstr(out, "not a terminal"));
+	CHECK(count_type(NULL) == 0);
+	free(out);
+	free(args);
+	/* -json plan. */
+	args = bar_printf("plan -json '%s'", dir);
+	CHECK(run(&out, args) == 0);
+	{
+		json_t *j = json_loads(out, 0, NULL);
+
+		CHECK(j && json_integer_value(json_object_get(json_object_get(j, "summary"),
+		                                              "add")) == 13);
+		json_decref(j);
+	}
+	free(out);
+	free(args);
+	/* Saved plan: applies exactly; the second time it is stale. */
+	args = bar_printf("plan -out '%s/p.plan' '%s'", tmpdir, dir);
+	CHECK(run_q(args) == 0);
+	free(args);
+	args = bar_printf("apply '%s/p.plan'", tmpdir);
+	CHECK(run_q(args) == 0);
+	CHECK(count_type("vm") == 5);
+	CHECK(run(&out, args) == 1 && strstr(out, "stale"));
+	free(out);
+	free(args);
+	args = bar_printf("plan -detailed-exitcode '%s'", dir);
+	CHECK(run_q(args) == 0);
+	free(args);
+	/* show -json aggregates the MCI. */
+	args = bar_printf("show -json '%s'", dir);
+	CHECK(run(&out, args) == 0);
+	{
+		json_t *j = json_loads(out, 0, NULL);
+		json_t *m = json_array_get(json_object_get(j, "mcis"), 0);
+
+		CHECK(m && !strcmp(json_string_value(json_object_get(m, "status")),
+		                   "Running:5 (R:5/5)"));
+		CHECK(json_array_size(json_object_get(m, "vms")) == 5);
+		json_decref(j);
+	}
+	free(out);
+	free(args);
+}
+
+/* Generated private keys: in the key store (0600), nowhere else. */
+static void test_secrets(void)
+{
+	char *keys = bar_printf("%s.keys", state_path);
+	char *kpath = bar_printf("%s/default.sshkey.k1.privateKey", keys);
+	char *secret = read_file(kpath), *db, *plan, *out, *args;
+	struct stat sb;
+
+	CHECK(secret && strlen(secret) > 10);
+	CHECK(stat(kpath, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	db = read_file(state_path);
+	args = bar_printf("plan -json -out '%s/q.plan' '%s'", tmpdir, dir);
+	run(&out, args);
+	plan = bar_printf("%s/q.plan", tmpdir);
+	{
+		char *ptext = read_file(plan);
+
+		CHECK(secret && db && !memmem(db, strlen(db), secret, strlen(secret)));
+		CHECK(secret && ptext && !strstr(ptext, secret) && !strstr(out, secret));
+		free(ptext);
+	}
+	free(args);
+	free(out);
+	free(plan);
+	free(db);
+	free(secret);
+	free(kpath);
+	free(keys);
+}
+
+/* One VM fails: the others finish; what depends on a failed key is skipped. */
+static void test_failure_isolation(void)
+{
+	char *out, *args = bar_printf("apply -auto-approve '%s'", dir);
+
+	/* a new key whose create fails, and an MCI that needs it */
+	write_file("40-api.yaml",
+	           "apiVersion: barista.dev/v1\nkind: SSHKey\nmetadata: {name: k3}\n"
+	           "spec: {connection: east}\n---\n"
+	           "apiVersion: barista.dev/v1\nkind: MCI\nmetadata: {name: api}\nspec:\n"
+	           "  groups: [{name: x, connection: east, spec: small, image: os, vnet: net, "
+	           "sshKey: k3, count: 2}]\n");
+	write_config("create:web-a-5,create:k3", 0, 6);
+	CHECK(run(&out, args) == 1);
+	CHECK(strstr(out, "InjectedFault") && strstr(out, "2 failed, 2 not started"));
+	CHECK(strstr(out, "skipped (not started: default/sshkey/k3 failed)"));
+	CHECK(has_vm("web-a-4") && has_vm("web-a-6") && !has_vm("web-a-5"));
+	CHECK(!has_vm("api-x-1") && !has_vm("api-x-2"));
+	free(out);
+	{
+		char *extra = bar_printf("%s/40-api.yaml", dir);
+
+		unlink(extra);
+		free(extra);
+	}
+	write_config("", 0, 6);
+	{
+		char *p = bar_printf("plan '%s'", dir);
+
+		CHECK(run(&out, p) == 0 && strstr(out, "+ default/vm/web-a-5") &&
+		      strstr(out, "1 to add, 1 to change, 1 to destroy")); /* api's MCI record */
+		free(out);
+		free(p);
+	}
+	CHECK(run_q(args) == 0 && has_vm("web-a-5"));
+	free(args);
+}
+
+/* The first Ctrl-C starts nothing new and waits for what runs; the state
+ * then matches the provider exactly, so the next apply finishes the job. */
+static void test_interrupt(void)
+{
+	char *args = bar_printf("exec '%s' apply -auto-approve -parallelism 2 '%s'", barista,
+	                        dir);
+	char *plan = bar_printf("plan '%s'", dir), *out, line[512];
+	int fds[2], status, started = 0;
+	pid_t pid;
+	FILE *f;
+
+	write_config("", 400, 12); /* 6 more VMs, 400 ms each, 2 at a time */
+	CHECK(pipe(fds) == 0);
+	pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		execl("/bin/sh", "sh", "-c", args, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	f = fdopen(fds[0], "r");
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "/vm/web-a-") && strstr(line, "Creating...") && ++started == 2)
+			break;
+	/* a second apply meanwhile is refused by the lock */
+	{
+		char *second = bar_printf("apply -auto-approve '%s'", dir);
+
+		CHECK(run(&out, second) == 1 && strstr(out, "locked by apply"));
+		free(out);
+		free(second);
+	}
+	kill(pid, SIGINT); /* sh -c execs barista, so this reaches it */
+	while (fgets(line, sizeof(line), f))
+		;
+	fclose(f);
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	CHECK(count_type("vm") >= 10 && count_type("vm") < 14);
+	/* nothing is lost: the plan only adds what never started */
+	CHECK(run(&out, plan) == 0 && !strstr(out, "Drift") && !strstr(out, "deleted outside"));
+	free(out);
+	write_config("", 0, 12);
+	{
+		char *again = bar_printf("apply -auto-approve '%s'", dir);
+
+		CHECK(run_q(again) == 0 && count_type("vm") == 14);
+		free(again);
+	}
+	free(plan);
+	free(args);
+}
+
+static void test_bad_input(void)
+{
+	char *out, *args = bar_printf("plan '%s'", dir);
+
+	write_file("30-bad.yaml", "apiVersion: barista.dev/v1\nkind: VNet\nmetadata: {name: x}\n"
+	                          "spec:\n  connection: east\n  cidrr: 10.9.0.0/16\n");
+	CHECK(run(&out, args) == 1 && strstr(out, "30-bad.yaml:6:3: ") && strstr(out, "cidrr"));
+	free(out);
+	free(args);
+	args = bar_printf("%s/30-bad.yaml", dir);
+	unlink(args);
+	free(args);
+	args = bar_printf("plan -replace default/vm/nope '%s'", dir);
+	CHECK(run(&out, args) == 1 && strstr(out, "-replace default/vm/nope"));
+	free(out);
+	free(args);
+	CHECK(run(&out, "plan -bogus") == 1 && strstr(out, "unknown option -bogus"));
+	free(out);
+}
+
+static void test_destroy(void)
+{
+	char *out, *args = bar_printf("destroy -auto-approve '%s'", dir);
+	char *keys = bar_printf("%s.keys", state_path);
+
+	CHECK(run(&out, args) == 0 && strstr(out, "Destroy complete"));
+	CHECK(count_type(NULL) == 0);
+	CHECK(access(keys, F_OK) != 0);
+	free(out);
+	free(args);
+	free(keys);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: test_cli BARISTA\n");
+		return 2;
+	}
+	barista = argv[1];
+	if (!mkdtemp(tmpdir))
+		return perror("mkdtemp"), 1;
+	atexit(cleanup);
+	alarm(110);
+	dir = bar_printf("%s/config", tmpdir);
+	mkdir(dir, 0755);
+	state_path = bar_printf("%s/barista.db", dir);
+	test_basics();
+	test_secrets();
+	test_failure_isolation();
+	test_interrupt();
+	test_bad_input();
+	test_destroy();
+	free(dir);
+	free(state_path);
+	if (failures) {
+		fprintf(stderr, "%d checks failed\n", failures);
+		return 1;
+	}
+	printf("cli: all checks passed\n");
+	return 0;
+}
