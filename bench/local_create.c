@@ -42,6 +42,7 @@ static int apply_dir(const char *dir, const char *state_path, int destroy, doubl
 	bar_registry *reg = NULL;
 	bar_state *st = NULL;
 	bar_plan *plan = NULL;
+	bar_snapshot *snap = NULL;
 	bar_plan_opts po = BAR_PLAN_OPTS_INIT;
 	bar_apply_opts ao = BAR_APPLY_OPTS_INIT;
 	bar_apply_summary sum;
@@ -58,7 +59,8 @@ static int apply_dir(const char *dir, const char *state_path, int destroy, doubl
 	                                                            BAR_STATE_CREATE) < 0)
 		goto done;
 	bar_desired_build(&ds, cfg);
-	if (bar_plan_make(&plan, &ds, st, reg, &po) < 0)
+	if (bar_snapshot_read(&snap, st, reg, 1, NULL) < 0 ||
+	    bar_plan_make(&plan, &ds, snap, &po) < 0)
 		goto done;
 	t0 = bench_now();
 	rc = bar_apply_run(plan, st, reg, &ao, &sum);
@@ -67,6 +69,7 @@ done:
 	if (rc < 0)
 		fprintf(stderr, "apply %s: %s\n", dir, bar_error_last());
 	bar_plan_free(plan);
+	bar_snapshot_free(snap);
 	bar_state_free(st);
 	bar_registry_free(reg);
 	bar_desired_set_clear(&ds);

@@ -42,6 +42,17 @@ char *cmd_keys_dir(const char *state_path);
 /* Load and validate; prints every diagnostic (or JSON) on failure. */
 int cmd_load_config(bar_config **out, const char *dir, int json);
 
+/*
+ * Everything a plan needs, read in parallel: one thread loads the specs in
+ * `dir` (skipped when dir is NULL) and builds the desired set, another reads
+ * the state and refreshes from providers.  Returns 0; -2 when the specs are
+ * invalid (diagnostics printed); -1 otherwise (last error set).  On success
+ * the caller owns *cfg, *ds and *snap.
+ */
+int cmd_load_all(bar_config **cfg, bar_desired_set *ds, bar_snapshot **snap,
+                 const char *dir, int json, bar_state *st, bar_registry *reg,
+                 int refresh, const volatile int *cancel);
+
 /* Colour on stdout?  Honours NO_COLOR and -no-color. */
 int cmd_color(const cmd_opts *o);
 

@@ -6,6 +6,7 @@
 #include "error.h"
 #include "util.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,4 +223,55 @@ int cmd_open_state_ro(bar_state **out, const char *path, int *fresh)
 	if (*fresh)
 		return bar_state_open(out, ":memory:", BAR_STATE_CREATE);
 	return bar_state_open(out, path, BAR_STATE_READONLY);
+}
+
+typedef struct snap_job {
+	bar_state *st;
+	bar_registry *reg;
+	int refresh;
+	const volatile int *cancel;
+	bar_snapshot *snap;
+	char *error;
+} snap_job;
+
+static void *snap_thread(void *arg)
+{
+	snap_job *j = arg;
+
+	if (bar_snapshot_read(&j->snap, j->st, j->reg, j->refresh, j->cancel) < 0)
+		j->error = bar_strdup(bar_error_last());
+	return NULL;
+}
+
+int cmd_load_all(bar_config **cfg, bar_desired_set *ds, bar_snapshot **snap,
+                 const char *dir, int json, bar_state *st, bar_registry *reg,
+                 int refresh, const volatile int *cancel)
+{
+	snap_job job = {st, reg, refresh, cancel, NULL, NULL};
+	pthread_t th;
+	int threaded = pthread_create(&th, NULL, snap_thread, &job) == 0;
+	int rc = 0;
+
+	if (!threaded)
+		snap_thread(&job);
+	*cfg = NULL;
+	memset(ds, 0, sizeof(*ds));
+	if (dir && cmd_load_config(cfg, dir, json) < 0)
+		rc = -2;
+	else if (dir)
+		bar_desired_build(ds, *cfg);
+	if (threaded)
+		pthread_join(th, NULL);
+	if (rc == 0 && job.error)
+		rc = bar_error_set("%s", job.error);
+	free(job.error);
+	if (rc < 0) {
+		bar_snapshot_free(job.snap);
+		bar_desired_set_clear(ds);
+		bar_config_free(*cfg);
+		*cfg = NULL;
+		return rc;
+	}
+	*snap = job.snap;
+	return 0;
 }

@@ -29,26 +29,29 @@ int cmd_plan(int argc, char **argv)
 	bar_state *st = NULL;
 	bar_plan *plan = NULL;
 	bar_plan_opts po = BAR_PLAN_OPTS_INIT;
+	bar_snapshot *snap = NULL;
 	char *state_path = NULL;
-	int rc = 1, fresh = 0;
+	int rc = 1, fresh = 0, prc;
 
 	if (cmd_parse(&o, argc, argv,
 	              "out json detailed-exitcode refresh target replace state plugin-path "
 	              "no-color parallelism", usage) < 0)
 		return 1;
-	if (cmd_load_config(&cfg, cmd_config_dir(&o), o.json) < 0)
-		return 1;
-	bar_desired_build(&ds, cfg);
 	state_path = cmd_state_path(&o, cmd_config_dir(&o));
 	bar_registry_new(&reg, o.plugin_path);
 	if (cmd_open_state_ro(&st, state_path, &fresh) < 0)
 		goto fail;
-	po.refresh = o.refresh;
+	if ((prc = cmd_load_all(&cfg, &ds, &snap, cmd_config_dir(&o), o.json, st, reg,
+	                        o.refresh, NULL)) < 0) {
+		if (prc == -2)
+			goto done;
+		goto fail;
+	}
 	po.targets = o.targets;
 	po.n_targets = o.n_targets;
 	po.replace = o.replace;
 	po.n_replace = o.n_replace;
-	if (bar_plan_make(&plan, &ds, st, reg, &po) < 0)
+	if (bar_plan_make(&plan, &ds, snap, &po) < 0)
 		goto fail;
 	if (fresh) {
 		free(plan->lineage);
@@ -82,6 +85,7 @@ fail:
 	rc = cmd_fail(&o);
 done:
 	bar_plan_free(plan);
+	bar_snapshot_free(snap);
 	bar_state_free(st);
 	bar_registry_free(reg);
 	bar_desired_set_clear(&ds);

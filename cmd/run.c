@@ -159,21 +159,20 @@ static int make_plan(const cmd_opts *o, const char *dir, int destroy, bar_state 
 	bar_plan_opts po = BAR_PLAN_OPTS_INIT;
 	bar_desired_set ds = {0};
 	bar_config *cfg = NULL;
+	bar_snapshot *snap = NULL;
 	int rc;
 
-	po.refresh = destroy ? 0 : o->refresh;
 	po.destroy = destroy;
 	po.targets = o->targets;
 	po.n_targets = o->n_targets;
 	po.replace = o->replace;
 	po.n_replace = o->n_replace;
-	po.cancel = &cancel_flag;
-	if (!destroy) {
-		if (cmd_load_config(&cfg, dir, 0) < 0)
-			return -2; /* diagnostics printed */
-		bar_desired_build(&ds, cfg);
-	}
-	rc = bar_plan_make(out, destroy ? NULL : &ds, st, reg, &po);
+	rc = cmd_load_all(&cfg, &ds, &snap, destroy ? NULL : dir, 0, st, reg,
+	                  destroy ? 0 : o->refresh, &cancel_flag);
+	if (rc < 0)
+		return rc; /* -2: diagnostics printed */
+	rc = bar_plan_make(out, destroy ? NULL : &ds, snap, &po);
+	bar_snapshot_free(snap);
 	bar_desired_set_clear(&ds);
 	bar_config_free(cfg);
 	return rc;

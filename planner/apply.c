@@ -47,7 +47,8 @@ typedef struct engine {
 	node *nodes;
 	size_t n;
 	queue *queues;
-	bar_conn *conns;
+	bar_conn *conns; /* per slot: as the spec has it */
+	bar_conn *live;  /* per slot: as existing resources need it */
 	size_t n_slots; /* connections + 1 */
 	size_t finished, running, rr;
 	bar_apply_summary sum;
@@ -100,38 +101,72 @@ static void emit(engine *e, bar_event_kind kind, const node *nd, double elapsed,
 
 /* ---- building the graph ---- */
 
+/* Set up one connection of a slot from "<ns>/connection/<name>" and attrs. */
+static int slot_conn(bar_conn *c, const char *addr, const json_t *attrs, bar_registry *reg)
+{
+	const char *ns_end = strchr(addr, '/');
+	const char *name = strrchr(addr, '/');
+	char *ns = bar_strndup(addr, ns_end ? (size_t)(ns_end - addr) : 0);
+	int rc = bar_conn_init(c, ns, name ? name + 1 : addr, attrs);
+
+	free(ns);
+	return rc < 0 ? rc : bar_conn_bind(c, reg);
+}
+
+/* One slot (ready queue) per connection; each holds the connection as the
+ * spec has it (for creates) and as existing resources need it (recorded
+ * location, current credential).  The last slot is for state-only records. */
 static int build_slots(engine *e, bar_registry *reg)
 {
+	json_t *all = json_object();
 	const char *addr;
-	json_t *attrs;
+	json_t *v;
 	size_t i = 0;
+	int rc = 0;
 
-	e->n_slots = json_object_size(e->plan->connections) + 1;
+	json_object_update(all, e->plan->connections);
+	json_object_update(all, e->plan->live_connections);
+	e->n_slots = json_object_size(all) + 1;
 	e->conns = bar_calloc(e->n_slots, sizeof(bar_conn));
+	e->live = bar_calloc(e->n_slots, sizeof(bar_conn));
 	e->queues = bar_calloc(e->n_slots, sizeof(queue));
-	json_object_foreach(e->plan->connections, addr, attrs) {
-		const char *ns_end = strchr(addr, '/');
-		const char *name = strrchr(addr, '/');
-		char *ns = bar_strndup(addr, ns_end ? (size_t)(ns_end - addr) : 0);
-		int rc = bar_conn_init(&e->conns[i], ns, name ? name + 1 : addr, attrs);
+	json_object_foreach(all, addr, v) {
+		const json_t *want = json_object_get(e->plan->connections, addr);
+		const json_t *now = json_object_get(e->plan->live_connections, addr);
 
-		free(ns);
-		if (rc < 0 || bar_conn_bind(&e->conns[i], reg) < 0)
-			return -1;
-		e->queues[i].limit = e->conns[i].max_concurrency;
+		if ((want && slot_conn(&e->conns[i], addr, want, reg) < 0) ||
+		    (now && slot_conn(&e->live[i], addr, now, reg) < 0)) {
+			rc = -1;
+			break;
+		}
+		e->queues[i].limit = want ? e->conns[i].max_concurrency : e->live[i].max_concurrency;
 		i++;
 	}
-	return 0;
+	json_decref(all);
+	return rc;
+}
+
+/* The connection a node uses: existing resources are reached where they
+ * were made; new ones where the spec says. */
+static const bar_conn *node_conn(const engine *e, const node *nd, int for_existing)
+{
+	const bar_conn *want = &e->conns[nd->slot], *now = &e->live[nd->slot];
+
+	if (for_existing)
+		return now->provider ? now : want;
+	return want->provider ? want : now;
 }
 
 static int slot_of(engine *e, const bar_change *c)
 {
 	if (!c->connection || !bar_type_is_provider(c->type))
 		return (int)e->n_slots - 1;
-	for (size_t i = 0; i + 1 < e->n_slots; i++)
-		if (strcmp(e->conns[i].name, c->connection) == 0 &&
-		    strcmp(e->conns[i].ns, c->ns) == 0)
+	for (size_t i = 0; i + 1 < e->n_slots; i++) {
+		const bar_conn *x = e->conns[i].name ? &e->conns[i] : &e->live[i];
+
+		if (strcmp(x->name, c->connection) == 0 && strcmp(x->ns, c->ns) == 0)
 			return (int)i;
+	}
 	return -1;
 }
 
@@ -270,6 +305,14 @@ static char *provider_input(engine *e, const bar_change *c, const char *system_i
 	return s;
 }
 
+static const char *driver_of(engine *e, const bar_change *c)
+{
+	int slot = slot_of(e, c);
+	const bar_conn *x = e->conns[slot].provider ? &e->conns[slot] : &e->live[slot];
+
+	return x->driver;
+}
+
 static int record(engine *e, const bar_change *c, const bar_obs *o)
 {
 	char *desired = c->attrs ? json_dumps(c->attrs, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -278,7 +321,7 @@ static int record(engine *e, const bar_change *c, const bar_obs *o)
 	int provider = bar_type_is_provider(c->type);
 	bar_record r = {
 		.address = c->address, .type = c->type, .ns = c->ns, .name = c->name,
-		.provider = provider ? e->conns[slot_of(e, c)].driver : NULL,
+		.provider = provider ? (char *)driver_of(e, c) : NULL,
 		.connection = c->connection,
 		.system_id = o ? o->system_id : NULL,
 		.status = o ? o->status : "Recorded",
@@ -354,7 +397,7 @@ static int do_create(engine *e, const node *nd, const bar_conn *conn,
 	if (c->gone && c->prior_system_id) { /* clear whatever is left of it */
 		char *old = provider_input(e, c, c->prior_system_id, 0);
 
-		bar_host_delete(conn, c->type, c->name, old, ctx);
+		bar_host_delete(node_conn(e, nd, 1), c->type, c->name, old, ctx);
 		free(old);
 	}
 	in = provider_input(e, c, NULL, 1);
@@ -427,7 +470,8 @@ static int do_delete(engine *e, const node *nd, const bar_conn *conn,
 static int run_node(engine *e, node *nd, bar_obs *o)
 {
 	const bar_change *c = nd->c;
-	const bar_conn *conn = bar_type_is_provider(c->type) ? &e->conns[nd->slot] : NULL;
+	int prov = bar_type_is_provider(c->type);
+	const bar_conn *conn = prov ? node_conn(e, nd, nd->op != OP_CREATE) : NULL;
 	int64_t timeout = e->o->op_timeout_ms ? e->o->op_timeout_ms : 30 * 60 * 1000;
 	bar_op_ctx ctx = {e->o->cancel, bar_now_ms() + timeout, 0};
 
@@ -626,9 +670,11 @@ done:
 	for (size_t i = 0; i < e.n_slots; i++) {
 		free(e.queues[i].items);
 		bar_conn_clear(&e.conns[i]);
+		bar_conn_clear(&e.live[i]);
 	}
 	free(e.queues);
 	free(e.conns);
+	free(e.live);
 	pthread_mutex_destroy(&e.mu);
 	pthread_mutex_destroy(&e.ev_mu);
 	pthread_cond_destroy(&e.cv);

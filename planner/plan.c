@@ -9,6 +9,7 @@
  * drift, and acted on when it contradicts the spec.
  */
 #include "planner.h"
+#include "planner_int.h"
 #include "error.h"
 #include "util.h"
 
@@ -57,146 +58,6 @@ const char *bar_action_name(bar_action a)
 	static const char *names[] = {"no-op", "create", "update", "replace", "delete"};
 
 	return names[a];
-}
-
-/* ---- refresh ---- */
-
-typedef struct live {
-	int checked; /* a list covered this record */
-	bar_obs *obs; /* NULL when checked and not found */
-} live;
-
-typedef struct conn_table {
-	bar_map map; /* "<ns>/connection/<name>" -> bar_conn* */
-	bar_conn **items;
-	size_t n;
-} conn_table;
-
-static char *conn_address(const char *ns, const char *name)
-{
-	return bar_printf("%s/connection/%s", ns, name);
-}
-
-/* The connection attrs for an address: desired first, then recorded. */
-static json_t *conn_attrs(const bar_desired_set *ds, const bar_records *rs,
-                          const char *addr)
-{
-	const bar_desired *d = ds ? bar_desired_find(ds, addr) : NULL;
-	const bar_record *r;
-
-	if (d)
-		return json_incref(d->attrs);
-	r = bar_records_find(rs, addr);
-	return r && r->desired ? json_loads(r->desired, 0, NULL) : NULL;
-}
-
-static bar_conn *conn_get(conn_table *t, const bar_desired_set *ds, const bar_records *rs,
-                          const char *ns, const char *name)
-{
-	char *addr = conn_address(ns, name);
-	bar_conn *c = bar_map_get(&t->map, addr);
-	json_t *attrs;
-
-	if (c) {
-		free(addr);
-		return c;
-	}
-	attrs = conn_attrs(ds, rs, addr);
-	if (!attrs) {
-		bar_error_set("connection %s is neither in the configuration nor in state", addr);
-		free(addr);
-		return NULL;
-	}
-	c = bar_calloc(1, sizeof(*c));
-	if (bar_conn_init(c, ns, name, attrs) < 0) {
-		free(c);
-		free(addr);
-		json_decref(attrs);
-		return NULL;
-	}
-	json_decref(attrs);
-	t->items = bar_realloc(t->items, (t->n + 1) * sizeof(*t->items));
-	t->items[t->n++] = c;
-	/* the map borrows its key: keep it alive in a parallel string list */
-	bar_map_put(&t->map, bar_strdup(addr), c);
-	free(addr);
-	return c;
-}
-
-static void conn_table_free(conn_table *t)
-{
-	for (size_t i = 0; i < t->map.cap; i++)
-		free((char *)t->map.keys[i]);
-	for (size_t i = 0; i < t->n; i++) {
-		bar_conn_clear(t->items[i]);
-		free(t->items[i]);
-	}
-	free(t->items);
-	bar_map_free(&t->map);
-}
-
-typedef struct group_key {
-	size_t idx; /* record index */
-} group_key;
-
-static const bar_records *sort_rs;
-
-static int cmp_group(const void *a, const void *b)
-{
-	const bar_record *x = &sort_rs->items[*(const size_t *)a];
-	const bar_record *y = &sort_rs->items[*(const size_t *)b];
-	int c = strcmp(x->ns, y->ns);
-
-	if (!c)
-		c = strcmp(x->connection, y->connection);
-	if (!c)
-		c = strcmp(x->type, y->type);
-	return c;
-}
-
-/* List once per (connection, type) and match records by system id. */
-static int refresh(live *lv, bar_obs_list *lists, size_t *n_lists, const bar_records *rs,
-                   conn_table *conns, const bar_desired_set *ds, bar_registry *reg,
-                   const volatile int *cancel)
-{
-	size_t *idx = bar_malloc((rs->n + 1) * sizeof(*idx));
-	size_t n = 0, i = 0;
-	int rc = 0;
-
-	for (size_t k = 0; k < rs->n; k++)
-		if (rs->items[k].connection && rs->items[k].system_id &&
-		    bar_type_is_provider(rs->items[k].type))
-			idx[n++] = k;
-	sort_rs = rs;
-	qsort(idx, n, sizeof(*idx), cmp_group);
-	while (i < n && rc == 0) {
-		const bar_record *first = &rs->items[idx[i]];
-		size_t j = i;
-		bar_conn *c = conn_get(conns, ds, rs, first->ns, first->connection);
-		bar_obs_list *l = &lists[(*n_lists)++];
-		bar_op_ctx ctx = {cancel, bar_now_ms() + 300000, 0};
-		bar_map by_id;
-
-		while (j < n && cmp_group(&idx[i], &idx[j]) == 0)
-			j++;
-		if (!c || bar_conn_bind(c, reg) < 0 || bar_host_list(c, first->type, &ctx, l) < 0) {
-			bar_error_prefix("refreshing %s resources of connection %s", first->type,
-			                 first->connection);
-			rc = -1;
-			break;
-		}
-		bar_map_init(&by_id, l->n);
-		for (size_t k = 0; k < l->n; k++)
-			bar_map_put(&by_id, l->items[k].system_id, &l->items[k]);
-		for (size_t k = i; k < j; k++) {
-			lv[idx[k]].checked = 1;
-			lv[idx[k]].obs = bar_map_get(&by_id, rs->items[idx[k]].system_id);
-		}
-		bar_map_free(&by_id);
-		i = j;
-	}
-	free(idx);
-	return rc;
 }
 
 /* ---- changes ---- */
@@ -326,7 +187,7 @@ static int status_is(const char *s, const char *want)
 
 /* Decide the change for one address present in both desired and state. */
 static void diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
-                     const live *lv, json_t *drift, int force_replace)
+                     const snap_live *lv, json_t *drift, int force_replace)
 {
 	json_t *old = NULL; /* parsed only when something changed */
 	const char *forcing = NULL;
@@ -603,26 +464,35 @@ static int check_replace_opts(const bar_plan_opts *o, const bar_desired_set *ds,
 	return 0;
 }
 
-/* Every connection a change needs, for apply. */
-static json_t *needed_connections(const plan_builder *b, const bar_desired_set *ds,
-                                  const bar_records *rs)
+/* Every connection a change needs, for apply: the desired attributes for
+ * creates, and the live ones (recorded location, current credential) for
+ * everything that touches an existing resource. */
+static void needed_connections(bar_plan *p, const bar_desired_set *ds, const bar_records *rs)
 {
-	json_t *out = json_object();
-
-	for (size_t i = 0; i < b->n; i++) {
-		const bar_change *c = &b->items[i];
+	p->connections = json_object();
+	p->live_connections = json_object();
+	for (size_t i = 0; i < p->n; i++) {
+		const bar_change *c = &p->changes[i];
 		char *addr;
-		json_t *attrs;
 
-		if (!c->connection || json_object_get(out, c->connection))
+		if (!c->connection || !bar_type_is_provider(c->type))
 			continue;
-		addr = conn_address(c->ns, c->connection);
-		attrs = conn_attrs(ds, rs, addr);
-		if (attrs)
-			json_object_set_new(out, addr, attrs);
+		addr = bar_conn_address(c->ns, c->connection);
+		if (c->action != BAR_DELETE && !json_object_get(p->connections, addr)) {
+			const bar_desired *d = ds ? bar_desired_find(ds, addr) : NULL;
+
+			if (d)
+				json_object_set(p->connections, addr, d->attrs);
+		}
+		if ((c->action != BAR_CREATE || c->gone) &&
+		    !json_object_get(p->live_connections, addr)) {
+			json_t *attrs = bar_conn_live_attrs(ds, rs, addr);
+
+			if (attrs)
+				json_object_set_new(p->live_connections, addr, attrs);
+		}
 		free(addr);
 	}
-	return out;
 }
 
 static int is_forced(const bar_plan_opts *o, const char *addr)
@@ -633,52 +503,44 @@ static int is_forced(const bar_plan_opts *o, const char *addr)
 	return 0;
 }
 
-int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_state *st,
-                  bar_registry *reg, const bar_plan_opts *o)
+int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_snapshot *snap,
+                  const bar_plan_opts *o)
 {
-	bar_records rs = {NULL, 0};
+	const bar_records *rs = &snap->rs;
 	plan_builder b = {NULL, 0, 0};
-	conn_table conns = {{0}, NULL, 0};
-	bar_obs_list *lists = NULL;
-	size_t n_lists = 0, kept = 0;
-	live *lv = NULL;
 	bar_plan *p = bar_calloc(1, sizeof(*p));
 	bar_map targets = {0};
+	size_t kept = 0;
 	int rc = -1;
 
 	p->drift = json_array();
-	if (bar_state_load(st, &rs) < 0 || bar_state_serial(st, &p->serial) < 0)
-		goto done;
-	p->lineage = bar_strdup(bar_state_lineage(st));
+	p->lineage = bar_strdup(snap->lineage);
+	p->serial = snap->serial;
 	p->destroy = o->destroy;
-	if (check_replace_opts(o, ds, &rs) < 0)
+	p->refreshed = snap->refreshed && !o->destroy;
+	if (check_replace_opts(o, ds, rs) < 0)
 		goto done;
-	lv = bar_calloc(rs.n + 1, sizeof(*lv));
-	lists = bar_calloc(rs.n + 1, sizeof(*lists));
-	bar_map_init(&conns.map, 16);
-	if (o->refresh && !o->destroy) {
-		if (refresh(lv, lists, &n_lists, &rs, &conns, ds, reg, o->cancel) < 0)
-			goto done;
-		p->refreshed = 1;
-	}
+	if (p->refreshed && bar_snapshot_settle(snap, ds) < 0)
+		goto done;
 	for (size_t i = 0; ds && !o->destroy && i < ds->n; i++) {
 		const bar_desired *d = &ds->items[i];
-		const bar_record *r = bar_records_find(&rs, d->address);
+		const bar_record *r = bar_records_find(rs, d->address);
 
 		if (!r)
 			change_set_desired(change_new(&b, BAR_CREATE, d->address, d->type, d->ns,
 			                              d->name, d->connection), d);
 		else
-			diff_one(&b, d, r, &lv[r - rs.items], p->drift, is_forced(o, d->address));
+			diff_one(&b, d, r, p->refreshed ? &snap->live[r - rs->items] : NULL,
+			         p->drift, is_forced(o, d->address));
 	}
-	for (size_t i = 0; i < rs.n; i++)
-		if (o->destroy || !ds || !bar_desired_find(ds, rs.items[i].address))
-			delete_change(&b, &rs.items[i]);
+	for (size_t i = 0; i < rs->n; i++)
+		if (o->destroy || !ds || !bar_desired_find(ds, rs->items[i].address))
+			delete_change(&b, &rs->items[i]);
 	if (ds && !o->destroy)
-		propagate(&b, ds, &rs);
+		propagate(&b, ds, rs);
 	if (o->n_targets) {
 		bar_map_init(&targets, 64);
-		target_closure(&targets, o, o->destroy ? NULL : ds, &rs);
+		target_closure(&targets, o, o->destroy ? NULL : ds, rs);
 	}
 	for (size_t i = 0; i < b.n; i++) {
 		if (o->n_targets && !bar_map_get(&targets, b.items[i].address)) {
@@ -700,19 +562,14 @@ int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_state *st,
 			touched += p->changes[i].action != BAR_DELETE;
 		p->n_noop = ds->n - touched;
 	}
-	p->connections = needed_connections(&(plan_builder){p->changes, p->n, p->n}, ds, &rs);
+	needed_connections(p, ds, rs);
 	*out = p;
 	p = NULL;
 	rc = 0;
 done:
 	if (o->n_targets)
 		bar_map_free(&targets);
-	for (size_t i = 0; i < n_lists; i++)
-		bar_obs_list_clear(&lists[i]);
-	free(lists);
-	free(lv);
-	conn_table_free(&conns);
-	bar_records_clear(&rs);
+	free(b.items);
 	bar_plan_free(p);
 	return rc;
 }
@@ -744,6 +601,7 @@ void bar_plan_free(bar_plan *p)
 	free(p->lineage);
 	json_decref(p->drift);
 	json_decref(p->connections);
+	json_decref(p->live_connections);
 	free(p);
 }
 

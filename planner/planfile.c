@@ -52,13 +52,13 @@ json_t *bar_plan_to_json(const bar_plan *p)
 	bar_plan_counts(p, &add, &chg, &del);
 	for (size_t i = 0; i < p->n; i++)
 		json_array_append_new(changes, change_to_json(&p->changes[i]));
-	return json_pack("{s:i, s:s, s:I, s:b, s:b, s:o, s:O, s:O, s:{s:I, s:I, s:I, s:I}}",
+	return json_pack("{s:i, s:s, s:I, s:b, s:b, s:o, s:O, s:O, s:O, s:{s:I, s:I, s:I, s:I}}",
 	                 "format_version", PLAN_FORMAT, "lineage", p->lineage, "serial",
 	                 (json_int_t)p->serial, "destroy", p->destroy, "refreshed",
 	                 p->refreshed, "changes", changes, "drift", p->drift, "connections",
-	                 p->connections, "summary", "add", (json_int_t)add, "change",
-	                 (json_int_t)chg, "destroy", (json_int_t)del, "unchanged",
-	                 (json_int_t)p->n_noop);
+	                 p->connections, "live_connections", p->live_connections, "summary",
+	                 "add", (json_int_t)add, "change", (json_int_t)chg, "destroy",
+	                 (json_int_t)del, "unchanged", (json_int_t)p->n_noop);
 }
 
 static char *jstr(const json_t *o, const char *k)
@@ -101,6 +101,9 @@ int bar_plan_from_json(bar_plan **out, const json_t *j)
 	p->drift = json_object_get(j, "drift") ? jref(j, "drift") : json_array();
 	p->connections = json_object_get(j, "connections") ? jref(j, "connections")
 	                                                    : json_object();
+	p->live_connections = json_object_get(j, "live_connections")
+	                          ? jref(j, "live_connections")
+	                          : json_object();
 	p->n_noop = (size_t)json_integer_value(
 	    json_object_get(json_object_get(j, "summary"), "unchanged"));
 	p->changes = bar_calloc(json_array_size(changes) + 1, sizeof(bar_change));

@@ -108,28 +108,43 @@ typedef struct bar_plan {
 	size_t n;
 	size_t n_noop;
 	json_t *drift;       /* [{"address","attr","recorded","live"}] */
-	json_t *connections; /* {"<ns>/connection/<name>": attrs} every connection apply needs */
+	json_t *connections; /* {"<ns>/connection/<name>": attrs} for creates */
+	json_t *live_connections; /* the same for changes to existing resources:
+	                           * recorded location, current credential */
 } bar_plan;
+
+/* What the planner diffs against (see bar_snapshot_read). */
+typedef struct bar_snapshot bar_snapshot;
+
+/*
+ * Read every record of the state and, with `refresh`, what providers report
+ * live: one list call per (connection, type) present in state, using each
+ * connection's recorded location.  Needs no configuration, so callers run it
+ * while they parse specs.  A list that fails here is retried, with the
+ * configuration's credential reference, by bar_plan_make, and only then fails
+ * the plan.  *out is the caller's (bar_snapshot_free).
+ */
+int bar_snapshot_read(bar_snapshot **out, bar_state *st, bar_registry *reg, int refresh,
+                      const volatile int *cancel);
+void bar_snapshot_free(bar_snapshot *s);
 
 typedef struct bar_plan_opts {
 	unsigned version;
-	int refresh;                 /* read live state from providers first */
 	int destroy;                 /* plan deleting everything recorded */
 	const char *const *targets;  /* limit to these addresses (+ deps) */
 	size_t n_targets;
 	const char *const *replace;  /* force replacement of these */
 	size_t n_replace;
-	const volatile int *cancel;
 } bar_plan_opts;
-#define BAR_PLAN_OPTS_INIT { 1, 1, 0, NULL, 0, NULL, 0, NULL }
+#define BAR_PLAN_OPTS_INIT { 1, 0, NULL, 0, NULL, 0 }
 
 /*
- * Diff the desired set (may be NULL with opts->destroy) against the state,
- * refreshing from providers through `reg` unless opts->refresh is 0.
- * *out is the caller's (bar_plan_free).
+ * Diff the desired set (may be NULL with opts->destroy) against a snapshot.
+ * The snapshot may be re-listed where its refresh was incomplete.  *out is
+ * the caller's (bar_plan_free).
  */
-int bar_plan_make(bar_plan **out, const bar_desired_set *desired, bar_state *st,
-                  bar_registry *reg, const bar_plan_opts *opts);
+int bar_plan_make(bar_plan **out, const bar_desired_set *desired, bar_snapshot *snap,
+                  const bar_plan_opts *opts);
 void bar_plan_free(bar_plan *p);
 
 /* Counts of what the plan will do. */

@@ -204,7 +204,7 @@ static void test_plan_file(void)
 {
 	bar_change c = {BAR_REPLACE, "default/vnet/n", "vnet", "default", "n", "c1",
 	                "cidr forces replacement", NULL, 0, NULL, "abc", NULL, NULL, NULL, "x-1"};
-	bar_plan p = {"lin", 7, 0, 1, &c, 1, 3, NULL, NULL};
+	bar_plan p = {"lin", 7, 0, 1, &c, 1, 3, NULL, NULL, NULL};
 	bar_plan *q = NULL;
 	char *path = tmp("p.plan");
 	size_t a, ch, d;
@@ -215,6 +215,7 @@ static void test_plan_file(void)
 	c.diff = json_array();
 	p.drift = json_array();
 	p.connections = json_object();
+	p.live_connections = json_pack("{s:{s:s}}", "default/connection/c1", "region", "r1");
 	CHECK(bar_plan_write(&p, path) == 0);
 	CHECK(bar_plan_read(&q, path) == 0);
 	CHECK(q && q->n == 1 && q->serial == 7 && !strcmp(q->lineage, "lin"));
@@ -223,6 +224,7 @@ static void test_plan_file(void)
 	      json_equal(q->changes[0].attrs, c.attrs));
 	bar_plan_counts(q, &a, &ch, &d);
 	CHECK(a == 1 && ch == 0 && d == 1);
+	CHECK(q && json_equal(q->live_connections, p.live_connections));
 	bar_plan_free(q);
 	{
 		FILE *f = fopen(path, "w");
@@ -237,6 +239,7 @@ static void test_plan_file(void)
 	json_decref(c.diff);
 	json_decref(p.drift);
 	json_decref(p.connections);
+	json_decref(p.live_connections);
 	free(path);
 }
 

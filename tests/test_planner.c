@@ -187,11 +187,11 @@ static void render(const bar_plan *p, bar_buf *b)
 
 /* Parse the args file into plan options (strings point into `text`). */
 static void parse_args(char *text, bar_plan_opts *po, const char **targets,
-                       const char **replace)
+                       const char **replace, int *refresh)
 {
 	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
 		if (!strcmp(line, "refresh=false"))
-			po->refresh = 0;
+			*refresh = 0;
 		else if (!strcmp(line, "destroy"))
 			po->destroy = 1;
 		else if (!strncmp(line, "target ", 7))
@@ -217,7 +217,9 @@ static int run_case(const char *dir)
 	bar_config *cfg = NULL;
 	bar_desired_set ds = {0};
 	bar_plan *plan = NULL;
+	bar_snapshot *snap = NULL;
 	bar_buf got = BAR_BUF_INIT(0);
+	int refresh = 1;
 	int ok = 0;
 
 	if (!expect || !mkdtemp(tmpl)) {
@@ -231,7 +233,7 @@ static int run_case(const char *dir)
 		goto done;
 	}
 	if (args)
-		parse_args(args, &po, targets, replace);
+		parse_args(args, &po, targets, replace, &refresh);
 	bar_registry_new(&reg, "/nonexistent");
 	bar_registry_add(reg, &fixture, "fixture (test_planner)");
 	if (bar_state_open(&st, db, BAR_STATE_CREATE) < 0 ||
@@ -245,7 +247,8 @@ static int run_case(const char *dir)
 		}
 		bar_desired_build(&ds, cfg);
 	}
-	if (bar_plan_make(&plan, is_dir(p_spec) ? &ds : NULL, st, reg, &po) < 0) {
+	if (bar_snapshot_read(&snap, st, reg, refresh, NULL) < 0 ||
+	    bar_plan_make(&plan, is_dir(p_spec) ? &ds : NULL, snap, &po) < 0) {
 		bar_buf_printf(&got, "error %s\n", bar_error_last());
 	} else {
 		render(plan, &got);
@@ -257,6 +260,7 @@ static int run_case(const char *dir)
 done:
 	bar_buf_free(&got);
 	bar_plan_free(plan);
+	bar_snapshot_free(snap);
 	bar_desired_set_clear(&ds);
 	bar_config_free(cfg);
 	bar_records_clear(&g_recorded);

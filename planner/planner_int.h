@@ -1,0 +1,54 @@
+/*
+ * planner_int.h - what the planner's files share and nothing else sees:
+ * the snapshot's insides and the connection-attribute rules.
+ */
+#ifndef BAR_PLANNER_INT_H
+#define BAR_PLANNER_INT_H
+
+#include "planner.h"
+
+/* One record's live view after refresh. */
+typedef struct snap_live {
+	int checked;  /* a list covered this record */
+	bar_obs *obs; /* NULL when checked and not found */
+} snap_live;
+
+/* Provider records of one (namespace, connection, type): one list call. */
+typedef struct snap_group {
+	size_t *idx;       /* record indices */
+	size_t n;
+	bar_obs_list list; /* what the list returned */
+	char *cred;        /* canonical credential reference it was listed with */
+	char *error;       /* why the list failed, or NULL */
+} snap_group;
+
+struct bar_snapshot {
+	bar_records rs;
+	char *lineage;
+	int64_t serial;
+	int refreshed;
+	snap_live *live; /* one per record */
+	snap_group *groups;
+	size_t n_groups;
+	bar_registry *reg;
+	const volatile int *cancel;
+};
+
+/* "<ns>/connection/<name>", malloc'd. */
+char *bar_conn_address(const char *ns, const char *name);
+
+/*
+ * The attributes to reach a connection's *existing* resources with: the
+ * recorded driver, region, zone and config (where they were made) with the
+ * configuration's credential reference when the configuration has the
+ * connection.  Falls back to the desired attrs for a connection never
+ * recorded.  New reference, or NULL when neither knows the connection.
+ */
+json_t *bar_conn_live_attrs(const bar_desired_set *ds, const bar_records *rs,
+                            const char *addr);
+
+/* Re-list the groups whose list failed or used an outdated credential
+ * reference, now that the configuration is known.  0 or -1. */
+int bar_snapshot_settle(bar_snapshot *s, const bar_desired_set *ds);
+
+#endif

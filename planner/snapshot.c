@@ -1,0 +1,203 @@
+/*
+ * snapshot.c - what the planner diffs against: the recorded state and, with
+ * refresh, what providers report live.
+ *
+ * Reading it needs no configuration, so commands read the snapshot in one
+ * thread while they parse specs in another.  Live resources are listed with
+ * each connection's *recorded* location (driver, region, zone, config):
+ * that is where they were made, even if the spec now names another region.
+ * Only the credential reference comes from the configuration when there is
+ * one, so a rotated credential works; bar_snapshot_settle() re-lists any
+ * group that failed or was listed with an outdated credential reference.
+ */
+#include "planner.h"
+#include "planner_int.h"
+#include "error.h"
+#include "json.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+char *bar_conn_address(const char *ns, const char *name)
+{
+	return bar_printf("%s/connection/%s", ns, name);
+}
+
+json_t *bar_conn_live_attrs(const bar_desired_set *ds, const bar_records *rs,
+                            const char *addr)
+{
+	const bar_desired *d = ds ? bar_desired_find(ds, addr) : NULL;
+	const bar_record *r = bar_records_find(rs, addr);
+	json_t *attrs = r && r->desired ? json_loads(r->desired, 0, NULL) : NULL;
+
+	if (!attrs)
+		return d ? json_incref(d->attrs) : NULL;
+	if (d) {
+		json_t *cred = json_object_get(d->attrs, "credential");
+
+		json_object_set(attrs, "credential", cred ? cred : json_null());
+	}
+	return attrs;
+}
+
+static const bar_records *sort_rs;
+
+static int cmp_group(const void *a, const void *b)
+{
+	const bar_record *x = &sort_rs->items[*(const size_t *)a];
+	const bar_record *y = &sort_rs->items[*(const size_t *)b];
+	int c = strcmp(x->ns, y->ns);
+
+	if (!c)
+		c = strcmp(x->connection, y->connection);
+	if (!c)
+		c = strcmp(x->type, y->type);
+	return c;
+}
+
+/* The canonical text of a connection's credential reference ("null" if none). */
+static char *cred_text(const json_t *attrs)
+{
+	bar_buf b = BAR_BUF_INIT(0);
+	json_t *c = json_object_get(attrs, "credential");
+
+	bar_json_canon(&b, c ? c : json_null());
+	return bar_buf_take(&b);
+}
+
+/* List one group with the given connection attrs; fills g->list and the
+ * live entries of its records.  Returns 0 or -1 (message in g->error). */
+static int list_group(bar_snapshot *s, snap_group *g, const json_t *attrs)
+{
+	const bar_record *first = &s->rs.items[g->idx[0]];
+	bar_op_ctx ctx = {s->cancel, bar_now_ms() + 300000, 0};
+	bar_conn c = {0};
+	bar_map by_id;
+	int rc = -1;
+
+	bar_obs_list_clear(&g->list);
+	free(g->error);
+	g->error = NULL;
+	free(g->cred);
+	g->cred = cred_text(attrs);
+	if (bar_conn_init(&c, first->ns, first->connection, attrs) < 0 ||
+	    bar_conn_bind(&c, s->reg) < 0 || bar_host_list(&c, first->type, &ctx, &g->list) < 0) {
+		bar_error_prefix("refreshing %s resources of connection %s", first->type,
+		                 first->connection);
+		g->error = bar_strdup(bar_error_last());
+		goto done;
+	}
+	bar_map_init(&by_id, g->list.n);
+	for (size_t k = 0; k < g->list.n; k++)
+		bar_map_put(&by_id, g->list.items[k].system_id, &g->list.items[k]);
+	for (size_t k = 0; k < g->n; k++) {
+		s->live[g->idx[k]].checked = 1;
+		s->live[g->idx[k]].obs = bar_map_get(&by_id, s->rs.items[g->idx[k]].system_id);
+	}
+	bar_map_free(&by_id);
+	rc = 0;
+done:
+	bar_conn_clear(&c);
+	return rc;
+}
+
+/* Group provider records by (namespace, connection, type). */
+static void make_groups(bar_snapshot *s)
+{
+	size_t *idx = bar_malloc((s->rs.n + 1) * sizeof(*idx));
+	size_t n = 0;
+
+	for (size_t k = 0; k < s->rs.n; k++)
+		if (s->rs.items[k].connection && s->rs.items[k].system_id &&
+		    bar_type_is_provider(s->rs.items[k].type))
+			idx[n++] = k;
+	sort_rs = &s->rs;
+	qsort(idx, n, sizeof(*idx), cmp_group);
+	s->groups = bar_calloc(n + 1, sizeof(*s->groups));
+	for (size_t i = 0, j; i < n; i = j) {
+		snap_group *g = &s->groups[s->n_groups++];
+
+		for (j = i; j < n && cmp_group(&idx[i], &idx[j]) == 0; j++)
+			;
+		g->idx = bar_malloc((j - i) * sizeof(size_t));
+		memcpy(g->idx, idx + i, (j - i) * sizeof(size_t));
+		g->n = j - i;
+	}
+	free(idx);
+}
+
+int bar_snapshot_read(bar_snapshot **out, bar_state *st, bar_registry *reg, int refresh,
+                      const volatile int *cancel)
+{
+	bar_snapshot *s = bar_calloc(1, sizeof(*s));
+
+	s->reg = reg;
+	s->cancel = cancel;
+	if (bar_state_load(st, &s->rs) < 0 || bar_state_serial(st, &s->serial) < 0) {
+		bar_snapshot_free(s);
+		return -1;
+	}
+	s->lineage = bar_strdup(bar_state_lineage(st));
+	s->live = bar_calloc(s->rs.n + 1, sizeof(*s->live));
+	s->refreshed = refresh;
+	if (refresh) {
+		make_groups(s);
+		for (size_t i = 0; i < s->n_groups; i++) {
+			snap_group *g = &s->groups[i];
+			const bar_record *first = &s->rs.items[g->idx[0]];
+			char *addr = bar_conn_address(first->ns, first->connection);
+			json_t *attrs = bar_conn_live_attrs(NULL, &s->rs, addr);
+
+			if (attrs)
+				list_group(s, g, attrs); /* a failure is settled later */
+			else
+				g->error = bar_printf("connection %s is not recorded in state", addr);
+			json_decref(attrs);
+			free(addr);
+		}
+	}
+	*out = s;
+	return 0;
+}
+
+int bar_snapshot_settle(bar_snapshot *s, const bar_desired_set *ds)
+{
+	for (size_t i = 0; s->refreshed && i < s->n_groups; i++) {
+		snap_group *g = &s->groups[i];
+		const bar_record *first = &s->rs.items[g->idx[0]];
+		char *addr = bar_conn_address(first->ns, first->connection);
+		json_t *attrs = bar_conn_live_attrs(ds, &s->rs, addr);
+		char *cred = attrs ? cred_text(attrs) : NULL;
+		int rc = 0;
+
+		if (!attrs)
+			rc = bar_error_set("connection %s is neither in the configuration nor in "
+			                   "state", addr);
+		else if (g->error || strcmp(cred, g->cred ? g->cred : "") != 0)
+			rc = list_group(s, g, attrs);
+		free(cred);
+		json_decref(attrs);
+		free(addr);
+		if (rc < 0)
+			return bar_error_set("%s", g->error ? g->error : bar_error_last());
+	}
+	return 0;
+}
+
+void bar_snapshot_free(bar_snapshot *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_groups; i++) {
+		free(s->groups[i].idx);
+		free(s->groups[i].error);
+		free(s->groups[i].cred);
+		bar_obs_list_clear(&s->groups[i].list);
+	}
+	free(s->groups);
+	free(s->live);
+	free(s->lineage);
+	bar_records_clear(&s->rs);
+	free(s);
+}
