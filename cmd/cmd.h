@@ -72,6 +72,18 @@ int cmd_read_plan(bar_plan **out, char **state_path, const char *path);
  * and *fresh = 1 (plans made against it carry an empty lineage). */
 int cmd_open_state_ro(bar_state **out, const char *path, int *fresh);
 
+/*
+ * Whether to free large structures just before the process exits.  Only
+ * sanitizer builds do, so LeakSanitizer can check that everything is owned;
+ * otherwise exit returns the memory at once, and freeing the JSON of 100k
+ * VMs one object at a time would cost a sixth of a plan (git's UNLEAK idea).
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define CMD_FREE_AT_EXIT 1
+#else
+#define CMD_FREE_AT_EXIT 0
+#endif
+
 int cmd_validate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_apply(int argc, char **argv);

@@ -84,12 +84,15 @@ int cmd_plan(int argc, char **argv)
 fail:
 	rc = cmd_fail(&o);
 done:
-	bar_plan_free(plan);
-	bar_snapshot_free(snap);
-	bar_state_free(st);
+	fflush(stdout);
+	bar_state_free(st); /* closes the database cleanly */
 	bar_registry_free(reg);
-	bar_desired_set_clear(&ds);
-	bar_config_free(cfg);
 	free(state_path);
+	if (CMD_FREE_AT_EXIT) {
+		bar_plan_free(plan);
+		bar_snapshot_free(snap);
+		bar_desired_set_clear(&ds);
+		bar_config_free(cfg);
+	}
 	return rc;
 }
