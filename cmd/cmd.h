@@ -64,10 +64,6 @@ int cmd_fail(const cmd_opts *o);
  * process exit code. */
 int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved_plan);
 
-/* Saved plans: the plan plus the state file it was made against. */
-int cmd_write_plan(const bar_plan *p, const char *state_path, const char *path);
-int cmd_read_plan(bar_plan **out, char **state_path, const char *path);
-
 /* Open the state for reading; a missing file gives an empty in-memory state
  * and *fresh = 1 (plans made against it carry an empty lineage). */
 int cmd_open_state_ro(bar_state **out, const char *path, int *fresh);

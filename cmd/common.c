@@ -186,37 +186,6 @@ int cmd_load_config(bar_config **out, const char *dir, int json)
 	return -1;
 }
 
-int cmd_write_plan(const bar_plan *p, const char *state_path, const char *path)
-{
-	json_t *j = bar_plan_to_json(p);
-	char *abs = realpath(state_path, NULL);
-	int rc;
-
-	json_object_set_new(j, "state", json_string(abs ? abs : state_path));
-	free(abs);
-	rc = json_dump_file(j, path, JSON_INDENT(1) | JSON_SORT_KEYS);
-	json_decref(j);
-	return rc < 0 ? bar_error_set("cannot write plan file %s", path) : 0;
-}
-
-int cmd_read_plan(bar_plan **out, char **state_path, const char *path)
-{
-	json_error_t err;
-	json_t *j = json_load_file(path, 0, &err);
-	int rc;
-
-	if (!j)
-		return bar_error_set("%s:%d:%d: cannot read plan file: %s", path, err.line,
-		                     err.column, err.text);
-	rc = bar_plan_from_json(out, j);
-	if (rc == 0 && json_string_value(json_object_get(j, "state")))
-		*state_path = bar_strdup(json_string_value(json_object_get(j, "state")));
-	json_decref(j);
-	if (rc < 0)
-		bar_error_prefix("%s", path);
-	return rc;
-}
-
 int cmd_open_state_ro(bar_state **out, const char *path, int *fresh)
 {
 	*fresh = access(path, F_OK) != 0;

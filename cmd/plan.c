@@ -73,7 +73,10 @@ int cmd_plan(int argc, char **argv)
 		bar_buf_free(&b);
 	}
 	if (o.plan_out) {
-		if (cmd_write_plan(plan, state_path, o.plan_out) < 0)
+		plan->state_path = realpath(state_path, NULL);
+		if (!plan->state_path)
+			plan->state_path = bar_strdup(state_path);
+		if (bar_plan_write(plan, o.plan_out) < 0)
 			goto fail;
 		if (!o.json)
 			printf("\nSaved the plan to %s; apply it with: barista apply %s\n", o.plan_out,

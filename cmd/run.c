@@ -205,8 +205,10 @@ int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved)
 	size_t add, chg, del;
 
 	bar_registry_new(&reg, o->plugin_path);
-	if (saved && cmd_read_plan(&plan, &state_path, saved) < 0)
+	if (saved && bar_plan_read(&plan, saved) < 0)
 		goto fail;
+	if (saved && plan->state_path)
+		state_path = bar_strdup(plan->state_path);
 	if (!state_path || o->state_path) {
 		free(state_path);
 		state_path = cmd_state_path(o, dir);

@@ -599,6 +599,7 @@ void bar_plan_free(bar_plan *p)
 		change_clear(&p->changes[i]);
 	free(p->changes);
 	free(p->lineage);
+	free(p->state_path);
 	json_decref(p->drift);
 	json_decref(p->connections);
 	json_decref(p->live_connections);

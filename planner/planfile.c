@@ -49,16 +49,21 @@ json_t *bar_plan_to_json(const bar_plan *p)
 	json_t *changes = json_array();
 	size_t add, chg, del;
 
+	json_t *j;
+
 	bar_plan_counts(p, &add, &chg, &del);
 	for (size_t i = 0; i < p->n; i++)
 		json_array_append_new(changes, change_to_json(&p->changes[i]));
-	return json_pack("{s:i, s:s, s:I, s:b, s:b, s:o, s:O, s:O, s:O, s:{s:I, s:I, s:I, s:I}}",
+	j = json_pack("{s:i, s:s, s:I, s:b, s:b, s:o, s:O, s:O, s:O, s:{s:I, s:I, s:I, s:I}}",
 	                 "format_version", PLAN_FORMAT, "lineage", p->lineage, "serial",
 	                 (json_int_t)p->serial, "destroy", p->destroy, "refreshed",
 	                 p->refreshed, "changes", changes, "drift", p->drift, "connections",
 	                 p->connections, "live_connections", p->live_connections, "summary",
 	                 "add", (json_int_t)add, "change", (json_int_t)chg, "destroy",
 	                 (json_int_t)del, "unchanged", (json_int_t)p->n_noop);
+	if (p->state_path)
+		json_object_set_new(j, "state", json_string(p->state_path));
+	return j;
 }
 
 static char *jstr(const json_t *o, const char *k)
@@ -95,6 +100,7 @@ int bar_plan_from_json(bar_plan **out, const json_t *j)
 		return bar_error_set("not a Barista plan file of format %d", PLAN_FORMAT);
 	p = bar_calloc(1, sizeof(*p));
 	p->lineage = jstr(j, "lineage");
+	p->state_path = jstr(j, "state");
 	p->serial = json_integer_value(json_object_get(j, "serial"));
 	p->destroy = json_is_true(json_object_get(j, "destroy"));
 	p->refreshed = json_is_true(json_object_get(j, "refreshed"));

@@ -111,6 +111,8 @@ typedef struct bar_plan {
 	json_t *connections; /* {"<ns>/connection/<name>": attrs} for creates */
 	json_t *live_connections; /* the same for changes to existing resources:
 	                           * recorded location, current credential */
+	char *state_path;    /* the state file planned against, if known (saved
+	                      * plans name it so apply finds it) */
 } bar_plan;
 
 /* What the planner diffs against (see bar_snapshot_read). */

@@ -7,6 +7,7 @@
  * Usage: test_cli BARISTA_BINARY
  */
 #include "error.h"
+#include "testutil.h"
 #include "state.h"
 #include "util.h"
 
@@ -19,19 +20,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures;
 static const char *barista;
 static char tmpdir[] = "/tmp/barista-cli-XXXXXX";
 static char *dir, *state_path;
 
-#define CHECK(cond)                                                                    \
-	do {                                                                           \
-		if (!(cond)) {                                                         \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-			        #cond);                                                \
-			failures++;                                                    \
-		}                                                                      \
-	} while (0)
 
 static void cleanup(void)
 {
@@ -81,21 +73,6 @@ static void write_file(const char *name, const char *text)
 		fprintf(stderr, "cannot write %s\n", p), exit(1);
 	fclose(f);
 	free(p);
-}
-
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	bar_buf b = BAR_BUF_INIT(64 << 20);
-	char chunk[4096];
-	size_t n;
-
-	if (!f)
-		return NULL;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		bar_buf_add(&b, chunk, n);
-	fclose(f);
-	return bar_buf_take(&b);
 }
 
 static void write_config(const char *fail_on, int latency_ms, int count)
@@ -227,17 +204,17 @@ static void test_secrets(void)
 {
 	char *keys = bar_printf("%s.keys", state_path);
 	char *kpath = bar_printf("%s/default.sshkey.k1.privateKey", keys);
-	char *secret = read_file(kpath), *db, *plan, *out, *args;
+	char *secret = test_read_file(kpath), *db, *plan, *out, *args;
 	struct stat sb;
 
 	CHECK(secret && strlen(secret) > 10);
 	CHECK(stat(kpath, &sb) == 0 && (sb.st_mode & 0777) == 0600);
-	db = read_file(state_path);
+	db = test_read_file(state_path);
 	args = bar_printf("plan -json -out '%s/q.plan' '%s'", tmpdir, dir);
 	run(&out, args);
 	plan = bar_printf("%s/q.plan", tmpdir);
 	{
-		char *ptext = read_file(plan);
+		char *ptext = test_read_file(plan);
 
 		CHECK(secret && db && !memmem(db, strlen(db), secret, strlen(secret)));
 		CHECK(secret && ptext && !strstr(ptext, secret) && !strstr(out, secret));
@@ -399,10 +376,5 @@ int main(int argc, char **argv)
 	test_destroy();
 	free(dir);
 	free(state_path);
-	if (failures) {
-		fprintf(stderr, "%d checks failed\n", failures);
-		return 1;
-	}
-	printf("cli: all checks passed\n");
-	return 0;
+	return test_verdict("cli");
 }

@@ -5,6 +5,7 @@
  * Usage: test_core PLUGIN_DIR   (where the deliberately bad plugins are built)
  */
 #include "error.h"
+#include "testutil.h"
 #include "planner.h"
 #include "util.h"
 
@@ -16,17 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures;
 static char tmpdir[] = "/tmp/barista-core-XXXXXX";
 
-#define CHECK(cond)                                                                    \
-	do {                                                                           \
-		if (!(cond)) {                                                         \
-			fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n",  \
-			        __FILE__, __LINE__, #cond, bar_error_last());          \
-			failures++;                                                    \
-		}                                                                      \
-	} while (0)
 
 static char *tmp(const char *name)
 {
@@ -204,7 +196,7 @@ static void test_plan_file(void)
 {
 	bar_change c = {BAR_REPLACE, "default/vnet/n", "vnet", "default", "n", "c1",
 	                "cidr forces replacement", NULL, 0, NULL, "abc", NULL, NULL, NULL, "x-1"};
-	bar_plan p = {"lin", 7, 0, 1, &c, 1, 3, NULL, NULL, NULL};
+	bar_plan p = {"lin", 7, 0, 1, &c, 1, 3, NULL, NULL, NULL, NULL};
 	bar_plan *q = NULL;
 	char *path = tmp("p.plan");
 	size_t a, ch, d;
@@ -257,10 +249,5 @@ int main(int argc, char **argv)
 	test_keystore();
 	test_mci_status();
 	test_plan_file();
-	if (failures) {
-		fprintf(stderr, "%d checks failed\n", failures);
-		return 1;
-	}
-	printf("core: all checks passed\n");
-	return 0;
+	return test_verdict("core");
 }

@@ -17,6 +17,7 @@
  * Usage: test_e2e_local BARISTA_BINARY SPEC_DIR
  */
 #include "error.h"
+#include "testutil.h"
 #include "host.h"
 #include "ssh.h"
 #include "state.h"
@@ -36,7 +37,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures;
 static const char *barista, *specs;
 static char tmpdir[] = "/tmp/barista-e2e-XXXXXX";
 static char *state_path, *keys_dir;
@@ -44,14 +44,6 @@ static char *ids[64]; /* every system id seen, for the leftover checks */
 static size_t n_ids;
 static pid_t listener = -1;
 
-#define CHECK(cond)                                                                    \
-	do {                                                                           \
-		if (!(cond)) {                                                         \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-			        #cond);                                                \
-			failures++;                                                    \
-		}                                                                      \
-	} while (0)
 
 /* Run barista with args; returns its exit code. */
 static int run(const char *args)
@@ -203,7 +195,7 @@ static void check_ssh(const vm *v)
 	CHECK(v->ip && v->host_key);
 	if (bar_ssh_connect(&s, &o) < 0) {
 		fprintf(stderr, "ssh %s (%s): %s\n", v->name, v->ip, bar_error_last());
-		failures++;
+		test_failures++;
 		return;
 	}
 	CHECK(bar_ssh_exec(s, "hostname", &r) == 0);
@@ -357,10 +349,5 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < n; i++)
 		vm_clear(&vms[i]);
 	free(root);
-	if (failures) {
-		fprintf(stderr, "%d checks failed\n", failures);
-		return 1;
-	}
-	printf("e2e local: all checks passed\n");
-	return 0;
+	return test_verdict("e2e local");
 }

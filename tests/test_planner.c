@@ -23,6 +23,7 @@
  * Usage: test_planner CASES_DIR [CASE]
  */
 #include "error.h"
+#include "testutil.h"
 #include "json.h"
 #include "planner.h"
 #include "util.h"
@@ -140,21 +141,6 @@ static int seed_state(bar_state *st, const char *dir)
 	return 0;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	bar_buf b = BAR_BUF_INIT(1 << 20);
-	char chunk[4096];
-	size_t n;
-
-	if (!f)
-		return NULL;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		bar_buf_add(&b, chunk, n);
-	fclose(f);
-	return bar_buf_take(&b);
-}
-
 static int is_dir(const char *p)
 {
 	struct stat sb;
@@ -209,7 +195,7 @@ static int run_case(const char *dir)
 	char *p_live = bar_printf("%s/live.json", dir), *p_args = bar_printf("%s/args", dir);
 	char *p_expect = bar_printf("%s/expect", dir);
 	char tmpl[] = "/tmp/barista-plantest-XXXXXX";
-	char *db = NULL, *args = slurp(p_args), *expect = slurp(p_expect);
+	char *db = NULL, *args = test_read_file(p_args), *expect = test_read_file(p_expect);
 	const char *targets[16], *replace[16];
 	bar_plan_opts po = BAR_PLAN_OPTS_INIT;
 	bar_registry *reg = NULL;

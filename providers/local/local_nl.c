@@ -205,9 +205,15 @@ static int netns_add(bar_local_ctx *c, int *nl_fd, int *ns_fd, const char *id)
 
 /* ---- links, addresses, routes ---- */
 
-/* veth <id> (host side, on `bridge`, up) with peer eth0 inside ns_fd. */
-static int veth_add(int fd, const char *id, const char *bridge, int ns_fd)
+/* veth <id> (host side, on `bridge`, up) with peer eth0 inside ns_fd.
+ * eth0's MAC is derived from its address (02:ba:a.b.c.d), as clouds do: a
+ * VM re-created with the same address then has the same MAC, so the host's
+ * ARP entry for it stays right instead of pointing at the old VM for the
+ * seconds it takes to go stale. */
+static int veth_add(int fd, const char *id, const char *bridge, int ns_fd, uint32_t ip)
 {
+	unsigned char mac[6] = {0x02, 0xba, (unsigned char)(ip >> 24), (unsigned char)(ip >> 16),
+	                        (unsigned char)(ip >> 8), (unsigned char)ip};
 	unsigned master = if_nametoindex(bridge);
 	struct ifinfomsg *ifi;
 	struct rtattr *info, *data, *peer;
@@ -227,6 +233,7 @@ static int veth_add(int fd, const char *id, const char *bridge, int ns_fd)
 	/* The peer's attributes follow its own ifinfomsg. */
 	m.h.nlmsg_len += (uint32_t)NLMSG_ALIGN(sizeof(struct ifinfomsg));
 	nl_str(&m, IFLA_IFNAME, "eth0");
+	nl_attr(&m, IFLA_ADDRESS, mac, sizeof(mac));
 	nl_u32(&m, IFLA_NET_NS_FD, (uint32_t)ns_fd);
 	nl_nest_end(&m, peer);
 	nl_nest_end(&m, data);
@@ -336,7 +343,7 @@ int bar_local_netns_create(bar_local_ctx *c, const char *id, const char *bridge,
 		goto fail;
 	}
 	step = "create the veth pair";
-	if ((err = veth_add(host, id, bridge, ns)))
+	if ((err = veth_add(host, id, bridge, ns, ip)))
 		goto fail;
 	step = "host side up";
 	if ((err = link_up(host, id)))
