@@ -355,6 +355,66 @@ static int want_suspended(const bar_change *c)
 	return !strcmp(c->type, "vm") && s && !strcmp(s, "Suspended");
 }
 
+static int transitional(const char *status)
+{
+	static const char *const t[] = {"Creating", "Suspending", "Resuming", "Rebooting",
+	                                "Terminating", NULL};
+
+	for (int i = 0; status && t[i]; i++)
+		if (!strcmp(status, t[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * With a provider whose operations are asynchronous (BAR_CAP_ASYNC), poll
+ * read() with backoff until the resource leaves a transitional status or,
+ * after a delete, is gone.  Callers record the resource before waiting, so it
+ * stays tracked if barista stops meanwhile.  *o is updated on success.
+ */
+static int settle(engine *e, const bar_change *c, const bar_conn *conn,
+                  const bar_op_ctx *ctx, const char *system_id, bar_obs *o, int deleting)
+{
+	int wait_ms = 250;
+
+	if (!(conn->provider->capabilities & BAR_CAP_ASYNC))
+		return 0;
+	while (deleting || transitional(o->status)) {
+		struct timespec ts = {wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L};
+		bar_obs next = {0};
+		char *in;
+		int rc;
+
+		if (ctx->cancel && *ctx->cancel)
+			return bar_error_set("cancelled while waiting for %s", system_id),
+			       BAR_ECANCELED;
+		if (ctx->deadline_ms && bar_now_ms() >= ctx->deadline_ms)
+			return bar_error_set("%s is still %s at the operation's deadline", system_id,
+			                     deleting ? "being deleted" : o->status);
+		nanosleep(&ts, NULL);
+		wait_ms = wait_ms * 2 > 5000 ? 5000 : wait_ms * 2;
+		in = provider_input(e, c, system_id, 0);
+		rc = bar_host_read(conn, c->type, c->name, in, ctx, &next);
+		free(in);
+		if (deleting && (rc == BAR_ENOTFOUND ||
+		                 (rc == 0 && next.status && !strcmp(next.status, "Terminated")))) {
+			bar_obs_clear(&next);
+			return 0;
+		}
+		if (rc < 0)
+			return rc;
+		if (!deleting) {
+			bar_obs_clear(o);
+			*o = next;
+		} else {
+			bar_obs_clear(&next);
+		}
+	}
+	if (o->status && !strcmp(o->status, "Failed"))
+		return bar_error_set("%s: the provider reports it Failed", system_id);
+	return 0;
+}
+
 /* Delete a resource we just created but could not record, so nothing is
  * left untracked; keeps the original error message. */
 static int undo_create(engine *e, const bar_change *c, const bar_conn *conn,
@@ -408,6 +468,14 @@ static int do_create(engine *e, const node *nd, const bar_conn *conn,
 	if (rc == 0 && (store_secrets(e, c, &secrets) < 0 || record(e, c, o) < 0))
 		rc = undo_create(e, c, conn, ctx, o->system_id);
 	bar_secrets_clear(&secrets);
+	if (rc == 0 && transitional(o->status)) {
+		char *id = bar_strdup(o->system_id);
+
+		rc = settle(e, c, conn, ctx, id, o, 0);
+		if (rc == 0)
+			rc = record(e, c, o);
+		free(id);
+	}
 	if (rc == 0 && want_suspended(c) && o->status && strcmp(o->status, "Suspended"))
 		rc = suspend_new(e, c, conn, ctx, o);
 	return rc;
@@ -431,14 +499,18 @@ static int do_update(engine *e, const node *nd, const bar_conn *conn,
 		return record(e, c, o);
 	}
 	in = provider_input(e, c, prior.system_id, 1);
-	bar_record_clear(&prior);
-	if (!in)
+	if (!in) {
+		bar_record_clear(&prior);
 		return -1;
+	}
 	if (c->vm_action)
 		rc = bar_host_vm_action(conn, c->vm_action, c->name, in, ctx, o);
 	else
 		rc = bar_host_update(conn, c->type, c->name, in, ctx, o);
 	free(in);
+	if (rc == 0)
+		rc = settle(e, c, conn, ctx, prior.system_id, o, 0);
+	bar_record_clear(&prior);
 	return rc == 0 ? record(e, c, o) : rc;
 }
 
@@ -456,6 +528,8 @@ static int do_delete(engine *e, const node *nd, const bar_conn *conn,
 
 		rc = bar_host_delete(conn, c->type, c->name, in, ctx);
 		free(in);
+		if (rc == 0)
+			rc = settle(e, c, conn, ctx, prior.system_id, &(bar_obs){0}, 1);
 		if (rc == BAR_ENOTFOUND)
 			rc = 0;
 	}

@@ -235,6 +235,115 @@ static void test_plan_file(void)
 	free(path);
 }
 
+
+/* ---- the apply engine with an asynchronous provider ---- */
+
+static const bar_host_api *g_host;
+static int g_reads, g_exists;
+
+static void emit_vm(bar_sink *out, const char *status)
+{
+	g_host->emit(out, &(bar_observed){sizeof(bar_observed), "as-1", "vm1", status,
+	                                  "{\"privateIp\":\"10.0.0.5\"}", "{}"});
+}
+
+static int as_create(bar_provider *p, bar_call *call, const char *type, const char *in,
+                     bar_sink *out)
+{
+	g_exists = 1;
+	emit_vm(out, "Creating"); /* accepted; the VM comes up later */
+	return BAR_P_OK;
+}
+
+static int as_read(bar_provider *p, bar_call *call, const char *type, const char *in,
+                   bar_sink *out)
+{
+	g_reads++;
+	if (g_exists == 0) {
+		g_host->set_error(call, "NotFound", "no such vm");
+		return BAR_P_ENOTFOUND;
+	}
+	if (g_exists < 0) { /* being deleted: gone on the second look */
+		if (++g_exists == 0) {
+			g_host->set_error(call, "NotFound", "no such vm");
+			return BAR_P_ENOTFOUND;
+		}
+		emit_vm(out, "Terminating");
+		return BAR_P_OK;
+	}
+	emit_vm(out, g_reads < 2 ? "Creating" : "Running");
+	return BAR_P_OK;
+}
+
+static int as_del(bar_provider *p, bar_call *call, const char *type, const char *in)
+{
+	g_exists = -2;
+	g_reads = 0;
+	return BAR_P_OK;
+}
+
+static int as_list(bar_provider *p, bar_call *call, const char *type, bar_sink *out)
+{
+	return BAR_P_OK;
+}
+
+static const char *const as_types[] = {"vm", NULL};
+static bar_provider async_prov = {
+	BAR_PROVIDER_ABI_VERSION, sizeof(bar_provider), "async", "1",
+	BAR_CAP_ASYNC | BAR_CAP_LIST, as_types, as_create, as_read, NULL, as_del, as_list,
+	NULL, NULL, NULL,
+};
+
+static int apply_json(bar_state *st, bar_registry *reg, const char *text)
+{
+	json_t *j = json_loads(text, 0, NULL);
+	bar_plan *p = NULL;
+	bar_apply_opts ao = BAR_APPLY_OPTS_INIT;
+	bar_apply_summary sum;
+	int rc = -1;
+
+	if (j && bar_plan_from_json(&p, j) == 0)
+		rc = bar_apply_run(p, st, reg, &ao, &sum);
+	bar_plan_free(p);
+	json_decref(j);
+	return rc;
+}
+
+static void test_async_apply(void)
+{
+	char *path = tmp("async.db");
+	bar_state *st = NULL;
+	bar_registry *reg = NULL;
+	bar_record r = {0};
+	static const char create[] =
+	    "{\"format_version\":1,\"lineage\":\"x\",\"serial\":0,\"changes\":[{\"address\":"
+	    "\"default/vm/vm1\",\"action\":\"create\",\"type\":\"vm\",\"namespace\":\"default\","
+	    "\"name\":\"vm1\",\"connection\":\"c1\",\"attrs\":{},\"hash\":\"h\",\"deps\":[]}],"
+	    "\"connections\":{\"default/connection/c1\":{\"driver\":\"async\",\"region\":\"r1\"}}}";
+	static const char destroy[] =
+	    "{\"format_version\":1,\"lineage\":\"x\",\"serial\":0,\"changes\":[{\"address\":"
+	    "\"default/vm/vm1\",\"action\":\"delete\",\"type\":\"vm\",\"namespace\":\"default\","
+	    "\"name\":\"vm1\",\"connection\":\"c1\",\"deps\":[]}],\"connections\":{},"
+	    "\"live_connections\":{\"default/connection/c1\":{\"driver\":\"async\","
+	    "\"region\":\"r1\"}}}";
+
+	g_host = bar_host_api_get();
+	bar_registry_new(&reg, "/nonexistent");
+	CHECK(bar_registry_add(reg, &async_prov, "async (test_core)") == 0);
+	CHECK(bar_state_open(&st, path, BAR_STATE_CREATE) == 0);
+	CHECK(apply_json(st, reg, create) == 0);
+	CHECK(g_reads >= 2); /* polled until it left Creating */
+	CHECK(bar_state_get(st, "default/vm/vm1", &r) == 0 && r.status &&
+	      !strcmp(r.status, "Running") && !strcmp(r.system_id, "as-1"));
+	bar_record_clear(&r);
+	CHECK(apply_json(st, reg, destroy) == 0);
+	CHECK(g_exists == 0 && g_reads == 2); /* waited until read said gone */
+	CHECK(bar_state_get(st, "default/vm/vm1", &r) == BAR_ENOTFOUND);
+	bar_state_free(st);
+	bar_registry_free(reg);
+	free(path);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -249,5 +358,6 @@ int main(int argc, char **argv)
 	test_keystore();
 	test_mci_status();
 	test_plan_file();
+	test_async_apply();
 	return test_verdict("core");
 }
