@@ -28,7 +28,7 @@ enum {
 /* Set the calling thread's last error (printf-style).  Returns -1 so a
  * failure site can `return bar_error_set(...)`. */
 int bar_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int bar_error_vset(const char *fmt, va_list ap);
+int bar_error_vset(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Prepend "context: " to the current message. */
 void bar_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -100,7 +100,8 @@ static int host_emit_secret(bar_sink *sink, const char *field, const char *value
 	return 0;
 }
 
-static void host_set_error(bar_call *call, const char *code, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void
+host_set_error(bar_call *call, const char *code, const char *fmt, ...)
 {
 	call_ctx *cx = call->host_data;
 	va_list ap;
@@ -111,7 +112,8 @@ static void host_set_error(bar_call *call, const char *code, const char *fmt, ..
 	va_end(ap);
 }
 
-static void host_log(bar_call *call, int level, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void
+host_log(bar_call *call, int level, const char *fmt, ...)
 {
 	static const char *names[] = {"debug", "info", "warn", "error"};
 	const char *want = getenv("BARISTA_LOG");

@@ -116,7 +116,7 @@ void spec_diag(spec_load *L, const bar_ynode *at, const char *fmt, ...)
 void spec_diag_loc(spec_load *L, const char *file, int line, int col,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void spec_vdiag_loc(spec_load *L, const char *file, int line, int col,
-                    const char *fmt, va_list ap);
+                    const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 /* Set / clear the scope that follows the object prefix in messages. */
 void spec_scope_set(spec_load *L, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

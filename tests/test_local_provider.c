@@ -99,7 +99,8 @@ static int host_emit(bar_sink *s, const bar_observed *o)
 	return 0;
 }
 
-static void host_set_error(bar_call *call, const char *code, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void
+host_set_error(bar_call *call, const char *code, const char *fmt, ...)
 {
 	tcall *t = call->host_data;
 	va_list ap;
@@ -110,7 +111,8 @@ static void host_set_error(bar_call *call, const char *code, const char *fmt, ..
 	va_end(ap);
 }
 
-static void host_log(bar_call *call, int level, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void
+host_log(bar_call *call, int level, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -93,7 +93,8 @@ static int h_emit(bar_sink *s, const bar_observed *o)
 	return 0;
 }
 
-static void h_set_error(bar_call *c, const char *code, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void
+h_set_error(bar_call *c, const char *code, const char *fmt, ...)
 {
 	call_data *d = c->host_data;
 	va_list ap;
