@@ -96,7 +96,7 @@ static void *ticker(void *arg)
 {
 	progress *p = arg;
 
-	for (int n = 1;; n++) {
+	for (;;) {
 		for (int i = 0; i < 100; i++) {
 			usleep(100000);
 			if (p->quit)
@@ -107,7 +107,6 @@ static void *ticker(void *arg)
 		       p->running, p->done, p->total, bar_now_s() - p->t0);
 		fflush(stdout);
 		pthread_mutex_unlock(&p->mu);
-		(void)n;
 	}
 }
 

@@ -304,7 +304,7 @@ int bar_state_get(bar_state *st, const char *address, bar_record *out)
 		row_to_record(q, out);
 		rc = 0;
 	} else if (rc == SQLITE_DONE) {
-		rc = bar_error_set("no resource %s in state %s", address, st->path);
+		bar_error_set("no resource %s in state %s", address, st->path);
 		rc = BAR_ENOTFOUND;
 	} else {
 		rc = db_error(st, "reading resources");
