@@ -277,6 +277,27 @@ static void kill_out_of_band(const vm *v)
 	sh("ip netns delete '%s'", v->system_id);
 }
 
+/* As an unprivileged user the local provider refuses clearly. */
+static void check_not_root(void)
+{
+	char *dir = bar_printf("%s/nobody", tmpdir);
+	char *cmd = bar_printf("chmod 755 '%s' && mkdir -m 777 '%s' && setpriv --reuid=65534 "
+	                       "--regid=65534 --clear-groups env BARISTA_LOCAL_ROOT='%s/root' "
+	                       "'%s' apply -auto-approve -state '%s/s.db' '%s' </dev/null 2>&1",
+	                       tmpdir, dir, dir, barista, dir, specs);
+	FILE *p = popen(cmd, "r");
+	char line[1024];
+	int said = 0, st;
+
+	while (p && fgets(line, sizeof(line), p))
+		said |= strstr(line, "must run as root") != NULL;
+	st = p ? pclose(p) : -1;
+	CHECK(said && WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	sh("rm -rf '%s'", dir);
+	free(cmd);
+	free(dir);
+}
+
 int main(int argc, char **argv)
 {
 	vm vms[16] = {{0}};
@@ -305,6 +326,7 @@ int main(int argc, char **argv)
 	alarm(280);
 	signal(SIGALRM, on_signal);
 
+	check_not_root();
 	CHECK(run("apply -auto-approve") == 0);
 	n = load_vms(vms, 16);
 	CHECK(n == 3);
