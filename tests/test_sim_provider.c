@@ -13,6 +13,7 @@
  * removes however the tests end (crash and time limit included).
  */
 #include "barista_provider.h"
+#include "watch.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -928,34 +929,14 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 
 int main(void)
 {
-	pid_t child;
-	int status = 0;
-	double t0 = now_s();
+	int rc;
 
 	snprintf(dir, sizeof(dir), "/tmp/bar-test-sim-XXXXXX");
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
 		return 1;
 	}
-	child = fork();
-	if (child == 0)
-		exit(run_tests()); /* exit, not _exit: LeakSanitizer runs at exit */
-	while (child > 0 && waitpid(child, &status, WNOHANG) == 0) {
-		if (now_s() - t0 > TEST_LIMIT_S) {
-			fprintf(stderr, "FAIL: tests still running after %d s\n", TEST_LIMIT_S);
-			kill(child, SIGKILL);
-			waitpid(child, &status, 0);
-			status = 1;
-			break;
-		}
-		usleep(20000);
-	}
+	rc = test_run_watched(run_tests, TEST_LIMIT_S);
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	if (child < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		if (child > 0 && WIFSIGNALED(status))
-			fprintf(stderr, "FAIL: test process killed by signal %d\n",
-			        WTERMSIG(status));
-		return 1;
-	}
-	return 0;
+	return rc;
 }

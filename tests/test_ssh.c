@@ -15,6 +15,7 @@
  */
 #include "error.h"
 #include "ssh.h"
+#include "watch.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -542,34 +543,14 @@ static void cleanup(void)
 
 int main(void)
 {
-	pid_t child;
-	int status = 0;
-	double t0 = now_s();
+	int rc;
 
 	snprintf(dir, sizeof(dir), "/tmp/bar-test-ssh-XXXXXX");
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
 		return 1;
 	}
-	child = fork();
-	if (child == 0)
-		exit(run_tests()); /* exit, not _exit: LeakSanitizer runs at exit */
-	while (child > 0 && waitpid(child, &status, WNOHANG) == 0) {
-		if (now_s() - t0 > TEST_LIMIT_S) {
-			fprintf(stderr, "FAIL: tests still running after %d s\n", TEST_LIMIT_S);
-			kill(child, SIGKILL);
-			waitpid(child, &status, 0);
-			status = 1;
-			break;
-		}
-		usleep(20000);
-	}
+	rc = test_run_watched(run_tests, TEST_LIMIT_S);
 	cleanup();
-	if (child < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		if (child > 0 && WIFSIGNALED(status))
-			fprintf(stderr, "FAIL: test process killed by signal %d\n",
-			        WTERMSIG(status));
-		return 1;
-	}
-	return 0;
+	return rc;
 }
