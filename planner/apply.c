@@ -202,16 +202,19 @@ static int build_nodes(engine *e)
 	}
 	for (size_t i = 0; i < e->n; i++) {
 		node *nd = &e->nodes[i];
+		/* a delete follows what the old resource depended on */
+		const json_t *deps = nd->op == OP_DELETE && nd->c->prior_deps ? nd->c->prior_deps
+		                                                               : nd->c->deps;
 		size_t k;
 		json_t *a;
 
-		json_array_foreach(nd->c->deps, k, a) {
+		json_array_foreach(deps, k, a) {
 			const char *d = json_string_value(a);
 			size_t j;
 
 			if (nd->op != OP_DELETE && (j = (size_t)bar_map_get(&up, d)))
 				edge(e, j - 1, i);
-			if (nd->op == OP_DELETE && (j = (size_t)bar_map_get(&del, d)))
+			if (nd->op == OP_DELETE && (j = (size_t)bar_map_get(&del, d)) && j - 1 != i)
 				edge(e, i, j - 1); /* the dependency's delete waits for ours */
 		}
 	}
@@ -634,8 +637,8 @@ static size_t pick(engine *e)
 	return 0;
 }
 
-/* On Ctrl-C: everything not started is skipped once nothing runs. */
-static void skip_rest(engine *e)
+/* Skip everything not started (Ctrl-C once nothing runs, or a cycle). */
+static void skip_rest(engine *e, const char *why)
 {
 	for (size_t i = 0; i < e->n; i++) {
 		node *nd = &e->nodes[i];
@@ -644,7 +647,7 @@ static void skip_rest(engine *e)
 			nd->state = N_SKIP;
 			e->finished++;
 			e->sum.skipped++;
-			emit(e, BAR_EV_SKIP, nd, 0, NULL, "not started: interrupted");
+			emit(e, BAR_EV_SKIP, nd, 0, NULL, why);
 		}
 	}
 	pthread_cond_broadcast(&e->cv);
@@ -661,6 +664,12 @@ static void *worker(void *arg)
 		while (e->finished < e->n && !stopping(e) && !(i = pick(e))) {
 			struct timespec ts;
 
+			if (e->running == 0) { /* nothing runs, nothing is ready: a cycle */
+				skip_rest(e, "not started: its dependencies form a cycle "
+				             "between the recorded and the desired state");
+				continue;
+			}
+
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_nsec += 200 * 1000000L;
 			if (ts.tv_nsec >= 1000000000L) {
@@ -673,7 +682,7 @@ static void *worker(void *arg)
 			break;
 		if (!i) { /* stopping */
 			if (e->running == 0)
-				skip_rest(e);
+				skip_rest(e, "not started: interrupted");
 			else
 				pthread_cond_wait(&e->cv, &e->mu);
 			continue;

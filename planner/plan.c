@@ -97,6 +97,14 @@ static void change_set_desired(bar_change *c, const bar_desired *d)
 	c->deps = json_incref(d->deps);
 }
 
+/* Remember what the recorded resource is and depends on: a replacement's
+ * delete half must wait for what depended on the *old* resource. */
+static void set_prior(bar_change *c, const bar_record *r)
+{
+	c->prior_system_id = bar_strdup(r->system_id);
+	c->prior_deps = r->deps ? json_loads(r->deps, 0, NULL) : NULL;
+}
+
 static void set_reason(bar_change *c, char *reason)
 {
 	free(c->reason);
@@ -199,7 +207,7 @@ static void diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
 		c = change_new(b, BAR_CREATE, d->address, d->type, d->ns, d->name, d->connection);
 		change_set_desired(c, d);
 		c->gone = 1;
-		c->prior_system_id = bar_strdup(r->system_id);
+		set_prior(c, r);
 		set_reason(c, bar_printf("%s no longer exists on the provider (deleted outside "
 		                         "barista); it will be created again", r->system_id));
 		goto done;
@@ -216,7 +224,7 @@ static void diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
 			goto done; /* no-op */
 		c = change_new(b, BAR_UPDATE, d->address, d->type, d->ns, d->name, d->connection);
 		change_set_desired(c, d);
-		c->prior_system_id = bar_strdup(r->system_id);
+		set_prior(c, r);
 		c->diff = json_array();
 		if (status_is(st, "Failed") || status_is(st, "Terminated")) {
 			c->action = BAR_REPLACE;
@@ -230,7 +238,7 @@ static void diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
 	}
 	c = change_new(b, BAR_UPDATE, d->address, d->type, d->ns, d->name, d->connection);
 	change_set_desired(c, d);
-	c->prior_system_id = bar_strdup(r->system_id);
+	set_prior(c, r);
 	old = r->desired ? json_loads(r->desired, 0, NULL) : NULL;
 	if (!old)
 		old = json_object();
@@ -357,7 +365,7 @@ static void propagate(plan_builder *b, const bar_desired_set *ds, const bar_reco
 				c = change_new(b, BAR_REPLACE, d->address, d->type, d->ns, d->name,
 				               d->connection);
 				change_set_desired(c, d);
-				c->prior_system_id = bar_strdup(r->system_id);
+				set_prior(c, r);
 				c->diff = json_array();
 				ci = b->n;
 				bar_map_put(&by_addr, c->address, (void *)ci);
@@ -448,7 +456,7 @@ static bar_change *delete_change(plan_builder *b, const bar_record *r)
 	c->deps = r->deps ? json_loads(r->deps, 0, NULL) : NULL;
 	if (!c->deps)
 		c->deps = json_array();
-	c->prior_system_id = bar_strdup(r->system_id);
+	set_prior(c, r);
 	return c;
 }
 
@@ -585,6 +593,7 @@ static void change_clear(bar_change *c)
 	free(c->vm_action);
 	free(c->hash);
 	free(c->prior_system_id);
+	json_decref(c->prior_deps);
 	json_decref(c->attrs);
 	json_decref(c->refs);
 	json_decref(c->deps);

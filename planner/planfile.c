@@ -41,6 +41,8 @@ static json_t *change_to_json(const bar_change *c)
 		json_object_set(j, "diff", c->diff);
 	if (c->prior_system_id)
 		json_object_set_new(j, "prior_system_id", json_string(c->prior_system_id));
+	if (c->prior_deps)
+		json_object_set(j, "prior_deps", c->prior_deps);
 	return j;
 }
 
@@ -136,6 +138,7 @@ int bar_plan_from_json(bar_plan **out, const json_t *j)
 		c->deps = jref(cj, "deps");
 		c->diff = jref(cj, "diff");
 		c->prior_system_id = jstr(cj, "prior_system_id");
+		c->prior_deps = jref(cj, "prior_deps");
 		if (!c->type || !c->ns || !c->name) {
 			bar_plan_free(p);
 			return bar_error_set("plan file: change %s lacks type/namespace/name",

@@ -97,6 +97,7 @@ typedef struct bar_change {
 	json_t *deps;      /* desired deps; for delete: the recorded deps */
 	json_t *diff;      /* [{"attr","old","new","forces"}] for update/replace */
 	char *prior_system_id;
+	json_t *prior_deps; /* what the recorded resource depends on (may be NULL) */
 } bar_change;
 
 typedef struct bar_plan {
