@@ -159,6 +159,28 @@ static const char *vm_action_for(const bar_change *c)
 	return NULL;
 }
 
+static int status_is(const char *s, const char *want)
+{
+	return s && strcmp(s, want) == 0;
+}
+
+/* A VM update (its state or labels changed): replace it if it failed,
+ * otherwise suspend/resume it when its live status differs from what the
+ * spec now wants; labels alone only need recording. */
+static void vm_update(bar_change *c, const char *live, const char *want)
+{
+	const char *a = vm_action_for(c);
+
+	if (status_is(live, "Failed") || status_is(live, "Terminated")) {
+		c->action = BAR_REPLACE;
+		set_reason(c, bar_printf("status is %s", live));
+		return;
+	}
+	if (!a && live && want && !status_is(live, want))
+		a = strcmp(want, "Suspended") == 0 ? "suspend" : "resume";
+	c->vm_action = a ? bar_strdup(a) : NULL;
+}
+
 /* Record drift between recorded and live observed attrs. */
 static void note_drift(json_t *drift, const bar_record *r, const bar_obs *o,
                        const json_t *desired, int *contradicts)
@@ -186,11 +208,6 @@ static void note_drift(json_t *drift, const bar_record *r, const bar_obs *o,
 	}
 	json_decref(rec);
 	json_decref(cur);
-}
-
-static int status_is(const char *s, const char *want)
-{
-	return s && strcmp(s, want) == 0;
 }
 
 /* Decide the change for one address present in both desired and state. */
@@ -249,11 +266,8 @@ static void diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
 	} else if (contradicts && !changed) {
 		set_reason(c, bar_strdup("drift: live attributes differ from the spec"));
 	}
-	if (c->action == BAR_UPDATE && strcmp(c->type, "vm") == 0) {
-		const char *a = vm_action_for(c);
-
-		c->vm_action = a ? bar_strdup(a) : NULL;
-	}
+	if (c->action == BAR_UPDATE && strcmp(c->type, "vm") == 0)
+		vm_update(c, lv && lv->obs ? lv->obs->status : NULL, bar_desired_vm_state(d));
 done:
 	json_decref(old);
 }
