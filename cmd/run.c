@@ -213,6 +213,11 @@ int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved)
 		state_path = cmd_state_path(o, dir);
 	}
 	keys = cmd_keys_dir(state_path);
+	if (destroy && access(state_path, F_OK) != 0) {
+		printf("Nothing to destroy: there is no state at %s.\n", state_path);
+		rc = 0;
+		goto done;
+	}
 	if (bar_state_open(&st, state_path, BAR_STATE_CREATE) < 0 ||
 	    bar_state_lock(st, destroy ? "destroy" : "apply") < 0)
 		goto fail;

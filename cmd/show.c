@@ -92,7 +92,7 @@ int cmd_show(int argc, char **argv)
 	bar_records rs = {NULL, 0};
 	json_t *mcis = json_array();
 	char *path;
-	int rc = 1, fresh;
+	int rc = 1, fresh = 0;
 	size_t i;
 	json_t *m;
 
@@ -113,6 +113,8 @@ int cmd_show(int argc, char **argv)
 		puts(s);
 		free(s);
 		json_decref(j);
+	} else if (fresh) {
+		printf("There is no state at %s yet: nothing has been applied.\n", path);
 	} else if (!json_array_size(mcis)) {
 		printf("No MCIs in %s.\n", path);
 	} else {

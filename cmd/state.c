@@ -120,7 +120,13 @@ int cmd_state(int argc, char **argv)
 		rc = bar_state_open(&st, path, 0);
 	else
 		rc = cmd_open_state_ro(&st, path, &fresh);
+	if (rc == 0 && fresh && strcmp(sub, "list") != 0) {
+		bar_error_set("there is no state at %s; apply a configuration first, or pass "
+		              "-state FILE", path);
+		rc = -1;
+	}
 	if (rc < 0) {
+		bar_state_free(st);
 		free(path);
 		return cmd_fail(&o);
 	}
