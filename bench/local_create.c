@@ -91,7 +91,9 @@ int main(void)
 	}
 	snprintf(dir, sizeof(dir), "%s/config", tmp);
 	snprintf(state, sizeof(state), "%s/state.db", tmp);
-	snprintf(root, sizeof(root), "%s/local", tmp);
+	/* The provider's files on tmpfs, as its default /run/barista/local is on
+	 * Debian (this sandbox's /run is not tmpfs, /dev/shm is). */
+	snprintf(root, sizeof(root), "/dev/shm/barista-bench-%d", (int)getpid());
 	setenv("BARISTA_LOCAL_ROOT", root, 1);
 	mkdir(dir, 0755);
 	f = bench_open(dir, "mcir.yaml");
@@ -106,6 +108,13 @@ int main(void)
 	if (apply_dir(dir, state, 1, &t_destroy) < 0) {
 		fprintf(stderr, "destroy failed: clean up by hand (docs/local-provider.md)\n");
 		return 1;
+	}
+	{
+		char cmd[4300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", root);
 	}
 	if (rc < 0 || n_vm != VMS) {
 		fprintf(stderr, "created %zu of %d VMs\n", n_vm, VMS);

@@ -6,7 +6,7 @@
  *
  * Every callback runs with a bar_local_ctx: it checks that we are root,
  * resolves the provider root directory (config "root", env
- * BARISTA_LOCAL_ROOT, or /var/lib/barista/local), and at the end hands the
+ * BARISTA_LOCAL_ROOT, or /run/barista/local), and at the end hands the
  * first recorded error to the host.  Callbacks may run concurrently; all the
  * shared state is on disk and guarded by flock()s, so the plugin itself keeps
  * no mutable globals.

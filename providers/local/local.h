@@ -23,7 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BAR_LOCAL_DEFAULT_ROOT "/var/lib/barista/local"
+/* Under /run: a local VM is processes and namespaces, which do not survive a
+ * reboot, so neither should its files (and /run is tmpfs on Debian). */
+#define BAR_LOCAL_DEFAULT_ROOT "/run/barista/local"
 #define BAR_LOCAL_ID_MAX 16      /* "bspec-" + 8 hex + NUL fits */
 #define BAR_LOCAL_META_MAX (1 << 20)
 #define BAR_LOCAL_OUT_MAX (64 * 1024)
