@@ -12,7 +12,8 @@
  *   expect     the expected plan, one line per change:
  *              "<action> <address>[ (<vm action>)][ # <reason>]", then
  *              "drift <address> <attr>" lines, then
- *              "summary add=N change=N destroy=N unchanged=N"
+ *              "summary add=N change=N destroy=N unchanged=N lists=N" where
+ *              lists counts the provider list calls refresh made
  *
  * The prior specs are "applied" by writing the records a successful apply
  * would write into a real SQLite state file; refresh goes through the real
@@ -38,10 +39,13 @@
 static bar_records g_recorded; /* what the fixture lists */
 static json_t *g_live;          /* live.json */
 static const bar_host_api *g_host;
+static int g_lists; /* list calls made: one per (connection, type) */
 
 static int fx_list(bar_provider *p, bar_call *call, const char *type, bar_sink *out)
 {
 	json_t *gone = json_object_get(g_live, "gone");
+
+	g_lists++;
 
 	for (size_t i = 0; i < g_recorded.n; i++) {
 		const bar_record *r = &g_recorded.items[i];
@@ -167,8 +171,8 @@ static void render(const bar_plan *p, bar_buf *b)
 		bar_buf_printf(b, "drift %s %s\n", json_string_value(json_object_get(d, "address")),
 		               json_string_value(json_object_get(d, "attr")));
 	bar_plan_counts(p, &add, &chg, &del);
-	bar_buf_printf(b, "summary add=%zu change=%zu destroy=%zu unchanged=%zu\n", add, chg, del,
-	               p->n_noop);
+	bar_buf_printf(b, "summary add=%zu change=%zu destroy=%zu unchanged=%zu lists=%d\n", add,
+	               chg, del, p->n_noop, g_lists);
 }
 
 /* Parse the args file into plan options (strings point into `text`). */
@@ -220,6 +224,7 @@ static int run_case(const char *dir)
 	}
 	if (args)
 		parse_args(args, &po, targets, replace, &refresh);
+	g_lists = 0;
 	bar_registry_new(&reg, "/nonexistent");
 	bar_registry_add(reg, &fixture, "fixture (test_planner)");
 	if (bar_state_open(&st, db, BAR_STATE_CREATE) < 0 ||
