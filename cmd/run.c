@@ -122,11 +122,12 @@ static int confirm(const cmd_opts *o, int destroy)
 		                "pass -auto-approve.\n", destroy ? "destroy" : "apply");
 		return -1;
 	}
-	printf("\nDo you want to perform these actions? Only 'yes' will be accepted.\n  Enter a "
-	       "value: ");
+	printf("\n%s Only 'yes' will be accepted.\n  Enter a value: ",
+	       destroy ? "Do you really want to destroy all these resources?"
+	               : "Do you want to perform these actions?");
 	fflush(stdout);
 	if (!fgets(line, sizeof(line), stdin) || strcmp(line, "yes\n") != 0) {
-		fprintf(stderr, "Apply cancelled.\n");
+		fprintf(stderr, "%s cancelled.\n", destroy ? "Destroy" : "Apply");
 		return -1;
 	}
 	return 0;
