@@ -278,7 +278,7 @@ static void test_interrupt(void)
 	pid_t pid;
 	FILE *f;
 
-	write_config("", 400, 12); /* 6 more VMs, 400 ms each, 2 at a time */
+	write_config("", 1000, 12); /* 6 more VMs, 1 s each, 2 at a time: 3 s to act in */
 	CHECK(pipe(fds) == 0);
 	pid = fork();
 	if (pid == 0) {
