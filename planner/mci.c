@@ -1,11 +1,15 @@
 /*
  * mci.c - an MCI's status, aggregated from its VMs' statuses the way
  * Cloud-Barista shows it: the most common status, prefixed "Partial-" when
- * not every VM has it, then how many VMs run: "Partial-Running:3 (R:3/5)".
+ * not every VM has it, then how many VMs run: "Partial-Running:3 (R:3/5)";
+ * and the view of every recorded MCI with its VMs that `barista show` (and
+ * later the REST API) presents.
  */
 #include "planner.h"
+#include "util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const statuses[] = {
@@ -45,4 +49,91 @@ void bar_mci_status(const char *const *vm_status, size_t n, char *buf, size_t si
 	}
 	snprintf(buf, size, "%s%s:%zu (R:%zu/%zu)", best < n ? "Partial-" : "", statuses[top],
 	         best, running, n);
+}
+
+static json_t *parse_obj(const char *s)
+{
+	json_t *j = s ? json_loads(s, 0, NULL) : NULL;
+
+	return j ? j : json_object();
+}
+
+static const char *jstr_or(const json_t *o, const char *k, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : dflt;
+}
+
+/* Aggregate the statuses collected in each MCI's "vms" into its "status". */
+static void set_statuses(json_t *mcis)
+{
+	size_t i, k;
+	json_t *m, *v;
+
+	json_array_foreach(mcis, i, m) {
+		json_t *vms = json_object_get(m, "vms");
+		const char **sts = bar_calloc(json_array_size(vms) + 1, sizeof(*sts));
+		char status[96];
+
+		json_array_foreach(vms, k, v)
+			sts[k] = jstr_or(v, "status", "Unknown");
+		bar_mci_status(sts, json_array_size(vms), status, sizeof(status));
+		json_object_set_new(m, "status", json_string(status));
+		free(sts);
+	}
+}
+
+int bar_mci_view(json_t **out, const bar_records *rs)
+{
+	json_t *mcis = json_array(), *regions = json_object();
+	bar_map by_addr;
+
+	bar_map_init(&by_addr, 64);
+	for (size_t i = 0; i < rs->n; i++) { /* MCIs and the regions of connections */
+		const bar_record *r = &rs->items[i];
+
+		if (!strcmp(r->type, "mci")) {
+			json_t *m = json_pack("{s:s, s:s, s:s, s:[]}", "namespace", r->ns, "name",
+			                      r->name, "address", r->address, "vms");
+
+			json_array_append_new(mcis, m);
+			bar_map_put(&by_addr, r->address, m);
+		} else if (!strcmp(r->type, "connection")) {
+			json_t *d = parse_obj(r->desired);
+
+			json_object_set_new(regions, r->address,
+			                    json_string(jstr_or(d, "region", "")));
+			json_decref(d);
+		}
+	}
+	for (size_t i = 0; i < rs->n; i++) { /* each VM into its MCI, in one pass */
+		const bar_record *r = &rs->items[i];
+		json_t *d, *obs, *m;
+		char *maddr, *caddr;
+
+		if (strcmp(r->type, "vm"))
+			continue;
+		d = parse_obj(r->desired);
+		obs = parse_obj(r->observed);
+		maddr = bar_printf("%s/mci/%s", r->ns, jstr_or(d, "mci", ""));
+		caddr = bar_printf("%s/connection/%s", r->ns, r->connection ? r->connection : "");
+		m = bar_map_get(&by_addr, maddr);
+		if (m)
+			json_array_append_new(json_object_get(m, "vms"), json_pack(
+			    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?}", "name", r->name, "address",
+			    r->address, "group", jstr_or(d, "group", ""), "connection",
+			    r->connection ? r->connection : "", "region",
+			    jstr_or(regions, caddr, ""), "ip", jstr_or(obs, "privateIp", ""),
+			    "status", r->status ? r->status : "Unknown", "system_id", r->system_id));
+		free(maddr);
+		free(caddr);
+		json_decref(d);
+		json_decref(obs);
+	}
+	set_statuses(mcis);
+	bar_map_free(&by_addr);
+	json_decref(regions);
+	*out = mcis;
+	return 0;
 }

@@ -213,4 +213,12 @@ int bar_apply_run(const bar_plan *plan, bar_state *st, bar_registry *reg,
  * "Partial-Running:3 (R:3/5)"; writes into buf. */
 void bar_mci_status(const char *const *statuses, size_t n, char *buf, size_t size);
 
+/*
+ * Every MCI recorded in `rs` with its aggregated status and its VMs, as a new
+ * JSON array: [{"namespace","name","address","status","vms":[{"name",
+ * "address","group","connection","region","ip","status","system_id"}]}],
+ * in address order.  One pass over the records.  Returns 0.
+ */
+int bar_mci_view(json_t **out, const bar_records *rs);
+
 #endif
