@@ -408,8 +408,13 @@ static void mark(bar_map *set, const char *addr)
 static void target_closure(bar_map *set, const bar_plan_opts *o, const bar_desired_set *ds,
                            const bar_records *rs)
 {
+	/* recorded deps of what is about to be deleted, parsed once */
+	json_t **rdeps = bar_calloc(rs->n + 1, sizeof(*rdeps));
 	int grew = 1;
 
+	for (size_t i = 0; i < rs->n; i++)
+		if (!(ds && bar_desired_find(ds, rs->items[i].address)))
+			rdeps[i] = json_loads(rs->items[i].deps ? rs->items[i].deps : "[]", 0, NULL);
 	for (size_t t = 0; t < o->n_targets; t++) {
 		mark(set, o->targets[t]);
 		for (size_t i = 0; ds && i < ds->n; i++) {
@@ -421,7 +426,7 @@ static void target_closure(bar_map *set, const bar_plan_opts *o, const bar_desir
 			free(a);
 		}
 	}
-	while (grew) {
+	while (grew) { /* a fixpoint: as many rounds as the graph is deep */
 		grew = 0;
 		for (size_t i = 0; ds && i < ds->n; i++) {
 			size_t k;
@@ -438,24 +443,23 @@ static void target_closure(bar_map *set, const bar_plan_opts *o, const bar_desir
 			}
 		}
 		for (size_t i = 0; i < rs->n; i++) {
-			json_t *deps;
 			size_t k;
 			json_t *a;
 
-			if (bar_map_get(set, rs->items[i].address) ||
-			    (ds && bar_desired_find(ds, rs->items[i].address)))
+			if (!rdeps[i] || bar_map_get(set, rs->items[i].address))
 				continue;
-			deps = json_loads(rs->items[i].deps ? rs->items[i].deps : "[]", 0, NULL);
-			json_array_foreach(deps, k, a) {
+			json_array_foreach(rdeps[i], k, a) {
 				if (bar_map_get(set, json_string_value(a))) {
 					mark(set, rs->items[i].address);
 					grew = 1;
 					break;
 				}
 			}
-			json_decref(deps);
 		}
 	}
+	for (size_t i = 0; i < rs->n; i++)
+		json_decref(rdeps[i]);
+	free(rdeps);
 }
 
 /* ---- the plan ---- */
