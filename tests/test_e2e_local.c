@@ -215,6 +215,32 @@ static void check_ssh(const vm *v)
 	bar_ssh_free(s);
 }
 
+/* The Spec (1 vCPU, 512 MiB) is enforced by the VM's cgroups. */
+static void check_limits(const vm *v)
+{
+	char *mem1 = bar_printf("/sys/fs/cgroup/memory/barista/%s/memory.limit_in_bytes",
+	                        v->system_id);
+	char *cpu1 = bar_printf("/sys/fs/cgroup/cpu/barista/%s/cpu.cfs_quota_us", v->system_id);
+	char *mem2 = bar_printf("/sys/fs/cgroup/barista/%s/memory.max", v->system_id);
+	char *text;
+
+	if (access(mem1, F_OK) == 0) { /* cgroup v1 */
+		text = test_read_file(mem1);
+		CHECK(text && strtoll(text, NULL, 10) == 512LL << 20);
+		free(text);
+		text = test_read_file(cpu1);
+		CHECK(text && atoi(text) == 100000);
+		free(text);
+	} else {
+		text = test_read_file(mem2);
+		CHECK(text && strtoll(text, NULL, 10) == 512LL << 20);
+		free(text);
+	}
+	free(mem1);
+	free(cpu1);
+	free(mem2);
+}
+
 /* Listen on ports 80 (allowed) and 8080 (not allowed) inside a VM's netns. */
 static pid_t start_listeners(const char *system_id)
 {
@@ -330,8 +356,10 @@ int main(int argc, char **argv)
 	CHECK(run("apply -auto-approve") == 0);
 	n = load_vms(vms, 16);
 	CHECK(n == 3);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		check_ssh(&vms[i]);
+		check_limits(&vms[i]);
+	}
 	if (n > 0) {
 		listener = start_listeners(vms[0].system_id);
 		CHECK(listener > 0);
