@@ -13,6 +13,8 @@ static const char usage[] =
     "                       terminal, unless a saved plan is given)\n"
     "  -parallelism N       operations at once (default 10; connections may limit\n"
     "                       further with maxConcurrency)\n"
+    "  -json                JSON lines: the plan, one line per event (start, done,\n"
+    "                       fail, skip), then a summary\n"
     "  -refresh=false, -target ADDR, -replace ADDR, -state FILE, -plugin-path DIRS,\n"
     "  -no-color            as for plan\n";
 
@@ -23,7 +25,7 @@ int cmd_apply(int argc, char **argv)
 
 	if (cmd_parse(&o, argc, argv,
 	              "auto-approve parallelism refresh target replace state plugin-path "
-	              "no-color", usage) < 0)
+	              "no-color json", usage) < 0)
 		return 1;
 	if (o.positional && stat(o.positional, &sb) == 0 && S_ISREG(sb.st_mode))
 		return cmd_plan_and_apply(&o, 0, o.positional);

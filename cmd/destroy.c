@@ -8,13 +8,13 @@ static const char usage[] =
     "Usage: barista destroy [options] [DIR]\n"
     "  Delete every resource recorded in the state of DIR (default .).\n"
     "  -auto-approve, -parallelism N, -target ADDR, -state FILE, -plugin-path DIRS,\n"
-    "  -no-color            as for apply\n";
+    "  -json, -no-color     as for apply\n";
 
 int cmd_destroy(int argc, char **argv)
 {
 	cmd_opts o;
 
-	if (cmd_parse(&o, argc, argv, "auto-approve parallelism target state plugin-path no-color",
+	if (cmd_parse(&o, argc, argv, "auto-approve parallelism target state plugin-path no-color json",
 	              usage) < 0)
 		return 1;
 	return cmd_plan_and_apply(&o, 1, NULL);

@@ -33,6 +33,7 @@ static void on_sigint(int sig)
 }
 
 typedef struct progress {
+	int json; /* JSON lines instead of text */
 	int color;
 	double t0;
 	size_t done, total, running;
@@ -53,20 +54,45 @@ static const char *verb(const char *op, int done)
 	return done ? "Modifications complete" : "Modifying...";
 }
 
+/* One event as a JSON line (apply -json). */
+static void event_json(const bar_apply_event *ev)
+{
+	static const char *kinds[] = {"start", "done", "fail", "skip"};
+	json_t *j = json_pack("{s:s, s:s, s:s}", "type", kinds[ev->kind], "address", ev->address,
+	                      "op", ev->op);
+	char *s;
+
+	if (ev->kind == BAR_EV_DONE || ev->kind == BAR_EV_FAIL)
+		json_object_set_new(j, "elapsed_s", json_real(ev->elapsed_s));
+	if (ev->system_id)
+		json_object_set_new(j, "system_id", json_string(ev->system_id));
+	if (ev->message)
+		json_object_set_new(j, "message", json_string(ev->message));
+	s = json_dumps(j, JSON_COMPACT);
+	puts(s);
+	free(s);
+	json_decref(j);
+}
+
 static void on_event(void *ud, const bar_apply_event *ev)
 {
 	progress *p = ud;
 	const char *b = p->color ? "\033[1m" : "", *r = p->color ? "\033[0m" : "";
 
 	pthread_mutex_lock(&p->mu);
+	p->running += ev->kind == BAR_EV_START ? 1 : ev->kind == BAR_EV_SKIP ? 0 : -1;
+	p->done += ev->kind != BAR_EV_START;
+	if (p->json) {
+		event_json(ev);
+		fflush(stdout);
+		pthread_mutex_unlock(&p->mu);
+		return;
+	}
 	switch (ev->kind) {
 	case BAR_EV_START:
-		p->running++;
 		printf("%s%s%s: %s\n", b, ev->address, r, verb(ev->op, 0));
 		break;
 	case BAR_EV_DONE:
-		p->running--;
-		p->done++;
 		if (ev->elapsed_s < 1)
 			printf("%s%s%s: %s after %.0fms", b, ev->address, r, verb(ev->op, 1),
 			       ev->elapsed_s * 1000);
@@ -77,13 +103,10 @@ static void on_event(void *ud, const bar_apply_event *ev)
 		       ev->system_id ? "]" : "");
 		break;
 	case BAR_EV_FAIL:
-		p->running--;
-		p->done++;
 		fprintf(stderr, "%sError:%s %s: %s\n", p->color ? "\033[31m" : "", r, ev->address,
 		        ev->message);
 		break;
 	case BAR_EV_SKIP:
-		p->done++;
 		printf("%s: skipped (%s)\n", ev->address, ev->message);
 		break;
 	}
@@ -167,7 +190,7 @@ static int make_plan(const cmd_opts *o, const char *dir, int destroy, bar_state 
 	po.n_targets = o->n_targets;
 	po.replace = o->replace;
 	po.n_replace = o->n_replace;
-	rc = cmd_load_all(&cfg, &ds, &snap, destroy ? NULL : dir, 0, st, reg,
+	rc = cmd_load_all(&cfg, &ds, &snap, destroy ? NULL : dir, o->json, st, reg,
 	                  destroy ? 0 : o->refresh, &cancel_flag);
 	if (rc < 0)
 		return rc; /* -2: diagnostics printed */
@@ -178,8 +201,21 @@ static int make_plan(const cmd_opts *o, const char *dir, int destroy, bar_state 
 	return rc;
 }
 
-static void print_summary(const bar_apply_summary *s, int destroy, double secs)
+static void print_summary(const bar_apply_summary *s, int destroy, double secs, int json)
 {
+	if (json) {
+		json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:f}", "type", "summary",
+		                      "added", (json_int_t)s->added, "changed",
+		                      (json_int_t)s->changed, "destroyed", (json_int_t)s->destroyed,
+		                      "failed", (json_int_t)s->failed, "not_started",
+		                      (json_int_t)s->skipped, "seconds", secs);
+		char *text = json_dumps(j, JSON_COMPACT);
+
+		puts(text);
+		free(text);
+		json_decref(j);
+		return;
+	}
 	if (destroy)
 		printf("\nDestroy complete! Resources: %zu destroyed", s->destroyed);
 	else
@@ -188,6 +224,26 @@ static void print_summary(const bar_apply_summary *s, int destroy, double secs)
 	if (s->failed || s->skipped)
 		printf(", %zu failed, %zu not started", s->failed, s->skipped);
 	printf(" (%.1fs).\n", secs);
+}
+
+/* The plan before applying it: rendered text, or one JSON line. */
+static void show_plan(const bar_plan *plan, const progress *pg)
+{
+	if (pg->json) {
+		json_t *j = json_pack("{s:s, s:o}", "type", "plan", "plan", bar_plan_to_json(plan));
+		char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+
+		puts(s);
+		free(s);
+		json_decref(j);
+	} else {
+		bar_buf b = BAR_BUF_INIT(0);
+
+		bar_plan_render(plan, pg->color, &b);
+		fputs(b.data ? b.data : "", stdout);
+		bar_buf_free(&b);
+	}
+	fflush(stdout);
 }
 
 int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved)
@@ -199,10 +255,10 @@ int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved)
 	bar_plan *plan = NULL;
 	bar_apply_summary sum;
 	bar_apply_opts ao = BAR_APPLY_OPTS_INIT;
-	progress pg = {cmd_color(o), bar_now_s(), 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, 0};
+	progress pg = {o->json, cmd_color(o), bar_now_s(), 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, 0};
+	bar_apply_summary none = {0, 0, 0, 0, 0};
 	pthread_t tick;
 	int rc = 1, ticking = 0, prc;
-	size_t add, chg, del;
 
 	bar_registry_new(&reg, o->plugin_path);
 	if (saved && bar_plan_read(&plan, saved) < 0)
@@ -215,7 +271,10 @@ int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved)
 	}
 	keys = cmd_keys_dir(state_path);
 	if (destroy && access(state_path, F_OK) != 0) {
-		printf("Nothing to destroy: there is no state at %s.\n", state_path);
+		if (o->json)
+			print_summary(&none, destroy, 0, 1);
+		else
+			printf("Nothing to destroy: there is no state at %s.\n", state_path);
 		rc = 0;
 		goto done;
 	}
@@ -230,20 +289,15 @@ int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved)
 			goto done;
 		goto fail;
 	}
-	{
-		bar_buf b = BAR_BUF_INIT(0);
-
-		bar_plan_render(plan, pg.color, &b);
-		fputs(b.data ? b.data : "", stdout);
-		bar_buf_free(&b);
-	}
+	show_plan(plan, &pg);
 	if (plan->n == 0) {
+		if (o->json)
+			print_summary(&none, destroy, bar_now_s() - pg.t0, 1);
 		rc = 0;
 		goto done;
 	}
 	if (!saved && confirm(o, destroy) < 0)
 		goto done;
-	bar_plan_counts(plan, &add, &chg, &del);
 	pg.total = plan->n;
 	signal(SIGINT, on_sigint);
 	ao.parallelism = o->parallelism;
@@ -252,21 +306,22 @@ int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved)
 	ao.ud = &pg;
 	ao.stop = &stop_flag;
 	ao.cancel = &cancel_flag;
-	printf("\n");
-	if (isatty(STDOUT_FILENO))
+	if (!o->json)
+		printf("\n");
+	if (!o->json && isatty(STDOUT_FILENO))
 		ticking = pthread_create(&tick, NULL, ticker, &pg) == 0;
 	prc = bar_apply_run(plan, st, reg, &ao, &sum);
 	pg.quit = 1;
 	if (ticking)
 		pthread_join(tick, NULL);
 	signal(SIGINT, SIG_DFL);
-	print_summary(&sum, destroy, bar_now_s() - pg.t0);
+	print_summary(&sum, destroy, bar_now_s() - pg.t0, o->json);
 	if (prc < 0)
 		goto fail;
 	rc = 0;
 	goto done;
 fail:
-	cmd_fail(NULL);
+	cmd_fail(o);
 	rc = 1;
 done:
 	bar_plan_free(plan);

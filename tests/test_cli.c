@@ -341,6 +341,38 @@ static void test_bad_input(void)
 	free(out);
 }
 
+/* apply -json: the plan, one line per event, then the summary. */
+static void test_json_lines(void)
+{
+	char *out, *args = bar_printf("apply -auto-approve -json '%s'", dir);
+	size_t starts = 0, dones = 0, lines = 0;
+	json_t *first = NULL, *last = NULL;
+
+	write_config("", 0, 13); /* one more VM */
+	CHECK(run(&out, args) == 0);
+	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+		json_t *j = json_loads(line, 0, NULL);
+		const char *type = json_string_value(json_object_get(j, "type"));
+
+		CHECK(j != NULL); /* every line is JSON */
+		lines++;
+		starts += type && !strcmp(type, "start");
+		dones += type && !strcmp(type, "done");
+		if (!first)
+			first = json_incref(j);
+		json_decref(last);
+		last = j;
+	}
+	CHECK(lines >= 4 && starts == dones && dones >= 2); /* the VM and its MCI record */
+	CHECK(first && !strcmp(json_string_value(json_object_get(first, "type")), "plan"));
+	CHECK(last && !strcmp(json_string_value(json_object_get(last, "type")), "summary") &&
+	      json_integer_value(json_object_get(last, "added")) == 1);
+	json_decref(first);
+	json_decref(last);
+	free(out);
+	free(args);
+}
+
 static void test_destroy(void)
 {
 	char *out, *args = bar_printf("destroy -auto-approve '%s'", dir);
@@ -373,6 +405,7 @@ int main(int argc, char **argv)
 	test_failure_isolation();
 	test_interrupt();
 	test_bad_input();
+	test_json_lines();
 	test_destroy();
 	free(dir);
 	free(state_path);
