@@ -529,6 +529,53 @@ static int is_forced(const bar_plan_opts *o, const char *addr)
 	return 0;
 }
 
+/* What the connection's driver can do; all capabilities when the driver's
+ * plugin cannot be loaded here (apply will report that). */
+static uint32_t driver_caps(const bar_desired_set *ds, const bar_records *rs,
+                            bar_registry *reg, const bar_change *c)
+{
+	char *addr = bar_conn_address(c->ns, c->connection);
+	json_t *attrs = bar_conn_live_attrs(ds, rs, addr);
+	const char *driver = json_string_value(json_object_get(attrs, "driver"));
+	const bar_provider *prov;
+	uint32_t caps = ~0u;
+
+	if (reg && driver && bar_registry_get(reg, driver, &prov) == 0)
+		caps = prov->capabilities;
+	bar_error_clear();
+	json_decref(attrs);
+	free(addr);
+	return caps;
+}
+
+/* Plan around what drivers cannot do, before replacements propagate: an
+ * in-place update a driver cannot make becomes a replacement; a suspend or
+ * resume it cannot do fails the plan rather than the apply. */
+static int check_capabilities(plan_builder *b, const bar_desired_set *ds,
+                              const bar_records *rs, bar_registry *reg)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		bar_change *c = &b->items[i];
+		uint32_t caps;
+
+		if (c->action != BAR_UPDATE || !c->connection || !bar_type_is_provider(c->type))
+			continue;
+		if (!strcmp(c->type, "vm") && !c->vm_action)
+			continue; /* labels: recorded only */
+		caps = driver_caps(ds, rs, reg, c);
+		if (c->vm_action && !(caps & BAR_CAP_VM_SUSPEND))
+			return bar_error_set("%s: connection \"%s\" cannot %s VMs (its driver has no "
+			                     "suspend/resume); change the MCI's state back",
+			                     c->address, c->connection, c->vm_action);
+		if (!c->vm_action && !(caps & BAR_CAP_UPDATE_INPLACE)) {
+			c->action = BAR_REPLACE;
+			set_reason(c, bar_printf("the driver of connection %s cannot update in "
+			                         "place", c->connection));
+		}
+	}
+	return 0;
+}
+
 int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_snapshot *snap,
                   const bar_plan_opts *o)
 {
@@ -562,6 +609,8 @@ int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_snapshot *snap,
 	for (size_t i = 0; i < rs->n; i++)
 		if (o->destroy || !ds || !bar_desired_find(ds, rs->items[i].address))
 			delete_change(&b, &rs->items[i]);
+	if (ds && !o->destroy && check_capabilities(&b, ds, rs, snap->reg) < 0)
+		goto done;
 	if (ds && !o->destroy)
 		propagate(&b, ds, rs);
 	if (o->n_targets) {
@@ -595,6 +644,8 @@ int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_snapshot *snap,
 done:
 	if (o->n_targets)
 		bar_map_free(&targets);
+	for (size_t i = 0; b.items && i < b.n; i++)
+		change_clear(&b.items[i]);
 	free(b.items);
 	bar_plan_free(p);
 	return rc;

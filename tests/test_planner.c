@@ -92,8 +92,14 @@ static int fx_del(bar_provider *p, bar_call *call, const char *type, const char 
 static const char *const fx_types[] = {"vnet", "securitygroup", "sshkey", "image", "spec",
                                        "vm", NULL};
 static bar_provider fixture = {
-	BAR_PROVIDER_ABI_VERSION, sizeof(bar_provider), "fixture", "1", BAR_CAP_LIST, fx_types,
+	BAR_PROVIDER_ABI_VERSION, sizeof(bar_provider), "fixture", "1",
+	BAR_CAP_LIST | BAR_CAP_UPDATE_INPLACE | BAR_CAP_VM_SUSPEND, fx_types,
 	fx_unused, fx_unused, fx_unused, fx_del, fx_list, NULL, NULL, NULL,
+};
+/* The same, for a driver that can neither update in place nor suspend. */
+static bar_provider fixture_basic = {
+	BAR_PROVIDER_ABI_VERSION, sizeof(bar_provider), "fixture-basic", "1", BAR_CAP_LIST,
+	fx_types, fx_unused, fx_unused, fx_unused, fx_del, fx_list, NULL, NULL, NULL,
 };
 
 /* Write the records a successful apply of `dir` would have written. */
@@ -227,6 +233,7 @@ static int run_case(const char *dir)
 	g_lists = 0;
 	bar_registry_new(&reg, "/nonexistent");
 	bar_registry_add(reg, &fixture, "fixture (test_planner)");
+	bar_registry_add(reg, &fixture_basic, "fixture-basic (test_planner)");
 	if (bar_state_open(&st, db, BAR_STATE_CREATE) < 0 ||
 	    (is_dir(p_prior) && seed_state(st, p_prior) < 0) ||
 	    bar_state_load(st, &g_recorded) < 0)
