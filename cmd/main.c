@@ -4,6 +4,7 @@
 #include "cmd.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
@@ -25,9 +26,24 @@ static const char usage[] =
     "Common options: -state FILE (default DIR/barista.db), -json, -no-color,\n"
     "-plugin-path DIRS.  Run `barista <command> -help` for a command's options.\n";
 
+/* Providers' log lines: warnings and errors always, the rest with
+ * BARISTA_LOG set. */
+static void log_line(void *ud, int level, const char *connection, const char *msg)
+{
+	static const char *names[] = {"debug", "info", "warning", "error"};
+	const char *want = getenv("BARISTA_LOG");
+
+	(void)ud;
+	if (level < BAR_LOG_WARN && !(want && *want))
+		return;
+	fprintf(stderr, "barista: %s: %s: %s\n", names[level], connection, msg);
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	bar_host_set_log(log_line, NULL);
 
 	if (!cmd || !strcmp(cmd, "help") || !strcmp(cmd, "-help") || !strcmp(cmd, "--help") ||
 	    !strcmp(cmd, "-h")) {

@@ -112,20 +112,29 @@ host_set_error(bar_call *call, const char *code, const char *fmt, ...)
 	va_end(ap);
 }
 
+static bar_log_fn log_fn;
+static void *log_ud;
+
+void bar_host_set_log(bar_log_fn fn, void *ud)
+{
+	log_fn = fn;
+	log_ud = ud;
+}
+
 __attribute__((format(printf, 3, 4))) static void
 host_log(bar_call *call, int level, const char *fmt, ...)
 {
-	static const char *names[] = {"debug", "info", "warn", "error"};
-	const char *want = getenv("BARISTA_LOG");
+	char msg[2048];
 	va_list ap;
 
-	if (level < BAR_LOG_WARN && !(want && *want))
+	if (!log_fn)
 		return;
-	fprintf(stderr, "barista: %s: %s: ", names[level & 3], call->connection);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	log_fn(log_ud, level < BAR_LOG_DEBUG ? BAR_LOG_DEBUG : level > BAR_LOG_ERROR ? BAR_LOG_ERROR
+	                                                                           : level,
+	       call->connection, msg);
 }
 
 static int host_cancelled(bar_call *call)

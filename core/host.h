@@ -50,6 +50,15 @@ int bar_registry_get(bar_registry *reg, const char *driver, const bar_provider *
  */
 int bar_registry_add(bar_registry *reg, bar_provider *prov, const char *origin);
 
+/*
+ * Where providers' log lines go (host->log): `fn` gets the level
+ * (BAR_LOG_DEBUG..BAR_LOG_ERROR), the connection and the message.  The
+ * library itself never prints; programs install a logger.  Without one, log
+ * lines are dropped.  Set it before providers run; it is process-wide.
+ */
+typedef void (*bar_log_fn)(void *ud, int level, const char *connection, const char *msg);
+void bar_host_set_log(bar_log_fn fn, void *ud);
+
 /* The host services given to every provider (for in-process providers). */
 const bar_host_api *bar_host_api_get(void);
 
