@@ -527,7 +527,7 @@ static int invoke(const bar_conn *c, enum op op, const char *type, const char *n
                   const char *input, const bar_op_ctx *ctx, bar_obs_list *list,
                   bar_secrets *secrets)
 {
-	int max_attempts = ctx && ctx->max_attempts ? ctx->max_attempts : 8;
+	int max_attempts = ctx && ctx->max_attempts ? ctx->max_attempts : 10;
 	int backoff = 200, prc = BAR_P_EFAIL;
 	call_ctx cx = {0};
 
@@ -554,14 +554,26 @@ static int invoke(const bar_conn *c, enum op op, const char *type, const char *n
 			while (list->n > before)
 				bar_obs_clear(&list->items[--list->n]);
 		}
+		if (prc == BAR_P_ERETRY && ctx && ctx->throttled)
+			(*ctx->throttled)++;
 		if (prc != BAR_P_ERETRY || attempt == max_attempts || cancelled_or_late(ctx))
 			break;
 		{
-			int wait = call.retry_after_ms > 0 ? call.retry_after_ms : backoff;
-			struct timespec ts = {wait / 1000, (long)(wait % 1000) * 1000000L};
+			/* Exponential backoff with jitter, never sooner than the provider
+			 * asked: many workers throttled at once must not retry in step. */
+			static _Thread_local unsigned seed;
+			int wait;
+			struct timespec ts;
 
+			if (!seed)
+				seed = (unsigned)bar_now_ms() ^ (unsigned)(uintptr_t)&seed;
+			wait = backoff / 2 + (int)(rand_r(&seed) % (unsigned)(backoff / 2 + 1));
+			if (wait < call.retry_after_ms)
+				wait = call.retry_after_ms;
+			ts.tv_sec = wait / 1000;
+			ts.tv_nsec = (long)(wait % 1000) * 1000000L;
 			nanosleep(&ts, NULL);
-			backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+			backoff = backoff * 2 > 8000 ? 8000 : backoff * 2;
 		}
 	}
 	if (prc == BAR_P_ENOTSUP && !cx.message[0])

@@ -116,7 +116,11 @@ void bar_secrets_clear(bar_secrets *s);
 typedef struct bar_op_ctx {
 	const volatile int *cancel; /* may be NULL */
 	int64_t deadline_ms;        /* CLOCK_MONOTONIC ms; 0 = none */
-	int max_attempts;           /* retries of BAR_P_ERETRY; 0 = default (8) */
+	int max_attempts;           /* attempts with BAR_P_ERETRY; 0 = default (10),
+	                             * with jittered exponential backoff from 0.2 s
+	                             * to 8 s, never sooner than retry_after_ms */
+	int *throttled;             /* out, may be NULL: incremented on every
+	                             * BAR_P_ERETRY, so callers can slow down */
 } bar_op_ctx;
 
 /*

@@ -36,7 +36,9 @@ typedef struct node {
 typedef struct queue {
 	size_t *items;
 	size_t head, tail, cap;
-	int limit;   /* 0 = none */
+	int limit;   /* the connection's maxConcurrency; 0 = none */
+	int dyn;     /* a lower cap after throttling (AIMD); 0 = none */
+	int streak;  /* unthrottled completions since dyn last changed */
 	int running;
 } queue;
 
@@ -544,13 +546,13 @@ static int do_delete(engine *e, const node *nd, const bar_conn *conn,
 	return rc;
 }
 
-static int run_node(engine *e, node *nd, bar_obs *o)
+static int run_node(engine *e, node *nd, bar_obs *o, int *throttled)
 {
 	const bar_change *c = nd->c;
 	int prov = bar_type_is_provider(c->type);
 	const bar_conn *conn = prov ? node_conn(e, nd, nd->op != OP_CREATE) : NULL;
 	int64_t timeout = e->o->op_timeout_ms ? e->o->op_timeout_ms : 30 * 60 * 1000;
-	bar_op_ctx ctx = {e->o->cancel, bar_now_ms() + timeout, 0};
+	bar_op_ctx ctx = {e->o->cancel, bar_now_ms() + timeout, 0, throttled};
 
 	if (nd->op == OP_DELETE)
 		return do_delete(e, nd, conn, &ctx);
@@ -586,12 +588,31 @@ static void skip_dependents(engine *e, size_t i, const char *why)
 	}
 }
 
-static void finish_node(engine *e, size_t i, int ok)
+/* Additive increase, multiplicative decrease of a connection's concurrency:
+ * a throttled operation halves what runs at once there; every `dyn`
+ * unthrottled completions allow one more, until the configured limit. */
+static void adapt(queue *q, int throttled)
+{
+	if (throttled) {
+		int half = (q->running + 1) / 2;
+
+		q->dyn = half < 1 ? 1 : half;
+		q->streak = 0;
+	} else if (q->dyn && ++q->streak >= q->dyn) {
+		q->dyn++;
+		q->streak = 0;
+		if (q->limit && q->dyn >= q->limit)
+			q->dyn = 0;
+	}
+}
+
+static void finish_node(engine *e, size_t i, int ok, int throttled)
 {
 	node *nd = &e->nodes[i];
 
 	nd->state = ok ? N_DONE : N_FAIL;
 	e->finished++;
+	adapt(&e->queues[nd->slot], throttled);
 	e->queues[nd->slot].running--;
 	e->running--;
 	if (!ok) {
@@ -627,7 +648,9 @@ static size_t pick(engine *e)
 		size_t s = (e->rr + k) % e->n_slots;
 		queue *q = &e->queues[s];
 
-		if (q->head == q->tail || (q->limit && q->running >= q->limit))
+		int cap = q->dyn ? q->dyn : q->limit;
+
+		if (q->head == q->tail || (cap && q->running >= cap))
 			continue;
 		e->rr = s + 1;
 		q->running++;
@@ -691,17 +714,17 @@ static void *worker(void *arg)
 			node *nd = &e->nodes[i - 1];
 			bar_obs o = {0};
 			double t0 = bar_now_s();
-			int ok;
+			int ok, throttled = 0;
 
 			nd->state = N_RUN;
 			pthread_mutex_unlock(&e->mu);
 			emit(e, BAR_EV_START, nd, 0, NULL, NULL);
-			ok = run_node(e, nd, &o) == 0;
+			ok = run_node(e, nd, &o, &throttled) == 0;
 			emit(e, ok ? BAR_EV_DONE : BAR_EV_FAIL, nd, bar_now_s() - t0, o.system_id,
 			     ok ? NULL : bar_error_last());
 			bar_obs_clear(&o);
 			pthread_mutex_lock(&e->mu);
-			finish_node(e, i - 1, ok);
+			finish_node(e, i - 1, ok, throttled);
 		}
 	}
 	pthread_mutex_unlock(&e->mu);

@@ -71,7 +71,7 @@ static char *cred_text(const json_t *attrs)
 static int list_group(bar_snapshot *s, snap_group *g, const json_t *attrs)
 {
 	const bar_record *first = &s->rs.items[g->idx[0]];
-	bar_op_ctx ctx = {s->cancel, bar_now_ms() + 300000, 0};
+	bar_op_ctx ctx = {s->cancel, bar_now_ms() + 300000, 0, NULL};
 	bar_conn c = {0};
 	bar_map by_id;
 	int rc = -1;

@@ -341,6 +341,49 @@ static void test_bad_input(void)
 	free(out);
 }
 
+/* A provider throttling us (sim maxInFlight 2 under maxConcurrency 8):
+ * retries with backoff and the adaptive concurrency get everything done. */
+static void test_throttling(void)
+{
+	char *d = bar_printf("%s/throttle", tmpdir);
+	char *path = bar_printf("%s/all.yaml", d);
+	char *text = bar_printf(
+	    "apiVersion: barista.dev/v1\nkind: Connection\nmetadata: {name: c}\nspec:\n"
+	    "  driver: sim\n  region: r\n  maxConcurrency: 8\n"
+	    "  config: {file: \"%s/sim.log\", latencyMs: \"100\", maxInFlight: \"2\"}\n---\n"
+	    "apiVersion: barista.dev/v1\nkind: VNet\nmetadata: {name: n}\n"
+	    "spec: {connection: c, cidr: 10.0.0.0/16, subnets: [{name: s, cidr: 10.0.1.0/24}]}\n"
+	    "---\napiVersion: barista.dev/v1\nkind: SSHKey\nmetadata: {name: k}\n"
+	    "spec: {connection: c}\n---\napiVersion: barista.dev/v1\nkind: Image\n"
+	    "metadata: {name: i}\nspec: {connection: c, imageId: x}\n---\n"
+	    "apiVersion: barista.dev/v1\nkind: Spec\nmetadata: {name: s}\n"
+	    "spec: {connection: c, vcpu: 1, memoryMiB: 512}\n---\n"
+	    "apiVersion: barista.dev/v1\nkind: MCI\nmetadata: {name: m}\nspec:\n  groups: "
+	    "[{name: g, connection: c, spec: s, image: i, vnet: n, sshKey: k, count: 16}]\n",
+	    d);
+	char *apply = bar_printf("apply -auto-approve '%s'", d);
+	char *destroy = bar_printf("destroy -auto-approve '%s'", d);
+	char *out;
+	FILE *f;
+
+	mkdir(d, 0755);
+	f = fopen(path, "w");
+	CHECK(f && fputs(text, f) >= 0);
+	if (f)
+		fclose(f);
+	CHECK(run(&out, apply) == 0 && strstr(out, "22 added"));
+	if (getenv("TEST_VERBOSE"))
+		fputs(out, stderr);
+	free(out);
+	CHECK(run(&out, destroy) == 0 && strstr(out, "22 destroyed"));
+	free(out);
+	free(destroy);
+	free(apply);
+	free(text);
+	free(path);
+	free(d);
+}
+
 /* apply -json: the plan, one line per event, then the summary. */
 static void test_json_lines(void)
 {
@@ -406,6 +449,7 @@ int main(int argc, char **argv)
 	test_interrupt();
 	test_bad_input();
 	test_json_lines();
+	test_throttling();
 	test_destroy();
 	free(dir);
 	free(state_path);
