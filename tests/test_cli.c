@@ -321,6 +321,59 @@ static void test_interrupt(void)
 	free(args);
 }
 
+/* A second Ctrl-C cancels what is in flight: the apply ends at once, the
+ * cancelled creates made nothing, and the next plan creates them. */
+static void test_cancel(void)
+{
+	char *args = bar_printf("exec '%s' apply -auto-approve -parallelism 2 '%s'", barista,
+	                        dir);
+	char *plan = bar_printf("plan '%s'", dir), *out, line[512];
+	int fds[2], status, started = 0;
+	double t0;
+	pid_t pid;
+	FILE *f;
+
+	write_config("", 20000, 14); /* 2 more VMs that would take 20 s each */
+	CHECK(pipe(fds) == 0);
+	pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
+		close(fds[0]);
+		execl("/bin/sh", "sh", "-c", args, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	f = fdopen(fds[0], "r");
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "/vm/web-a-") && strstr(line, "Creating...") && ++started == 2)
+			break;
+	t0 = bar_now_s();
+	kill(pid, SIGINT);
+	usleep(200000);
+	kill(pid, SIGINT);
+	while (fgets(line, sizeof(line), f))
+		;
+	fclose(f);
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	CHECK(bar_now_s() - t0 < 5);
+	CHECK(count_type("vm") == 14);
+	CHECK(run(&out, plan) == 0 && strstr(out, "2 to add") && !strstr(out, "Drift"));
+	if (getenv("TEST_VERBOSE"))
+		fputs(out, stderr);
+	free(out);
+	write_config("", 0, 14);
+	{
+		char *again = bar_printf("apply -auto-approve '%s'", dir);
+
+		CHECK(run_q(again) == 0 && count_type("vm") == 16);
+		free(again);
+	}
+	free(plan);
+	free(args);
+}
+
 static void test_bad_input(void)
 {
 	char *out, *args = bar_printf("plan '%s'", dir);
@@ -391,7 +444,7 @@ static void test_json_lines(void)
 	size_t starts = 0, dones = 0, lines = 0;
 	json_t *first = NULL, *last = NULL;
 
-	write_config("", 0, 13); /* one more VM */
+	write_config("", 0, 15); /* one more VM */
 	CHECK(run(&out, args) == 0);
 	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
 		json_t *j = json_loads(line, 0, NULL);
@@ -447,6 +500,7 @@ int main(int argc, char **argv)
 	test_secrets();
 	test_failure_isolation();
 	test_interrupt();
+	test_cancel();
 	test_bad_input();
 	test_json_lines();
 	test_throttling();
