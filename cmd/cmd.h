@@ -24,7 +24,6 @@ typedef struct cmd_opts {
 	const char *replace[MAX_LIST_OPTS];
 	size_t n_replace;
 	int json, no_color, auto_approve, detailed_exitcode, refresh, parallelism;
-	int have_positional2;
 } cmd_opts;
 
 /* Parse argv (after the subcommand).  `allowed` is a space-separated list of

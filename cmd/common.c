@@ -41,10 +41,16 @@ static int set_flag(cmd_opts *o, const char *name, const char *val)
 		o->plugin_path = val;
 	else if (!strcmp(name, "out"))
 		o->plan_out = val;
-	else if (!strcmp(name, "target") && o->n_targets < MAX_LIST_OPTS)
-		o->targets[o->n_targets++] = val;
-	else if (!strcmp(name, "replace") && o->n_replace < MAX_LIST_OPTS)
-		o->replace[o->n_replace++] = val;
+	else if (!strcmp(name, "target") || !strcmp(name, "replace")) {
+		int target = name[0] == 't';
+		size_t *n = target ? &o->n_targets : &o->n_replace;
+
+		if (*n == MAX_LIST_OPTS)
+			return fprintf(stderr, "barista: at most %d -%s options
+", MAX_LIST_OPTS,
+			               name), -1;
+		(target ? o->targets : o->replace)[(*n)++] = val;
+	}
 	else if (!strcmp(name, "parallelism")) {
 		o->parallelism = atoi(val);
 		if (o->parallelism < 1 || o->parallelism > 1000)
