@@ -46,12 +46,10 @@ static int set_flag(cmd_opts *o, const char *name, const char *val)
 		size_t *n = target ? &o->n_targets : &o->n_replace;
 
 		if (*n == MAX_LIST_OPTS)
-			return fprintf(stderr, "barista: at most %d -%s options
-", MAX_LIST_OPTS,
+			return fprintf(stderr, "barista: at most %d -%s options\n", MAX_LIST_OPTS,
 			               name), -1;
 		(target ? o->targets : o->replace)[(*n)++] = val;
-	}
-	else if (!strcmp(name, "parallelism")) {
+	} else if (!strcmp(name, "parallelism")) {
 		o->parallelism = atoi(val);
 		if (o->parallelism < 1 || o->parallelism > 1000)
 			return fprintf(stderr, "barista: -parallelism must be 1..1000\n"), -1;
