@@ -39,7 +39,8 @@ void bar_buf_free(bar_buf *b);
 int64_t bar_now_ms(void);
 double bar_now_s(void);
 
-/* 64-bit FNV-1a. */
+/* A fast 64-bit non-cryptographic hash (8 bytes per step, MurmurHash3's
+ * finaliser as mixer), for change detection and hash tables. */
 uint64_t bar_hash64(const void *data, size_t n, uint64_t seed);
 #define BAR_HASH64_SEED 0xcbf29ce484222325ULL
 

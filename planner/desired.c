@@ -164,41 +164,42 @@ static void sort_unique(json_t *arr)
 		free(v);
 }
 
-/* Hash of a VM's attrs exactly as vm_attrs() would build them, written
- * straight from the group in canonical (sorted-key) form. */
+/* Append `"key":` then a string value, canonically. */
+static void canon_str(bar_buf *buf, const char *key, const char *val, int first)
+{
+	if (!first)
+		bar_buf_add(buf, ",", 1);
+	bar_json_canon_string(buf, key, strlen(key));
+	bar_buf_add(buf, ":", 1);
+	bar_json_canon_string(buf, val, strlen(val));
+}
+
+/*
+ * Hash of a VM's attrs exactly as vm_expand() builds them, written straight
+ * from the group in canonical form: keys in sorted order, as bar_json_canon
+ * would emit them (test_planner checks that both hashes agree).
+ */
 static void vm_hash(bar_desired *d, bar_buf *buf)
 {
 	const json_t *g = d->group;
-	static const char *const keys[] = {"connection", "group", "image", "index", "labels",
-	                                   "mci", "securityGroups", "spec", "sshKey", "state",
-	                                   "subnet", "vnet"};
 	char num[32];
 
 	buf->len = 0;
 	bar_buf_add(buf, "{", 1);
-	for (size_t k = 0; k < sizeof(keys) / sizeof(*keys); k++) {
-		const char *key = keys[k], *v;
-
-		if (k)
-			bar_buf_add(buf, ",", 1);
-		bar_json_canon_string(buf, key, strlen(key));
-		bar_buf_add(buf, ":", 1);
-		if (!strcmp(key, "index")) {
-			snprintf(num, sizeof(num), "%d", d->index);
-			bar_buf_puts(buf, num);
-			continue;
-		}
-		if (!strcmp(key, "labels") || !strcmp(key, "securityGroups")) {
-			bar_json_canon(buf, !strcmp(key, "labels") ? d->labels
-			                                            : json_object_get(g, key));
-			continue;
-		}
-		v = !strcmp(key, "mci")     ? d->mci->name
-		    : !strcmp(key, "state") ? str(d->mci->attrs, "state")
-		    : !strcmp(key, "group") ? str(g, "name")
-		                            : str(g, key);
-		bar_json_canon_string(buf, v, strlen(v));
-	}
+	canon_str(buf, "connection", str(g, "connection"), 1);
+	canon_str(buf, "group", str(g, "name"), 0);
+	canon_str(buf, "image", str(g, "image"), 0);
+	snprintf(num, sizeof(num), ",\"index\":%d,\"labels\":", d->index);
+	bar_buf_puts(buf, num);
+	bar_json_canon(buf, d->labels);
+	canon_str(buf, "mci", d->mci->name, 0);
+	bar_buf_puts(buf, ",\"securityGroups\":");
+	bar_json_canon(buf, json_object_get(g, "securityGroups"));
+	canon_str(buf, "spec", str(g, "spec"), 0);
+	canon_str(buf, "sshKey", str(g, "sshKey"), 0);
+	canon_str(buf, "state", str(d->mci->attrs, "state"), 0);
+	canon_str(buf, "subnet", str(g, "subnet"), 0);
+	canon_str(buf, "vnet", str(g, "vnet"), 0);
 	bar_buf_add(buf, "}", 1);
 	snprintf(d->hash, sizeof(d->hash), "%016llx",
 	         (unsigned long long)bar_hash64(buf->data, buf->len, BAR_HASH64_SEED));

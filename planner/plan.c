@@ -210,6 +210,8 @@ static void note_drift(json_t *drift, const bar_record *r, const bar_obs *o,
 	json_decref(cur);
 }
 
+static void change_clear(bar_change *c);
+
 /* Decide the change for one address present in both desired and state. */
 static void diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
                      const snap_live *lv, json_t *drift, int force_replace)
@@ -268,6 +270,13 @@ static void diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
 	}
 	if (c->action == BAR_UPDATE && strcmp(c->type, "vm") == 0)
 		vm_update(c, lv && lv->obs ? lv->obs->status : NULL, bar_desired_vm_state(d));
+	if (c->action == BAR_UPDATE && !contradicts && !c->vm_action &&
+	    json_array_size(c->diff) == 0) {
+		/* Only the hash differs (it was recorded by another version of
+		 * barista): nothing to do. */
+		change_clear(c);
+		b->n--;
+	}
 done:
 	json_decref(old);
 }
@@ -464,7 +473,6 @@ static void target_closure(bar_map *set, const bar_plan_opts *o, const bar_desir
 
 /* ---- the plan ---- */
 
-static void change_clear(bar_change *c);
 
 static bar_change *delete_change(plan_builder *b, const bar_record *r)
 {

@@ -41,21 +41,6 @@ json_t *bar_conn_live_attrs(const bar_desired_set *ds, const bar_records *rs,
 	return attrs;
 }
 
-static const bar_records *sort_rs;
-
-static int cmp_group(const void *a, const void *b)
-{
-	const bar_record *x = &sort_rs->items[*(const size_t *)a];
-	const bar_record *y = &sort_rs->items[*(const size_t *)b];
-	int c = strcmp(x->ns, y->ns);
-
-	if (!c)
-		c = strcmp(x->connection, y->connection);
-	if (!c)
-		c = strcmp(x->type, y->type);
-	return c;
-}
-
 /* The canonical text of a connection's credential reference ("null" if none). */
 static char *cred_text(const json_t *attrs)
 {
@@ -102,29 +87,43 @@ done:
 	return rc;
 }
 
-/* Group provider records by (namespace, connection, type). */
+/* Group provider records by (namespace, connection, type), in one pass;
+ * groups come out in order of first appearance (records are sorted by
+ * address, so that is deterministic). */
 static void make_groups(bar_snapshot *s)
 {
-	size_t *idx = bar_malloc((s->rs.n + 1) * sizeof(*idx));
-	size_t n = 0;
+	bar_map by_key;
+	char **keys = NULL;
 
-	for (size_t k = 0; k < s->rs.n; k++)
-		if (s->rs.items[k].connection && s->rs.items[k].system_id &&
-		    bar_type_is_provider(s->rs.items[k].type))
-			idx[n++] = k;
-	sort_rs = &s->rs;
-	qsort(idx, n, sizeof(*idx), cmp_group);
-	s->groups = bar_calloc(n + 1, sizeof(*s->groups));
-	for (size_t i = 0, j; i < n; i = j) {
-		snap_group *g = &s->groups[s->n_groups++];
+	bar_map_init(&by_key, 16);
+	s->groups = bar_calloc(1, sizeof(*s->groups));
+	for (size_t k = 0; k < s->rs.n; k++) {
+		const bar_record *r = &s->rs.items[k];
+		char key[512];
+		snap_group *g;
+		size_t gi;
 
-		for (j = i; j < n && cmp_group(&idx[i], &idx[j]) == 0; j++)
-			;
-		g->idx = bar_malloc((j - i) * sizeof(size_t));
-		memcpy(g->idx, idx + i, (j - i) * sizeof(size_t));
-		g->n = j - i;
+		if (!r->connection || !r->system_id || !bar_type_is_provider(r->type))
+			continue;
+		snprintf(key, sizeof(key), "%s/%s/%s", r->ns, r->connection, r->type);
+		gi = (size_t)bar_map_get(&by_key, key);
+		if (!gi) {
+			s->groups = bar_realloc(s->groups, (s->n_groups + 1) * sizeof(*s->groups));
+			memset(&s->groups[s->n_groups], 0, sizeof(*s->groups));
+			keys = bar_realloc(keys, (s->n_groups + 1) * sizeof(*keys));
+			keys[s->n_groups] = bar_strdup(key);
+			gi = ++s->n_groups;
+			bar_map_put(&by_key, keys[gi - 1], (void *)gi);
+		}
+		g = &s->groups[gi - 1];
+		if ((g->n & (g->n - 1)) == 0) /* 0, 1, 2, 4...: grow to the next power of two */
+			g->idx = bar_realloc(g->idx, (g->n ? g->n * 2 : 1) * sizeof(size_t));
+		g->idx[g->n++] = k;
 	}
-	free(idx);
+	for (size_t i = 0; i < s->n_groups; i++)
+		free(keys[i]);
+	free(keys);
+	bar_map_free(&by_key);
 }
 
 int bar_snapshot_read(bar_snapshot **out, bar_state *st, bar_registry *reg, int refresh,

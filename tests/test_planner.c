@@ -6,7 +6,9 @@
  *   spec/      the specs now (optional; absent = empty configuration)
  *   live.json  what the provider reports differently from what was recorded
  *              (optional): {"gone": [addr...], "attrs": {addr: {k: v}},
- *                           "status": {addr: "Suspended"}}
+ *                           "status": {addr: "Suspended"},
+ *                           "stale_hash": {addr: true}} (recorded with another
+ *              hash of the same attributes)
  *   args       plan options, one per line: "refresh=false", "destroy",
  *              "target ADDR", "replace ADDR" (optional)
  *   expect     the expected plan, one line per change:
@@ -139,6 +141,8 @@ static int seed_state(bar_state *st, const char *dir)
 			               ? "Suspended"
 			               : r.status;
 		}
+		if (json_object_get(json_object_get(g_live, "stale_hash"), d->address))
+			r.hash = "0000000000000000"; /* recorded by another version */
 		if (bar_state_put(st, &r) < 0)
 			return fprintf(stderr, "%s\n", bar_error_last()), -1;
 		free(sysid);
