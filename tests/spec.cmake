@@ -15,12 +15,12 @@ set_tests_properties(spec_cleanup PROPERTIES FIXTURES_CLEANUP spec_tmp TIMEOUT 3
 add_test(NAME spec_unit COMMAND test_spec unit ${BAR_SPEC_TMP}/unit ${BAR_SPEC_DATA}/good)
 add_test(NAME spec_good COMMAND test_spec good ${BAR_SPEC_DATA}/good)
 add_test(NAME spec_bad COMMAND test_spec bad ${BAR_SPEC_DATA}/bad)
-# 10k VMs load in ~0.1 s in a release build; the bound leaves room for
-# sanitizer builds and busy CI machines.
-add_test(NAME spec_perf COMMAND test_spec perf 10000 ${BAR_SPEC_TMP}/perf 2.0)
+# A 10k-VM configuration loads completely and correctly.  It prints its
+# timing, but speed is measured by bench/plan_scale, not asserted here.
+add_test(NAME spec_large COMMAND test_spec perf 10000 ${BAR_SPEC_TMP}/perf)
 # The examples of the user documentation must stay valid.
 add_test(NAME spec_docs COMMAND test_spec doc ${CMAKE_SOURCE_DIR}/docs/spec-reference.md
          ${BAR_SPEC_TMP}/docs)
-set_tests_properties(spec_unit spec_perf spec_docs PROPERTIES FIXTURES_REQUIRED spec_tmp)
+set_tests_properties(spec_unit spec_large spec_docs PROPERTIES FIXTURES_REQUIRED spec_tmp)
 set_tests_properties(spec_unit spec_good spec_bad spec_docs PROPERTIES TIMEOUT 60)
-set_tests_properties(spec_perf PROPERTIES TIMEOUT 120)
+set_tests_properties(spec_large PROPERTIES TIMEOUT 120)
