@@ -37,11 +37,6 @@
 #define TEST_LIMIT_S 110 /* below the ctest TIMEOUT of 120 */
 #define BIG_N 100000
 
-#if defined(__SANITIZE_ADDRESS__)
-#define LIST_LIMIT_S 0.5 /* sanitizers slow everything several times */
-#else
-#define LIST_LIMIT_S 0.1
-#endif
 
 static int failures;
 static char dir[256];
@@ -886,11 +881,10 @@ static void test_big_list(void)
 	copying = now_s() - t0;
 	CHECK(rc == 0 && c.sink.n == BIG_N && strcmp(c.sink.v[BIG_N - 1].name, "vm-100000") == 0,
 	      "copying big list: %d", rc);
+	/* Reported, not asserted: speed is bench/plan_scale's job. */
 	fprintf(stderr, "note: list of %d VMs: %.1f ms from a fresh load, %.1f ms warm, "
-	        "%.1f ms with a copying host (limit %.0f ms)\n", BIG_N, cold * 1000,
-	        warm * 1000, copying * 1000, LIST_LIMIT_S * 1000);
-	CHECK(cold < LIST_LIMIT_S && warm < LIST_LIMIT_S / 5, "list too slow: %.3f / %.3f s",
-	      cold, warm);
+	        "%.1f ms with a copying host\n", BIG_N, cold * 1000, warm * 1000,
+	        copying * 1000);
 	/* The id counter continues after the loaded ids. */
 	rc = do_create(pl.p, &c, "vm", "after", NULL, id, sizeof(id));
 	CHECK(rc == 0 && strcmp(id, "sim-vm-000186a1") == 0, "next id %s", id);
