@@ -229,11 +229,6 @@ void bar_registry_free(bar_registry *reg)
 	free(reg);
 }
 
-const char *bar_registry_search_path(const bar_registry *reg)
-{
-	return reg->search_path;
-}
-
 static const bar_provider *find_loaded(bar_registry *reg, const char *name)
 {
 	for (size_t i = 0; i < reg->n; i++)

@@ -25,7 +25,6 @@ typedef struct bar_registry bar_registry;
  */
 int bar_registry_new(bar_registry **out, const char *search_path);
 void bar_registry_free(bar_registry *reg);
-const char *bar_registry_search_path(const bar_registry *reg);
 
 /*
  * Load one plugin file.  Errors name the file: cannot dlopen, no

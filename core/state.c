@@ -211,11 +211,6 @@ const char *bar_state_lineage(bar_state *st)
 	return st->lineage;
 }
 
-const char *bar_state_path(const bar_state *st)
-{
-	return st->path;
-}
-
 int bar_state_serial(bar_state *st, int64_t *out)
 {
 	char buf[32];
@@ -453,24 +448,6 @@ void bar_state_unlock(bar_state *st)
 int bar_state_force_unlock(bar_state *st)
 {
 	return exec_sql(st, "DELETE FROM lock");
-}
-
-void bar_record_copy(bar_record *dst, const bar_record *src)
-{
-	dst->address = bar_strdup(src->address);
-	dst->type = bar_strdup(src->type);
-	dst->ns = bar_strdup(src->ns);
-	dst->name = bar_strdup(src->name);
-	dst->provider = bar_strdup(src->provider);
-	dst->connection = bar_strdup(src->connection);
-	dst->system_id = bar_strdup(src->system_id);
-	dst->status = bar_strdup(src->status);
-	dst->hash = bar_strdup(src->hash);
-	dst->desired = bar_strdup(src->desired);
-	dst->observed = bar_strdup(src->observed);
-	dst->deps = bar_strdup(src->deps);
-	dst->refs = bar_strdup(src->refs);
-	dst->updated = src->updated;
 }
 
 void bar_record_clear(bar_record *r)

@@ -52,13 +52,10 @@ typedef struct bar_records {
 int bar_state_open(bar_state **out, const char *path, unsigned flags);
 void bar_state_free(bar_state *st);
 
-/* The file's lineage (a random id made at creation; borrowed) and serial
- * (read fresh from the file).  An empty state that was never written reports
- * lineage "" only when opened read-only on a missing file: not possible, so
- * lineage is never NULL. */
+/* The file's lineage (a random id made when the file was created; borrowed,
+ * never NULL) and its serial (read fresh from the file; every write bumps it). */
 const char *bar_state_lineage(bar_state *st);
 int bar_state_serial(bar_state *st, int64_t *out);
-const char *bar_state_path(const bar_state *st);
 
 /* Read every record, sorted by address, into *out (bar_records_clear). */
 int bar_state_load(bar_state *st, bar_records *out);
@@ -82,8 +79,7 @@ void bar_state_unlock(bar_state *st);
 /* Remove any lock, whoever holds it (`barista state unlock`). */
 int bar_state_force_unlock(bar_state *st);
 
-/* Deep copy / free the members of one record; clear the whole list. */
-void bar_record_copy(bar_record *dst, const bar_record *src);
+/* Free the members of one record; clear the whole list. */
 void bar_record_clear(bar_record *r);
 void bar_records_clear(bar_records *rs);
 
