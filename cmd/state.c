@@ -1,6 +1,6 @@
 /*
- * state.c - `barista state list|show ADDR|unlock`: inspect the recorded
- * state.  Nothing shown here is secret: state holds no credentials or keys.
+ * state.c - `barista state list|show ADDR|rm ADDR|unlock`: inspect the
+ * recorded state, and the two repairs an operator needs.  Nothing shown here is secret: state holds no credentials or keys.
  */
 #include "cmd.h"
 #include "error.h"
@@ -10,9 +10,11 @@
 #include <string.h>
 
 static const char usage[] =
-    "Usage: barista state <list | show ADDR | unlock> [-json] [-state FILE] [DIR]\n"
+    "Usage: barista state <list | show ADDR | rm ADDR | unlock> [-json] [-state FILE] [DIR]\n"
     "  list         every recorded address with its type, status and system id\n"
     "  show ADDR    one record in full\n"
+    "  rm ADDR      forget a resource without touching it at its provider (it is\n"
+    "               no longer managed; a later apply creates it anew if specs have it)\n"
     "  unlock       remove a lock left by a process that no longer exists\n";
 
 static json_t *record_json(const bar_record *r)
@@ -91,6 +93,30 @@ static int do_show(const cmd_opts *o, bar_state *st, const char *addr)
 	return 0;
 }
 
+/* Forget one resource, under the apply lock so no apply races it. */
+static int do_rm(const cmd_opts *o, bar_state *st, const char *addr)
+{
+	bar_record r = {0};
+	int rc;
+
+	if (bar_state_lock(st, "state rm") < 0)
+		return cmd_fail(o);
+	rc = bar_state_get(st, addr, &r);
+	if (rc == 0)
+		rc = bar_state_delete(st, addr);
+	bar_state_unlock(st);
+	if (rc < 0) {
+		bar_record_clear(&r);
+		return cmd_fail(o);
+	}
+	printf("Removed %s from the state.\n", addr);
+	if (r.system_id)
+		printf("Its resource %s still exists at the provider and is no longer managed "
+		       "by barista.\n", r.system_id);
+	bar_record_clear(&r);
+	return 0;
+}
+
 int cmd_state(int argc, char **argv)
 {
 	const char *sub = argc > 0 ? argv[0] : NULL;
@@ -104,9 +130,9 @@ int cmd_state(int argc, char **argv)
 		fputs(usage, sub ? stdout : stderr);
 		return sub ? 0 : 1;
 	}
-	if (!strcmp(sub, "show")) {
+	if (!strcmp(sub, "show") || !strcmp(sub, "rm")) {
 		if (argc < 2 || argv[1][0] == '-') {
-			fprintf(stderr, "barista: state show needs an address\n%s", usage);
+			fprintf(stderr, "barista: state %s needs an address\n%s", sub, usage);
 			return 1;
 		}
 		addr = argv[1];
@@ -116,7 +142,7 @@ int cmd_state(int argc, char **argv)
 	if (cmd_parse(&o, argc - 1, argv + 1, "json state no-color", usage) < 0)
 		return 1;
 	path = cmd_state_path(&o, cmd_config_dir(&o));
-	if (!strcmp(sub, "unlock"))
+	if (!strcmp(sub, "unlock") || !strcmp(sub, "rm"))
 		rc = bar_state_open(&st, path, 0);
 	else
 		rc = cmd_open_state_ro(&st, path, &fresh);
@@ -134,6 +160,8 @@ int cmd_state(int argc, char **argv)
 		rc = do_list(&o, st);
 	else if (!strcmp(sub, "show"))
 		rc = do_show(&o, st, addr);
+	else if (!strcmp(sub, "rm"))
+		rc = do_rm(&o, st, addr);
 	else if (!strcmp(sub, "unlock"))
 		rc = bar_state_force_unlock(st) < 0 ? cmd_fail(&o) : (puts("Unlocked."), 0);
 	else {

@@ -469,6 +469,27 @@ static void test_json_lines(void)
 	free(args);
 }
 
+/* state rm forgets a resource without touching it; the next plan creates it. */
+static void test_state_rm(void)
+{
+	char *out, *rm = bar_printf("state rm default/vm/web-b-2 -state '%s'", state_path);
+	char *plan = bar_printf("plan '%s'", dir);
+
+	CHECK(run(&out, rm) == 0 && strstr(out, "Removed default/vm/web-b-2") &&
+	      strstr(out, "still exists at the provider"));
+	free(out);
+	CHECK(!has_vm("web-b-2"));
+	CHECK(run(&out, plan) == 0 && strstr(out, "+ default/vm/web-b-2"));
+	free(out);
+	CHECK(run(&out, rm) == 1 && strstr(out, "no resource default/vm/web-b-2"));
+	free(out);
+	free(rm);
+	rm = bar_printf("apply -auto-approve '%s'", dir); /* manage it again (a new VM) */
+	CHECK(run_q(rm) == 0 && has_vm("web-b-2"));
+	free(plan);
+	free(rm);
+}
+
 static void test_destroy(void)
 {
 	char *out, *args = bar_printf("destroy -auto-approve '%s'", dir);
@@ -504,6 +525,7 @@ int main(int argc, char **argv)
 	test_bad_input();
 	test_json_lines();
 	test_throttling();
+	test_state_rm();
 	test_destroy();
 	free(dir);
 	free(state_path);
