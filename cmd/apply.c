@@ -15,6 +15,7 @@ static const char usage[] =
     "                       further with maxConcurrency)\n"
     "  -json                JSON lines: the plan, one line per event (start, done,\n"
     "                       fail, skip), then a summary\n"
+    "  -refresh-only        only record what is live; change no resource\n"
     "  -refresh=false, -target ADDR, -replace ADDR, -state FILE, -plugin-path DIRS,\n"
     "  -no-color            as for plan\n";
 
@@ -24,8 +25,8 @@ int cmd_apply(int argc, char **argv)
 	struct stat sb;
 
 	if (cmd_parse(&o, argc, argv,
-	              "auto-approve parallelism refresh target replace state plugin-path "
-	              "no-color json", usage) < 0)
+	              "auto-approve parallelism refresh refresh-only target replace state "
+	              "plugin-path no-color json", usage) < 0)
 		return 1;
 	if (o.positional && stat(o.positional, &sb) == 0 && S_ISREG(sb.st_mode))
 		return cmd_plan_and_apply(&o, 0, o.positional);

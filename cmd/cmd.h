@@ -24,6 +24,7 @@ typedef struct cmd_opts {
 	const char *replace[MAX_LIST_OPTS];
 	size_t n_replace;
 	int json, no_color, auto_approve, detailed_exitcode, refresh, parallelism;
+	int refresh_only;
 } cmd_opts;
 
 /* Parse argv (after the subcommand).  `allowed` is a space-separated list of

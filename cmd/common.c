@@ -65,6 +65,8 @@ static int set_flag(cmd_opts *o, const char *name, const char *val)
 		o->auto_approve = 1;
 	else if (!strcmp(name, "detailed-exitcode"))
 		o->detailed_exitcode = 1;
+	else if (!strcmp(name, "refresh-only"))
+		o->refresh_only = 1;
 	return 0;
 }
 

@@ -14,6 +14,8 @@ static const char usage[] =
     "  -json                print the plan as JSON\n"
     "  -detailed-exitcode   exit 0 = no changes, 1 = error, 2 = changes\n"
     "  -refresh=false       do not read live state from providers first\n"
+    "  -refresh-only        plan only to record what is live (drifted attributes and\n"
+    "                       statuses, resources gone) without changing anything\n"
     "  -target ADDR         only ADDR and what it depends on (repeatable)\n"
     "  -replace ADDR        force replacing ADDR (repeatable)\n"
     "  -state FILE          state file (default DIR/barista.db)\n"
@@ -34,7 +36,7 @@ int cmd_plan(int argc, char **argv)
 	int rc = 1, fresh = 0, prc;
 
 	if (cmd_parse(&o, argc, argv,
-	              "out json detailed-exitcode refresh target replace state plugin-path "
+	              "out json detailed-exitcode refresh refresh-only target replace state plugin-path "
 	              "no-color parallelism", usage) < 0)
 		return 1;
 	state_path = cmd_state_path(&o, cmd_config_dir(&o));
@@ -51,6 +53,7 @@ int cmd_plan(int argc, char **argv)
 	po.n_targets = o.n_targets;
 	po.replace = o.replace;
 	po.n_replace = o.n_replace;
+	po.refresh_only = o.refresh_only;
 	if (bar_plan_make(&plan, &ds, snap, &po) < 0)
 		goto fail;
 	if (fresh) {

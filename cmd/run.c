@@ -190,6 +190,7 @@ static int make_plan(const cmd_opts *o, const char *dir, int destroy, bar_state 
 	po.n_targets = o->n_targets;
 	po.replace = o->replace;
 	po.n_replace = o->n_replace;
+	po.refresh_only = o->refresh_only;
 	rc = cmd_load_all(&cfg, &ds, &snap, destroy ? NULL : dir, o->json, st, reg,
 	                  destroy ? 0 : o->refresh, &cancel_flag);
 	if (rc < 0)

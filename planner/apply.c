@@ -546,6 +546,30 @@ static int do_delete(engine *e, const node *nd, const bar_conn *conn,
 	return rc;
 }
 
+/* -refresh-only: bring a record in line with what is live, touching no
+ * provider. */
+static int record_live(engine *e, const bar_change *c)
+{
+	bar_record r = {0};
+	int rc;
+
+	if (c->action == BAR_DELETE) {
+		rc = bar_state_delete(e->st, c->address);
+		if (rc == 0 && e->o->keys_dir)
+			bar_keystore_remove(e->o->keys_dir, c->address);
+		return rc;
+	}
+	if ((rc = bar_state_get(e->st, c->address, &r)) < 0)
+		return rc;
+	free(r.status);
+	free(r.observed);
+	r.status = bar_strdup(c->live_status);
+	r.observed = bar_strdup(c->live_attrs);
+	rc = bar_state_put(e->st, &r);
+	bar_record_clear(&r);
+	return rc;
+}
+
 static int run_node(engine *e, node *nd, bar_obs *o, int *throttled)
 {
 	const bar_change *c = nd->c;
@@ -554,6 +578,8 @@ static int run_node(engine *e, node *nd, bar_obs *o, int *throttled)
 	int64_t timeout = e->o->op_timeout_ms ? e->o->op_timeout_ms : 30 * 60 * 1000;
 	bar_op_ctx ctx = {e->o->cancel, bar_now_ms() + timeout, 0, throttled};
 
+	if (c->record_only)
+		return record_live(e, c);
 	if (nd->op == OP_DELETE)
 		return do_delete(e, nd, conn, &ctx);
 	if (!conn)

@@ -584,6 +584,42 @@ static int check_capabilities(plan_builder *b, const bar_desired_set *ds,
 	return 0;
 }
 
+/* -refresh-only: one record-only change per record whose resource is gone
+ * or whose live attributes or status differ from what was recorded. */
+static void refresh_only(plan_builder *b, const bar_snapshot *snap, json_t *drift)
+{
+	const bar_records *rs = &snap->rs;
+
+	for (size_t i = 0; i < rs->n; i++) {
+		const bar_record *r = &rs->items[i];
+		const snap_live *lv = &snap->live[i];
+		bar_change *c;
+		int contradicts = 0;
+
+		if (!lv->checked)
+			continue;
+		if (!lv->obs) {
+			c = delete_change(b, r);
+			c->record_only = 1;
+			set_reason(c, bar_printf("%s no longer exists on the provider; forget it",
+			                         r->system_id));
+			continue;
+		}
+		if (r->observed && !strcmp(lv->obs->attrs, r->observed) &&
+		    status_is(lv->obs->status, r->status ? r->status : ""))
+			continue;
+		if (r->observed && strcmp(lv->obs->attrs, r->observed))
+			note_drift(drift, r, lv->obs, NULL, &contradicts);
+		c = change_new(b, BAR_UPDATE, r->address, r->type, r->ns, r->name, r->connection);
+		set_prior(c, r);
+		c->record_only = 1;
+		c->live_status = bar_strdup(lv->obs->status);
+		c->live_attrs = bar_strdup(lv->obs->attrs);
+		c->deps = r->deps ? json_loads(r->deps, 0, NULL) : json_array();
+		set_reason(c, bar_printf("record what is live (status %s)", lv->obs->status));
+	}
+}
+
 int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_snapshot *snap,
                   const bar_plan_opts *o)
 {
@@ -603,7 +639,13 @@ int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_snapshot *snap,
 		goto done;
 	if (p->refreshed && bar_snapshot_settle(snap, ds) < 0)
 		goto done;
-	for (size_t i = 0; ds && !o->destroy && i < ds->n; i++) {
+	if (o->refresh_only && !p->refreshed) {
+		bar_error_set("-refresh-only needs refresh: drop -refresh=false");
+		goto done;
+	}
+	if (o->refresh_only)
+		refresh_only(&b, snap, p->drift);
+	for (size_t i = 0; ds && !o->destroy && !o->refresh_only && i < ds->n; i++) {
 		const bar_desired *d = &ds->items[i];
 		const bar_record *r = bar_records_find(rs, d->address);
 
@@ -614,12 +656,12 @@ int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_snapshot *snap,
 			diff_one(&b, d, r, p->refreshed ? &snap->live[r - rs->items] : NULL,
 			         p->drift, is_forced(o, d->address));
 	}
-	for (size_t i = 0; i < rs->n; i++)
+	for (size_t i = 0; !o->refresh_only && i < rs->n; i++)
 		if (o->destroy || !ds || !bar_desired_find(ds, rs->items[i].address))
 			delete_change(&b, &rs->items[i]);
-	if (ds && !o->destroy && check_capabilities(&b, ds, rs, snap->reg) < 0)
+	if (ds && !o->destroy && !o->refresh_only && check_capabilities(&b, ds, rs, snap->reg) < 0)
 		goto done;
-	if (ds && !o->destroy)
+	if (ds && !o->destroy && !o->refresh_only)
 		propagate(&b, ds, rs);
 	if (o->n_targets) {
 		bar_map_init(&targets, 64);
@@ -638,7 +680,7 @@ int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_snapshot *snap,
 	p->changes = b.items;
 	p->n = b.n;
 	b.items = NULL;
-	if (ds && !o->destroy) {
+	if (ds && !o->destroy && !o->refresh_only) {
 		size_t touched = 0;
 
 		for (size_t i = 0; i < p->n; i++)
@@ -671,6 +713,8 @@ static void change_clear(bar_change *c)
 	free(c->hash);
 	free(c->prior_system_id);
 	json_decref(c->prior_deps);
+	free(c->live_status);
+	free(c->live_attrs);
 	json_decref(c->attrs);
 	json_decref(c->refs);
 	json_decref(c->deps);

@@ -43,6 +43,12 @@ static json_t *change_to_json(const bar_change *c)
 		json_object_set_new(j, "prior_system_id", json_string(c->prior_system_id));
 	if (c->prior_deps)
 		json_object_set(j, "prior_deps", c->prior_deps);
+	if (c->record_only)
+		json_object_set_new(j, "record_only", json_true());
+	if (c->live_status)
+		json_object_set_new(j, "live_status", json_string(c->live_status));
+	if (c->live_attrs)
+		json_object_set_new(j, "live_attrs", json_string(c->live_attrs));
 	return j;
 }
 
@@ -139,6 +145,9 @@ int bar_plan_from_json(bar_plan **out, const json_t *j)
 		c->diff = jref(cj, "diff");
 		c->prior_system_id = jstr(cj, "prior_system_id");
 		c->prior_deps = jref(cj, "prior_deps");
+		c->record_only = json_is_true(json_object_get(cj, "record_only"));
+		c->live_status = jstr(cj, "live_status");
+		c->live_attrs = jstr(cj, "live_attrs");
 		if (!c->type || !c->ns || !c->name) {
 			bar_plan_free(p);
 			return bar_error_set("plan file: change %s lacks type/namespace/name",

@@ -98,6 +98,11 @@ typedef struct bar_change {
 	json_t *diff;      /* [{"attr","old","new","forces"}] for update/replace */
 	char *prior_system_id;
 	json_t *prior_deps; /* what the recorded resource depends on (may be NULL) */
+	int record_only;    /* -refresh-only: change only the record, never the
+	                     * resource: an update records live_status/live_attrs,
+	                     * a delete forgets a resource that is gone */
+	char *live_status;
+	char *live_attrs;   /* JSON object text */
 } bar_change;
 
 typedef struct bar_plan {
@@ -138,8 +143,10 @@ typedef struct bar_plan_opts {
 	size_t n_targets;
 	const char *const *replace;  /* force replacement of these */
 	size_t n_replace;
+	int refresh_only;            /* plan only to record what is live: drifted
+	                              * attributes and statuses, gone resources */
 } bar_plan_opts;
-#define BAR_PLAN_OPTS_INIT { 1, 0, NULL, 0, NULL, 0 }
+#define BAR_PLAN_OPTS_INIT { 1, 0, NULL, 0, NULL, 0, 0 }
 
 /*
  * Diff the desired set (may be NULL with opts->destroy) against a snapshot.

@@ -490,6 +490,42 @@ static void test_state_rm(void)
 	free(rm);
 }
 
+/* A VM deleted out of band (a delete line appended to the sim's store, as
+ * another client would): -refresh-only forgets it without changing
+ * anything; the next plan creates it anew. */
+static void test_refresh_only(void)
+{
+	char *log = bar_printf("%s/sim.log", tmpdir), *out;
+	char *plan_ro = bar_printf("plan -refresh-only -detailed-exitcode '%s'", dir);
+	char *apply_ro = bar_printf("apply -refresh-only -auto-approve '%s'", dir);
+	char *plan = bar_printf("plan '%s'", dir);
+	bar_state *st = NULL;
+	bar_record r = {0};
+	FILE *f;
+
+	CHECK(bar_state_open(&st, state_path, BAR_STATE_READONLY) == 0 &&
+	      bar_state_get(st, "default/vm/web-b-1", &r) == 0 && r.system_id);
+	bar_state_free(st);
+	f = fopen(log, "a");
+	CHECK(f && r.system_id &&
+	      fprintf(f, "D\tvm\tus-east-1\t%s\n", r.system_id ? r.system_id : "") > 0);
+	if (f)
+		fclose(f);
+	CHECK(run(&out, plan_ro) == 2 && strstr(out, "- default/vm/web-b-1") &&
+	      strstr(out, "forget it") && strstr(out, "0 to add"));
+	free(out);
+	CHECK(run(&out, apply_ro) == 0 && !has_vm("web-b-1"));
+	free(out);
+	CHECK(run(&out, plan) == 0 && strstr(out, "+ default/vm/web-b-1") &&
+	      !strstr(out, "deleted outside"));
+	free(out);
+	bar_record_clear(&r);
+	free(plan);
+	free(apply_ro);
+	free(plan_ro);
+	free(log);
+}
+
 static void test_destroy(void)
 {
 	char *out, *args = bar_printf("destroy -auto-approve '%s'", dir);
@@ -526,6 +562,7 @@ int main(int argc, char **argv)
 	test_json_lines();
 	test_throttling();
 	test_state_rm();
+	test_refresh_only();
 	test_destroy();
 	free(dir);
 	free(state_path);

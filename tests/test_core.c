@@ -195,7 +195,8 @@ static void test_mci_status(void)
 static void test_plan_file(void)
 {
 	bar_change c = {BAR_REPLACE, "default/vnet/n", "vnet", "default", "n", "c1",
-	                "cidr forces replacement", NULL, 0, NULL, "abc", NULL, NULL, NULL, "x-1", NULL};
+	                "cidr forces replacement", NULL, 0, NULL, "abc", NULL, NULL, NULL, "x-1", NULL,
+	                0, NULL, NULL};
 	bar_plan p = {"lin", 7, 0, 1, &c, 1, 3, NULL, NULL, NULL, NULL};
 	bar_plan *q = NULL;
 	char *path = tmp("p.plan");

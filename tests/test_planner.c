@@ -9,7 +9,7 @@
  *                           "status": {addr: "Suspended"},
  *                           "stale_hash": {addr: true}} (recorded with another
  *              hash of the same attributes)
- *   args       plan options, one per line: "refresh=false", "destroy",
+ *   args       plan options, one per line: "refresh=false", "destroy", "refresh-only",
  *              "target ADDR", "replace ADDR" (optional)
  *   expect     the expected plan, one line per change:
  *              "<action> <address>[ (<vm action>)][ # <reason>]", then
@@ -194,6 +194,8 @@ static void parse_args(char *text, bar_plan_opts *po, const char **targets,
 			*refresh = 0;
 		else if (!strcmp(line, "destroy"))
 			po->destroy = 1;
+		else if (!strcmp(line, "refresh-only"))
+			po->refresh_only = 1;
 		else if (!strncmp(line, "target ", 7))
 			targets[po->n_targets++] = line + 7;
 		else if (!strncmp(line, "replace ", 8))
