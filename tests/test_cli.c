@@ -267,111 +267,108 @@ static void test_failure_isolation(void)
 	free(args);
 }
 
+/* An apply in the background, its output on a pipe, stopped once two VM
+ * creates are in flight.  Returns the apply's pid; *f reads its output. */
+static pid_t start_apply(FILE **f)
+{
+	char *args = bar_printf("exec '%s' apply -auto-approve -parallelism 2 '%s'", barista,
+	                        dir);
+	char line[512];
+	int fds[2], started = 0;
+	pid_t pid;
+
+	if (pipe(fds) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
+		close(fds[0]);
+		execl("/bin/sh", "sh", "-c", args, (char *)NULL); /* sh execs barista */
+		_exit(127);
+	}
+	close(fds[1]);
+	free(args);
+	*f = fdopen(fds[0], "r");
+	while (*f && fgets(line, sizeof(line), *f))
+		if (strstr(line, "/vm/web-a-") && strstr(line, "Creating...") && ++started == 2)
+			break;
+	return pid;
+}
+
+/* Read the rest of the apply's output and return its exit status. */
+static int finish_apply(pid_t pid, FILE *f)
+{
+	char line[512];
+	int status = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		;
+	if (f)
+		fclose(f);
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+}
+
+/* Apply with the latency off again and expect `vms` VMs. */
+static void finish_job(int count, size_t vms)
+{
+	char *again = bar_printf("apply -auto-approve '%s'", dir);
+
+	write_config("", 0, count);
+	CHECK(run_q(again) == 0 && count_type("vm") == vms);
+	free(again);
+}
+
 /* The first Ctrl-C starts nothing new and waits for what runs; the state
  * then matches the provider exactly, so the next apply finishes the job. */
 static void test_interrupt(void)
 {
-	char *args = bar_printf("exec '%s' apply -auto-approve -parallelism 2 '%s'", barista,
-	                        dir);
-	char *plan = bar_printf("plan '%s'", dir), *out, line[512];
-	int fds[2], status, started = 0;
+	char *plan = bar_printf("plan '%s'", dir), *out;
+	char *second = bar_printf("apply -auto-approve '%s'", dir);
+	FILE *f = NULL;
 	pid_t pid;
-	FILE *f;
 
 	write_config("", 1000, 12); /* 6 more VMs, 1 s each, 2 at a time: 3 s to act in */
-	CHECK(pipe(fds) == 0);
-	pid = fork();
-	if (pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		execl("/bin/sh", "sh", "-c", args, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	f = fdopen(fds[0], "r");
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "/vm/web-a-") && strstr(line, "Creating...") && ++started == 2)
-			break;
+	pid = start_apply(&f);
+	CHECK(pid > 0);
 	/* a second apply meanwhile is refused by the lock */
-	{
-		char *second = bar_printf("apply -auto-approve '%s'", dir);
-
-		CHECK(run(&out, second) == 1 && strstr(out, "locked by apply"));
-		free(out);
-		free(second);
-	}
-	kill(pid, SIGINT); /* sh -c execs barista, so this reaches it */
-	while (fgets(line, sizeof(line), f))
-		;
-	fclose(f);
-	waitpid(pid, &status, 0);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	CHECK(run(&out, second) == 1 && strstr(out, "locked by apply"));
+	free(out);
+	kill(pid, SIGINT);
+	CHECK(finish_apply(pid, f) == 1);
 	CHECK(count_type("vm") >= 10 && count_type("vm") < 14);
 	/* nothing is lost: the plan only adds what never started */
 	CHECK(run(&out, plan) == 0 && !strstr(out, "Drift") && !strstr(out, "deleted outside"));
 	free(out);
-	write_config("", 0, 12);
-	{
-		char *again = bar_printf("apply -auto-approve '%s'", dir);
-
-		CHECK(run_q(again) == 0 && count_type("vm") == 14);
-		free(again);
-	}
+	finish_job(12, 14);
+	free(second);
 	free(plan);
-	free(args);
 }
 
 /* A second Ctrl-C cancels what is in flight: the apply ends at once, the
  * cancelled creates made nothing, and the next plan creates them. */
 static void test_cancel(void)
 {
-	char *args = bar_printf("exec '%s' apply -auto-approve -parallelism 2 '%s'", barista,
-	                        dir);
-	char *plan = bar_printf("plan '%s'", dir), *out, line[512];
-	int fds[2], status, started = 0;
+	char *plan = bar_printf("plan '%s'", dir), *out;
+	FILE *f = NULL;
 	double t0;
 	pid_t pid;
-	FILE *f;
 
 	write_config("", 20000, 14); /* 2 more VMs that would take 20 s each */
-	CHECK(pipe(fds) == 0);
-	pid = fork();
-	if (pid == 0) {
-		dup2(fds[1], 1);
-		dup2(fds[1], 2);
-		close(fds[0]);
-		execl("/bin/sh", "sh", "-c", args, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	f = fdopen(fds[0], "r");
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "/vm/web-a-") && strstr(line, "Creating...") && ++started == 2)
-			break;
+	pid = start_apply(&f);
+	CHECK(pid > 0);
 	t0 = bar_now_s();
 	kill(pid, SIGINT);
 	usleep(200000);
 	kill(pid, SIGINT);
-	while (fgets(line, sizeof(line), f))
-		;
-	fclose(f);
-	waitpid(pid, &status, 0);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	CHECK(finish_apply(pid, f) == 1);
 	CHECK(bar_now_s() - t0 < 5);
 	CHECK(count_type("vm") == 14);
 	CHECK(run(&out, plan) == 0 && strstr(out, "2 to add") && !strstr(out, "Drift"));
-	if (getenv("TEST_VERBOSE"))
-		fputs(out, stderr);
 	free(out);
-	write_config("", 0, 14);
-	{
-		char *again = bar_printf("apply -auto-approve '%s'", dir);
-
-		CHECK(run_q(again) == 0 && count_type("vm") == 16);
-		free(again);
-	}
+	finish_job(14, 16);
 	free(plan);
-	free(args);
 }
 
 static void test_bad_input(void)
