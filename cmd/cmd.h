@@ -51,7 +51,7 @@ int cmd_load_config(bar_config **out, const char *dir, int json);
  */
 int cmd_load_all(bar_config **cfg, bar_desired_set *ds, bar_snapshot **snap,
                  const char *dir, int json, bar_state *st, bar_registry *reg,
-                 int refresh, const volatile int *cancel);
+                 int refresh, const bar_cancel *cancel);
 
 /* Colour on stdout?  Honours NO_COLOR and -no-color. */
 int cmd_color(const cmd_opts *o);

@@ -141,7 +141,8 @@ int cmd_color(const cmd_opts *o)
 int cmd_fail(const cmd_opts *o)
 {
 	if (o && o->json) {
-		json_t *j = json_pack("{s:b, s:s}", "ok", 0, "error", bar_error_last());
+		json_t *j = json_pack("{s:b, s:s, s:o}", "ok", 0, "error", bar_error_last(),
+		                      "details", bar_error_to_json(bar_error_get()));
 		char *s = json_dumps(j, JSON_COMPACT);
 
 		puts(s);
@@ -204,7 +205,7 @@ typedef struct snap_job {
 	bar_state *st;
 	bar_registry *reg;
 	int refresh;
-	const volatile int *cancel;
+	const bar_cancel *cancel;
 	bar_snapshot *snap;
 	char *error;
 } snap_job;
@@ -220,7 +221,7 @@ static void *snap_thread(void *arg)
 
 int cmd_load_all(bar_config **cfg, bar_desired_set *ds, bar_snapshot **snap,
                  const char *dir, int json, bar_state *st, bar_registry *reg,
-                 int refresh, const volatile int *cancel)
+                 int refresh, const bar_cancel *cancel)
 {
 	snap_job job = {st, reg, refresh, cancel, NULL, NULL};
 	pthread_t th;

@@ -1,35 +1,50 @@
 /*
  * run.c - the flow apply and destroy share: lock the state, make (or load)
  * a plan, show it, confirm, apply it with progress lines, print a summary.
- * First Ctrl-C: start nothing new, let in-flight operations finish and save
- * their results.  Second Ctrl-C: ask providers to cancel in-flight work.
+ * First Ctrl-C (or SIGTERM): start nothing new, let in-flight operations
+ * finish and save their results.  Second: ask providers to cancel in-flight
+ * work.  The handler touches only the atomic cancellation token (and write).
  */
 #include "cmd.h"
 #include "error.h"
 #include "util.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static volatile int stop_flag, cancel_flag;
+static bar_cancel token = BAR_CANCEL_INIT;
 
-static void on_sigint(int sig)
+static void on_signal(int sig)
 {
 	static const char m1[] = "\nInterrupt: starting nothing new; waiting for operations "
 	                         "in flight (Ctrl-C again to cancel them)\n";
 	static const char m2[] = "\nSecond interrupt: cancelling operations in flight\n";
+	int saved = errno;
 
 	(void)sig;
-	if (!stop_flag) {
-		stop_flag = 1;
+	if (!atomic_exchange(&token.stop, 1)) {
 		(void)!write(STDERR_FILENO, m1, sizeof(m1) - 1);
 	} else {
-		cancel_flag = 1;
+		atomic_store(&token.cancel, 1);
 		(void)!write(STDERR_FILENO, m2, sizeof(m2) - 1);
 	}
+	errno = saved;
+}
+
+/* SIGINT and SIGTERM both stop the run gracefully; on == 0 restores them. */
+static void catch_signals(int on)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on ? on_signal : SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }
 
 typedef struct progress {
@@ -68,6 +83,8 @@ static void event_json(const bar_apply_event *ev)
 		json_object_set_new(j, "system_id", json_string(ev->system_id));
 	if (ev->message)
 		json_object_set_new(j, "message", json_string(ev->message));
+	if (ev->error)
+		json_object_set_new(j, "error", bar_error_to_json(ev->error));
 	s = json_dumps(j, JSON_COMPACT);
 	puts(s);
 	free(s);
@@ -192,7 +209,7 @@ static int make_plan(const cmd_opts *o, const char *dir, int destroy, bar_state 
 	po.n_replace = o->n_replace;
 	po.refresh_only = o->refresh_only;
 	rc = cmd_load_all(&cfg, &ds, &snap, destroy ? NULL : dir, o->json, st, reg,
-	                  destroy ? 0 : o->refresh, &cancel_flag);
+	                  destroy ? 0 : o->refresh, &token);
 	if (rc < 0)
 		return rc; /* -2: diagnostics printed */
 	rc = bar_plan_make(out, destroy ? NULL : &ds, snap, &po);
@@ -300,13 +317,12 @@ int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved)
 	if (!saved && confirm(o, destroy) < 0)
 		goto done;
 	pg.total = plan->n;
-	signal(SIGINT, on_sigint);
+	catch_signals(1);
 	ao.parallelism = o->parallelism;
 	ao.keys_dir = keys;
 	ao.on_event = on_event;
 	ao.ud = &pg;
-	ao.stop = &stop_flag;
-	ao.cancel = &cancel_flag;
+	ao.cancel = &token;
 	if (!o->json)
 		printf("\n");
 	if (!o->json && isatty(STDOUT_FILENO))
@@ -315,7 +331,7 @@ int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved)
 	pg.quit = 1;
 	if (ticking)
 		pthread_join(tick, NULL);
-	signal(SIGINT, SIG_DFL);
+	catch_signals(0);
 	print_summary(&sum, destroy, bar_now_s() - pg.t0, o->json);
 	if (prc < 0)
 		goto fail;

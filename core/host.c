@@ -4,8 +4,10 @@
  * Every call gets a bar_call on the stack whose host_data points at a
  * call_ctx: the sink that collects emitted observations and secrets, the
  * error the provider set, the connection (for credentials) and the
- * cancellation flag.  Throttling (BAR_P_ERETRY) is retried here with
- * exponential backoff so that no caller has to.
+ * cancellation token.  Throttling (BAR_ERETRY) is retried here with
+ * jittered exponential backoff, bounded by the call's deadline and cut short
+ * by cancellation, so that no caller has to.  A connection's provider
+ * session (open/close) is opened on the first call that needs it.
  */
 #include "host.h"
 #include "error.h"
@@ -44,6 +46,14 @@ struct bar_sink {
 	bar_obs_list *list;
 	bar_secrets *secrets;
 	int failed;
+	char why[160]; /* why an emit was refused */
+};
+
+struct bar_session {
+	pthread_mutex_t mu; /* guards opening */
+	int state;          /* 0 not opened, 1 open, -1 open failed */
+	void *handle;       /* what the provider's open() made */
+	bar_error error;    /* why open failed */
 };
 
 typedef struct call_ctx {
@@ -51,37 +61,50 @@ typedef struct call_ctx {
 	const bar_op_ctx *op;
 	char code[128];
 	char message[2048];
+	char *operation;    /* set_operation's token */
+	char cred_error[512]; /* a credential reference that could not be read */
 	json_t *cred_file; /* parsed credential file, zeroed on free */
 } call_ctx;
 
 /* ---- host API given to plugins ---- */
 
-static char *dup_bounded(const char *s)
+/* Refuse an emit, remembering why for the call's error. */
+static int sink_refuse(bar_sink *sink, const char *why)
 {
-	if (!s)
-		return NULL;
-	return bar_strndup(s, strnlen(s, MAX_OBS_TEXT));
+	if (!sink->failed)
+		snprintf(sink->why, sizeof(sink->why), "%s", why);
+	sink->failed = 1;
+	return -1;
 }
 
 static int host_emit(bar_sink *sink, const bar_observed *o)
 {
+	const char *texts[4];
 	bar_obs *dst;
 
-	if (!sink->list || !o || !o->system_id) {
-		sink->failed = 1;
-		return -1;
-	}
+	if (!sink->list)
+		return sink_refuse(sink, "provider emitted a result where none was expected");
+	if (!o || !o->system_id || !*o->system_id)
+		return sink_refuse(sink, "provider emitted a result without a system id");
+	texts[0] = o->system_id;
+	texts[1] = o->name;
+	texts[2] = o->attrs;
+	texts[3] = o->tags;
+	/* A hard limit fails loudly: never truncate into invalid JSON. */
+	for (int i = 0; i < 4; i++)
+		if (texts[i] && strnlen(texts[i], MAX_OBS_TEXT + 1) > MAX_OBS_TEXT)
+			return sink_refuse(sink, "provider emitted a result larger than 16 MiB");
 	if (sink->list->n == sink->list->cap) {
 		sink->list->cap = sink->list->cap ? sink->list->cap * 2 : 16;
 		sink->list->items = bar_realloc(sink->list->items,
 		                                sink->list->cap * sizeof(bar_obs));
 	}
 	dst = &sink->list->items[sink->list->n++];
-	dst->system_id = dup_bounded(o->system_id);
-	dst->name = dup_bounded(o->name ? o->name : "");
-	dst->status = dup_bounded(o->status ? o->status : "");
-	dst->attrs = dup_bounded(o->attrs ? o->attrs : "{}");
-	dst->tags = dup_bounded(o->tags ? o->tags : "{}");
+	dst->system_id = bar_strdup(o->system_id);
+	dst->name = bar_strdup(o->name ? o->name : "");
+	dst->status = bar_strndup(o->status ? o->status : "", 64);
+	dst->attrs = bar_strdup(o->attrs ? o->attrs : "{}");
+	dst->tags = bar_strdup(o->tags ? o->tags : "{}");
 	return 0;
 }
 
@@ -89,10 +112,10 @@ static int host_emit_secret(bar_sink *sink, const char *field, const char *value
 {
 	bar_secrets *s = sink->secrets;
 
-	if (!s || !field || !value) {
-		sink->failed = 1;
-		return -1;
-	}
+	if (!s)
+		return sink_refuse(sink, "provider handed back a secret where none was expected");
+	if (!field || !value)
+		return sink_refuse(sink, "provider handed back an empty secret");
 	s->items = bar_realloc(s->items, (s->n + 1) * sizeof(bar_secret));
 	s->items[s->n].field = bar_strdup(field);
 	s->items[s->n].value = bar_strdup(value);
@@ -141,7 +164,15 @@ static int host_cancelled(bar_call *call)
 {
 	call_ctx *cx = call->host_data;
 
-	return cx->op && cx->op->cancel && *cx->op->cancel;
+	return cx->op && bar_cancel_cancelled(cx->op->cancel);
+}
+
+static void host_set_operation(bar_call *call, const char *token)
+{
+	call_ctx *cx = call->host_data;
+
+	free(cx->operation);
+	cx->operation = token && *token ? bar_strndup(token, 1024) : NULL;
 }
 
 static const char *host_credential(bar_call *call, const char *field)
@@ -153,13 +184,29 @@ static const char *host_credential(bar_call *call, const char *field)
 	if (!ref || !field)
 		return NULL;
 	var = json_string_value(json_object_get(json_object_get(ref, "env"), field));
-	if (var)
-		return getenv(var);
+	if (var) {
+		const char *v = getenv(var);
+
+		if ((!v || !*v) && !cx->cred_error[0])
+			snprintf(cx->cred_error, sizeof(cx->cred_error), "credential field \"%s\" "
+			         "comes from environment variable %s, which is %s", field, var,
+			         v ? "empty" : "not set");
+		return v && *v ? v : NULL;
+	}
 	path = json_string_value(json_object_get(ref, "file"));
 	if (!path)
 		return NULL;
-	if (!cx->cred_file)
-		cx->cred_file = json_load_file(path, 0, NULL);
+	if (!cx->cred_file) {
+		json_error_t jerr;
+
+		cx->cred_file = json_load_file(path, 0, &jerr);
+		if (!cx->cred_file) {
+			/* jansson's text never quotes the file's content */
+			snprintf(cx->cred_error, sizeof(cx->cred_error), "credential file %s: "
+			         "line %d, column %d: %s", path, jerr.line, jerr.column, jerr.text);
+			return NULL;
+		}
+	}
 	return json_string_value(json_object_get(cx->cred_file, field));
 }
 
@@ -172,6 +219,7 @@ static const bar_host_api host_api = {
 	.cancelled = host_cancelled,
 	.credential = host_credential,
 	.emit_secret = host_emit_secret,
+	.set_operation = host_set_operation,
 };
 
 const bar_host_api *bar_host_api_get(void)
@@ -241,19 +289,28 @@ static const bar_provider *find_loaded(bar_registry *reg, const char *name)
 static int check_provider(bar_registry *reg, const char *path, const bar_provider *p)
 {
 	if (p->abi_version != BAR_PROVIDER_ABI_VERSION)
-		return bar_error_set("provider plugin %s: ABI version %u is not supported "
-		                     "(this barista speaks version %d); rebuild the plugin "
-		                     "against this barista's barista_provider.h",
-		                     path, p->abi_version, BAR_PROVIDER_ABI_VERSION);
-	if (p->struct_size < offsetof(bar_provider, destroy))
+		return bar_error_setc(BAR_ENOTSUP, "provider plugin %s: it speaks provider ABI "
+		                      "version %u, this barista speaks version %d; rebuild the "
+		                      "plugin against this barista's barista_provider.h",
+		                      path, p->abi_version, BAR_PROVIDER_ABI_VERSION);
+	/* Every member of version 2, destroy included, must be covered. */
+	if (!BAR_COVERS(p, destroy))
 		return bar_error_set("provider plugin %s: provider table is %u bytes, too "
-		                     "small for ABI version %d", path, p->struct_size,
-		                     BAR_PROVIDER_ABI_VERSION);
+		                     "small for ABI version %d (%zu)", path, p->struct_size,
+		                     BAR_PROVIDER_ABI_VERSION,
+		                     offsetof(bar_provider, destroy) + sizeof(p->destroy));
 	if (!p->name || !*p->name)
 		return bar_error_set("provider plugin %s: provider has no name", path);
 	if (!p->create || !p->read || !p->del || !p->list)
 		return bar_error_set("provider plugin %s: provider \"%s\" lacks one of "
 		                     "create, read, delete, list", path, p->name);
+	if (!p->types || !p->types[0])
+		return bar_error_set("provider plugin %s: provider \"%s\" declares no "
+		                     "resource types", path, p->name);
+	for (size_t i = 0; p->types[i]; i++)
+		if (!BAR_COVERS(p->types[i], in_place) || !p->types[i]->type)
+			return bar_error_set("provider plugin %s: type entry %zu is malformed",
+			                     path, i);
 	for (size_t i = 0; i < reg->n; i++)
 		if (strcmp(reg->items[i].prov->name, p->name) == 0)
 			return bar_error_set("provider plugin %s: provider name \"%s\" is already "
@@ -299,7 +356,7 @@ static int load_locked(bar_registry *reg, const char *path, const bar_provider *
 	return 0;
 fail_close:
 	dlclose(dl);
-	return -1;
+	return bar_error_get()->code;
 }
 
 int bar_registry_load_file(bar_registry *reg, const char *path, const bar_provider **out)
@@ -330,6 +387,47 @@ int bar_registry_add(bar_registry *reg, bar_provider *prov, const char *origin)
 	return rc;
 }
 
+/* The drivers the search path offers, as "a, b, c" (malloc'd), and the one
+ * nearest to `want` by edit distance (at most 2) in *near (malloc'd or NULL). */
+static char *available_drivers(const char *search_path, const char *want, char **near)
+{
+	static const char pre[] = "barista-provider-", suf[] = ".so";
+	char *dirs = bar_strdup(search_path), *save = NULL;
+	bar_buf list = BAR_BUF_INIT(4096);
+	size_t best = 3;
+
+	*near = NULL;
+	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		DIR *dir = opendir(d);
+		struct dirent *e;
+
+		while (dir && (e = readdir(dir))) {
+			size_t n = strlen(e->d_name);
+			char name[256];
+			size_t dist;
+
+			if (n <= sizeof(pre) + sizeof(suf) - 2 || strncmp(e->d_name, pre, sizeof(pre) - 1) ||
+			    strcmp(e->d_name + n - 3, suf))
+				continue;
+			snprintf(name, sizeof(name), "%.*s", (int)(n - sizeof(pre) - 2),
+			         e->d_name + sizeof(pre) - 1);
+			if (list.data && strstr(list.data, name))
+				continue;
+			bar_buf_printf(&list, "%s%s", list.len ? ", " : "", name);
+			dist = bar_edit_distance(name, want);
+			if (dist < best) {
+				best = dist;
+				free(*near);
+				*near = bar_strdup(name);
+			}
+		}
+		if (dir)
+			closedir(dir);
+	}
+	free(dirs);
+	return list.data ? bar_buf_take(&list) : bar_strdup("none");
+}
+
 int bar_registry_get(bar_registry *reg, const char *driver, const bar_provider **out)
 {
 	const bar_provider *p;
@@ -353,9 +451,15 @@ int bar_registry_get(bar_registry *reg, const char *driver, const bar_provider *
 	}
 	free(dirs);
 	if (!path) {
-		bar_error_set("no provider plugin for driver \"%s\": barista-provider-%s.so is "
-		              "not in any of %s (set BARISTA_PLUGIN_PATH)",
-		              driver, driver, reg->search_path);
+		char *near, *known = available_drivers(reg->search_path, driver, &near);
+
+		bar_error_setc(BAR_ENOTFOUND, "unknown driver \"%s\"%s%s%s: no "
+		               "barista-provider-%s.so in %s (drivers there: %s; set "
+		               "BARISTA_PLUGIN_PATH or -plugin-path to add others)", driver,
+		               near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "",
+		               driver, reg->search_path, known);
+		free(near);
+		free(known);
 		goto done;
 	}
 	rc = load_locked(reg, path, &p);
@@ -391,6 +495,8 @@ int bar_conn_init(bar_conn *out, const char *ns, const char *name, const json_t 
 	out->config = cfg ? json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS) : bar_strdup("{}");
 	out->credential = json_is_object(cred) ? json_deep_copy(cred) : NULL;
 	out->max_concurrency = (int)json_integer_value(json_object_get(attrs, "maxConcurrency"));
+	out->session = bar_calloc(1, sizeof(*out->session));
+	pthread_mutex_init(&out->session->mu, NULL);
 	return 0;
 }
 
@@ -400,13 +506,21 @@ int bar_conn_bind(bar_conn *c, bar_registry *reg)
 		return 0;
 	if (bar_registry_get(reg, c->driver, &c->provider) < 0) {
 		bar_error_prefix("connection \"%s\"", c->name);
-		return -1;
+		return bar_error_get()->code;
 	}
 	return 0;
 }
 
 void bar_conn_clear(bar_conn *c)
 {
+	if (c->session) {
+		bar_provider *p = (bar_provider *)c->provider;
+
+		if (c->session->state == 1 && p && BAR_HAS(p, close))
+			p->close(p, c->session->handle);
+		pthread_mutex_destroy(&c->session->mu);
+		free(c->session);
+	}
 	free(c->ns);
 	free(c->name);
 	free(c->driver);
@@ -451,23 +565,36 @@ void bar_secrets_clear(bar_secrets *s)
 	s->n = 0;
 }
 
+int bar_provider_has_type(const bar_provider *p, const char *type)
+{
+	for (size_t i = 0; p && p->types && p->types[i]; i++)
+		if (strcmp(p->types[i]->type, type) == 0)
+			return 1;
+	return 0;
+}
+
+int bar_provider_in_place(const bar_provider *p, const char *type, const char *attr)
+{
+	if (strcmp(attr, "connection") == 0)
+		return 0;
+	for (size_t i = 0; p && p->types && p->types[i]; i++) {
+		const bar_type_info *t = p->types[i];
+
+		if (strcmp(t->type, type) != 0)
+			continue;
+		for (const char *const *a = t->in_place; a && *a; a++)
+			if (strcmp(*a, attr) == 0)
+				return 1;
+		return 0;
+	}
+	return 0;
+}
+
 /* ---- calls ---- */
 
-enum op { OP_CREATE, OP_READ, OP_UPDATE, OP_DELETE, OP_LIST, OP_ACTION };
-static const char *op_names[] = {"create", "read", "update", "delete", "list", "action"};
-
-static int map_code(int prc)
-{
-	switch (prc) {
-	case BAR_P_ENOTFOUND: return BAR_ENOTFOUND;
-	case BAR_P_ECONFLICT: return BAR_ECONFLICT;
-	case BAR_P_EAUTH: return BAR_EAUTH;
-	case BAR_P_ERETRY: return BAR_ERETRY;
-	case BAR_P_EINVALID: return BAR_EINVALID;
-	case BAR_P_ECANCELED: return BAR_ECANCELED;
-	default: return BAR_EFAIL;
-	}
-}
+enum op { OP_CREATE, OP_READ, OP_UPDATE, OP_DELETE, OP_LIST, OP_ACTION, OP_POLL, OP_OPEN };
+static const char *op_names[] = {"create", "read", "update", "delete", "list", "action",
+                                 "poll", "open"};
 
 static void free_cred(call_ctx *cx)
 {
@@ -498,87 +625,191 @@ static int invoke_once(const bar_conn *c, enum op op, const char *type, const ch
 	case OP_READ: return p->read(p, call, type, input, sink);
 	case OP_UPDATE:
 		if (!p->update)
-			return BAR_P_ENOTSUP;
+			return BAR_ENOTSUP;
 		return p->update(p, call, type, input, sink);
 	case OP_DELETE: return p->del(p, call, type, input);
 	case OP_LIST: return p->list(p, call, type, sink);
 	case OP_ACTION:
 		if (!p->vm_action)
-			return BAR_P_ENOTSUP;
+			return BAR_ENOTSUP;
 		return p->vm_action(p, call, type, input, sink);
+	case OP_POLL:
+		if (BAR_HAS(p, poll))
+			return p->poll(p, call, type, input, sink);
+		return p->read(p, call, type, input, sink);
+	case OP_OPEN:
+		return BAR_HAS(p, open) ? p->open(p, call, &c->session->handle) : BAR_OK;
 	}
-	return BAR_P_EFAIL;
+	return BAR_EFAIL;
 }
 
-static int cancelled_or_late(const bar_op_ctx *ctx)
+static int late(const bar_op_ctx *ctx)
 {
-	if (ctx && ctx->cancel && *ctx->cancel)
-		return 1;
 	return ctx && ctx->deadline_ms && bar_now_ms() >= ctx->deadline_ms;
 }
 
-/* Run one operation with retries; fills list/secrets through the sink. */
+/* Set the last error of a failed provider call, with its fields. */
+static int call_error(const bar_conn *c, enum op op, const char *type, const char *name,
+                      const bar_op_ctx *ctx, const call_ctx *cx, int prc)
+{
+	const char *what = op == OP_ACTION ? type : op_names[op];
+	const char *msg = cx->cred_error[0] ? cx->cred_error
+	                  : cx->message[0]  ? cx->message
+	                                    : "failed without a message";
+	bar_error *e;
+
+	if (prc == BAR_ENOTSUP && !cx->message[0] && !cx->cred_error[0])
+		msg = "not supported by this provider";
+	if (prc > 0 || prc < BAR_ESTALE)
+		prc = BAR_EFAIL;
+	bar_error_setc(prc, "%s %s \"%s\" on %s (%s, region %s): %s%s%s", what,
+	               op == OP_ACTION ? "vm" : type, name ? name : "", c->name, c->driver,
+	               c->region, cx->cred_error[0] ? "" : cx->code,
+	               cx->code[0] && !cx->cred_error[0] ? ": " : "", msg);
+	e = bar_error_get();
+	snprintf(e->provider_code, sizeof(e->provider_code), "%s",
+	         cx->cred_error[0] ? "" : cx->code);
+	snprintf(e->provider_message, sizeof(e->provider_message), "%s", msg);
+	snprintf(e->operation, sizeof(e->operation), "%s", what);
+	snprintf(e->address, sizeof(e->address), "%s", ctx && ctx->address ? ctx->address : "");
+	snprintf(e->connection, sizeof(e->connection), "%s", c->name);
+	snprintf(e->driver, sizeof(e->driver), "%s", c->driver);
+	snprintf(e->region, sizeof(e->region), "%s", c->region);
+	return prc;
+}
+
+/* One attempt: a bar_call on the stack, the provider called, its
+ * credential copies wiped.  Fills *cx. */
+static int attempt(const bar_conn *c, enum op op, const char *type, const char *input,
+                   const bar_op_ctx *ctx, call_ctx *cx, bar_sink *sink, int *retry_after)
+{
+	bar_call call = {
+		.struct_size = sizeof(bar_call),
+		.connection = c->name,
+		.region = c->region,
+		.zone = c->zone,
+		.config = c->config,
+		.deadline_ms = ctx ? ctx->deadline_ms : 0,
+		.host_data = cx,
+		.session = c->session ? c->session->handle : NULL,
+		.address = ctx && ctx->address ? ctx->address : "",
+		.idempotency_key = op == OP_CREATE && ctx && ctx->idempotency_key
+		                       ? ctx->idempotency_key : "",
+		.operation = op == OP_POLL && ctx && ctx->operation ? ctx->operation : "",
+	};
+	int prc;
+
+	cx->conn = c;
+	cx->op = ctx;
+	prc = invoke_once(c, op, type, input, &call, sink);
+	free_cred(cx);
+	if (prc == BAR_OK && sink->failed) {
+		prc = BAR_EFAIL;
+		snprintf(cx->message, sizeof(cx->message), "%s", sink->why);
+	}
+	*retry_after = call.retry_after_ms;
+	return prc;
+}
+
+/* Open the connection's provider session once; later calls reuse it and a
+ * failed open fails every call with the same error. */
+static int ensure_open(const bar_conn *c, const bar_op_ctx *ctx)
+{
+	bar_session *s = c->session;
+	int rc = 0;
+
+	if (!s)
+		return 0;
+	pthread_mutex_lock(&s->mu);
+	if (s->state == 0) {
+		call_ctx cx = {0};
+		bar_sink sink = {0};
+		int ra, prc = attempt(c, OP_OPEN, "", NULL, ctx, &cx, &sink, &ra);
+
+		free(cx.operation);
+		if (prc == BAR_OK) {
+			s->state = 1;
+		} else {
+			call_error(c, OP_OPEN, "connection", c->name, ctx, &cx, prc);
+			bar_error_save(&s->error);
+			s->state = -1;
+		}
+	}
+	if (s->state < 0) {
+		bar_error_restore(&s->error);
+		rc = s->error.code;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+/* Jittered exponential backoff: many workers throttled at once must not
+ * retry in step; never sooner than the provider asked. */
+static int backoff_wait(int *backoff, int retry_after, const bar_op_ctx *ctx)
+{
+	static _Thread_local unsigned seed;
+	int wait;
+
+	if (!seed)
+		seed = (unsigned)bar_now_ms() ^ (unsigned)(uintptr_t)&seed;
+	wait = *backoff / 2 + (int)(rand_r(&seed) % (unsigned)(*backoff / 2 + 1));
+	if (wait < retry_after)
+		wait = retry_after;
+	*backoff = *backoff * 2 > 8000 ? 8000 : *backoff * 2;
+	return bar_sleep_ms(wait, ctx ? ctx->deadline_ms : 0, ctx ? ctx->cancel : NULL);
+}
+
+/* Run one operation with retries; fills list/secrets through the sink.  A
+ * create that emitted before failing keeps its observation in the list. */
 static int invoke(const bar_conn *c, enum op op, const char *type, const char *name,
                   const char *input, const bar_op_ctx *ctx, bar_obs_list *list,
                   bar_secrets *secrets)
 {
 	int max_attempts = ctx && ctx->max_attempts ? ctx->max_attempts : 10;
-	int backoff = 200, prc = BAR_P_EFAIL;
-	call_ctx cx = {0};
+	int backoff = 200, prc = BAR_EFAIL, retry_after = 0, rc;
+	call_ctx cx;
 
 	if (!c->provider)
 		return bar_error_set("connection \"%s\" has no provider bound", c->name);
-	for (int attempt = 1; attempt <= max_attempts; attempt++) {
-		bar_call call = {sizeof(bar_call), c->name, c->region, c->zone, c->config,
-		                 ctx ? ctx->deadline_ms : 0, 0, &cx};
-		bar_sink sink = {list, secrets, 0};
+	if ((rc = ensure_open(c, ctx)) < 0)
+		return rc;
+	for (int n = 1; n <= max_attempts; n++) {
+		bar_sink sink = {list, secrets, 0, ""};
 		size_t before = list ? list->n : 0;
 
 		memset(&cx, 0, sizeof(cx));
-		cx.conn = c;
-		cx.op = ctx;
-		prc = invoke_once(c, op, type, input, &call, &sink);
-		free_cred(&cx);
-		if (prc == BAR_P_OK && sink.failed) {
-			prc = BAR_P_EFAIL;
-			snprintf(cx.message, sizeof(cx.message), "provider emitted an invalid result");
-		}
-		if (prc == BAR_P_OK)
+		prc = attempt(c, op, type, input, ctx, &cx, &sink, &retry_after);
+		if (ctx && ctx->retry_after_out)
+			*ctx->retry_after_out = retry_after;
+		if (prc == BAR_OK) {
+			if (ctx && ctx->operation_out)
+				*ctx->operation_out = cx.operation;
+			else
+				free(cx.operation);
 			return 0;
+		}
+		free(cx.operation);
+		cx.operation = NULL;
+		if (op == OP_CREATE && list && list->n > before)
+			break; /* it made something: never make it twice */
 		if (list) { /* drop partial output of a failed attempt */
 			while (list->n > before)
 				bar_obs_clear(&list->items[--list->n]);
 		}
-		if (prc == BAR_P_ERETRY && ctx && ctx->throttled)
+		if (prc == BAR_ERETRY && ctx && ctx->throttled)
 			(*ctx->throttled)++;
-		if (prc != BAR_P_ERETRY || attempt == max_attempts || cancelled_or_late(ctx))
+		if (prc != BAR_ERETRY || n == max_attempts || late(ctx) ||
+		    bar_cancel_cancelled(ctx ? ctx->cancel : NULL))
 			break;
-		{
-			/* Exponential backoff with jitter, never sooner than the provider
-			 * asked: many workers throttled at once must not retry in step. */
-			static _Thread_local unsigned seed;
-			int wait;
-			struct timespec ts;
-
-			if (!seed)
-				seed = (unsigned)bar_now_ms() ^ (unsigned)(uintptr_t)&seed;
-			wait = backoff / 2 + (int)(rand_r(&seed) % (unsigned)(backoff / 2 + 1));
-			if (wait < call.retry_after_ms)
-				wait = call.retry_after_ms;
-			ts.tv_sec = wait / 1000;
-			ts.tv_nsec = (long)(wait % 1000) * 1000000L;
-			nanosleep(&ts, NULL);
-			backoff = backoff * 2 > 8000 ? 8000 : backoff * 2;
+		if ((rc = backoff_wait(&backoff, retry_after, ctx)) < 0) {
+			snprintf(cx.message + strlen(cx.message),
+			         sizeof(cx.message) - strlen(cx.message), " (%s while waiting to retry)",
+			         rc == BAR_ECANCELED ? "cancelled" : "deadline passed");
+			prc = rc;
+			break;
 		}
 	}
-	if (prc == BAR_P_ENOTSUP && !cx.message[0])
-		snprintf(cx.message, sizeof(cx.message), "not supported by provider \"%s\"",
-		         c->driver);
-	bar_error_set("%s %s \"%s\" on %s (%s, region %s): %s%s%s", op_names[op],
-	              op == OP_ACTION ? "vm" : type, name ? name : "", c->name, c->driver,
-	              c->region, cx.code, cx.code[0] ? ": " : "",
-	              cx.message[0] ? cx.message : "failed without a message");
-	return map_code(prc);
+	return call_error(c, op, type, name, ctx, &cx, prc);
 }
 
 static int invoke_one(const bar_conn *c, enum op op, const char *type, const char *name,
@@ -592,8 +823,12 @@ static int invoke_one(const bar_conn *c, enum op op, const char *type, const cha
 		rc = bar_error_set("%s %s \"%s\" on %s: provider \"%s\" returned %zu results, "
 		                   "expected 1", op_names[op], type, name, c->name, c->driver,
 		                   list.n);
+		if (ctx && ctx->operation_out) {
+			free(*ctx->operation_out);
+			*ctx->operation_out = NULL;
+		}
 	}
-	if (rc == 0) {
+	if (list.n == 1 && (rc == 0 || op == OP_CREATE)) {
 		*out = list.items[0];
 		list.n = 0;
 	}
@@ -632,10 +867,61 @@ int bar_host_vm_action(const bar_conn *c, const char *action, const char *name,
 	return invoke_one(c, OP_ACTION, action, name, input, ctx, out, NULL);
 }
 
+int bar_host_poll(const bar_conn *c, const char *type, const char *name,
+                  const char *input, const bar_op_ctx *ctx, bar_obs *out)
+{
+	return invoke_one(c, OP_POLL, type, name, input, ctx, out, NULL);
+}
+
 int bar_host_list(const bar_conn *c, const char *type, const bar_op_ctx *ctx,
                   bar_obs_list *out)
 {
 	return invoke(c, OP_LIST, type, NULL, NULL, ctx, out, NULL);
+}
+
+/* Each credential reference of the connection resolves, without keeping
+ * the values: env variables set and not empty, a file readable JSON. */
+static int check_credential(const bar_conn *c)
+{
+	const json_t *env = json_object_get(c->credential, "env");
+	const char *path = json_string_value(json_object_get(c->credential, "file"));
+	const char *field;
+	json_t *var;
+
+	json_object_foreach((json_t *)env, field, var) {
+		const char *v = getenv(json_string_value(var));
+
+		if (!v || !*v)
+			return bar_error_setc(BAR_EAUTH, "connection \"%s\": credential field \"%s\" "
+			                      "comes from environment variable %s, which is %s; "
+			                      "export it before running barista", c->name, field,
+			                      json_string_value(var), v ? "empty" : "not set");
+	}
+	if (path) {
+		json_error_t jerr;
+		call_ctx cx = {0};
+
+		cx.cred_file = json_load_file(path, 0, &jerr);
+		if (!cx.cred_file)
+			return bar_error_setc(BAR_EAUTH, "connection \"%s\": credential file %s: "
+			                      "line %d, column %d: %s", c->name, path, jerr.line,
+			                      jerr.column, jerr.text);
+		free_cred(&cx);
+	}
+	return 0;
+}
+
+int bar_conn_check(const bar_conn *c)
+{
+	bar_op_ctx ctx = {.deadline_ms = bar_now_ms() + 60000};
+	int rc;
+
+	if (!c->region || !*c->region || strspn(c->region, " \t") == strlen(c->region))
+		return bar_error_setc(BAR_EINVALID, "connection \"%s\": region is blank; set the "
+		                      "region the %s driver should use", c->name, c->driver);
+	if ((rc = check_credential(c)) < 0)
+		return rc;
+	return ensure_open(c, &ctx);
 }
 
 /* ---- key store ---- */

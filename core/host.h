@@ -10,6 +10,7 @@
 #define BAR_HOST_H
 
 #include "barista_provider.h"
+#include "util.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -61,6 +62,10 @@ void bar_host_set_log(bar_log_fn fn, void *ud);
 /* The host services given to every provider (for in-process providers). */
 const bar_host_api *bar_host_api_get(void);
 
+/* What the host keeps per connection for its provider: the session open()
+ * made (opaque; see host.c). */
+typedef struct bar_session bar_session;
+
 /* A connection (CB-Spider's connection config) as the host uses it. */
 typedef struct bar_conn {
 	char *ns;
@@ -72,13 +77,25 @@ typedef struct bar_conn {
 	json_t *credential; /* the credential *reference* ({"env":{}} / {"file":""}) or NULL */
 	int max_concurrency; /* 0: no per-connection limit */
 	const bar_provider *provider; /* set by bar_conn_bind */
+	bar_session *session; /* opened on first use, closed by bar_conn_clear */
 } bar_conn;
 
 /* Fill *out from a Connection's normalised attrs (see docs/spec-reference.md). */
 int bar_conn_init(bar_conn *out, const char *ns, const char *name, const json_t *attrs);
 /* Resolve the connection's provider through the registry. */
 int bar_conn_bind(bar_conn *c, bar_registry *reg);
+/* Close the provider's session (if one was opened) and free everything.
+ * Accepts a zeroed struct. */
 void bar_conn_clear(bar_conn *c);
+
+/*
+ * Check, before anything runs, what every call on this bound connection will
+ * need: a non-blank region, each credential reference resolvable (variables
+ * set and not empty, files readable and valid JSON), and the provider's
+ * open() succeeding (the local provider refuses there when not root).
+ * Returns 0 or the error's code with the last error naming the connection.
+ */
+int bar_conn_check(const bar_conn *c);
 
 /* One observation returned by a provider; strings owned. */
 typedef struct bar_obs {
@@ -111,23 +128,38 @@ typedef struct bar_secrets {
 
 void bar_secrets_clear(bar_secrets *s);
 
-/* Per-operation context: cancellation flag (nonzero = stop) and deadline. */
+/* Per-operation context.  Inputs: cancellation, deadline, retries, what to
+ * name in errors, the create's idempotency key, the operation to poll.
+ * Outputs (each may be NULL): throttle count, a started operation, the
+ * provider's poll interval. */
 typedef struct bar_op_ctx {
-	const volatile int *cancel; /* may be NULL */
+	const bar_cancel *cancel;   /* may be NULL */
 	int64_t deadline_ms;        /* CLOCK_MONOTONIC ms; 0 = none */
-	int max_attempts;           /* attempts with BAR_P_ERETRY; 0 = default (10),
+	int max_attempts;           /* attempts with BAR_ERETRY; 0 = default (10),
 	                             * with jittered exponential backoff from 0.2 s
-	                             * to 8 s, never sooner than retry_after_ms */
-	int *throttled;             /* out, may be NULL: incremented on every
-	                             * BAR_P_ERETRY, so callers can slow down */
+	                             * to 8 s, never sooner than retry_after_ms,
+	                             * never past the deadline, cut short by
+	                             * cancellation */
+	int *throttled;             /* out: incremented on every BAR_ERETRY, so
+	                             * callers can slow down */
+	const char *address;        /* the resource's address, for errors/plugins */
+	const char *idempotency_key; /* create */
+	const char *operation;      /* poll: the operation token */
+	char **operation_out;       /* out: token of an operation the call started,
+	                             * malloc'd, NULL when none (caller frees) */
+	int *retry_after_out;       /* out: the provider's retry_after_ms */
 } bar_op_ctx;
 
 /*
  * Provider calls.  `input` is the JSON text described in barista_provider.h.
  * Each returns 0 or a BAR_* code with the last error set to
- * "<op> <type> \"<name>\" on <connection> (<driver>, region <region>): <code>: <message>".
- * create/read/update/vm_action fill *out; create also fills *secrets (may be
- * NULL when the caller expects none: then a secret is an error).
+ * "<op> <type> \"<name>\" on <connection> (<driver>, region <region>): <code>: <message>"
+ * and its fields (provider code and message, operation, address, connection,
+ * driver, region) filled in.
+ * create/read/update/vm_action/poll fill *out; create also fills *secrets
+ * (may be NULL when the caller expects none: then a secret is an error).
+ * A create that fails may still fill *out with what the provider made
+ * (out->system_id set): the caller must record it, then clear it.
  */
 int bar_host_create(const bar_conn *c, const char *type, const char *name,
                     const char *input, const bar_op_ctx *ctx, bar_obs *out,
@@ -140,9 +172,23 @@ int bar_host_delete(const bar_conn *c, const char *type, const char *name,
                     const char *input, const bar_op_ctx *ctx);
 int bar_host_vm_action(const bar_conn *c, const char *action, const char *name,
                        const char *input, const bar_op_ctx *ctx, bar_obs *out);
+/* Where ctx->operation has got to: the provider's poll, or read when it has
+ * none.  BAR_ENOTFOUND once a deleted resource is gone. */
+int bar_host_poll(const bar_conn *c, const char *type, const char *name,
+                  const char *input, const bar_op_ctx *ctx, bar_obs *out);
 /* list appends to *out (the caller clears it). */
 int bar_host_list(const bar_conn *c, const char *type, const bar_op_ctx *ctx,
                   bar_obs_list *out);
+
+/*
+ * Whether a change of `attr` of a `type` resource can be made in place by
+ * provider `p` (its bar_type_info.in_place); 0 for a type it does not
+ * describe.  "connection" never can.
+ */
+int bar_provider_in_place(const bar_provider *p, const char *type, const char *attr);
+
+/* Whether the provider handles resources of `type`. */
+int bar_provider_has_type(const bar_provider *p, const char *type);
 
 /*
  * Key store: secrets providers hand back (private keys), kept in files with

@@ -149,41 +149,13 @@ void spec_describe(const bar_ynode *v, char *buf, size_t size)
 		snprintf(buf, size, "\"%s\"", v->u.str);
 }
 
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t row[65];
-
-	if (la > 64 || lb > 64)
-		return SIZE_MAX;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t best = diag + (a[i - 1] != b[j - 1]);
-
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
 const char *spec_suggest(const char *word, const char *const *known)
 {
 	const char *best = NULL;
 	size_t best_d = 3;
 
 	for (; *known; known++) {
-		size_t d = edit_distance(word, *known);
+		size_t d = bar_edit_distance(*known, word);
 
 		if (d < best_d && d < strlen(word)) {
 			best = *known;

@@ -1,10 +1,13 @@
 /*
  * state.c - the SQLite state store (see state.h).
  *
- * Schema v1:
+ * Schema v2:
  *   meta(key PRIMARY KEY, value)         schema_version, lineage, serial
  *   resources(address PRIMARY KEY, ...)  one row per recorded resource
+ *   intents(address PRIMARY KEY, ...)    creates sent but not yet recorded
  *   lock(id = 1, pid, host, operation, since)
+ * v1 files (no intents, no idem_key/operation/taint columns) are migrated
+ * in place on the first open that may write.
  * A connection is opened in WAL mode with synchronous=NORMAL: a committed
  * result survives a crash of barista, which is what the apply engine needs.
  */
@@ -19,10 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#define BAR_STATE_SCHEMA 1
+#define BAR_STATE_SCHEMA 2
 
 struct bar_state {
 	sqlite3 *db;
@@ -43,6 +47,13 @@ static const char *schema_v1 =
     "CREATE TABLE IF NOT EXISTS lock(id INTEGER PRIMARY KEY CHECK(id = 1),"
     " pid INTEGER NOT NULL, host TEXT NOT NULL, operation TEXT NOT NULL,"
     " since INTEGER NOT NULL);";
+
+static const char *schema_v2 =
+    "ALTER TABLE resources ADD COLUMN idem_key TEXT;"
+    "ALTER TABLE resources ADD COLUMN operation TEXT;"
+    "ALTER TABLE resources ADD COLUMN taint TEXT;"
+    "CREATE TABLE IF NOT EXISTS intents(address TEXT PRIMARY KEY, type TEXT NOT NULL,"
+    " connection TEXT, idem_key TEXT NOT NULL, started INTEGER NOT NULL);";
 
 static int db_error(bar_state *st, const char *what)
 {
@@ -115,16 +126,35 @@ static void new_lineage(char out[40])
 	         r[12], r[13], r[14], r[15]);
 }
 
-/* Create or migrate the schema.  Version 0 is a fresh file. */
+/* Number of tables in the file (a fresh file has none). */
+static int table_count(bar_state *st)
+{
+	sqlite3_stmt *q = NULL;
+	int n = -1;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+	                       -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return n;
+}
+
+/* Create or migrate the schema.  Version 0 is a fresh file: one with no
+ * table at all.  Anything else without our meta table is another program's
+ * database and is left untouched. */
 static int migrate(bar_state *st)
 {
 	char buf[64];
-	int version = 0;
+	int version = 0, tables = table_count(st);
 
+	if (tables < 0)
+		return bar_error_set("state %s: cannot read it: %s; it is damaged or not a "
+		                     "Barista state file (restore it from a backup; barista "
+		                     "will not start a new state over it)", st->path,
+		                     sqlite3_errmsg(st->db));
 	if (meta_get(st, "schema_version", buf, sizeof(buf)) == 0)
 		version = atoi(buf);
-	else if (sqlite3_table_column_metadata(st->db, NULL, "meta", "key", NULL, NULL, NULL,
-	                                       NULL, NULL) == SQLITE_OK)
+	else if (tables > 0)
 		return bar_error_set("state %s: file has no schema version; it is not a "
 		                     "Barista state file", st->path);
 	if (version > BAR_STATE_SCHEMA)
@@ -148,6 +178,8 @@ static int migrate(bar_state *st)
 		    meta_set(st, "serial", "0") < 0)
 			goto fail;
 	}
+	if (version < 2 && exec_sql(st, schema_v2) < 0)
+		goto fail;
 	snprintf(buf, sizeof(buf), "%d", BAR_STATE_SCHEMA);
 	if (meta_set(st, "schema_version", buf) < 0)
 		goto fail;
@@ -157,13 +189,41 @@ fail:
 	return -1;
 }
 
+/* A path that exists must be a regular, non-empty file: an empty or lost
+ * state must never be taken for a new one (that would duplicate every
+ * resource on the next apply). */
+static int check_path(const char *path, unsigned flags)
+{
+	struct stat sb;
+
+	if (strcmp(path, ":memory:") == 0)
+		return 0;
+	if (stat(path, &sb) < 0) {
+		if (errno == ENOENT && (flags & BAR_STATE_CREATE))
+			return 0;
+		return bar_error_setc(errno == ENOENT ? BAR_ENOTFOUND : -1, "state %s: %s", path,
+		                      errno == ENOENT ? "does not exist" : strerror(errno));
+	}
+	if (S_ISDIR(sb.st_mode))
+		return bar_error_setc(BAR_EINVALID, "state %s is a directory; -state takes the "
+		                      "state file (e.g. %s/barista.db)", path, path);
+	if (!S_ISREG(sb.st_mode))
+		return bar_error_setc(BAR_EINVALID, "state %s is not a regular file", path);
+	if (sb.st_size == 0)
+		return bar_error_setc(BAR_EINVALID, "state %s is empty (0 bytes): it was truncated "
+		                      "or is not a Barista state.  Restore it from a backup; if "
+		                      "nothing was ever applied with it, delete it to start anew",
+		                      path);
+	return 0;
+}
+
 int bar_state_open(bar_state **out, const char *path, unsigned flags)
 {
 	bar_state *st;
-	int oflags;
+	int oflags, rc;
 
-	if (!(flags & BAR_STATE_CREATE) && access(path, F_OK) != 0)
-		return bar_error_set("state %s does not exist", path), BAR_ENOTFOUND;
+	if ((rc = check_path(path, flags)) < 0)
+		return rc;
 	st = bar_calloc(1, sizeof(*st));
 	st->path = bar_strdup(path);
 	st->flags = flags;
@@ -177,11 +237,13 @@ int bar_state_open(bar_state **out, const char *path, unsigned flags)
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, 10000);
+	/* Recognise the file before changing anything about it (journal mode
+	 * included): another program's database stays as it was. */
+	if (migrate(st) < 0)
+		goto fail;
 	if (!(oflags & SQLITE_OPEN_READONLY) &&
 	    (exec_sql(st, "PRAGMA journal_mode=WAL") < 0 ||
 	     exec_sql(st, "PRAGMA synchronous=NORMAL") < 0))
-		goto fail;
-	if (migrate(st) < 0)
 		goto fail;
 	if (meta_get(st, "lineage", st->lineage, sizeof(st->lineage)) < 0) {
 		bar_error_set("state %s: lineage missing; the file is damaged", path);
@@ -228,26 +290,25 @@ static char *col_text(sqlite3_stmt *q, int i)
 	return t ? bar_strdup((const char *)t) : NULL;
 }
 
-#define RECORD_COLUMNS                                                              \
-	"address, type, ns, name, provider, connection, system_id, status, hash, "    \
-	"desired, observed, deps, refs, updated"
+/* The text columns of a record, written once (X-macro): column name and
+ * bar_record member are the same word. */
+#define RECORD_TEXT_FIELDS(X)                                                       \
+	X(address) X(type) X(ns) X(name) X(provider) X(connection) X(system_id)     \
+	X(status) X(hash) X(desired) X(observed) X(deps) X(refs) X(idem_key)        \
+	X(operation) X(taint)
+#define COL_NAME(f) #f ", "
+#define COL_MARK(f) "?, "
+#define RECORD_COLUMNS RECORD_TEXT_FIELDS(COL_NAME) "updated"
+#define RECORD_MARKS RECORD_TEXT_FIELDS(COL_MARK) "?"
 
 static void row_to_record(sqlite3_stmt *q, bar_record *r)
 {
-	r->address = col_text(q, 0);
-	r->type = col_text(q, 1);
-	r->ns = col_text(q, 2);
-	r->name = col_text(q, 3);
-	r->provider = col_text(q, 4);
-	r->connection = col_text(q, 5);
-	r->system_id = col_text(q, 6);
-	r->status = col_text(q, 7);
-	r->hash = col_text(q, 8);
-	r->desired = col_text(q, 9);
-	r->observed = col_text(q, 10);
-	r->deps = col_text(q, 11);
-	r->refs = col_text(q, 12);
-	r->updated = sqlite3_column_int64(q, 13);
+	int i = 0;
+
+#define COL_READ(f) r->f = col_text(q, i++);
+	RECORD_TEXT_FIELDS(COL_READ)
+#undef COL_READ
+	r->updated = sqlite3_column_int64(q, i);
 }
 
 int bar_state_load(bar_state *st, bar_records *out)
@@ -309,8 +370,25 @@ int bar_state_get(bar_state *st, const char *address, bar_record *out)
 	return rc;
 }
 
-/* Run `q` then bump serial, all inside one IMMEDIATE transaction. */
-static int write_with_serial(bar_state *st, sqlite3_stmt *q, const char *what)
+static int settle_intent(bar_state *st, const char *address)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM intents WHERE address = ?", -1, &q,
+	                       NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(q, 1, address, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -1;
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/* Run `q`, resolve the open intent of `address` (when given: a resource
+ * recorded or deleted there settles it), then bump serial, all inside one
+ * IMMEDIATE transaction. */
+static int write_with_serial(bar_state *st, sqlite3_stmt *q, const char *address,
+                             const char *what)
 {
 	int rc = -1;
 
@@ -319,7 +397,7 @@ static int write_with_serial(bar_state *st, sqlite3_stmt *q, const char *what)
 	pthread_mutex_lock(&st->mu);
 	if (exec_sql(st, "BEGIN IMMEDIATE") < 0)
 		goto done;
-	if (sqlite3_step(q) != SQLITE_DONE) {
+	if (sqlite3_step(q) != SQLITE_DONE || (address && settle_intent(st, address) < 0)) {
 		db_error(st, what);
 		exec_sql(st, "ROLLBACK");
 		goto done;
@@ -339,20 +417,18 @@ done:
 int bar_state_put(bar_state *st, const bar_record *r)
 {
 	sqlite3_stmt *q = NULL;
-	const char *vals[13] = {r->address, r->type,   r->ns,   r->name,     r->provider,
-	                        r->connection, r->system_id, r->status, r->hash, r->desired,
-	                        r->observed, r->deps, r->refs};
-	int rc;
+	int rc, i = 1;
 
 	if (sqlite3_prepare_v2(st->db,
 	                       "INSERT OR REPLACE INTO resources(" RECORD_COLUMNS
-	                       ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	                       ") VALUES(" RECORD_MARKS ")",
 	                       -1, &q, NULL) != SQLITE_OK)
 		return db_error(st, "writing resource");
-	for (int i = 0; i < 13; i++)
-		sqlite3_bind_text(q, i + 1, vals[i], -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 14, (sqlite3_int64)time(NULL));
-	rc = write_with_serial(st, q, "writing resource");
+#define COL_BIND(f) sqlite3_bind_text(q, i++, r->f, -1, SQLITE_STATIC);
+	RECORD_TEXT_FIELDS(COL_BIND)
+#undef COL_BIND
+	sqlite3_bind_int64(q, i, (sqlite3_int64)time(NULL));
+	rc = write_with_serial(st, q, r->address, "writing resource");
 	sqlite3_finalize(q);
 	if (rc < 0)
 		bar_error_prefix("recording %s", r->address);
@@ -368,9 +444,123 @@ int bar_state_delete(bar_state *st, const char *address)
 	                       NULL) != SQLITE_OK)
 		return db_error(st, "deleting resource");
 	sqlite3_bind_text(q, 1, address, -1, SQLITE_STATIC);
-	rc = write_with_serial(st, q, "deleting resource");
+	rc = write_with_serial(st, q, address, "deleting resource");
 	sqlite3_finalize(q);
 	return rc;
+}
+
+int bar_state_intent_put(bar_state *st, const bar_intent *in)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db,
+	                       "INSERT OR REPLACE INTO intents(address, type, connection, "
+	                       "idem_key, started) VALUES(?, ?, ?, ?, ?)",
+	                       -1, &q, NULL) != SQLITE_OK)
+		return db_error(st, "writing intent");
+	sqlite3_bind_text(q, 1, in->address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, in->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, in->connection, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, in->idem_key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, in->started ? in->started : (sqlite3_int64)time(NULL));
+	rc = write_with_serial(st, q, NULL, "writing intent");
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int bar_state_intent_delete(bar_state *st, const char *address)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM intents WHERE address = ?", -1, &q,
+	                       NULL) != SQLITE_OK)
+		return db_error(st, "deleting intent");
+	sqlite3_bind_text(q, 1, address, -1, SQLITE_STATIC);
+	rc = write_with_serial(st, q, NULL, "deleting intent");
+	sqlite3_finalize(q);
+	return rc;
+}
+
+static void row_to_intent(sqlite3_stmt *q, bar_intent *in)
+{
+	in->address = col_text(q, 0);
+	in->type = col_text(q, 1);
+	in->connection = col_text(q, 2);
+	in->idem_key = col_text(q, 3);
+	in->started = sqlite3_column_int64(q, 4);
+}
+
+/* Intents matching `where` (with one bound address, or none). */
+static int intents_query(bar_state *st, const char *address, bar_intents *out)
+{
+	sqlite3_stmt *q = NULL;
+	bar_intents l = {NULL, 0};
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	if (sqlite3_prepare_v2(st->db,
+	                       address ? "SELECT address, type, connection, idem_key, started "
+	                                 "FROM intents WHERE address = ?"
+	                               : "SELECT address, type, connection, idem_key, started "
+	                                 "FROM intents ORDER BY address",
+	                       -1, &q, NULL) != SQLITE_OK) {
+		pthread_mutex_unlock(&st->mu);
+		return db_error(st, "reading intents");
+	}
+	if (address)
+		sqlite3_bind_text(q, 1, address, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		l.items = bar_realloc(l.items, (l.n + 1) * sizeof(*l.items));
+		row_to_intent(q, &l.items[l.n++]);
+	}
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->mu);
+	if (rc != SQLITE_DONE) {
+		bar_intents_clear(&l);
+		return db_error(st, "reading intents");
+	}
+	*out = l;
+	return 0;
+}
+
+int bar_state_intents(bar_state *st, bar_intents *out)
+{
+	return intents_query(st, NULL, out);
+}
+
+int bar_state_intent_get(bar_state *st, const char *address, bar_intent *out)
+{
+	bar_intents l;
+
+	if (intents_query(st, address, &l) < 0)
+		return -1;
+	if (l.n == 0) {
+		bar_intents_clear(&l);
+		return BAR_ENOTFOUND;
+	}
+	*out = l.items[0];
+	free(l.items);
+	return 0;
+}
+
+void bar_intent_clear(bar_intent *in)
+{
+	free(in->address);
+	free(in->type);
+	free(in->connection);
+	free(in->idem_key);
+	memset(in, 0, sizeof(*in));
+}
+
+void bar_intents_clear(bar_intents *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		bar_intent_clear(&l->items[i]);
+	free(l->items);
+	l->items = NULL;
+	l->n = 0;
 }
 
 static int pid_alive(long pid)
@@ -447,7 +637,28 @@ void bar_state_unlock(bar_state *st)
 
 int bar_state_force_unlock(bar_state *st)
 {
-	return exec_sql(st, "DELETE FROM lock");
+	sqlite3_stmt *q = NULL;
+	char host[256] = "";
+	int rc = 0;
+
+	gethostname(host, sizeof(host) - 1);
+	if (sqlite3_prepare_v2(st->db, "SELECT pid, host, operation FROM lock", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return db_error(st, "reading lock");
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		long pid = (long)sqlite3_column_int64(q, 0);
+		const char *holder = (const char *)sqlite3_column_text(q, 1);
+
+		/* On this host we can tell a live holder from a dead one: removing a
+		 * live apply's lock would let two applies run at once. */
+		if (holder && strcmp(holder, host) == 0 && pid != (long)getpid() && pid_alive(pid))
+			rc = bar_error_setc(BAR_ELOCKED, "state %s is locked by a running %s (pid %ld "
+			                    "on this host); it is alive, so the lock stays: wait for "
+			                    "it or stop it (its lock is released when it exits)",
+			                    st->path, sqlite3_column_text(q, 2), pid);
+	}
+	sqlite3_finalize(q);
+	return rc < 0 ? rc : exec_sql(st, "DELETE FROM lock");
 }
 
 void bar_record_clear(bar_record *r)
@@ -467,6 +678,9 @@ void bar_record_clear(bar_record *r)
 	free(r->observed);
 	free(r->deps);
 	free(r->refs);
+	free(r->idem_key);
+	free(r->operation);
+	free(r->taint);
 	memset(r, 0, sizeof(*r));
 }
 

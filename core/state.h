@@ -33,8 +33,31 @@ typedef struct bar_record {
 	char *observed;   /* JSON object text: attributes last observed, or NULL */
 	char *deps;       /* JSON array text of addresses it depends on */
 	char *refs;       /* JSON object text: role -> address(es) */
+	char *idem_key;   /* idempotency key of the create that made it */
+	char *operation;  /* token of a long-running operation still to poll */
+	char *taint;      /* why the resource must be replaced (a create that
+	                   * made something, then failed), or NULL */
 	int64_t updated;  /* unix time of the last write */
 } bar_record;
+
+/*
+ * An intent: written before a create is sent, removed (in the same
+ * transaction as the record) once its result is recorded.  One left behind
+ * means the run died between the two; the next plan looks for what the
+ * idempotency key made (by tag) before creating anything.
+ */
+typedef struct bar_intent {
+	char *address;
+	char *type;
+	char *connection;
+	char *idem_key;
+	int64_t started; /* unix time */
+} bar_intent;
+
+typedef struct bar_intents {
+	bar_intent *items;
+	size_t n;
+} bar_intents;
 
 typedef struct bar_records {
 	bar_record *items;
@@ -70,6 +93,17 @@ int bar_state_put(bar_state *st, const bar_record *r);
 
 /* Remove a record (absent is fine), bumping serial.  Thread-safe. */
 int bar_state_delete(bar_state *st, const char *address);
+
+/* Write an intent (replacing one for the same address).  Thread-safe. */
+int bar_state_intent_put(bar_state *st, const bar_intent *in);
+/* Remove the intent of an address (absent is fine). */
+int bar_state_intent_delete(bar_state *st, const char *address);
+/* Every open intent, sorted by address (bar_intents_clear). */
+int bar_state_intents(bar_state *st, bar_intents *out);
+/* The open intent of one address: 0, or BAR_ENOTFOUND. */
+int bar_state_intent_get(bar_state *st, const char *address, bar_intent *out);
+void bar_intent_clear(bar_intent *in);
+void bar_intents_clear(bar_intents *l);
 
 /* Take the state's apply lock for this process; BAR_ELOCKED (message names
  * the holder: pid, host, since) when a live process holds it.  A lock left by

@@ -5,10 +5,13 @@
 #include "error.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 static void oom(void)
 {
@@ -50,7 +53,10 @@ char *bar_strdup(const char *s)
 
 char *bar_strndup(const char *s, size_t n)
 {
-	char *p = bar_malloc(n + 1);
+	char *p;
+
+	n = strnlen(s, n);
+	p = bar_malloc(n + 1);
 
 	memcpy(p, s, n);
 	p[n] = '\0';
@@ -171,6 +177,78 @@ uint64_t bar_hash64(const void *data, size_t n, uint64_t seed)
 		h = mix64(h ^ w ^ ((uint64_t)(n - i) << 56));
 	}
 	return mix64(h);
+}
+
+size_t bar_edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t row[65];
+
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+void bar_uuid(char out[37])
+{
+	unsigned char r[16];
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		/* no entropy source: still unique within this process and time */
+		static atomic_uint counter;
+		uint64_t a = bar_hash64(&counter, sizeof(counter), (uint64_t)bar_now_ms());
+		uint64_t b = bar_hash64(&a, sizeof(a), (uint64_t)getpid() ^ atomic_fetch_add(&counter, 1));
+
+		memcpy(r, &a, 8);
+		memcpy(r + 8, &b, 8);
+	}
+	r[6] = (r[6] & 0x0f) | 0x40; /* version 4 */
+	r[8] = (r[8] & 0x3f) | 0x80; /* RFC 4122 variant */
+	snprintf(out, 37,
+	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	         r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
+	         r[12], r[13], r[14], r[15]);
+}
+
+int bar_sleep_ms(int64_t ms, int64_t deadline_ms, const bar_cancel *c)
+{
+	int64_t end = bar_now_ms() + (ms > 0 ? ms : 0);
+
+	if (deadline_ms && deadline_ms < end)
+		end = deadline_ms;
+	for (;;) {
+		int64_t left = end - bar_now_ms();
+		struct timespec ts;
+
+		if (bar_cancel_cancelled(c))
+			return BAR_ECANCELED;
+		if (left <= 0)
+			break;
+		if (left > 20)
+			left = 20;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)left * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+	return deadline_ms && end == deadline_ms && bar_now_ms() >= deadline_ms ? BAR_ETIMEOUT : 0;
 }
 
 void bar_memzero(void *p, size_t n)

@@ -5,6 +5,7 @@
 #ifndef BAR_UTIL_H
 #define BAR_UTIL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,43 @@ double bar_now_s(void);
  * finaliser as mixer), for change detection and hash tables. */
 uint64_t bar_hash64(const void *data, size_t n, uint64_t seed);
 #define BAR_HASH64_SEED 0xcbf29ce484222325ULL
+
+/*
+ * A cancellation token (the only thing a signal handler touches): `stop`
+ * asks that nothing new be started, `cancel` that in-flight work be given up.
+ * Both are atomics, so a handler may set them and any thread may read them
+ * (a `volatile int` shared with a handler is a data race).  A NULL token is
+ * never set.
+ */
+typedef struct bar_cancel {
+	atomic_int stop;
+	atomic_int cancel;
+} bar_cancel;
+#define BAR_CANCEL_INIT { 0, 0 }
+
+static inline int bar_cancel_stopping(const bar_cancel *c)
+{
+	return c && (atomic_load(&c->stop) || atomic_load(&c->cancel));
+}
+static inline int bar_cancel_cancelled(const bar_cancel *c)
+{
+	return c && atomic_load(&c->cancel);
+}
+
+/*
+ * Sleep `ms` milliseconds, but no later than `deadline_ms` (CLOCK_MONOTONIC,
+ * 0: none), waking within 20 ms of the token being cancelled.  Returns 0
+ * after a full sleep, BAR_ECANCELED when cancelled, BAR_ETIMEOUT when the
+ * deadline cut it short.
+ */
+int bar_sleep_ms(int64_t ms, int64_t deadline_ms, const bar_cancel *c);
+
+/* A random RFC 4122 version-4 UUID, lowercase, into out (37 bytes). */
+void bar_uuid(char out[37]);
+
+/* Levenshtein distance of two strings of at most 64 bytes (SIZE_MAX for
+ * longer ones), for "did you mean" hints. */
+size_t bar_edit_distance(const char *a, const char *b);
 
 /* Overwrite memory holding a secret before it is freed. */
 void bar_memzero(void *p, size_t n);

@@ -87,10 +87,13 @@ static void edge(engine *e, size_t from, size_t to) /* `to` waits for `from` */
 }
 
 static void emit(engine *e, bar_event_kind kind, const node *nd, double elapsed,
-                 const char *sysid, const char *msg)
+                 const char *sysid, const char *msg, const bar_error *err)
 {
 	static const char *ops[] = {"create", "update", "delete"};
-	bar_apply_event ev = {kind, nd->c->address, ops[nd->op], elapsed, sysid, msg};
+	bar_apply_event ev = {
+		.kind = kind, .address = nd->c->address, .op = ops[nd->op],
+		.elapsed_s = elapsed, .system_id = sysid, .message = msg, .error = err,
+	};
 
 	if (nd->op == OP_UPDATE && nd->c->vm_action)
 		ev.op = nd->c->vm_action;
@@ -159,17 +162,23 @@ static const bar_conn *node_conn(const engine *e, const node *nd, int for_existi
 	return want->provider ? want : now;
 }
 
-static int slot_of(engine *e, const bar_change *c)
+/* The slot of a connection by name; the last (logical) slot when NULL. */
+static int slot_named(engine *e, const char *ns, const char *connection)
 {
-	if (!c->connection || !bar_type_is_provider(c->type))
+	if (!connection)
 		return (int)e->n_slots - 1;
 	for (size_t i = 0; i + 1 < e->n_slots; i++) {
 		const bar_conn *x = e->conns[i].name ? &e->conns[i] : &e->live[i];
 
-		if (strcmp(x->name, c->connection) == 0 && strcmp(x->ns, c->ns) == 0)
+		if (strcmp(x->name, connection) == 0 && strcmp(x->ns, ns) == 0)
 			return (int)i;
 	}
 	return -1;
+}
+
+static int slot_of(engine *e, const bar_change *c)
+{
+	return slot_named(e, c->ns, bar_type_is_provider(c->type) ? c->connection : NULL);
 }
 
 static int build_nodes(engine *e)
@@ -188,7 +197,14 @@ static int build_nodes(engine *e)
 			return bar_error_set("%s: connection \"%s\" is not in the plan; re-run "
 			                     "barista plan", c->address, c->connection);
 		if (c->action == BAR_DELETE || c->action == BAR_REPLACE) {
-			e->nodes[e->n] = (node){c, OP_DELETE, N_WAIT, 0, NULL, 0, 0, slot};
+			/* a resource moved to another connection is deleted where it is */
+			int dslot = c->prior_connection && bar_type_is_provider(c->type)
+			                ? slot_named(e, c->ns, c->prior_connection) : slot;
+
+			if (dslot < 0)
+				return bar_error_set("%s: connection \"%s\" is not in the plan; re-run "
+				                     "barista plan", c->address, c->prior_connection);
+			e->nodes[e->n] = (node){c, OP_DELETE, N_WAIT, 0, NULL, 0, 0, dslot};
 			bar_map_put(&del, c->address, (void *)(e->n + 1));
 			e->n++;
 		}
@@ -287,7 +303,7 @@ missing:
 }
 
 static char *provider_input(engine *e, const bar_change *c, const char *system_id,
-                            int with_refs)
+                            int with_refs, const char *idem_key)
 {
 	json_t *attrs = c->attrs ? json_deep_copy(c->attrs) : json_object();
 	json_t *refs = NULL, *in;
@@ -305,6 +321,9 @@ static char *provider_input(engine *e, const bar_change *c, const char *system_i
 	               "barista:lineage", e->plan->lineage, "barista:namespace", c->ns);
 	if (system_id)
 		json_object_set_new(in, "system_id", json_string(system_id));
+	if (idem_key)
+		json_object_set_new(json_object_get(in, "tags"), "barista:idempotency",
+		                    json_string(idem_key));
 	s = json_dumps(in, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(in);
 	return s;
@@ -318,7 +337,14 @@ static const char *driver_of(engine *e, const bar_change *c)
 	return x->driver;
 }
 
-static int record(engine *e, const bar_change *c, const bar_obs *o)
+/* What a record holds beyond the change and the observation. */
+typedef struct rec_extra {
+	const char *idem_key;  /* the create's key */
+	const char *operation; /* a long-running operation still to poll */
+	const char *taint;     /* why it must be replaced */
+} rec_extra;
+
+static int record_ex(engine *e, const bar_change *c, const bar_obs *o, const rec_extra *x)
 {
 	char *desired = c->attrs ? json_dumps(c->attrs, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	char *deps = c->deps ? json_dumps(c->deps, JSON_COMPACT) : bar_strdup("[]");
@@ -332,6 +358,9 @@ static int record(engine *e, const bar_change *c, const bar_obs *o)
 		.status = o ? o->status : "Recorded",
 		.hash = c->hash, .desired = desired, .observed = o ? o->attrs : NULL,
 		.deps = deps, .refs = refs,
+		.idem_key = x ? (char *)x->idem_key : NULL,
+		.operation = x ? (char *)x->operation : NULL,
+		.taint = x ? (char *)x->taint : NULL,
 	};
 	int rc = bar_state_put(e->st, &r);
 
@@ -339,6 +368,11 @@ static int record(engine *e, const bar_change *c, const bar_obs *o)
 	free(deps);
 	free(refs);
 	return rc;
+}
+
+static int record(engine *e, const bar_change *c, const bar_obs *o)
+{
+	return record_ex(e, c, o, NULL);
 }
 
 static int store_secrets(engine *e, const bar_change *c, const bar_secrets *s)
@@ -360,46 +394,38 @@ static int want_suspended(const bar_change *c)
 	return !strcmp(c->type, "vm") && s && !strcmp(s, "Suspended");
 }
 
-static int transitional(const char *status)
-{
-	static const char *const t[] = {"Creating", "Suspending", "Resuming", "Rebooting",
-	                                "Terminating", NULL};
-
-	for (int i = 0; status && t[i]; i++)
-		if (!strcmp(status, t[i]))
-			return 1;
-	return 0;
-}
-
 /*
- * With a provider whose operations are asynchronous (BAR_CAP_ASYNC), poll
- * read() with backoff until the resource leaves a transitional status or,
- * after a delete, is gone.  Callers record the resource before waiting, so it
- * stays tracked if barista stops meanwhile.  *o is updated on success.
+ * Wait for a long-running operation (a token, or a transitional status of a
+ * provider with BAR_CAP_ASYNC) to finish: poll with the provider's own
+ * interval (retry_after_ms) or backoff, recording the resource with its
+ * token as it goes so that a run that dies here resumes the same operation.
+ * `deleting`: done once the resource is gone.  *o is updated on success.
  */
 static int settle(engine *e, const bar_change *c, const bar_conn *conn,
-                  const bar_op_ctx *ctx, const char *system_id, bar_obs *o, int deleting)
+                  const bar_op_ctx *ctx, const char *system_id, bar_obs *o, char *token,
+                  const rec_extra *x, int deleting)
 {
-	int wait_ms = 250;
+	int wait_ms = 250, after = 0, rc = 0;
+	bar_op_ctx pc = *ctx;
 
-	if (!(conn->provider->capabilities & BAR_CAP_ASYNC))
+	if (!token && !(conn->provider->capabilities & BAR_CAP_ASYNC))
 		return 0;
-	while (deleting || transitional(o->status)) {
-		struct timespec ts = {wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L};
+	pc.operation = token;
+	pc.retry_after_out = &after;
+	pc.operation_out = NULL;
+	while (deleting || bar_status_transitional(o->status)) {
 		bar_obs next = {0};
 		char *in;
-		int rc;
 
-		if (ctx->cancel && *ctx->cancel)
-			return bar_error_set("cancelled while waiting for %s", system_id),
-			       BAR_ECANCELED;
-		if (ctx->deadline_ms && bar_now_ms() >= ctx->deadline_ms)
-			return bar_error_set("%s is still %s at the operation's deadline", system_id,
-			                     deleting ? "being deleted" : o->status);
-		nanosleep(&ts, NULL);
+		rc = bar_sleep_ms(after > 0 ? after : wait_ms, ctx->deadline_ms, ctx->cancel);
+		if (rc == BAR_ECANCELED)
+			return bar_error_setc(rc, "cancelled while waiting for %s", system_id);
+		if (rc == BAR_ETIMEOUT)
+			return bar_error_setc(rc, "%s is still %s at the operation's deadline",
+			                      system_id, deleting ? "being deleted" : o->status);
 		wait_ms = wait_ms * 2 > 5000 ? 5000 : wait_ms * 2;
-		in = provider_input(e, c, system_id, 0);
-		rc = bar_host_read(conn, c->type, c->name, in, ctx, &next);
+		in = provider_input(e, c, system_id, 0, NULL);
+		rc = bar_host_poll(conn, c->type, c->name, in, &pc, &next);
 		free(in);
 		if (deleting && (rc == BAR_ENOTFOUND ||
 		                 (rc == 0 && next.status && !strcmp(next.status, "Terminated")))) {
@@ -408,11 +434,17 @@ static int settle(engine *e, const bar_change *c, const bar_conn *conn,
 		}
 		if (rc < 0)
 			return rc;
-		if (!deleting) {
-			bar_obs_clear(o);
-			*o = next;
-		} else {
+		if (deleting) {
 			bar_obs_clear(&next);
+			continue;
+		}
+		bar_obs_clear(o);
+		*o = next;
+		if (bar_status_transitional(o->status)) {
+			rec_extra keep = {x ? x->idem_key : NULL, token, NULL};
+
+			if ((rc = record_ex(e, c, o, &keep)) < 0)
+				return rc;
 		}
 	}
 	if (o->status && !strcmp(o->status, "Failed"))
@@ -421,17 +453,33 @@ static int settle(engine *e, const bar_change *c, const bar_conn *conn,
 }
 
 /* Delete a resource we just created but could not record, so nothing is
- * left untracked; keeps the original error message. */
+ * left untracked.  Keeps the original error and says whether the delete
+ * worked; when it did not, the open intent (written before the create)
+ * still names the resource's idempotency key for the next plan. */
 static int undo_create(engine *e, const bar_change *c, const bar_conn *conn,
                        const bar_op_ctx *ctx, const char *system_id)
 {
-	char *undo = provider_input(e, c, system_id, 0);
-	char msg[1024];
+	char *undo = provider_input(e, c, system_id, 0, NULL);
+	bar_error first;
+	int rc;
 
-	snprintf(msg, sizeof(msg), "%s", bar_error_last());
-	bar_host_delete(conn, c->type, c->name, undo, ctx);
+	bar_error_save(&first);
+	rc = bar_host_delete(conn, c->type, c->name, undo, ctx);
 	free(undo);
-	return bar_error_set("%s (the new resource was deleted again)", msg);
+	if (rc == 0 || rc == BAR_ENOTFOUND) {
+		bar_error_restore(&first);
+		bar_error_prefix("recording the new %s failed, so it was deleted again", system_id);
+		return first.code;
+	}
+	{
+		char why[1024];
+
+		snprintf(why, sizeof(why), "%s", bar_error_last());
+		bar_error_restore(&first);
+		bar_error_prefix("recording the new %s failed and deleting it failed too (%s); "
+		                 "the next plan finds it by its idempotency tag", system_id, why);
+	}
+	return first.code;
 }
 
 /* An MCI whose state is Suspended: its VMs are created, recorded running
@@ -440,7 +488,7 @@ static int suspend_new(engine *e, const bar_change *c, const bar_conn *conn,
                        const bar_op_ctx *ctx, bar_obs *o)
 {
 	bar_obs after = {0};
-	char *in = provider_input(e, c, o->system_id, 1);
+	char *in = provider_input(e, c, o->system_id, 1, NULL);
 	int rc = in ? bar_host_vm_action(conn, "suspend", c->name, in, ctx, &after) : -1;
 
 	free(in);
@@ -451,90 +499,196 @@ static int suspend_new(engine *e, const bar_change *c, const bar_conn *conn,
 	return record(e, c, o);
 }
 
+/* The idempotency key of this create: the open intent's, if an earlier run
+ * died after sending it (so the provider returns what that key made),
+ * otherwise a new one, written to state before anything is sent. */
+static int create_intent(engine *e, const bar_change *c, char **key)
+{
+	bar_intent in = {0};
+	char uuid[40];
+	int rc = bar_state_intent_get(e->st, c->address, &in);
+
+	if (rc == 0) {
+		*key = in.idem_key;
+		in.idem_key = NULL;
+		bar_intent_clear(&in);
+		return 0;
+	}
+	if (rc != BAR_ENOTFOUND)
+		return rc;
+	bar_uuid(uuid);
+	in = (bar_intent){.address = c->address, .type = c->type, .connection = c->connection,
+	                  .idem_key = uuid};
+	if ((rc = bar_state_intent_put(e->st, &in)) < 0)
+		return rc;
+	*key = bar_strdup(uuid);
+	return 0;
+}
+
+/* A create failed after the provider made something: record it as tainted
+ * (replaced by the next apply) rather than lose track of it. */
+static int record_partial(engine *e, const bar_change *c, bar_obs *o, const char *key)
+{
+	bar_error err;
+	rec_extra x = {key, NULL, NULL};
+	char *why;
+
+	bar_error_save(&err);
+	why = bar_printf("create failed after making it: %s", err.message);
+	x.taint = why;
+	if (!o->status || !*o->status) {
+		free(o->status);
+		o->status = bar_strdup("Failed");
+	}
+	if (record_ex(e, c, o, &x) == 0) {
+		bar_error_restore(&err);
+		bar_error_prefix("%s was made but is not usable; it is recorded and the next "
+		                 "apply replaces it", o->system_id);
+	}
+	free(why);
+	return err.code;
+}
+
 static int do_create(engine *e, const node *nd, const bar_conn *conn,
-                     const bar_op_ctx *ctx, bar_obs *o)
+                     const bar_op_ctx *ctx0, bar_obs *o)
 {
 	const bar_change *c = nd->c;
 	bar_secrets secrets = {NULL, 0};
-	char *in;
+	bar_op_ctx ctx = *ctx0;
+	char *in = NULL, *key = NULL, *token = NULL;
+	rec_extra x = {NULL, NULL, NULL};
 	int rc;
 
 	if (c->gone && c->prior_system_id) { /* clear whatever is left of it */
-		char *old = provider_input(e, c, c->prior_system_id, 0);
+		char *old = provider_input(e, c, c->prior_system_id, 0, NULL);
 
-		bar_host_delete(node_conn(e, nd, 1), c->type, c->name, old, ctx);
+		bar_host_delete(node_conn(e, nd, 1), c->type, c->name, old, ctx0);
 		free(old);
 	}
-	in = provider_input(e, c, NULL, 1);
-	if (!in)
-		return -1;
-	rc = bar_host_create(conn, c->type, c->name, in, ctx, o, &secrets);
-	free(in);
-	if (rc == 0 && (store_secrets(e, c, &secrets) < 0 || record(e, c, o) < 0))
-		rc = undo_create(e, c, conn, ctx, o->system_id);
-	bar_secrets_clear(&secrets);
-	if (rc == 0 && transitional(o->status)) {
+	if ((rc = create_intent(e, c, &key)) < 0)
+		goto done;
+	x.idem_key = key;
+	ctx.idempotency_key = key;
+	ctx.operation_out = &token;
+	if (!(in = provider_input(e, c, NULL, 1, key))) {
+		rc = -1;
+		goto done;
+	}
+	rc = bar_host_create(conn, c->type, c->name, in, &ctx, o, &secrets);
+	if (rc < 0 && o->system_id) {
+		rc = record_partial(e, c, o, key);
+		goto done;
+	}
+	x.operation = token;
+	if (rc == 0 && (store_secrets(e, c, &secrets) < 0 || record_ex(e, c, o, &x) < 0))
+		rc = undo_create(e, c, conn, &ctx, o->system_id);
+	if (rc == 0 && (token || bar_status_transitional(o->status))) {
 		char *id = bar_strdup(o->system_id);
 
-		rc = settle(e, c, conn, ctx, id, o, 0);
+		rc = settle(e, c, conn, ctx0, id, o, token, &x, 0);
+		x.operation = NULL;
 		if (rc == 0)
-			rc = record(e, c, o);
+			rc = record_ex(e, c, o, &x);
 		free(id);
 	}
 	if (rc == 0 && want_suspended(c) && o->status && strcmp(o->status, "Suspended"))
-		rc = suspend_new(e, c, conn, ctx, o);
+		rc = suspend_new(e, c, conn, ctx0, o);
+done:
+	bar_secrets_clear(&secrets);
+	free(in);
+	free(key);
+	free(token);
+	return rc;
+}
+
+/* An earlier run died while a long-running operation of this resource
+ * was under way: poll the same operation to its end. */
+static int do_resume(engine *e, const node *nd, const bar_conn *conn,
+                     const bar_op_ctx *ctx, bar_obs *o)
+{
+	const bar_change *c = nd->c;
+	bar_record prior = {0};
+	rec_extra x = {NULL, NULL, NULL};
+	int rc;
+
+	if ((rc = bar_state_get(e->st, c->address, &prior)) < 0)
+		return rc;
+	o->system_id = bar_strdup(prior.system_id);
+	o->status = bar_strdup(prior.status);
+	o->attrs = bar_strdup(prior.observed ? prior.observed : "{}");
+	x.idem_key = prior.idem_key;
+	rc = settle(e, c, conn, ctx, prior.system_id, o, prior.operation, &x, 0);
+	if (rc == 0)
+		rc = record_ex(e, c, o, &x);
+	bar_record_clear(&prior);
 	return rc;
 }
 
 static int do_update(engine *e, const node *nd, const bar_conn *conn,
-                     const bar_op_ctx *ctx, bar_obs *o)
+                     const bar_op_ctx *ctx0, bar_obs *o)
 {
 	const bar_change *c = nd->c;
 	bar_record prior = {0};
-	char *in;
+	bar_op_ctx ctx = *ctx0;
+	char *in, *token = NULL;
+	rec_extra x = {NULL, NULL, NULL};
 	int rc;
 
+	if (c->pending_op)
+		return do_resume(e, nd, conn, ctx0, o);
 	if (bar_state_get(e->st, c->address, &prior) < 0)
 		return -1;
-	if (strcmp(c->type, "vm") == 0 && !c->vm_action) { /* labels: record only */
-		o->system_id = bar_strdup(prior.system_id);
-		o->status = bar_strdup(prior.status);
-		o->attrs = bar_strdup(prior.observed ? prior.observed : "{}");
-		bar_record_clear(&prior);
-		return record(e, c, o);
-	}
-	in = provider_input(e, c, prior.system_id, 1);
+	in = provider_input(e, c, prior.system_id, 1, NULL);
 	if (!in) {
 		bar_record_clear(&prior);
 		return -1;
 	}
+	ctx.operation_out = &token;
 	if (c->vm_action)
-		rc = bar_host_vm_action(conn, c->vm_action, c->name, in, ctx, o);
+		rc = bar_host_vm_action(conn, c->vm_action, c->name, in, &ctx, o);
 	else
-		rc = bar_host_update(conn, c->type, c->name, in, ctx, o);
+		rc = bar_host_update(conn, c->type, c->name, in, &ctx, o);
 	free(in);
+	x.idem_key = prior.idem_key;
+	x.operation = token;
+	if (rc == 0 && token)
+		rc = record_ex(e, c, o, &x);
 	if (rc == 0)
-		rc = settle(e, c, conn, ctx, prior.system_id, o, 0);
+		rc = settle(e, c, conn, ctx0, prior.system_id, o, token, &x, 0);
+	x.operation = NULL;
+	if (rc == 0)
+		rc = record_ex(e, c, o, &x);
 	bar_record_clear(&prior);
-	return rc == 0 ? record(e, c, o) : rc;
+	free(token);
+	return rc;
 }
 
 static int do_delete(engine *e, const node *nd, const bar_conn *conn,
-                     const bar_op_ctx *ctx)
+                     const bar_op_ctx *ctx0)
 {
 	const bar_change *c = nd->c;
 	bar_record prior = {0};
+	bar_op_ctx ctx = *ctx0;
+	char *token = NULL;
 	int rc = 0;
 
 	if (bar_state_get(e->st, c->address, &prior) == BAR_ENOTFOUND)
 		return 0; /* already gone from state */
 	if (conn && prior.system_id) {
-		char *in = provider_input(e, c, prior.system_id, 0);
+		char *in = provider_input(e, c, prior.system_id, 0, NULL);
 
-		rc = bar_host_delete(conn, c->type, c->name, in, ctx);
+		ctx.operation_out = &token;
+		rc = bar_host_delete(conn, c->type, c->name, in, &ctx);
 		free(in);
+		if (rc == 0 && token) { /* keep the token while the delete runs */
+			free(prior.operation);
+			prior.operation = token;
+			token = NULL;
+			rc = bar_state_put(e->st, &prior);
+		}
 		if (rc == 0)
-			rc = settle(e, c, conn, ctx, prior.system_id, &(bar_obs){0}, 1);
+			rc = settle(e, c, conn, ctx0, prior.system_id, &(bar_obs){0}, prior.operation,
+			            NULL, 1);
 		if (rc == BAR_ENOTFOUND)
 			rc = 0;
 	}
@@ -543,6 +697,7 @@ static int do_delete(engine *e, const node *nd, const bar_conn *conn,
 	if (rc == 0 && e->o->keys_dir)
 		bar_keystore_remove(e->o->keys_dir, c->address);
 	bar_record_clear(&prior);
+	free(token);
 	return rc;
 }
 
@@ -576,7 +731,12 @@ static int run_node(engine *e, node *nd, bar_obs *o, int *throttled)
 	int prov = bar_type_is_provider(c->type);
 	const bar_conn *conn = prov ? node_conn(e, nd, nd->op != OP_CREATE) : NULL;
 	int64_t timeout = e->o->op_timeout_ms ? e->o->op_timeout_ms : 30 * 60 * 1000;
-	bar_op_ctx ctx = {e->o->cancel, bar_now_ms() + timeout, 0, throttled};
+	bar_op_ctx ctx = {
+		.cancel = e->o->cancel,
+		.deadline_ms = bar_now_ms() + timeout,
+		.throttled = throttled,
+		.address = c->address,
+	};
 
 	if (c->record_only)
 		return record_live(e, c);
@@ -593,7 +753,7 @@ static int run_node(engine *e, node *nd, bar_obs *o, int *throttled)
 
 static int stopping(const engine *e)
 {
-	return e->o->stop && *e->o->stop;
+	return bar_cancel_stopping(e->o->cancel);
 }
 
 /* Mark everything waiting on `i` as skipped (caller holds the lock). */
@@ -609,7 +769,7 @@ static void skip_dependents(engine *e, size_t i, const char *why)
 		x->state = N_SKIP;
 		e->finished++;
 		e->sum.skipped++;
-		emit(e, BAR_EV_SKIP, x, 0, NULL, why);
+		emit(e, BAR_EV_SKIP, x, 0, NULL, why, NULL);
 		skip_dependents(e, nd->next[k], why);
 	}
 }
@@ -696,7 +856,7 @@ static void skip_rest(engine *e, const char *why)
 			nd->state = N_SKIP;
 			e->finished++;
 			e->sum.skipped++;
-			emit(e, BAR_EV_SKIP, nd, 0, NULL, why);
+			emit(e, BAR_EV_SKIP, nd, 0, NULL, why, NULL);
 		}
 	}
 	pthread_cond_broadcast(&e->cv);
@@ -744,10 +904,10 @@ static void *worker(void *arg)
 
 			nd->state = N_RUN;
 			pthread_mutex_unlock(&e->mu);
-			emit(e, BAR_EV_START, nd, 0, NULL, NULL);
+			emit(e, BAR_EV_START, nd, 0, NULL, NULL, NULL);
 			ok = run_node(e, nd, &o, &throttled) == 0;
 			emit(e, ok ? BAR_EV_DONE : BAR_EV_FAIL, nd, bar_now_s() - t0, o.system_id,
-			     ok ? NULL : bar_error_last());
+			     ok ? NULL : bar_error_last(), ok ? NULL : bar_error_get());
 			bar_obs_clear(&o);
 			pthread_mutex_lock(&e->mu);
 			finish_node(e, i - 1, ok, throttled);
@@ -763,7 +923,7 @@ int bar_apply_run(const bar_plan *plan, bar_state *st, bar_registry *reg,
 	engine e;
 	int workers = o->parallelism > 0 ? o->parallelism : 10;
 	pthread_t *th = NULL;
-	int rc = -1, started = 0;
+	int rc = -1, started = 0, err = 0;
 
 	memset(&e, 0, sizeof(e));
 	memset(summary, 0, sizeof(*summary));
@@ -779,10 +939,10 @@ int bar_apply_run(const bar_plan *plan, bar_state *st, bar_registry *reg,
 		workers = e.n ? (int)e.n : 1;
 	th = bar_calloc((size_t)workers, sizeof(*th));
 	for (started = 0; started < workers; started++)
-		if (pthread_create(&th[started], NULL, worker, &e) != 0)
+		if ((err = pthread_create(&th[started], NULL, worker, &e)) != 0)
 			break;
 	if (started == 0) {
-		bar_error_set("cannot start apply workers: %s", strerror(errno));
+		bar_error_set("cannot start apply workers: %s", strerror(err));
 		goto done;
 	}
 	for (int i = 0; i < started; i++)

@@ -15,17 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *provider_types[] = {"vnet", "securitygroup", "sshkey", "image",
-                                       "spec", "vm", NULL};
-
-int bar_type_is_provider(const char *type)
-{
-	for (int i = 0; provider_types[i]; i++)
-		if (strcmp(type, provider_types[i]) == 0)
-			return 1;
-	return 0;
-}
-
 typedef struct builder {
 	bar_desired *items;
 	size_t n, cap;

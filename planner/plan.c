@@ -16,43 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Attributes whose change cannot be made in place. */
-static const char *const force_vnet[] = {"connection", "cidr", "subnets", NULL};
-static const char *const force_sg[] = {"connection", "vnet", NULL};
-static const char *const force_key[] = {"connection", "publicKey", NULL};
-static const char *const force_image[] = {"connection", "imageId", "os", NULL};
-static const char *const force_spec[] = {"connection", "specId", "vcpu", "memoryMiB",
-                                         "diskGiB", NULL};
-static const char *const force_conn[] = {"driver", "region", "zone", NULL};
-static const char *const vm_inplace[] = {"state", "labels", NULL};
-
-static int in_list(const char *const *list, const char *s)
-{
-	for (; list && *list; list++)
-		if (strcmp(*list, s) == 0)
-			return 1;
-	return 0;
-}
-
-static int forces_replacement(const char *type, const char *attr)
-{
-	if (strcmp(type, "vm") == 0)
-		return !in_list(vm_inplace, attr);
-	if (strcmp(type, "vnet") == 0)
-		return in_list(force_vnet, attr);
-	if (strcmp(type, "securitygroup") == 0)
-		return in_list(force_sg, attr);
-	if (strcmp(type, "sshkey") == 0)
-		return in_list(force_key, attr);
-	if (strcmp(type, "image") == 0)
-		return in_list(force_image, attr);
-	if (strcmp(type, "spec") == 0)
-		return in_list(force_spec, attr);
-	if (strcmp(type, "connection") == 0)
-		return in_list(force_conn, attr);
-	return 0;
-}
-
 const char *bar_action_name(bar_action a)
 {
 	static const char *names[] = {"no-op", "create", "update", "replace", "delete"};
@@ -112,9 +75,10 @@ static void set_reason(bar_change *c, char *reason)
 }
 
 /* Compare recorded and desired attrs key by key; fill c->diff and report
- * whether any changed key forces replacement (first such key in *forcing). */
-static int diff_attrs(bar_change *c, const json_t *old, const json_t *new_,
-                      const char **forcing)
+ * whether any changed key forces replacement with provider `p` (first such
+ * key in *forcing). */
+static int diff_attrs(bar_change *c, const bar_provider *p, const json_t *old,
+                      const json_t *new_, const char **forcing)
 {
 	json_t *keys = json_object();
 	const char *k;
@@ -130,7 +94,7 @@ static int diff_attrs(bar_change *c, const json_t *old, const json_t *new_,
 
 		if (a && b && json_equal(a, b))
 			continue;
-		f = forces_replacement(c->type, k);
+		f = bar_type_forces_replacement(p, c->type, k);
 		json_array_append_new(c->diff, json_pack("{s:s, s:O?, s:O?, s:b}", "attr", k,
 		                                         "old", a, "new", b, "forces", f));
 		if (f && !force) {
@@ -212,15 +176,63 @@ static void note_drift(json_t *drift, const bar_record *r, const bar_obs *o,
 
 static void change_clear(bar_change *c);
 
-/* Decide the change for one address present in both desired and state. */
-static void diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
-                     const snap_live *lv, json_t *drift, int force_replace)
+/* The provider that made a recorded resource; NULL for records, and with
+ * an error set when its plugin cannot be loaded. */
+static int record_provider(bar_registry *reg, const bar_record *r, const bar_provider **out)
 {
+	*out = NULL;
+	if (!r->provider || !bar_type_is_provider(r->type))
+		return 0;
+	if (!reg || bar_registry_get(reg, r->provider, out) < 0) {
+		if (reg)
+			bar_error_prefix("%s", r->address);
+		else
+			bar_error_set("%s: no provider registry to plan with", r->address);
+		return -1;
+	}
+	return 0;
+}
+
+/* Changes that state alone decides: a tainted resource is replaced; one
+ * whose long-running operation an earlier run left under way is waited
+ * for.  Returns the change, or NULL when neither applies. */
+static bar_change *state_change(plan_builder *b, const bar_desired *d, const bar_record *r,
+                                const snap_live *lv)
+{
+	bar_change *c;
+
+	if (r->taint) {
+		c = change_new(b, BAR_REPLACE, d->address, d->type, d->ns, d->name, d->connection);
+		change_set_desired(c, d);
+		set_prior(c, r);
+		c->diff = json_array();
+		set_reason(c, bar_printf("tainted: %s", r->taint));
+		return c;
+	}
+	if (r->operation && lv && lv->obs && bar_status_transitional(lv->obs->status)) {
+		c = change_new(b, BAR_UPDATE, d->address, d->type, d->ns, d->name, d->connection);
+		change_set_desired(c, d);
+		set_prior(c, r);
+		c->diff = json_array();
+		c->pending_op = bar_strdup(r->operation);
+		set_reason(c, bar_printf("an earlier run left it %s; wait for that operation",
+		                         lv->obs->status));
+		return c;
+	}
+	return NULL;
+}
+
+/* Decide the change for one address present in both desired and state. */
+static int diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
+                    const snap_live *lv, json_t *drift, int force_replace,
+                    bar_registry *reg)
+{
+	const bar_provider *prov;
 	json_t *old = NULL; /* parsed only when something changed */
 	const char *forcing = NULL;
-	bar_change *c;
+	bar_change *c = NULL;
 	int changed = !r->hash || strcmp(r->hash, d->hash) != 0;
-	int contradicts = 0;
+	int contradicts = 0, rc = 0;
 
 	if (lv && lv->checked && !lv->obs) {
 		c = change_new(b, BAR_CREATE, d->address, d->type, d->ns, d->name, d->connection);
@@ -231,6 +243,8 @@ static void diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
 		                         "barista); it will be created again", r->system_id));
 		goto done;
 	}
+	if ((c = state_change(b, d, r, lv)))
+		goto done;
 	if (lv && lv->obs && r->observed && strcmp(lv->obs->attrs, r->observed) != 0) {
 		bar_desired_expand(d);
 		note_drift(drift, r, lv->obs, d->attrs, &contradicts);
@@ -261,7 +275,9 @@ static void diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
 	old = r->desired ? json_loads(r->desired, 0, NULL) : NULL;
 	if (!old)
 		old = json_object();
-	if (diff_attrs(c, old, d->attrs, &forcing) || force_replace) {
+	if ((rc = record_provider(reg, r, &prov)) < 0)
+		goto done;
+	if (diff_attrs(c, prov, old, d->attrs, &forcing) || force_replace) {
 		c->action = BAR_REPLACE;
 		set_reason(c, force_replace ? bar_strdup("replacement requested with -replace")
 		                            : bar_printf("%s forces replacement", forcing));
@@ -276,9 +292,14 @@ static void diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
 		 * barista): nothing to do. */
 		change_clear(c);
 		b->n--;
+		c = NULL;
 	}
 done:
+	if (rc == 0 && c && r->connection &&
+	    d->connection && strcmp(r->connection, d->connection) != 0)
+		c->prior_connection = bar_strdup(r->connection);
 	json_decref(old);
+	return rc;
 }
 
 static int cmp_change(const void *a, const void *b)
@@ -314,14 +335,13 @@ static int level_of(const bar_desired_set *ds, size_t i, int *level, int depth)
 	return best;
 }
 
-static const int *sort_level;
-
-static int cmp_level(const void *a, const void *b)
+static int cmp_level(const void *a, const void *b, void *arg)
 {
+	const int *level = arg;
 	size_t x = *(const size_t *)a, y = *(const size_t *)b;
 
-	if (sort_level[x] != sort_level[y])
-		return sort_level[x] - sort_level[y];
+	if (level[x] != level[y])
+		return level[x] - level[y];
 	return x < y ? -1 : x > y;
 }
 
@@ -337,8 +357,7 @@ static size_t *topo_order(const bar_desired_set *ds)
 		level_of(ds, i, level, 0);
 		order[i] = i;
 	}
-	sort_level = level;
-	qsort(order, ds->n, sizeof(*order), cmp_level);
+	qsort_r(order, ds->n, sizeof(*order), cmp_level, level);
 	free(level);
 	return order;
 }
@@ -526,6 +545,15 @@ static void needed_connections(bar_plan *p, const bar_desired_set *ds, const bar
 				json_object_set_new(p->live_connections, addr, attrs);
 		}
 		free(addr);
+		if (c->prior_connection) { /* the old resource is deleted where it is */
+			json_t *attrs;
+
+			addr = bar_conn_address(c->ns, c->prior_connection);
+			if (!json_object_get(p->live_connections, addr) &&
+			    (attrs = bar_conn_live_attrs(ds, rs, addr)))
+				json_object_set_new(p->live_connections, addr, attrs);
+			free(addr);
+		}
 	}
 }
 
@@ -538,7 +566,7 @@ static int is_forced(const bar_plan_opts *o, const char *addr)
 }
 
 /* What the connection's driver can do; all capabilities when the driver's
- * plugin cannot be loaded here (apply will report that). */
+ * plugin cannot be loaded here (check_connections reports that). */
 static uint32_t driver_caps(const bar_desired_set *ds, const bar_records *rs,
                             bar_registry *reg, const bar_change *c)
 {
@@ -556,32 +584,53 @@ static uint32_t driver_caps(const bar_desired_set *ds, const bar_records *rs,
 	return caps;
 }
 
-/* Plan around what drivers cannot do, before replacements propagate: an
- * in-place update a driver cannot make becomes a replacement; a suspend or
- * resume it cannot do fails the plan rather than the apply. */
+/* A suspend or resume the driver cannot do fails the plan rather than the
+ * apply.  (What cannot change in place was made a replacement by the diff,
+ * from the provider's own type descriptions.) */
 static int check_capabilities(plan_builder *b, const bar_desired_set *ds,
                               const bar_records *rs, bar_registry *reg)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		bar_change *c = &b->items[i];
-		uint32_t caps;
 
-		if (c->action != BAR_UPDATE || !c->connection || !bar_type_is_provider(c->type))
+		if (c->action != BAR_UPDATE || !c->vm_action || !c->connection)
 			continue;
-		if (!strcmp(c->type, "vm") && !c->vm_action)
-			continue; /* labels: recorded only */
-		caps = driver_caps(ds, rs, reg, c);
-		if (c->vm_action && !(caps & BAR_CAP_VM_SUSPEND))
+		if (!(driver_caps(ds, rs, reg, c) & BAR_CAP_VM_SUSPEND))
 			return bar_error_set("%s: connection \"%s\" cannot %s VMs (its driver has no "
 			                     "suspend/resume); change the MCI's state back",
 			                     c->address, c->connection, c->vm_action);
-		if (!c->vm_action && !(caps & BAR_CAP_UPDATE_INPLACE)) {
-			c->action = BAR_REPLACE;
-			set_reason(c, bar_printf("the driver of connection %s cannot update in "
-			                         "place", c->connection));
-		}
 	}
 	return 0;
+}
+
+/* Check every connection the plan will use, as apply would meet it: its
+ * driver's plugin loads, its region is not blank, its credential references
+ * resolve and the provider opens a session (the local provider refuses
+ * there when not root).  A plan that cannot be applied fails here. */
+static int check_connections(const bar_plan *p, bar_registry *reg)
+{
+	const json_t *sets[2] = {p->connections, p->live_connections};
+	int rc = 0;
+
+	for (int k = 0; k < 2 && rc == 0; k++) {
+		const char *addr;
+		json_t *attrs;
+
+		json_object_foreach((json_t *)sets[k], addr, attrs) {
+			const char *slash = strchr(addr, '/');
+			char *ns = bar_strndup(addr, slash ? (size_t)(slash - addr) : 0);
+			bar_conn c = {0};
+
+			if ((rc = bar_conn_init(&c, ns, strrchr(addr, '/') + 1, attrs)) == 0 &&
+			    (rc = bar_conn_bind(&c, reg)) == 0)
+				rc = bar_conn_check(&c);
+			bar_conn_clear(&c);
+			free(ns);
+			if (rc < 0)
+				break;
+		}
+	}
+	return rc;
 }
 
 /* -refresh-only: one record-only change per record whose resource is gone
@@ -652,9 +701,9 @@ int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_snapshot *snap,
 		if (!r)
 			change_set_desired(change_new(&b, BAR_CREATE, d->address, d->type, d->ns,
 			                              d->name, d->connection), d);
-		else
-			diff_one(&b, d, r, p->refreshed ? &snap->live[r - rs->items] : NULL,
-			         p->drift, is_forced(o, d->address));
+		else if (diff_one(&b, d, r, p->refreshed ? &snap->live[r - rs->items] : NULL,
+		                  p->drift, is_forced(o, d->address), snap->reg) < 0)
+			goto done;
 	}
 	for (size_t i = 0; !o->refresh_only && i < rs->n; i++)
 		if (o->destroy || !ds || !bar_desired_find(ds, rs->items[i].address))
@@ -688,6 +737,8 @@ int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_snapshot *snap,
 		p->n_noop = ds->n - touched;
 	}
 	needed_connections(p, ds, rs);
+	if (!o->refresh_only && snap->reg && check_connections(p, snap->reg) < 0)
+		goto done;
 	*out = p;
 	p = NULL;
 	rc = 0;
@@ -715,6 +766,8 @@ static void change_clear(bar_change *c)
 	json_decref(c->prior_deps);
 	free(c->live_status);
 	free(c->live_attrs);
+	free(c->pending_op);
+	free(c->prior_connection);
 	json_decref(c->attrs);
 	json_decref(c->refs);
 	json_decref(c->deps);

@@ -49,6 +49,10 @@ static json_t *change_to_json(const bar_change *c)
 		json_object_set_new(j, "live_status", json_string(c->live_status));
 	if (c->live_attrs)
 		json_object_set_new(j, "live_attrs", json_string(c->live_attrs));
+	if (c->pending_op)
+		json_object_set_new(j, "pending_op", json_string(c->pending_op));
+	if (c->prior_connection)
+		json_object_set_new(j, "prior_connection", json_string(c->prior_connection));
 	return j;
 }
 
@@ -148,6 +152,8 @@ int bar_plan_from_json(bar_plan **out, const json_t *j)
 		c->record_only = json_is_true(json_object_get(cj, "record_only"));
 		c->live_status = jstr(cj, "live_status");
 		c->live_attrs = jstr(cj, "live_attrs");
+		c->pending_op = jstr(cj, "pending_op");
+		c->prior_connection = jstr(cj, "prior_connection");
 		if (!c->type || !c->ns || !c->name) {
 			bar_plan_free(p);
 			return bar_error_set("plan file: change %s lacks type/namespace/name",

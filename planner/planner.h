@@ -13,6 +13,7 @@
 #ifndef BAR_PLANNER_H
 #define BAR_PLANNER_H
 
+#include "error.h"
 #include "host.h"
 #include "spec.h"
 #include "state.h"
@@ -64,10 +65,22 @@ void bar_desired_expand(const bar_desired *d);
 const char *bar_desired_vm_state(const bar_desired *d);
 const bar_desired *bar_desired_find(const bar_desired_set *s, const char *address);
 
+/* ---- type knowledge (planner/types.c) ---- */
+
 /* True for types a provider manages (vnet, securitygroup, sshkey, image,
  * spec, vm); false for records kept only in state (namespace, connection,
  * mci, mcapp, monitoringpolicy). */
 int bar_type_is_provider(const char *type);
+
+/* True for statuses an operation passes through (Creating, Suspending,
+ * Resuming, Rebooting, Terminating, Deleting). */
+int bar_status_transitional(const char *status);
+
+/* Whether changing `attr` of a `type` resource needs a replacement: for
+ * provider types, every attribute the provider `p` does not list as
+ * changeable in place (all of them when p is NULL); for a Connection, its
+ * driver, region and zone; never for other records. */
+int bar_type_forces_replacement(const bar_provider *p, const char *type, const char *attr);
 
 /* ---- plans ---- */
 
@@ -103,6 +116,10 @@ typedef struct bar_change {
 	                     * a delete forgets a resource that is gone */
 	char *live_status;
 	char *live_attrs;   /* JSON object text */
+	char *pending_op;   /* an earlier run's long-running operation on this
+	                     * resource, to be polled to its end (update only) */
+	char *prior_connection; /* where the recorded resource lives, when the
+	                         * change moves it to another connection */
 } bar_change;
 
 typedef struct bar_plan {
@@ -133,7 +150,7 @@ typedef struct bar_snapshot bar_snapshot;
  * the plan.  *out is the caller's (bar_snapshot_free).
  */
 int bar_snapshot_read(bar_snapshot **out, bar_state *st, bar_registry *reg, int refresh,
-                      const volatile int *cancel);
+                      const bar_cancel *cancel);
 void bar_snapshot_free(bar_snapshot *s);
 
 typedef struct bar_plan_opts {
@@ -146,7 +163,7 @@ typedef struct bar_plan_opts {
 	int refresh_only;            /* plan only to record what is live: drifted
 	                              * attributes and statuses, gone resources */
 } bar_plan_opts;
-#define BAR_PLAN_OPTS_INIT { 1, 0, NULL, 0, NULL, 0, 0 }
+#define BAR_PLAN_OPTS_INIT { .version = 1 }
 
 /*
  * Diff the desired set (may be NULL with opts->destroy) against a snapshot.
@@ -187,6 +204,7 @@ typedef struct bar_apply_event {
 	double elapsed_s;
 	const char *system_id; /* DONE of create/update */
 	const char *message;   /* FAIL/SKIP reason */
+	const bar_error *error; /* FAIL: the whole error, with its fields */
 } bar_apply_event;
 
 typedef struct bar_apply_opts {
@@ -196,11 +214,11 @@ typedef struct bar_apply_opts {
 	void (*on_event)(void *ud, const bar_apply_event *ev); /* from worker threads,
 	                                                        * serialised */
 	void *ud;
-	const volatile int *stop;   /* nonzero: start nothing new */
-	const volatile int *cancel; /* nonzero: cancel in-flight operations */
+	const bar_cancel *cancel;   /* stop: start nothing new; cancel: give up
+	                             * in-flight operations */
 	int64_t op_timeout_ms;      /* per operation; default 30 min */
 } bar_apply_opts;
-#define BAR_APPLY_OPTS_INIT { 1, 10, NULL, NULL, NULL, NULL, NULL, 0 }
+#define BAR_APPLY_OPTS_INIT { .version = 1, .parallelism = 10 }
 
 typedef struct bar_apply_summary {
 	size_t added, changed, destroyed, failed, skipped;

@@ -31,7 +31,7 @@ struct bar_snapshot {
 	snap_group *groups;
 	size_t n_groups;
 	bar_registry *reg;
-	const volatile int *cancel;
+	const bar_cancel *cancel;
 };
 
 /* "<ns>/connection/<name>", malloc'd. */

@@ -56,7 +56,7 @@ static char *cred_text(const json_t *attrs)
 static int list_group(bar_snapshot *s, snap_group *g, const json_t *attrs)
 {
 	const bar_record *first = &s->rs.items[g->idx[0]];
-	bar_op_ctx ctx = {s->cancel, bar_now_ms() + 300000, 0, NULL};
+	bar_op_ctx ctx = {.cancel = s->cancel, .deadline_ms = bar_now_ms() + 300000};
 	bar_conn c = {0};
 	bar_map by_id;
 	int rc = -1;
@@ -127,7 +127,7 @@ static void make_groups(bar_snapshot *s)
 }
 
 int bar_snapshot_read(bar_snapshot **out, bar_state *st, bar_registry *reg, int refresh,
-                      const volatile int *cancel)
+                      const bar_cancel *cancel)
 {
 	bar_snapshot *s = bar_calloc(1, sizeof(*s));
 

@@ -10,12 +10,19 @@
  * Data crosses the boundary as JSON text (UTF-8, one object per value), so the
  * host and a plugin never share allocators or library types.  Strings the host
  * passes in are borrowed for the duration of the call; strings a plugin hands to
- * the host (through emit/set_error) are copied by the host before it returns.
+ * the host (through emit/set_error/set_operation) are copied by the host before
+ * it returns.
  *
  * Compatibility rules (SQLite extensions, nginx modules): every struct starts
- * with its size; structs only grow at the end; a callback added in a newer
- * version may be NULL and the host checks before calling it.  The host refuses a
- * plugin whose abi_version it does not know.
+ * with its size; from version 2 on structs only grow at the end; a member added
+ * in a newer version is read only when BAR_HAS / BAR_COVERS say the other side's
+ * struct_size covers it, and a callback may be NULL.  The host refuses a plugin
+ * whose abi_version it does not know, naming the file and both versions.
+ *
+ * Version 2 (this one) adds to version 1: idempotency keys for create,
+ * partial creates, long-running operations (operation tokens and poll),
+ * per-connection sessions (open/close), per-type replacement rules, one error
+ * enum shared with the host library, and BAR_HAS.
  *
  * Conventions for resources:
  *  - Resource types: "vnet", "securitygroup", "sshkey", "image", "spec", "vm".
@@ -24,12 +31,13 @@
  *       "attrs": {...desired attributes from the spec...},
  *       "refs":  {"vnet": {"system_id": "...", "name": "...", "attrs": {...}},
  *                 "securityGroups": [{...}, ...], ...},
- *       "tags":  {"barista:address": "default/vm/web-seoul-1", ...}}
- *    The same object, with "system_id" added, is the input of read/delete and
- *    of VM actions.
+ *       "tags":  {"barista:address": "default/vm/web-seoul-1",
+ *                 "barista:idempotency": "<uuid>", ...}}
+ *    The same object, with "system_id" added, is the input of read/delete,
+ *    poll and VM actions.
  *  - Every resource carries the tags it was created with; `list` returns them,
  *    so the host can match live resources to recorded ones by tag and find
- *    leftovers.  Later issues put idempotency tokens into tags.
+ *    leftovers.
  *  - Observed attributes are what the provider can see of the live resource.
  *    Emit them as compact JSON with keys sorted; the host compares the text
  *    with what it recorded, and only parses it when the text differs.
@@ -44,31 +52,48 @@
 extern "C" {
 #endif
 
-#define BAR_PROVIDER_ABI_VERSION 1
+#define BAR_PROVIDER_ABI_VERSION 2
 
-/* Return codes of every provider callback.  A provider sets a message with
- * host->set_error before returning anything but BAR_P_OK. */
+/*
+ * True when the struct `t` points at (whose first member is its size) is
+ * large enough to hold member `m`: the other side may be older and smaller.
+ * BAR_HAS also requires the member (a callback) to be set.  SQLite gates its
+ * VFS methods the same way (`iVersion >= 2 && pVfs->xCurrentTimeInt64`).
+ */
+#define BAR_COVERS(t, m)                                                                  \
+	((t)->struct_size >= offsetof(__typeof__(*(t)), m) + sizeof((t)->m))
+#define BAR_HAS(t, m) (BAR_COVERS(t, m) && (t)->m != NULL)
+
+/*
+ * Result codes, shared by every provider callback and by the host library
+ * (core/error.h): 0 is success; a provider sets a message with
+ * host->set_error before returning anything else.
+ */
 enum {
-	BAR_P_OK = 0,
-	BAR_P_EFAIL = -1,      /* anything else; the message says what */
-	BAR_P_ENOTFOUND = -2,  /* the resource does not exist (any more) */
-	BAR_P_ECONFLICT = -3,  /* already exists / in use / wrong state */
-	BAR_P_EAUTH = -4,      /* credentials missing, rejected or lacking rights */
-	BAR_P_ERETRY = -5,     /* throttled or transient: the host retries after
-	                        * bar_call.retry_after_ms with backoff */
-	BAR_P_EINVALID = -6,   /* the input cannot be satisfied (bad CIDR, quota) */
-	BAR_P_ENOTSUP = -7,    /* this provider cannot do that (e.g. update) */
-	BAR_P_ECANCELED = -8,  /* stopped because bar_host_api.cancelled said so */
-	BAR_P_ETIMEOUT = -9,   /* the deadline passed */
+	BAR_OK = 0,
+	BAR_EFAIL = -1,      /* anything else; the message says what */
+	BAR_ENOTFOUND = -2,  /* the resource does not exist (any more) */
+	BAR_ECONFLICT = -3,  /* already exists / in use / wrong state */
+	BAR_EAUTH = -4,      /* credentials missing, rejected or lacking rights */
+	BAR_ERETRY = -5,     /* throttled or transient: the host retries after
+	                      * bar_call.retry_after_ms with backoff */
+	BAR_EINVALID = -6,   /* the input cannot be satisfied (bad CIDR, quota) */
+	BAR_ENOTSUP = -7,    /* this provider cannot do that */
+	BAR_ECANCELED = -8,  /* stopped because bar_host_api.cancelled said so */
+	BAR_ETIMEOUT = -9,   /* the deadline passed */
+	BAR_ELOCKED = -10,   /* host only: the state is locked by another run */
+	BAR_ESTALE = -11,    /* host only: a saved plan or a write is out of date */
 };
 
-/* Capability flags, bar_provider.capabilities. */
-#define BAR_CAP_UPDATE_INPLACE (1u << 0) /* update() changes attrs in place */
-#define BAR_CAP_VM_SUSPEND (1u << 1)     /* vm_action "suspend"/"resume" */
-#define BAR_CAP_VM_REBOOT (1u << 2)      /* vm_action "reboot" */
-#define BAR_CAP_LIST (1u << 3)           /* list() enumerates by type */
-#define BAR_CAP_ASYNC (1u << 4)          /* create may return a transitional
-                                          * status; the host polls read() */
+/* Capability flags, bar_provider.capabilities.  (Bit 0, "update in place",
+ * of version 1 is gone: bar_type_info.in_place says it per type.) */
+#define BAR_CAP_VM_SUSPEND (1u << 1) /* vm_action "suspend"/"resume" */
+#define BAR_CAP_VM_REBOOT (1u << 2)  /* vm_action "reboot" */
+#define BAR_CAP_LIST (1u << 3)       /* list() enumerates by type */
+#define BAR_CAP_ASYNC (1u << 4)      /* operations may return a transitional
+                                      * status; the host polls */
+#define BAR_CAP_IDEMPOTENT (1u << 5) /* create with an idempotency key seen
+                                      * before returns what that key made */
 
 /* Log levels for host->log. */
 enum { BAR_LOG_DEBUG = 0, BAR_LOG_INFO = 1, BAR_LOG_WARN = 2, BAR_LOG_ERROR = 3 };
@@ -84,8 +109,21 @@ typedef struct bar_call {
 	const char *zone;       /* zone, "" when the connection names none */
 	const char *config;     /* JSON object: the connection's driver config */
 	int64_t deadline_ms;    /* CLOCK_MONOTONIC ms after which to give up; 0 none */
-	int retry_after_ms;     /* out: with BAR_P_ERETRY, how long to wait */
+	int retry_after_ms;     /* out: with BAR_ERETRY, how long to wait; with a
+	                         * transitional status, when to poll next */
 	void *host_data;        /* the host's; do not touch */
+	/* ---- version 2 ---- */
+	void *session;          /* what open() made for this connection, or NULL */
+	const char *address;    /* the resource's Barista address; "" for list */
+	/* create: unique per address and generation, the same across retries and
+	 * across runs that resume an interrupted create.  A provider passes it to
+	 * the cloud's own idempotency mechanism (EC2 ClientToken, GCP requestId,
+	 * a tag) so that the same key never makes a second resource.  "" for
+	 * other calls. */
+	const char *idempotency_key;
+	/* poll: the operation token an earlier call set with set_operation
+	 * (perhaps in another process); "" otherwise. */
+	const char *operation;
 } bar_call;
 
 /* What a provider reports about one live resource. */
@@ -95,7 +133,8 @@ typedef struct bar_observed {
 	const char *name;      /* the name it was created with */
 	const char *status;    /* VM: Creating, Running, Suspending, Suspended,
 	                        * Resuming, Rebooting, Terminating, Terminated,
-	                        * Failed; other types: Available, Failed */
+	                        * Failed, Undefined; other types: Creating,
+	                        * Available, Deleting, Failed */
 	const char *attrs;     /* JSON object text of observed attributes */
 	const char *tags;      /* JSON object text, as given at create */
 } bar_observed;
@@ -107,7 +146,8 @@ typedef struct bar_host_api {
 	uint32_t abi_version;
 	uint32_t struct_size;
 	/* Hand one observed resource to the host; it copies everything.
-	 * Returns 0, or -1 if the host wants no more (then return BAR_P_EFAIL). */
+	 * Returns 0, or -1 if the host wants no more or the observation is
+	 * larger than the host accepts (then return BAR_EFAIL). */
 	int (*emit)(bar_sink *sink, const bar_observed *obs);
 	/* Set the error of this call: code is the provider's own error code
 	 * ("InvalidParameterValue", "ENOENT"), msg its message.  The host adds
@@ -132,20 +172,50 @@ typedef struct bar_host_api {
 	 * ("privateKey").  Returns 0, or -1 when it could not be stored (then
 	 * fail the create and delete what was made). */
 	int (*emit_secret)(bar_sink *sink, const char *field, const char *value);
+	/* ---- version 2 ---- */
+	/* Say that this call started a long-running operation the host must
+	 * poll: `token` (at most 1 KiB, no secrets) is persisted with the
+	 * resource and handed back in bar_call.operation to poll(), also by a
+	 * later run if this one dies.  Emit the resource with a transitional
+	 * status as well.  NULL clears it. */
+	void (*set_operation)(bar_call *call, const char *token);
 } bar_host_api;
+
+/*
+ * What a provider says about one resource type.  `in_place` lists the
+ * attributes whose change update() makes in place (NULL-terminated; NULL or
+ * empty: none); a change of any other attribute makes the planner replace
+ * the resource.  (AWS changes a security group's rules in place; a cloud
+ * whose VNets cannot change their CIDR leaves "cidr" out.)
+ */
+typedef struct bar_type_info {
+	uint32_t struct_size;
+	const char *type;                /* "vm", "vnet", ... */
+	const char *const *in_place;
+} bar_type_info;
 
 typedef struct bar_provider bar_provider;
 
 /*
  * The provider's table.  CRUD callbacks take the resource type and the input
  * JSON (see above) and report results through the sink:
- *   create  emits exactly one observation (with its new system_id);
- *   read    emits one, or returns BAR_P_ENOTFOUND;
- *   update  emits one; BAR_P_ENOTSUP if the change needs a replacement;
- *   delete  emits nothing; BAR_P_ENOTFOUND when already gone is fine;
+ *   create  emits exactly one observation (with its new system_id).  If it
+ *           made something and then failed, it still emits that and returns
+ *           the error: the host records the resource as failed (replaced on
+ *           the next apply) instead of losing track of it;
+ *   read    emits one, or returns BAR_ENOTFOUND;
+ *   update  emits one; BAR_ENOTSUP if the change needs a replacement;
+ *   delete  emits nothing; BAR_ENOTFOUND when already gone is fine;
  *   list    emits every resource of the type in the call's region that
  *           carries a "barista:address" tag (one call per connection & type);
- *   vm_action  ("suspend", "resume", "reboot") emits the VM afterwards.
+ *   vm_action  ("suspend", "resume", "reboot") emits the VM afterwards;
+ *   poll    (optional) emits the resource as the operation in
+ *           bar_call.operation left it; while the operation runs, with a
+ *           transitional status (and retry_after_ms as the next interval);
+ *           after a delete completes, BAR_ENOTFOUND.  Without poll the host
+ *           polls with read.
+ * Any of create, update, delete and vm_action may start a long-running
+ * operation (see host->set_operation).
  * Callbacks may run concurrently from several threads, for the same or for
  * different connections; a plugin protects its own shared data.
  */
@@ -155,7 +225,17 @@ struct bar_provider {
 	const char *name;     /* driver name, must match the file name */
 	const char *version;  /* plugin's own version string */
 	uint32_t capabilities;
-	const char *const *resource_types; /* NULL-terminated */
+	const bar_type_info *const *types; /* NULL-terminated */
+	void *priv;                        /* the plugin's own */
+
+	/* Per connection (optional): open is called once before the first call
+	 * for a connection (same name, region, config and credential reference)
+	 * and may set *session (token caches, HTTP handles, a refreshed
+	 * credential); every call then sees it in bar_call.session; close
+	 * releases it when the host is done with the connection.  An open that
+	 * fails fails the calls that needed it, with its error. */
+	int (*open)(bar_provider *p, bar_call *call, void **session);
+	void (*close)(bar_provider *p, void *session);
 
 	int (*create)(bar_provider *p, bar_call *call, const char *type,
 	              const char *input, bar_sink *out);
@@ -169,15 +249,16 @@ struct bar_provider {
 	            bar_sink *out);
 	int (*vm_action)(bar_provider *p, bar_call *call, const char *action,
 	                 const char *input, bar_sink *out);
+	int (*poll)(bar_provider *p, bar_call *call, const char *type,
+	            const char *input, bar_sink *out);
 	/* Release everything; the host dlcloses afterwards.  May be NULL. */
 	void (*destroy)(bar_provider *p);
-
-	void *priv; /* the plugin's own */
 };
 
 /*
  * The one exported symbol.  On success set *out and return 0.  On failure
  * return nonzero and set *errmsg to a malloc'd message (the host frees it).
+ * A plugin checks host->abi_version and refuses a host it does not know.
  */
 typedef int (*barista_provider_init_fn)(const bar_host_api *host,
                                          bar_provider **out, char **errmsg);

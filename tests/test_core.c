@@ -36,8 +36,10 @@ static void cleanup(void)
 
 static bar_record rec(const char *addr, const char *sysid)
 {
-	return (bar_record){(char *)addr, "vm", "default", "x", "sim", "c1", (char *)sysid,
-	                    "Running", "h1", "{\"a\":1}", "{\"ip\":\"10.0.0.1\"}", "[]", "{}", 0};
+	return (bar_record){.address = (char *)addr, .type = "vm", .ns = "default", .name = "x",
+	                    .provider = "sim", .connection = "c1", .system_id = (char *)sysid,
+	                    .status = "Running", .hash = "h1", .desired = "{\"a\":1}",
+	                    .observed = "{\"ip\":\"10.0.0.1\"}", .deps = "[]", .refs = "{}"};
 }
 
 static void test_state(void)
@@ -95,6 +97,10 @@ static void test_state(void)
 		CHECK(read(fds[0], &c, 1) == 1);
 		CHECK(bar_state_lock(st, "apply") == BAR_ELOCKED);
 		CHECK(strstr(bar_error_last(), "locked by apply") != NULL);
+		/* `state unlock` must not remove a live holder's lock on this host */
+		CHECK(bar_state_force_unlock(st) == BAR_ELOCKED &&
+		      strstr(bar_error_last(), "it is alive"));
+		CHECK(bar_state_lock(st, "apply") == BAR_ELOCKED);
 		kill(child, SIGKILL);
 		waitpid(child, NULL, 0);
 		close(fds[0]);
@@ -121,6 +127,79 @@ static void test_state(void)
 	free(path);
 }
 
+/* Schema v2: a v1 file migrates; empty, directory and foreign files are
+ * refused without being changed; intents are settled by the record. */
+static void test_state_v2(void)
+{
+	char *v1 = tmp("v1.db"), *empty = tmp("empty.db"), *foreign = tmp("foreign.db");
+	char *cmd;
+	bar_state *st = NULL;
+	bar_record r = {0}, a = rec("default/vm/a", "i-1");
+	bar_intent in = {.address = "default/vm/a", .type = "vm", .connection = "c1",
+	                 .idem_key = "k-1"}, got = {0};
+	bar_intents all = {0};
+	FILE *f;
+
+	cmd = bar_printf("sqlite3 '%s' \"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT "
+	                 "NULL); CREATE TABLE resources(address TEXT PRIMARY KEY, type TEXT NOT "
+	                 "NULL, ns TEXT NOT NULL, name TEXT NOT NULL, provider TEXT, connection "
+	                 "TEXT, system_id TEXT, status TEXT, hash TEXT, desired TEXT, observed "
+	                 "TEXT, deps TEXT, refs TEXT, updated INTEGER NOT NULL); CREATE TABLE "
+	                 "lock(id INTEGER PRIMARY KEY CHECK(id = 1), pid INTEGER NOT NULL, host "
+	                 "TEXT NOT NULL, operation TEXT NOT NULL, since INTEGER NOT NULL); "
+	                 "INSERT INTO meta VALUES('schema_version','1'),('lineage','lin-v1'),"
+	                 "('serial','5'); INSERT INTO resources VALUES('default/vm/old','vm',"
+	                 "'default','old','sim','c1','i-9','Running','h','{}','{}','[]','{}',0)\"",
+	                 v1);
+	CHECK(system(cmd) == 0);
+	free(cmd);
+	CHECK(bar_state_open(&st, v1, BAR_STATE_READONLY) < 0 &&
+	      strstr(bar_error_last(), "needs migration"));
+	CHECK(bar_state_open(&st, v1, 0) == 0 && !strcmp(bar_state_lineage(st), "lin-v1"));
+	CHECK(bar_state_get(st, "default/vm/old", &r) == 0 && !strcmp(r.system_id, "i-9") &&
+	      r.idem_key == NULL && r.taint == NULL);
+	bar_record_clear(&r);
+	/* intents: written before a create, settled when its record is written */
+	CHECK(bar_state_intent_put(st, &in) == 0);
+	CHECK(bar_state_intent_get(st, "default/vm/a", &got) == 0 && !strcmp(got.idem_key, "k-1"));
+	bar_intent_clear(&got);
+	CHECK(bar_state_intents(st, &all) == 0 && all.n == 1);
+	bar_intents_clear(&all);
+	a.idem_key = "k-1";
+	a.taint = "create failed after making it";
+	CHECK(bar_state_put(st, &a) == 0);
+	CHECK(bar_state_intent_get(st, "default/vm/a", &got) == BAR_ENOTFOUND);
+	CHECK(bar_state_get(st, "default/vm/a", &r) == 0 && r.idem_key &&
+	      !strcmp(r.idem_key, "k-1") && r.taint && strstr(r.taint, "create failed"));
+	bar_record_clear(&r);
+	bar_state_free(st);
+	/* An empty file is not a new state; a directory is said to be one. */
+	f = fopen(empty, "w");
+	CHECK(f != NULL);
+	if (f)
+		fclose(f);
+	CHECK(bar_state_open(&st, empty, BAR_STATE_CREATE) == BAR_EINVALID &&
+	      strstr(bar_error_last(), "empty"));
+	CHECK(bar_state_open(&st, tmpdir, BAR_STATE_CREATE) == BAR_EINVALID &&
+	      strstr(bar_error_last(), "is a directory"));
+	/* Another program's database stays exactly as it was. */
+	cmd = bar_printf("sqlite3 '%s' 'CREATE TABLE songs(title TEXT)' && "
+	                 "sqlite3 '%s' 'PRAGMA journal_mode' > '%s.before'", foreign, foreign,
+	                 foreign);
+	CHECK(system(cmd) == 0);
+	free(cmd);
+	CHECK(bar_state_open(&st, foreign, BAR_STATE_CREATE) < 0 &&
+	      strstr(bar_error_last(), "not a Barista state"));
+	cmd = bar_printf("test \"$(sqlite3 '%s' 'PRAGMA journal_mode')\" = \"$(cat '%s.before')\" "
+	                 "&& test \"$(sqlite3 '%s' \"SELECT count(*) FROM sqlite_master\")\" = 1",
+	                 foreign, foreign, foreign);
+	CHECK(system(cmd) == 0);
+	free(cmd);
+	free(v1);
+	free(empty);
+	free(foreign);
+}
+
 static void test_loader(const char *plugdir)
 {
 	bar_registry *reg = NULL;
@@ -130,6 +209,7 @@ static void test_loader(const char *plugdir)
 	char *f2 = bar_printf("%s/bad-plugin-2.so", plugdir);
 	char *f3 = bar_printf("%s/bad-plugin-3.so", plugdir);
 	char *f4 = bar_printf("%s/bad-plugin-4.so", plugdir);
+	char *f5 = bar_printf("%s/bad-plugin-5.so", plugdir);
 
 	bar_registry_new(&reg, plugdir);
 	CHECK(bar_registry_load_file(reg, "/nonexistent/x.so", &p) < 0 &&
@@ -139,19 +219,25 @@ static void test_loader(const char *plugdir)
 	      strstr(bar_error_last(), f0));
 	CHECK(bar_registry_load_file(reg, f1, &p) < 0 &&
 	      strstr(bar_error_last(), "ABI version 99") && strstr(bar_error_last(), f1));
+	/* A version-1 plugin: the message names the file and both versions. */
+	CHECK(bar_registry_load_file(reg, f5, &p) == BAR_ENOTSUP &&
+	      strstr(bar_error_last(), f5) && strstr(bar_error_last(), "ABI version 1,") &&
+	      strstr(bar_error_last(), "speaks version 2"));
 	CHECK(bar_registry_load_file(reg, f2, &p) < 0 &&
 	      strstr(bar_error_last(), "cannot reach the fixture cloud"));
 	CHECK(bar_registry_load_file(reg, f3, &p) == 0 && p && !strcmp(p->name, "twin"));
 	CHECK(bar_registry_load_file(reg, f4, &p) < 0 &&
 	      strstr(bar_error_last(), "already loaded from") && strstr(bar_error_last(), f3));
 	CHECK(bar_registry_get(reg, "nosuchdriver", &p) == BAR_ENOTFOUND &&
-	      strstr(bar_error_last(), "barista-provider-nosuchdriver.so"));
+	      strstr(bar_error_last(), "barista-provider-nosuchdriver.so") &&
+	      strstr(bar_error_last(), "unknown driver"));
 	bar_registry_free(reg);
 	free(f0);
 	free(f1);
 	free(f2);
 	free(f3);
 	free(f4);
+	free(f5);
 }
 
 static void test_keystore(void)
@@ -194,10 +280,12 @@ static void test_mci_status(void)
 
 static void test_plan_file(void)
 {
-	bar_change c = {BAR_REPLACE, "default/vnet/n", "vnet", "default", "n", "c1",
-	                "cidr forces replacement", NULL, 0, NULL, "abc", NULL, NULL, NULL, "x-1", NULL,
-	                0, NULL, NULL};
-	bar_plan p = {"lin", 7, 0, 1, &c, 1, 3, NULL, NULL, NULL, NULL};
+	bar_change c = {.action = BAR_REPLACE, .address = "default/vnet/n", .type = "vnet",
+	                .ns = "default", .name = "n", .connection = "c1",
+	                .reason = "cidr forces replacement", .hash = "abc",
+	                .prior_system_id = "x-1"};
+	bar_plan p = {.lineage = "lin", .serial = 7, .refreshed = 1, .changes = &c, .n = 1,
+	              .n_noop = 3};
 	bar_plan *q = NULL;
 	char *path = tmp("p.plan");
 	size_t a, ch, d;
@@ -253,7 +341,7 @@ static int as_create(bar_provider *p, bar_call *call, const char *type, const ch
 {
 	g_exists = 1;
 	emit_vm(out, "Creating"); /* accepted; the VM comes up later */
-	return BAR_P_OK;
+	return BAR_OK;
 }
 
 static int as_read(bar_provider *p, bar_call *call, const char *type, const char *in,
@@ -262,37 +350,45 @@ static int as_read(bar_provider *p, bar_call *call, const char *type, const char
 	g_reads++;
 	if (g_exists == 0) {
 		g_host->set_error(call, "NotFound", "no such vm");
-		return BAR_P_ENOTFOUND;
+		return BAR_ENOTFOUND;
 	}
 	if (g_exists < 0) { /* being deleted: gone on the second look */
 		if (++g_exists == 0) {
 			g_host->set_error(call, "NotFound", "no such vm");
-			return BAR_P_ENOTFOUND;
+			return BAR_ENOTFOUND;
 		}
 		emit_vm(out, "Terminating");
-		return BAR_P_OK;
+		return BAR_OK;
 	}
 	emit_vm(out, g_reads < 2 ? "Creating" : "Running");
-	return BAR_P_OK;
+	return BAR_OK;
 }
 
 static int as_del(bar_provider *p, bar_call *call, const char *type, const char *in)
 {
 	g_exists = -2;
 	g_reads = 0;
-	return BAR_P_OK;
+	return BAR_OK;
 }
 
 static int as_list(bar_provider *p, bar_call *call, const char *type, bar_sink *out)
 {
-	return BAR_P_OK;
+	return BAR_OK;
 }
 
-static const char *const as_types[] = {"vm", NULL};
+static const bar_type_info as_vm = {sizeof(bar_type_info), "vm", NULL};
+static const bar_type_info *const as_types[] = {&as_vm, NULL};
 static bar_provider async_prov = {
-	BAR_PROVIDER_ABI_VERSION, sizeof(bar_provider), "async", "1",
-	BAR_CAP_ASYNC | BAR_CAP_LIST, as_types, as_create, as_read, NULL, as_del, as_list,
-	NULL, NULL, NULL,
+	.abi_version = BAR_PROVIDER_ABI_VERSION,
+	.struct_size = sizeof(bar_provider),
+	.name = "async",
+	.version = "1",
+	.capabilities = BAR_CAP_ASYNC | BAR_CAP_LIST,
+	.types = as_types,
+	.create = as_create,
+	.read = as_read,
+	.del = as_del,
+	.list = as_list,
 };
 
 static int apply_json(bar_state *st, bar_registry *reg, const char *text)
@@ -369,6 +465,7 @@ int main(int argc, char **argv)
 		return perror("mkdtemp"), 1;
 	atexit(cleanup);
 	test_state();
+	test_state_v2();
 	test_loader(argv[1]);
 	test_keystore();
 	test_mci_status();

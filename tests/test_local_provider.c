@@ -146,9 +146,22 @@ static int host_emit_secret(bar_sink *s, const char *field, const char *value)
 	return 0;
 }
 
+static void host_set_operation(bar_call *call, const char *token)
+{
+	(void)call;
+	(void)token; /* the local provider's operations all finish in the call */
+}
+
 static const bar_host_api HOST = {
-	BAR_PROVIDER_ABI_VERSION, sizeof(bar_host_api), host_emit, host_set_error, host_log,
-	host_cancelled, host_credential, host_emit_secret,
+	.abi_version = BAR_PROVIDER_ABI_VERSION,
+	.struct_size = sizeof(bar_host_api),
+	.emit = host_emit,
+	.set_error = host_set_error,
+	.log = host_log,
+	.cancelled = host_cancelled,
+	.credential = host_credential,
+	.emit_secret = host_emit_secret,
+	.set_operation = host_set_operation,
 };
 
 static void sink_reset(bar_sink *s)
@@ -519,7 +532,7 @@ static void test_not_root(void)
 			_exit(2);
 		tcall_init(&t);
 		int rc = prov->create(prov, &t.call, "vnet", in, &s);
-		_exit(rc == BAR_P_EAUTH && strstr(t.msg, "must run as root") && s.n == 0 ? 0 : 1);
+		_exit(rc == BAR_EAUTH && strstr(t.msg, "must run as root") && s.n == 0 ? 0 : 1);
 	}
 	waitpid(c, &st, 0);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "non-root create did not fail with EAUTH");
@@ -564,7 +577,7 @@ static void test_catalog(res *vnet, res *sg, res *key, res *img, res *spec)
 	CHECK(do_create(&t, &bad, "vnet", "net2",
 	                "{\"cidr\":\"10.231.128.0/17\",\"subnets\":[{\"name\":\"a\","
 	                "\"cidr\":\"10.231.200.0/24\"}]}",
-	                NULL, NULL) == BAR_P_EINVALID &&
+	                NULL, NULL) == BAR_EINVALID &&
 	          strstr(t.msg, "overlaps") && strstr(t.msg, "net1"),
 	      "overlapping vnet: %s", t.msg);
 	printf("ok - vnet %s; overlap refused: %s\n", vnet->id, t.msg);
@@ -602,10 +615,10 @@ static void test_catalog(res *vnet, res *sg, res *key, res *img, res *spec)
 	CHECK(do_call(&t, &keep, "delete", "sshkey", &imported, NULL, NULL) == 0, "%s", t.msg);
 	json_decref(imported.attrs);
 	CHECK(do_create(&t, &bad, "sshkey", "key3", "{\"publicKey\":\"ssh-ed25519 AAAAnot-a-key\"}",
-	                NULL, NULL) == BAR_P_EINVALID, "a junk key was accepted");
+	                NULL, NULL) == BAR_EINVALID, "a junk key was accepted");
 	CHECK(do_create(&t, &bad, "sshkey", "key4",
 	                "{\"publicKey\":\"ssh-ed25519 AAAA x\\nssh-rsa AAAA y\"}", NULL,
-	                NULL) == BAR_P_EINVALID && strstr(t.msg, "newlines"),
+	                NULL) == BAR_EINVALID && strstr(t.msg, "newlines"),
 	      "a two-line key was accepted: %s", t.msg);
 	printf("ok - given public keys checked\n");
 
@@ -613,7 +626,7 @@ static void test_catalog(res *vnet, res *sg, res *key, res *img, res *spec)
 	snprintf(attrs, sizeof(attrs), "{\"imageId\":\"%s\",\"os\":\"\"}", imgid);
 	CHECK(do_create(&t, img, "image", "img1", attrs, NULL, NULL) == 0, "image: %s", t.msg);
 	CHECK(do_create(&t, &bad, "image", "img2", "{\"imageId\":\"plan9-4\"}", NULL, NULL) ==
-	              BAR_P_EINVALID && strstr(t.msg, "available images") && strstr(t.msg, imgid),
+	              BAR_EINVALID && strstr(t.msg, "available images") && strstr(t.msg, imgid),
 	      "bad image: %s", t.msg);
 	printf("ok - image %s; bad image refused: %s\n", imgid, t.msg);
 
@@ -621,7 +634,7 @@ static void test_catalog(res *vnet, res *sg, res *key, res *img, res *spec)
 	                "{\"specId\":\"\",\"vcpu\":1,\"memoryMiB\":256,\"diskGiB\":10}", NULL,
 	                NULL) == 0, "spec: %s", t.msg);
 	CHECK(do_create(&t, &bad, "spec", "huge", "{\"vcpu\":9999,\"memoryMiB\":256}", NULL, NULL) ==
-	              BAR_P_EINVALID, "huge spec accepted");
+	              BAR_EINVALID, "huge spec accepted");
 
 	bar_sink s = { 0 };
 	tcall_init(&t);
@@ -777,7 +790,7 @@ static void test_update(const res *vm, json_t *refs)
 	sink_reset(&s);
 	CHECK(do_call(&t, &s, "update", "vm", vm,
 	              "{\"mci\":\"web\",\"group\":\"seoul\",\"index\":2,\"subnet\":\"sub1\","
-	              "\"state\":\"Running\"}", refs) == BAR_P_ENOTSUP && s.n == 0,
+	              "\"state\":\"Running\"}", refs) == BAR_ENOTSUP && s.n == 0,
 	      "an index change was applied in place: %s", t.msg);
 	printf("ok - update: state in place, other changes need a replacement\n");
 }
@@ -810,13 +823,13 @@ static void test_lifecycle(res *vm1, res *vm2)
 		reap();
 		usleep(10000);
 	}
-	CHECK(do_call(&t, &s, "read", "vm", vm2, NULL, NULL) == BAR_P_ENOTFOUND,
+	CHECK(do_call(&t, &s, "read", "vm", vm2, NULL, NULL) == BAR_ENOTFOUND,
 	      "read of a killed VM: %s", t.msg);
 	sink_reset(&s);
 	test_list(vm1, NULL, 1);
 	CHECK(do_call(&t, &s, "delete", "vm", vm2, NULL, NULL) == 0, "delete half-gone: %s", t.msg);
 	check_vm_gone(vm2->id);
-	CHECK(do_call(&t, &s, "delete", "vm", vm2, NULL, NULL) == BAR_P_ENOTFOUND,
+	CHECK(do_call(&t, &s, "delete", "vm", vm2, NULL, NULL) == BAR_ENOTFOUND,
 	      "second delete: %s", t.msg);
 	printf("ok - killed VM reads NOT FOUND; delete cleans what was left\n");
 }
@@ -836,14 +849,14 @@ static int run_functional(void)
 	json_t *nokey = json_deep_copy(refs);
 	json_object_set_new(json_object_get(json_object_get(nokey, "sshKey"), "attrs"), "publicKey",
 	                    json_null());
-	CHECK(do_create(&t, &bad, "vm", "web-seoul-9", VMATTRS, nokey, NULL) == BAR_P_EINVALID &&
+	CHECK(do_create(&t, &bad, "vm", "web-seoul-9", VMATTRS, nokey, NULL) == BAR_EINVALID &&
 	          strstr(t.msg, "publicKey"), "vm without public key: %s", t.msg);
 	json_decref(nokey);
 	printf("ok - vm without a public key refused: %s\n", t.msg);
 
 	/* A create that runs out of time undoes everything it made. */
 	next_deadline_ms = now_ms() - 1;
-	CHECK(do_create(&t, &bad, "vm", "web-seoul-8", VMATTRS, refs, NULL) == BAR_P_ETIMEOUT,
+	CHECK(do_create(&t, &bad, "vm", "web-seoul-8", VMATTRS, refs, NULL) == BAR_ETIMEOUT,
 	      "create past its deadline: %s", t.msg);
 	reap();
 	CHECK(procs_under_root() == 0, "a timed-out create left processes");
@@ -868,7 +881,7 @@ static int run_functional(void)
 	test_firewall(&vm2, &sg, &vnet, &listener);
 	test_list(&vm1, &vm2, 2);
 	printf("ok - list returns both VMs with their tags\n");
-	CHECK(do_call(&t, &s, "delete", "vnet", &vnet, NULL, NULL) == BAR_P_ECONFLICT,
+	CHECK(do_call(&t, &s, "delete", "vnet", &vnet, NULL, NULL) == BAR_ECONFLICT,
 	      "vnet in use deleted: %s", t.msg);
 	test_lifecycle(&vm1, &vm2);
 	kill(listener, SIGKILL);

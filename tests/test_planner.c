@@ -28,6 +28,7 @@
 #include "error.h"
 #include "testutil.h"
 #include "json.h"
+#include "kit.h"
 #include "planner.h"
 #include "util.h"
 
@@ -76,14 +77,14 @@ static int fx_list(bar_provider *p, bar_call *call, const char *type, bar_sink *
 		free(text);
 		json_decref(attrs);
 	}
-	return BAR_P_OK;
+	return BAR_OK;
 }
 
 static int fx_unused(bar_provider *p, bar_call *call, const char *type, const char *in,
                      bar_sink *out)
 {
 	g_host->set_error(call, "Fixture", "the planner must not call %s", type);
-	return BAR_P_EFAIL;
+	return BAR_EFAIL;
 }
 
 static int fx_del(bar_provider *p, bar_call *call, const char *type, const char *in)
@@ -91,18 +92,54 @@ static int fx_del(bar_provider *p, bar_call *call, const char *type, const char 
 	return fx_unused(p, call, type, in, NULL);
 }
 
-static const char *const fx_types[] = {"vnet", "securitygroup", "sshkey", "image", "spec",
-                                       "vm", NULL};
+/* The standard in-place rules (the kit's), and a driver that can neither
+ * update in place nor suspend. */
+#define FX_TYPE(t) static const bar_type_info basic_##t = {sizeof(bar_type_info), #t, NULL}
+FX_TYPE(vnet);
+FX_TYPE(securitygroup);
+FX_TYPE(sshkey);
+FX_TYPE(image);
+FX_TYPE(spec);
+FX_TYPE(vm);
+static const bar_type_info *const basic_types[] = {&basic_vnet, &basic_securitygroup,
+                                                   &basic_sshkey, &basic_image, &basic_spec,
+                                                   &basic_vm, NULL};
 static bar_provider fixture = {
-	BAR_PROVIDER_ABI_VERSION, sizeof(bar_provider), "fixture", "1",
-	BAR_CAP_LIST | BAR_CAP_UPDATE_INPLACE | BAR_CAP_VM_SUSPEND, fx_types,
-	fx_unused, fx_unused, fx_unused, fx_del, fx_list, NULL, NULL, NULL,
+	.abi_version = BAR_PROVIDER_ABI_VERSION,
+	.struct_size = sizeof(bar_provider),
+	.name = "fixture",
+	.version = "1",
+	.capabilities = BAR_CAP_LIST | BAR_CAP_VM_SUSPEND,
+	.types = bar_kit_standard_types,
+	.create = fx_unused,
+	.read = fx_unused,
+	.update = fx_unused,
+	.del = fx_del,
+	.list = fx_list,
 };
-/* The same, for a driver that can neither update in place nor suspend. */
 static bar_provider fixture_basic = {
-	BAR_PROVIDER_ABI_VERSION, sizeof(bar_provider), "fixture-basic", "1", BAR_CAP_LIST,
-	fx_types, fx_unused, fx_unused, fx_unused, fx_del, fx_list, NULL, NULL, NULL,
+	.abi_version = BAR_PROVIDER_ABI_VERSION,
+	.struct_size = sizeof(bar_provider),
+	.name = "fixture-basic",
+	.version = "1",
+	.capabilities = BAR_CAP_LIST,
+	.types = basic_types,
+	.create = fx_unused,
+	.read = fx_unused,
+	.update = fx_unused,
+	.del = fx_del,
+	.list = fx_list,
 };
+
+/* The driver of a provider resource's connection, as apply records it. */
+static const char *driver_of(const bar_desired_set *ds, const bar_desired *d)
+{
+	char *addr = bar_printf("%s/connection/%s", d->ns, d->connection);
+	const bar_desired *c = bar_desired_find(ds, addr);
+
+	free(addr);
+	return c ? json_string_value(json_object_get(c->attrs, "driver")) : "fixture";
+}
 
 /* Write the records a successful apply of `dir` would have written. */
 static int seed_state(bar_state *st, const char *dir)
@@ -129,10 +166,15 @@ static int seed_state(bar_state *st, const char *dir)
 		char *deps = json_dumps(d->deps, JSON_COMPACT);
 		char *refs = json_dumps(d->refs, JSON_COMPACT | JSON_SORT_KEYS);
 		char *text = json_dumps(d->attrs, JSON_COMPACT | JSON_SORT_KEYS);
-		bar_record r = {d->address, (char *)d->type, d->ns, d->name,
-		                prov ? "fixture" : NULL, d->connection, sysid,
-		                prov ? (strcmp(d->type, "vm") ? "Available" : "Running") : "Recorded",
-		                (char *)d->hash, text, prov ? text : NULL, deps, refs, 0};
+		bar_record r = {
+			.address = d->address, .type = (char *)d->type, .ns = d->ns,
+			.name = d->name, .provider = prov ? (char *)driver_of(&ds, d) : NULL,
+			.connection = d->connection, .system_id = sysid,
+			.status = prov ? (strcmp(d->type, "vm") ? "Available" : "Running")
+			               : "Recorded",
+			.hash = (char *)d->hash, .desired = text, .observed = prov ? text : NULL,
+			.deps = deps, .refs = refs,
+		};
 
 		if (prov) { /* observed: what the spec asked for, as a provider would echo */
 			r.status = !strcmp(d->type, "vm") &&
@@ -310,6 +352,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	g_host = bar_host_api_get();
+	/* The cases' connections take their credential from FIXTURE_TOKEN:
+	 * planning checks that it resolves (case credential-unset: it must). */
+	setenv("FIXTURE_TOKEN", "fixture-token-value", 1);
+	unsetenv("FIXTURE_UNSET");
 	d = opendir(argv[1]);
 	if (!d)
 		return perror(argv[1]), 2;

@@ -70,6 +70,7 @@ struct bar_sink {
 typedef struct call_data {
 	char code[64];
 	char msg[512];
+	char operation[128]; /* what set_operation said */
 	volatile int cancel;
 } call_data;
 
@@ -124,6 +125,13 @@ static int h_emit_secret(bar_sink *s, const char *field, const char *value)
 	return 0;
 }
 
+static void h_set_operation(bar_call *c, const char *token)
+{
+	call_data *d = c->host_data;
+
+	snprintf(d->operation, sizeof(d->operation), "%s", token ? token : "");
+}
+
 static const bar_host_api host_api = {
 	.abi_version = BAR_PROVIDER_ABI_VERSION,
 	.struct_size = sizeof(bar_host_api),
@@ -133,6 +141,7 @@ static const bar_host_api host_api = {
 	.cancelled = h_cancelled,
 	.credential = h_credential,
 	.emit_secret = h_emit_secret,
+	.set_operation = h_set_operation,
 };
 
 static void sink_clear(bar_sink *s)
@@ -352,10 +361,10 @@ static void check_crud(bar_provider *p, const char *config, const char *type)
 	CHECK(rc == 0 && c.sink.n == 1 && strcmp(c.sink.v[0].attrs, buf) == 0,
 	      "%s read: %d %s", type, rc, c.data.msg);
 	rc = do_read(p, &other, type, "t1", id);
-	CHECK(rc == BAR_P_ENOTFOUND && strcmp(other.data.code, "ResourceNotFound") == 0,
+	CHECK(rc == BAR_ENOTFOUND && strcmp(other.data.code, "ResourceNotFound") == 0,
 	      "%s read in another region: %d", type, rc);
 	rc = do_read(p, &c, strcmp(type, "vm") ? "vm" : "vnet", "t1", id);
-	CHECK(rc == BAR_P_ENOTFOUND, "%s read as another type: %d", type, rc);
+	CHECK(rc == BAR_ENOTFOUND, "%s read as another type: %d", type, rc);
 
 	/* update keeps what the provider decided (address, host key, key). */
 	in = input_for(type, "t1", id, "{\"a\":\"y\",\"publicKey\":null}");
@@ -386,10 +395,10 @@ static void check_crud(bar_provider *p, const char *config, const char *type)
 	rc = p->del(p, &c.call, type, in);
 	CHECK(rc == 0, "%s delete: %d %s", type, rc, c.data.msg);
 	rc = p->del(p, &c.call, type, in);
-	CHECK(rc == BAR_P_ENOTFOUND, "%s second delete: %d", type, rc);
+	CHECK(rc == BAR_ENOTFOUND, "%s second delete: %d", type, rc);
 	free(in);
 	rc = do_read(p, &c, type, "t1", id);
-	CHECK(rc == BAR_P_ENOTFOUND, "%s read after delete: %d", type, rc);
+	CHECK(rc == BAR_ENOTFOUND, "%s read after delete: %d", type, rc);
 	rc = do_list(p, &c, type);
 	CHECK(rc == 0 && c.sink.n == 0, "%s list after delete: %zu", type, c.sink.n);
 done:
@@ -417,8 +426,8 @@ static void test_types(bar_provider *p)
 
 	CHECK(strcmp(p->name, "sim") == 0 && p->struct_size == sizeof(bar_provider),
 	      "provider table");
-	CHECK(p->capabilities == (BAR_CAP_UPDATE_INPLACE | BAR_CAP_VM_SUSPEND |
-	                          BAR_CAP_VM_REBOOT | BAR_CAP_LIST), "caps %x", p->capabilities);
+	CHECK(p->capabilities == (BAR_CAP_VM_SUSPEND | BAR_CAP_VM_REBOOT | BAR_CAP_LIST |
+	                          BAR_CAP_ASYNC | BAR_CAP_IDEMPOTENT), "caps %x", p->capabilities);
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		check_crud(p, config, types[i]);
 
@@ -429,7 +438,7 @@ static void test_types(bar_provider *p)
 	CHECK(rc == 0 && c.sink.n == 1 && strcmp(c.sink.v[0].status, "Suspended") == 0,
 	      "suspend: %d", rc);
 	rc = vm_action(p, &c, "reboot", id);
-	CHECK(rc == BAR_P_ECONFLICT && strcmp(c.data.code, "IncorrectState") == 0,
+	CHECK(rc == BAR_ECONFLICT && strcmp(c.data.code, "IncorrectState") == 0,
 	      "reboot while suspended: %d", rc);
 	rc = do_read(p, &c, "vm", "v1", id);
 	CHECK(rc == 0 && strcmp(c.sink.v[0].status, "Suspended") == 0, "status kept");
@@ -438,9 +447,9 @@ static void test_types(bar_provider *p)
 	rc = vm_action(p, &c, "reboot", id);
 	CHECK(rc == 0 && strcmp(c.sink.v[0].status, "Running") == 0, "reboot: %d", rc);
 	rc = vm_action(p, &c, "explode", id);
-	CHECK(rc == BAR_P_ENOTSUP, "unknown action: %d", rc);
+	CHECK(rc == BAR_ENOTSUP, "unknown action: %d", rc);
 	rc = vm_action(p, &c, "suspend", "sim-vm-ffffffff");
-	CHECK(rc == BAR_P_ENOTFOUND, "action on missing vm: %d", rc);
+	CHECK(rc == BAR_ENOTFOUND, "action on missing vm: %d", rc);
 
 	/* A key the user brings: no secret, the key as given. */
 	rc = do_create(p, &c, "sshkey", "k2", "{\"publicKey\":\"ssh-ed25519 AAAAuser k\"}",
@@ -456,7 +465,7 @@ static void test_types(bar_provider *p)
 		rc = p->create(p, &c.call, "sshkey", in, &c.sink);
 		free(in);
 	}
-	CHECK(rc == BAR_P_EFAIL && c.sink.n == 0, "refused secret: %d", rc);
+	CHECK(rc == BAR_EFAIL && c.sink.n == 0, "refused secret: %d", rc);
 	rc = do_list(p, &c, "sshkey");
 	CHECK(rc == 0 && c.sink.n == 1, "sshkey after refused secret: %zu", c.sink.n);
 
@@ -471,13 +480,13 @@ static void test_types(bar_provider *p)
 	/* Bad input, bad type. */
 	ctx_reset(&c);
 	rc = p->create(p, &c.call, "vm", "{\"type\":\"vm\"}", &c.sink);
-	CHECK(rc == BAR_P_EINVALID, "no name: %d", rc);
+	CHECK(rc == BAR_EINVALID, "no name: %d", rc);
 	rc = p->create(p, &c.call, "vm", "not json", &c.sink);
-	CHECK(rc == BAR_P_EINVALID, "not json: %d", rc);
+	CHECK(rc == BAR_EINVALID, "not json: %d", rc);
 	rc = p->create(p, &c.call, "disk", "{\"name\":\"d\"}", &c.sink);
-	CHECK(rc == BAR_P_ENOTSUP, "unknown type: %d", rc);
+	CHECK(rc == BAR_ENOTSUP, "unknown type: %d", rc);
 	rc = p->create(p, &c.call, "vm", "{\"type\":\"vnet\",\"name\":\"x\"}", &c.sink);
-	CHECK(rc == BAR_P_EINVALID, "type mismatch: %d", rc);
+	CHECK(rc == BAR_EINVALID, "type mismatch: %d", rc);
 	ctx_reset(&c);
 	free(config);
 }
@@ -495,13 +504,13 @@ static void test_bad_config(bar_provider *p)
 
 		ctx_init(&c, config, "seoul");
 		rc = do_create(p, &c, "vnet", "n", NULL, NULL, 0);
-		CHECK(rc == BAR_P_EINVALID && strcmp(c.data.code, "InvalidConfig") == 0,
+		CHECK(rc == BAR_EINVALID && strcmp(c.data.code, "InvalidConfig") == 0,
 		      "config %s accepted: %d", bad[i], rc);
 		ctx_reset(&c);
 		free(config);
 	}
 	ctx_init(&c, "{\"file\":\"/nonexistent-dir/x.log\"}", "seoul");
-	CHECK(do_create(p, &c, "vnet", "n", NULL, NULL, 0) == BAR_P_EFAIL &&
+	CHECK(do_create(p, &c, "vnet", "n", NULL, NULL, 0) == BAR_EFAIL &&
 	      strcmp(c.data.code, "StoreError") == 0, "unwritable store: %s", c.data.msg);
 	ctx_reset(&c);
 }
@@ -553,7 +562,7 @@ static void test_fail_on(bar_provider *p)
 
 	ctx_init(&c, config, "seoul");
 	rc = do_create(p, &c, "vm", "web-seoul-3", NULL, NULL, 0);
-	CHECK(rc == BAR_P_EFAIL && strcmp(c.data.code, "InjectedFault") == 0,
+	CHECK(rc == BAR_EFAIL && strcmp(c.data.code, "InjectedFault") == 0,
 	      "failOn create: %d %s", rc, c.data.code);
 	rc = do_create(p, &c, "vm", "web-seoul-2", NULL, id, sizeof(id));
 	CHECK(rc == 0, "other name fails: %d", rc);
@@ -566,7 +575,7 @@ static void test_fail_on(bar_provider *p)
 		rc = p->del(p, &c.call, "vm", in);
 		free(in);
 	}
-	CHECK(rc == BAR_P_EFAIL && strcmp(c.data.code, "InjectedFault") == 0,
+	CHECK(rc == BAR_EFAIL && strcmp(c.data.code, "InjectedFault") == 0,
 	      "failOn delete:*: %d", rc);
 	ctx_reset(&c);
 	free(config);
@@ -584,7 +593,7 @@ static int fail_pattern(bar_provider *p, const char *config, char *pattern, int 
 
 		pattern[i] = rc == 0 ? '.' : 'x';
 		fails += rc != 0;
-		if (rc != 0 && rc != BAR_P_EFAIL)
+		if (rc != 0 && rc != BAR_EFAIL)
 			CHECK(0, "failRate gave %d %s", rc, c.data.msg);
 	}
 	pattern[n] = '\0';
@@ -664,7 +673,7 @@ static void test_throttle_and_latency(bar_provider *p)
 	run_workers(w, 6);
 	for (int i = 0; i < 5; i++) {
 		ok += w[i].rc == 0;
-		retry += w[i].rc == BAR_P_ERETRY && w[i].retry_after == 100 &&
+		retry += w[i].rc == BAR_ERETRY && w[i].retry_after == 100 &&
 		         strcmp(w[i].code, "RequestLimitExceeded") == 0;
 	}
 	CHECK(ok == 2 && retry == 3, "maxInFlight 2 of 5: %d ok, %d throttled", ok, retry);
@@ -697,13 +706,13 @@ static void test_cancel_and_deadline(bar_provider *p)
 	t0 = now_s();
 	rc = p->create(p, &c.call, "vnet", in, &c.sink);
 	dt = now_s() - t0;
-	CHECK(rc == BAR_P_ECANCELED && dt < 0.2, "cancel: %d after %.3f s", rc, dt);
+	CHECK(rc == BAR_ECANCELED && dt < 0.2, "cancel: %d after %.3f s", rc, dt);
 	ctx_reset(&c);
 	c.call.deadline_ms = now_ms() + 200;
 	t0 = now_s();
 	rc = p->create(p, &c.call, "vnet", in, &c.sink);
 	dt = now_s() - t0;
-	CHECK(rc == BAR_P_ETIMEOUT && dt >= 0.15 && dt < 0.5, "deadline: %d after %.3f s", rc, dt);
+	CHECK(rc == BAR_ETIMEOUT && dt >= 0.15 && dt < 0.5, "deadline: %d after %.3f s", rc, dt);
 	c.call.deadline_ms = 0;
 	free(config);
 	config = config_for("slow.log", NULL);

@@ -12,6 +12,7 @@
  * no mutable globals.
  */
 #include "local.h"
+#include "kit.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -23,7 +24,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#define LOCAL_VERSION "0.1.0"
+#define LOCAL_VERSION "0.2.0"
 #define DEFAULT_WAIT_MS 10000
 
 typedef struct type_ops {
@@ -47,8 +48,6 @@ static const type_ops TYPES[] = {
 	  bar_local_vm_status },
 };
 
-static const char *const RESOURCE_TYPES[] = { "vnet", "securitygroup", "sshkey", "image",
-	                                          "spec", "vm", NULL };
 
 int bar_local_fail(bar_local_ctx *c, int rc, const char *code, const char *fmt, ...)
 {
@@ -83,7 +82,7 @@ int bar_local_emit(bar_local_ctx *c, bar_sink *out, const char *id, json_t *meta
 	if (!obs.name)
 		obs.name = "";
 	if (c->prov->host->emit(out, &obs) < 0)
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM,
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM,
 		                    "the host refused the observation of %s", id);
 	free(attrs);
 	free(tags);
@@ -107,7 +106,7 @@ static int ctx_root(bar_local_ctx *c)
 	size_t rl = strlen(root);
 	if (root[0] != '/' || rl > PATH_MAX - 128 || strstr(root, "/../") ||
 	    (rl >= 3 && strcmp(root + rl - 3, "/..") == 0)) {
-		rc = bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		rc = bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                    "local provider root \"%.200s\" must be an absolute path "
 		                    "without \"..\" and shorter than %d bytes",
 		                    root, PATH_MAX - 128);
@@ -126,7 +125,7 @@ static int ctx_begin(bar_local_ctx *c, bar_provider *p, bar_call *call)
 	c->prov = p->priv;
 	c->call = call;
 	if (geteuid() != 0)
-		return bar_local_fail(c, BAR_P_EAUTH, BAR_LOCAL_E_NOTROOT,
+		return bar_local_fail(c, BAR_EAUTH, BAR_LOCAL_E_NOTROOT,
 		                      "the local provider creates network namespaces and bridges "
 		                      "and must run as root; run barista as root or with sudo");
 	return ctx_root(c);
@@ -148,7 +147,7 @@ static const type_ops *find_type(bar_local_ctx *c, const char *type)
 	for (size_t i = 0; i < sizeof(TYPES) / sizeof(TYPES[0]); i++)
 		if (type && strcmp(TYPES[i].type, type) == 0)
 			return &TYPES[i];
-	bar_local_fail(c, BAR_P_ENOTSUP, BAR_LOCAL_E_NOTSUP,
+	bar_local_fail(c, BAR_ENOTSUP, BAR_LOCAL_E_NOTSUP,
 	               "the local provider has no resource type \"%s\"", type ? type : "(null)");
 	return NULL;
 }
@@ -160,7 +159,7 @@ static int parse_input(bar_local_ctx *c, json_t **out, const char *input)
 
 	if (!json_is_object(j)) {
 		json_decref(j);
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "input is not a JSON object: %s", jerr.text);
 	}
 	*out = j;
@@ -173,7 +172,7 @@ static const char *input_id(bar_local_ctx *c, json_t *in, const type_ops *t)
 	const char *id = json_string_value(json_object_get(in, "system_id"));
 
 	if (!bar_local_id_valid(id, t->prefix)) {
-		bar_local_fail(c, BAR_P_ENOTFOUND, BAR_LOCAL_E_NOTFOUND,
+		bar_local_fail(c, BAR_ENOTFOUND, BAR_LOCAL_E_NOTFOUND,
 		               "\"%s\" is not a local %s id (%s-xxxxxxxx)", id ? id : "(none)",
 		               t->type, t->prefix);
 		return NULL;
@@ -186,6 +185,39 @@ static int status_of(bar_local_ctx *c, const type_ops *t, const char *id, json_t
 {
 	*status = "Available";
 	return t->status ? t->status(c, id, meta, status) : 0;
+}
+
+/* The resource an idempotency key already made (its tag), emitted; 1 when
+ * found, 0 when not. */
+static int create_again(bar_local_ctx *c, const type_ops *t, const char *key, bar_sink *out)
+{
+	char dir[PATH_MAX];
+	DIR *d;
+	struct dirent *e;
+	int found = 0;
+
+	if (!*key || bar_local_path(c, dir, "%s/%s", c->root, t->type) || !(d = opendir(dir))) {
+		c->err_rc = 0;
+		return 0;
+	}
+	while (!found && (e = readdir(d)) != NULL) {
+		json_t *meta = NULL;
+		const char *tag, *status;
+
+		if (!bar_local_id_valid(e->d_name, t->prefix) ||
+		    bar_local_meta_load(c, &meta, t->type, e->d_name)) {
+			c->err_rc = 0;
+			continue;
+		}
+		tag = json_string_value(json_object_get(json_object_get(meta, "tags"),
+		                                        "barista:idempotency"));
+		if (tag && strcmp(tag, key) == 0 && !status_of(c, t, e->d_name, meta, &status))
+			found = bar_local_emit(c, out, e->d_name, meta, status) == 0 ? 1 : -1;
+		c->err_rc = found < 0 ? c->err_rc : 0;
+		json_decref(meta);
+	}
+	closedir(d);
+	return found;
 }
 
 static int cb_create(bar_provider *p, bar_call *call, const char *type, const char *input,
@@ -202,7 +234,11 @@ static int cb_create(bar_provider *p, bar_call *call, const char *type, const ch
 		rc = rc ? rc : c.err_rc;
 		goto done;
 	}
-	rc = t->create(&c, in, out);
+	/* Idempotent: the same key again returns what it made. */
+	if ((rc = create_again(&c, t, call->idempotency_key ? call->idempotency_key : "", out)))
+		rc = rc > 0 ? 0 : c.err_rc;
+	else
+		rc = t->create(&c, in, out);
 done:
 	json_decref(in);
 	return ctx_end(&c, rc);
@@ -243,7 +279,7 @@ static int update_tags_only(bar_local_ctx *c, const type_ops *t, const char *id,
 	int rc;
 
 	if (!json_equal(json_object_get(meta, "attrs"), json_object_get(in, "attrs")))
-		return bar_local_fail(c, BAR_P_ENOTSUP, BAR_LOCAL_E_NOTSUP,
+		return bar_local_fail(c, BAR_ENOTSUP, BAR_LOCAL_E_NOTSUP,
 		                      "a local %s cannot change in place; replace it", t->type);
 	if (json_is_object(tags))
 		json_object_set(meta, "tags", tags);
@@ -290,7 +326,7 @@ static int delete_plain(bar_local_ctx *c, const type_ops *t, const char *id)
 	if ((rc = bar_local_res_dir(c, dir, t->type, id)))
 		return rc;
 	if (access(dir, F_OK) < 0)
-		return bar_local_fail(c, BAR_P_ENOTFOUND, BAR_LOCAL_E_NOTFOUND,
+		return bar_local_fail(c, BAR_ENOTFOUND, BAR_LOCAL_E_NOTFOUND,
 		                      "%s %s does not exist", t->type, id);
 	return bar_local_rmtree(c, dir);
 }
@@ -396,6 +432,16 @@ done:
 	return ctx_end(&c, rc);
 }
 
+/* A session per connection: nothing to keep, but opening checks what every
+ * call will need (root, a usable root directory), so a plan finds out. */
+static int cb_open(bar_provider *p, bar_call *call, void **session)
+{
+	bar_local_ctx c;
+
+	*session = NULL;
+	return ctx_end(&c, ctx_begin(&c, p, call));
+}
+
 static void cb_destroy(bar_provider *p)
 {
 	if (!p)
@@ -432,10 +478,8 @@ barista_provider_init(const bar_host_api *host, bar_provider **out, char **errms
 	bar_local_prov *lp = NULL;
 	int rc = -1;
 
-	if (!host || host->abi_version != BAR_PROVIDER_ABI_VERSION) {
-		*errmsg = strdup("local provider: unsupported host ABI version");
+	if (bar_kit_check_host(host, "local", errmsg) < 0)
 		goto done;
-	}
 	p = calloc(1, sizeof(*p));
 	lp = calloc(1, sizeof(*lp));
 	if (!p || !lp) {
@@ -451,21 +495,24 @@ barista_provider_init(const bar_host_api *host, bar_provider **out, char **errms
 			*errmsg = NULL;
 		goto done;
 	}
-	p->abi_version = BAR_PROVIDER_ABI_VERSION;
-	p->struct_size = sizeof(*p);
-	p->name = "local";
-	p->version = LOCAL_VERSION;
-	p->capabilities =
-	    BAR_CAP_UPDATE_INPLACE | BAR_CAP_VM_SUSPEND | BAR_CAP_VM_REBOOT | BAR_CAP_LIST;
-	p->resource_types = RESOURCE_TYPES;
-	p->create = cb_create;
-	p->read = cb_read;
-	p->update = cb_update;
-	p->del = cb_delete;
-	p->list = cb_list;
-	p->vm_action = cb_vm_action;
-	p->destroy = cb_destroy;
-	p->priv = lp;
+	*p = (bar_provider){
+		.abi_version = BAR_PROVIDER_ABI_VERSION,
+		.struct_size = sizeof(*p),
+		.name = "local",
+		.version = LOCAL_VERSION,
+		.capabilities = BAR_CAP_VM_SUSPEND | BAR_CAP_VM_REBOOT | BAR_CAP_LIST |
+		                BAR_CAP_IDEMPOTENT,
+		.types = bar_kit_standard_types,
+		.priv = lp,
+		.open = cb_open,
+		.create = cb_create,
+		.read = cb_read,
+		.update = cb_update,
+		.del = cb_delete,
+		.list = cb_list,
+		.vm_action = cb_vm_action,
+		.destroy = cb_destroy,
+	};
 	*out = p;
 	p = NULL;
 	lp = NULL;

@@ -66,7 +66,7 @@ int bar_local_fail(bar_local_ctx *c, int rc, const char *code, const char *fmt, 
     __attribute__((format(printf, 4, 5)));
 
 /* Emit one observation built from a resource's metadata: name, tags and the
- * stored observed attrs, with `status`.  Returns 0 or BAR_P_EFAIL. */
+ * stored observed attrs, with `status`.  Returns 0 or BAR_EFAIL. */
 int bar_local_emit(bar_local_ctx *c, bar_sink *out, const char *id, json_t *meta,
                    const char *status);
 
@@ -89,7 +89,7 @@ int bar_local_mkdirs(bar_local_ctx *c, const char *path, unsigned mode);
 int bar_local_rmtree(bar_local_ctx *c, const char *path);
 
 /* Read a whole file of at most `max` bytes into a new NUL-terminated buffer
- * (*out, caller frees).  BAR_P_ENOTFOUND if it does not exist (no error
+ * (*out, caller frees).  BAR_ENOTFOUND if it does not exist (no error
  * recorded: callers decide whether absence is an error). */
 int bar_local_file_read(bar_local_ctx *c, char **out, size_t *len_out, const char *path,
                         size_t max);
@@ -101,7 +101,7 @@ void bar_local_memzero(void *p, size_t n);
 /* Overwrite a file's bytes with zeros, then unlink it (for key material). */
 void bar_local_file_wipe(const char *path);
 
-/* Load / store JSON (meta.json and friends).  Load returns BAR_P_ENOTFOUND
+/* Load / store JSON (meta.json and friends).  Load returns BAR_ENOTFOUND
  * without recording an error when the file is missing. */
 int bar_local_json_load(bar_local_ctx *c, json_t **out, const char *path);
 int bar_local_json_save(bar_local_ctx *c, const char *path, json_t *j);
@@ -197,9 +197,9 @@ int bar_local_firewall_lock(bar_local_ctx *c, int *out_fd, int how);
 /* ---- local_res.c / local_catalog.c: the other resource types ----
  *
  * create: validate `in`, make the resource, emit it (one observation);
- * delete: remove it, BAR_P_ENOTFOUND when nothing was there, ECONFLICT when
- * VMs still use it; status: "Available", or BAR_P_ENOTFOUND when its kernel
- * object is gone; update: change it in place or BAR_P_ENOTSUP.  All record
+ * delete: remove it, BAR_ENOTFOUND when nothing was there, ECONFLICT when
+ * VMs still use it; status: "Available", or BAR_ENOTFOUND when its kernel
+ * object is gone; update: change it in place or BAR_ENOTSUP.  All record
  * their error in the context. */
 
 int bar_local_vnet_create(bar_local_ctx *c, json_t *in, bar_sink *out);
@@ -220,7 +220,7 @@ int bar_local_res_begin(bar_local_ctx *c, char *out_id, json_t **out_meta, const
                         const char *prefix, json_t *in);
 /* Save meta.json of resource `id` of `type`. */
 int bar_local_meta_save(bar_local_ctx *c, const char *type, const char *id, json_t *meta);
-/* Load meta.json of resource `id`; BAR_P_ENOTFOUND (recorded) if absent. */
+/* Load meta.json of resource `id`; BAR_ENOTFOUND (recorded) if absent. */
 int bar_local_meta_load(bar_local_ctx *c, json_t **out, const char *type, const char *id);
 /* Directory of a resource: <root>/<type>/<id>. */
 int bar_local_res_dir(bar_local_ctx *c, char *buf, const char *type, const char *id);
@@ -270,7 +270,7 @@ void bar_local_vm_kill(bar_local_ctx *c, const char *id, json_t *local);
 /* ---- local_vm.c: VMs ----
  *
  * Same contracts as above; status is Running / Suspended / Suspending, or
- * BAR_P_ENOTFOUND when the netns or PID 1 is gone; action is "suspend",
+ * BAR_ENOTFOUND when the netns or PID 1 is gone; action is "suspend",
  * "resume" or "reboot" and emits the VM afterwards. */
 
 int bar_local_vm_create(bar_local_ctx *c, json_t *in, bar_sink *out);

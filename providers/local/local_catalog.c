@@ -47,7 +47,7 @@ int bar_local_pubkey_check(bar_local_ctx *c, char *key)
 		goto bad;
 	return 0;
 bad:
-	return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+	return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 	                      "publicKey must be one OpenSSH public key line (\"ssh-ed25519 "
 	                      "AAAA... comment\"); no options, no newlines");
 }
@@ -60,12 +60,12 @@ static int pubkey_fingerprint(bar_local_ctx *c, char *out, size_t size, const ch
 	int rc;
 
 	if ((rc = bar_local_run(c, &text, argv, NULL, NULL, 1))) {
-		rc = bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		rc = bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                    "publicKey is not a valid OpenSSH public key");
 		goto done;
 	}
 	if (sscanf(text, "%*d %127s", fp) != 1 || strncmp(fp, "SHA256:", 7) != 0) {
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM,
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM,
 		                    "cannot read the fingerprint from ssh-keygen: %.200s", text);
 		goto done;
 	}
@@ -87,7 +87,7 @@ static int key_generate(bar_local_ctx *c, char **priv_out, char **pub_out, const
 	snprintf(dir, sizeof(dir), "%s/barista-key-XXXXXX",
 	         access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 	if (!mkdtemp(dir))
-		return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM,
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM,
 		                      "cannot make a private temporary directory for the key");
 	snprintf(key, sizeof(key), "%s/id", dir);
 	snprintf(pub, sizeof(pub), "%s/id.pub", dir);
@@ -106,8 +106,8 @@ static int key_generate(bar_local_ctx *c, char **priv_out, char **pub_out, const
 	*pub_out = pubtext;
 	priv = pubtext = NULL;
 done:
-	if (rc == BAR_P_ENOTFOUND)
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM,
+	if (rc == BAR_ENOTFOUND)
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM,
 		                    "ssh-keygen did not write the key pair");
 	if (priv) {
 		explicit_bzero(priv, len);
@@ -131,14 +131,14 @@ int bar_local_sshkey_create(bar_local_ctx *c, json_t *in, bar_sink *out)
 	int rc;
 
 	if (given && !json_is_null(given) && !json_is_string(given))
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "publicKey must be a string or null");
 	if (json_is_string(given) && !*json_string_value(given))
 		given = NULL;
 	if (!json_is_string(given) &&
 	    (host->struct_size < offsetof(bar_host_api, emit_secret) + sizeof(host->emit_secret) ||
 	     !host->emit_secret))
-		return bar_local_fail(c, BAR_P_ENOTSUP, BAR_LOCAL_E_NOTSUP,
+		return bar_local_fail(c, BAR_ENOTSUP, BAR_LOCAL_E_NOTSUP,
 		                      "this host cannot store generated private keys; give "
 		                      "a publicKey instead");
 	if (json_is_string(given))
@@ -146,7 +146,7 @@ int bar_local_sshkey_create(bar_local_ctx *c, json_t *in, bar_sink *out)
 	else if ((rc = key_generate(c, &priv, &pub, name ? name : "key")))
 		goto done;
 	if (!pub) {
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
 		goto done;
 	}
 	if ((rc = bar_local_pubkey_check(c, pub)) ||
@@ -160,7 +160,7 @@ int bar_local_sshkey_create(bar_local_ctx *c, json_t *in, bar_sink *out)
 	if ((rc = bar_local_meta_save(c, "sshkey", id, meta)))
 		goto done;
 	if (priv && host->emit_secret(out, "privateKey", priv) < 0) {
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM,
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM,
 		                    "the host could not store the generated private key");
 		goto done;
 	}
@@ -206,10 +206,10 @@ int bar_local_image_create(bar_local_ctx *c, json_t *in, bar_sink *out)
 	int rc;
 
 	rc = bar_local_file_read(c, &text, NULL, "/etc/os-release", OS_RELEASE_MAX);
-	if (rc == BAR_P_ENOTFOUND)
+	if (rc == BAR_ENOTFOUND)
 		rc = bar_local_file_read(c, &text, NULL, "/usr/lib/os-release", OS_RELEASE_MAX);
 	if (rc) {
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "cannot read /etc/os-release");
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "cannot read /etc/os-release");
 		goto done;
 	}
 	os_release_get(text, "ID", osid, sizeof(osid));
@@ -217,7 +217,7 @@ int bar_local_image_create(bar_local_ctx *c, json_t *in, bar_sink *out)
 	os_release_get(text, "PRETTY_NAME", pretty, sizeof(pretty));
 	snprintf(host_image, sizeof(host_image), "%s%s%s", osid, ver[0] ? "-" : "", ver);
 	if (!want || (strcmp(want, "host") != 0 && strcmp(want, host_image) != 0)) {
-		rc = bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		rc = bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                    "image \"%s\" is not available on the local provider; available "
 		                    "images: \"%s\", \"host\" (both are this host's own OS, %s)",
 		                    want ? want : "(none)", host_image, pretty);
@@ -250,7 +250,7 @@ static int spec_int(bar_local_ctx *c, json_int_t *out, json_t *attrs, const char
 		return 0;
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "spec %s must be an integer from %lld to %lld%s", key,
 		                      (long long)min, (long long)max, why);
 	*out = json_integer_value(v);

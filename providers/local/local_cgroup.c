@@ -69,13 +69,13 @@ static int cg_write(bar_local_ctx *c, const char *dir, const char *file, const c
 	va_end(ap);
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	if (!(f = fopen(path, "we")))
-		return c ? bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "open %s: %s", path,
+		return c ? bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "open %s: %s", path,
 		                          strerror(errno))
 		         : -1;
 	ok = fputs(val, f) >= 0;
 	ok = (fclose(f) == 0) && ok;
 	if (!ok && c)
-		return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "write %s to %s: %s", val,
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "write %s to %s: %s", val,
 		                      path, strerror(errno));
 	return ok ? 0 : -1;
 }
@@ -141,7 +141,7 @@ int bar_local_cgroup_create(bar_local_ctx *c, const char **out_mode, const char 
 				*out_mode = "none";
 				return 0;
 			}
-			rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "mkdir %s: %s", dirs[i],
+			rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "mkdir %s: %s", dirs[i],
 			                    strerror(errno));
 			goto done;
 		}
@@ -195,7 +195,7 @@ int bar_local_cgroup_freeze(bar_local_ctx *c, const char *mode, const char *id, 
 	int rc;
 
 	if (freezer_dir(dir, mode, id) < 0)
-		return bar_local_fail(c, BAR_P_ENOTSUP, BAR_LOCAL_E_NOTSUP,
+		return bar_local_fail(c, BAR_ENOTSUP, BAR_LOCAL_E_NOTSUP,
 		                      "vm %s has no freezer cgroup (cgroups: %s), so it cannot be "
 		                      "suspended or resumed",
 		                      id, mode);
@@ -209,7 +209,7 @@ int bar_local_cgroup_freeze(bar_local_ctx *c, const char *mode, const char *id, 
 		if ((bar_local_cgroup_frozen(mode, id) == 1) == (freeze != 0))
 			return 0;
 		if (bar_local_now_ms() > until)
-			return bar_local_fail(c, BAR_P_ETIMEOUT, BAR_LOCAL_E_TIMEOUT,
+			return bar_local_fail(c, BAR_ETIMEOUT, BAR_LOCAL_E_TIMEOUT,
 			                      "vm %s did not %s within %d ms", id,
 			                      freeze ? "freeze" : "thaw", CG_WAIT_MS);
 		if (strcmp(mode, "v1") == 0 && freeze)
@@ -280,7 +280,7 @@ int bar_local_cgroup_remove(bar_local_ctx *c, const char *id)
 	for (int i = 0; i < n; i++) {
 		for (int ms = 1; rmdir(dirs[i]) < 0 && errno != ENOENT; ms = ms < 20 ? ms * 2 : 20) {
 			if (errno != EBUSY || bar_local_now_ms() > until) {
-				rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM,
+				rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM,
 				                    "cannot remove cgroup %s: %s", dirs[i], strerror(errno));
 				break;
 			}

@@ -45,7 +45,7 @@ static int rule_cidr_check(bar_local_ctx *c, const char *cidr, const char *what)
 	if (inet_pton(AF_INET6, addr, &a6) == 1 && !*end && end != slash + 1 && p >= 0 && p <= 128)
 		return 0;
 bad:
-	return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+	return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 	                      "%s \"%s\" is not a CIDR", what, cidr);
 }
 
@@ -71,24 +71,24 @@ static int rule_normalise(bar_local_ctx *c, json_t **out, json_t *rule, const ch
 	int rc;
 
 	if (!json_is_object(rule))
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "%s: a rule must be an object", what);
 	if (!proto || strcmp(proto, "-1") == 0)
 		proto = "all";
 	if (strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "icmp") &&
 	    strcmp(proto, "all"))
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "%s: protocol \"%s\" is not one of tcp, udp, icmp, all", what,
 		                      proto);
 	if (rule_port(rule, "fromPort", &from) || rule_port(rule, "toPort", &to))
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "%s: fromPort and toPort must be integers", what);
 	if (!strcmp(proto, "tcp") || !strcmp(proto, "udp")) {
 		if (from != -1 && to == -1)
 			to = from;
 		if ((from == -1) != (to == -1) || from < -1 || from > 65535 || to > 65535 ||
 		    from > to)
-			return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+			return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 			                      "%s: port range %lld-%lld is not within 0-65535 "
 			                      "(or -1 for all ports)",
 			                      what, (long long)from, (long long)to);
@@ -99,7 +99,7 @@ static int rule_normalise(bar_local_ctx *c, json_t **out, json_t *rule, const ch
 		return rc;
 	*out = json_pack("{s:s,s:I,s:s,s:I}", "cidr", cidr, "fromPort", from, "protocol", proto,
 	                 "toPort", to);
-	return *out ? 0 : bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
+	return *out ? 0 : bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
 }
 
 int bar_local_rules_normalise(bar_local_ctx *c, json_t **out, json_t *rules, const char *what)
@@ -110,7 +110,7 @@ int bar_local_rules_normalise(bar_local_ctx *c, json_t **out, json_t *rules, con
 	int rc = 0;
 
 	if (rules && !json_is_null(rules) && !json_is_array(rules)) {
-		rc = bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID, "%s must be a list",
+		rc = bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID, "%s must be a list",
 		                    what);
 		goto done;
 	}
@@ -186,7 +186,7 @@ static int rules_collect(bar_local_ctx *c, json_t *ingress, json_t *egress, json
 		const char *sg = json_string_value(v);
 
 		if (!bar_local_id_valid(sg, "bsg"))
-			return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+			return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 			                      "\"%s\" is not a local security group id",
 			                      sg ? sg : "(null)");
 		if ((rc = bar_local_meta_load(c, &meta, "securitygroup", sg)))
@@ -210,7 +210,7 @@ int bar_local_firewall_apply(bar_local_ctx *c, const char *vm_id, json_t *sg_ids
 	if ((rc = rules_collect(c, ingress, egress, sg_ids)))
 		goto done;
 	if (!(f = open_memstream(&text, &len))) {
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
 		goto done;
 	}
 	fputs("# Security groups of this VM (written by the Barista local provider).\n", f);

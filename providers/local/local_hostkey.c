@@ -135,7 +135,7 @@ int bar_local_hostkey_generate(bar_local_ctx *c, char *out, size_t size, const c
 	int rc = 0;
 
 	if (ed25519_new(sk, pk) < 0 || getrandom(&check, sizeof(check), 0) != sizeof(check)) {
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM,
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM,
 		                    "cannot generate an ed25519 host key");
 		goto done;
 	}
@@ -147,7 +147,7 @@ int bar_local_hostkey_generate(bar_local_ctx *c, char *out, size_t size, const c
 	    asprintf(&text, "-----BEGIN %s-----\n%s\n-----END %s-----\n", PEM_LABEL, priv64,
 	             PEM_LABEL) < 0) {
 		text = NULL;
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "cannot encode the host key");
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "cannot encode the host key");
 		goto done;
 	}
 	if ((rc = bar_local_path(c, path, "%s/ssh_host_ed25519_key", dir)) ||
@@ -158,7 +158,7 @@ int bar_local_hostkey_generate(bar_local_ctx *c, char *out, size_t size, const c
 	free(text);
 	if (asprintf(&text, "%s %s\n", out, comment) < 0) {
 		text = NULL;
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
 		goto done;
 	}
 	if ((rc = bar_local_path(c, path, "%s/ssh_host_ed25519_key.pub", dir)) == 0)

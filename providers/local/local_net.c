@@ -44,7 +44,7 @@ int bar_local_cidr_parse(bar_local_ctx *c, bar_local_cidr *out, const char *text
 	uint32_t net = ntohl(in.s_addr);
 	uint32_t mask = prefix ? 0xffffffffu << (32 - prefix) : 0;
 	if (net & ~mask)
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "%s \"%s\" has host bits set (did you mean %u.%u.%u.%u/%ld?)",
 		                      what, text, (net & mask) >> 24, ((net & mask) >> 16) & 255,
 		                      ((net & mask) >> 8) & 255, (net & mask) & 255, prefix);
@@ -52,7 +52,7 @@ int bar_local_cidr_parse(bar_local_ctx *c, bar_local_cidr *out, const char *text
 	out->prefix = (int)prefix;
 	return 0;
 bad:
-	return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+	return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 	                      "%s \"%s\" is not an IPv4 CIDR such as 10.10.0.0/16", what,
 	                      text ? text : "(missing)");
 }
@@ -130,7 +130,7 @@ int bar_local_bridge_create(bar_local_ctx *c, const char *id, json_t *subnets)
 	int rc = 0;
 
 	if (!(f = open_memstream(&cmds, &len)))
-		return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
 	fprintf(f, "link add %s type bridge\n", id);
 	json_array_foreach(subnets, i, s) {
 		bar_local_cidr cidr;
@@ -190,7 +190,7 @@ static int leases_parse(bar_local_ctx *c, char *text, uint32_t **ips, char (**vm
 			if (nv)
 				*vms = nv;
 			if (!ni || !nv)
-				return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
+				return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
 		}
 		(*ips)[*n] = ntohl(in.s_addr);
 		snprintf((*vms)[*n], BAR_LOCAL_ID_MAX, "%s", vm);
@@ -208,7 +208,7 @@ static int leases_write(bar_local_ctx *c, const char *path, const uint32_t *ips,
 	int rc;
 
 	if (!f)
-		return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		if (skip_vm && strcmp(vms[i], skip_vm) == 0)
 			continue;
@@ -231,7 +231,7 @@ static int leases_open(bar_local_ctx *c, int *lock, char *path, const char *vnet
 	if ((rc = bar_local_path(c, lockpath, "%s/vnet/%s", c->root, vnet_id)))
 		return rc;
 	if (access(lockpath, F_OK) < 0)
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "vnet %s does not exist on this host", vnet_id);
 	if ((rc = bar_local_path(c, lockpath, "%s/vnet/%s/leases.lock", c->root, vnet_id)) ||
 	    (rc = bar_local_path(c, path, "%s/vnet/%s/leases", c->root, vnet_id)))
@@ -239,7 +239,7 @@ static int leases_open(bar_local_ctx *c, int *lock, char *path, const char *vnet
 	if ((rc = bar_local_lock(c, lock, lockpath, LOCK_EX)))
 		return rc;
 	rc = bar_local_file_read(c, &text, NULL, path, LEASES_MAX);
-	if (rc == BAR_P_ENOTFOUND)
+	if (rc == BAR_ENOTFOUND)
 		rc = 0;
 	else if (rc == 0)
 		rc = leases_parse(c, text, ips, vms, n);
@@ -270,7 +270,7 @@ int bar_local_lease_take(bar_local_ctx *c, uint32_t *out, const char *vnet_id,
 	if ((rc = leases_open(c, &lock, path, vnet_id, &ips, &vms, &n)))
 		goto done;
 	if (!(sorted = malloc((n + 1) * sizeof(*sorted)))) {
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
 		goto done;
 	}
 	if (n)
@@ -284,7 +284,7 @@ int bar_local_lease_take(bar_local_ctx *c, uint32_t *out, const char *vnet_id,
 		else if (sorted[i] > want)
 			break;
 	if (want > last) {
-		rc = bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		rc = bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                    "no free address left in subnet %u.%u.%u.%u/%d of vnet %s",
 		                    subnet->net >> 24, (subnet->net >> 16) & 255,
 		                    (subnet->net >> 8) & 255, subnet->net & 255, subnet->prefix,
@@ -299,7 +299,7 @@ int bar_local_lease_take(bar_local_ctx *c, uint32_t *out, const char *vnet_id,
 	if (nv)
 		vms = nv;
 	if (!ni || !nv) {
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
 		goto done;
 	}
 	ips[n] = pick;

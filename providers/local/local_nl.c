@@ -179,7 +179,7 @@ static int netns_add(bar_local_ctx *c, int *nl_fd, int *ns_fd, const char *id)
 	snprintf(path, sizeof(path), NETNS_DIR "/%s", id);
 	fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
 	if (fd < 0)
-		return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "create %s: %s", path,
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "create %s: %s", path,
 		                      strerror(errno));
 	close(fd);
 	if ((e = pthread_create(&th, NULL, ns_thread, &j)) != 0) {
@@ -195,7 +195,7 @@ static int netns_add(bar_local_ctx *c, int *nl_fd, int *ns_fd, const char *id)
 			close(j.ns_fd);
 		umount2(path, MNT_DETACH);
 		unlink(path);
-		return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "netns %s: %s: %s", id,
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "netns %s: %s: %s", id,
 		                      j.step, strerror(j.err));
 	}
 	*nl_fd = j.nl_fd;
@@ -352,7 +352,7 @@ int bar_local_netns_create(bar_local_ctx *c, const char *id, const char *bridge,
 		goto fail;
 	goto done;
 fail:
-	rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "vm %s network (bridge %s): %s: %s",
+	rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "vm %s network (bridge %s): %s: %s",
 	                    id, bridge, step, strerror(-err));
 done:
 	if (host >= 0)
@@ -383,7 +383,7 @@ int bar_local_netns_delete(bar_local_ctx *c, const char *id)
 		unlink(path);
 	}
 	if (bar_local_link_exists(id) || bar_local_netns_exists(id))
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM,
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM,
 		                    "could not remove veth/netns %s (see `ip link`, `ip netns list`)",
 		                    id);
 	return rc;

@@ -36,7 +36,7 @@ int bar_local_meta_load(bar_local_ctx *c, json_t **out, const char *type, const 
 	if ((rc = bar_local_path(c, path, "%s/%s/%s/meta.json", c->root, type, id)))
 		return rc;
 	rc = bar_local_json_load(c, out, path);
-	if (rc == BAR_P_ENOTFOUND)
+	if (rc == BAR_ENOTFOUND)
 		bar_local_fail(c, rc, BAR_LOCAL_E_NOTFOUND, "%s %s does not exist", type, id);
 	return rc;
 }
@@ -61,7 +61,7 @@ int bar_local_res_begin(bar_local_ctx *c, char *out_id, json_t **out_meta, const
 	int rc;
 
 	if (!name || !*name)
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "the input of a %s has no name", type);
 	if ((rc = bar_local_path(c, dir, "%s/%s", c->root, type)) ||
 	    (rc = bar_local_mkdirs(c, dir, 0700)))
@@ -73,7 +73,7 @@ int bar_local_res_begin(bar_local_ctx *c, char *out_id, json_t **out_meta, const
 		if (mkdir(dir, 0700) == 0)
 			break;
 		if (errno != EEXIST || tries > 8)
-			return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "mkdir %s: %s", dir,
+			return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "mkdir %s: %s", dir,
 			                      strerror(errno));
 	}
 	*out_meta = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:{},s:{}}", "type", type, "name", name,
@@ -84,7 +84,7 @@ int bar_local_res_begin(bar_local_ctx *c, char *out_id, json_t **out_meta, const
 	                      "observed", "local");
 	if (!*out_meta) {
 		rmdir(dir);
-		return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
 	}
 	memcpy(out_id, id, sizeof(id));
 	return 0;
@@ -155,7 +155,7 @@ static int refuse_in_use(bar_local_ctx *c, const char *type, const char *id)
 		return rc;
 	if (json_array_size(users) > 0) {
 		list = bar_local_json_text(users);
-		rc = bar_local_fail(c, BAR_P_ECONFLICT, BAR_LOCAL_E_INUSE,
+		rc = bar_local_fail(c, BAR_ECONFLICT, BAR_LOCAL_E_INUSE,
 		                    "%s %s is still used by VMs %s; delete them first", type, id,
 		                    list ? list : "");
 		free(list);
@@ -176,7 +176,7 @@ static int vnet_subnets(bar_local_ctx *c, json_t **out, const bar_local_cidr *vn
 	int rc = 0;
 
 	if (json_array_size(subnets) == 0 || json_array_size(subnets) > 256) {
-		rc = bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		rc = bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                    "a vnet needs 1 to 256 subnets");
 		goto done;
 	}
@@ -185,7 +185,7 @@ static int vnet_subnets(bar_local_ctx *c, json_t **out, const bar_local_cidr *vn
 		const char *cidr = json_string_value(json_object_get(s, "cidr"));
 
 		if (!name || !*name) {
-			rc = bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+			rc = bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 			                    "subnet %zu has no name", i);
 			goto done;
 		}
@@ -193,7 +193,7 @@ static int vnet_subnets(bar_local_ctx *c, json_t **out, const bar_local_cidr *vn
 			goto done;
 		if (seen[i].prefix < vnet->prefix || !bar_local_cidr_overlap(&seen[i], vnet) ||
 		    seen[i].prefix < 16 || seen[i].prefix > 30) {
-			rc = bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+			rc = bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 			                    "subnet \"%s\" (%s) must lie inside the vnet cidr and be "
 			                    "a /16 to /30", name, cidr);
 			goto done;
@@ -201,7 +201,7 @@ static int vnet_subnets(bar_local_ctx *c, json_t **out, const bar_local_cidr *vn
 		for (size_t k = 0; k < i; k++) {
 			const char *other = json_string_value(json_object_get(json_array_get(subnets, k), "name"));
 			if (bar_local_cidr_overlap(&seen[k], &seen[i]) || strcmp(other, name) == 0) {
-				rc = bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+				rc = bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 				                    "subnet \"%s\" clashes with subnet \"%s\" (same name "
 				                    "or overlapping cidr)", name, other);
 				goto done;
@@ -241,7 +241,7 @@ static int vnet_overlap_check(bar_local_ctx *c, const bar_local_cidr *cidr, cons
 		const char *ot = json_string_value(json_object_get(json_object_get(meta, "observed"), "cidr"));
 		if (ot && bar_local_cidr_parse(c, &other, ot, "cidr") == 0 &&
 		    bar_local_cidr_overlap(&other, cidr))
-			rc = bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+			rc = bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 			                    "vnet cidr %s overlaps vnet \"%s\" (%s, %s) on this host; "
 			                    "local vnets share the host's routing table, so their "
 			                    "cidrs must not overlap",
@@ -294,7 +294,7 @@ int bar_local_vnet_status(bar_local_ctx *c, const char *id, json_t *meta, const 
 {
 	(void)meta;
 	if (!bar_local_link_exists(id))
-		return bar_local_fail(c, BAR_P_ENOTFOUND, BAR_LOCAL_E_NOTFOUND,
+		return bar_local_fail(c, BAR_ENOTFOUND, BAR_LOCAL_E_NOTFOUND,
 		                      "vnet %s: its bridge %s is gone", id, id);
 	*status = "Available";
 	return 0;
@@ -309,7 +309,7 @@ int bar_local_vnet_delete(bar_local_ctx *c, const char *id)
 		return rc;
 	existed = access(dir, F_OK) == 0 || bar_local_link_exists(id);
 	if (!existed)
-		return bar_local_fail(c, BAR_P_ENOTFOUND, BAR_LOCAL_E_NOTFOUND,
+		return bar_local_fail(c, BAR_ENOTFOUND, BAR_LOCAL_E_NOTFOUND,
 		                      "vnet %s does not exist", id);
 	if ((rc = refuse_in_use(c, "vnet", id)) || (rc = bar_local_bridge_delete(c, id)))
 		return rc;
@@ -339,12 +339,12 @@ int bar_local_sg_create(bar_local_ctx *c, json_t *in, bar_sink *out)
 	int rc;
 
 	if (!bar_local_id_valid(vnet, "bnet"))
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "a security group needs a reference to a local vnet "
 		                      "(refs.vnet.system_id bnet-...)");
 	if ((rc = bar_local_meta_load(c, &vmeta, "vnet", vnet))) {
 		c->err_rc = 0;
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "vnet %s of the security group does not exist", vnet);
 	}
 	if ((rc = sg_rules(c, &ingress, &egress, json_object_get(in, "attrs"))) ||
@@ -401,7 +401,7 @@ int bar_local_sg_update(bar_local_ctx *c, const char *id, json_t *meta, json_t *
 	const char *was = json_string_value(json_object_get(obs, "vnet"));
 
 	if (vnet && (!was || strcmp(vnet, was) != 0))
-		return bar_local_fail(c, BAR_P_ENOTSUP, BAR_LOCAL_E_NOTSUP,
+		return bar_local_fail(c, BAR_ENOTSUP, BAR_LOCAL_E_NOTSUP,
 		                      "moving a security group to another vnet needs a replacement");
 	if ((rc = sg_rules(c, &ingress, &egress, json_object_get(in, "attrs"))) ||
 	    (rc = bar_local_firewall_lock(c, &lock, LOCK_EX)))
@@ -429,7 +429,7 @@ int bar_local_sg_delete(bar_local_ctx *c, const char *id)
 	if ((rc = bar_local_res_dir(c, dir, "securitygroup", id)))
 		return rc;
 	if (access(dir, F_OK) < 0)
-		return bar_local_fail(c, BAR_P_ENOTFOUND, BAR_LOCAL_E_NOTFOUND,
+		return bar_local_fail(c, BAR_ENOTFOUND, BAR_LOCAL_E_NOTFOUND,
 		                      "security group %s does not exist", id);
 	if ((rc = refuse_in_use(c, "security group", id)))
 		return rc;

@@ -55,7 +55,7 @@ int bar_local_path(bar_local_ctx *c, char *buf, const char *fmt, ...)
 	n = vsnprintf(buf, PATH_MAX, fmt, ap);
 	va_end(ap);
 	if (n < 0 || n >= PATH_MAX)
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "path longer than %d bytes under %s", PATH_MAX, c->root);
 	return 0;
 }
@@ -67,7 +67,7 @@ int bar_local_mkdirs(bar_local_ctx *c, const char *path, unsigned mode)
 	int rc = 0;
 
 	if (n == 0 || n >= sizeof(tmp))
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID, "bad directory path");
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID, "bad directory path");
 	memcpy(tmp, path, n + 1);
 	for (char *p = tmp + 1;; p++) {
 		if (*p != '/' && *p != '\0')
@@ -76,7 +76,7 @@ int bar_local_mkdirs(bar_local_ctx *c, const char *path, unsigned mode)
 
 		*p = '\0';
 		if (mkdir(tmp, mode) < 0 && errno != EEXIST) {
-			rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "mkdir %s: %s", tmp,
+			rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "mkdir %s: %s", tmp,
 			                    strerror(errno));
 			goto done;
 		}
@@ -104,7 +104,7 @@ int bar_local_rmtree(bar_local_ctx *c, const char *path)
 	if (lstat(path, &st) < 0 && errno == ENOENT)
 		return 0;
 	if (nftw(path, rmtree_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
-		return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "removing %s: %s", path,
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "removing %s: %s", path,
 		                      strerror(errno));
 	return 0;
 }
@@ -119,8 +119,8 @@ int bar_local_file_read(bar_local_ctx *c, char **out, size_t *len_out, const cha
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return BAR_P_ENOTFOUND;
-		return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "open %s: %s", path,
+			return BAR_ENOTFOUND;
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "open %s: %s", path,
 		                      strerror(errno));
 	}
 	for (;;) {
@@ -129,13 +129,13 @@ int bar_local_file_read(bar_local_ctx *c, char **out, size_t *len_out, const cha
 			if (cap > max + 1)
 				cap = max + 1;
 			if (len + 1 >= cap) {
-				rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM,
+				rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM,
 				                    "%s is larger than %zu bytes", path, max);
 				goto done;
 			}
 			char *nb = realloc(buf, cap);
 			if (!nb) {
-				rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
+				rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
 				goto done;
 			}
 			buf = nb;
@@ -144,7 +144,7 @@ int bar_local_file_read(bar_local_ctx *c, char **out, size_t *len_out, const cha
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "read %s: %s", path,
+			rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "read %s: %s", path,
 			                    strerror(errno));
 			goto done;
 		}
@@ -153,7 +153,7 @@ int bar_local_file_read(bar_local_ctx *c, char **out, size_t *len_out, const cha
 		len += (size_t)n;
 	}
 	if (!buf && !(buf = malloc(1))) {
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
 		goto done;
 	}
 	buf[len] = '\0';
@@ -189,16 +189,16 @@ int bar_local_file_write(bar_local_ctx *c, const char *path, const void *data, s
 	int fd = -1, rc = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, gettid()) >= (int)sizeof(tmp))
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID, "path too long: %s", path);
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID, "path too long: %s", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0 || write_all(fd, data, len) < 0) {
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "write %s: %s", tmp,
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "write %s: %s", tmp,
 		                    strerror(errno));
 		goto done;
 	}
 	if (close(fd) < 0 || rename(tmp, path) < 0) {
 		fd = -1;
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "write %s: %s", path,
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "write %s: %s", path,
 		                    strerror(errno));
 		goto done;
 	}
@@ -252,7 +252,7 @@ int bar_local_json_load(bar_local_ctx *c, json_t **out, const char *path)
 	j = json_loadb(text, len, 0, &jerr);
 	if (!j || !json_is_object(j)) {
 		json_decref(j);
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "%s:%d:%d: %s", path,
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "%s:%d:%d: %s", path,
 		                    jerr.line, jerr.column, j ? "not a JSON object" : jerr.text);
 		goto done;
 	}
@@ -273,7 +273,7 @@ int bar_local_json_save(bar_local_ctx *c, const char *path, json_t *j)
 	int rc;
 
 	if (!text)
-		return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "cannot encode %s", path);
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "cannot encode %s", path);
 	rc = bar_local_file_write(c, path, text, strlen(text), 0600);
 	free(text);
 	return rc;
@@ -327,14 +327,14 @@ static int run_stdin(bar_local_ctx *c, int *rfd, const char *input)
 	size_t len = strlen(input);
 
 	if (len > BAR_LOCAL_STDIN_MAX)
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "helper input larger than %d bytes", BAR_LOCAL_STDIN_MAX);
 	if (pipe2(p, O_CLOEXEC) < 0)
-		return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "pipe: %s", strerror(errno));
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "pipe: %s", strerror(errno));
 	if (write_all(p[1], input, len) < 0) {
 		close(p[0]);
 		close(p[1]);
-		return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "pipe: %s", strerror(errno));
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "pipe: %s", strerror(errno));
 	}
 	close(p[1]);
 	*rfd = p[0];
@@ -368,7 +368,7 @@ int bar_local_proc_start(bar_local_ctx *c, bar_local_proc *out, const char *cons
 	if (input && (rc = run_stdin(c, &in, input)))
 		return rc;
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "%s: pipe: %s", out->what,
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "%s: pipe: %s", out->what,
 		                    strerror(errno));
 		goto done;
 	}
@@ -391,7 +391,7 @@ int bar_local_proc_start(bar_local_ctx *c, bar_local_proc *out, const char *cons
 	posix_spawnattr_destroy(&at);
 	if (err) {
 		out->pid = -1;
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "%s: cannot start: %s",
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "%s: cannot start: %s",
 		                    out->what, strerror(err));
 		goto done;
 	}
@@ -417,7 +417,7 @@ int bar_local_proc_finish(bar_local_ctx *c, bar_local_proc *p, char **out, int q
 		return -1;
 	if (!(buf = malloc(BAR_LOCAL_OUT_MAX + 1))) {
 		kill(p->pid, SIGKILL);
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
 	} else if (run_collect(p->fd, buf, BAR_LOCAL_OUT_MAX, &len,
 	                       bar_local_now_ms() + RUN_TIMEOUT_MS)) {
 		kill(p->pid, SIGKILL);
@@ -435,7 +435,7 @@ int bar_local_proc_finish(bar_local_ctx *c, bar_local_proc *p, char **out, int q
 			buf[--len] = '\0';
 		rc = -1;
 		if (!quiet)
-			bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "%s: %s %d: %.400s", p->what,
+			bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "%s: %s %d: %.400s", p->what,
 			               WIFEXITED(st) ? "exited with status" : "killed by signal",
 			               WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), buf);
 		goto done;
@@ -469,7 +469,7 @@ int bar_local_id_new(bar_local_ctx *c, char *out, const char *prefix)
 	uint32_t r;
 
 	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "getrandom: %s",
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "getrandom: %s",
 		                      strerror(errno));
 	snprintf(out, BAR_LOCAL_ID_MAX, "%s-%08x", prefix, r);
 	return 0;
@@ -492,14 +492,14 @@ int bar_local_lock(bar_local_ctx *c, int *out_fd, const char *path, int how)
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 	if (fd < 0)
-		return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "open lock %s: %s", path,
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "open lock %s: %s", path,
 		                      strerror(errno));
 	while (flock(fd, how) < 0) {
 		if (errno == EINTR)
 			continue;
 		int e = errno;
 		close(fd);
-		return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "flock %s: %s", path,
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "flock %s: %s", path,
 		                      strerror(e));
 	}
 	*out_fd = fd;

@@ -67,7 +67,7 @@ static int hostname_check(bar_local_ctx *c, const char *name)
 		if (!isalnum((unsigned char)name[i]) && name[i] != '-' && name[i] != '.')
 			n = 0;
 	if (n == 0 || n > 63 || name[0] == '-' || name[0] == '.')
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "vm name \"%s\" is not a valid hostname (letters, digits, '-', "
 		                      "'.', at most 63)",
 		                      name ? name : "");
@@ -85,7 +85,7 @@ static int plan_vnet(bar_local_ctx *c, vm_plan *p, json_t *in)
 	if (!bar_local_id_valid(p->vnet, "bnet") ||
 	    bar_local_meta_load(c, &p->vnet_meta, "vnet", p->vnet)) {
 		c->err_rc = 0;
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "vm %s: its vnet reference (%s) is not a local vnet",
 		                      p->hostname, p->vnet ? p->vnet : "none");
 	}
@@ -104,7 +104,7 @@ static int plan_vnet(bar_local_ctx *c, vm_plan *p, json_t *in)
 		if (n > 0 && used + (size_t)n < sizeof(names))
 			used += (size_t)n;
 	}
-	return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+	return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 	                      "vm %s: subnet \"%s\" is not in vnet %s (its subnets: %s)",
 	                      p->hostname, want ? want : "", p->vnet, names);
 }
@@ -122,7 +122,7 @@ static int plan_sgs(bar_local_ctx *c, vm_plan *p)
 		if (!bar_local_id_valid(sg, "bsg") ||
 		    bar_local_meta_load(c, &meta, "securitygroup", sg)) {
 			c->err_rc = 0;
-			return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+			return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 			                      "vm %s: security group %s is not a local security group",
 			                      p->hostname, sg ? sg : "(none)");
 		}
@@ -130,7 +130,7 @@ static int plan_sgs(bar_local_ctx *c, vm_plan *p)
 		ok = vnet && strcmp(vnet, p->vnet) == 0;
 		json_decref(meta);
 		if (!ok)
-			return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+			return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 			                      "vm %s: security group %s belongs to another vnet than %s",
 			                      p->hostname, sg, p->vnet);
 	}
@@ -146,12 +146,12 @@ static int plan_key_spec(bar_local_ctx *c, vm_plan *p, json_t *in)
 	const char *state = json_string_value(json_object_get(json_object_get(in, "attrs"), "state"));
 
 	if (!key || !*key)
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "vm %s: its SSH key reference carries no publicKey; a local VM "
 		                      "admits logins only with the public key of an sshKey resource",
 		                      p->hostname);
 	if (strlen(key) >= sizeof(p->pubkey))
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "vm %s: publicKey is too long", p->hostname);
 	strcpy(p->pubkey, key);
 	p->vcpu = json_is_integer(json_object_get(spec, "vcpu"))
@@ -159,13 +159,13 @@ static int plan_key_spec(bar_local_ctx *c, vm_plan *p, json_t *in)
 	p->mem = json_is_integer(json_object_get(spec, "memoryMiB"))
 	             ? json_integer_value(json_object_get(spec, "memoryMiB")) : 512;
 	if (p->vcpu < 1 || p->vcpu > c->prov->ncpu || p->mem < 16)
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "vm %s: spec of %lld vcpu / %lld MiB does not fit this host "
 		                      "(%d CPUs; at least 16 MiB)",
 		                      p->hostname, (long long)p->vcpu, (long long)p->mem,
 		                      c->prov->ncpu);
 	if (state && strcmp(state, "Running") != 0 && strcmp(state, "Suspended") != 0)
-		return bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "vm %s: state \"%s\" is not Running or Suspended", p->hostname,
 		                      state);
 	p->suspend = state && strcmp(state, "Suspended") == 0;
@@ -182,7 +182,7 @@ static int plan_parse(bar_local_ctx *c, vm_plan *p, json_t *in)
 	    (rc = plan_vnet(c, p, in)) || (rc = plan_sgs(c, p)))
 		return rc;
 	if (!p->bridge)
-		return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM,
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM,
 		                      "vnet %s has no bridge in its metadata", p->vnet);
 	return 0;
 }
@@ -317,10 +317,10 @@ int bar_local_vm_status(bar_local_ctx *c, const char *id, json_t *meta, const ch
 	const char *mode = json_string_value(json_object_get(local, "cgroup"));
 
 	if (!bar_local_netns_exists(id))
-		return bar_local_fail(c, BAR_P_ENOTFOUND, BAR_LOCAL_E_NOTFOUND,
+		return bar_local_fail(c, BAR_ENOTFOUND, BAR_LOCAL_E_NOTFOUND,
 		                      "vm %s is gone: its network namespace no longer exists", id);
 	if (!bar_local_vm_alive(local))
-		return bar_local_fail(c, BAR_P_ENOTFOUND, BAR_LOCAL_E_NOTFOUND,
+		return bar_local_fail(c, BAR_ENOTFOUND, BAR_LOCAL_E_NOTFOUND,
 		                      "vm %s is gone: its init process is not running", id);
 	switch (mode ? bar_local_cgroup_frozen(mode, id) : 0) {
 	case 1: *status = "Suspended"; break;
@@ -351,7 +351,7 @@ static int vm_reboot(bar_local_ctx *c, const char *id, json_t *meta)
 
 	bar_local_vm_kill(c, id, local);
 	if (bar_local_vm_alive(local))
-		return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM,
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM,
 		                      "vm %s did not stop for the reboot", id);
 	if ((rc = bar_local_vm_boot(c, id, local)))
 		return rc;
@@ -375,7 +375,7 @@ int bar_local_vm_action(bar_local_ctx *c, const char *id, json_t *meta, const ch
 	else if (strcmp(action, "reboot") == 0)
 		rc = vm_reboot(c, id, meta);
 	else
-		rc = bar_local_fail(c, BAR_P_ENOTSUP, BAR_LOCAL_E_NOTSUP,
+		rc = bar_local_fail(c, BAR_ENOTSUP, BAR_LOCAL_E_NOTSUP,
 		                    "the local provider has no VM action \"%s\" (suspend, resume, "
 		                    "reboot)", action);
 	if (rc || (rc = bar_local_meta_save(c, "vm", id, meta)) ||
@@ -412,13 +412,13 @@ int bar_local_vm_update(bar_local_ctx *c, const char *id, json_t *meta, json_t *
 		goto done;
 	if (!json_equal(was, now) ||
 	    !json_equal(ids, json_object_get(json_object_get(meta, "local"), "refs"))) {
-		rc = bar_local_fail(c, BAR_P_ENOTSUP, BAR_LOCAL_E_NOTSUP,
+		rc = bar_local_fail(c, BAR_ENOTSUP, BAR_LOCAL_E_NOTSUP,
 		                    "a local VM can change only its state (Running/Suspended), "
 		                    "labels and tags in place; replace vm %s for other changes", id);
 		goto done;
 	}
 	if (state && strcmp(state, "Running") != 0 && strcmp(state, "Suspended") != 0) {
-		rc = bar_local_fail(c, BAR_P_EINVALID, BAR_LOCAL_E_INVALID,
+		rc = bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                    "vm %s: state \"%s\" is not Running or Suspended", id, state);
 		goto done;
 	}
@@ -460,7 +460,7 @@ int bar_local_vm_delete(bar_local_ctx *c, const char *id)
 	if (c->err_rc)
 		return c->err_rc;
 	if (!existed)
-		return bar_local_fail(c, BAR_P_ENOTFOUND, BAR_LOCAL_E_NOTFOUND,
+		return bar_local_fail(c, BAR_ENOTFOUND, BAR_LOCAL_E_NOTFOUND,
 		                      "vm %s does not exist", id);
 	return 0;
 }

@@ -143,7 +143,7 @@ static int boot_spawn(bar_local_ctx *c, pid_t *out_pid, int *rfd, const char *id
 		argv[n++] = cg[i];
 	argv[n] = NULL;
 	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "pipe: %s", strerror(errno));
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "pipe: %s", strerror(errno));
 	sigemptyset(&none);
 	sigfillset(&all);
 	posix_spawn_file_actions_init(&fa);
@@ -162,7 +162,7 @@ static int boot_spawn(bar_local_ctx *c, pid_t *out_pid, int *rfd, const char *id
 	close(pfd[1]);
 	if (err) {
 		close(pfd[0]);
-		return bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM, "cannot start %s: %s",
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "cannot start %s: %s",
 		                      argv[0], strerror(err));
 	}
 	*rfd = pfd[0];
@@ -184,13 +184,13 @@ static int boot_progress(bar_local_ctx *c, int *pid, int fd, pid_t *child, const
 		int64_t left = deadline - bar_local_now_ms();
 
 		if (left <= 0) {
-			rc = bar_local_fail(c, BAR_P_ETIMEOUT, BAR_LOCAL_E_TIMEOUT,
+			rc = bar_local_fail(c, BAR_ETIMEOUT, BAR_LOCAL_E_TIMEOUT,
 			                    "vm %s: barista-local-init did not report in time", id);
 			break;
 		}
 		int n = poll(&p, 1, left > 100 ? 100 : (int)left);
 		if (n == 0 && c->prov->host->cancelled && c->prov->host->cancelled(c->call)) {
-			rc = bar_local_fail(c, BAR_P_ECANCELED, BAR_LOCAL_E_CANCELED,
+			rc = bar_local_fail(c, BAR_ECANCELED, BAR_LOCAL_E_CANCELED,
 			                    "vm %s: boot cancelled", id);
 			break;
 		}
@@ -220,12 +220,12 @@ static int boot_progress(bar_local_ctx *c, int *pid, int fd, pid_t *child, const
 		else if (strcmp(l, "ok") == 0)
 			ok = 1;
 		else if (strncmp(l, "error ", 6) == 0)
-			rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM,
+			rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM,
 			                    "vm %s failed to boot: %s (see %s/vm/%s/console.log)", id,
 			                    l + 6, c->root, id);
 	}
 	if (rc == 0 && (!ok || *pid <= 0))
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM,
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM,
 		                    "vm %s: barista-local-init exited before sshd started (see "
 		                    "%s/vm/%s/console.log)",
 		                    id, c->root, id);
@@ -252,7 +252,7 @@ int bar_local_vm_boot(bar_local_ctx *c, const char *id, json_t *local)
 		                    json_integer((json_int_t)bar_local_proc_starttime(pid)));
 	}
 	if (rc == 0 && !bar_local_vm_alive(local))
-		rc = bar_local_fail(c, BAR_P_EFAIL, BAR_LOCAL_E_SYSTEM,
+		rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM,
 		                    "vm %s stopped while booting (see %s/vm/%s/console.log)", id,
 		                    c->root, id);
 done:

@@ -7,7 +7,13 @@
  * resources in an append-only log (sim_store.c) shared by every connection
  * and process naming the same file, and takes its behaviour from the
  * connection's config (all optional strings; see docs/sim-provider.md):
- *   file, latencyMs, createLatencyMs, failRate, seed, failOn, maxInFlight.
+ *   file, latencyMs, createLatencyMs, failRate, throttleRate, lostReplyRate,
+ *   seed, failOn, partialOn, asyncMs, maxInFlight.
+ *
+ * ABI v2: a create's idempotency key maps (through an alias record in the
+ * store, so other processes see it too) to what it made, and the same key
+ * returns that resource instead of a second one; with asyncMs, creates and
+ * deletes are long-running operations the host polls with a token.
  *
  * Every call follows the same path (sim_begin): find the connection's
  * settings, parse the input, count the call against maxInFlight for its
@@ -17,6 +23,7 @@
  * Like every plugin it sees only providers/barista_provider.h of the host.
  */
 #include "barista_provider.h"
+#include "kit.h"
 #include "sim_store.h"
 
 #include <errno.h>
@@ -29,13 +36,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SIM_VERSION "0.1.0"
+#define SIM_VERSION "0.2.0"
 #define SIM_RETRY_AFTER_MS 100
 #define SIM_SLEEP_SLICE_MS 20 /* how often a latency sleep polls cancellation */
 #define SIM_JSON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS)
 
-static const char *const sim_types[] = { "vnet", "securitygroup", "sshkey", "image",
-	                                 "spec", "vm", NULL };
+#define SIM_IDEM_TYPE "_idem"  /* alias records: idempotency key -> system id */
+#define SIM_IDEM_PREFIX "idem-"
 
 /* One connection config, parsed once and kept (keyed by its text). */
 typedef struct sim_conn {
@@ -45,9 +52,14 @@ typedef struct sim_conn {
 	int latency_ms;
 	int create_latency_ms; /* -1: same as latency_ms */
 	double fail_rate;
-	uint64_t rng;          /* for failRate; guarded by sim_priv.mu */
+	double throttle_rate;  /* calls refused with ERETRY before doing anything */
+	double lost_rate;      /* creates/deletes done, then their reply "lost" */
+	uint64_t rng;          /* for the rates; guarded by sim_priv.mu */
 	char **fail_on;        /* "<op>:<name>" */
 	size_t n_fail_on;
+	char **partial_on;     /* "create:<name>": made, then failed */
+	size_t n_partial_on;
+	int async_ms;          /* creates and deletes take this long; 0: at once */
 	int max_in_flight;     /* 0: unlimited */
 } sim_conn;
 
@@ -105,13 +117,12 @@ static uint64_t fresh_seed(void)
 	return v;
 }
 
-static int type_known(const char *type)
+static int64_t wall_ms(void)
 {
-	for (int i = 0; type && sim_types[i]; i++) {
-		if (strcmp(type, sim_types[i]) == 0)
-			return 1;
-	}
-	return 0;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* A config value as text, whether given as a string or a number. */
@@ -157,12 +168,15 @@ static void conn_free(sim_conn *c)
 	for (size_t i = 0; i < c->n_fail_on; i++)
 		free(c->fail_on[i]);
 	free(c->fail_on);
+	for (size_t i = 0; i < c->n_partial_on; i++)
+		free(c->partial_on[i]);
+	free(c->partial_on);
 	free(c->config);
 	free(c);
 }
 
-/* Split failOn's comma list into c->fail_on. */
-static int conn_parse_fail_on(sim_conn *c, const char *list)
+/* Split a comma list of "<op>:<name>" (failOn, partialOn) into *items. */
+static int conn_parse_op_list(char ***items, size_t *n, const char *list)
 {
 	const char *p = list;
 
@@ -177,12 +191,24 @@ static int conn_parse_fail_on(sim_conn *c, const char *list)
 		if (e > s) {
 			if (!memchr(s, ':', (size_t)(e - s)))
 				return -1;
-			c->fail_on = realloc(c->fail_on, (c->n_fail_on + 1) * sizeof(char *));
-			c->fail_on[c->n_fail_on++] = strndup(s, (size_t)(e - s));
+			*items = realloc(*items, (*n + 1) * sizeof(char *));
+			(*items)[(*n)++] = strndup(s, (size_t)(e - s));
 		}
 		p += len + (p[len] == ',');
 	}
 	return 0;
+}
+
+/* A probability 0..1 from the config; 0 when absent. */
+static int config_rate(double *out, json_t *cfg, const char *key)
+{
+	char buf[64], *end;
+	int rc = config_text(buf, sizeof(buf), cfg, key);
+
+	if (rc <= 0)
+		return rc;
+	*out = strtod(buf, &end);
+	return end == buf || *end || !(*out >= 0.0 && *out <= 1.0) ? -1 : 0;
 }
 
 /* Parse a connection config into c (file path into path).  Returns 0, or
@@ -211,13 +237,14 @@ static int conn_parse(sim_conn *c, char *path, size_t path_size, json_t *cfg,
 		return *bad = "createLatencyMs", -1;
 	if (config_int(&c->max_in_flight, cfg, "maxInFlight", 1000000) < 0)
 		return *bad = "maxInFlight", -1;
-	if ((rc = config_text(buf, sizeof(buf), cfg, "failRate")) < 0)
+	if (config_rate(&c->fail_rate, cfg, "failRate") < 0)
 		return *bad = "failRate", -1;
-	if (rc == 1) {
-		c->fail_rate = strtod(buf, &end);
-		if (end == buf || *end || !(c->fail_rate >= 0.0 && c->fail_rate <= 1.0))
-			return *bad = "failRate", -1;
-	}
+	if (config_rate(&c->throttle_rate, cfg, "throttleRate") < 0)
+		return *bad = "throttleRate", -1;
+	if (config_rate(&c->lost_rate, cfg, "lostReplyRate") < 0)
+		return *bad = "lostReplyRate", -1;
+	if (config_int(&c->async_ms, cfg, "asyncMs", 3600000) < 0)
+		return *bad = "asyncMs", -1;
 	if ((rc = config_text(buf, sizeof(buf), cfg, "seed")) < 0)
 		return *bad = "seed", -1;
 	if (rc == 1) {
@@ -227,8 +254,11 @@ static int conn_parse(sim_conn *c, char *path, size_t path_size, json_t *cfg,
 			return *bad = "seed", -1;
 	}
 	if ((rc = config_text(buf, sizeof(buf), cfg, "failOn")) < 0 ||
-	    (rc == 1 && conn_parse_fail_on(c, buf) < 0))
+	    (rc == 1 && conn_parse_op_list(&c->fail_on, &c->n_fail_on, buf) < 0))
 		return *bad = "failOn", -1;
+	if ((rc = config_text(buf, sizeof(buf), cfg, "partialOn")) < 0 ||
+	    (rc == 1 && conn_parse_op_list(&c->partial_on, &c->n_partial_on, buf) < 0))
+		return *bad = "partialOn", -1;
 	return 0;
 }
 
@@ -263,7 +293,7 @@ static int conn_get(sim_ctx *x)
 	sim_err err = { "" };
 	const char *bad = NULL;
 	char path[4200];
-	int rc = BAR_P_OK;
+	int rc = BAR_OK;
 
 	pthread_mutex_lock(&x->priv->mu);
 	for (c = x->priv->conns; c; c = c->next) {
@@ -276,20 +306,20 @@ static int conn_get(sim_ctx *x)
 		x->host->set_error(x->call, "InvalidConfig", "sim: connection config %s%s%s",
 		                   bad ? "key \"" : "is not a JSON object", bad ? bad : "",
 		                   bad ? "\" is not valid" : "");
-		rc = BAR_P_EINVALID;
+		rc = BAR_EINVALID;
 		goto done;
 	}
 	c->store = file_get(x->priv, path, &err);
 	if (!c->store) {
 		x->host->set_error(x->call, "StoreError", "sim: %s", err.msg);
-		rc = BAR_P_EFAIL;
+		rc = BAR_EFAIL;
 		goto done;
 	}
 	c->config = strdup(text);
 	c->next = x->priv->conns;
 	x->priv->conns = c;
 done:
-	if (rc != BAR_P_OK) {
+	if (rc != BAR_OK) {
 		conn_free(c);
 		c = NULL;
 	}
@@ -310,88 +340,79 @@ static int parse_input(sim_ctx *x, const char *input, int need_id)
 	if (!json_is_object(x->in)) {
 		x->host->set_error(x->call, "InvalidInput", "sim: input is not a JSON object: %s",
 		                   jerr.text);
-		return BAR_P_EINVALID;
+		return BAR_EINVALID;
 	}
 	t = json_object_get(x->in, "type");
 	if (t && (!json_is_string(t) || strcmp(json_string_value(t), x->type) != 0)) {
 		x->host->set_error(x->call, "InvalidInput", "sim: input type does not match %s",
 		                   x->type);
-		return BAR_P_EINVALID;
+		return BAR_EINVALID;
 	}
 	x->name = json_string_value(json_object_get(x->in, "name"));
 	if (!x->name || !*x->name || strpbrk(x->name, "\t\n")) {
 		x->host->set_error(x->call, "InvalidInput",
 		                   "sim: input needs a \"name\" without tabs or newlines");
-		return BAR_P_EINVALID;
+		return BAR_EINVALID;
 	}
 	id = json_object_get(x->in, "system_id");
 	x->system_id = json_string_value(id);
 	if (need_id && (!x->system_id || !*x->system_id)) {
 		x->host->set_error(x->call, "InvalidInput", "sim: input needs a \"system_id\"");
-		return BAR_P_EINVALID;
+		return BAR_EINVALID;
 	}
-	return BAR_P_OK;
+	return BAR_OK;
 }
 
-/* Sleep ms, in slices, giving up on cancellation or the call's deadline.
- * Checks both even when ms is 0. */
-static int sim_sleep(sim_ctx *x, int ms)
+/* The entry of an "<op>:<name>" list matching this call, or NULL. */
+static const char *op_listed(sim_ctx *x, char *const *items, size_t n)
 {
-	int64_t end = now_ms() + ms;
+	size_t oplen = strlen(x->op);
 
-	for (;;) {
-		int64_t t = now_ms(), step = end - t;
-		struct timespec ts;
+	for (size_t i = 0; i < n; i++) {
+		const char *f = items[i];
 
-		if (x->host->cancelled && x->host->cancelled(x->call)) {
-			x->host->set_error(x->call, "Canceled", "sim: %s canceled", x->op);
-			return BAR_P_ECANCELED;
-		}
-		if (x->call->deadline_ms && t >= x->call->deadline_ms) {
-			x->host->set_error(x->call, "DeadlineExceeded",
-			                   "sim: %s passed its deadline", x->op);
-			return BAR_P_ETIMEOUT;
-		}
-		if (step <= 0)
-			return BAR_P_OK;
-		if (step > SIM_SLEEP_SLICE_MS)
-			step = SIM_SLEEP_SLICE_MS;
-		if (x->call->deadline_ms && x->call->deadline_ms - t < step)
-			step = x->call->deadline_ms - t;
-		ts.tv_sec = step / 1000;
-		ts.tv_nsec = (long)(step % 1000) * 1000000L;
-		nanosleep(&ts, NULL);
+		if (strncmp(f, x->op, oplen) == 0 && f[oplen] == ':' &&
+		    (strcmp(f + oplen + 1, x->name) == 0 || strcmp(f + oplen + 1, "*") == 0))
+			return f;
 	}
+	return NULL;
 }
 
-/* failOn and failRate. */
+/* 1 with probability `rate`, from the connection's seeded generator. */
+static int roll(sim_ctx *x, double rate)
+{
+	int hit;
+
+	if (rate <= 0)
+		return 0;
+	pthread_mutex_lock(&x->priv->mu);
+	hit = (double)(splitmix64(&x->conn->rng) >> 11) / 9007199254740992.0 < rate;
+	pthread_mutex_unlock(&x->priv->mu);
+	return hit;
+}
+
+/* throttleRate, failOn and failRate. */
 static int inject_faults(sim_ctx *x, int mutating)
 {
 	sim_conn *c = x->conn;
-	size_t oplen = strlen(x->op);
-	int fail = 0;
+	const char *f = op_listed(x, c->fail_on, c->n_fail_on);
 
-	for (size_t i = 0; i < c->n_fail_on; i++) {
-		const char *f = c->fail_on[i];
-
-		if (strncmp(f, x->op, oplen) == 0 && f[oplen] == ':' &&
-		    (strcmp(f + oplen + 1, x->name) == 0 || strcmp(f + oplen + 1, "*") == 0)) {
-			x->host->set_error(x->call, "InjectedFault",
-			                   "sim: injected failure (failOn %s)", f);
-			return BAR_P_EFAIL;
-		}
+	if (mutating && roll(x, c->throttle_rate)) {
+		x->call->retry_after_ms = SIM_RETRY_AFTER_MS;
+		x->host->set_error(x->call, "Throttling", "sim: injected throttling "
+		                   "(throttleRate %g)", c->throttle_rate);
+		return BAR_ERETRY;
 	}
-	if (mutating && c->fail_rate > 0) {
-		pthread_mutex_lock(&x->priv->mu);
-		fail = (double)(splitmix64(&c->rng) >> 11) / 9007199254740992.0 < c->fail_rate;
-		pthread_mutex_unlock(&x->priv->mu);
+	if (f) {
+		x->host->set_error(x->call, "InjectedFault", "sim: injected failure (failOn %s)", f);
+		return BAR_EFAIL;
 	}
-	if (fail) {
+	if (mutating && roll(x, c->fail_rate)) {
 		x->host->set_error(x->call, "InjectedFault",
 		                   "sim: injected failure (failRate %g)", c->fail_rate);
-		return BAR_P_EFAIL;
+		return BAR_EFAIL;
 	}
-	return BAR_P_OK;
+	return BAR_OK;
 }
 
 /* Everything before the store: settings, input, throttling, latency,
@@ -409,27 +430,27 @@ static int sim_begin(sim_ctx *x, bar_provider *p, bar_call *call, const char *op
 	x->op = op;
 	x->type = type;
 	x->name = type;
-	if (!type_known(type)) {
+	if (!bar_kit_type_known(type)) {
 		x->host->set_error(call, "UnsupportedResourceType",
 		                   "sim: unknown resource type \"%s\"", type ? type : "");
-		return BAR_P_ENOTSUP;
+		return BAR_ENOTSUP;
 	}
-	if ((rc = conn_get(x)) != BAR_P_OK)
+	if ((rc = conn_get(x)) != BAR_OK)
 		return rc;
-	if (input && (rc = parse_input(x, input, need_id)) != BAR_P_OK)
+	if (input && (rc = parse_input(x, input, need_id)) != BAR_OK)
 		return rc;
 	if (sim_store_enter(x->conn->store, call->region, x->conn->max_in_flight) < 0) {
 		call->retry_after_ms = SIM_RETRY_AFTER_MS;
 		x->host->set_error(call, "RequestLimitExceeded",
 		                   "sim: more than %d calls in flight in region %s",
 		                   x->conn->max_in_flight, call->region);
-		return BAR_P_ERETRY;
+		return BAR_ERETRY;
 	}
 	x->admitted = 1;
 	ms = x->conn->latency_ms;
 	if (strcmp(op, "create") == 0 && x->conn->create_latency_ms >= 0)
 		ms = x->conn->create_latency_ms;
-	if ((rc = sim_sleep(x, ms)) != BAR_P_OK)
+	if ((rc = bar_kit_sleep(x->host, call, ms, op)) != BAR_OK)
 		return rc;
 	return inject_faults(x, mutating);
 }
@@ -447,41 +468,91 @@ static int txn_begin(sim_ctx *x, int write)
 	sim_err err = { "" };
 
 	if (sim_store_begin(x->conn->store, write, &err) == 0)
-		return BAR_P_OK;
+		return BAR_OK;
 	x->host->set_error(x->call, "StoreError", "sim: %s", err.msg);
-	return BAR_P_EFAIL;
+	return BAR_EFAIL;
 }
 
 static int store_failed(sim_ctx *x, const sim_err *err)
 {
 	x->host->set_error(x->call, "StoreError", "sim: %s", err->msg);
-	return BAR_P_EFAIL;
+	return BAR_EFAIL;
+}
+
+/*
+ * A stored status may carry an operation still under way (asyncMs):
+ * "Creating@<wall ms>@<final>" becomes <final> once that time has passed,
+ * "Deleting@<wall ms>" becomes gone.  The effective status into buf, or
+ * NULL when the resource is gone.
+ */
+static const char *live_status(const sim_rec *r, char *buf, size_t size)
+{
+	const char *at = strchr(r->status, '@');
+	long long when;
+	char *end;
+
+	if (!at)
+		return r->status;
+	when = strtoll(at + 1, &end, 10);
+	if (strncmp(r->status, "Deleting@", 9) == 0)
+		return wall_ms() >= when ? NULL : "Deleting";
+	if (wall_ms() >= when && *end == '@')
+		snprintf(buf, size, "%s", end + 1);
+	else
+		snprintf(buf, size, "%.*s", (int)(at - r->status), r->status);
+	return buf;
 }
 
 static int emit_rec(sim_ctx *x, bar_sink *out, const sim_rec *r)
 {
-	bar_observed obs = { sizeof(obs), r->system_id, r->name, r->status, r->attrs,
-		             r->tags };
+	char buf[64];
+	bar_observed obs = { sizeof(obs), r->system_id, r->name, live_status(r, buf, sizeof(buf)),
+		             r->attrs, r->tags };
 
 	if (x->host->emit(out, &obs) == 0)
-		return BAR_P_OK;
+		return BAR_OK;
 	x->host->set_error(x->call, "EmitRefused", "sim: the host took no more results");
-	return BAR_P_EFAIL;
+	return BAR_EFAIL;
 }
 
 /* The live record the input names, of the call's type; or ENOTFOUND. */
 static int find_rec(sim_rec **out, sim_ctx *x)
 {
 	sim_rec *r = sim_store_find(x->conn->store, x->call->region, x->system_id);
+	char buf[64];
 
-	if (!r || strcmp(r->type, x->type) != 0) {
+	if (!r || strcmp(r->type, x->type) != 0 || !live_status(r, buf, sizeof(buf))) {
 		x->host->set_error(x->call, "ResourceNotFound",
 		                   "sim: %s %s not found in region %s", x->type, x->system_id,
 		                   x->call->region);
-		return BAR_P_ENOTFOUND;
+		return BAR_ENOTFOUND;
 	}
 	*out = r;
-	return BAR_P_OK;
+	return BAR_OK;
+}
+
+/* What an idempotency key already made in this region: the live record
+ * its alias names, or NULL. */
+static sim_rec *idem_find(sim_ctx *x, const char *key)
+{
+	char alias[200];
+	sim_rec *a;
+
+	snprintf(alias, sizeof(alias), SIM_IDEM_PREFIX "%.150s", key);
+	a = sim_store_find(x->conn->store, x->call->region, alias);
+	if (!a)
+		return NULL;
+	x->system_id = a->name;
+	return find_rec(&a, x) == BAR_OK ? a : NULL;
+}
+
+static sim_rec *idem_put(sim_ctx *x, const char *key, const char *system_id, sim_err *err)
+{
+	char alias[200];
+
+	snprintf(alias, sizeof(alias), SIM_IDEM_PREFIX "%.150s", key);
+	return sim_store_put(x->conn->store, SIM_IDEM_TYPE, x->call->region, alias, system_id,
+	                     "Available", "{}", "{}", err);
 }
 
 /* ---- attributes ---- */
@@ -552,14 +623,9 @@ static char *input_tags(sim_ctx *x, const char *fallback)
 static int bad_attrs(sim_ctx *x)
 {
 	x->host->set_error(x->call, "InvalidInput", "sim: \"attrs\" must be an object");
-	return BAR_P_EINVALID;
+	return BAR_EINVALID;
 }
 
-static int secrets_supported(const bar_host_api *h)
-{
-	return h->struct_size >= offsetof(bar_host_api, emit_secret) + sizeof(h->emit_secret) &&
-	       h->emit_secret;
-}
 
 /* ---- the callbacks ---- */
 
@@ -596,7 +662,7 @@ static int create_secret(sim_ctx *x, bar_sink *out, sim_rec *r)
 {
 	char secret[128], hex[33];
 	sim_err err = { "" };
-	int rc = BAR_P_OK;
+	int rc = BAR_OK;
 
 	fake_hex(hex, r->system_id, fresh_seed());
 	snprintf(secret, sizeof(secret), "sim placeholder private key for %s: %s",
@@ -609,58 +675,108 @@ static int create_secret(sim_ctx *x, bar_sink *out, sim_rec *r)
 		else
 			x->host->set_error(x->call, "SecretRefused",
 			                   "sim: the host could not store the private key");
-		rc = BAR_P_EFAIL;
+		rc = BAR_EFAIL;
 	}
 	explicit_bzero(secret, sizeof(secret));
 	return rc;
 }
 
+/* The status a new resource is stored with: its final one, or with
+ * asyncMs the operation still under way. */
+static void create_status(sim_ctx *x, char *buf, size_t size)
+{
+	const char *final = strcmp(x->type, "vm") == 0 ? "Running" : "Available";
+
+	if (x->conn->async_ms > 0)
+		snprintf(buf, size, "Creating@%lld@%s", (long long)(wall_ms() + x->conn->async_ms),
+		         final);
+	else
+		snprintf(buf, size, "%s", final);
+}
+
+/* Make the resource (inside the write transaction); *made is it. */
+static int create_rec(sim_ctx *x, bar_sink *out, json_t *attrs, int keygen, const char *key,
+                      sim_rec **made)
+{
+	char *attrs_text = NULL, *tags = input_tags(x, "{}"), id[80], status[80];
+	sim_err err = { "" };
+	uint64_t seq = sim_store_next_seq(x->conn->store);
+	sim_rec *r;
+	int rc = BAR_OK;
+
+	snprintf(id, sizeof(id), "sim-%s-%08llx", x->type, (unsigned long long)seq);
+	create_attrs(attrs, x->type, id, x->name, seq, keygen);
+	attrs_text = json_dumps(attrs, SIM_JSON_FLAGS);
+	create_status(x, status, sizeof(status));
+	r = sim_store_put(x->conn->store, x->type, x->call->region, id, x->name, status,
+	                  attrs_text, tags, &err);
+	if (!r || (*key && !idem_put(x, key, id, &err)))
+		rc = store_failed(x, &err);
+	else if (keygen)
+		rc = create_secret(x, out, r);
+	*made = rc == BAR_OK ? r : NULL;
+	free(attrs_text);
+	free(tags);
+	return rc;
+}
+
+/* After the create: a started operation, a failure after making it
+ * (partialOn), or a reply that never arrives (lostReplyRate). */
+static int create_outcome(sim_ctx *x, bar_sink *out, sim_rec *r)
+{
+	const char *partial = op_listed(x, x->conn->partial_on, x->conn->n_partial_on);
+	char buf[64];
+	int rc;
+
+	if (roll(x, x->conn->lost_rate)) {
+		x->call->retry_after_ms = SIM_RETRY_AFTER_MS;
+		x->host->set_error(x->call, "RequestTimeout", "sim: injected lost reply "
+		                   "(lostReplyRate %g): %s was made", x->conn->lost_rate,
+		                   r->system_id);
+		return BAR_ERETRY;
+	}
+	if ((rc = emit_rec(x, out, r)) != BAR_OK)
+		return rc;
+	if (partial) {
+		x->host->set_error(x->call, "InjectedPartialFailure", "sim: %s was made, then "
+		                   "failed (partialOn %s)", r->system_id, partial);
+		return BAR_EFAIL;
+	}
+	if (strcmp(live_status(r, buf, sizeof(buf)), "Creating") == 0) {
+		snprintf(buf, sizeof(buf), "op-create-%s", r->system_id);
+		x->host->set_operation(x->call, buf);
+	}
+	return BAR_OK;
+}
+
 static int sim_create(bar_provider *p, bar_call *call, const char *type,
                       const char *input, bar_sink *out)
 {
+	const char *key = BAR_COVERS(call, idempotency_key) && call->idempotency_key
+	                      ? call->idempotency_key : "";
 	sim_ctx x;
 	json_t *attrs = NULL;
-	char *attrs_text = NULL, *tags = NULL, id[80];
-	sim_err err = { "" };
-	sim_rec *r;
-	uint64_t seq;
+	sim_rec *r = NULL;
 	int rc, keygen;
 
 	rc = sim_begin(&x, p, call, "create", type, input, 0);
-	if (rc != BAR_P_OK)
+	if (rc != BAR_OK)
 		goto done;
 	if (!(attrs = input_attrs(&x))) {
 		rc = bad_attrs(&x);
 		goto done;
 	}
 	keygen = wants_keygen(type, attrs);
-	if (keygen && !secrets_supported(x.host)) {
-		x.host->set_error(call, "SecretsUnsupported",
-		                  "sim: the host cannot take a generated private key");
-		rc = BAR_P_ENOTSUP;
+	if ((rc = txn_begin(&x, 1)) != BAR_OK)
 		goto done;
-	}
-	tags = input_tags(&x, "{}");
-	if ((rc = txn_begin(&x, 1)) != BAR_P_OK)
-		goto done;
-	seq = sim_store_next_seq(x.conn->store);
-	snprintf(id, sizeof(id), "sim-%s-%08llx", type, (unsigned long long)seq);
-	create_attrs(attrs, type, id, x.name, seq, keygen);
-	attrs_text = json_dumps(attrs, SIM_JSON_FLAGS);
-	r = sim_store_put(x.conn->store, type, call->region, id, x.name,
-	                  strcmp(type, "vm") == 0 ? "Running" : "Available", attrs_text,
-	                  tags, &err);
-	if (!r)
-		rc = store_failed(&x, &err);
-	else if (keygen)
-		rc = create_secret(&x, out, r);
-	if (rc == BAR_P_OK)
+	/* The same key again returns what it made (as EC2's ClientToken does). */
+	if (*key && (r = idem_find(&x, key)))
 		rc = emit_rec(&x, out, r);
+	else if ((rc = create_rec(&x, out, attrs, keygen, key, &r)) == BAR_OK)
+		rc = create_outcome(&x, out, r);
 	sim_store_end(x.conn->store);
 done:
 	json_decref(attrs);
-	free(attrs_text);
-	free(tags);
 	sim_end(&x);
 	return rc;
 }
@@ -694,7 +810,7 @@ static int sim_update(bar_provider *p, bar_call *call, const char *type,
 	int rc;
 
 	rc = sim_begin(&x, p, call, "update", type, input, 1);
-	if (rc != BAR_P_OK)
+	if (rc != BAR_OK)
 		goto done;
 	if (!(attrs = input_attrs(&x))) {
 		rc = bad_attrs(&x);
@@ -702,9 +818,9 @@ static int sim_update(bar_provider *p, bar_call *call, const char *type,
 	}
 	if (json_is_object(json_object_get(x.in, "tags")))
 		tags = input_tags(&x, "{}");
-	if ((rc = txn_begin(&x, 1)) != BAR_P_OK)
+	if ((rc = txn_begin(&x, 1)) != BAR_OK)
 		goto done;
-	if ((rc = find_rec(&r, &x)) == BAR_P_OK) {
+	if ((rc = find_rec(&r, &x)) == BAR_OK) {
 		keep_attrs(attrs, type, r->attrs);
 		attrs_text = json_dumps(attrs, SIM_JSON_FLAGS);
 		/* put replaces r: its fields stay valid until then. */
@@ -729,8 +845,8 @@ static int sim_read(bar_provider *p, bar_call *call, const char *type, const cha
 	int rc;
 
 	rc = sim_begin(&x, p, call, "read", type, input, 1);
-	if (rc == BAR_P_OK && (rc = txn_begin(&x, 0)) == BAR_P_OK) {
-		if ((rc = find_rec(&r, &x)) == BAR_P_OK)
+	if (rc == BAR_OK && (rc = txn_begin(&x, 0)) == BAR_OK) {
+		if ((rc = find_rec(&r, &x)) == BAR_OK)
 			rc = emit_rec(&x, out, r);
 		sim_store_end(x.conn->store);
 	}
@@ -738,18 +854,70 @@ static int sim_read(bar_provider *p, bar_call *call, const char *type, const cha
 	return rc;
 }
 
+/* Delete r (inside the write transaction): at once, or with asyncMs as an
+ * operation that ends when the resource is gone. */
+static int delete_rec(sim_ctx *x, sim_rec *r)
+{
+	sim_err err = { "" };
+	char status[64], token[120];
+
+	if (x->conn->async_ms <= 0)
+		return sim_store_delete(x->conn->store, r, &err) < 0 ? store_failed(x, &err) : BAR_OK;
+	snprintf(status, sizeof(status), "Deleting@%lld",
+	         (long long)(wall_ms() + x->conn->async_ms));
+	if (!sim_store_put(x->conn->store, r->type, r->region, r->system_id, r->name, status,
+	                   r->attrs, r->tags, &err))
+		return store_failed(x, &err);
+	snprintf(token, sizeof(token), "op-delete-%s", x->system_id);
+	x->host->set_operation(x->call, token);
+	return BAR_OK;
+}
+
 static int sim_del(bar_provider *p, bar_call *call, const char *type, const char *input)
 {
 	sim_ctx x;
 	sim_rec *r = NULL;
-	sim_err err = { "" };
 	int rc;
 
 	rc = sim_begin(&x, p, call, "delete", type, input, 1);
-	if (rc == BAR_P_OK && (rc = txn_begin(&x, 1)) == BAR_P_OK) {
-		if ((rc = find_rec(&r, &x)) == BAR_P_OK &&
-		    sim_store_delete(x.conn->store, r, &err) < 0)
-			rc = store_failed(&x, &err);
+	if (rc == BAR_OK && (rc = txn_begin(&x, 1)) == BAR_OK) {
+		if ((rc = find_rec(&r, &x)) == BAR_OK)
+			rc = delete_rec(&x, r);
+		sim_store_end(x.conn->store);
+		if (rc == BAR_OK && roll(&x, x.conn->lost_rate)) {
+			call->retry_after_ms = SIM_RETRY_AFTER_MS;
+			x.host->set_error(call, "RequestTimeout", "sim: injected lost reply "
+			                  "(lostReplyRate %g): the delete was done",
+			                  x.conn->lost_rate);
+			rc = BAR_ERETRY;
+		}
+	}
+	sim_end(&x);
+	return rc;
+}
+
+/* Where an operation has got to: the resource as it is now (transitional
+ * while the operation runs), ENOTFOUND once a delete completed.  The token
+ * must be one this provider handed out for this resource. */
+static int sim_poll(bar_provider *p, bar_call *call, const char *type, const char *input,
+                    bar_sink *out)
+{
+	const char *op = BAR_COVERS(call, operation) && call->operation ? call->operation : "";
+	sim_ctx x;
+	sim_rec *r = NULL;
+	int rc;
+
+	rc = sim_begin(&x, p, call, "read", type, input, 1);
+	if (rc == BAR_OK && *op && (strncmp(op, "op-", 3) || !strstr(op, x.system_id))) {
+		x.host->set_error(call, "InvalidOperation", "sim: operation \"%s\" is not one of "
+		                  "%s's", op, x.system_id);
+		rc = BAR_EINVALID;
+	}
+	if (rc == BAR_OK && (rc = txn_begin(&x, 0)) == BAR_OK) {
+		if ((rc = find_rec(&r, &x)) == BAR_OK) {
+			rc = emit_rec(&x, out, r);
+			call->retry_after_ms = x.conn->async_ms > 0 ? x.conn->async_ms / 4 + 1 : 0;
+		}
 		sim_store_end(x.conn->store);
 	}
 	sim_end(&x);
@@ -776,12 +944,14 @@ static int sim_list(bar_provider *p, bar_call *call, const char *type, bar_sink 
 	int rc;
 
 	rc = sim_begin(&x, p, call, "list", type, NULL, 0);
-	if (rc == BAR_P_OK && (rc = txn_begin(&x, 0)) == BAR_P_OK) {
+	if (rc == BAR_OK && (rc = txn_begin(&x, 0)) == BAR_OK) {
 		/* Records hold their stored text: emit it as is. */
-		for (sim_rec *r = sim_store_first(x.conn->store); r && rc == BAR_P_OK;
+		for (sim_rec *r = sim_store_first(x.conn->store); r && rc == BAR_OK;
 		     r = sim_store_next(r)) {
+			char buf[64];
+
 			if (strcmp(r->type, type) == 0 && strcmp(r->region, call->region) == 0 &&
-			    has_address_tag(r->tags))
+			    has_address_tag(r->tags) && live_status(r, buf, sizeof(buf)))
 				rc = emit_rec(&x, out, r);
 		}
 		sim_store_end(x.conn->store);
@@ -818,22 +988,25 @@ static int sim_vm_action(bar_provider *p, bar_call *call, const char *action,
 	                strcmp(action, "reboot"))) {
 		priv->host->set_error(call, "UnsupportedOperation", "sim: no VM action \"%s\"",
 		                      action ? action : "");
-		return BAR_P_ENOTSUP;
+		return BAR_ENOTSUP;
 	}
 	rc = sim_begin(&x, p, call, action, "vm", input, 1);
-	if (rc == BAR_P_OK && (rc = txn_begin(&x, 1)) == BAR_P_OK) {
-		if ((rc = find_rec(&r, &x)) == BAR_P_OK) {
-			if (!(to = action_status(action, r->status))) {
+	if (rc == BAR_OK && (rc = txn_begin(&x, 1)) == BAR_OK) {
+		if ((rc = find_rec(&r, &x)) == BAR_OK) {
+			char buf[64];
+			const char *now = live_status(r, buf, sizeof(buf));
+
+			if (!(to = action_status(action, now))) {
 				x.host->set_error(call, "IncorrectState", "sim: cannot %s vm %s "
-				                  "while it is %s", action, r->system_id, r->status);
-				rc = BAR_P_ECONFLICT;
+				                  "while it is %s", action, r->system_id, now);
+				rc = BAR_ECONFLICT;
 			} else if (strcmp(to, r->status) != 0) {
 				r = sim_store_put(x.conn->store, "vm", call->region, r->system_id,
 				                  r->name, to, r->attrs, r->tags, &err);
 				if (!r)
 					rc = store_failed(&x, &err);
 			}
-			if (rc == BAR_P_OK)
+			if (rc == BAR_OK)
 				rc = emit_rec(&x, out, r);
 		}
 		sim_store_end(x.conn->store);
@@ -881,12 +1054,8 @@ barista_provider_init(const bar_host_api *host, bar_provider **out, char **errms
 	bar_provider *p;
 	sim_priv *priv;
 
-	if (!host || host->abi_version != BAR_PROVIDER_ABI_VERSION ||
-	    host->struct_size < offsetof(bar_host_api, credential) + sizeof(host->credential)) {
-		if (errmsg)
-			*errmsg = strdup("sim: unsupported host ABI version");
+	if (bar_kit_check_host(host, "sim", errmsg) < 0)
 		return -1;
-	}
 	p = calloc(1, sizeof(*p));
 	priv = calloc(1, sizeof(*priv));
 	if (!p || !priv) {
@@ -898,21 +1067,24 @@ barista_provider_init(const bar_host_api *host, bar_provider **out, char **errms
 	}
 	priv->host = host;
 	pthread_mutex_init(&priv->mu, NULL);
-	p->abi_version = BAR_PROVIDER_ABI_VERSION;
-	p->struct_size = sizeof(*p);
-	p->name = "sim";
-	p->version = SIM_VERSION;
-	p->capabilities = BAR_CAP_UPDATE_INPLACE | BAR_CAP_VM_SUSPEND | BAR_CAP_VM_REBOOT |
-	                  BAR_CAP_LIST;
-	p->resource_types = sim_types;
-	p->create = sim_create;
-	p->read = sim_read;
-	p->update = sim_update;
-	p->del = sim_del;
-	p->list = sim_list;
-	p->vm_action = sim_vm_action;
-	p->destroy = sim_destroy;
-	p->priv = priv;
+	*p = (bar_provider){
+		.abi_version = BAR_PROVIDER_ABI_VERSION,
+		.struct_size = sizeof(*p),
+		.name = "sim",
+		.version = SIM_VERSION,
+		.capabilities = BAR_CAP_VM_SUSPEND | BAR_CAP_VM_REBOOT | BAR_CAP_LIST |
+		                BAR_CAP_ASYNC | BAR_CAP_IDEMPOTENT,
+		.types = bar_kit_standard_types,
+		.priv = priv,
+		.create = sim_create,
+		.read = sim_read,
+		.update = sim_update,
+		.del = sim_del,
+		.list = sim_list,
+		.vm_action = sim_vm_action,
+		.poll = sim_poll,
+		.destroy = sim_destroy,
+	};
 	*out = p;
 	return 0;
 }

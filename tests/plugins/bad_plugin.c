@@ -10,23 +10,32 @@
 
 static int nop(bar_provider *p, bar_call *c, const char *t, const char *in, bar_sink *o)
 {
-	return BAR_P_ENOTSUP;
+	return BAR_ENOTSUP;
 }
 
 static int nop_del(bar_provider *p, bar_call *c, const char *t, const char *in)
 {
-	return BAR_P_ENOTSUP;
+	return BAR_ENOTSUP;
 }
 
 static int nop_list(bar_provider *p, bar_call *c, const char *t, bar_sink *o)
 {
-	return BAR_P_OK;
+	return BAR_OK;
 }
 
-static const char *const types[] = {"vm", NULL};
+static const bar_type_info vm_type = {sizeof(bar_type_info), "vm", NULL};
+static const bar_type_info *const types[] = {&vm_type, NULL};
 static bar_provider table = {
-	BAR_PROVIDER_ABI_VERSION, sizeof(bar_provider), "twin", "0", 0, types,
-	nop, nop, nop, nop_del, nop_list, NULL, NULL, NULL,
+	.abi_version = BAR_PROVIDER_ABI_VERSION,
+	.struct_size = sizeof(bar_provider),
+	.name = "twin",
+	.version = "0",
+	.types = types,
+	.create = nop,
+	.read = nop,
+	.update = nop,
+	.del = nop_del,
+	.list = nop_list,
 };
 
 #if VARIANT == 0 /* no symbol */
@@ -41,6 +50,9 @@ barista_provider_init(const bar_host_api *h, bar_provider **out, char **errmsg)
 {
 #if VARIANT == 1 /* future ABI */
 	table.abi_version = 99;
+#elif VARIANT == 5 /* a plugin built for version 1 */
+	table.abi_version = 1;
+	table.struct_size = 96; /* v1's table was smaller */
 #elif VARIANT == 2 /* init fails */
 	*errmsg = strdup("cannot reach the fixture cloud");
 	return -1;

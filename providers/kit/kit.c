@@ -1,0 +1,80 @@
+/*
+ * kit.c - the provider kit (see kit.h).
+ */
+#include "kit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const sg_in_place[] = {"ingress", "egress", NULL};
+static const char *const vm_in_place[] = {"state", "labels", NULL};
+
+#define KIT_TYPE(t, list) \
+	static const bar_type_info type_##t = {sizeof(bar_type_info), #t, list}
+KIT_TYPE(vnet, NULL);
+KIT_TYPE(securitygroup, sg_in_place);
+KIT_TYPE(sshkey, NULL);
+KIT_TYPE(image, NULL);
+KIT_TYPE(spec, NULL);
+KIT_TYPE(vm, vm_in_place);
+
+const bar_type_info *const bar_kit_standard_types[] = {
+	&type_vnet, &type_securitygroup, &type_sshkey, &type_image, &type_spec, &type_vm, NULL,
+};
+
+int bar_kit_type_known(const char *type)
+{
+	for (size_t i = 0; type && bar_kit_standard_types[i]; i++)
+		if (strcmp(type, bar_kit_standard_types[i]->type) == 0)
+			return 1;
+	return 0;
+}
+
+static long long kit_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int bar_kit_sleep(const bar_host_api *host, bar_call *call, int ms, const char *what)
+{
+	long long end = kit_now_ms() + ms;
+
+	for (;;) {
+		long long t = kit_now_ms(), step = end - t;
+		struct timespec ts;
+
+		if (host->cancelled && host->cancelled(call)) {
+			host->set_error(call, "Canceled", "%s canceled", what);
+			return BAR_ECANCELED;
+		}
+		if (call->deadline_ms && t >= call->deadline_ms) {
+			host->set_error(call, "DeadlineExceeded", "%s passed its deadline", what);
+			return BAR_ETIMEOUT;
+		}
+		if (step <= 0)
+			return BAR_OK;
+		if (step > 20)
+			step = 20;
+		if (call->deadline_ms && call->deadline_ms - t < step)
+			step = call->deadline_ms - t;
+		ts.tv_sec = step / 1000;
+		ts.tv_nsec = (long)(step % 1000) * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+}
+
+int bar_kit_check_host(const bar_host_api *host, const char *plugin, char **errmsg)
+{
+	if (host && host->abi_version == BAR_PROVIDER_ABI_VERSION && BAR_HAS(host, set_operation))
+		return 0;
+	if (errmsg && asprintf(errmsg, "%s provider speaks ABI version %d; the host speaks "
+	                       "version %u", plugin, BAR_PROVIDER_ABI_VERSION,
+	                       host ? host->abi_version : 0) < 0)
+		*errmsg = NULL;
+	return -1;
+}

@@ -1,0 +1,42 @@
+/*
+ * kit.h - the provider kit: scaffolding every provider plugin shares, linked
+ * statically into each plugin (it is not part of the host).  It sees only the
+ * ABI header, like the plugins themselves.
+ *
+ * Today it holds the type descriptions of the standard resource types with
+ * the in-place rules most clouds share, the cancellable sleep, and the check
+ * of the host's ABI; cloud drivers add HTTP, signing, Retry-After parsing and
+ * pagination here.
+ */
+#ifndef BAR_KIT_H
+#define BAR_KIT_H
+
+#include "barista_provider.h"
+
+/*
+ * The six standard types with the usual in-place rules: a security group's
+ * rules (ingress, egress) and a VM's state and labels change in place;
+ * everything else of a VNet, SSH key, image, spec or VM forces a
+ * replacement.  NULL-terminated; for bar_provider.types.
+ */
+extern const bar_type_info *const bar_kit_standard_types[];
+
+/* 1 when `type` is one of the standard six. */
+int bar_kit_type_known(const char *type);
+
+/*
+ * Sleep ms milliseconds in slices, giving up when the host cancels the call
+ * or its deadline passes (both checked even when ms is 0).  Returns BAR_OK,
+ * or BAR_ECANCELED / BAR_ETIMEOUT with the call's error set (the message
+ * names `what`).
+ */
+int bar_kit_sleep(const bar_host_api *host, bar_call *call, int ms, const char *what);
+
+/*
+ * Check the host a plugin is given at init: same ABI version and a host
+ * table covering every service of this version.  On failure returns -1 and
+ * sets *errmsg (malloc'd) naming the plugin and both versions.
+ */
+int bar_kit_check_host(const bar_host_api *host, const char *plugin, char **errmsg);
+
+#endif
