@@ -536,6 +536,192 @@ static void test_destroy(void)
 	free(keys);
 }
 
+/* ---- ABI v2: idempotency, partial creates, long-running operations ---- */
+
+/* A small configuration in its own directory: one sim connection with
+ * `extra` config keys and an MCI of `count` VMs.  Returns the directory. */
+static char *small_config(const char *name, const char *extra, int count)
+{
+	char *d = bar_printf("%s/%s", tmpdir, name);
+	char *path = bar_printf("%s/all.yaml", d);
+	char *text = bar_printf(
+	    "apiVersion: barista.dev/v1\nkind: Connection\nmetadata: {name: c}\nspec:\n"
+	    "  driver: sim\n  region: r\n"
+	    "  config: {file: \"%s/sim.log\"%s%s}\n---\n"
+	    "apiVersion: barista.dev/v1\nkind: VNet\nmetadata: {name: n}\n"
+	    "spec: {connection: c, cidr: 10.0.0.0/16, subnets: [{name: s, cidr: 10.0.1.0/24}]}\n"
+	    "---\napiVersion: barista.dev/v1\nkind: SSHKey\nmetadata: {name: k}\n"
+	    "spec: {connection: c, publicKey: \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGk t\"}\n"
+	    "---\napiVersion: barista.dev/v1\nkind: Image\n"
+	    "metadata: {name: i}\nspec: {connection: c, imageId: x}\n---\n"
+	    "apiVersion: barista.dev/v1\nkind: Spec\nmetadata: {name: s}\n"
+	    "spec: {connection: c, vcpu: 1, memoryMiB: 512}\n---\n"
+	    "apiVersion: barista.dev/v1\nkind: MCI\nmetadata: {name: m}\nspec:\n  groups: "
+	    "[{name: g, connection: c, spec: s, image: i, vnet: n, sshKey: k, count: %d}]\n",
+	    d, *extra ? ", " : "", extra, count);
+	FILE *f;
+
+	mkdir(d, 0755);
+	f = fopen(path, "w");
+	CHECK(f && fputs(text, f) >= 0);
+	if (f)
+		fclose(f);
+	free(text);
+	free(path);
+	return d;
+}
+
+/* Live VMs in a sim log, counted from its lines (P puts, D deletes), so
+ * that a duplicate nothing tracks is seen. */
+static int sim_vms(const char *d)
+{
+	char *cmd = bar_printf("awk -F'\t' '$1==\"P\" && $2==\"vm\" {live[$4]=1} "
+	                       "$1==\"P\" && $6 ~ /^Deleting@/ {delete live[$4]} "
+	                       "$1==\"D\" {delete live[$4]} END {n=0; for (k in live) n++; "
+	                       "print n}' '%s/sim.log'", d);
+	FILE *p = popen(cmd, "r");
+	int n = -1;
+
+	if (!p || fscanf(p, "%d", &n) != 1)
+		n = -1;
+	if (p)
+		pclose(p);
+	free(cmd);
+	return n;
+}
+
+static const char *state_path_of(const char *d)
+{
+	static char path[4200];
+
+	snprintf(path, sizeof(path), "%s/barista.db", d);
+	return path;
+}
+
+static int run_in(char **out, const char *verb, const char *d)
+{
+	char *args = bar_printf("%s '%s'", verb, d);
+	int rc = run(out, args);
+
+	free(args);
+	return rc;
+}
+
+/* Every create's reply is lost once: the host retries with the same
+ * idempotency key and the provider hands back what it made. */
+static void test_lost_replies(void)
+{
+	char *d = small_config("lost", "lostReplyRate: \"1\"", 4), *out;
+
+	CHECK(run_in(&out, "apply -auto-approve", d) == 0 && strstr(out, "10 added"));
+	free(out);
+	CHECK(sim_vms(d) == 4);
+	CHECK(run_in(&out, "plan -detailed-exitcode", d) == 0);
+	free(out);
+	CHECK(run_in(&out, "destroy -auto-approve", d) == 0 && sim_vms(d) == 0);
+	free(out);
+	free(d);
+}
+
+/* A create that made a VM and then failed: the VM is recorded tainted and
+ * replaced by the next apply; nothing is left untracked. */
+static void test_partial_create(void)
+{
+	char *d = small_config("partial", "partialOn: \"create:m-g-2\"", 3), *out;
+
+	CHECK(run_in(&out, "apply -auto-approve", d) == 1 &&
+	      strstr(out, "InjectedPartialFailure") && strstr(out, "next apply replaces it"));
+	free(out);
+	CHECK(sim_vms(d) == 3);
+	free(small_config("partial", "", 3));
+	CHECK(run_in(&out, "plan", d) == 0 && strstr(out, "-/+ default/vm/m-g-2") &&
+	      strstr(out, "tainted"));
+	free(out);
+	CHECK(run_in(&out, "apply -auto-approve", d) == 0 && sim_vms(d) == 3);
+	free(out);
+	CHECK(run_in(&out, "destroy -auto-approve", d) == 0 && sim_vms(d) == 0);
+	free(out);
+	free(d);
+}
+
+/* Long-running operations: a run killed while its creates are under way
+ * leaves their tokens in state; the next apply polls the same operations
+ * and makes nothing twice. */
+static void test_resume_operation(void)
+{
+	char *d = small_config("async", "asyncMs: \"3000\"", 2), *out;
+	char *args = bar_printf("exec '%s' apply -auto-approve '%s' >/dev/null 2>&1", barista, d);
+	double t0 = bar_now_s();
+	pid_t pid = fork();
+	int waited = 0;
+
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", args, (char *)NULL);
+		_exit(127);
+	}
+	/* wait until both VMs are recorded as Creating, then kill -9 */
+	while (bar_now_s() - t0 < 20) {
+		bar_state *st = NULL;
+		bar_records rs = {0};
+		int creating = 0;
+
+		if (bar_state_open(&st, state_path_of(d), BAR_STATE_READONLY) == 0 &&
+		    bar_state_load(st, &rs) == 0)
+			for (size_t i = 0; i < rs.n; i++)
+				creating += !strcmp(rs.items[i].type, "vm") && rs.items[i].operation;
+		bar_records_clear(&rs);
+		bar_state_free(st);
+		if (creating == 2)
+			break;
+		usleep(50000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	CHECK(run_in(&out, "plan", d) == 0 && strstr(out, "wait for that operation"));
+	free(out);
+	t0 = bar_now_s();
+	CHECK(run_in(&out, "apply -auto-approve", d) == 0);
+	waited = bar_now_s() - t0 < 10;
+	free(out);
+	CHECK(waited && sim_vms(d) == 2);
+	CHECK(run_in(&out, "plan -detailed-exitcode", d) == 0);
+	free(out);
+	CHECK(run_in(&out, "destroy -auto-approve", d) == 0 && sim_vms(d) == 0);
+	free(out);
+	free(args);
+	free(d);
+}
+
+/* SIGTERM is the first Ctrl-C: in-flight work finishes and is recorded,
+ * the lock is released, and the next apply completes the job. */
+static void test_sigterm(void)
+{
+	char *d = small_config("term", "createLatencyMs: \"1500\"", 6), *out;
+	char *args = bar_printf("exec '%s' apply -auto-approve -parallelism 2 '%s' 2>&1", barista,
+	                        d);
+	FILE *f = popen(args, "r");
+	char line[512];
+	int started = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "/vm/m-g-") && strstr(line, "Creating...") && ++started == 1)
+			break;
+	CHECK(started == 1);
+	CHECK(system("pkill -TERM -f '[b]arista apply -auto-approve -parallelism 2'") == 0);
+	while (f && fgets(line, sizeof(line), f))
+		;
+	CHECK(f && WEXITSTATUS(pclose(f)) == 1);
+	CHECK(run_in(&out, "plan", d) == 0 && !strstr(out, "deleted outside"));
+	free(out);
+	free(small_config("term", "", 6));
+	CHECK(run_in(&out, "apply -auto-approve", d) == 0 && sim_vms(d) == 6);
+	free(out);
+	CHECK(run_in(&out, "destroy -auto-approve", d) == 0);
+	free(out);
+	free(args);
+	free(d);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -546,7 +732,7 @@ int main(int argc, char **argv)
 	if (!mkdtemp(tmpdir))
 		return perror("mkdtemp"), 1;
 	atexit(cleanup);
-	alarm(110);
+	alarm(170);
 	dir = bar_printf("%s/config", tmpdir);
 	mkdir(dir, 0755);
 	state_path = bar_printf("%s/barista.db", dir);
@@ -561,6 +747,10 @@ int main(int argc, char **argv)
 	test_state_rm();
 	test_refresh_only();
 	test_destroy();
+	test_lost_replies();
+	test_partial_create();
+	test_resume_operation();
+	test_sigterm();
 	free(dir);
 	free(state_path);
 	return test_verdict("cli");

@@ -427,7 +427,7 @@ static void test_types(bar_provider *p)
 	CHECK(strcmp(p->name, "sim") == 0 && p->struct_size == sizeof(bar_provider),
 	      "provider table");
 	CHECK(p->capabilities == (BAR_CAP_VM_SUSPEND | BAR_CAP_VM_REBOOT | BAR_CAP_LIST |
-	                          BAR_CAP_ASYNC | BAR_CAP_IDEMPOTENT), "caps %x", p->capabilities);
+	                          BAR_CAP_IDEMPOTENT), "caps %x", p->capabilities);
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		check_crud(p, config, types[i]);
 

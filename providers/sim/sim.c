@@ -43,6 +43,7 @@
 
 #define SIM_IDEM_TYPE "_idem"  /* alias records: idempotency key -> system id */
 #define SIM_IDEM_PREFIX "idem-"
+#define SIM_IDEM_SUFFIX "-alias" /* not hex: the id counter ignores it */
 
 /* One connection config, parsed once and kept (keyed by its text). */
 typedef struct sim_conn {
@@ -538,7 +539,7 @@ static sim_rec *idem_find(sim_ctx *x, const char *key)
 	char alias[200];
 	sim_rec *a;
 
-	snprintf(alias, sizeof(alias), SIM_IDEM_PREFIX "%.150s", key);
+	snprintf(alias, sizeof(alias), SIM_IDEM_PREFIX "%.150s" SIM_IDEM_SUFFIX, key);
 	a = sim_store_find(x->conn->store, x->call->region, alias);
 	if (!a)
 		return NULL;
@@ -550,7 +551,7 @@ static sim_rec *idem_put(sim_ctx *x, const char *key, const char *system_id, sim
 {
 	char alias[200];
 
-	snprintf(alias, sizeof(alias), SIM_IDEM_PREFIX "%.150s", key);
+	snprintf(alias, sizeof(alias), SIM_IDEM_PREFIX "%.150s" SIM_IDEM_SUFFIX, key);
 	return sim_store_put(x->conn->store, SIM_IDEM_TYPE, x->call->region, alias, system_id,
 	                     "Available", "{}", "{}", err);
 }
@@ -1072,8 +1073,9 @@ barista_provider_init(const bar_host_api *host, bar_provider **out, char **errms
 		.struct_size = sizeof(*p),
 		.name = "sim",
 		.version = SIM_VERSION,
+		/* no BAR_CAP_ASYNC: its long operations always come with a token */
 		.capabilities = BAR_CAP_VM_SUSPEND | BAR_CAP_VM_REBOOT | BAR_CAP_LIST |
-		                BAR_CAP_ASYNC | BAR_CAP_IDEMPOTENT,
+		                BAR_CAP_IDEMPOTENT,
 		.types = bar_kit_standard_types,
 		.priv = priv,
 		.create = sim_create,
