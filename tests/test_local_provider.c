@@ -181,7 +181,7 @@ static void sink_reset(bar_sink *s)
 }
 
 static int64_t now_ms(void);
-static int64_t next_deadline_ms; /* for the next call only; 0: none */
+static _Thread_local int64_t next_deadline_ms; /* for this thread's next call; 0: none */
 
 static void tcall_init(tcall *t)
 {

@@ -55,7 +55,7 @@ typedef struct sim_conn {
 	double fail_rate;
 	double throttle_rate;  /* calls refused with ERETRY before doing anything */
 	double lost_rate;      /* creates/deletes done, then their reply "lost" */
-	uint64_t rng;          /* for the rates; guarded by sim_priv.mu */
+	uint64_t rng;          /* for the rates; guarded by sim_priv.rng_mu */
 	char **fail_on;        /* "<op>:<name>" */
 	size_t n_fail_on;
 	char **partial_on;     /* "create:<name>": made, then failed */
@@ -71,7 +71,10 @@ typedef struct sim_file {
 
 typedef struct sim_priv {
 	const bar_host_api *host;
-	pthread_mutex_t mu; /* conns, files, every conn's rng */
+	pthread_mutex_t mu; /* conns, files */
+	pthread_mutex_t rng_mu; /* every conn's rng; taken last, never held while
+	                         * taking another lock (rolls happen inside store
+	                         * transactions) */
 	sim_conn *conns;
 	sim_file *files;
 } sim_priv;
@@ -386,9 +389,9 @@ static int roll(sim_ctx *x, double rate)
 
 	if (rate <= 0)
 		return 0;
-	pthread_mutex_lock(&x->priv->mu);
+	pthread_mutex_lock(&x->priv->rng_mu);
 	hit = (double)(splitmix64(&x->conn->rng) >> 11) / 9007199254740992.0 < rate;
-	pthread_mutex_unlock(&x->priv->mu);
+	pthread_mutex_unlock(&x->priv->rng_mu);
 	return hit;
 }
 
@@ -1038,8 +1041,10 @@ static void sim_destroy(bar_provider *p)
 		sim_store_free(f->store);
 		free(f);
 	}
-	if (priv)
+	if (priv) {
 		pthread_mutex_destroy(&priv->mu);
+		pthread_mutex_destroy(&priv->rng_mu);
+	}
 	free(priv);
 	free(p);
 }
@@ -1068,6 +1073,7 @@ barista_provider_init(const bar_host_api *host, bar_provider **out, char **errms
 	}
 	priv->host = host;
 	pthread_mutex_init(&priv->mu, NULL);
+	pthread_mutex_init(&priv->rng_mu, NULL);
 	*p = (bar_provider){
 		.abi_version = BAR_PROVIDER_ABI_VERSION,
 		.struct_size = sizeof(*p),
