@@ -25,6 +25,7 @@ typedef struct cmd_opts {
 	size_t n_replace;
 	int json, no_color, auto_approve, detailed_exitcode, refresh, parallelism;
 	int refresh_only;
+	int delete_orphans; /* orphans -delete */
 } cmd_opts;
 
 /* Parse argv (after the subcommand).  `allowed` is a space-separated list of
@@ -64,6 +65,12 @@ int cmd_fail(const cmd_opts *o);
  * process exit code. */
 int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved_plan);
 
+/* Show a ready plan, confirm unless `confirmed`, apply it with progress and
+ * print the summary (the caller holds the state's lock).  Returns the exit
+ * code. */
+int cmd_run_plan(const cmd_opts *o, const bar_plan *plan, bar_state *st, bar_registry *reg,
+                 const char *keys, int destroy, int confirmed);
+
 /* Open the state for reading; a missing file gives an empty in-memory state
  * and *fresh = 1 (plans made against it carry an empty lineage). */
 int cmd_open_state_ro(bar_state **out, const char *path, int *fresh);
@@ -86,5 +93,7 @@ int cmd_apply(int argc, char **argv);
 int cmd_destroy(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_state(int argc, char **argv);
+int cmd_orphans(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 #endif

@@ -67,6 +67,8 @@ static int set_flag(cmd_opts *o, const char *name, const char *val)
 		o->detailed_exitcode = 1;
 	else if (!strcmp(name, "refresh-only"))
 		o->refresh_only = 1;
+	else if (!strcmp(name, "delete"))
+		o->delete_orphans = 1;
 	return 0;
 }
 

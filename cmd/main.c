@@ -20,7 +20,9 @@ static const char usage[] =
     "  apply [DIR|PLANFILE] make the infrastructure match the specs\n"
     "  destroy [DIR]        delete everything recorded in the state\n"
     "  show [DIR]           show MCIs and their VMs from the state\n"
-    "  state list|show|unlock   inspect the recorded state\n"
+    "  state list|show|rm|unlock   inspect and repair the recorded state\n"
+    "  orphans [DIR]        resources tagged for this configuration that no record tracks\n"
+    "  import ADDR ID [DIR] adopt an existing resource for an address of the specs\n"
     "  version              print the version\n"
     "\n"
     "Common options: -state FILE (default DIR/barista.db), -json, -no-color,\n"
@@ -66,6 +68,10 @@ int main(int argc, char **argv)
 		return cmd_show(argc - 2, argv + 2);
 	if (!strcmp(cmd, "state"))
 		return cmd_state(argc - 2, argv + 2);
+	if (!strcmp(cmd, "orphans"))
+		return cmd_orphans(argc - 2, argv + 2);
+	if (!strcmp(cmd, "import"))
+		return cmd_import(argc - 2, argv + 2);
 	fprintf(stderr, "barista: unknown command \"%s\"\n\n%s", cmd, usage);
 	return 1;
 }

@@ -264,6 +264,49 @@ static void show_plan(const bar_plan *plan, const progress *pg)
 	fflush(stdout);
 }
 
+/*
+ * Show the plan, confirm (unless `confirmed`), apply it with progress lines
+ * and print the summary.  The state is locked by the caller.  Returns the
+ * process exit code.
+ */
+int cmd_run_plan(const cmd_opts *o, const bar_plan *plan, bar_state *st, bar_registry *reg,
+                 const char *keys, int destroy, int confirmed)
+{
+	bar_apply_summary sum;
+	bar_apply_opts ao = BAR_APPLY_OPTS_INIT;
+	progress pg = {o->json, cmd_color(o), bar_now_s(), 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, 0};
+	bar_apply_summary none = {0, 0, 0, 0, 0};
+	pthread_t tick;
+	int ticking = 0, prc;
+
+	show_plan(plan, &pg);
+	if (plan->n == 0) {
+		if (o->json)
+			print_summary(&none, destroy, bar_now_s() - pg.t0, 1);
+		return 0;
+	}
+	if (!confirmed && confirm(o, destroy) < 0)
+		return 1;
+	pg.total = plan->n;
+	catch_signals(1);
+	ao.parallelism = o->parallelism;
+	ao.keys_dir = keys;
+	ao.on_event = on_event;
+	ao.ud = &pg;
+	ao.cancel = &token;
+	if (!o->json)
+		printf("\n");
+	if (!o->json && isatty(STDOUT_FILENO))
+		ticking = pthread_create(&tick, NULL, ticker, &pg) == 0;
+	prc = bar_apply_run(plan, st, reg, &ao, &sum);
+	pg.quit = 1;
+	if (ticking)
+		pthread_join(tick, NULL);
+	catch_signals(0);
+	print_summary(&sum, destroy, bar_now_s() - pg.t0, o->json);
+	return prc < 0 ? cmd_fail(o) : 0;
+}
+
 int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved)
 {
 	const char *dir = saved ? "." : cmd_config_dir(o);
@@ -271,12 +314,8 @@ int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved)
 	bar_registry *reg = NULL;
 	bar_state *st = NULL;
 	bar_plan *plan = NULL;
-	bar_apply_summary sum;
-	bar_apply_opts ao = BAR_APPLY_OPTS_INIT;
-	progress pg = {o->json, cmd_color(o), bar_now_s(), 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, 0};
 	bar_apply_summary none = {0, 0, 0, 0, 0};
-	pthread_t tick;
-	int rc = 1, ticking = 0, prc;
+	int rc = 1, prc;
 
 	bar_registry_new(&reg, o->plugin_path);
 	if (saved && bar_plan_read(&plan, saved) < 0)
@@ -307,35 +346,7 @@ int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved)
 			goto done;
 		goto fail;
 	}
-	show_plan(plan, &pg);
-	if (plan->n == 0) {
-		if (o->json)
-			print_summary(&none, destroy, bar_now_s() - pg.t0, 1);
-		rc = 0;
-		goto done;
-	}
-	if (!saved && confirm(o, destroy) < 0)
-		goto done;
-	pg.total = plan->n;
-	catch_signals(1);
-	ao.parallelism = o->parallelism;
-	ao.keys_dir = keys;
-	ao.on_event = on_event;
-	ao.ud = &pg;
-	ao.cancel = &token;
-	if (!o->json)
-		printf("\n");
-	if (!o->json && isatty(STDOUT_FILENO))
-		ticking = pthread_create(&tick, NULL, ticker, &pg) == 0;
-	prc = bar_apply_run(plan, st, reg, &ao, &sum);
-	pg.quit = 1;
-	if (ticking)
-		pthread_join(tick, NULL);
-	catch_signals(0);
-	print_summary(&sum, destroy, bar_now_s() - pg.t0, o->json);
-	if (prc < 0)
-		goto fail;
-	rc = 0;
+	rc = cmd_run_plan(o, plan, st, reg, keys, destroy, saved != NULL);
 	goto done;
 fail:
 	cmd_fail(o);

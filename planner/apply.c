@@ -549,6 +549,19 @@ static int record_partial(engine *e, const bar_change *c, bar_obs *o, const char
 	return err.code;
 }
 
+/* Import: read the existing resource and record it as if we had made it. */
+static int adopt(engine *e, const bar_change *c, const bar_conn *conn, const bar_op_ctx *ctx,
+                 bar_obs *o)
+{
+	char *in = provider_input(e, c, c->adopt_id, 0, NULL);
+	int rc = in ? bar_host_read(conn, c->type, c->name, in, ctx, o) : -1;
+
+	free(in);
+	if (rc == BAR_ENOTFOUND)
+		bar_error_prefix("nothing to adopt");
+	return rc < 0 ? rc : record(e, c, o);
+}
+
 static int do_create(engine *e, const node *nd, const bar_conn *conn,
                      const bar_op_ctx *ctx0, bar_obs *o)
 {
@@ -565,6 +578,8 @@ static int do_create(engine *e, const node *nd, const bar_conn *conn,
 		bar_host_delete(node_conn(e, nd, 1), c->type, c->name, old, ctx0);
 		free(old);
 	}
+	if (c->adopt_id)
+		return adopt(e, c, conn, ctx0, o);
 	if ((rc = create_intent(e, c, &key)) < 0)
 		goto done;
 	x.idem_key = key;
@@ -672,6 +687,13 @@ static int do_delete(engine *e, const node *nd, const bar_conn *conn,
 	char *token = NULL;
 	int rc = 0;
 
+	if (c->orphan) { /* no record: delete it where it was listed */
+		char *in = provider_input(e, c, c->prior_system_id, 0, NULL);
+
+		rc = bar_host_delete(conn, c->type, c->name, in, ctx0);
+		free(in);
+		return rc == BAR_ENOTFOUND ? 0 : rc;
+	}
 	if (bar_state_get(e->st, c->address, &prior) == BAR_ENOTFOUND)
 		return 0; /* already gone from state */
 	if (conn && prior.system_id) {

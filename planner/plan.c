@@ -633,6 +633,38 @@ static int check_connections(const bar_plan *p, bar_registry *reg)
 	return rc;
 }
 
+/*
+ * A state with no record at all, for a configuration whose resources the
+ * providers already hold (tagged with its addresses): the state was lost,
+ * emptied or replaced.  Applying would make everything a second time, so
+ * the plan fails and says how to adopt or remove them.
+ */
+static int check_lost_state(const bar_desired_set *ds, bar_snapshot *snap)
+{
+	bar_orphans found = {NULL, 0};
+	size_t provider_resources = 0;
+	int rc;
+
+	for (size_t i = 0; i < ds->n && !provider_resources; i++)
+		provider_resources += bar_type_is_provider(ds->items[i].type);
+	if (snap->rs.n || !provider_resources || !snap->reg)
+		return 0;
+	if ((rc = bar_orphans_find(&found, ds, &snap->rs, NULL, snap->reg, snap->cancel)) < 0)
+		return rc;
+	if (found.n)
+		rc = bar_error_setc(BAR_ECONFLICT, "the state has no records, but the providers "
+		                    "already hold %zu resource%s tagged for this configuration "
+		                    "(%s is %s on connection %s): the state was lost, emptied or "
+		                    "replaced.  Restore it, or adopt them with `barista import "
+		                    "ADDR SYSTEM_ID` (`barista orphans` lists them), or remove "
+		                    "them with `barista orphans -delete`; applying now would "
+		                    "create everything a second time", found.n,
+		                    found.n == 1 ? "" : "s", found.items[0].address,
+		                    found.items[0].system_id, found.items[0].connection);
+	bar_orphans_clear(&found);
+	return rc;
+}
+
 /* -refresh-only: one record-only change per record whose resource is gone
  * or whose live attributes or status differ from what was recorded. */
 static void refresh_only(plan_builder *b, const bar_snapshot *snap, json_t *drift)
@@ -687,6 +719,8 @@ int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_snapshot *snap,
 	if (check_replace_opts(o, ds, rs) < 0)
 		goto done;
 	if (p->refreshed && bar_snapshot_settle(snap, ds) < 0)
+		goto done;
+	if (p->refreshed && ds && !o->destroy && check_lost_state(ds, snap) < 0)
 		goto done;
 	if (o->refresh_only && !p->refreshed) {
 		bar_error_set("-refresh-only needs refresh: drop -refresh=false");
@@ -768,6 +802,7 @@ static void change_clear(bar_change *c)
 	free(c->live_attrs);
 	free(c->pending_op);
 	free(c->prior_connection);
+	free(c->adopt_id);
 	json_decref(c->attrs);
 	json_decref(c->refs);
 	json_decref(c->deps);

@@ -120,6 +120,10 @@ typedef struct bar_change {
 	                     * resource, to be polled to its end (update only) */
 	char *prior_connection; /* where the recorded resource lives, when the
 	                         * change moves it to another connection */
+	char *adopt_id;     /* create: adopt this existing resource (read and
+	                     * record it) instead of making one */
+	int orphan;         /* delete: a resource no record tracks (by
+	                     * prior_system_id); the state is not touched */
 } bar_change;
 
 typedef struct bar_plan {
@@ -231,6 +235,48 @@ typedef struct bar_apply_summary {
  */
 int bar_apply_run(const bar_plan *plan, bar_state *st, bar_registry *reg,
                   const bar_apply_opts *opts, bar_apply_summary *summary);
+
+/* ---- orphans (planner/orphans.c) ---- */
+
+/* A resource tagged for this configuration that no record tracks. */
+typedef struct bar_orphan {
+	char *address;    /* its barista:address tag */
+	char *type;
+	char *ns;
+	char *connection; /* where it was listed */
+	char *system_id;
+	char *name;
+	char *status;
+	int in_config;    /* the configuration has that address */
+} bar_orphan;
+
+typedef struct bar_orphans {
+	bar_orphan *items;
+	size_t n;
+} bar_orphans;
+
+/*
+ * List every connection of the configuration (ds, may be NULL) and of the
+ * records, once per type its driver has, and collect the resources that
+ * carry `lineage` or an address of the configuration in their tags but
+ * whose system id no record holds.  *out is the caller's
+ * (bar_orphans_clear).  Returns 0, or the first list's error.
+ */
+int bar_orphans_find(bar_orphans *out, const bar_desired_set *ds, const bar_records *rs,
+                     const char *lineage, bar_registry *reg, const bar_cancel *cancel);
+void bar_orphans_clear(bar_orphans *l);
+
+/* A plan deleting the orphans at their provider (no record is touched). */
+int bar_orphans_plan(bar_plan **out, const bar_orphans *o, const bar_desired_set *ds,
+                     const bar_records *rs, const char *lineage, int64_t serial);
+
+/* A plan adopting resource `system_id` for `address` of the configuration:
+ * apply reads it and records it as if it had created it.  BAR_ENOTFOUND when
+ * the configuration has no provider resource there, BAR_ECONFLICT when the
+ * state records the address already. */
+int bar_import_plan(bar_plan **out, const bar_desired_set *ds, const bar_records *rs,
+                    const char *address, const char *system_id, const char *lineage,
+                    int64_t serial);
 
 /* ---- MCI status ---- */
 

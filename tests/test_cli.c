@@ -722,6 +722,52 @@ static void test_sigterm(void)
 	free(d);
 }
 
+/* A lost state: plan refuses to make everything twice; orphans lists what
+ * the providers hold, import adopts one, orphans -delete removes the rest,
+ * and apply then makes only what is missing. */
+static void test_lost_state(void)
+{
+	char *d = small_config("lost-state", "", 3), *out, *cmd, *sysid = NULL;
+	char *state = bar_printf("%s/barista.db", d);
+	json_t *list, *o;
+	size_t i;
+
+	CHECK(run_in(&out, "apply -auto-approve", d) == 0);
+	free(out);
+	cmd = bar_printf("rm -f '%s' '%s-wal' '%s-shm'", state, state, state);
+	CHECK(system(cmd) == 0);
+	free(cmd);
+	CHECK(run_in(&out, "plan", d) == 1 && strstr(out, "the state was lost") &&
+	      strstr(out, "barista import"));
+	free(out);
+	CHECK(run_in(&out, "orphans -json", d) == 0);
+	list = json_loads(out, 0, NULL);
+	free(out);
+	CHECK(json_array_size(list) == 7); /* vnet, key, image, spec, 3 VMs */
+	json_array_foreach(list, i, o)
+		if (!strcmp(json_string_value(json_object_get(o, "address")), "default/vm/m-g-2"))
+			sysid = bar_strdup(json_string_value(json_object_get(o, "system_id")));
+	json_decref(list);
+	CHECK(sysid != NULL);
+	cmd = bar_printf("import default/vm/m-g-2 %s", sysid ? sysid : "none");
+	CHECK(run_in(&out, cmd, d) == 0 && strstr(out, "1 added"));
+	free(out);
+	free(cmd);
+	CHECK(run_in(&out, "orphans -delete -auto-approve", d) == 0 && strstr(out, "6 destroyed"));
+	free(out);
+	CHECK(run_in(&out, "orphans", d) == 0 && strstr(out, "No orphans"));
+	free(out);
+	CHECK(run_in(&out, "apply -auto-approve", d) == 0 && sim_vms(d) == 3);
+	free(out);
+	CHECK(run_in(&out, "plan -detailed-exitcode", d) == 0);
+	free(out);
+	CHECK(run_in(&out, "destroy -auto-approve", d) == 0 && sim_vms(d) == 0);
+	free(out);
+	free(sysid);
+	free(state);
+	free(d);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -751,6 +797,7 @@ int main(int argc, char **argv)
 	test_partial_create();
 	test_resume_operation();
 	test_sigterm();
+	test_lost_state();
 	free(dir);
 	free(state_path);
 	return test_verdict("cli");
