@@ -714,10 +714,17 @@ static int do_delete(engine *e, const node *nd, const bar_conn *conn,
 		if (rc == BAR_ENOTFOUND)
 			rc = 0;
 	}
-	if (rc == 0)
+	if (rc == 0 && c->terminate) { /* keep the record: Terminated until re-created */
+		free(prior.status);
+		prior.status = bar_strdup("Terminated");
+		free(prior.operation);
+		prior.operation = NULL;
+		rc = bar_state_put(e->st, &prior);
+	} else if (rc == 0) {
 		rc = bar_state_delete(e->st, c->address);
-	if (rc == 0 && e->o->keys_dir)
-		bar_keystore_remove(e->o->keys_dir, c->address);
+		if (rc == 0 && e->o->keys_dir)
+			bar_keystore_remove(e->o->keys_dir, c->address);
+	}
 	bar_record_clear(&prior);
 	free(token);
 	return rc;

@@ -239,8 +239,12 @@ static int diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
 		change_set_desired(c, d);
 		c->gone = 1;
 		set_prior(c, r);
-		set_reason(c, bar_printf("%s no longer exists on the provider (deleted outside "
-		                         "barista); it will be created again", r->system_id));
+		set_reason(c, status_is(r->status, "Terminated")
+		                  ? bar_printf("%s was terminated; the spec still has it, so it "
+		                               "is created again", r->system_id)
+		                  : bar_printf("%s no longer exists on the provider (deleted "
+		                               "outside barista); it will be created again",
+		                               r->system_id));
 		goto done;
 	}
 	if ((c = state_change(b, d, r, lv)))

@@ -124,6 +124,8 @@ typedef struct bar_change {
 	                     * record it) instead of making one */
 	int orphan;         /* delete: a resource no record tracks (by
 	                     * prior_system_id); the state is not touched */
+	int terminate;      /* delete at the provider, keep the record as
+	                     * Terminated (barista mci terminate) */
 } bar_change;
 
 typedef struct bar_plan {
@@ -277,6 +279,38 @@ int bar_orphans_plan(bar_plan **out, const bar_orphans *o, const bar_desired_set
 int bar_import_plan(bar_plan **out, const bar_desired_set *ds, const bar_records *rs,
                     const char *address, const char *system_id, const char *lineage,
                     int64_t serial);
+
+/* ---- MCI lifecycle (planner/lifecycle.c) ---- */
+
+typedef struct bar_lifecycle_opts {
+	unsigned version;
+	const char *mci;             /* "<ns>/mci/<name>" */
+	const char *action;          /* suspend, resume, reboot, terminate */
+	const char *group;           /* only this group; NULL: all */
+	const char *const *vms;      /* only these VMs (names or addresses) */
+	size_t n_vms;
+} bar_lifecycle_opts;
+#define BAR_LIFECYCLE_OPTS_INIT { .version = 1 }
+
+/*
+ * A plan doing `action` on the selected VMs of an MCI, from a snapshot whose
+ * live statuses were applied (bar_snapshot_use_live).  VMs already where the
+ * action leads are left out; when any selected VM is in a status the action
+ * cannot start from, nothing is planned and the error names them
+ * (BAR_ECONFLICT).  BAR_ENOTFOUND for an unknown MCI or an empty selection.
+ * *out is the caller's (bar_plan_free).
+ */
+int bar_lifecycle_plan(bar_plan **out, bar_snapshot *snap, const bar_lifecycle_opts *lo);
+
+/*
+ * Make the snapshot's records carry what the providers report: each
+ * refreshed record's status and observed attributes become the live ones;
+ * a VM no longer found is Terminated.  For status views.
+ */
+void bar_snapshot_use_live(bar_snapshot *s);
+
+/* The snapshot's records (borrowed). */
+const bar_records *bar_snapshot_records(const bar_snapshot *s);
 
 /* ---- MCI status ---- */
 

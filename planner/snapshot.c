@@ -184,6 +184,28 @@ int bar_snapshot_settle(bar_snapshot *s, const bar_desired_set *ds)
 	return 0;
 }
 
+void bar_snapshot_use_live(bar_snapshot *s)
+{
+	for (size_t i = 0; s->refreshed && i < s->rs.n; i++) {
+		bar_record *r = &s->rs.items[i];
+		const snap_live *lv = &s->live[i];
+
+		if (!lv->checked)
+			continue;
+		free(r->status);
+		r->status = bar_strdup(lv->obs ? lv->obs->status : "Terminated");
+		if (lv->obs) {
+			free(r->observed);
+			r->observed = bar_strdup(lv->obs->attrs);
+		}
+	}
+}
+
+const bar_records *bar_snapshot_records(const bar_snapshot *s)
+{
+	return &s->rs;
+}
+
 void bar_snapshot_free(bar_snapshot *s)
 {
 	if (!s)
