@@ -21,6 +21,8 @@ static const char usage[] =
     "  destroy [DIR]        delete everything recorded in the state\n"
     "  show [DIR]           show MCIs and their VMs from the state\n"
     "  state list|show|unlock   inspect the recorded state\n"
+    "  exec MCI -- CMD...   run a command on the VMs of an MCI\n"
+    "  cp SRC DST           copy files to or from the VMs of an MCI (MCI:PATH)\n"
     "  version              print the version\n"
     "\n"
     "Common options: -state FILE (default DIR/barista.db), -json, -no-color,\n"
@@ -66,6 +68,12 @@ int main(int argc, char **argv)
 		return cmd_show(argc - 2, argv + 2);
 	if (!strcmp(cmd, "state"))
 		return cmd_state(argc - 2, argv + 2);
+	if (!strcmp(cmd, "exec"))
+		return cmd_exec(argc - 2, argv + 2);
+	if (!strcmp(cmd, "cp"))
+		return cmd_cp(argc - 2, argv + 2);
+	if (!strcmp(cmd, "ssh-broker")) /* started by exec and cp */
+		return cmd_ssh_broker(argc - 2, argv + 2);
 	fprintf(stderr, "barista: unknown command \"%s\"\n\n%s", cmd, usage);
 	return 1;
 }

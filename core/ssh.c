@@ -6,8 +6,9 @@
  * session then says which direction it waits for and bar_ssh_wait_io() polls
  * the socket until the deadline, in short slices so that a cancellation flag
  * is noticed within SSH_CANCEL_SLICE_MS.  A command that times out or is
- * cancelled is sent SIGTERM through a "signal" channel request before its
- * channel is closed, so it does not go on running on the machine.  When a command times out or the transport
+ * cancelled is sent SIGTERM (to its whole process group, through a second
+ * channel) before its channel is closed, so it does not go on running on
+ * the machine.  When a command times out or the transport
  * fails, the socket is shut down and the session marked broken: libssh2 then
  * fails fast instead of waiting for a server that may never answer, which
  * lets channels and the session be freed without blocking.
@@ -37,6 +38,7 @@
 #define SSH_FINGERPRINT_MAX 64 /* "SHA256:" + 43 base64 chars + NUL */
 #define SSH_CLOSE_GRACE_MS 1000 /* waiting for the server when tidying up */
 #define SSH_CANCEL_SLICE_MS 100 /* how soon a wait notices a cancellation */
+#define SSH_PID_LINE_MAX 20     /* digits of the pid line a command starts with */
 
 /* A pinned host key, decoded. */
 typedef struct ssh_pin {
@@ -475,23 +477,6 @@ static void ssh_channel_discard(bar_ssh *s, LIBSSH2_CHANNEL *ch)
 	}
 }
 
-/* Ask the server to send SIGTERM to the command's process group (the
- * "signal" channel request of RFC 4254 6.9, which OpenSSH's sshd honours),
- * so that a timed-out or cancelled command does not go on running on the
- * machine.  Best effort within the close grace; libssh2 1.10 has no call
- * of its own for it, but its generic channel request sends the same
- * message (with want-reply set, which sshd answers). */
-static void ssh_stop_remote(bar_ssh *s, LIBSSH2_CHANNEL *ch)
-{
-	int64_t deadline = bar_now_ms() + SSH_CLOSE_GRACE_MS;
-
-	while (!s->broken && libssh2_channel_process_startup(ch, "signal", 6, "TERM", 4) ==
-	                         LIBSSH2_ERROR_EAGAIN) {
-		if (ssh_wait_grace(s, deadline) < 0)
-			break;
-	}
-}
-
 /* Open a session channel and start the command on it. */
 static int ssh_channel_start(LIBSSH2_CHANNEL **out, bar_ssh *s, const char *command,
                              int64_t deadline, int limit_ms)
@@ -522,20 +507,57 @@ static int ssh_channel_start(LIBSSH2_CHANNEL **out, bar_ssh *s, const char *comm
 	return 0;
 }
 
+/* The first line of a command's stdout is its shell's pid (see
+ * bar_ssh_exec_stream); the rest is the command's own output. */
+typedef struct ssh_head {
+	char text[SSH_PID_LINE_MAX + 1];
+	size_t len;
+	int done;
+	long pid; /* 0 until known */
+} ssh_head;
+
+/* Take the pid line from the start of stdout; returns how many bytes of
+ * data it consumed.  Anything unexpected is passed on as output. */
+static size_t ssh_head_take(ssh_head *h, const bar_ssh_exec_opts *o, const char *data,
+                            size_t n, int *refused)
+{
+	size_t used = 0;
+
+	while (!h->done && used < n) {
+		char c = data[used++];
+
+		if (c == '\n' && h->len > 0) {
+			h->text[h->len] = '\0';
+			h->pid = strtol(h->text, NULL, 10);
+			h->done = 1;
+		} else if (c >= '0' && c <= '9' && h->len < SSH_PID_LINE_MAX) {
+			h->text[h->len++] = c;
+		} else { /* not ours after all: hand it all over */
+			h->done = 1;
+			*refused = o->on_output(o->ud, 1, h->text, h->len) < 0 ||
+			           o->on_output(o->ud, 1, &c, 1) < 0;
+		}
+	}
+	return used;
+}
+
 /* Hand stdout and stderr to the callback until the server sends EOF.
  * A timeout or a cancellation returns without breaking anything, so the
  * caller can still ask the server to stop the command. */
 static int ssh_stream_output(bar_ssh *s, LIBSSH2_CHANNEL *ch, const bar_ssh_exec_opts *o,
-                             int64_t deadline, int limit_ms)
+                             int64_t deadline, int limit_ms, ssh_head *head)
 {
 	char buf[16384];
 
 	for (;;) {
 		ssize_t n = libssh2_channel_read(ch, buf, sizeof(buf)), m = 0;
-		int rc;
+		int rc, refused = 0;
 
 		if (n > 0) {
-			if (o->on_output(o->ud, 1, buf, (size_t)n) < 0)
+			size_t used = ssh_head_take(head, o, buf, (size_t)n, &refused);
+
+			if (refused || (used < (size_t)n &&
+			                o->on_output(o->ud, 1, buf + used, (size_t)n - used) < 0))
 				return -1;
 			continue;
 		}
@@ -586,6 +608,34 @@ static int ssh_channel_finish(int *status, bar_ssh *s, LIBSSH2_CHANNEL *ch,
 	return 0;
 }
 
+/* Stop a command still running: a second channel sends SIGTERM to the
+ * process group of its shell (sshd makes each command a session leader, so
+ * the group is the command with all it started).  The SSH "signal" request
+ * would be the protocol's way, but OpenSSH refuses it for root logins,
+ * which is what VMs have.  Best effort within the close grace. */
+static void ssh_stop_remote(bar_ssh *s, long pid)
+{
+	int64_t deadline = bar_now_ms() + SSH_CLOSE_GRACE_MS;
+	const volatile int *saved_cancel = s->cancel;
+	LIBSSH2_CHANNEL *ch = NULL;
+	char cmd[96];
+	int status;
+
+	if (pid <= 1 || s->broken)
+		return;
+	s->cancel = NULL; /* already cancelled: this must still happen */
+	snprintf(cmd, sizeof(cmd), "kill -TERM -- -%ld 2>/dev/null || kill -TERM %ld", pid, pid);
+	if (ssh_channel_start(&ch, s, cmd, deadline, SSH_CLOSE_GRACE_MS) == 0) {
+		while (!libssh2_channel_eof(ch) && libssh2_channel_read(ch, cmd, sizeof(cmd)) ==
+		                                       LIBSSH2_ERROR_EAGAIN)
+			if (ssh_wait_grace(s, deadline) < 0)
+				break;
+		ssh_channel_finish(&status, s, ch, deadline, SSH_CLOSE_GRACE_MS);
+		ssh_channel_discard(s, ch);
+	}
+	s->cancel = saved_cancel;
+}
+
 int bar_ssh_exec_stream(bar_ssh *s, const char *command, const bar_ssh_exec_opts *o,
                         int *exit_status)
 {
@@ -593,6 +643,8 @@ int bar_ssh_exec_stream(bar_ssh *s, const char *command, const bar_ssh_exec_opts
 	int limit = o->timeout_ms > 0 ? o->timeout_ms : s->timeout_ms;
 	int64_t deadline = bar_now_ms() + limit;
 	const volatile int *saved_cancel = s->cancel;
+	ssh_head head = { .len = 0 };
+	char *wrapped = NULL;
 	int status = 0, rc;
 
 	if (!command || !o->on_output)
@@ -602,25 +654,28 @@ int bar_ssh_exec_stream(bar_ssh *s, const char *command, const bar_ssh_exec_opts
 		                     "transport error; reconnect", s->where);
 	if (o->cancel)
 		s->cancel = o->cancel;
-	rc = ssh_channel_start(&ch, s, command, deadline, limit);
+	/* The shell says its pid first, so the command can be stopped. */
+	wrapped = bar_printf("echo $$; %s", command);
+	rc = ssh_channel_start(&ch, s, wrapped, deadline, limit);
 	if (rc != 0) {
 		if (rc == -1)
 			rc = BAR_ERETRY; /* not started: a new session may do */
 		goto done;
 	}
-	rc = ssh_stream_output(s, ch, o, deadline, limit);
+	rc = ssh_stream_output(s, ch, o, deadline, limit, &head);
 	if (rc == 0)
 		rc = ssh_channel_finish(&status, s, ch, deadline, limit);
 	if (rc == 0)
 		*exit_status = status;
 	else
-		ssh_stop_remote(s, ch);
+		ssh_stop_remote(s, head.pid);
 	if (rc == BAR_SSH_ETIMEOUT)
 		bar_ssh_break(s); /* a server that took too long may be stuck */
 done:
 	if (ch)
 		ssh_channel_discard(s, ch);
 	s->cancel = saved_cancel;
+	free(wrapped);
 	return rc;
 }
 
@@ -700,5 +755,6 @@ void bar_ssh_free(bar_ssh *s)
 	}
 	if (s->fd >= 0)
 		close(s->fd);
+	free(s->pool_key);
 	free(s);
 }

@@ -105,14 +105,17 @@ typedef struct bar_ssh_exec_opts {
 /*
  * Run `command` through the server's shell, handing its output to
  * o->on_output as it arrives (nothing is buffered here), and wait for it to
- * exit.  Returns 0 with *exit_status set (as in bar_ssh_result); a nonzero
+ * exit.  The shell runs "echo $$; <command>" and the pid line is taken off
+ * stdout again: it is what lets a timed-out or cancelled command be sent
+ * SIGTERM (its process group, through a second channel) before its channel
+ * is closed.  bar_ssh_exec runs commands this way too.  Returns 0 with *exit_status set (as in bar_ssh_result); a nonzero
  * exit status is still success.  On failure *exit_status is untouched and:
  *   BAR_ERETRY        the command was not started (channel refused, or the
  *                     transport was gone, e.g. on a session idle too long);
  *                     the session is unusable, a new one may succeed;
- *   BAR_ECANCELED     the cancel flag was set; the server was asked to send
- *                     the command SIGTERM and the channel closed; the
- *                     session stays usable unless tidying up failed;
+ *   BAR_ECANCELED     the cancel flag was set; the command was sent SIGTERM
+ *                     and the channel closed; the session stays usable
+ *                     unless tidying up failed;
  *   BAR_SSH_ETIMEOUT  the timeout passed; the command is sent SIGTERM and
  *                     the session is unusable afterwards;
  *   -1                a transport error, or on_output refused (the command
