@@ -99,14 +99,10 @@ static void on_done(void *ud, size_t i, const bar_remote_result *res)
 		                      t->host, "resource", t->address, "outcome",
 		                      bar_remote_outcome_name(res->outcome), "bytes",
 		                      (json_int_t)res->bytes, "duration_s", res->duration_s);
-		char *text;
 
 		if (res->error)
 			json_object_set_new(o, "error", json_string(res->error));
-		text = json_dumps(o, JSON_COMPACT);
-		puts(text);
-		free(text);
-		json_decref(o);
+		cmd_remote_print_json(o);
 	} else if (res->outcome == BAR_REMOTE_OK) {
 		human(size, sizeof(size), (double)res->bytes);
 		printf("%s: %s %s in %.2f s\n", t->name, v->what, size, res->duration_s);

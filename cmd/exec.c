@@ -70,7 +70,6 @@ static void print_json(void *ud, size_t i, const bar_remote_result *res)
 	json_t *o = json_pack("{s:s, s:s?, s:s, s:s}", "vm", t->name, "address", t->host,
 	                      "resource", t->address, "outcome",
 	                      bar_remote_outcome_name(res->outcome));
-	char *text;
 
 	set_text(o, "stdout", res->out, res->out_len);
 	set_text(o, "stderr", res->err, res->err_len);
@@ -82,11 +81,7 @@ static void print_json(void *ud, size_t i, const bar_remote_result *res)
 		                                                                   : "stderr"));
 	if (res->error)
 		json_object_set_new(o, "error", json_string(res->error));
-	text = json_dumps(o, JSON_COMPACT);
-	puts(text);
-	fflush(stdout);
-	free(text);
-	json_decref(o);
+	cmd_remote_print_json(o);
 }
 
 static void print_done(void *ud, size_t i, const bar_remote_result *res)

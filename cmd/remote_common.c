@@ -123,6 +123,17 @@ int cmd_remote_interrupted(void)
 	return interrupted;
 }
 
+void cmd_remote_print_json(json_t *j)
+{
+	char *text = json_dumps(j, JSON_COMPACT);
+
+	if (text)
+		puts(text);
+	fflush(stdout);
+	free(text);
+	json_decref(j);
+}
+
 void cmd_remote_print_failure(const cmd_remote *r, size_t i, const bar_remote_result *res)
 {
 	if (res->outcome == BAR_REMOTE_OK || res->outcome == BAR_REMOTE_EXIT)

@@ -30,6 +30,9 @@ int cmd_remote_run(cmd_remote *r, bar_remote_opts *ro, bar_remote_results *res);
 /* Whether Ctrl-C (or SIGTERM) was pressed during the run. */
 int cmd_remote_interrupted(void);
 
+/* Print j as one line on stdout and flush; takes the reference. */
+void cmd_remote_print_json(json_t *j);
+
 /* Print why target i failed (unless it merely exited non-zero). */
 void cmd_remote_print_failure(const cmd_remote *r, size_t i, const bar_remote_result *res);
 

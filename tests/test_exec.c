@@ -320,10 +320,11 @@ static void check_targets(const char *args, const char *const *want, size_t n)
 	free(a);
 }
 
-/* A bad selection fails before anything runs and says what exists. */
-static void check_bad_target(const char *args, const char *mentions)
+/* A bad selection (on MCI mci) fails before anything runs and says what
+ * exists. */
+static void check_bad_target(const char *mci, const char *args, const char *mentions)
 {
-	char *a = bar_printf("%s -- hostname", args);
+	char *a = bar_printf("exec %s -state '%s' %s -- hostname", mci, state_path, args);
 	run_out r = run(a);
 
 	CHECK(r.rc == 1 && r.out[0] == '\0');
@@ -339,24 +340,15 @@ static void test_targeting(void)
 	const char *tokyo[] = { "web-tokyo-1" };
 	const char *two[] = { "web-seoul-2", "web-tokyo-1" };
 	const char *front[] = { "web-seoul-1", "web-seoul-2" };
-	char *bad;
 
 	check_targets("-group tokyo", tokyo, 1);
 	check_targets("-vm web-seoul-2 -vm web-tokyo-1", two, 2);
 	check_targets("-label tier=front", front, 2);
 	check_targets("-label tier=front -label app=web -group seoul", front, 2);
-	bad = bar_printf("exec web -state '%s' -group nope", state_path);
-	check_bad_target(bad, "groups: seoul, tokyo");
-	free(bad);
-	bad = bar_printf("exec web -state '%s' -vm web-nope-1", state_path);
-	check_bad_target(bad, "VMs: web-seoul-1, web-seoul-2, web-tokyo-1");
-	free(bad);
-	bad = bar_printf("exec db -state '%s'", state_path);
-	check_bad_target(bad, "MCIs: default/mci/web");
-	free(bad);
-	bad = bar_printf("exec web -state '%s' -label tier=middle", state_path);
-	check_bad_target(bad, "tier=front");
-	free(bad);
+	check_bad_target("web", "-group nope", "groups: seoul, tokyo");
+	check_bad_target("web", "-vm web-nope-1", "VMs: web-seoul-1, web-seoul-2, web-tokyo-1");
+	check_bad_target("db", "", "MCIs: default/mci/web");
+	check_bad_target("web", "-label tier=middle", "tier=front");
 }
 
 /* The first VM as the library sees it (core/remote.h). */
@@ -682,21 +674,10 @@ int main(int argc, char **argv)
 {
 	int rc;
 
-	if (argc < 3) {
-		fprintf(stderr, "usage: test_exec BARISTA SPEC_DIR\n");
-		return 2;
-	}
-	if (geteuid() != 0) {
-		fprintf(stderr, "test_exec: needs root (network namespaces)\n");
-		return 1;
-	}
+	if ((rc = test_local_begin("test_exec", argc, tmpdir, &state_path, &root)))
+		return rc;
 	barista = argv[1];
 	specs = argv[2];
-	if (!mkdtemp(tmpdir))
-		return perror("mkdtemp"), 1;
-	state_path = bar_printf("%s/state.db", tmpdir);
-	root = bar_printf("%s/local", tmpdir);
-	setenv("BARISTA_LOCAL_ROOT", root, 1);
 	unsetenv("BARISTA_SSH_PERSIST");
 	rc = test_run_watched(body, TEST_LIMIT_S);
 	cleanup();
