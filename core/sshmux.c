@@ -45,7 +45,7 @@ typedef struct mux_server {
 typedef struct mux_conn {
 	mux_server *srv;
 	int fd;
-	mux_reader reader;
+	bar_mux_reader reader;
 	volatile int cancel;   /* the run's cancellation flag */
 	volatile int finished; /* the run is over: the watcher ends */
 	int gone;              /* a write failed: the client is gone */
@@ -55,7 +55,7 @@ typedef struct mux_conn {
 
 static void conn_send(mux_conn *c, json_t *ev)
 {
-	if (!c->gone && mux_send(c->fd, ev, NULL, SEND_WAIT_MS) < 0) {
+	if (!c->gone && bar_mux_send(c->fd, ev, NULL, SEND_WAIT_MS) < 0) {
 		c->gone = 1;
 		c->cancel = 1; /* nobody reads the output: stop the commands */
 	}
@@ -64,17 +64,17 @@ static void conn_send(mux_conn *c, json_t *ev)
 
 static void ev_chunk(void *ud, size_t i, int stream, const char *data, size_t n)
 {
-	conn_send(ud, mux_event_chunk(i, stream, data, n));
+	conn_send(ud, bar_mux_event_chunk(i, stream, data, n));
 }
 
 static void ev_progress(void *ud, size_t i, uint64_t done, uint64_t total)
 {
-	conn_send(ud, mux_event_progress(i, done, total));
+	conn_send(ud, bar_mux_event_progress(i, done, total));
 }
 
 static void ev_done(void *ud, size_t i, const bar_remote_result *r)
 {
-	conn_send(ud, mux_event_done(i, r));
+	conn_send(ud, bar_mux_event_done(i, r));
 }
 
 /* Reads what the client sends during a run: "cancel", or its end. */
@@ -84,7 +84,7 @@ static void *conn_watch(void *arg)
 	const char *line;
 
 	for (;;) {
-		int rc = mux_read_line(&c->reader, &line, TICK_MS, &c->finished);
+		int rc = bar_mux_read_line(&c->reader, &line, TICK_MS, &c->finished);
 
 		if (rc == 1 && strstr(line, "\"cancel\""))
 			c->cancel = 1;
@@ -108,7 +108,7 @@ static void conn_run(mux_conn *c, const json_t *req)
 	pthread_t watcher;
 	int parallel = 0, watching;
 
-	if (mux_request_parse(req, &t, &job, &parallel) < 0) {
+	if (bar_mux_request_parse(req, &t, &job, &parallel) < 0) {
 		conn_send(c, json_pack("{s:s, s:s}", "ev", "end", "error", bar_error_last()));
 		return;
 	}
@@ -156,7 +156,7 @@ static void *conn_main(void *arg)
 	json_t *req = NULL;
 	const char *op;
 
-	if (mux_read_line(&c->reader, &line, REQUEST_WAIT_MS, NULL) == 1)
+	if (bar_mux_read_line(&c->reader, &line, REQUEST_WAIT_MS, NULL) == 1)
 		req = json_loads(line, 0, NULL);
 	op = json_string_value(json_object_get(req, "op"));
 	pthread_mutex_lock(&srv->lock);
@@ -171,7 +171,7 @@ static void *conn_main(void *arg)
 		conn_send(c, json_pack("{s:b}", "ok", 1));
 	}
 	json_decref(req);
-	mux_reader_free(&c->reader);
+	bar_mux_reader_free(&c->reader);
 	close(c->fd);
 	free(c);
 	pthread_mutex_lock(&srv->lock);
@@ -193,14 +193,14 @@ static void accept_one(mux_server *srv, int lfd)
 
 	if (fd < 0)
 		return;
-	if (!mux_peer_ok(fd)) { /* the directory is private; this is the second lock */
+	if (!bar_mux_peer_ok(fd)) { /* the directory is private; this is the second lock */
 		close(fd);
 		return;
 	}
 	c = bar_calloc(1, sizeof(*c));
 	c->srv = srv;
 	c->fd = fd;
-	mux_reader_init(&c->reader, fd, MUX_REQUEST_MAX);
+	bar_mux_reader_init(&c->reader, fd, MUX_REQUEST_MAX);
 	pthread_mutex_lock(&srv->lock);
 	srv->active++;
 	srv->last_activity = bar_now_ms();

@@ -107,7 +107,7 @@ int bar_sshmux_connect(int *fd, const char *path)
 		bar_error_set("session broker: connect %s: %s", path, strerror(e));
 		return e == ENOENT || e == ECONNREFUSED ? BAR_ENOTFOUND : -1;
 	}
-	if (!mux_peer_ok(s)) {
+	if (!bar_mux_peer_ok(s)) {
 		close(s);
 		return bar_error_set("session broker: %s is served by another user", path);
 	}
@@ -236,17 +236,17 @@ typedef struct client_state {
 
 /* One step of reading the broker's events.  Returns 1 to go on, 0 at the
  * end, -1 when the broker is gone or stuck. */
-static int client_step(int fd, mux_reader *r, bar_remote_sink *k, size_t n,
+static int client_step(int fd, bar_mux_reader *r, bar_remote_sink *k, size_t n,
                        const volatile int *cancel, client_state *cs)
 {
 	const char *line, *kind;
 	json_t *ev;
-	int rc = mux_read_line(r, &line, 1000, cs->cancel_sent ? NULL : cancel);
+	int rc = bar_mux_read_line(r, &line, 1000, cs->cancel_sent ? NULL : cancel);
 
 	if (rc == BAR_ECANCELED) {
 		json_t *j = json_pack("{s:s}", "op", "cancel");
 
-		mux_send(fd, j, NULL, 1000);
+		bar_mux_send(fd, j, NULL, 1000);
 		json_decref(j);
 		cs->cancel_sent = 1;
 		cs->cancel_deadline = bar_now_ms() + CANCEL_GRACE_MS;
@@ -264,7 +264,7 @@ static int client_step(int fd, mux_reader *r, bar_remote_sink *k, size_t n,
 	ev = json_loads(line, 0, NULL);
 	kind = json_string_value(json_object_get(ev, "ev"));
 	cs->started |= kind && !strcmp(kind, "start");
-	rc = mux_event_apply(k, ev, n, &cs->end);
+	rc = bar_mux_event_apply(k, ev, n, &cs->end);
 	json_decref(ev);
 	return rc < 0 ? -1 : !cs->end;
 }
@@ -273,11 +273,11 @@ int bar_sshmux_run(bar_remote_results *out, int fd, const bar_remote_targets *t,
                    const bar_remote_job *job, const bar_remote_opts *o)
 {
 	bar_remote_results res = { NULL, 0 };
-	json_t *req = mux_request_json(t, job, o->parallel);
+	json_t *req = bar_mux_request_json(t, job, o->parallel);
 	client_state cs = { 0 };
 	bar_remote_sink *k;
-	mux_reader r;
-	int rc = mux_send(fd, req, NULL, 5000);
+	bar_mux_reader r;
+	int rc = bar_mux_send(fd, req, NULL, 5000);
 
 	json_decref(req);
 	if (rc < 0)
@@ -286,10 +286,10 @@ int bar_sshmux_run(bar_remote_results *out, int fd, const bar_remote_targets *t,
 	                        ? bar_now_ms() + job->timeout_ms + QUIET_MARGIN_MS
 	                        : INT64_MAX;
 	k = bar_remote_sink_new(t, o, &res);
-	mux_reader_init(&r, fd, MUX_EVENT_MAX);
+	bar_mux_reader_init(&r, fd, MUX_EVENT_MAX);
 	while ((rc = client_step(fd, &r, k, t->n, o->cancel, &cs)) == 1)
 		;
-	mux_reader_free(&r);
+	bar_mux_reader_free(&r);
 	if (rc < 0 && !cs.started) {
 		bar_remote_sink_free(k);
 		bar_remote_results_clear(&res);
@@ -307,15 +307,15 @@ static int ask(json_t **out, const char *path, const char *op)
 {
 	json_t *req = json_pack("{s:s}", "op", op), *ans = NULL;
 	const char *line;
-	mux_reader r;
+	bar_mux_reader r;
 	int fd = -1, rc = bar_sshmux_connect(&fd, path);
 
-	if (rc == 0 && (rc = mux_send(fd, req, NULL, 5000)) == 0) {
-		mux_reader_init(&r, fd, MUX_EVENT_MAX);
-		rc = mux_read_line(&r, &line, 5000, NULL);
+	if (rc == 0 && (rc = bar_mux_send(fd, req, NULL, 5000)) == 0) {
+		bar_mux_reader_init(&r, fd, MUX_EVENT_MAX);
+		rc = bar_mux_read_line(&r, &line, 5000, NULL);
 		ans = rc == 1 ? json_loads(line, 0, NULL) : NULL;
 		rc = ans ? 0 : bar_error_set("session broker %s: no answer to \"%s\"", path, op);
-		mux_reader_free(&r);
+		bar_mux_reader_free(&r);
 	}
 	if (fd >= 0)
 		close(fd);

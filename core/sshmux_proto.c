@@ -18,7 +18,7 @@
 
 #define SLICE_MS 100
 
-void mux_reader_init(mux_reader *r, int fd, size_t max)
+void bar_mux_reader_init(bar_mux_reader *r, int fd, size_t max)
 {
 	r->fd = fd;
 	r->buf = (bar_buf)BAR_BUF_INIT(0);
@@ -26,13 +26,13 @@ void mux_reader_init(mux_reader *r, int fd, size_t max)
 	r->used = 0;
 }
 
-void mux_reader_free(mux_reader *r)
+void bar_mux_reader_free(bar_mux_reader *r)
 {
 	bar_buf_free(&r->buf);
 }
 
 /* Drop the line last returned (and its newline) from the buffer. */
-static void reader_consume(mux_reader *r)
+static void reader_consume(bar_mux_reader *r)
 {
 	if (!r->used)
 		return;
@@ -43,7 +43,7 @@ static void reader_consume(mux_reader *r)
 }
 
 /* A complete line in the buffer? Terminate it there. */
-static int reader_take(mux_reader *r, const char **line)
+static int reader_take(bar_mux_reader *r, const char **line)
 {
 	char *nl = r->buf.data ? memchr(r->buf.data, '\n', r->buf.len) : NULL;
 
@@ -55,8 +55,8 @@ static int reader_take(mux_reader *r, const char **line)
 	return 1;
 }
 
-int mux_read_line(mux_reader *r, const char **line, int timeout_ms,
-                  const volatile int *cancel)
+int bar_mux_read_line(bar_mux_reader *r, const char **line, int timeout_ms,
+                      const volatile int *cancel)
 {
 	int64_t deadline = bar_now_ms() + timeout_ms;
 	char chunk[65536];
@@ -106,7 +106,7 @@ static int send_all(int fd, const char *p, size_t n, int timeout_ms)
 	return 0;
 }
 
-int mux_send(int fd, const json_t *j, pthread_mutex_t *lock, int timeout_ms)
+int bar_mux_send(int fd, const json_t *j, pthread_mutex_t *lock, int timeout_ms)
 {
 	char *text = json_dumps(j, JSON_COMPACT);
 	size_t n;
@@ -126,7 +126,7 @@ int mux_send(int fd, const json_t *j, pthread_mutex_t *lock, int timeout_ms)
 	return rc;
 }
 
-int mux_peer_ok(int fd)
+int bar_mux_peer_ok(int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -139,8 +139,8 @@ int mux_peer_ok(int fd)
 
 static const char *const kinds[] = { "exec", "put", "get" };
 
-json_t *mux_request_json(const bar_remote_targets *t, const bar_remote_job *job,
-                         int parallel)
+json_t *bar_mux_request_json(const bar_remote_targets *t, const bar_remote_job *job,
+                             int parallel)
 {
 	json_t *arr = json_array();
 
@@ -183,8 +183,8 @@ static int target_parse(bar_remote_target *x, const json_t *o)
 	return 0;
 }
 
-int mux_request_parse(const json_t *j, bar_remote_targets *t, bar_remote_job *job,
-                      int *parallel)
+int bar_mux_request_parse(const json_t *j, bar_remote_targets *t, bar_remote_job *job,
+                          int *parallel)
 {
 	const json_t *jo = json_object_get(j, "job"), *arr = json_object_get(j, "targets");
 	const char *kind = json_string_value(json_object_get(jo, "kind"));
@@ -222,7 +222,7 @@ int mux_request_parse(const json_t *j, bar_remote_targets *t, bar_remote_job *jo
 
 /* ---- events ---- */
 
-json_t *mux_event_chunk(size_t i, int stream, const char *data, size_t n)
+json_t *bar_mux_event_chunk(size_t i, int stream, const char *data, size_t n)
 {
 	char *b64 = bar_malloc(BAR_B64_LEN(n) + 1);
 	json_t *j;
@@ -234,13 +234,13 @@ json_t *mux_event_chunk(size_t i, int stream, const char *data, size_t n)
 	return j;
 }
 
-json_t *mux_event_progress(size_t i, uint64_t done, uint64_t total)
+json_t *bar_mux_event_progress(size_t i, uint64_t done, uint64_t total)
 {
 	return json_pack("{s:s, s:I, s:I, s:I}", "ev", "progress", "i", (json_int_t)i, "done",
 	                 (json_int_t)done, "total", (json_int_t)total);
 }
 
-json_t *mux_event_done(size_t i, const bar_remote_result *r)
+json_t *bar_mux_event_done(size_t i, const bar_remote_result *r)
 {
 	return json_pack("{s:s, s:I, s:s, s:i, s:s?, s:f, s:I, s:b}", "ev", "done", "i",
 	                 (json_int_t)i, "outcome", bar_remote_outcome_name(r->outcome), "exit",
@@ -265,7 +265,7 @@ static void apply_done(bar_remote_sink *k, size_t i, const json_t *ev)
 	bar_remote_sink_done(k, i, &r);
 }
 
-int mux_event_apply(bar_remote_sink *k, const json_t *ev, size_t n, int *end)
+int bar_mux_event_apply(bar_remote_sink *k, const json_t *ev, size_t n, int *end)
 {
 	const char *kind = json_string_value(json_object_get(ev, "ev"));
 	json_int_t i = json_integer_value(json_object_get(ev, "i"));

@@ -290,6 +290,18 @@ static void test_json(void)
 	run_out_clear(&r);
 }
 
+static int remote_sleeps(void)
+{
+	FILE *p = popen("pgrep -fc '^sleep 31$'", "r");
+	int n = 0;
+
+	if (p && fscanf(p, "%d", &n) != 1)
+		n = 0;
+	if (p)
+		pclose(p);
+	return n;
+}
+
 static void test_failure(void)
 {
 	run_out r = exec_web("-- 'test $(hostname) != web-tokyo-1 || exit 2'");
@@ -297,9 +309,10 @@ static void test_failure(void)
 	CHECK(r.rc == 1);
 	CHECK(strstr(r.err, "2 succeeded, 1 failed: web-tokyo-1 (exit 2)") != NULL);
 	run_out_clear(&r);
-	r = exec_web("-timeout 1s -vm web-seoul-1 -- sleep 5");
+	r = exec_web("-timeout 1s -vm web-seoul-1 -- sleep 31");
 	CHECK(r.rc == 1);
 	CHECK(strstr(r.err, "web-seoul-1 (timeout)") != NULL);
+	CHECK(remote_sleeps() == 0); /* the timed-out command was stopped */
 	run_out_clear(&r);
 }
 
@@ -523,18 +536,6 @@ static void test_cp(void)
 	free(tree);
 	free(data);
 	free(down);
-}
-
-static int remote_sleeps(void)
-{
-	FILE *p = popen("pgrep -fc '^sleep 31$'", "r");
-	int n = 0;
-
-	if (p && fscanf(p, "%d", &n) != 1)
-		n = 0;
-	if (p)
-		pclose(p);
-	return n;
 }
 
 /* Ctrl-C while every VM sleeps: barista ends at once, exit 130, and the
