@@ -26,10 +26,23 @@ typedef struct cmd_opts {
 	int json, no_color, auto_approve, detailed_exitcode, refresh, parallelism;
 	int refresh_only;
 	int delete_orphans; /* orphans -delete */
+	/* exec and cp (cmd/remote.c) */
+	const char *group;        /* -group */
+	const char *vms[MAX_LIST_OPTS];    /* -vm */
+	size_t n_vms;
+	const char *labels[MAX_LIST_OPTS]; /* -label k=v */
+	size_t n_labels;
+	const char *timeout;      /* -timeout DURATION */
+	int jobs;                 /* -j N (0: the default) */
+	int recursive;            /* -r */
+	const char *more[MAX_LIST_OPTS]; /* positionals after the first, when
+	                                  * `allowed` has "ARGS" */
+	size_t n_more;
 } cmd_opts;
 
 /* Parse argv (after the subcommand).  `allowed` is a space-separated list of
- * flag names this command accepts.  Prints usage errors; returns 0 or -1. */
+ * flag names this command accepts (the word ARGS: more than one positional
+ * argument).  Prints usage errors; returns 0 or -1. */
 int cmd_parse(cmd_opts *o, int argc, char **argv, const char *allowed, const char *usage);
 
 /* The configuration directory: the positional argument or ".". */
@@ -95,5 +108,8 @@ int cmd_show(int argc, char **argv);
 int cmd_state(int argc, char **argv);
 int cmd_orphans(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_cp(int argc, char **argv);
+int cmd_ssh_broker(int argc, char **argv);
 
 #endif

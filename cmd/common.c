@@ -25,11 +25,42 @@ static int flag_allowed(const char *allowed, const char *name)
 static int needs_value(const char *name)
 {
 	static const char *with_value[] = {"state", "plugin-path", "out", "target", "replace",
-	                                   "parallelism", "refresh", NULL};
+	                                   "parallelism", "refresh", "group", "vm", "label",
+	                                   "timeout", "j", NULL};
 
 	for (int i = 0; with_value[i]; i++)
 		if (!strcmp(name, with_value[i]))
 			return 1;
+	return 0;
+}
+
+/* Append to one of the list options. */
+static int add_list(const char **list, size_t *n, const char *name, const char *val)
+{
+	if (*n == MAX_LIST_OPTS)
+		return fprintf(stderr, "barista: at most %d -%s options\n", MAX_LIST_OPTS, name), -1;
+	list[(*n)++] = val;
+	return 0;
+}
+
+/* The options of exec and cp. */
+static int set_remote_flag(cmd_opts *o, const char *name, const char *val)
+{
+	if (!strcmp(name, "group"))
+		o->group = val;
+	else if (!strcmp(name, "vm"))
+		return add_list(o->vms, &o->n_vms, name, val);
+	else if (!strcmp(name, "label"))
+		return add_list(o->labels, &o->n_labels, name, val);
+	else if (!strcmp(name, "timeout"))
+		o->timeout = val;
+	else if (!strcmp(name, "r"))
+		o->recursive = 1;
+	else if (!strcmp(name, "j")) {
+		o->jobs = atoi(val);
+		if (o->jobs < 1 || o->jobs > 10000)
+			return fprintf(stderr, "barista: -j must be 1..10000\n"), -1;
+	}
 	return 0;
 }
 
@@ -41,15 +72,11 @@ static int set_flag(cmd_opts *o, const char *name, const char *val)
 		o->plugin_path = val;
 	else if (!strcmp(name, "out"))
 		o->plan_out = val;
-	else if (!strcmp(name, "target") || !strcmp(name, "replace")) {
-		int target = name[0] == 't';
-		size_t *n = target ? &o->n_targets : &o->n_replace;
-
-		if (*n == MAX_LIST_OPTS)
-			return fprintf(stderr, "barista: at most %d -%s options\n", MAX_LIST_OPTS,
-			               name), -1;
-		(target ? o->targets : o->replace)[(*n)++] = val;
-	} else if (!strcmp(name, "parallelism")) {
+	else if (!strcmp(name, "target"))
+		return add_list(o->targets, &o->n_targets, name, val);
+	else if (!strcmp(name, "replace"))
+		return add_list(o->replace, &o->n_replace, name, val);
+	else if (!strcmp(name, "parallelism")) {
 		o->parallelism = atoi(val);
 		if (o->parallelism < 1 || o->parallelism > 1000)
 			return fprintf(stderr, "barista: -parallelism must be 1..1000\n"), -1;
@@ -69,6 +96,8 @@ static int set_flag(cmd_opts *o, const char *name, const char *val)
 		o->refresh_only = 1;
 	else if (!strcmp(name, "delete"))
 		o->delete_orphans = 1;
+	else
+		return set_remote_flag(o, name, val);
 	return 0;
 }
 
@@ -82,6 +111,11 @@ int cmd_parse(cmd_opts *o, int argc, char **argv, const char *allowed, const cha
 		char name[64];
 		const char *val = NULL, *eq;
 
+		if ((a[0] != '-' || !a[1]) && o->positional && flag_allowed(allowed, "ARGS")) {
+			if (add_list(o->more, &o->n_more, "argument", a) < 0)
+				return -1;
+			continue;
+		}
 		if (a[0] != '-' || !a[1]) {
 			if (o->positional) {
 				fprintf(stderr, "barista: unexpected argument \"%s\"\n%s", a, usage);

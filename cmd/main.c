@@ -23,6 +23,8 @@ static const char usage[] =
     "  state list|show|rm|unlock   inspect and repair the recorded state\n"
     "  orphans [DIR]        resources tagged for this configuration that no record tracks\n"
     "  import ADDR ID [DIR] adopt an existing resource for an address of the specs\n"
+    "  exec MCI -- CMD...   run a command on the VMs of an MCI\n"
+    "  cp SRC DST           copy files to or from the VMs of an MCI (MCI:PATH)\n"
     "  version              print the version\n"
     "\n"
     "Common options: -state FILE (default DIR/barista.db), -json, -no-color,\n"
@@ -72,6 +74,12 @@ int main(int argc, char **argv)
 		return cmd_orphans(argc - 2, argv + 2);
 	if (!strcmp(cmd, "import"))
 		return cmd_import(argc - 2, argv + 2);
+	if (!strcmp(cmd, "exec"))
+		return cmd_exec(argc - 2, argv + 2);
+	if (!strcmp(cmd, "cp"))
+		return cmd_cp(argc - 2, argv + 2);
+	if (!strcmp(cmd, "ssh-broker")) /* started by exec and cp */
+		return cmd_ssh_broker(argc - 2, argv + 2);
 	fprintf(stderr, "barista: unknown command \"%s\"\n\n%s", cmd, usage);
 	return 1;
 }

@@ -3,13 +3,18 @@
  * non-blocking socket, every wait a poll() bounded by the step's deadline.
  *
  * Each libssh2 call that would block returns LIBSSH2_ERROR_EAGAIN; the
- * session then says which direction it waits for and ssh_wait() polls the
- * socket until the deadline.  When a command times out or the transport
+ * session then says which direction it waits for and bar_ssh_wait_io() polls
+ * the socket until the deadline, in short slices so that a cancellation flag
+ * is noticed within SSH_CANCEL_SLICE_MS.  A command that times out or is
+ * cancelled is sent SIGTERM (to its whole process group, through a second
+ * channel) before its channel is closed, so it does not go on running on
+ * the machine.  When a command times out or the transport
  * fails, the socket is shut down and the session marked broken: libssh2 then
  * fails fast instead of waiting for a server that may never answer, which
  * lets channels and the session be freed without blocking.
  */
-#include "ssh.h"
+#include "ssh_int.h"
+#include "ssh_b64.h"
 #include "ssh_sha256.h"
 #include "error.h"
 #include "util.h"
@@ -32,15 +37,8 @@
 #define SSH_HOST_KEY_MAX 16384 /* longest pinned key line we accept */
 #define SSH_FINGERPRINT_MAX 64 /* "SHA256:" + 43 base64 chars + NUL */
 #define SSH_CLOSE_GRACE_MS 1000 /* waiting for the server when tidying up */
-
-struct bar_ssh {
-	LIBSSH2_SESSION *session;
-	int fd;
-	char where[300]; /* "host:port" for messages */
-	int timeout_ms;
-	size_t max_output;
-	int broken; /* transport unusable: no more commands, no goodbye */
-};
+#define SSH_CANCEL_SLICE_MS 100 /* how soon a wait notices a cancellation */
+#define SSH_PID_LINE_MAX 20     /* digits of the pid line a command starts with */
 
 /* A pinned host key, decoded. */
 typedef struct ssh_pin {
@@ -57,69 +55,7 @@ static void ssh_global_init(void)
 	ssh_init_rc = libssh2_init(0);
 }
 
-/* ---- base64 and fingerprints ---- */
-
-static const char b64_chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_value(char c)
-{
-	const char *p = c ? strchr(b64_chars, c) : NULL;
-
-	return p ? (int)(p - b64_chars) : -1;
-}
-
-/* Decode len chars of base64 (padding allowed at the end) into a new buffer.
- * Returns 0, or -1 on a character outside the alphabet. */
-static int b64_decode(unsigned char **out, size_t *out_len, const char *s, size_t len)
-{
-	unsigned char *buf = bar_malloc(len / 4 * 3 + 3);
-	size_t n = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-
-	while (len > 0 && s[len - 1] == '=')
-		len--;
-	for (size_t i = 0; i < len; i++) {
-		int v = b64_value(s[i]);
-
-		if (v < 0) {
-			free(buf);
-			return -1;
-		}
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			buf[n++] = (unsigned char)(acc >> bits);
-		}
-	}
-	*out = buf;
-	*out_len = n;
-	return 0;
-}
-
-/* Unpadded base64 of n bytes into out (room for 4*ceil(n/3)+1 chars). */
-static void b64_encode_nopad(char *out, const unsigned char *p, size_t n)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-
-		if (i + 1 < n)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		out[o++] = b64_chars[(v >> 18) & 63];
-		out[o++] = b64_chars[(v >> 12) & 63];
-		if (i + 1 < n)
-			out[o++] = b64_chars[(v >> 6) & 63];
-		if (i + 2 < n)
-			out[o++] = b64_chars[v & 63];
-	}
-	out[o] = '\0';
-}
+/* ---- fingerprints ---- */
 
 /* "SHA256:<base64>" of a key blob, as ssh-keygen -l prints it. */
 static void ssh_fingerprint(char out[SSH_FINGERPRINT_MAX], const void *blob, size_t len)
@@ -128,7 +64,7 @@ static void ssh_fingerprint(char out[SSH_FINGERPRINT_MAX], const void *blob, siz
 
 	bar_sha256_digest(digest, blob, len);
 	memcpy(out, "SHA256:", 7);
-	b64_encode_nopad(out + 7, digest, sizeof(digest));
+	bar_b64_encode(out + 7, digest, sizeof(digest), 0);
 }
 
 /* The key type a wire-format blob names (its first string), into out. */
@@ -163,7 +99,7 @@ static int ssh_pin_parse(ssh_pin *pin, const char *line)
 		goto bad;
 	memcpy(pin->type, t, tlen);
 	pin->type[tlen] = '\0';
-	if (b64_decode(&pin->blob, &pin->blob_len, b, blen) < 0)
+	if (bar_b64_decode(&pin->blob, &pin->blob_len, b, blen) < 0)
 		goto bad;
 	/* The blob names its own type; it must agree with the first word. */
 	ssh_blob_type(blob_type, sizeof(blob_type), pin->blob, pin->blob_len);
@@ -194,7 +130,7 @@ static const char *ssh_pin_methods(const ssh_pin *pin)
 
 /* ---- waiting ---- */
 
-static const char *ssh_lib_error(bar_ssh *s)
+const char *bar_ssh_lib_error(bar_ssh *s)
 {
 	char *msg = NULL;
 
@@ -202,19 +138,18 @@ static const char *ssh_lib_error(bar_ssh *s)
 	return msg && *msg ? msg : "unknown libssh2 error";
 }
 
-/* The transport cannot be trusted any more: make every later libssh2 call
- * fail at once rather than wait. */
-static void ssh_break(bar_ssh *s)
+void bar_ssh_break(bar_ssh *s)
 {
 	if (!s->broken && s->fd >= 0)
 		shutdown(s->fd, SHUT_RDWR);
 	s->broken = 1;
 }
 
-/* Wait until the socket is ready in the direction libssh2 is blocked on, or
- * the deadline passes: then the session is broken and, unless step is NULL
- * (tidying up after an error already reported), the error names the step. */
-static int ssh_wait(bar_ssh *s, int64_t deadline, const char *step, int limit_ms)
+/* Poll the socket in the direction libssh2 is blocked on until the
+ * deadline, in slices short enough to notice a cancellation soon.  Returns
+ * 0 ready, 1 at the deadline, BAR_ECANCELED (only when cancelable), -1 when
+ * poll fails (errno set).  Sets no error and breaks nothing. */
+static int ssh_poll(bar_ssh *s, int64_t deadline, int cancelable)
 {
 	int dir = libssh2_session_block_directions(s->session);
 	struct pollfd pfd = { .fd = s->fd, .events = 0 };
@@ -229,22 +164,44 @@ static int ssh_wait(bar_ssh *s, int64_t deadline, const char *step, int limit_ms
 		int64_t left = deadline - bar_now_ms();
 		int rc;
 
+		if (cancelable && s->cancel && *s->cancel)
+			return BAR_ECANCELED;
 		if (left <= 0)
-			break;
-		rc = poll(&pfd, 1, (int)left);
+			return 1;
+		rc = poll(&pfd, 1, (int)(left < SSH_CANCEL_SLICE_MS ? left : SSH_CANCEL_SLICE_MS));
 		if (rc > 0)
 			return 0;
-		if (rc < 0 && errno != EINTR) {
-			if (step)
-				bar_error_set("ssh %s: %s: poll: %s", s->where, step,
-				              strerror(errno));
-			ssh_break(s);
+		if (rc < 0 && errno != EINTR)
 			return -1;
-		}
 	}
-	if (step)
+}
+
+int bar_ssh_wait_io(bar_ssh *s, int64_t deadline, const char *step, int limit_ms)
+{
+	int rc = ssh_poll(s, deadline, 1);
+
+	if (rc == 0)
+		return 0;
+	if (rc == BAR_ECANCELED) {
+		if (step)
+			bar_error_set("ssh %s: %s: canceled", s->where, step);
+		return BAR_ECANCELED;
+	}
+	if (step && rc < 0)
+		bar_error_set("ssh %s: %s: poll: %s", s->where, step, strerror(errno));
+	else if (step)
 		bar_error_set("ssh %s: %s: timed out after %d ms", s->where, step, limit_ms);
-	ssh_break(s);
+	bar_ssh_break(s);
+	return rc < 0 ? -1 : BAR_SSH_ETIMEOUT;
+}
+
+/* Waiting while tidying up (after an error already reported, or after a
+ * cancellation): not cancelable; at the deadline the session is broken. */
+static int ssh_wait_grace(bar_ssh *s, int64_t deadline)
+{
+	if (ssh_poll(s, deadline, 0) == 0)
+		return 0;
+	bar_ssh_break(s);
 	return -1;
 }
 
@@ -349,7 +306,7 @@ static int ssh_auth(bar_ssh *s, const bar_ssh_opts *opts, int64_t deadline)
 	while ((rc = libssh2_userauth_publickey_fromfile_ex(
 	            s->session, opts->user, (unsigned)strlen(opts->user), NULL,
 	            opts->private_key_path, NULL)) == LIBSSH2_ERROR_EAGAIN) {
-		if (ssh_wait(s, deadline, "authentication", opts->connect_timeout_ms) < 0)
+		if (bar_ssh_wait_io(s, deadline, "authentication", opts->connect_timeout_ms) < 0)
 			return -1;
 	}
 	if (rc == 0)
@@ -358,11 +315,11 @@ static int ssh_auth(bar_ssh *s, const bar_ssh_opts *opts, int64_t deadline)
 	    rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED) {
 		bar_error_set("ssh %s: authentication: server rejected key %s for user "
 		              "\"%s\": %s", s->where, opts->private_key_path, opts->user,
-		              ssh_lib_error(s));
+		              bar_ssh_lib_error(s));
 		return BAR_EAUTH;
 	}
 	return bar_error_set("ssh %s: authentication with key %s: %s", s->where,
-	                     opts->private_key_path, ssh_lib_error(s));
+	                     opts->private_key_path, bar_ssh_lib_error(s));
 }
 
 static int ssh_opts_check(const bar_ssh_opts *opts)
@@ -407,13 +364,13 @@ static int ssh_session_start(bar_ssh *s, const bar_ssh_opts *opts, const ssh_pin
 	if (libssh2_session_method_pref(s->session, LIBSSH2_METHOD_HOSTKEY,
 	                                ssh_pin_methods(pin)) != 0)
 		return bar_error_set("ssh %s: pinned %s key: %s", s->where, pin->type,
-		                     ssh_lib_error(s));
+		                     bar_ssh_lib_error(s));
 	while ((rc = libssh2_session_handshake(s->session, s->fd)) == LIBSSH2_ERROR_EAGAIN) {
-		if (ssh_wait(s, deadline, "handshake", opts->connect_timeout_ms) < 0)
+		if (bar_ssh_wait_io(s, deadline, "handshake", opts->connect_timeout_ms) < 0)
 			return -1;
 	}
 	if (rc != 0)
-		return bar_error_set("ssh %s: handshake: %s%s", s->where, ssh_lib_error(s),
+		return bar_error_set("ssh %s: handshake: %s%s", s->where, bar_ssh_lib_error(s),
 		                     rc == LIBSSH2_ERROR_KEX_FAILURE
 		                         ? " (does the server have a host key of the pinned type?)"
 		                         : "");
@@ -454,6 +411,7 @@ int bar_ssh_connect(bar_ssh **out, const bar_ssh_opts *opts)
 	s->fd = -1;
 	s->timeout_ms = opts->timeout_ms;
 	s->max_output = opts->max_output;
+	s->cancel = opts->cancel;
 	snprintf(s->where, sizeof(s->where), strchr(opts->host, ':') ? "[%s]:%d" : "%s:%d",
 	         opts->host, opts->port);
 	rc = ssh_tcp_connect(&s->fd, opts->host, opts->port, deadline, s->where,
@@ -467,7 +425,7 @@ int bar_ssh_connect(bar_ssh **out, const bar_ssh_opts *opts)
 	s = NULL;
 done:
 	if (s) {
-		ssh_break(s); /* no goodbye to a server we gave up on */
+		bar_ssh_break(s); /* no goodbye to a server we gave up on */
 		bar_ssh_free(s);
 	}
 	free(pin.blob);
@@ -499,41 +457,6 @@ static int ssh_exit_status(bar_ssh *s, LIBSSH2_CHANNEL *ch)
 	return status;
 }
 
-/* Read stdout and stderr until the server sends EOF, each within the cap. */
-static int ssh_read_output(bar_ssh *s, LIBSSH2_CHANNEL *ch, bar_buf *out, bar_buf *err,
-                           int64_t deadline)
-{
-	char buf[16384];
-
-	for (;;) {
-		ssize_t n = libssh2_channel_read(ch, buf, sizeof(buf));
-		ssize_t m;
-
-		if (n > 0) {
-			if (bar_buf_add(out, buf, (size_t)n) < 0)
-				return bar_error_set("ssh %s: command wrote more than %zu bytes "
-				                     "to stdout", s->where, s->max_output);
-			continue;
-		}
-		m = libssh2_channel_read_stderr(ch, buf, sizeof(buf));
-		if (m > 0) {
-			if (bar_buf_add(err, buf, (size_t)m) < 0)
-				return bar_error_set("ssh %s: command wrote more than %zu bytes "
-				                     "to stderr", s->where, s->max_output);
-			continue;
-		}
-		if ((n < 0 && n != LIBSSH2_ERROR_EAGAIN) || (m < 0 && m != LIBSSH2_ERROR_EAGAIN)) {
-			bar_error_set("ssh %s: read output: %s", s->where, ssh_lib_error(s));
-			ssh_break(s);
-			return -1;
-		}
-		if (libssh2_channel_eof(ch))
-			return 0;
-		if (ssh_wait(s, deadline, "command", s->timeout_ms) < 0)
-			return -1;
-	}
-}
-
 /* Close and free a channel whose result no longer matters, giving the
  * server a short grace to answer; errors are not reported (the caller's
  * message stands) but leave the session broken. */
@@ -543,101 +466,264 @@ static void ssh_channel_discard(bar_ssh *s, LIBSSH2_CHANNEL *ch)
 	int rc = 0;
 
 	while (!s->broken && (rc = libssh2_channel_close(ch)) == LIBSSH2_ERROR_EAGAIN)
-		ssh_wait(s, deadline, NULL, 0);
+		ssh_wait_grace(s, deadline);
 	if (rc != 0)
-		ssh_break(s);
+		bar_ssh_break(s);
 	/* Once broken, libssh2 fails fast instead of returning EAGAIN.  Should
 	 * it still not let go, libssh2_session_free frees the channel later. */
 	while (libssh2_channel_free(ch) == LIBSSH2_ERROR_EAGAIN) {
-		if (ssh_wait(s, deadline, NULL, 0) < 0)
+		if (ssh_wait_grace(s, deadline) < 0)
 			break;
 	}
 }
 
 /* Open a session channel and start the command on it. */
 static int ssh_channel_start(LIBSSH2_CHANNEL **out, bar_ssh *s, const char *command,
-                             int64_t deadline)
+                             int64_t deadline, int limit_ms)
 {
 	LIBSSH2_CHANNEL *ch;
 	int rc;
 
 	while (!(ch = libssh2_channel_open_session(s->session))) {
 		if (libssh2_session_last_errno(s->session) != LIBSSH2_ERROR_EAGAIN) {
-			bar_error_set("ssh %s: open channel: %s", s->where, ssh_lib_error(s));
-			ssh_break(s);
+			bar_error_set("ssh %s: open channel: %s", s->where, bar_ssh_lib_error(s));
+			bar_ssh_break(s);
 			return -1;
 		}
-		if (ssh_wait(s, deadline, "open channel", s->timeout_ms) < 0)
-			return -1;
+		if ((rc = bar_ssh_wait_io(s, deadline, "open channel", limit_ms)) < 0)
+			return rc;
 	}
 	while ((rc = libssh2_channel_exec(ch, command)) == LIBSSH2_ERROR_EAGAIN) {
-		if (ssh_wait(s, deadline, "start command", s->timeout_ms) < 0)
+		if ((rc = bar_ssh_wait_io(s, deadline, "start command", limit_ms)) < 0)
 			break;
 	}
 	if (rc != 0) {
-		if (rc != LIBSSH2_ERROR_EAGAIN)
-			bar_error_set("ssh %s: start command: %s", s->where, ssh_lib_error(s));
+		if (rc != BAR_ECANCELED && rc != BAR_SSH_ETIMEOUT && rc != -1)
+			bar_error_set("ssh %s: start command: %s", s->where, bar_ssh_lib_error(s));
 		ssh_channel_discard(s, ch);
-		return -1;
+		return rc == BAR_ECANCELED || rc == BAR_SSH_ETIMEOUT ? rc : -1;
 	}
 	*out = ch;
 	return 0;
 }
 
+/* The first line of a command's stdout is its shell's pid (see
+ * bar_ssh_exec_stream); the rest is the command's own output. */
+typedef struct ssh_head {
+	char text[SSH_PID_LINE_MAX + 1];
+	size_t len;
+	int done;
+	long pid; /* 0 until known */
+} ssh_head;
+
+/* Take the pid line from the start of stdout; returns how many bytes of
+ * data it consumed.  Anything unexpected is passed on as output. */
+static size_t ssh_head_take(ssh_head *h, const bar_ssh_exec_opts *o, const char *data,
+                            size_t n, int *refused)
+{
+	size_t used = 0;
+
+	while (!h->done && used < n) {
+		char c = data[used++];
+
+		if (c == '\n' && h->len > 0) {
+			h->text[h->len] = '\0';
+			h->pid = strtol(h->text, NULL, 10);
+			h->done = 1;
+		} else if (c >= '0' && c <= '9' && h->len < SSH_PID_LINE_MAX) {
+			h->text[h->len++] = c;
+		} else { /* not ours after all: hand it all over */
+			h->done = 1;
+			*refused = o->on_output(o->ud, 1, h->text, h->len) < 0 ||
+			           o->on_output(o->ud, 1, &c, 1) < 0;
+		}
+	}
+	return used;
+}
+
+/* Hand stdout and stderr to the callback until the server sends EOF.
+ * A timeout or a cancellation returns without breaking anything, so the
+ * caller can still ask the server to stop the command. */
+static int ssh_stream_output(bar_ssh *s, LIBSSH2_CHANNEL *ch, const bar_ssh_exec_opts *o,
+                             int64_t deadline, int limit_ms, ssh_head *head)
+{
+	char buf[16384];
+
+	for (;;) {
+		ssize_t n = libssh2_channel_read(ch, buf, sizeof(buf)), m = 0;
+		int rc, refused = 0;
+
+		if (n > 0) {
+			size_t used = ssh_head_take(head, o, buf, (size_t)n, &refused);
+
+			if (refused || (used < (size_t)n &&
+			                o->on_output(o->ud, 1, buf + used, (size_t)n - used) < 0))
+				return -1;
+			continue;
+		}
+		m = libssh2_channel_read_stderr(ch, buf, sizeof(buf));
+		if (m > 0) {
+			if (o->on_output(o->ud, 2, buf, (size_t)m) < 0)
+				return -1;
+			continue;
+		}
+		if ((n < 0 && n != LIBSSH2_ERROR_EAGAIN) || (m < 0 && m != LIBSSH2_ERROR_EAGAIN)) {
+			bar_error_set("ssh %s: read output: %s", s->where, bar_ssh_lib_error(s));
+			bar_ssh_break(s);
+			return -1;
+		}
+		if (libssh2_channel_eof(ch))
+			return 0;
+		rc = ssh_poll(s, deadline, 1);
+		if (rc == BAR_ECANCELED)
+			return bar_error_set("ssh %s: command canceled", s->where), BAR_ECANCELED;
+		if (rc == 1)
+			return bar_error_set("ssh %s: command: timed out after %d ms", s->where,
+			                     limit_ms), BAR_SSH_ETIMEOUT;
+		if (rc < 0) {
+			bar_error_set("ssh %s: command: poll: %s", s->where, strerror(errno));
+			bar_ssh_break(s);
+			return -1;
+		}
+	}
+}
+
 /* After EOF: wait for the server's close, which comes after the exit
  * status, and take the status. */
 static int ssh_channel_finish(int *status, bar_ssh *s, LIBSSH2_CHANNEL *ch,
-                              int64_t deadline)
+                              int64_t deadline, int limit_ms)
 {
 	int rc;
 
 	while ((rc = libssh2_channel_close(ch)) == LIBSSH2_ERROR_EAGAIN) {
-		if (ssh_wait(s, deadline, "command", s->timeout_ms) < 0)
-			return -1;
+		if ((rc = bar_ssh_wait_io(s, deadline, "command", limit_ms)) < 0)
+			return rc;
 	}
 	if (rc != 0) {
-		bar_error_set("ssh %s: close channel: %s", s->where, ssh_lib_error(s));
-		ssh_break(s);
+		bar_error_set("ssh %s: close channel: %s", s->where, bar_ssh_lib_error(s));
+		bar_ssh_break(s);
 		return -1;
 	}
 	*status = ssh_exit_status(s, ch);
 	return 0;
 }
 
-int bar_ssh_exec(bar_ssh *s, const char *command, bar_ssh_result *out)
+/* Stop a command still running: a second channel sends SIGTERM to the
+ * process group of its shell (sshd makes each command a session leader, so
+ * the group is the command with all it started).  The SSH "signal" request
+ * would be the protocol's way, but OpenSSH refuses it for root logins,
+ * which is what VMs have.  Best effort within the close grace. */
+static void ssh_stop_remote(bar_ssh *s, long pid)
+{
+	int64_t deadline = bar_now_ms() + SSH_CLOSE_GRACE_MS;
+	const volatile int *saved_cancel = s->cancel;
+	LIBSSH2_CHANNEL *ch = NULL;
+	char cmd[96];
+	int status;
+
+	if (pid <= 1 || s->broken)
+		return;
+	s->cancel = NULL; /* already cancelled: this must still happen */
+	snprintf(cmd, sizeof(cmd), "kill -TERM -- -%ld 2>/dev/null || kill -TERM %ld", pid, pid);
+	if (ssh_channel_start(&ch, s, cmd, deadline, SSH_CLOSE_GRACE_MS) == 0) {
+		while (!libssh2_channel_eof(ch) && libssh2_channel_read(ch, cmd, sizeof(cmd)) ==
+		                                       LIBSSH2_ERROR_EAGAIN)
+			if (ssh_wait_grace(s, deadline) < 0)
+				break;
+		ssh_channel_finish(&status, s, ch, deadline, SSH_CLOSE_GRACE_MS);
+		ssh_channel_discard(s, ch);
+	}
+	s->cancel = saved_cancel;
+}
+
+int bar_ssh_exec_stream(bar_ssh *s, const char *command, const bar_ssh_exec_opts *o,
+                        int *exit_status)
 {
 	LIBSSH2_CHANNEL *ch = NULL;
-	bar_buf obuf = BAR_BUF_INIT(s->max_output), ebuf = BAR_BUF_INIT(s->max_output);
-	int64_t deadline = bar_now_ms() + s->timeout_ms;
-	int status = 0, rc = -1;
+	int limit = o->timeout_ms > 0 ? o->timeout_ms : s->timeout_ms;
+	int64_t deadline = bar_now_ms() + limit;
+	const volatile int *saved_cancel = s->cancel;
+	ssh_head head = { .len = 0 };
+	char *wrapped = NULL;
+	int status = 0, rc;
 
-	if (!command) {
-		rc = bar_error_set("ssh %s: no command", s->where);
+	if (!command || !o->on_output)
+		return bar_error_set("ssh %s: no command or no output callback", s->where);
+	if (s->broken)
+		return bar_error_set("ssh %s: session unusable after an earlier timeout or "
+		                     "transport error; reconnect", s->where);
+	if (o->cancel)
+		s->cancel = o->cancel;
+	/* The shell says its pid first, so the command can be stopped. */
+	wrapped = bar_printf("echo $$; %s", command);
+	rc = ssh_channel_start(&ch, s, wrapped, deadline, limit);
+	if (rc != 0) {
+		if (rc == -1)
+			rc = BAR_ERETRY; /* not started: a new session may do */
 		goto done;
 	}
-	if (s->broken) {
-		bar_error_set("ssh %s: session unusable after an earlier timeout or "
-		              "transport error; reconnect", s->where);
-		goto done;
-	}
-	if (ssh_channel_start(&ch, s, command, deadline) < 0)
-		goto done;
-	if (ssh_read_output(s, ch, &obuf, &ebuf, deadline) < 0)
-		goto done;
-	if (ssh_channel_finish(&status, s, ch, deadline) < 0)
-		goto done;
-	out->exit_status = status;
-	out->out_len = obuf.len;
-	out->out = bar_buf_take(&obuf);
-	out->err_len = ebuf.len;
-	out->err = bar_buf_take(&ebuf);
-	rc = 0;
+	rc = ssh_stream_output(s, ch, o, deadline, limit, &head);
+	if (rc == 0)
+		rc = ssh_channel_finish(&status, s, ch, deadline, limit);
+	if (rc == 0)
+		*exit_status = status;
+	else
+		ssh_stop_remote(s, head.pid);
+	if (rc == BAR_SSH_ETIMEOUT)
+		bar_ssh_break(s); /* a server that took too long may be stuck */
 done:
 	if (ch)
 		ssh_channel_discard(s, ch);
-	bar_buf_free(&obuf);
-	bar_buf_free(&ebuf);
+	s->cancel = saved_cancel;
+	free(wrapped);
 	return rc;
+}
+
+/* bar_ssh_exec's output callback: both streams into capped buffers. */
+typedef struct ssh_collect {
+	bar_ssh *s;
+	bar_buf out, err;
+} ssh_collect;
+
+static int ssh_collect_output(void *ud, int stream, const char *data, size_t n)
+{
+	ssh_collect *c = ud;
+
+	if (bar_buf_add(stream == 1 ? &c->out : &c->err, data, n) == 0)
+		return 0;
+	return bar_error_set("ssh %s: command wrote more than %zu bytes to %s", c->s->where,
+	                     c->s->max_output, stream == 1 ? "stdout" : "stderr");
+}
+
+int bar_ssh_exec(bar_ssh *s, const char *command, bar_ssh_result *out)
+{
+	ssh_collect c = { s, BAR_BUF_INIT(s->max_output), BAR_BUF_INIT(s->max_output) };
+	bar_ssh_exec_opts o = BAR_SSH_EXEC_OPTS_INIT;
+	int status = 0, rc;
+
+	o.on_output = ssh_collect_output;
+	o.ud = &c;
+	rc = bar_ssh_exec_stream(s, command, &o, &status);
+	if (rc == 0) {
+		out->exit_status = status;
+		out->out_len = c.out.len;
+		out->out = bar_buf_take(&c.out);
+		out->err_len = c.err.len;
+		out->err = bar_buf_take(&c.err);
+	}
+	bar_buf_free(&c.out);
+	bar_buf_free(&c.err);
+	return rc == 0 ? 0 : -1;
+}
+
+int bar_ssh_usable(const bar_ssh *s)
+{
+	return s && !s->broken;
+}
+
+const char *bar_ssh_where(const bar_ssh *s)
+{
+	return s->where;
 }
 
 void bar_ssh_result_clear(bar_ssh_result *r)
@@ -654,19 +740,21 @@ void bar_ssh_free(bar_ssh *s)
 	if (!s)
 		return;
 	if (s->session) {
-		if (!s->broken) {
-			/* Blocking with libssh2's own timeout, so a silent server
-			 * costs at most SSH_CLOSE_GRACE_MS. */
-			libssh2_session_set_timeout(s->session, SSH_CLOSE_GRACE_MS);
-			libssh2_session_set_blocking(s->session, 1);
+		/* Blocking with libssh2's own timeout, so a silent server costs
+		 * at most SSH_CLOSE_GRACE_MS; a broken one fails at once. */
+		libssh2_session_set_timeout(s->session, SSH_CLOSE_GRACE_MS);
+		libssh2_session_set_blocking(s->session, 1);
+		if (s->sftp)
+			libssh2_sftp_shutdown(s->sftp);
+		if (!s->broken)
 			libssh2_session_disconnect(s->session, "bye");
-		}
 		if (libssh2_session_free(s->session) != 0) {
-			ssh_break(s);
+			bar_ssh_break(s);
 			libssh2_session_free(s->session);
 		}
 	}
 	if (s->fd >= 0)
 		close(s->fd);
+	free(s->pool_key);
 	free(s);
 }

@@ -5,10 +5,12 @@
  *
  * It sits on libssh2 with a non-blocking socket and poll(), so every step
  * (TCP connect, handshake, authentication, each command) is bounded by the
- * timeouts in bar_ssh_opts.  There is no trust-on-first-use: a connection
+ * timeouts in bar_ssh_opts, and every wait notices a cancellation flag
+ * within 100 ms.  There is no trust-on-first-use: a connection
  * without a pinned host key is refused, because the providers that create a
  * VM report its host key and Barista records it in state.  Integration tests
- * use this to log into VMs; remote commands of later features build on it.
+ * use this to log into VMs; `barista exec` and `cp` (core/remote.h) run
+ * commands with streamed output and copy files over SFTP with it.
  *
  * Separate sessions may be used from separate threads at the same time; one
  * session must not be used by two threads at once.
@@ -17,6 +19,7 @@
 #define BAR_SSH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct bar_ssh bar_ssh;
 
@@ -32,12 +35,19 @@ typedef struct bar_ssh_opts {
 	                               * NULL: refuse to connect */
 	int connect_timeout_ms;       /* TCP connect + handshake + auth */
 	int timeout_ms;               /* each bar_ssh_exec, start to exit */
-	size_t max_output;            /* cap on stdout and on stderr, each */
+	size_t max_output;            /* cap on stdout and on stderr, each
+	                               * (bar_ssh_exec) */
+	const volatile int *cancel;   /* when it becomes non-zero, waits end
+	                               * with BAR_ECANCELED; may be NULL */
 } bar_ssh_opts;
 
 #define BAR_SSH_OPTS_VERSION 1
 #define BAR_SSH_OPTS_INIT { BAR_SSH_OPTS_VERSION, NULL, 22, "root", NULL, NULL, \
-	                    5000, 30000, (size_t)1 << 20 }
+	                    5000, 30000, (size_t)1 << 20, NULL }
+
+/* The SSH module's own return code: a step did not finish within its
+ * timeout (the message says which).  The session is unusable afterwards. */
+#define BAR_SSH_ETIMEOUT (-32)
 
 /* What one command produced.  out and err are NUL-terminated (also when
  * empty) and owned by the result; free them with bar_ssh_result_clear. */
@@ -75,6 +85,107 @@ int bar_ssh_connect(bar_ssh **out, const bar_ssh_opts *opts);
  * every later call fails: free it and connect again.
  */
 int bar_ssh_exec(bar_ssh *s, const char *command, bar_ssh_result *out);
+
+/* Output of a streamed command: stream 1 is stdout, 2 is stderr; data is
+ * not NUL-terminated and at most 16 KiB.  Return 0, or <0 (with the error
+ * set) to stop the command. */
+typedef int (*bar_ssh_output_fn)(void *ud, int stream, const char *data, size_t n);
+
+typedef struct bar_ssh_exec_opts {
+	unsigned version;           /* BAR_SSH_EXEC_OPTS_VERSION */
+	bar_ssh_output_fn on_output;
+	void *ud;
+	const volatile int *cancel; /* overrides the session's for this call */
+	int timeout_ms;             /* start to exit; 0: the session's */
+} bar_ssh_exec_opts;
+
+#define BAR_SSH_EXEC_OPTS_VERSION 1
+#define BAR_SSH_EXEC_OPTS_INIT { BAR_SSH_EXEC_OPTS_VERSION, NULL, NULL, NULL, 0 }
+
+/*
+ * Run `command` through the server's shell, handing its output to
+ * o->on_output as it arrives (nothing is buffered here), and wait for it to
+ * exit.  The shell runs "echo $$; <command>" and the pid line is taken off
+ * stdout again: it is what lets a timed-out or cancelled command be sent
+ * SIGTERM (its process group, through a second channel) before its channel
+ * is closed.  bar_ssh_exec runs commands this way too.  Returns 0 with *exit_status set (as in bar_ssh_result); a nonzero
+ * exit status is still success.  On failure *exit_status is untouched and:
+ *   BAR_ERETRY        the command was not started (channel refused, or the
+ *                     transport was gone, e.g. on a session idle too long);
+ *                     the session is unusable, a new one may succeed;
+ *   BAR_ECANCELED     the cancel flag was set; the command was sent SIGTERM
+ *                     and the channel closed; the session stays usable
+ *                     unless tidying up failed;
+ *   BAR_SSH_ETIMEOUT  the timeout passed; the command is sent SIGTERM and
+ *                     the session is unusable afterwards;
+ *   -1                a transport error, or on_output refused (the command
+ *                     is sent SIGTERM; the session stays usable then).
+ * Check bar_ssh_usable before using the session again.
+ */
+int bar_ssh_exec_stream(bar_ssh *s, const char *command, const bar_ssh_exec_opts *o,
+                        int *exit_status);
+
+/* Whether the session can still run commands (not NULL, no transport
+ * error or timeout seen). */
+int bar_ssh_usable(const bar_ssh *s);
+
+/* "host:port" the session is connected to (borrowed). */
+const char *bar_ssh_where(const bar_ssh *s);
+
+/* ---- files (SFTP, core/ssh_sftp.c) ---- */
+
+/* Bytes done so far of `total` (0 when unknown). */
+typedef void (*bar_ssh_progress_fn)(void *ud, uint64_t done, uint64_t total);
+
+typedef struct bar_ssh_xfer_opts {
+	unsigned version;           /* BAR_SSH_XFER_OPTS_VERSION */
+	bar_ssh_progress_fn on_progress; /* may be NULL */
+	void *ud;
+	const volatile int *cancel; /* overrides the session's for this call */
+	int64_t deadline_ms;        /* bar_now_ms() by which the transfer must
+	                             * be done; 0: now + the session's timeout */
+} bar_ssh_xfer_opts;
+
+#define BAR_SSH_XFER_OPTS_VERSION 1
+#define BAR_SSH_XFER_OPTS_INIT { BAR_SSH_XFER_OPTS_VERSION, NULL, NULL, NULL, 0 }
+
+typedef struct bar_ssh_stat {
+	int is_dir;
+	int is_file;
+	uint64_t size;
+	unsigned mode; /* permission bits */
+} bar_ssh_stat;
+
+/* Stat a remote path (following symlinks).  BAR_ENOTFOUND when absent;
+ * -1 (message names host and path) otherwise. */
+int bar_ssh_sftp_stat(bar_ssh *s, const char *path, bar_ssh_stat *out);
+
+/* Create a remote directory with mode; one that exists already is fine. */
+int bar_ssh_sftp_mkdir(bar_ssh *s, const char *path, unsigned mode);
+
+/* The names in a remote directory, without "." and "..", sorted.  *names
+ * (an array of *n strings) is the caller's: bar_ssh_names_free.  At most
+ * 100,000 entries; more is an error. */
+int bar_ssh_sftp_list(bar_ssh *s, const char *path, char ***names, size_t *n);
+void bar_ssh_names_free(char **names, size_t n);
+
+/*
+ * Copy the local regular file `local` to `remote` (created or truncated,
+ * with the local file's permission bits), then check the remote size equals
+ * the bytes sent.  *bytes (may be NULL) gets the size.  Returns 0,
+ * BAR_ECANCELED, BAR_SSH_ETIMEOUT or -1; the message names both paths.
+ */
+int bar_ssh_put(bar_ssh *s, const char *local, const char *remote,
+                const bar_ssh_xfer_opts *o, uint64_t *bytes);
+
+/*
+ * Copy the remote regular file `remote` to `local` (created or truncated,
+ * with the remote permission bits less the umask), checking the bytes
+ * received against the size the server reported when it was opened.
+ * Returns as bar_ssh_put; a partial local file is removed on failure.
+ */
+int bar_ssh_get(bar_ssh *s, const char *remote, const char *local,
+                const bar_ssh_xfer_opts *o, uint64_t *bytes);
 
 /* Free what a result holds and zero it.  Accepts a zeroed result. */
 void bar_ssh_result_clear(bar_ssh_result *r);

@@ -330,22 +330,11 @@ int main(int argc, char **argv)
 	size_t n;
 	char *root;
 
-	if (argc < 3) {
-		fprintf(stderr, "usage: test_e2e_local BARISTA SPEC_DIR\n");
-		return 2;
-	}
-	if (geteuid() != 0) {
-		fprintf(stderr, "test_e2e_local: needs root (network namespaces)\n");
-		return 1;
-	}
+	if ((n = (size_t)test_local_begin("test_e2e_local", argc, tmpdir, &state_path, &root)))
+		return (int)n;
 	barista = argv[1];
 	specs = argv[2];
-	if (!mkdtemp(tmpdir))
-		return perror("mkdtemp"), 1;
-	state_path = bar_printf("%s/state.db", tmpdir);
 	keys_dir = bar_printf("%s.keys", state_path);
-	root = bar_printf("%s/local", tmpdir);
-	setenv("BARISTA_LOCAL_ROOT", root, 1);
 	atexit(cleanup);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
