@@ -236,6 +236,103 @@ static void test_plan_file(void)
 	free(path);
 }
 
+/* A valid create of default/vm/vm1 with `extra` JSON members added or
+ * replacing earlier ones (jansson keeps the last of duplicate keys). */
+#define VM1(extra)                                                                        \
+	"{\"address\":\"default/vm/vm1\",\"action\":\"create\",\"type\":\"vm\","        \
+	"\"namespace\":\"default\",\"name\":\"vm1\",\"connection\":\"c1\",\"attrs\":{},"  \
+	"\"hash\":\"h\",\"deps\":[\"default/connection/c1\"]" extra "}"
+#define PLAN(top, changes)                                                                \
+	"{\"format_version\":1,\"lineage\":\"x\",\"serial\":3" top ",\"changes\":["      \
+	changes "],\"connections\":{\"default/connection/c1\":{\"driver\":\"sim\"}}}"
+
+/* Saved plans are checked as strictly as specs: each bad file is refused
+ * with a message naming the file and the change (index and address). */
+static void test_plan_file_bad(void)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{PLAN("", VM1("") "," VM1("")), "changes[1] (default/vm/vm1): a second change of "
+		                                "the same address (the first is changes[0])"},
+		{PLAN("", VM1(",\"action\":\"destroy\"")), "changes[0] (default/vm/vm1): unknown "
+		 "action \"destroy\" (known: create, update, replace, delete)"},
+		{PLAN("", VM1(",\"action\":\"no-op\"")), "changes[0] (default/vm/vm1): unknown "
+		 "action \"no-op\" (known: create, update, replace, delete)"},
+		{PLAN("", VM1(",\"type\":\"vmm\",\"address\":\"default/vmm/vm1\"")),
+		 "changes[0] (default/vmm/vm1): unknown type \"vmm\" (known: namespace, "
+		 "connection, vnet, securitygroup, sshkey, image, spec, mci, mcapp, "
+		 "monitoringpolicy, vm)"},
+		{PLAN("", VM1(",\"address\":\"default/vm/vm2\"")), "changes[0] (default/vm/vm2): "
+		 "address does not match namespace \"default\", type \"vm\" and name \"vm1\""},
+		{PLAN("", VM1(",\"type\":\"vnet\"")), "changes[0] (default/vm/vm1): address does "
+		 "not match namespace \"default\", type \"vnet\" and name \"vm1\""},
+		{PLAN("", VM1(",\"connection\":\"\"")), "changes[0] (default/vm/vm1): a vm is made "
+		 "through a connection, and none is given"},
+		{PLAN("", VM1(",\"attrs\":[]")), "changes[0] (default/vm/vm1): \"attrs\" must be an "
+		 "object"},
+		{PLAN("", VM1(",\"gone\":\"yes\"")), "changes[0] (default/vm/vm1): \"gone\" must be "
+		 "a boolean"},
+		{PLAN("", VM1(",\"deps\":[7]")), "changes[0] (default/vm/vm1): deps[0] must be a "
+		 "string"},
+		{PLAN("", VM1(",\"deps\":[\"c1\"]")), "changes[0] (default/vm/vm1): deps \"c1\" is "
+		 "not <namespace>/<type>/<name>"},
+		{PLAN("", VM1(",\"refs\":{\"vnet\":\"default/vnets/n\"}")),
+		 "changes[0] (default/vm/vm1): refs \"default/vnets/n\": unknown type \"vnets\" "
+		 "(known: namespace, connection, vnet, securitygroup, sshkey, image, spec, mci, "
+		 "mcapp, monitoringpolicy, vm)"},
+		{PLAN("", VM1(",\"diff\":[{\"attr\":\"cidr\",\"forces\":1}]")),
+		 "changes[0] (default/vm/vm1): diff[0]: \"forces\" must be a boolean"},
+		{PLAN("", VM1(",\"colour\":1")), "changes[0] (default/vm/vm1): unknown field "
+		 "\"colour\" in a change"},
+		{PLAN("", VM1(",\"vm_action\":\"reboot\"")), "changes[0] (default/vm/vm1): "
+		 "vm_action \"reboot\": only a vm update may suspend or resume"},
+		{PLAN("", VM1(",\"hash\":null")), "changes[0] (default/vm/vm1): \"hash\" must be a "
+		 "string"},
+		{PLAN("", "{\"address\":\"default/vm/vm1\",\"action\":\"create\",\"type\":\"vm\","
+		          "\"namespace\":\"default\",\"name\":\"vm1\",\"connection\":\"c1\"}"),
+		 "changes[0] (default/vm/vm1): a create needs \"attrs\" and \"hash\""},
+		{PLAN("", "{\"address\":\"default/vm/vm1\",\"action\":\"create\"}"),
+		 "changes[0] (default/vm/vm1): a change lacks \"type\""},
+		{PLAN("", VM1("") ",3"), "changes[1]: a change must be an object"},
+		{PLAN(",\"serial\":\"3\"", VM1("")), "\"serial\" must be an integer"},
+		{PLAN(",\"extra\":true", VM1("")), "unknown field \"extra\" in a plan"},
+		{PLAN(",\"drift\":[{\"address\":\"default/vm/vm1\"}]", VM1("")),
+		 "drift[0]: a drift entry lacks \"attr\""},
+		{PLAN(",\"live_connections\":{\"default/vnet/c1\":{}}", VM1("")),
+		 "live_connections: \"default/vnet/c1\" must map a connection's address to its "
+		 "attributes"},
+	};
+	char *path = tmp("bad.plan");
+	bar_plan *q = NULL;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FILE *f = fopen(path, "w");
+		char *want = bar_printf("%s: %s", path, cases[i].want);
+
+		CHECK(f && fputs(cases[i].text, f) >= 0);
+		if (f)
+			fclose(f);
+		q = NULL;
+		CHECK(bar_plan_read(&q, path) < 0 && q == NULL);
+		if (strcmp(bar_error_last(), want) != 0)
+			fprintf(stderr, "bad plan %zu:\n   got: %s\n  want: %s\n", i, bar_error_last(),
+			        want), test_failures++;
+		free(want);
+	}
+	/* the same change, well formed, is accepted */
+	{
+		FILE *f = fopen(path, "w");
+
+		CHECK(f && fputs(PLAN("", VM1("")), f) >= 0);
+		if (f)
+			fclose(f);
+		CHECK(bar_plan_read(&q, path) == 0 && q && q->n == 1 && q->serial == 3);
+		bar_plan_free(q);
+	}
+	unlink(path);
+	free(path);
+}
 
 /* ---- the apply engine with an asynchronous provider ---- */
 
@@ -373,6 +470,7 @@ int main(int argc, char **argv)
 	test_keystore();
 	test_mci_status();
 	test_plan_file();
+	test_plan_file_bad();
 	test_async_apply();
 	return test_verdict("core");
 }

@@ -185,6 +185,22 @@ static void render(const bar_plan *p, bar_buf *b)
 	               chg, del, p->n_noop, g_lists);
 }
 
+/* Every plan the planner makes passes the saved-plan checks and reads back
+ * the same; a difference is added to the output (and fails the case). */
+static void round_trip(const bar_plan *p, bar_buf *b)
+{
+	json_t *j = bar_plan_to_json(p), *again = NULL;
+	bar_plan *q = NULL;
+
+	if (bar_plan_from_json(&q, j) < 0)
+		bar_buf_printf(b, "saved plan refused: %s\n", bar_error_last());
+	else if (!json_equal(j, again = bar_plan_to_json(q)))
+		bar_buf_puts(b, "saved plan reads back differently\n");
+	json_decref(again);
+	json_decref(j);
+	bar_plan_free(q);
+}
+
 /* Parse the args file into plan options (strings point into `text`). */
 static void parse_args(char *text, bar_plan_opts *po, const char **targets,
                        const char **replace, int *refresh)
@@ -256,6 +272,7 @@ static int run_case(const char *dir)
 		bar_buf_printf(&got, "error %s\n", bar_error_last());
 	} else {
 		render(plan, &got);
+		round_trip(plan, &got);
 	}
 	ok = got.data && strcmp(got.data, expect) == 0;
 	if (!ok)
