@@ -236,6 +236,63 @@ static void test_plan_file(void)
 	free(path);
 }
 
+/* The rendering shows what changed inside objects and arrays, never two
+ * identical (cut) values. */
+static void test_plan_render(void)
+{
+	char long_a[301], long_b[301];
+	bar_change c = {BAR_UPDATE, "default/mci/m", "mci", "default", "m", NULL, NULL, NULL,
+	                0, NULL, "h", NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL};
+	bar_plan p = {"lin", 1, 0, 1, &c, 1, 0, NULL, NULL, NULL, NULL};
+	bar_buf b = BAR_BUF_INIT(0);
+	const char *want =
+	    "        + labels[\"app.kubernetes.io/name\"]: \"shop\"\n"
+	    "        - labels.old: \"x\"\n"
+	    "        ~ labels.tier: \"web\" -> \"api\"\n"
+	    "        ~ groups[seoul].count: 2 -> 3\n"
+	    "        - groups[tokyo]: {\"count\":1,\"name\":\"tokyo\"}\n"
+	    "        - ingress[0]: {\"ports\":\"22\"}\n"
+	    "        + ingress[0]: {\"ports\":\"443\"}\n"
+	    "        + ingress[2]: {\"ports\":\"8080\"}\n"
+	    "        ~ tags[1]: \"b\" -> \"c\"  # forces replacement\n";
+
+	memset(long_a, 'a', 300);
+	memcpy(long_b, long_a, 300);
+	long_a[300] = long_b[300] = '\0';
+	long_b[250] = 'b';
+	c.diff = json_pack("[{s:s, s:{s:s, s:s}, s:{s:s, s:s}},"
+	                   " {s:s, s:[{s:s, s:i}, {s:s, s:i}], s:[{s:s, s:i}]},"
+	                   " {s:s, s:[{s:s}, {s:s}], s:[{s:s}, {s:s}, {s:s}]},"
+	                   " {s:s, s:[s, s], s:[s, s], s:b}, {s:s, s:s, s:s}]",
+	                   "attr", "labels", "old", "tier", "web", "old", "x", "new", "tier", "api",
+	                   "app.kubernetes.io/name", "shop",
+	                   "attr", "groups", "old", "name", "seoul", "count", 2, "name", "tokyo",
+	                   "count", 1, "new", "name", "seoul", "count", 3,
+	                   "attr", "ingress", "old", "ports", "22", "ports", "8080", "new",
+	                   "ports", "443", "ports", "8080", "ports", "8080",
+	                   "attr", "tags", "old", "a", "b", "new", "a", "c", "forces", 1,
+	                   "attr", "userData", "old", long_a, "new", long_b);
+	p.drift = json_array();
+	bar_plan_render(&p, 0, &b);
+	CHECK(b.data && strstr(b.data, want));
+	/* a long value changed late: both sides cut around the difference */
+	{
+		const char *line = b.data ? strstr(b.data, "~ userData: ") : NULL;
+		const char *arrow = line ? strstr(line, " -> ") : NULL;
+		const char *eol = arrow ? strchr(arrow, '\n') : NULL;
+		size_t left = arrow ? (size_t)(arrow - line) - 12 : 0;
+
+		CHECK(eol && (size_t)(eol - arrow) - 4 == left);
+		CHECK(eol && strncmp(line + 12, arrow + 4, left) != 0);
+		CHECK(eol && memchr(arrow, 'b', (size_t)(eol - arrow)) && left <= 120);
+	}
+	if (test_failures)
+		fprintf(stderr, "rendered:\n%s", b.data ? b.data : "");
+	bar_buf_free(&b);
+	json_decref(c.diff);
+	json_decref(p.drift);
+}
+
 /* A valid create of default/vm/vm1 with `extra` JSON members added or
  * replacing earlier ones (jansson keeps the last of duplicate keys). */
 #define VM1(extra)                                                                        \
@@ -471,6 +528,7 @@ int main(int argc, char **argv)
 	test_mci_status();
 	test_plan_file();
 	test_plan_file_bad();
+	test_plan_render();
 	test_async_apply();
 	return test_verdict("core");
 }

@@ -11,6 +11,8 @@
  *              hash of the same attributes)
  *   args       plan options, one per line: "refresh=false", "destroy", "refresh-only",
  *              "target ADDR", "replace ADDR" (optional)
+ *   render     what `barista plan` shows of the plan: bar_plan_render without
+ *              colour (optional)
  *   expect     the expected plan, one line per change:
  *              "<action> <address>[ (<vm action>)][ # <reason>]", then
  *              "drift <address> <attr>" lines, then
@@ -201,6 +203,24 @@ static void round_trip(const bar_plan *p, bar_buf *b)
 	bar_plan_free(q);
 }
 
+/* The human rendering matches DIR/render, when the case has one. */
+static int rendered_ok(const bar_plan *p, const char *dir)
+{
+	char *path = bar_printf("%s/render", dir), *want = test_read_file(path);
+	bar_buf got = BAR_BUF_INIT(0);
+	int ok;
+
+	bar_plan_render(p, 0, &got);
+	ok = !want || (got.data && strcmp(got.data, want) == 0);
+	if (!ok)
+		fprintf(stderr, "FAIL %s (render)\n--- expected\n%s--- got\n%s", dir, want,
+		        got.data ? got.data : "");
+	bar_buf_free(&got);
+	free(want);
+	free(path);
+	return ok;
+}
+
 /* Parse the args file into plan options (strings point into `text`). */
 static void parse_args(char *text, bar_plan_opts *po, const char **targets,
                        const char **replace, int *refresh)
@@ -278,6 +298,8 @@ static int run_case(const char *dir)
 	if (!ok)
 		fprintf(stderr, "FAIL %s\n--- expected\n%s--- got\n%s", dir, expect,
 		        got.data ? got.data : "");
+	if (ok && plan && !rendered_ok(plan, dir))
+		ok = 0;
 done:
 	bar_buf_free(&got);
 	bar_plan_free(plan);
