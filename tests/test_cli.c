@@ -244,6 +244,7 @@ static void test_failure_isolation(void)
 	write_config("create:web-a-5,create:k3", 0, 6);
 	CHECK(run(&out, args) == 1);
 	CHECK(strstr(out, "InjectedFault") && strstr(out, "2 failed, 2 not started"));
+	CHECK(strstr(out, "\nApply failed! Resources: ") && !strstr(out, "complete!"));
 	CHECK(strstr(out, "skipped (not started: default/sshkey/k3 failed)"));
 	CHECK(has_vm("web-a-4") && has_vm("web-a-6") && !has_vm("web-a-5"));
 	CHECK(!has_vm("api-x-1") && !has_vm("api-x-2"));
@@ -267,12 +268,12 @@ static void test_failure_isolation(void)
 	free(args);
 }
 
-/* An apply in the background, its output on a pipe, stopped once two VM
- * creates are in flight.  Returns the apply's pid; *f reads its output. */
-static pid_t start_apply(FILE **f)
+/* barista ARGS in the background, its output on a pipe, returned once `n`
+ * output lines have contained both `what` and `verb`.  Returns the pid;
+ * *f reads the rest of its output. */
+static pid_t start_bg(FILE **f, const char *args_in, const char *what, const char *verb, int n)
 {
-	char *args = bar_printf("exec '%s' apply -auto-approve -parallelism 2 '%s'", barista,
-	                        dir);
+	char *args = bar_printf("exec '%s' %s", barista, args_in);
 	char line[512];
 	int fds[2], started = 0;
 	pid_t pid;
@@ -291,22 +292,37 @@ static pid_t start_apply(FILE **f)
 	free(args);
 	*f = fdopen(fds[0], "r");
 	while (*f && fgets(line, sizeof(line), *f))
-		if (strstr(line, "/vm/web-a-") && strstr(line, "Creating...") && ++started == 2)
+		if (strstr(line, what) && strstr(line, verb) && ++started == n)
 			break;
 	return pid;
 }
 
-/* Read the rest of the apply's output and return its exit status. */
-static int finish_apply(pid_t pid, FILE *f)
+/* An apply in the background, stopped once two VM creates are in flight. */
+static pid_t start_apply(FILE **f)
 {
+	char *args = bar_printf("apply -auto-approve -parallelism 2 '%s'", dir);
+	pid_t pid = start_bg(f, args, "/vm/web-a-", "Creating...", 2);
+
+	free(args);
+	return pid;
+}
+
+/* Read the rest of the output (into *out when out is not NULL; the caller
+ * frees it) and return the exit status. */
+static int finish_apply(pid_t pid, FILE *f, char **out)
+{
+	bar_buf b = BAR_BUF_INIT(1 << 20);
 	char line[512];
 	int status = 0;
 
 	while (f && fgets(line, sizeof(line), f))
-		;
+		bar_buf_puts(&b, line);
 	if (f)
 		fclose(f);
 	waitpid(pid, &status, 0);
+	if (out)
+		*out = bar_buf_take(&b);
+	bar_buf_free(&b);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
 }
 
@@ -336,7 +352,10 @@ static void test_interrupt(void)
 	CHECK(run(&out, second) == 1 && strstr(out, "locked by apply"));
 	free(out);
 	kill(pid, SIGINT);
-	CHECK(finish_apply(pid, f) == 1);
+	CHECK(finish_apply(pid, f, &out) == 1);
+	CHECK(strstr(out, "\nApply interrupted! Resources: ") && !strstr(out, "complete!"));
+	CHECK(strstr(out, "run apply again to finish"));
+	free(out);
 	CHECK(count_type("vm") >= 10 && count_type("vm") < 14);
 	/* nothing is lost: the plan only adds what never started */
 	CHECK(run(&out, plan) == 0 && !strstr(out, "Drift") && !strstr(out, "deleted outside"));
@@ -362,8 +381,10 @@ static void test_cancel(void)
 	kill(pid, SIGINT);
 	usleep(200000);
 	kill(pid, SIGINT);
-	CHECK(finish_apply(pid, f) == 1);
+	CHECK(finish_apply(pid, f, &out) == 1);
 	CHECK(bar_now_s() - t0 < 5);
+	CHECK(strstr(out, "\nApply interrupted! ") && !strstr(out, "complete!"));
+	free(out);
 	CHECK(count_type("vm") == 14);
 	CHECK(run(&out, plan) == 0 && strstr(out, "2 to add") && !strstr(out, "Drift"));
 	free(out);
@@ -426,6 +447,57 @@ static void test_throttling(void)
 		fputs(out, stderr);
 	free(out);
 	CHECK(run(&out, destroy) == 0 && strstr(out, "22 destroyed"));
+	free(out);
+	free(destroy);
+	free(apply);
+	free(text);
+	free(path);
+	free(d);
+}
+
+/* An interrupted destroy says so and advises destroy (not apply) again; a
+ * failed one does not claim to be complete.  Deletes take 0.7 s each, one
+ * at a time; k2 is deleted last (k1 depends on it) and its delete fails. */
+static void test_destroy_stopped(void)
+{
+	char *d = bar_printf("%s/dstop", tmpdir), *path = bar_printf("%s/all.yaml", d);
+	char *text = bar_printf(
+	    "apiVersion: barista.dev/v1\nkind: Connection\nmetadata: {name: c}\nspec:\n"
+	    "  driver: sim\n  region: r\n  config: {file: \"%s/sim.log\", latencyMs: \"700\", "
+	    "createLatencyMs: \"0\", failOn: \"delete:k2\"}\n---\n"
+	    "apiVersion: barista.dev/v1\nkind: VNet\nmetadata: {name: n}\n"
+	    "spec: {connection: c, cidr: 10.0.0.0/16, subnets: [{name: s, cidr: 10.0.1.0/24}]}\n"
+	    "---\napiVersion: barista.dev/v1\nkind: SSHKey\nmetadata: {name: k2}\n"
+	    "spec: {connection: c}\n---\napiVersion: barista.dev/v1\nkind: SSHKey\n"
+	    "metadata: {name: k1, dependsOn: [SSHKey/k2]}\nspec: {connection: c}\n", d);
+	char *apply = bar_printf("apply -auto-approve '%s'", d);
+	char *destroy = bar_printf("destroy -auto-approve -parallelism 1 '%s'", d);
+	char *out = NULL;
+	FILE *f = NULL;
+	pid_t pid;
+
+	mkdir(d, 0755);
+	f = fopen(path, "w");
+	CHECK(f && fputs(text, f) >= 0);
+	if (f)
+		fclose(f);
+	CHECK(run(&out, apply) == 0 && strstr(out, "Apply complete! Resources: 4 added"));
+	free(out);
+	pid = start_bg(&f, destroy, "default/", "Destroying...", 1);
+	CHECK(pid > 0);
+	kill(pid, SIGINT);
+	CHECK(finish_apply(pid, f, &out) == 1);
+	CHECK(strstr(out, "\nDestroy interrupted! Resources: 1 destroyed, 0 failed, 3 not started"));
+	CHECK(strstr(out, "run destroy again to finish"));
+	CHECK(!strstr(out, "apply") && !strstr(out, "Apply") && !strstr(out, "complete!"));
+	if (getenv("TEST_VERBOSE"))
+		fputs(out, stderr);
+	free(out);
+	CHECK(run(&out, destroy) == 1 && strstr(out, "InjectedFault"));
+	CHECK(strstr(out, "\nDestroy failed! Resources: 1 destroyed, 1 failed, 1 not started"));
+	CHECK(!strstr(out, "complete!"));
+	if (getenv("TEST_VERBOSE"))
+		fputs(out, stderr);
 	free(out);
 	free(destroy);
 	free(apply);
@@ -558,6 +630,7 @@ int main(int argc, char **argv)
 	test_bad_input();
 	test_json_lines();
 	test_throttling();
+	test_destroy_stopped();
 	test_state_rm();
 	test_refresh_only();
 	test_destroy();
