@@ -6,6 +6,7 @@
 #include "error.h"
 #include "util.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -33,6 +34,26 @@ static int needs_value(const char *name)
 	return 0;
 }
 
+/* A whole decimal number in [min, max], nothing before or after it (atoi
+ * would take "1.5" as 1 and "10x" as 10).  Prints the problem; 0 or -1. */
+static int parse_count(int *out, const char *name, const char *val, long min, long max)
+{
+	char *end;
+	long v;
+
+	if (val[0] >= '0' && val[0] <= '9') { /* no sign, no space */
+		errno = 0;
+		v = strtol(val, &end, 10);
+		if (!*end && !errno && v >= min && v <= max) {
+			*out = (int)v;
+			return 0;
+		}
+	}
+	fprintf(stderr, "barista: -%s must be a whole number from %ld to %ld, not \"%s\"\n",
+	        name, min, max, val);
+	return -1;
+}
+
 static int set_flag(cmd_opts *o, const char *name, const char *val)
 {
 	if (!strcmp(name, "state"))
@@ -50,9 +71,7 @@ static int set_flag(cmd_opts *o, const char *name, const char *val)
 			               name), -1;
 		(target ? o->targets : o->replace)[(*n)++] = val;
 	} else if (!strcmp(name, "parallelism")) {
-		o->parallelism = atoi(val);
-		if (o->parallelism < 1 || o->parallelism > 1000)
-			return fprintf(stderr, "barista: -parallelism must be 1..1000\n"), -1;
+		return parse_count(&o->parallelism, name, val, 1, 1000);
 	} else if (!strcmp(name, "refresh")) {
 		if (strcmp(val, "true") && strcmp(val, "false"))
 			return fprintf(stderr, "barista: -refresh takes true or false\n"), -1;

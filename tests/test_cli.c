@@ -410,6 +410,35 @@ static void test_bad_input(void)
 	free(args);
 	CHECK(run(&out, "plan -bogus") == 1 && strstr(out, "unknown option -bogus"));
 	free(out);
+	/* -target must name something; an MCI is something */
+	args = bar_printf("plan -target default/mci/web -target default/vm/nope '%s'", dir);
+	CHECK(run(&out, args) == 1 && strstr(out, "-target default/vm/nope: no such resource"));
+	free(out);
+	free(args);
+	args = bar_printf("destroy -auto-approve -target default/vnet/nope '%s'", dir);
+	CHECK(run(&out, args) == 1 && strstr(out, "-target default/vnet/nope: no such resource "
+	                                         "in the state"));
+	free(out);
+	free(args);
+	args = bar_printf("plan -target default/mci/web '%s'", dir);
+	CHECK(run_q(args) == 0);
+	free(args);
+	/* numbers are whole numbers in range, nothing else */
+	{
+		static const char *bad[] = {"1.5", "10x", "0", "-3", "", "+5", " 5", "1001",
+		                            "99999999999999999999"};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			char *want = bar_printf("-parallelism must be a whole number from 1 to 1000, "
+			                        "not \"%s\"", bad[i]);
+
+			args = bar_printf("apply -auto-approve -parallelism '%s' '%s'", bad[i], dir);
+			CHECK(run(&out, args) == 1 && strstr(out, want));
+			free(out);
+			free(args);
+			free(want);
+		}
+	}
 }
 
 /* A provider throttling us (sim maxInFlight 2 under maxConcurrency 8):
