@@ -1,6 +1,6 @@
 /*
- * common.c - option parsing, configuration loading and the plan/apply flow
- * shared by the subcommands (see cmd.h).
+ * common.c - option parsing, configuration loading, tables and the plan/apply
+ * flow shared by the subcommands (see cmd.h).
  */
 #include "cmd.h"
 #include "error.h"
@@ -129,6 +129,57 @@ int cmd_parse(cmd_opts *o, int argc, char **argv, const char *allowed, const cha
 			return -1;
 	}
 	return 0;
+}
+
+void cmd_table_add(cmd_table *t, const char *const *row)
+{
+	if (t->n + t->cols > t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 16 * t->cols;
+		t->cells = bar_realloc(t->cells, t->cap * sizeof(*t->cells));
+	}
+	for (size_t i = 0; i < t->cols; i++)
+		t->cells[t->n++] = row[i] ? row[i] : "";
+}
+
+/* Characters, not bytes: UTF-8 continuation bytes do not count. */
+static size_t text_width(const char *s)
+{
+	size_t w = 0;
+
+	for (; *s; s++)
+		w += ((unsigned char)*s & 0xC0) != 0x80;
+	return w;
+}
+
+void cmd_table_print(const cmd_table *t, const char *indent)
+{
+	size_t *width = bar_calloc(t->cols, sizeof(*width));
+
+	for (size_t i = 0; i < t->n; i++) {
+		size_t w = text_width(t->cells[i]);
+
+		if (w > width[i % t->cols])
+			width[i % t->cols] = w;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		size_t col = i % t->cols;
+
+		if (col == 0)
+			fputs(indent, stdout);
+		fputs(t->cells[i], stdout);
+		if (col + 1 == t->cols)
+			putchar('\n');
+		else
+			printf("%*s", (int)(width[col] - text_width(t->cells[i]) + 2), "");
+	}
+	free(width);
+}
+
+void cmd_table_free(cmd_table *t)
+{
+	free(t->cells);
+	t->cells = NULL;
+	t->n = t->cap = 0;
 }
 
 const char *cmd_config_dir(const cmd_opts *o)

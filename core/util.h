@@ -1,6 +1,7 @@
 /*
  * util.h - small helpers shared by every part of Barista: checked
- * allocation, a bounded growable buffer, monotonic time, and a string hash.
+ * allocation, a bounded growable buffer, monotonic time, a string hash and
+ * natural string order.
  */
 #ifndef BAR_UTIL_H
 #define BAR_UTIL_H
@@ -43,6 +44,10 @@ double bar_now_s(void);
  * finaliser as mixer), for change detection and hash tables. */
 uint64_t bar_hash64(const void *data, size_t n, uint64_t seed);
 #define BAR_HASH64_SEED 0xcbf29ce484222325ULL
+
+/* strcmp, except that runs of digits compare by their value ("web-2" before
+ * "web-10"; equal values: fewer leading zeros first).  <0, 0 or >0. */
+int bar_strnatcmp(const char *a, const char *b);
 
 /* Overwrite memory holding a secret before it is freed. */
 void bar_memzero(void *p, size_t n);

@@ -535,6 +535,98 @@ static void test_destroy_stopped(void)
 	free(d);
 }
 
+/* The column of `head`'s `name` must hold `cell` in `row`: the row's cell
+ * starts where the header's name does, after a space. */
+static int aligned(const char *head, const char *name, const char *row, const char *cell)
+{
+	const char *h = strstr(head, name);
+	size_t at = h ? (size_t)(h - head) : 0;
+
+	return h && strlen(row) > at && row[at - 1] == ' ' && !strncmp(row + at, cell,
+	                                                                   strlen(cell));
+}
+
+/* The line of `text` that contains `what` (a copy; the caller frees it). */
+static char *line_with(const char *text, const char *what)
+{
+	const char *p = text ? strstr(text, what) : NULL, *b, *e;
+
+	if (!p)
+		return bar_strdup("");
+	for (b = p; b > text && b[-1] != '\n'; b--)
+		;
+	e = strchr(p, '\n');
+	return bar_strndup(b, e ? (size_t)(e - b) : strlen(b));
+}
+
+/* show and state list: columns as wide as their content (names longer
+ * than the old fixed widths), VMs in natural order. */
+static void test_tables(void)
+{
+	char *d = bar_printf("%s/tables", tmpdir), *path = bar_printf("%s/all.yaml", d);
+	char *text = bar_printf(
+	    "apiVersion: barista.dev/v1\nkind: Connection\n"
+	    "metadata: {name: a-connection-with-a-long-name}\nspec:\n  driver: sim\n"
+	    "  region: a-region-name-longer-than-sixteen\n  config: {file: \"%s/sim.log\"}\n"
+	    "---\napiVersion: barista.dev/v1\nkind: VNet\nmetadata: {name: n}\n"
+	    "spec: {connection: a-connection-with-a-long-name, cidr: 10.0.0.0/16, "
+	    "subnets: [{name: s, cidr: 10.0.1.0/24}]}\n---\napiVersion: barista.dev/v1\n"
+	    "kind: SSHKey\nmetadata: {name: k}\nspec: {connection: a-connection-with-a-long-name}\n"
+	    "---\napiVersion: barista.dev/v1\nkind: Image\nmetadata: {name: i}\n"
+	    "spec: {connection: a-connection-with-a-long-name, imageId: x}\n---\n"
+	    "apiVersion: barista.dev/v1\nkind: Spec\nmetadata: {name: s}\n"
+	    "spec: {connection: a-connection-with-a-long-name, vcpu: 1, memoryMiB: 512}\n---\n"
+	    "apiVersion: barista.dev/v1\nkind: MCI\nmetadata: {name: m}\nspec:\n  groups:\n"
+	    "    - {name: g, connection: a-connection-with-a-long-name, spec: s, image: i, "
+	    "vnet: n, sshKey: k, count: 11}\n"
+	    "    - {name: a-group-with-a-long-name, connection: a-connection-with-a-long-name, "
+	    "spec: s, image: i, vnet: n, sshKey: k, count: 1}\n", d);
+	char *apply = bar_printf("apply -auto-approve '%s'", d);
+	char *show = bar_printf("show '%s'", d), *list = bar_printf("state list '%s'", d);
+	char *out, *head, *row;
+	FILE *f;
+
+	mkdir(d, 0755);
+	f = fopen(path, "w");
+	CHECK(f && fputs(text, f) >= 0);
+	if (f)
+		fclose(f);
+	CHECK(run_q(apply) == 0);
+	CHECK(run(&out, show) == 0);
+	head = line_with(out, "  VM ");
+	row = line_with(out, "  m-a-group-with-a-long-name-1 ");
+	CHECK(aligned(head, "GROUP", row, "a-group-with-a-long-name "));
+	CHECK(aligned(head, "CONNECTION", row, "a-connection-with-a-long-name "));
+	CHECK(aligned(head, "REGION", row, "a-region-name-longer-than-sixteen "));
+	CHECK(aligned(head, "STATUS", row, "Running"));
+	free(row);
+	row = line_with(out, "  m-g-10 ");
+	CHECK(aligned(head, "GROUP", row, "g ") && aligned(head, "STATUS", row, "Running"));
+	CHECK(strstr(out, "  m-g-2 ") && strstr(out, "  m-g-2 ") < strstr(out, "  m-g-10 "));
+	CHECK(strstr(out, "  m-g-9 ") < strstr(out, "  m-g-10 "));
+	free(row);
+	free(head);
+	free(out);
+	CHECK(run(&out, list) == 0);
+	head = line_with(out, "ADDRESS");
+	row = line_with(out, "default/vm/m-a-group-with-a-long-name-1 ");
+	CHECK(aligned(head, "STATUS", row, "Running "));
+	CHECK(aligned(head, "SYSTEM ID", row, "sim-vm-"));
+	free(row);
+	row = line_with(out, "default/vm/m-g-2 ");
+	CHECK(aligned(head, "STATUS", row, "Running ") && aligned(head, "SYSTEM ID", row, "sim-vm-"));
+	CHECK(strstr(out, "/vm/m-g-2 ") && strstr(out, "/vm/m-g-2 ") < strstr(out, "/vm/m-g-10 "));
+	free(row);
+	free(head);
+	free(out);
+	free(list);
+	free(show);
+	free(apply);
+	free(text);
+	free(path);
+	free(d);
+}
+
 /* apply -json: the plan, one line per event, then the summary. */
 static void test_json_lines(void)
 {
@@ -660,6 +752,7 @@ int main(int argc, char **argv)
 	test_json_lines();
 	test_throttling();
 	test_destroy_stopped();
+	test_tables();
 	test_state_rm();
 	test_refresh_only();
 	test_destroy();

@@ -192,6 +192,21 @@ static void test_mci_status(void)
 	CHECK(!strcmp(buf, "Empty:0 (R:0/0)"));
 }
 
+/* Natural order: digit runs by value. */
+static void test_natcmp(void)
+{
+	CHECK(bar_strnatcmp("web-a-2", "web-a-10") < 0);
+	CHECK(bar_strnatcmp("web-a-10", "web-a-2") > 0);
+	CHECK(bar_strnatcmp("web-a-10", "web-a-10") == 0);
+	CHECK(bar_strnatcmp("web-a-9", "web-b-1") < 0);
+	CHECK(bar_strnatcmp("web-2-x", "web-10") < 0);
+	CHECK(bar_strnatcmp("a01", "a1") > 0 && bar_strnatcmp("a1", "a01") < 0);
+	CHECK(bar_strnatcmp("a007", "a8") < 0);
+	CHECK(bar_strnatcmp("web", "web-1") < 0 && bar_strnatcmp("web-1", "web") > 0);
+	CHECK(bar_strnatcmp("x99999999999999999999999", "x100000000000000000000000") < 0);
+	CHECK(bar_strnatcmp("", "") == 0 && bar_strnatcmp("", "a") < 0);
+}
+
 static void test_plan_file(void)
 {
 	bar_change c = {BAR_REPLACE, "default/vnet/n", "vnet", "default", "n", "c1",
@@ -526,6 +541,7 @@ int main(int argc, char **argv)
 	test_loader(argv[1]);
 	test_keystore();
 	test_mci_status();
+	test_natcmp();
 	test_plan_file();
 	test_plan_file_bad();
 	test_plan_render();
