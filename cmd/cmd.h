@@ -104,5 +104,6 @@ int cmd_apply(int argc, char **argv);
 int cmd_destroy(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_state(int argc, char **argv);
+int cmd_version(int argc, char **argv);
 
 #endif

@@ -627,6 +627,42 @@ static void test_tables(void)
 	free(d);
 }
 
+/* version -json is JSON; the top-level help lists every command, and every
+ * command it lists exists. */
+static void test_version_help(void)
+{
+	static const char *commands[] = {"validate", "plan", "apply", "destroy", "show",
+	                                 "state list", "state show", "state rm", "state unlock",
+	                                 "version", "help"};
+	char *out, *help;
+	json_t *j;
+
+	CHECK(run(&out, "version -json") == 0);
+	j = json_loads(out, 0, NULL);
+	CHECK(j && json_is_string(json_object_get(j, "version")) &&
+	      json_is_integer(json_object_get(j, "abi")) && json_object_size(j) == 2);
+	json_decref(j);
+	free(out);
+	CHECK(run(&out, "version -bogus") == 1);
+	free(out);
+	CHECK(run(&help, "help") == 0 && strstr(help, "Commands:"));
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		char *line = bar_printf("\n  %s ", commands[i]);
+		char *args = bar_printf("%s -help", commands[i]);
+		int rc = run(&out, args);
+
+		if (!strstr(help, line) || rc != 0 || !strstr(out, "Usage: barista"))
+			fprintf(stderr, "command \"%s\": in help %d, -help exits %d\n", commands[i],
+			        strstr(help, line) != NULL, rc), test_failures++;
+		free(out);
+		free(args);
+		free(line);
+	}
+	free(help);
+	CHECK(run(&out, "bogus") == 1 && strstr(out, "unknown command"));
+	free(out);
+}
+
 /* apply -json: the plan, one line per event, then the summary. */
 static void test_json_lines(void)
 {
@@ -753,6 +789,7 @@ int main(int argc, char **argv)
 	test_throttling();
 	test_destroy_stopped();
 	test_tables();
+	test_version_help();
 	test_state_rm();
 	test_refresh_only();
 	test_destroy();
