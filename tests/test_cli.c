@@ -174,6 +174,11 @@ static void test_basics(void)
 	args = bar_printf("plan -out '%s/p.plan' '%s'", tmpdir, dir);
 	CHECK(run_q(args) == 0);
 	free(args);
+	args = bar_printf("apply -target default/mci/web '%s/p.plan'", tmpdir);
+	CHECK(run(&out, args) == 1 && strstr(out, "-target cannot be used with a saved plan"));
+	CHECK(count_type(NULL) == 0);
+	free(out);
+	free(args);
 	args = bar_printf("apply '%s/p.plan'", tmpdir);
 	CHECK(run_q(args) == 0);
 	CHECK(count_type("vm") == 5);
