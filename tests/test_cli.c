@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -446,36 +447,75 @@ static void test_bad_input(void)
 	}
 }
 
+/* A sim Connection named NAME in REGION whose config holds the store file
+ * of directory D plus EXTRA ("" or `, key: "value"...`); a YAML document. */
+static char *sim_connection(const char *name, const char *region, const char *d,
+                            const char *extra)
+{
+	return bar_printf("apiVersion: barista.dev/v1\nkind: Connection\nmetadata: {name: %s}\n"
+	                  "spec:\n  driver: sim\n  region: %s\n  maxConcurrency: 8\n"
+	                  "  config: {file: \"%s/sim.log\"%s}\n",
+	                  name, region, d, extra);
+}
+
+/* VNet n, SSHKey KEYS (space-separated names), Image i and Spec s on
+ * connection CONN: YAML documents, each after a "---" line. */
+static char *mcir_docs(const char *conn, const char *keys)
+{
+	bar_buf b = BAR_BUF_INIT(0);
+	char key[64];
+	int used;
+
+	bar_buf_printf(&b, "---\napiVersion: barista.dev/v1\nkind: VNet\nmetadata: {name: n}\n"
+	                   "spec: {connection: %s, cidr: 10.0.0.0/16, "
+	                   "subnets: [{name: s, cidr: 10.0.1.0/24}]}\n", conn);
+	for (const char *k = keys; sscanf(k, "%63s%n", key, &used) == 1; k += used)
+		bar_buf_printf(&b, "---\napiVersion: barista.dev/v1\nkind: SSHKey\n"
+		                   "metadata: {name: %s}\nspec: {connection: %s}\n", key, conn);
+	bar_buf_printf(&b, "---\napiVersion: barista.dev/v1\nkind: Image\nmetadata: {name: i}\n"
+	                   "spec: {connection: %s, imageId: x}\n---\n"
+	                   "apiVersion: barista.dev/v1\nkind: Spec\nmetadata: {name: s}\n"
+	                   "spec: {connection: %s, vcpu: 1, memoryMiB: 512}\n", conn, conn);
+	return bar_buf_take(&b);
+}
+
+/* A configuration directory D holding all.yaml: the concatenated parts
+ * (NULL-terminated; each is freed). */
+static void write_dir(const char *d, ...)
+{
+	char *path = bar_printf("%s/all.yaml", d);
+	FILE *f;
+	va_list ap;
+
+	mkdir(d, 0755);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	va_start(ap, d);
+	for (char *part; (part = va_arg(ap, char *));) {
+		CHECK(f && fputs(part, f) >= 0);
+		free(part);
+	}
+	va_end(ap);
+	if (f)
+		fclose(f);
+	free(path);
+}
+
 /* A provider throttling us (sim maxInFlight 2 under maxConcurrency 8):
  * retries with backoff and the adaptive concurrency get everything done. */
 static void test_throttling(void)
 {
 	char *d = bar_printf("%s/throttle", tmpdir);
-	char *path = bar_printf("%s/all.yaml", d);
-	char *text = bar_printf(
-	    "apiVersion: barista.dev/v1\nkind: Connection\nmetadata: {name: c}\nspec:\n"
-	    "  driver: sim\n  region: r\n  maxConcurrency: 8\n"
-	    "  config: {file: \"%s/sim.log\", latencyMs: \"100\", maxInFlight: \"2\"}\n---\n"
-	    "apiVersion: barista.dev/v1\nkind: VNet\nmetadata: {name: n}\n"
-	    "spec: {connection: c, cidr: 10.0.0.0/16, subnets: [{name: s, cidr: 10.0.1.0/24}]}\n"
-	    "---\napiVersion: barista.dev/v1\nkind: SSHKey\nmetadata: {name: k}\n"
-	    "spec: {connection: c}\n---\napiVersion: barista.dev/v1\nkind: Image\n"
-	    "metadata: {name: i}\nspec: {connection: c, imageId: x}\n---\n"
-	    "apiVersion: barista.dev/v1\nkind: Spec\nmetadata: {name: s}\n"
-	    "spec: {connection: c, vcpu: 1, memoryMiB: 512}\n---\n"
-	    "apiVersion: barista.dev/v1\nkind: MCI\nmetadata: {name: m}\nspec:\n  groups: "
-	    "[{name: g, connection: c, spec: s, image: i, vnet: n, sshKey: k, count: 16}]\n",
-	    d);
 	char *apply = bar_printf("apply -auto-approve '%s'", d);
 	char *destroy = bar_printf("destroy -auto-approve '%s'", d);
 	char *out;
-	FILE *f;
 
-	mkdir(d, 0755);
-	f = fopen(path, "w");
-	CHECK(f && fputs(text, f) >= 0);
-	if (f)
-		fclose(f);
+	write_dir(d, sim_connection("c", "r", d, ", latencyMs: \"100\", maxInFlight: \"2\""),
+	          mcir_docs("c", "k"),
+	          bar_strdup("---\napiVersion: barista.dev/v1\nkind: MCI\nmetadata: {name: m}\n"
+	                     "spec:\n  groups: [{name: g, connection: c, spec: s, image: i, "
+	                     "vnet: n, sshKey: k, count: 16}]\n"),
+	          (char *)NULL);
 	CHECK(run(&out, apply) == 0 && strstr(out, "22 added"));
 	if (getenv("TEST_VERBOSE"))
 		fputs(out, stderr);
@@ -484,8 +524,6 @@ static void test_throttling(void)
 	free(out);
 	free(destroy);
 	free(apply);
-	free(text);
-	free(path);
 	free(d);
 }
 
@@ -494,27 +532,23 @@ static void test_throttling(void)
  * at a time; k2 is deleted last (k1 depends on it) and its delete fails. */
 static void test_destroy_stopped(void)
 {
-	char *d = bar_printf("%s/dstop", tmpdir), *path = bar_printf("%s/all.yaml", d);
-	char *text = bar_printf(
-	    "apiVersion: barista.dev/v1\nkind: Connection\nmetadata: {name: c}\nspec:\n"
-	    "  driver: sim\n  region: r\n  config: {file: \"%s/sim.log\", latencyMs: \"700\", "
-	    "createLatencyMs: \"0\", failOn: \"delete:k2\"}\n---\n"
-	    "apiVersion: barista.dev/v1\nkind: VNet\nmetadata: {name: n}\n"
-	    "spec: {connection: c, cidr: 10.0.0.0/16, subnets: [{name: s, cidr: 10.0.1.0/24}]}\n"
-	    "---\napiVersion: barista.dev/v1\nkind: SSHKey\nmetadata: {name: k2}\n"
-	    "spec: {connection: c}\n---\napiVersion: barista.dev/v1\nkind: SSHKey\n"
-	    "metadata: {name: k1, dependsOn: [SSHKey/k2]}\nspec: {connection: c}\n", d);
+	char *d = bar_printf("%s/dstop", tmpdir);
 	char *apply = bar_printf("apply -auto-approve '%s'", d);
 	char *destroy = bar_printf("destroy -auto-approve -parallelism 1 '%s'", d);
 	char *out = NULL;
 	FILE *f = NULL;
 	pid_t pid;
 
-	mkdir(d, 0755);
-	f = fopen(path, "w");
-	CHECK(f && fputs(text, f) >= 0);
-	if (f)
-		fclose(f);
+	write_dir(d, sim_connection("c", "r", d, ", latencyMs: \"700\", createLatencyMs: \"0\", "
+	                                         "failOn: \"delete:k2\""),
+	          bar_strdup("---\napiVersion: barista.dev/v1\nkind: VNet\nmetadata: {name: n}\n"
+	                     "spec: {connection: c, cidr: 10.0.0.0/16, "
+	                     "subnets: [{name: s, cidr: 10.0.1.0/24}]}\n---\n"
+	                     "apiVersion: barista.dev/v1\nkind: SSHKey\nmetadata: {name: k2}\n"
+	                     "spec: {connection: c}\n---\napiVersion: barista.dev/v1\n"
+	                     "kind: SSHKey\nmetadata: {name: k1, dependsOn: [SSHKey/k2]}\n"
+	                     "spec: {connection: c}\n"),
+	          (char *)NULL);
 	CHECK(run(&out, apply) == 0 && strstr(out, "Apply complete! Resources: 4 added"));
 	free(out);
 	pid = start_bg(&f, destroy, "default/", "Destroying...", 1);
@@ -535,20 +569,7 @@ static void test_destroy_stopped(void)
 	free(out);
 	free(destroy);
 	free(apply);
-	free(text);
-	free(path);
 	free(d);
-}
-
-/* The column of `head`'s `name` must hold `cell` in `row`: the row's cell
- * starts where the header's name does, after a space. */
-static int aligned(const char *head, const char *name, const char *row, const char *cell)
-{
-	const char *h = strstr(head, name);
-	size_t at = h ? (size_t)(h - head) : 0;
-
-	return h && strlen(row) > at && row[at - 1] == ' ' && !strncmp(row + at, cell,
-	                                                                   strlen(cell));
 }
 
 /* The line of `text` that contains `what` (a copy; the caller frees it). */
@@ -564,71 +585,71 @@ static char *line_with(const char *text, const char *what)
 	return bar_strndup(b, e ? (size_t)(e - b) : strlen(b));
 }
 
+/* In the table `out` (header: the line containing `head_key`), the row
+ * containing c[0] holds c[2] in the column named c[1]: the cell starts,
+ * after a space, exactly where the column's name does. */
+static int cell_ok(const char *out, const char *head_key, const char *const c[3])
+{
+	char *head = line_with(out, head_key), *row = line_with(out, c[0]);
+	const char *h = strstr(head, c[1]);
+	size_t at = h ? (size_t)(h - head) : 0;
+	int ok = h && at > 0 && strlen(row) > at && row[at - 1] == ' ' &&
+	         !strncmp(row + at, c[2], strlen(c[2]));
+
+	if (!ok)
+		fprintf(stderr, "column %s of \"%s\" is not \"%s\":\n%s\n%s\n", c[1], c[0], c[2],
+		        head, row);
+	free(head);
+	free(row);
+	return ok;
+}
+
 /* show and state list: columns as wide as their content (names longer
  * than the old fixed widths), VMs in natural order. */
 static void test_tables(void)
 {
-	char *d = bar_printf("%s/tables", tmpdir), *path = bar_printf("%s/all.yaml", d);
-	char *text = bar_printf(
-	    "apiVersion: barista.dev/v1\nkind: Connection\n"
-	    "metadata: {name: a-connection-with-a-long-name}\nspec:\n  driver: sim\n"
-	    "  region: a-region-name-longer-than-sixteen\n  config: {file: \"%s/sim.log\"}\n"
-	    "---\napiVersion: barista.dev/v1\nkind: VNet\nmetadata: {name: n}\n"
-	    "spec: {connection: a-connection-with-a-long-name, cidr: 10.0.0.0/16, "
-	    "subnets: [{name: s, cidr: 10.0.1.0/24}]}\n---\napiVersion: barista.dev/v1\n"
-	    "kind: SSHKey\nmetadata: {name: k}\nspec: {connection: a-connection-with-a-long-name}\n"
-	    "---\napiVersion: barista.dev/v1\nkind: Image\nmetadata: {name: i}\n"
-	    "spec: {connection: a-connection-with-a-long-name, imageId: x}\n---\n"
-	    "apiVersion: barista.dev/v1\nkind: Spec\nmetadata: {name: s}\n"
-	    "spec: {connection: a-connection-with-a-long-name, vcpu: 1, memoryMiB: 512}\n---\n"
-	    "apiVersion: barista.dev/v1\nkind: MCI\nmetadata: {name: m}\nspec:\n  groups:\n"
-	    "    - {name: g, connection: a-connection-with-a-long-name, spec: s, image: i, "
-	    "vnet: n, sshKey: k, count: 11}\n"
-	    "    - {name: a-group-with-a-long-name, connection: a-connection-with-a-long-name, "
-	    "spec: s, image: i, vnet: n, sshKey: k, count: 1}\n", d);
+	static const char conn[] = "a-connection-with-a-long-name";
+	static const char *const show_cells[][3] = {
+		{"  m-a-group-with-a-long-name-1 ", "GROUP", "a-group-with-a-long-name "},
+		{"  m-a-group-with-a-long-name-1 ", "CONNECTION", "a-connection-with-a-long-name "},
+		{"  m-a-group-with-a-long-name-1 ", "REGION", "a-region-name-longer-than-sixteen "},
+		{"  m-a-group-with-a-long-name-1 ", "STATUS", "Running"},
+		{"  m-g-10 ", "GROUP", "g "}, {"  m-g-10 ", "STATUS", "Running"},
+	};
+	static const char *const list_cells[][3] = {
+		{"default/vm/m-a-group-with-a-long-name-1 ", "STATUS", "Running "},
+		{"default/vm/m-a-group-with-a-long-name-1 ", "SYSTEM ID", "sim-vm-"},
+		{"default/vm/m-g-2 ", "STATUS", "Running "}, {"default/vm/m-g-2 ", "SYSTEM ID", "sim-vm-"},
+		{"default/connection/a-connection-with-a-long-name ", "SYSTEM ID", "-"},
+	};
+	char *d = bar_printf("%s/tables", tmpdir);
 	char *apply = bar_printf("apply -auto-approve '%s'", d);
 	char *show = bar_printf("show '%s'", d), *list = bar_printf("state list '%s'", d);
-	char *out, *head, *row;
-	FILE *f;
+	char *out;
 
-	mkdir(d, 0755);
-	f = fopen(path, "w");
-	CHECK(f && fputs(text, f) >= 0);
-	if (f)
-		fclose(f);
+	write_dir(d, sim_connection(conn, "a-region-name-longer-than-sixteen", d, ""),
+	          mcir_docs(conn, "k"),
+	          bar_printf("---\napiVersion: barista.dev/v1\nkind: MCI\nmetadata: {name: m}\n"
+	                     "spec:\n  groups:\n    - {name: g, connection: %s, spec: s, image: i, "
+	                     "vnet: n, sshKey: k, count: 11}\n    - {name: a-group-with-a-long-name, "
+	                     "connection: %s, spec: s, image: i, vnet: n, sshKey: k, count: 1}\n",
+	                     conn, conn),
+	          (char *)NULL);
 	CHECK(run_q(apply) == 0);
 	CHECK(run(&out, show) == 0);
-	head = line_with(out, "  VM ");
-	row = line_with(out, "  m-a-group-with-a-long-name-1 ");
-	CHECK(aligned(head, "GROUP", row, "a-group-with-a-long-name "));
-	CHECK(aligned(head, "CONNECTION", row, "a-connection-with-a-long-name "));
-	CHECK(aligned(head, "REGION", row, "a-region-name-longer-than-sixteen "));
-	CHECK(aligned(head, "STATUS", row, "Running"));
-	free(row);
-	row = line_with(out, "  m-g-10 ");
-	CHECK(aligned(head, "GROUP", row, "g ") && aligned(head, "STATUS", row, "Running"));
+	for (size_t i = 0; i < sizeof(show_cells) / sizeof(show_cells[0]); i++)
+		CHECK(cell_ok(out, "  VM ", show_cells[i]));
 	CHECK(strstr(out, "  m-g-2 ") && strstr(out, "  m-g-2 ") < strstr(out, "  m-g-10 "));
 	CHECK(strstr(out, "  m-g-9 ") < strstr(out, "  m-g-10 "));
-	free(row);
-	free(head);
 	free(out);
 	CHECK(run(&out, list) == 0);
-	head = line_with(out, "ADDRESS");
-	row = line_with(out, "default/vm/m-a-group-with-a-long-name-1 ");
-	CHECK(aligned(head, "STATUS", row, "Running "));
-	CHECK(aligned(head, "SYSTEM ID", row, "sim-vm-"));
-	free(row);
-	row = line_with(out, "default/vm/m-g-2 ");
-	CHECK(aligned(head, "STATUS", row, "Running ") && aligned(head, "SYSTEM ID", row, "sim-vm-"));
+	for (size_t i = 0; i < sizeof(list_cells) / sizeof(list_cells[0]); i++)
+		CHECK(cell_ok(out, "ADDRESS", list_cells[i]));
 	CHECK(strstr(out, "/vm/m-g-2 ") && strstr(out, "/vm/m-g-2 ") < strstr(out, "/vm/m-g-10 "));
-	free(row);
-	free(head);
 	free(out);
 	free(list);
 	free(show);
 	free(apply);
-	free(text);
-	free(path);
 	free(d);
 }
 

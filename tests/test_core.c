@@ -318,6 +318,10 @@ static void test_plan_render(void)
 	"{\"format_version\":1,\"lineage\":\"x\",\"serial\":3" top ",\"changes\":["      \
 	changes "],\"connections\":{\"default/connection/c1\":{\"driver\":\"sim\"}}}"
 
+#define C0 "changes[0] (default/vm/vm1): "
+#define KNOWN_TYPES "(known: namespace, connection, vnet, securitygroup, sshkey, image, " \
+                    "spec, mci, mcapp, monitoringpolicy, vm)"
+
 /* Saved plans are checked as strictly as specs: each bad file is refused
  * with a message naming the file and the change (index and address). */
 static void test_plan_file_bad(void)
@@ -327,45 +331,35 @@ static void test_plan_file_bad(void)
 	} cases[] = {
 		{PLAN("", VM1("") "," VM1("")), "changes[1] (default/vm/vm1): a second change of "
 		                                "the same address (the first is changes[0])"},
-		{PLAN("", VM1(",\"action\":\"destroy\"")), "changes[0] (default/vm/vm1): unknown "
-		 "action \"destroy\" (known: create, update, replace, delete)"},
-		{PLAN("", VM1(",\"action\":\"no-op\"")), "changes[0] (default/vm/vm1): unknown "
-		 "action \"no-op\" (known: create, update, replace, delete)"},
+		{PLAN("", VM1(",\"action\":\"destroy\"")),
+		 C0 "unknown action \"destroy\" (known: create, update, replace, delete)"},
+		{PLAN("", VM1(",\"action\":\"no-op\"")),
+		 C0 "unknown action \"no-op\" (known: create, update, replace, delete)"},
 		{PLAN("", VM1(",\"type\":\"vmm\",\"address\":\"default/vmm/vm1\"")),
-		 "changes[0] (default/vmm/vm1): unknown type \"vmm\" (known: namespace, "
-		 "connection, vnet, securitygroup, sshkey, image, spec, mci, mcapp, "
-		 "monitoringpolicy, vm)"},
+		 "changes[0] (default/vmm/vm1): unknown type \"vmm\" " KNOWN_TYPES},
 		{PLAN("", VM1(",\"address\":\"default/vm/vm2\"")), "changes[0] (default/vm/vm2): "
 		 "address does not match namespace \"default\", type \"vm\" and name \"vm1\""},
-		{PLAN("", VM1(",\"type\":\"vnet\"")), "changes[0] (default/vm/vm1): address does "
-		 "not match namespace \"default\", type \"vnet\" and name \"vm1\""},
-		{PLAN("", VM1(",\"connection\":\"\"")), "changes[0] (default/vm/vm1): a vm is made "
-		 "through a connection, and none is given"},
-		{PLAN("", VM1(",\"attrs\":[]")), "changes[0] (default/vm/vm1): \"attrs\" must be an "
-		 "object"},
-		{PLAN("", VM1(",\"gone\":\"yes\"")), "changes[0] (default/vm/vm1): \"gone\" must be "
-		 "a boolean"},
-		{PLAN("", VM1(",\"deps\":[7]")), "changes[0] (default/vm/vm1): deps[0] must be a "
-		 "string"},
-		{PLAN("", VM1(",\"deps\":[\"c1\"]")), "changes[0] (default/vm/vm1): deps \"c1\" is "
-		 "not <namespace>/<type>/<name>"},
+		{PLAN("", VM1(",\"type\":\"vnet\"")),
+		 C0 "address does not match namespace \"default\", type \"vnet\" and name \"vm1\""},
+		{PLAN("", VM1(",\"connection\":\"\"")),
+		 C0 "a vm is made through a connection, and none is given"},
+		{PLAN("", VM1(",\"attrs\":[]")), C0 "\"attrs\" must be an object"},
+		{PLAN("", VM1(",\"gone\":\"yes\"")), C0 "\"gone\" must be a boolean"},
+		{PLAN("", VM1(",\"deps\":[7]")), C0 "deps[0] must be a string"},
+		{PLAN("", VM1(",\"deps\":[\"c1\"]")), C0 "deps \"c1\" is not <namespace>/<type>/<name>"},
 		{PLAN("", VM1(",\"refs\":{\"vnet\":\"default/vnets/n\"}")),
-		 "changes[0] (default/vm/vm1): refs \"default/vnets/n\": unknown type \"vnets\" "
-		 "(known: namespace, connection, vnet, securitygroup, sshkey, image, spec, mci, "
-		 "mcapp, monitoringpolicy, vm)"},
+		 C0 "refs \"default/vnets/n\": unknown type \"vnets\" " KNOWN_TYPES},
 		{PLAN("", VM1(",\"diff\":[{\"attr\":\"cidr\",\"forces\":1}]")),
-		 "changes[0] (default/vm/vm1): diff[0]: \"forces\" must be a boolean"},
-		{PLAN("", VM1(",\"colour\":1")), "changes[0] (default/vm/vm1): unknown field "
-		 "\"colour\" in a change"},
-		{PLAN("", VM1(",\"vm_action\":\"reboot\"")), "changes[0] (default/vm/vm1): "
-		 "vm_action \"reboot\": only a vm update may suspend or resume"},
-		{PLAN("", VM1(",\"hash\":null")), "changes[0] (default/vm/vm1): \"hash\" must be a "
-		 "string"},
+		 C0 "diff[0]: \"forces\" must be a boolean"},
+		{PLAN("", VM1(",\"colour\":1")), C0 "unknown field \"colour\" in a change"},
+		{PLAN("", VM1(",\"vm_action\":\"reboot\"")),
+		 C0 "vm_action \"reboot\": only a vm update may suspend or resume"},
+		{PLAN("", VM1(",\"hash\":null")), C0 "\"hash\" must be a string"},
 		{PLAN("", "{\"address\":\"default/vm/vm1\",\"action\":\"create\",\"type\":\"vm\","
 		          "\"namespace\":\"default\",\"name\":\"vm1\",\"connection\":\"c1\"}"),
-		 "changes[0] (default/vm/vm1): a create needs \"attrs\" and \"hash\""},
+		 C0 "a create needs \"attrs\" and \"hash\""},
 		{PLAN("", "{\"address\":\"default/vm/vm1\",\"action\":\"create\"}"),
-		 "changes[0] (default/vm/vm1): a change lacks \"type\""},
+		 C0 "a change lacks \"type\""},
 		{PLAN("", VM1("") ",3"), "changes[1]: a change must be an object"},
 		{PLAN(",\"serial\":\"3\"", VM1("")), "\"serial\" must be an integer"},
 		{PLAN(",\"extra\":true", VM1("")), "unknown field \"extra\" in a plan"},
