@@ -108,9 +108,8 @@ typedef struct bar_yaml bar_yaml;
  * skipped.  Returns 0 and sets *out to the result (free with bar_yaml_free):
  * documents read, and errors found (syntax errors and nesting deeper than
  * BAR_YAML_MAX_DEPTH stop the parse; the documents completed before it are
- * kept).  Returns -1 (error set) only when
- * libyaml cannot be initialised.  `data` need not be NUL-terminated and is
- * not referenced after the call.
+ * kept).  Returns -1 (error set) only when libyaml cannot be initialised.
+ * `data` need not be NUL-terminated and is not referenced after the call.
  */
 int bar_yaml_parse(bar_yaml **out, const char *data, size_t len);
 

@@ -98,7 +98,6 @@ static void finish_mcis(json_t *mcis)
 		char status[96];
 
 		sort_vms(vms);
-
 		json_array_foreach(vms, k, v)
 			sts[k] = jstr_or(v, "status", "Unknown");
 		bar_mci_status(sts, json_array_size(vms), status, sizeof(status));
