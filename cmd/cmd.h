@@ -1,7 +1,8 @@
 /*
  * cmd.h - what the subcommands of the `barista` program share: option
  * parsing, loading a configuration with printed diagnostics, opening state,
- * terminal detection and the plan/apply flow that apply and destroy both use.
+ * terminal detection, tables sized to their content and the plan/apply flow
+ * that apply and destroy both use.
  * Everything here prints; the library under it does not.
  */
 #ifndef BAR_CMD_H
@@ -88,6 +89,23 @@ int cmd_run_plan(const cmd_opts *o, const bar_plan *plan, bar_state *st, bar_reg
  * and *fresh = 1 (plans made against it carry an empty lineage). */
 int cmd_open_state_ro(bar_state **out, const char *path, int *fresh);
 
+/* A text table whose columns are as wide as their widest cell, so long
+ * names never break the alignment.  Cells are borrowed and must outlive
+ * cmd_table_print; NULL prints as "". */
+typedef struct cmd_table {
+	size_t cols;
+	const char **cells; /* row after row */
+	size_t n, cap;      /* cells */
+} cmd_table;
+#define CMD_TABLE_INIT(ncols) { (ncols), NULL, 0, 0 }
+
+/* Append a row of t->cols cells. */
+void cmd_table_add(cmd_table *t, const char *const *row);
+/* Print every row to stdout after `indent`, columns two spaces apart (the
+ * last one unpadded); widths count UTF-8 characters, not bytes. */
+void cmd_table_print(const cmd_table *t, const char *indent);
+void cmd_table_free(cmd_table *t);
+
 /*
  * Whether to free large structures just before the process exits.  Only
  * sanitizer builds do, so LeakSanitizer can check that everything is owned;
@@ -111,5 +129,6 @@ int cmd_import(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
 int cmd_ssh_broker(int argc, char **argv);
+int cmd_version(int argc, char **argv);
 
 #endif

@@ -1,11 +1,12 @@
 /*
- * common.c - option parsing, configuration loading and the plan/apply flow
- * shared by the subcommands (see cmd.h).
+ * common.c - option parsing, configuration loading, tables and the plan/apply
+ * flow shared by the subcommands (see cmd.h).
  */
 #include "cmd.h"
 #include "error.h"
 #include "util.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -34,6 +35,26 @@ static int needs_value(const char *name)
 	return 0;
 }
 
+/* A whole decimal number in [min, max], nothing before or after it (atoi
+ * would take "1.5" as 1 and "10x" as 10).  Prints the problem; 0 or -1. */
+static int parse_count(int *out, const char *name, const char *val, long min, long max)
+{
+	char *end;
+	long v;
+
+	if (val[0] >= '0' && val[0] <= '9') { /* no sign, no space */
+		errno = 0;
+		v = strtol(val, &end, 10);
+		if (!*end && !errno && v >= min && v <= max) {
+			*out = (int)v;
+			return 0;
+		}
+	}
+	fprintf(stderr, "barista: -%s must be a whole number from %ld to %ld, not \"%s\"\n",
+	        name, min, max, val);
+	return -1;
+}
+
 /* Append to one of the list options. */
 static int add_list(const char **list, size_t *n, const char *name, const char *val)
 {
@@ -56,13 +77,11 @@ static int set_remote_flag(cmd_opts *o, const char *name, const char *val)
 		o->timeout = val;
 	else if (!strcmp(name, "r"))
 		o->recursive = 1;
-	else if (!strcmp(name, "j")) {
-		o->jobs = atoi(val);
-		if (o->jobs < 1 || o->jobs > 10000)
-			return fprintf(stderr, "barista: -j must be 1..10000\n"), -1;
-	}
+	else if (!strcmp(name, "j"))
+		return parse_count(&o->jobs, name, val, 1, 10000);
 	return 0;
 }
+
 
 static int set_flag(cmd_opts *o, const char *name, const char *val)
 {
@@ -77,9 +96,7 @@ static int set_flag(cmd_opts *o, const char *name, const char *val)
 	else if (!strcmp(name, "replace"))
 		return add_list(o->replace, &o->n_replace, name, val);
 	else if (!strcmp(name, "parallelism")) {
-		o->parallelism = atoi(val);
-		if (o->parallelism < 1 || o->parallelism > 1000)
-			return fprintf(stderr, "barista: -parallelism must be 1..1000\n"), -1;
+		return parse_count(&o->parallelism, name, val, 1, 1000);
 	} else if (!strcmp(name, "refresh")) {
 		if (strcmp(val, "true") && strcmp(val, "false"))
 			return fprintf(stderr, "barista: -refresh takes true or false\n"), -1;
@@ -146,6 +163,57 @@ int cmd_parse(cmd_opts *o, int argc, char **argv, const char *allowed, const cha
 			return -1;
 	}
 	return 0;
+}
+
+void cmd_table_add(cmd_table *t, const char *const *row)
+{
+	if (t->n + t->cols > t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 16 * t->cols;
+		t->cells = bar_realloc(t->cells, t->cap * sizeof(*t->cells));
+	}
+	for (size_t i = 0; i < t->cols; i++)
+		t->cells[t->n++] = row[i] ? row[i] : "";
+}
+
+/* Characters, not bytes: UTF-8 continuation bytes do not count. */
+static size_t text_width(const char *s)
+{
+	size_t w = 0;
+
+	for (; *s; s++)
+		w += ((unsigned char)*s & 0xC0) != 0x80;
+	return w;
+}
+
+void cmd_table_print(const cmd_table *t, const char *indent)
+{
+	size_t *width = bar_calloc(t->cols, sizeof(*width));
+
+	for (size_t i = 0; i < t->n; i++) {
+		size_t w = text_width(t->cells[i]);
+
+		if (w > width[i % t->cols])
+			width[i % t->cols] = w;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		size_t col = i % t->cols;
+
+		if (col == 0)
+			fputs(indent, stdout);
+		fputs(t->cells[i], stdout);
+		if (col + 1 == t->cols)
+			putchar('\n');
+		else
+			printf("%*s", (int)(width[col] - text_width(t->cells[i]) + 2), "");
+	}
+	free(width);
+}
+
+void cmd_table_free(cmd_table *t)
+{
+	free(t->cells);
+	t->cells = NULL;
+	t->n = t->cap = 0;
 }
 
 const char *cmd_config_dir(const cmd_opts *o)

@@ -6,9 +6,12 @@
 
 static const char usage[] =
     "Usage: barista destroy [options] [DIR]\n"
-    "  Delete every resource recorded in the state of DIR (default .).\n"
-    "  -auto-approve, -parallelism N, -target ADDR, -state FILE, -plugin-path DIRS,\n"
-    "  -json, -no-color     as for apply\n";
+    "  Delete every resource recorded in the state of DIR (default .), in reverse\n"
+    "  dependency order.  The specs are not read.\n"
+    "  -target ADDR         only ADDR and what depends on it (repeatable); ADDR must\n"
+    "                       be recorded in the state\n"
+    "  -auto-approve, -parallelism N, -state FILE, -plugin-path DIRS, -json,\n"
+    "  -no-color            as for apply\n";
 
 int cmd_destroy(int argc, char **argv)
 {

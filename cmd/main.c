@@ -15,20 +15,25 @@ static const char usage[] =
     "MonitoringPolicies in YAML; barista plans and applies the difference.\n"
     "\n"
     "Commands:\n"
-    "  validate [DIR]       check the specs in DIR (default .) without touching anything\n"
-    "  plan [DIR]           show what apply would change\n"
-    "  apply [DIR|PLANFILE] make the infrastructure match the specs\n"
-    "  destroy [DIR]        delete everything recorded in the state\n"
-    "  show [DIR]           show MCIs and their VMs from the state\n"
-    "  state list|show|rm|unlock   inspect and repair the recorded state\n"
-    "  orphans [DIR]        resources tagged for this configuration that no record tracks\n"
-    "  import ADDR ID [DIR] adopt an existing resource for an address of the specs\n"
-    "  exec MCI -- CMD...   run a command on the VMs of an MCI\n"
-    "  cp SRC DST           copy files to or from the VMs of an MCI (MCI:PATH)\n"
-    "  version              print the version\n"
+    "  validate [DIR]         check the specs in DIR (default .) without touching anything\n"
+    "  plan [DIR]             show what apply would change\n"
+    "  apply [DIR|PLANFILE]   make the infrastructure match the specs, or apply a saved plan\n"
+    "  destroy [DIR]          delete everything recorded in the state\n"
+    "  show [DIR]             show MCIs and their VMs from the state\n"
+    "  state list             list the recorded resources\n"
+    "  state show ADDR        show one recorded resource\n"
+    "  state rm ADDR          forget a resource without touching it\n"
+    "  state unlock           remove a lock left by a dead process\n"
+    "  orphans [DIR]          resources tagged for this configuration that no record tracks\n"
+    "  import ADDR ID [DIR]   adopt an existing resource for an address of the specs\n"
+    "  exec MCI -- CMD...     run a command on the VMs of an MCI\n"
+    "  cp SRC DST             copy files to or from the VMs of an MCI (MCI:PATH)\n"
+    "  version                print the version (-json: as JSON)\n"
+    "  help                   print this help\n"
     "\n"
-    "Common options: -state FILE (default DIR/barista.db), -json, -no-color,\n"
-    "-plugin-path DIRS.  Run `barista <command> -help` for a command's options.\n";
+    "Options: -json (every command); -state FILE (default DIR/barista.db, or\n"
+    "$BARISTA_STATE; all but validate and version); -plugin-path DIRS (plan, apply,\n"
+    "destroy); -no-color.  `barista <command> -help` lists a command's options.\n";
 
 /* Providers' log lines: warnings and errors always, the rest with
  * BARISTA_LOG set. */
@@ -54,10 +59,8 @@ int main(int argc, char **argv)
 		fputs(usage, cmd ? stdout : stderr);
 		return cmd ? 0 : 1;
 	}
-	if (!strcmp(cmd, "version") || !strcmp(cmd, "-version") || !strcmp(cmd, "--version")) {
-		printf("barista %s (provider ABI %d)\n", BAR_VERSION, BAR_PROVIDER_ABI_VERSION);
-		return 0;
-	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "-version") || !strcmp(cmd, "--version"))
+		return cmd_version(argc - 2, argv + 2);
 	if (!strcmp(cmd, "validate"))
 		return cmd_validate(argc - 2, argv + 2);
 	if (!strcmp(cmd, "plan"))

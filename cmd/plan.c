@@ -16,10 +16,16 @@ static const char usage[] =
     "  -refresh=false       do not read live state from providers first\n"
     "  -refresh-only        plan only to record what is live (drifted attributes and\n"
     "                       statuses, resources gone) without changing anything\n"
-    "  -target ADDR         only ADDR and what it depends on (repeatable)\n"
-    "  -replace ADDR        force replacing ADDR (repeatable)\n"
-    "  -state FILE          state file (default DIR/barista.db)\n"
-    "  -plugin-path DIRS    where provider plugins are (colon-separated)\n"
+    "  -target ADDR         only ADDR and what it depends on (repeatable); ADDR is a\n"
+    "                       resource of the configuration or the state (an MCI takes\n"
+    "                       its VMs along); one that names nothing is an error\n"
+    "  -replace ADDR        force replacing ADDR, which must be in both the\n"
+    "                       configuration and the state (repeatable)\n"
+    "  -parallelism N       accepted as apply takes it (1..1000); planning does not\n"
+    "                       use it\n"
+    "  -state FILE          state file (default DIR/barista.db, or $BARISTA_STATE)\n"
+    "  -plugin-path DIRS    where provider plugins are (colon-separated; default\n"
+    "                       $BARISTA_PLUGIN_PATH, then the built-in directories)\n"
     "  -no-color            no ANSI colours (NO_COLOR is honoured too)\n";
 
 int cmd_plan(int argc, char **argv)

@@ -219,11 +219,18 @@ static int make_plan(const cmd_opts *o, const char *dir, int destroy, bar_state 
 	return rc;
 }
 
+/* The last line: "Apply complete!" only when everything ran and succeeded;
+ * otherwise interrupted (Ctrl-C), failed, or incomplete (not started for
+ * another reason, e.g. a dependency cycle).  The same for destroy. */
 static void print_summary(const bar_apply_summary *s, int destroy, double secs, int json)
 {
+	int ok = !s->failed && !s->skipped;
+	const char *result = ok ? "complete" : atomic_load(&token.stop) ? "interrupted"
+	                                     : s->failed ? "failed" : "incomplete";
+
 	if (json) {
-		json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:f}", "type", "summary",
-		                      "added", (json_int_t)s->added, "changed",
+		json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f}", "type", "summary",
+		                      "result", result, "added", (json_int_t)s->added, "changed",
 		                      (json_int_t)s->changed, "destroyed", (json_int_t)s->destroyed,
 		                      "failed", (json_int_t)s->failed, "not_started",
 		                      (json_int_t)s->skipped, "seconds", secs);
@@ -234,11 +241,11 @@ static void print_summary(const bar_apply_summary *s, int destroy, double secs, 
 		json_decref(j);
 		return;
 	}
+	printf("\n%s %s! Resources: ", destroy ? "Destroy" : "Apply", result);
 	if (destroy)
-		printf("\nDestroy complete! Resources: %zu destroyed", s->destroyed);
+		printf("%zu destroyed", s->destroyed);
 	else
-		printf("\nApply complete! Resources: %zu added, %zu changed, %zu destroyed",
-		       s->added, s->changed, s->destroyed);
+		printf("%zu added, %zu changed, %zu destroyed", s->added, s->changed, s->destroyed);
 	if (s->failed || s->skipped)
 		printf(", %zu failed, %zu not started", s->failed, s->skipped);
 	printf(" (%.1fs).\n", secs);

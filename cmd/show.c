@@ -1,7 +1,7 @@
 /*
  * show.c - `barista show [DIR]`: the MCIs recorded in state, each with its
- * aggregated status and its VMs (name, group, connection, region, IP,
- * status).
+ * aggregated status and a table of its VMs (name, group, connection, region,
+ * IP, status) sized to its content.
  */
 #include "cmd.h"
 #include "util.h"
@@ -10,8 +10,14 @@
 #include <string.h>
 
 static const char usage[] =
-    "Usage: barista show [-json] [-state FILE] [DIR]\n"
-    "  Show every MCI recorded in the state with its status and VMs.\n";
+    "Usage: barista show [options] [DIR]\n"
+    "  Show every MCI recorded in the state of DIR (default .) with its aggregated\n"
+    "  status and its VMs (name, group, connection, region, IP, status), VMs in\n"
+    "  natural name order (web-a-2 before web-a-10).  Reads the state only; no\n"
+    "  provider is asked.\n"
+    "  -json                the MCIs and the number of recorded resources as JSON\n"
+    "  -state FILE          state file (default DIR/barista.db, or $BARISTA_STATE)\n"
+    "  -no-color            accepted for symmetry; show prints no colours\n";
 
 static const char *jget(const json_t *o, const char *k)
 {
@@ -22,15 +28,19 @@ static const char *jget(const json_t *o, const char *k)
 
 static void print_mci(const json_t *m)
 {
+	static const char *const head[] = {"VM", "GROUP", "CONNECTION", "REGION", "IP", "STATUS"};
+	cmd_table t = CMD_TABLE_INIT(6);
 	size_t i;
 	json_t *v;
 
 	printf("MCI %s/%s  %s\n", jget(m, "namespace"), jget(m, "name"), jget(m, "status"));
-	printf("  %-24s %-10s %-16s %-16s %-15s %s\n", "VM", "GROUP", "CONNECTION", "REGION",
-	       "IP", "STATUS");
+	cmd_table_add(&t, head);
 	json_array_foreach(json_object_get(m, "vms"), i, v)
-		printf("  %-24s %-10s %-16s %-16s %-15s %s\n", jget(v, "name"), jget(v, "group"),
-		       jget(v, "connection"), jget(v, "region"), jget(v, "ip"), jget(v, "status"));
+		cmd_table_add(&t, (const char *const[]){jget(v, "name"), jget(v, "group"),
+		                                         jget(v, "connection"), jget(v, "region"),
+		                                         jget(v, "ip"), jget(v, "status")});
+	cmd_table_print(&t, "  ");
+	cmd_table_free(&t);
 }
 
 int cmd_show(int argc, char **argv)

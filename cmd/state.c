@@ -1,6 +1,7 @@
 /*
  * state.c - `barista state list|show ADDR|rm ADDR|unlock`: inspect the
- * recorded state, and the two repairs an operator needs.  Nothing shown here is secret: state holds no credentials or keys.
+ * recorded state, and the two repairs an operator needs.  Nothing shown here
+ * is secret: state holds no credentials or keys.
  */
 #include "cmd.h"
 #include "error.h"
@@ -10,12 +11,16 @@
 #include <string.h>
 
 static const char usage[] =
-    "Usage: barista state <list | show ADDR | rm ADDR | unlock> [-json] [-state FILE] [DIR]\n"
-    "  list         every recorded address with its type, status and system id\n"
+    "Usage: barista state <list | show ADDR | rm ADDR | unlock> [options] [DIR]\n"
+    "  list         every recorded address with its status and system id, in\n"
+    "               natural order (web-a-2 before web-a-10)\n"
     "  show ADDR    one record in full\n"
     "  rm ADDR      forget a resource without touching it at its provider (it is\n"
     "               no longer managed; a later apply creates it anew if specs have it)\n"
-    "  unlock       remove a lock left by a process that no longer exists\n";
+    "  unlock       remove a lock left by a process that no longer exists\n"
+    "  -json        list and show: the records as JSON (every field)\n"
+    "  -state FILE  state file (default DIR/barista.db, or $BARISTA_STATE)\n"
+    "  -no-color    accepted for symmetry; state prints no colours\n";
 
 static json_t *record_json(const bar_record *r)
 {
@@ -41,24 +46,46 @@ static void print_json(json_t *j)
 	json_decref(j);
 }
 
+static int addr_natcmp(const void *a, const void *b)
+{
+	return bar_strnatcmp((*(const bar_record *const *)a)->address,
+	                     (*(const bar_record *const *)b)->address);
+}
+
+/* Every record, in natural address order (web-a-2 before web-a-10). */
 static int do_list(const cmd_opts *o, bar_state *st)
 {
+	static const char *const head[] = {"ADDRESS", "STATUS", "SYSTEM ID"};
 	bar_records rs = {NULL, 0};
 	json_t *arr = o->json ? json_array() : NULL;
+	cmd_table t = CMD_TABLE_INIT(3);
+	const bar_record **sorted;
 
-	if (bar_state_load(st, &rs) < 0)
+	if (bar_state_load(st, &rs) < 0) {
+		json_decref(arr);
 		return cmd_fail(o);
+	}
+	sorted = bar_calloc(rs.n + 1, sizeof(*sorted));
+	for (size_t i = 0; i < rs.n; i++)
+		sorted[i] = &rs.items[i];
+	qsort(sorted, rs.n, sizeof(*sorted), addr_natcmp);
+	if (rs.n)
+		cmd_table_add(&t, head);
 	for (size_t i = 0; i < rs.n; i++) {
-		const bar_record *r = &rs.items[i];
+		const bar_record *r = sorted[i];
 
 		if (arr)
 			json_array_append_new(arr, record_json(r));
 		else
-			printf("%-44s %-10s %s\n", r->address, r->status ? r->status : "",
-			       r->system_id ? r->system_id : "-");
+			cmd_table_add(&t, (const char *const[]){r->address, r->status,
+			                                         r->system_id ? r->system_id : "-"});
 	}
 	if (arr)
 		print_json(arr);
+	else
+		cmd_table_print(&t, "");
+	cmd_table_free(&t);
+	free(sorted);
 	bar_records_clear(&rs);
 	return 0;
 }
@@ -130,17 +157,17 @@ int cmd_state(int argc, char **argv)
 		fputs(usage, sub ? stdout : stderr);
 		return sub ? 0 : 1;
 	}
-	if (!strcmp(sub, "show") || !strcmp(sub, "rm")) {
-		if (argc < 2 || argv[1][0] == '-') {
-			fprintf(stderr, "barista: state %s needs an address\n%s", sub, usage);
-			return 1;
-		}
+	if ((!strcmp(sub, "show") || !strcmp(sub, "rm")) && argc > 1 && argv[1][0] != '-') {
 		addr = argv[1];
 		argc--;
 		argv++;
 	}
 	if (cmd_parse(&o, argc - 1, argv + 1, "json state no-color", usage) < 0)
 		return 1;
+	if ((!strcmp(sub, "show") || !strcmp(sub, "rm")) && !addr) {
+		fprintf(stderr, "barista: state %s needs an address\n%s", sub, usage);
+		return 1;
+	}
 	path = cmd_state_path(&o, cmd_config_dir(&o));
 	if (!strcmp(sub, "unlock") || !strcmp(sub, "rm"))
 		rc = bar_state_open(&st, path, 0);

@@ -11,7 +11,10 @@ static const char usage[] =
     "Usage: barista validate [-json] [DIR]\n"
     "  Parse and check every *.yaml/*.yml file in DIR (default .): fields, types,\n"
     "  references, CIDRs, cycles.  Touches neither state nor providers.\n"
-    "  Exit 0 when valid, 1 otherwise (every problem is listed as file:line:col).\n";
+    "  Exit 0 when valid, 1 otherwise (every problem is listed as file:line:col).\n"
+    "  -json                the result, or every problem with its file, line and\n"
+    "                       column, as JSON\n"
+    "  -no-color            accepted for symmetry; validate prints no colours\n";
 
 int cmd_validate(int argc, char **argv)
 {

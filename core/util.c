@@ -1,5 +1,6 @@
 /*
- * util.c - allocation, bounded buffers, time and hashing (see util.h).
+ * util.c - allocation, bounded buffers, time, hashing and natural string order
+ * (see util.h).
  */
 #include "util.h"
 #include "error.h"
@@ -249,6 +250,44 @@ int bar_sleep_ms(int64_t ms, int64_t deadline_ms, const bar_cancel *c)
 		nanosleep(&ts, NULL);
 	}
 	return deadline_ms && end == deadline_ms && bar_now_ms() >= deadline_ms ? BAR_ETIMEOUT : 0;
+}
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+int bar_strnatcmp(const char *a, const char *b)
+{
+	while (*a && *b) {
+		const char *x = a, *y = b;
+		size_t nx = 0, ny = 0;
+		int c;
+
+		if (!is_digit(*a) || !is_digit(*b)) {
+			if (*a != *b)
+				return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+			a++, b++;
+			continue;
+		}
+		while (*x == '0') /* digit runs: by value, then the shorter run first */
+			x++;
+		while (*y == '0')
+			y++;
+		while (is_digit(x[nx]))
+			nx++;
+		while (is_digit(y[ny]))
+			ny++;
+		if (nx != ny)
+			return nx < ny ? -1 : 1;
+		if ((c = memcmp(x, y, nx)) != 0)
+			return c < 0 ? -1 : 1;
+		if (x - a != y - b)
+			return x - a < y - b ? -1 : 1;
+		a = x + nx;
+		b = y + ny;
+	}
+	return *a ? 1 : *b ? -1 : 0;
 }
 
 void bar_memzero(void *p, size_t n)

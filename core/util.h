@@ -1,6 +1,7 @@
 /*
  * util.h - small helpers shared by every part of Barista: checked
- * allocation, a bounded growable buffer, monotonic time, and a string hash.
+ * allocation, a bounded growable buffer, monotonic time, a string hash and
+ * natural string order.
  */
 #ifndef BAR_UTIL_H
 #define BAR_UTIL_H
@@ -81,6 +82,10 @@ void bar_uuid(char out[37]);
 /* Levenshtein distance of two strings of at most 64 bytes (SIZE_MAX for
  * longer ones), for "did you mean" hints. */
 size_t bar_edit_distance(const char *a, const char *b);
+
+/* strcmp, except that runs of digits compare by their value ("web-2" before
+ * "web-10"; equal values: fewer leading zeros first).  <0, 0 or >0. */
+int bar_strnatcmp(const char *a, const char *b);
 
 /* Overwrite memory holding a secret before it is freed. */
 void bar_memzero(void *p, size_t n);

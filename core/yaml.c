@@ -8,6 +8,12 @@
  * nesting cannot overflow the C stack, and each collection costs one arena
  * allocation.
  *
+ * Nesting is limited to BAR_YAML_MAX_DEPTH collections: libyaml's scanner
+ * does work proportional to the nesting depth for every token (it walks its
+ * stack of possible simple keys), so a file of 200k `[` would take minutes.
+ * Going deeper is an error that ends the parse, like a syntax error; no spec
+ * needs more than a dozen levels.
+ *
  * Everything that is not plain data (anchors, aliases, tags, complex keys,
  * duplicate keys, NUL characters) is recorded as an error against the
  * document, which the spec loader then leaves uninterpreted; parsing goes on
@@ -133,8 +139,15 @@ static void on_scalar(ybuild *b, const yaml_event_t *ev)
 	node->u.str = bar_arena_strndup(&b->y->arena, value, len);
 }
 
-static void on_open(ybuild *b, bar_ytype type, const yaml_event_t *ev)
+/* Open a collection.  Returns -1 (error recorded) when that would nest
+ * deeper than BAR_YAML_MAX_DEPTH: the parse must end there. */
+static int on_open(ybuild *b, bar_ytype type, const yaml_event_t *ev)
 {
+	if (b->n_open >= BAR_YAML_MAX_DEPTH) {
+		yerror(b, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1,
+		       "nesting deeper than %d levels is not supported", BAR_YAML_MAX_DEPTH);
+		return -1;
+	}
 	if (type == BAR_Y_MAP)
 		node_props_ok(b, &ev->start_mark, ev->data.mapping_start.anchor,
 		              ev->data.mapping_start.tag);
@@ -147,6 +160,7 @@ static void on_open(ybuild *b, bar_ytype type, const yaml_event_t *ev)
 		b->open = bar_realloc(b->open, b->cap_open * sizeof(*b->open));
 	}
 	b->open[b->n_open++] = b->n - 1;
+	return 0;
 }
 
 static int key_cmp(const bar_ynode *a, const bar_ynode *b)
@@ -286,7 +300,8 @@ static void on_parse_error(ybuild *b, const yaml_parser_t *p)
 	}
 }
 
-/* Feed one event to the builder.  Returns 1 at the end of the stream. */
+/* Feed one event to the builder.  Returns 1 at the end of the stream or
+ * when the parse cannot go on (nesting too deep). */
 static int on_event(ybuild *b, const yaml_event_t *ev)
 {
 	switch (ev->type) {
@@ -310,11 +325,9 @@ static int on_event(ybuild *b, const yaml_event_t *ev)
 		on_scalar(b, ev);
 		break;
 	case YAML_SEQUENCE_START_EVENT:
-		on_open(b, BAR_Y_SEQ, ev);
-		break;
+		return on_open(b, BAR_Y_SEQ, ev) < 0;
 	case YAML_MAPPING_START_EVENT:
-		on_open(b, BAR_Y_MAP, ev);
-		break;
+		return on_open(b, BAR_Y_MAP, ev) < 0;
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT:
 		on_close(b);

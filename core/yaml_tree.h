@@ -10,6 +10,9 @@
  * in one go.  Anchors, aliases, tags other than !!str, non-scalar keys and
  * duplicate keys are reported as errors: specs are plain data.
  *
+ * Collections nest at most BAR_YAML_MAX_DEPTH deep; deeper input is reported
+ * as an error at the collection that exceeds it, and the parse ends there.
+ *
  * A file that does not parse is not a failure of bar_yaml_parse(): the result
  * carries the documents read completely before the problem and a list of
  * errors with their positions, so the caller can report them with the rest.
@@ -56,6 +59,9 @@ void bar_arena_free(bar_arena *a);
 
 /* ---- node tree ------------------------------------------------------ */
 
+/* How deeply mappings and sequences may nest (a spec needs about eight). */
+#define BAR_YAML_MAX_DEPTH 64
+
 typedef enum bar_ytype {
 	BAR_Y_SCALAR = 0,
 	BAR_Y_MAP,
@@ -100,10 +106,10 @@ typedef struct bar_yaml bar_yaml;
 /*
  * Parse `len` bytes of YAML (one or more documents).  Empty documents are
  * skipped.  Returns 0 and sets *out to the result (free with bar_yaml_free):
- * documents read, and errors found (syntax errors stop the parse; the
- * documents completed before it are kept).  Returns -1 (error set) only when
- * libyaml cannot be initialised.  `data` need not be NUL-terminated and is
- * not referenced after the call.
+ * documents read, and errors found (syntax errors and nesting deeper than
+ * BAR_YAML_MAX_DEPTH stop the parse; the documents completed before it are
+ * kept).  Returns -1 (error set) only when libyaml cannot be initialised.
+ * `data` need not be NUL-terminated and is not referenced after the call.
  */
 int bar_yaml_parse(bar_yaml **out, const char *data, size_t len);
 

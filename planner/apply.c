@@ -980,7 +980,8 @@ int bar_apply_run(const bar_plan *plan, bar_state *st, bar_registry *reg,
 	rc = e.sum.failed || e.sum.skipped ? -1 : 0;
 	if (rc < 0 && stopping(&e) && !e.sum.failed)
 		bar_error_set("interrupted: %zu operations not started; everything that ran is "
-		              "recorded, run apply again to finish", e.sum.skipped);
+		              "recorded, run %s again to finish", e.sum.skipped,
+		              plan->destroy ? "destroy" : "apply");
 	else if (rc < 0)
 		bar_error_set("%zu failed, %zu not started", e.sum.failed, e.sum.skipped);
 done:

@@ -65,8 +65,29 @@ static const char *jstr_or(const json_t *o, const char *k, const char *dflt)
 	return s ? s : dflt;
 }
 
-/* Aggregate the statuses collected in each MCI's "vms" into its "status". */
-static void set_statuses(json_t *mcis)
+static int vm_name_cmp(const void *a, const void *b)
+{
+	return bar_strnatcmp(jstr_or(*(json_t *const *)a, "name", ""),
+	                     jstr_or(*(json_t *const *)b, "name", ""));
+}
+
+/* VMs in natural name order: web-a-2 before web-a-10. */
+static void sort_vms(json_t *vms)
+{
+	size_t n = json_array_size(vms);
+	json_t **v = bar_calloc(n + 1, sizeof(*v));
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(vms, i));
+	qsort(v, n, sizeof(*v), vm_name_cmp);
+	json_array_clear(vms);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(vms, v[i]);
+	free(v);
+}
+
+/* Sort each MCI's "vms" and aggregate their statuses into its "status". */
+static void finish_mcis(json_t *mcis)
 {
 	size_t i, k;
 	json_t *m, *v;
@@ -76,6 +97,7 @@ static void set_statuses(json_t *mcis)
 		const char **sts = bar_calloc(json_array_size(vms) + 1, sizeof(*sts));
 		char status[96];
 
+		sort_vms(vms);
 		json_array_foreach(vms, k, v)
 			sts[k] = jstr_or(v, "status", "Unknown");
 		bar_mci_status(sts, json_array_size(vms), status, sizeof(status));
@@ -131,7 +153,7 @@ int bar_mci_view(json_t **out, const bar_records *rs)
 		json_decref(d);
 		json_decref(obs);
 	}
-	set_statuses(mcis);
+	finish_mcis(mcis);
 	bar_map_free(&by_addr);
 	json_decref(regions);
 	*out = mcis;

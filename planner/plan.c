@@ -521,6 +521,20 @@ static int check_replace_opts(const bar_plan_opts *o, const bar_desired_set *ds,
 	return 0;
 }
 
+/* Every -target must name something: a resource of the configuration or of
+ * the state (for destroy: of the state), an MCI included. */
+static int check_target_opts(const bar_plan_opts *o, const bar_desired_set *ds,
+                             const bar_records *rs)
+{
+	for (size_t i = 0; i < o->n_targets; i++)
+		if (!bar_records_find(rs, o->targets[i]) &&
+		    !(ds && !o->destroy && bar_desired_find(ds, o->targets[i])))
+			return bar_error_set("-target %s: no such resource in the %s; see `barista "
+			                     "state list`", o->targets[i],
+			                     o->destroy ? "state" : "configuration or the state");
+	return 0;
+}
+
 /* Every connection a change needs, for apply: the desired attributes for
  * creates, and the live ones (recorded location, current credential) for
  * everything that touches an existing resource. */
@@ -720,7 +734,7 @@ int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_snapshot *snap,
 	p->serial = snap->serial;
 	p->destroy = o->destroy;
 	p->refreshed = snap->refreshed && !o->destroy;
-	if (check_replace_opts(o, ds, rs) < 0)
+	if (check_replace_opts(o, ds, rs) < 0 || check_target_opts(o, ds, rs) < 0)
 		goto done;
 	if (p->refreshed && bar_snapshot_settle(snap, ds) < 0)
 		goto done;

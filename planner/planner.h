@@ -184,7 +184,13 @@ void bar_plan_free(bar_plan *p);
 void bar_plan_counts(const bar_plan *p, size_t *add, size_t *change, size_t *destroy);
 
 /* Serialise to / from the saved-plan JSON format (docs/plan-format.md).
- * The JSON never holds secrets: specs hold only credential references. */
+ * The JSON never holds secrets: specs hold only credential references.
+ * bar_plan_from_json checks a plan as strictly as a spec: unknown fields,
+ * wrong JSON types, unknown actions and types, an address that is not
+ * "<ns>/<type>/<name>" of the change's fields, a provider resource without
+ * a connection, two changes of one address are errors naming the change
+ * ("changes[3] (default/vm/x): ..."); bar_plan_read prefixes the file name.
+ * Both return 0 and set *out (free with bar_plan_free), or -1. */
 json_t *bar_plan_to_json(const bar_plan *p);
 int bar_plan_from_json(bar_plan **out, const json_t *j);
 int bar_plan_write(const bar_plan *p, const char *path);
@@ -322,7 +328,8 @@ void bar_mci_status(const char *const *statuses, size_t n, char *buf, size_t siz
  * Every MCI recorded in `rs` with its aggregated status and its VMs, as a new
  * JSON array: [{"namespace","name","address","status","vms":[{"name",
  * "address","group","connection","region","ip","status","system_id"}]}],
- * in address order.  One pass over the records.  Returns 0.
+ * MCIs in address order, each one's VMs in natural name order (web-a-2
+ * before web-a-10, bar_strnatcmp).  One pass over the records.  Returns 0.
  */
 int bar_mci_view(json_t **out, const bar_records *rs);
 

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,11 @@ static void test_basics(void)
 	args = bar_printf("plan -out '%s/p.plan' '%s'", tmpdir, dir);
 	CHECK(run_q(args) == 0);
 	free(args);
+	args = bar_printf("apply -target default/mci/web '%s/p.plan'", tmpdir);
+	CHECK(run(&out, args) == 1 && strstr(out, "-target cannot be used with a saved plan"));
+	CHECK(count_type(NULL) == 0);
+	free(out);
+	free(args);
 	args = bar_printf("apply '%s/p.plan'", tmpdir);
 	CHECK(run_q(args) == 0);
 	CHECK(count_type("vm") == 5);
@@ -244,6 +250,7 @@ static void test_failure_isolation(void)
 	write_config("create:web-a-5,create:k3", 0, 6);
 	CHECK(run(&out, args) == 1);
 	CHECK(strstr(out, "InjectedFault") && strstr(out, "2 failed, 2 not started"));
+	CHECK(strstr(out, "\nApply failed! Resources: ") && !strstr(out, "complete!"));
 	CHECK(strstr(out, "skipped (not started: default/sshkey/k3 failed)"));
 	CHECK(has_vm("web-a-4") && has_vm("web-a-6") && !has_vm("web-a-5"));
 	CHECK(!has_vm("api-x-1") && !has_vm("api-x-2"));
@@ -267,12 +274,12 @@ static void test_failure_isolation(void)
 	free(args);
 }
 
-/* An apply in the background, its output on a pipe, stopped once two VM
- * creates are in flight.  Returns the apply's pid; *f reads its output. */
-static pid_t start_apply(FILE **f)
+/* barista ARGS in the background, its output on a pipe, returned once `n`
+ * output lines have contained both `what` and `verb`.  Returns the pid;
+ * *f reads the rest of its output. */
+static pid_t start_bg(FILE **f, const char *args_in, const char *what, const char *verb, int n)
 {
-	char *args = bar_printf("exec '%s' apply -auto-approve -parallelism 2 '%s'", barista,
-	                        dir);
+	char *args = bar_printf("exec '%s' %s", barista, args_in);
 	char line[512];
 	int fds[2], started = 0;
 	pid_t pid;
@@ -291,22 +298,37 @@ static pid_t start_apply(FILE **f)
 	free(args);
 	*f = fdopen(fds[0], "r");
 	while (*f && fgets(line, sizeof(line), *f))
-		if (strstr(line, "/vm/web-a-") && strstr(line, "Creating...") && ++started == 2)
+		if (strstr(line, what) && strstr(line, verb) && ++started == n)
 			break;
 	return pid;
 }
 
-/* Read the rest of the apply's output and return its exit status. */
-static int finish_apply(pid_t pid, FILE *f)
+/* An apply in the background, stopped once two VM creates are in flight. */
+static pid_t start_apply(FILE **f)
 {
+	char *args = bar_printf("apply -auto-approve -parallelism 2 '%s'", dir);
+	pid_t pid = start_bg(f, args, "/vm/web-a-", "Creating...", 2);
+
+	free(args);
+	return pid;
+}
+
+/* Read the rest of the output (into *out when out is not NULL; the caller
+ * frees it) and return the exit status. */
+static int finish_apply(pid_t pid, FILE *f, char **out)
+{
+	bar_buf b = BAR_BUF_INIT(1 << 20);
 	char line[512];
 	int status = 0;
 
 	while (f && fgets(line, sizeof(line), f))
-		;
+		bar_buf_puts(&b, line);
 	if (f)
 		fclose(f);
 	waitpid(pid, &status, 0);
+	if (out)
+		*out = bar_buf_take(&b);
+	bar_buf_free(&b);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
 }
 
@@ -336,7 +358,10 @@ static void test_interrupt(void)
 	CHECK(run(&out, second) == 1 && strstr(out, "locked by apply"));
 	free(out);
 	kill(pid, SIGINT);
-	CHECK(finish_apply(pid, f) == 1);
+	CHECK(finish_apply(pid, f, &out) == 1);
+	CHECK(strstr(out, "\nApply interrupted! Resources: ") && !strstr(out, "complete!"));
+	CHECK(strstr(out, "run apply again to finish"));
+	free(out);
 	CHECK(count_type("vm") >= 10 && count_type("vm") < 14);
 	/* nothing is lost: the plan only adds what never started */
 	CHECK(run(&out, plan) == 0 && !strstr(out, "Drift") && !strstr(out, "deleted outside"));
@@ -362,8 +387,10 @@ static void test_cancel(void)
 	kill(pid, SIGINT);
 	usleep(200000);
 	kill(pid, SIGINT);
-	CHECK(finish_apply(pid, f) == 1);
+	CHECK(finish_apply(pid, f, &out) == 1);
 	CHECK(bar_now_s() - t0 < 5);
+	CHECK(strstr(out, "\nApply interrupted! ") && !strstr(out, "complete!"));
+	free(out);
 	CHECK(count_type("vm") == 14);
 	CHECK(run(&out, plan) == 0 && strstr(out, "2 to add") && !strstr(out, "Drift"));
 	free(out);
@@ -389,6 +416,89 @@ static void test_bad_input(void)
 	free(args);
 	CHECK(run(&out, "plan -bogus") == 1 && strstr(out, "unknown option -bogus"));
 	free(out);
+	/* -target must name something; an MCI is something */
+	args = bar_printf("plan -target default/mci/web -target default/vm/nope '%s'", dir);
+	CHECK(run(&out, args) == 1 && strstr(out, "-target default/vm/nope: no such resource"));
+	free(out);
+	free(args);
+	args = bar_printf("destroy -auto-approve -target default/vnet/nope '%s'", dir);
+	CHECK(run(&out, args) == 1 && strstr(out, "-target default/vnet/nope: no such resource "
+	                                         "in the state"));
+	free(out);
+	free(args);
+	args = bar_printf("plan -target default/mci/web '%s'", dir);
+	CHECK(run_q(args) == 0);
+	free(args);
+	/* numbers are whole numbers in range, nothing else */
+	{
+		static const char *bad[] = {"1.5", "10x", "0", "-3", "", "+5", " 5", "1001",
+		                            "99999999999999999999"};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			char *want = bar_printf("-parallelism must be a whole number from 1 to 1000, "
+			                        "not \"%s\"", bad[i]);
+
+			args = bar_printf("apply -auto-approve -parallelism '%s' '%s'", bad[i], dir);
+			CHECK(run(&out, args) == 1 && strstr(out, want));
+			free(out);
+			free(args);
+			free(want);
+		}
+	}
+}
+
+/* A sim Connection named NAME in REGION whose config holds the store file
+ * of directory D plus EXTRA ("" or `, key: "value"...`); a YAML document. */
+static char *sim_connection(const char *name, const char *region, const char *d,
+                            const char *extra)
+{
+	return bar_printf("apiVersion: barista.dev/v1\nkind: Connection\nmetadata: {name: %s}\n"
+	                  "spec:\n  driver: sim\n  region: %s\n  maxConcurrency: 8\n"
+	                  "  config: {file: \"%s/sim.log\"%s}\n",
+	                  name, region, d, extra);
+}
+
+/* VNet n, SSHKey KEYS (space-separated names), Image i and Spec s on
+ * connection CONN: YAML documents, each after a "---" line. */
+static char *mcir_docs(const char *conn, const char *keys)
+{
+	bar_buf b = BAR_BUF_INIT(0);
+	char key[64];
+	int used;
+
+	bar_buf_printf(&b, "---\napiVersion: barista.dev/v1\nkind: VNet\nmetadata: {name: n}\n"
+	                   "spec: {connection: %s, cidr: 10.0.0.0/16, "
+	                   "subnets: [{name: s, cidr: 10.0.1.0/24}]}\n", conn);
+	for (const char *k = keys; sscanf(k, "%63s%n", key, &used) == 1; k += used)
+		bar_buf_printf(&b, "---\napiVersion: barista.dev/v1\nkind: SSHKey\n"
+		                   "metadata: {name: %s}\nspec: {connection: %s}\n", key, conn);
+	bar_buf_printf(&b, "---\napiVersion: barista.dev/v1\nkind: Image\nmetadata: {name: i}\n"
+	                   "spec: {connection: %s, imageId: x}\n---\n"
+	                   "apiVersion: barista.dev/v1\nkind: Spec\nmetadata: {name: s}\n"
+	                   "spec: {connection: %s, vcpu: 1, memoryMiB: 512}\n", conn, conn);
+	return bar_buf_take(&b);
+}
+
+/* A configuration directory D holding all.yaml: the concatenated parts
+ * (NULL-terminated; each is freed). */
+static void write_dir(const char *d, ...)
+{
+	char *path = bar_printf("%s/all.yaml", d);
+	FILE *f;
+	va_list ap;
+
+	mkdir(d, 0755);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	va_start(ap, d);
+	for (char *part; (part = va_arg(ap, char *));) {
+		CHECK(f && fputs(part, f) >= 0);
+		free(part);
+	}
+	va_end(ap);
+	if (f)
+		fclose(f);
+	free(path);
 }
 
 /* A provider throttling us (sim maxInFlight 2 under maxConcurrency 8):
@@ -396,31 +506,16 @@ static void test_bad_input(void)
 static void test_throttling(void)
 {
 	char *d = bar_printf("%s/throttle", tmpdir);
-	char *path = bar_printf("%s/all.yaml", d);
-	char *text = bar_printf(
-	    "apiVersion: barista.dev/v1\nkind: Connection\nmetadata: {name: c}\nspec:\n"
-	    "  driver: sim\n  region: r\n  maxConcurrency: 8\n"
-	    "  config: {file: \"%s/sim.log\", latencyMs: \"100\", maxInFlight: \"2\"}\n---\n"
-	    "apiVersion: barista.dev/v1\nkind: VNet\nmetadata: {name: n}\n"
-	    "spec: {connection: c, cidr: 10.0.0.0/16, subnets: [{name: s, cidr: 10.0.1.0/24}]}\n"
-	    "---\napiVersion: barista.dev/v1\nkind: SSHKey\nmetadata: {name: k}\n"
-	    "spec: {connection: c}\n---\napiVersion: barista.dev/v1\nkind: Image\n"
-	    "metadata: {name: i}\nspec: {connection: c, imageId: x}\n---\n"
-	    "apiVersion: barista.dev/v1\nkind: Spec\nmetadata: {name: s}\n"
-	    "spec: {connection: c, vcpu: 1, memoryMiB: 512}\n---\n"
-	    "apiVersion: barista.dev/v1\nkind: MCI\nmetadata: {name: m}\nspec:\n  groups: "
-	    "[{name: g, connection: c, spec: s, image: i, vnet: n, sshKey: k, count: 16}]\n",
-	    d);
 	char *apply = bar_printf("apply -auto-approve '%s'", d);
 	char *destroy = bar_printf("destroy -auto-approve '%s'", d);
 	char *out;
-	FILE *f;
 
-	mkdir(d, 0755);
-	f = fopen(path, "w");
-	CHECK(f && fputs(text, f) >= 0);
-	if (f)
-		fclose(f);
+	write_dir(d, sim_connection("c", "r", d, ", latencyMs: \"100\", maxInFlight: \"2\""),
+	          mcir_docs("c", "k"),
+	          bar_strdup("---\napiVersion: barista.dev/v1\nkind: MCI\nmetadata: {name: m}\n"
+	                     "spec:\n  groups: [{name: g, connection: c, spec: s, image: i, "
+	                     "vnet: n, sshKey: k, count: 16}]\n"),
+	          (char *)NULL);
 	CHECK(run(&out, apply) == 0 && strstr(out, "22 added"));
 	if (getenv("TEST_VERBOSE"))
 		fputs(out, stderr);
@@ -429,9 +524,169 @@ static void test_throttling(void)
 	free(out);
 	free(destroy);
 	free(apply);
-	free(text);
-	free(path);
 	free(d);
+}
+
+/* An interrupted destroy says so and advises destroy (not apply) again; a
+ * failed one does not claim to be complete.  Deletes take 0.7 s each, one
+ * at a time; k2 is deleted last (k1 depends on it) and its delete fails. */
+static void test_destroy_stopped(void)
+{
+	char *d = bar_printf("%s/dstop", tmpdir);
+	char *apply = bar_printf("apply -auto-approve '%s'", d);
+	char *destroy = bar_printf("destroy -auto-approve -parallelism 1 '%s'", d);
+	char *out = NULL;
+	FILE *f = NULL;
+	pid_t pid;
+
+	write_dir(d, sim_connection("c", "r", d, ", latencyMs: \"700\", createLatencyMs: \"0\", "
+	                                         "failOn: \"delete:k2\""),
+	          bar_strdup("---\napiVersion: barista.dev/v1\nkind: VNet\nmetadata: {name: n}\n"
+	                     "spec: {connection: c, cidr: 10.0.0.0/16, "
+	                     "subnets: [{name: s, cidr: 10.0.1.0/24}]}\n---\n"
+	                     "apiVersion: barista.dev/v1\nkind: SSHKey\nmetadata: {name: k2}\n"
+	                     "spec: {connection: c}\n---\napiVersion: barista.dev/v1\n"
+	                     "kind: SSHKey\nmetadata: {name: k1, dependsOn: [SSHKey/k2]}\n"
+	                     "spec: {connection: c}\n"),
+	          (char *)NULL);
+	CHECK(run(&out, apply) == 0 && strstr(out, "Apply complete! Resources: 4 added"));
+	free(out);
+	pid = start_bg(&f, destroy, "default/", "Destroying...", 1);
+	CHECK(pid > 0);
+	kill(pid, SIGINT);
+	CHECK(finish_apply(pid, f, &out) == 1);
+	CHECK(strstr(out, "\nDestroy interrupted! Resources: 1 destroyed, 0 failed, 3 not started"));
+	CHECK(strstr(out, "run destroy again to finish"));
+	CHECK(!strstr(out, "apply") && !strstr(out, "Apply") && !strstr(out, "complete!"));
+	if (getenv("TEST_VERBOSE"))
+		fputs(out, stderr);
+	free(out);
+	CHECK(run(&out, destroy) == 1 && strstr(out, "InjectedFault"));
+	CHECK(strstr(out, "\nDestroy failed! Resources: 1 destroyed, 1 failed, 1 not started"));
+	CHECK(!strstr(out, "complete!"));
+	if (getenv("TEST_VERBOSE"))
+		fputs(out, stderr);
+	free(out);
+	free(destroy);
+	free(apply);
+	free(d);
+}
+
+/* The line of `text` that contains `what` (a copy; the caller frees it). */
+static char *line_with(const char *text, const char *what)
+{
+	const char *p = text ? strstr(text, what) : NULL, *b, *e;
+
+	if (!p)
+		return bar_strdup("");
+	for (b = p; b > text && b[-1] != '\n'; b--)
+		;
+	e = strchr(p, '\n');
+	return bar_strndup(b, e ? (size_t)(e - b) : strlen(b));
+}
+
+/* In the table `out` (header: the line containing `head_key`), the row
+ * containing c[0] holds c[2] in the column named c[1]: the cell starts,
+ * after a space, exactly where the column's name does. */
+static int cell_ok(const char *out, const char *head_key, const char *const c[3])
+{
+	char *head = line_with(out, head_key), *row = line_with(out, c[0]);
+	const char *h = strstr(head, c[1]);
+	size_t at = h ? (size_t)(h - head) : 0;
+	int ok = h && at > 0 && strlen(row) > at && row[at - 1] == ' ' &&
+	         !strncmp(row + at, c[2], strlen(c[2]));
+
+	if (!ok)
+		fprintf(stderr, "column %s of \"%s\" is not \"%s\":\n%s\n%s\n", c[1], c[0], c[2],
+		        head, row);
+	free(head);
+	free(row);
+	return ok;
+}
+
+/* show and state list: columns as wide as their content (names longer
+ * than the old fixed widths), VMs in natural order. */
+static void test_tables(void)
+{
+	static const char conn[] = "a-connection-with-a-long-name";
+	static const char *const show_cells[][3] = {
+		{"  m-a-group-with-a-long-name-1 ", "GROUP", "a-group-with-a-long-name "},
+		{"  m-a-group-with-a-long-name-1 ", "CONNECTION", "a-connection-with-a-long-name "},
+		{"  m-a-group-with-a-long-name-1 ", "REGION", "a-region-name-longer-than-sixteen "},
+		{"  m-a-group-with-a-long-name-1 ", "STATUS", "Running"},
+		{"  m-g-10 ", "GROUP", "g "}, {"  m-g-10 ", "STATUS", "Running"},
+	};
+	static const char *const list_cells[][3] = {
+		{"default/vm/m-a-group-with-a-long-name-1 ", "STATUS", "Running "},
+		{"default/vm/m-a-group-with-a-long-name-1 ", "SYSTEM ID", "sim-vm-"},
+		{"default/vm/m-g-2 ", "STATUS", "Running "}, {"default/vm/m-g-2 ", "SYSTEM ID", "sim-vm-"},
+		{"default/connection/a-connection-with-a-long-name ", "SYSTEM ID", "-"},
+	};
+	char *d = bar_printf("%s/tables", tmpdir);
+	char *apply = bar_printf("apply -auto-approve '%s'", d);
+	char *show = bar_printf("show '%s'", d), *list = bar_printf("state list '%s'", d);
+	char *out;
+
+	write_dir(d, sim_connection(conn, "a-region-name-longer-than-sixteen", d, ""),
+	          mcir_docs(conn, "k"),
+	          bar_printf("---\napiVersion: barista.dev/v1\nkind: MCI\nmetadata: {name: m}\n"
+	                     "spec:\n  groups:\n    - {name: g, connection: %s, spec: s, image: i, "
+	                     "vnet: n, sshKey: k, count: 11}\n    - {name: a-group-with-a-long-name, "
+	                     "connection: %s, spec: s, image: i, vnet: n, sshKey: k, count: 1}\n",
+	                     conn, conn),
+	          (char *)NULL);
+	CHECK(run_q(apply) == 0);
+	CHECK(run(&out, show) == 0);
+	for (size_t i = 0; i < sizeof(show_cells) / sizeof(show_cells[0]); i++)
+		CHECK(cell_ok(out, "  VM ", show_cells[i]));
+	CHECK(strstr(out, "  m-g-2 ") && strstr(out, "  m-g-2 ") < strstr(out, "  m-g-10 "));
+	CHECK(strstr(out, "  m-g-9 ") < strstr(out, "  m-g-10 "));
+	free(out);
+	CHECK(run(&out, list) == 0);
+	for (size_t i = 0; i < sizeof(list_cells) / sizeof(list_cells[0]); i++)
+		CHECK(cell_ok(out, "ADDRESS", list_cells[i]));
+	CHECK(strstr(out, "/vm/m-g-2 ") && strstr(out, "/vm/m-g-2 ") < strstr(out, "/vm/m-g-10 "));
+	free(out);
+	free(list);
+	free(show);
+	free(apply);
+	free(d);
+}
+
+/* version -json is JSON; the top-level help lists every command, and every
+ * command it lists exists. */
+static void test_version_help(void)
+{
+	static const char *commands[] = {"validate", "plan", "apply", "destroy", "show",
+	                                 "state list", "state show", "state rm", "state unlock",
+	                                 "version", "help"};
+	char *out, *help;
+	json_t *j;
+
+	CHECK(run(&out, "version -json") == 0);
+	j = json_loads(out, 0, NULL);
+	CHECK(j && json_is_string(json_object_get(j, "version")) &&
+	      json_is_integer(json_object_get(j, "abi")) && json_object_size(j) == 2);
+	json_decref(j);
+	free(out);
+	CHECK(run(&out, "version -bogus") == 1);
+	free(out);
+	CHECK(run(&help, "help") == 0 && strstr(help, "Commands:"));
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		char *line = bar_printf("\n  %s ", commands[i]);
+		char *args = bar_printf("%s -help", commands[i]);
+		int rc = run(&out, args);
+
+		if (!strstr(help, line) || rc != 0 || !strstr(out, "Usage: barista"))
+			fprintf(stderr, "command \"%s\": in help %d, -help exits %d\n", commands[i],
+			        strstr(help, line) != NULL, rc), test_failures++;
+		free(out);
+		free(args);
+		free(line);
+	}
+	free(help);
+	CHECK(run(&out, "bogus") == 1 && strstr(out, "unknown command"));
+	free(out);
 }
 
 /* apply -json: the plan, one line per event, then the summary. */
@@ -790,6 +1045,9 @@ int main(int argc, char **argv)
 	test_bad_input();
 	test_json_lines();
 	test_throttling();
+	test_destroy_stopped();
+	test_tables();
+	test_version_help();
 	test_state_rm();
 	test_refresh_only();
 	test_destroy();

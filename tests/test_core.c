@@ -278,6 +278,21 @@ static void test_mci_status(void)
 	CHECK(!strcmp(buf, "Empty:0 (R:0/0)"));
 }
 
+/* Natural order: digit runs by value. */
+static void test_natcmp(void)
+{
+	CHECK(bar_strnatcmp("web-a-2", "web-a-10") < 0);
+	CHECK(bar_strnatcmp("web-a-10", "web-a-2") > 0);
+	CHECK(bar_strnatcmp("web-a-10", "web-a-10") == 0);
+	CHECK(bar_strnatcmp("web-a-9", "web-b-1") < 0);
+	CHECK(bar_strnatcmp("web-2-x", "web-10") < 0);
+	CHECK(bar_strnatcmp("a01", "a1") > 0 && bar_strnatcmp("a1", "a01") < 0);
+	CHECK(bar_strnatcmp("a007", "a8") < 0);
+	CHECK(bar_strnatcmp("web", "web-1") < 0 && bar_strnatcmp("web-1", "web") > 0);
+	CHECK(bar_strnatcmp("x99999999999999999999999", "x100000000000000000000000") < 0);
+	CHECK(bar_strnatcmp("", "") == 0 && bar_strnatcmp("", "a") < 0);
+}
+
 static void test_plan_file(void)
 {
 	bar_change c = {.action = BAR_REPLACE, .address = "default/vnet/n", .type = "vnet",
@@ -324,6 +339,154 @@ static void test_plan_file(void)
 	free(path);
 }
 
+/* The rendering shows what changed inside objects and arrays, never two
+ * identical (cut) values. */
+static void test_plan_render(void)
+{
+	char long_a[301], long_b[301];
+	bar_change c = {.action = BAR_UPDATE, .address = "default/mci/m", .type = "mci",
+	                .ns = "default", .name = "m", .hash = "h"};
+	bar_plan p = {.lineage = "lin", .serial = 1, .refreshed = 1, .changes = &c, .n = 1};
+	bar_buf b = BAR_BUF_INIT(0);
+	const char *want =
+	    "        + labels[\"app.kubernetes.io/name\"]: \"shop\"\n"
+	    "        - labels.old: \"x\"\n"
+	    "        ~ labels.tier: \"web\" -> \"api\"\n"
+	    "        ~ groups[seoul].count: 2 -> 3\n"
+	    "        - groups[tokyo]: {\"count\":1,\"name\":\"tokyo\"}\n"
+	    "        - ingress[0]: {\"ports\":\"22\"}\n"
+	    "        + ingress[0]: {\"ports\":\"443\"}\n"
+	    "        + ingress[2]: {\"ports\":\"8080\"}\n"
+	    "        ~ tags[1]: \"b\" -> \"c\"  # forces replacement\n";
+
+	memset(long_a, 'a', 300);
+	memcpy(long_b, long_a, 300);
+	long_a[300] = long_b[300] = '\0';
+	long_b[250] = 'b';
+	c.diff = json_pack("[{s:s, s:{s:s, s:s}, s:{s:s, s:s}},"
+	                   " {s:s, s:[{s:s, s:i}, {s:s, s:i}], s:[{s:s, s:i}]},"
+	                   " {s:s, s:[{s:s}, {s:s}], s:[{s:s}, {s:s}, {s:s}]},"
+	                   " {s:s, s:[s, s], s:[s, s], s:b}, {s:s, s:s, s:s}]",
+	                   "attr", "labels", "old", "tier", "web", "old", "x", "new", "tier", "api",
+	                   "app.kubernetes.io/name", "shop",
+	                   "attr", "groups", "old", "name", "seoul", "count", 2, "name", "tokyo",
+	                   "count", 1, "new", "name", "seoul", "count", 3,
+	                   "attr", "ingress", "old", "ports", "22", "ports", "8080", "new",
+	                   "ports", "443", "ports", "8080", "ports", "8080",
+	                   "attr", "tags", "old", "a", "b", "new", "a", "c", "forces", 1,
+	                   "attr", "userData", "old", long_a, "new", long_b);
+	p.drift = json_array();
+	bar_plan_render(&p, 0, &b);
+	CHECK(b.data && strstr(b.data, want));
+	/* a long value changed late: both sides cut around the difference */
+	{
+		const char *line = b.data ? strstr(b.data, "~ userData: ") : NULL;
+		const char *arrow = line ? strstr(line, " -> ") : NULL;
+		const char *eol = arrow ? strchr(arrow, '\n') : NULL;
+		size_t left = arrow ? (size_t)(arrow - line) - 12 : 0;
+
+		CHECK(eol && (size_t)(eol - arrow) - 4 == left);
+		CHECK(eol && strncmp(line + 12, arrow + 4, left) != 0);
+		CHECK(eol && memchr(arrow, 'b', (size_t)(eol - arrow)) && left <= 120);
+	}
+	if (test_failures)
+		fprintf(stderr, "rendered:\n%s", b.data ? b.data : "");
+	bar_buf_free(&b);
+	json_decref(c.diff);
+	json_decref(p.drift);
+}
+
+/* A valid create of default/vm/vm1 with `extra` JSON members added or
+ * replacing earlier ones (jansson keeps the last of duplicate keys). */
+#define VM1(extra)                                                                        \
+	"{\"address\":\"default/vm/vm1\",\"action\":\"create\",\"type\":\"vm\","        \
+	"\"namespace\":\"default\",\"name\":\"vm1\",\"connection\":\"c1\",\"attrs\":{},"  \
+	"\"hash\":\"h\",\"deps\":[\"default/connection/c1\"]" extra "}"
+#define PLAN(top, changes)                                                                \
+	"{\"format_version\":1,\"lineage\":\"x\",\"serial\":3" top ",\"changes\":["      \
+	changes "],\"connections\":{\"default/connection/c1\":{\"driver\":\"sim\"}}}"
+
+#define C0 "changes[0] (default/vm/vm1): "
+#define KNOWN_TYPES "(known: namespace, connection, vnet, securitygroup, sshkey, image, " \
+                    "spec, mci, mcapp, monitoringpolicy, vm)"
+
+/* Saved plans are checked as strictly as specs: each bad file is refused
+ * with a message naming the file and the change (index and address). */
+static void test_plan_file_bad(void)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{PLAN("", VM1("") "," VM1("")), "changes[1] (default/vm/vm1): a second change of "
+		                                "the same address (the first is changes[0])"},
+		{PLAN("", VM1(",\"action\":\"destroy\"")),
+		 C0 "unknown action \"destroy\" (known: create, update, replace, delete)"},
+		{PLAN("", VM1(",\"action\":\"no-op\"")),
+		 C0 "unknown action \"no-op\" (known: create, update, replace, delete)"},
+		{PLAN("", VM1(",\"type\":\"vmm\",\"address\":\"default/vmm/vm1\"")),
+		 "changes[0] (default/vmm/vm1): unknown type \"vmm\" " KNOWN_TYPES},
+		{PLAN("", VM1(",\"address\":\"default/vm/vm2\"")), "changes[0] (default/vm/vm2): "
+		 "address does not match namespace \"default\", type \"vm\" and name \"vm1\""},
+		{PLAN("", VM1(",\"type\":\"vnet\"")),
+		 C0 "address does not match namespace \"default\", type \"vnet\" and name \"vm1\""},
+		{PLAN("", VM1(",\"connection\":\"\"")),
+		 C0 "a vm is made through a connection, and none is given"},
+		{PLAN("", VM1(",\"attrs\":[]")), C0 "\"attrs\" must be an object"},
+		{PLAN("", VM1(",\"gone\":\"yes\"")), C0 "\"gone\" must be a boolean"},
+		{PLAN("", VM1(",\"deps\":[7]")), C0 "deps[0] must be a string"},
+		{PLAN("", VM1(",\"deps\":[\"c1\"]")), C0 "deps \"c1\" is not <namespace>/<type>/<name>"},
+		{PLAN("", VM1(",\"refs\":{\"vnet\":\"default/vnets/n\"}")),
+		 C0 "refs \"default/vnets/n\": unknown type \"vnets\" " KNOWN_TYPES},
+		{PLAN("", VM1(",\"diff\":[{\"attr\":\"cidr\",\"forces\":1}]")),
+		 C0 "diff[0]: \"forces\" must be a boolean"},
+		{PLAN("", VM1(",\"colour\":1")), C0 "unknown field \"colour\" in a change"},
+		{PLAN("", VM1(",\"vm_action\":\"reboot\"")),
+		 C0 "vm_action \"reboot\": only a vm update may suspend or resume"},
+		{PLAN("", VM1(",\"hash\":null")), C0 "\"hash\" must be a string"},
+		{PLAN("", "{\"address\":\"default/vm/vm1\",\"action\":\"create\",\"type\":\"vm\","
+		          "\"namespace\":\"default\",\"name\":\"vm1\",\"connection\":\"c1\"}"),
+		 C0 "a create needs \"attrs\" and \"hash\""},
+		{PLAN("", "{\"address\":\"default/vm/vm1\",\"action\":\"create\"}"),
+		 C0 "a change lacks \"type\""},
+		{PLAN("", VM1("") ",3"), "changes[1]: a change must be an object"},
+		{PLAN(",\"serial\":\"3\"", VM1("")), "\"serial\" must be an integer"},
+		{PLAN(",\"extra\":true", VM1("")), "unknown field \"extra\" in a plan"},
+		{PLAN(",\"drift\":[{\"address\":\"default/vm/vm1\"}]", VM1("")),
+		 "drift[0]: a drift entry lacks \"attr\""},
+		{PLAN(",\"live_connections\":{\"default/vnet/c1\":{}}", VM1("")),
+		 "live_connections: \"default/vnet/c1\" must map a connection's address to its "
+		 "attributes"},
+	};
+	char *path = tmp("bad.plan");
+	bar_plan *q = NULL;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FILE *f = fopen(path, "w");
+		char *want = bar_printf("%s: %s", path, cases[i].want);
+
+		CHECK(f && fputs(cases[i].text, f) >= 0);
+		if (f)
+			fclose(f);
+		q = NULL;
+		CHECK(bar_plan_read(&q, path) < 0 && q == NULL);
+		if (strcmp(bar_error_last(), want) != 0)
+			fprintf(stderr, "bad plan %zu:\n   got: %s\n  want: %s\n", i, bar_error_last(),
+			        want), test_failures++;
+		free(want);
+	}
+	/* the same change, well formed, is accepted */
+	{
+		FILE *f = fopen(path, "w");
+
+		CHECK(f && fputs(PLAN("", VM1("")), f) >= 0);
+		if (f)
+			fclose(f);
+		CHECK(bar_plan_read(&q, path) == 0 && q && q->n == 1 && q->serial == 3);
+		bar_plan_free(q);
+	}
+	unlink(path);
+	free(path);
+}
 
 /* ---- the apply engine with an asynchronous provider ---- */
 
@@ -469,7 +632,10 @@ int main(int argc, char **argv)
 	test_loader(argv[1]);
 	test_keystore();
 	test_mci_status();
+	test_natcmp();
 	test_plan_file();
+	test_plan_file_bad();
+	test_plan_render();
 	test_async_apply();
 	return test_verdict("core");
 }

@@ -11,6 +11,8 @@
  *              hash of the same attributes)
  *   args       plan options, one per line: "refresh=false", "destroy", "refresh-only",
  *              "target ADDR", "replace ADDR" (optional)
+ *   render     what `barista plan` shows of the plan: bar_plan_render without
+ *              colour (optional)
  *   expect     the expected plan, one line per change:
  *              "<action> <address>[ (<vm action>)][ # <reason>]", then
  *              "drift <address> <attr>" lines, then
@@ -227,6 +229,40 @@ static void render(const bar_plan *p, bar_buf *b)
 	               chg, del, p->n_noop, g_lists);
 }
 
+/* Every plan the planner makes passes the saved-plan checks and reads back
+ * the same; a difference is added to the output (and fails the case). */
+static void round_trip(const bar_plan *p, bar_buf *b)
+{
+	json_t *j = bar_plan_to_json(p), *again = NULL;
+	bar_plan *q = NULL;
+
+	if (bar_plan_from_json(&q, j) < 0)
+		bar_buf_printf(b, "saved plan refused: %s\n", bar_error_last());
+	else if (!json_equal(j, again = bar_plan_to_json(q)))
+		bar_buf_puts(b, "saved plan reads back differently\n");
+	json_decref(again);
+	json_decref(j);
+	bar_plan_free(q);
+}
+
+/* The human rendering matches DIR/render, when the case has one. */
+static int rendered_ok(const bar_plan *p, const char *dir)
+{
+	char *path = bar_printf("%s/render", dir), *want = test_read_file(path);
+	bar_buf got = BAR_BUF_INIT(0);
+	int ok;
+
+	bar_plan_render(p, 0, &got);
+	ok = !want || (got.data && strcmp(got.data, want) == 0);
+	if (!ok)
+		fprintf(stderr, "FAIL %s (render)\n--- expected\n%s--- got\n%s", dir, want,
+		        got.data ? got.data : "");
+	bar_buf_free(&got);
+	free(want);
+	free(path);
+	return ok;
+}
+
 /* Parse the args file into plan options (strings point into `text`). */
 static void parse_args(char *text, bar_plan_opts *po, const char **targets,
                        const char **replace, int *refresh)
@@ -298,11 +334,14 @@ static int run_case(const char *dir)
 		bar_buf_printf(&got, "error %s\n", bar_error_last());
 	} else {
 		render(plan, &got);
+		round_trip(plan, &got);
 	}
 	ok = got.data && strcmp(got.data, expect) == 0;
 	if (!ok)
 		fprintf(stderr, "FAIL %s\n--- expected\n%s--- got\n%s", dir, expect,
 		        got.data ? got.data : "");
+	if (ok && plan && !rendered_ok(plan, dir))
+		ok = 0;
 done:
 	bar_buf_free(&got);
 	bar_plan_free(plan);

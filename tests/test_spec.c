@@ -282,6 +282,38 @@ static void test_yaml_scalars(void)
 	bar_yaml_free(y);
 }
 
+/* `depth` nested flow sequences: "[[[...]]]". */
+static char *nested(size_t depth)
+{
+	char *s = bar_malloc(2 * depth + 1);
+
+	memset(s, '[', depth);
+	memset(s + depth, ']', depth);
+	s[2 * depth] = '\0';
+	return s;
+}
+
+/* Nesting is limited, and hitting the limit ends the parse at once: 200k
+ * levels took minutes before (libyaml's per-token cost grows with depth). */
+static void test_yaml_depth(void)
+{
+	char *ok = nested(BAR_YAML_MAX_DEPTH), *deep = nested(200000);
+	const bar_yaml_error *e;
+	bar_yaml *y;
+
+	y = parse(ok);
+	CHECK(bar_yaml_error_count(y) == 0 && bar_yaml_doc_count(y) == 1);
+	bar_yaml_free(y);
+	y = parse(deep);
+	CHECK(bar_yaml_error_count(y) == 1 && bar_yaml_doc_count(y) == 0);
+	e = bar_yaml_error_get(y, 0);
+	CHECK(e && e->line == 1 && e->col == BAR_YAML_MAX_DEPTH + 1);
+	CHECK_STR(e ? e->message : NULL, "nesting deeper than 64 levels is not supported");
+	bar_yaml_free(y);
+	free(ok);
+	free(deep);
+}
+
 static void test_yaml_errors(void)
 {
 	bar_yaml *y;
@@ -343,6 +375,7 @@ static void test_yaml_errors(void)
 	CHECK(bar_yaml_error_count(y) == 1);
 	CHECK(bar_yaml_doc_count(y) == 0);
 	bar_yaml_free(y);
+	test_yaml_depth();
 }
 
 /* ---- loading helpers ------------------------------------------------------ */
