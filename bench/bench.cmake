@@ -1,10 +1,15 @@
 # Benchmarks: build/bench/<name>; run by hand, each prints key=value figures
 # as its last line (see bench/README.md).
 add_library(bench_util STATIC ${CMAKE_SOURCE_DIR}/bench/bench_util.c)
-foreach(b plan_scale apply_parallel local_create exec_fanout)
+foreach(b plan_scale apply_parallel local_create exec_fanout crash_trials faults lifecycle)
   if(EXISTS ${CMAKE_SOURCE_DIR}/bench/${b}.c)
     add_executable(${b} ${CMAKE_SOURCE_DIR}/bench/${b}.c)
     target_link_libraries(${b} PRIVATE bench_util barista_core)
     set_target_properties(${b} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)
   endif()
 endforeach()
+
+# A small seeded set of crash trials runs in the suite: kills at random
+# instants must leave nothing orphaned or duplicated.
+add_test(NAME crash_trials COMMAND crash_trials -trials 12 -seed 7 -local 0 -check)
+set_tests_properties(crash_trials PROPERTIES TIMEOUT 240 LABELS integration)

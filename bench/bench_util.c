@@ -95,7 +95,7 @@ void bench_write_mci(FILE *f, const char *name, const char *conn, int groups, in
 	fputs("---\n", f);
 }
 
-static const char *barista_path(void)
+const char *bench_barista_path(void)
 {
 	if (!barista[0]) {
 		ssize_t n = readlink("/proc/self/exe", barista, sizeof(barista) - 32);
@@ -118,7 +118,7 @@ int bench_barista(const char *args, int verbose)
 	char *cmd = malloc(n);
 	int rc;
 
-	snprintf(cmd, n, "'%s' %s </dev/null %s", barista_path(), args,
+	snprintf(cmd, n, "'%s' %s </dev/null %s", bench_barista_path(), args,
 	         verbose ? "" : ">/dev/null");
 	rc = system(cmd);
 	free(cmd);

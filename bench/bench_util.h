@@ -25,6 +25,9 @@ void bench_write_mcir(FILE *f, const char *driver, const char *conn, const char 
  * `count` VMs each (groups of count 1 spell every VM out). */
 void bench_write_mci(FILE *f, const char *name, const char *conn, int groups, int count);
 
+/* The barista binary beside this program (build/barista). */
+const char *bench_barista_path(void);
+
 /* Run `barista ARGS` (the binary found beside this program); returns its
  * exit status; output goes to /dev/null unless verbose. */
 int bench_barista(const char *args, int verbose);

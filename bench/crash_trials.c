@@ -18,6 +18,7 @@
  */
 #include "bench_util.h"
 
+#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdint.h>
