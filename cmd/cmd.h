@@ -27,6 +27,7 @@ typedef struct cmd_opts {
 	int json, no_color, auto_approve, detailed_exitcode, refresh, parallelism;
 	int refresh_only;
 	int delete_orphans; /* orphans -delete */
+	int watch;          /* mci status -watch */
 	/* exec and cp (cmd/remote.c) */
 	const char *group;        /* -group */
 	const char *vms[MAX_LIST_OPTS];    /* -vm */
@@ -106,6 +107,9 @@ void cmd_table_add(cmd_table *t, const char *const *row);
 void cmd_table_print(const cmd_table *t, const char *indent);
 void cmd_table_free(cmd_table *t);
 
+/* Print one MCI of bar_mci_view: its status line and a table of its VMs. */
+void cmd_print_mci(const json_t *mci);
+
 /*
  * Whether to free large structures just before the process exits.  Only
  * sanitizer builds do, so LeakSanitizer can check that everything is owned;
@@ -125,6 +129,7 @@ int cmd_destroy(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_state(int argc, char **argv);
 int cmd_orphans(int argc, char **argv);
+int cmd_mci(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_cp(int argc, char **argv);

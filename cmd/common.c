@@ -113,6 +113,8 @@ static int set_flag(cmd_opts *o, const char *name, const char *val)
 		o->refresh_only = 1;
 	else if (!strcmp(name, "delete"))
 		o->delete_orphans = 1;
+	else if (!strcmp(name, "watch"))
+		o->watch = 1;
 	else
 		return set_remote_flag(o, name, val);
 	return 0;

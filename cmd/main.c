@@ -24,6 +24,7 @@ static const char usage[] =
     "  state show ADDR        show one recorded resource\n"
     "  state rm ADDR          forget a resource without touching it\n"
     "  state unlock           remove a lock left by a dead process\n"
+    "  mci ACTION NAME        suspend|resume|reboot|terminate an MCI's VMs, or its status\n"
     "  orphans [DIR]          resources tagged for this configuration that no record tracks\n"
     "  import ADDR ID [DIR]   adopt an existing resource for an address of the specs\n"
     "  exec MCI -- CMD...     run a command on the VMs of an MCI\n"
@@ -73,6 +74,8 @@ int main(int argc, char **argv)
 		return cmd_show(argc - 2, argv + 2);
 	if (!strcmp(cmd, "state"))
 		return cmd_state(argc - 2, argv + 2);
+	if (!strcmp(cmd, "mci"))
+		return cmd_mci(argc - 2, argv + 2);
 	if (!strcmp(cmd, "orphans"))
 		return cmd_orphans(argc - 2, argv + 2);
 	if (!strcmp(cmd, "import"))

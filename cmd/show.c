@@ -26,7 +26,7 @@ static const char *jget(const json_t *o, const char *k)
 	return s ? s : "";
 }
 
-static void print_mci(const json_t *m)
+void cmd_print_mci(const json_t *m)
 {
 	static const char *const head[] = {"VM", "GROUP", "CONNECTION", "REGION", "IP", "STATUS"};
 	cmd_table t = CMD_TABLE_INIT(6);
@@ -77,7 +77,7 @@ int cmd_show(int argc, char **argv)
 		json_array_foreach(mcis, i, m) {
 			if (i)
 				printf("\n");
-			print_mci(m);
+			cmd_print_mci(m);
 		}
 	}
 	rc = 0;

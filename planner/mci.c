@@ -98,10 +98,18 @@ static void finish_mcis(json_t *mcis)
 		char status[96];
 
 		sort_vms(vms);
-		json_array_foreach(vms, k, v)
+		json_t *counts = json_object();
+
+		json_array_foreach(vms, k, v) {
+			json_t *c;
+
 			sts[k] = jstr_or(v, "status", "Unknown");
+			c = json_object_get(counts, sts[k]);
+			json_object_set_new(counts, sts[k], json_integer(json_integer_value(c) + 1));
+		}
 		bar_mci_status(sts, json_array_size(vms), status, sizeof(status));
 		json_object_set_new(m, "status", json_string(status));
+		json_object_set_new(m, "counts", counts);
 		free(sts);
 	}
 }

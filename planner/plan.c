@@ -268,8 +268,8 @@ static int diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
 			set_reason(c, bar_printf("status is %s", st));
 		} else {
 			c->vm_action = bar_strdup(strcmp(want, "Suspended") == 0 ? "suspend" : "resume");
-			set_reason(c, bar_printf("drift: status is %s outside barista, spec wants %s",
-			                         st, want));
+			set_reason(c, bar_printf("status is %s (by barista mci or outside barista), "
+			                         "the spec wants %s", st, want));
 		}
 		goto done;
 	}

@@ -1023,6 +1023,50 @@ static void test_lost_state(void)
 	free(d);
 }
 
+/* The MCI as one object: suspend, an illegal reboot refused before anything
+ * runs, resume of one VM, the plan proposing to restore the spec's state,
+ * terminate kept as Terminated until apply re-creates, status counts. */
+static void test_lifecycle(void)
+{
+	char *d = small_config("lifecycle", "", 4), *out;
+	json_t *j;
+
+	CHECK(run_in(&out, "apply -auto-approve", d) == 0);
+	free(out);
+	CHECK(run_in(&out, "mci suspend m", d) == 0 && strstr(out, "Suspended:4 (R:0/4)"));
+	free(out);
+	CHECK(run_in(&out, "mci reboot m", d) == 1 && strstr(out, "default/vm/m-g-1 (Suspended)") &&
+	      strstr(out, "nothing was done"));
+	free(out);
+	CHECK(run_in(&out, "mci resume m -vm m-g-2", d) == 0 &&
+	      strstr(out, "Partial-Suspended:3 (R:1/4)"));
+	free(out);
+	CHECK(run_in(&out, "plan", d) == 0 && strstr(out, "(resume)") &&
+	      strstr(out, "3 to change"));
+	free(out);
+	CHECK(run_in(&out, "mci status m -json", d) == 0);
+	j = json_loads(out, 0, NULL);
+	CHECK(json_integer_value(json_object_get(json_object_get(j, "counts"), "Suspended")) == 3 &&
+	      json_integer_value(json_object_get(json_object_get(j, "counts"), "Running")) == 1);
+	json_decref(j);
+	free(out);
+	CHECK(run_in(&out, "mci terminate m -group g", d) == 1 && strstr(out, "refusing"));
+	free(out);
+	CHECK(run_in(&out, "mci terminate m -auto-approve", d) == 0 &&
+	      strstr(out, "Terminated:4 (R:0/4)") && sim_vms(d) == 0);
+	free(out);
+	CHECK(run_in(&out, "plan", d) == 0 && strstr(out, "was terminated") &&
+	      strstr(out, "4 to add"));
+	free(out);
+	CHECK(run_in(&out, "apply -auto-approve", d) == 0 && sim_vms(d) == 4);
+	free(out);
+	CHECK(run_in(&out, "mci status nope", d) == 1 && strstr(out, "no MCI default/mci/nope"));
+	free(out);
+	CHECK(run_in(&out, "destroy -auto-approve", d) == 0 && sim_vms(d) == 0);
+	free(out);
+	free(d);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -1056,6 +1100,7 @@ int main(int argc, char **argv)
 	test_resume_operation();
 	test_sigterm();
 	test_lost_state();
+	test_lifecycle();
 	free(dir);
 	free(state_path);
 	return test_verdict("cli");
