@@ -215,6 +215,74 @@ static void check_ssh(const vm *v)
 	bar_ssh_free(s);
 }
 
+/* The first line `cmd` prints on VM v, or NULL when it cannot be reached
+ * within timeout_ms (caller frees). */
+static char *ssh_line(const vm *v, const char *cmd, int timeout_ms)
+{
+	bar_ssh_opts o = BAR_SSH_OPTS_INIT;
+	bar_ssh *s = NULL;
+	bar_ssh_result r = {0};
+	char *line = NULL;
+
+	o.host = v->ip;
+	o.private_key_path = v->key_path;
+	o.host_key = v->host_key;
+	o.connect_timeout_ms = timeout_ms;
+	o.timeout_ms = timeout_ms;
+	if (bar_ssh_connect(&s, &o) == 0 && bar_ssh_exec(s, cmd, &r) == 0 && r.out) {
+		r.out[strcspn(r.out, "\n")] = '\0';
+		line = bar_strdup(r.out);
+	}
+	bar_ssh_result_clear(&r);
+	bar_ssh_free(s);
+	return line;
+}
+
+/* The MCI as one object on real VMs: suspend freezes them (sshd does not
+ * answer), resume thaws, reboot restarts them with a new boot id, and
+ * terminate removes their namespaces until an apply re-creates them. */
+static size_t check_lifecycle(vm *vms, size_t n)
+{
+	char *boot0 = ssh_line(&vms[0], "cat /proc/sys/kernel/random/boot_id", 5000), *boot1, *host;
+	char *hostboot = NULL;
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	char buf[64] = "";
+
+	if (f && fgets(buf, sizeof(buf), f))
+		hostboot = bar_strndup(buf, strcspn(buf, "\n"));
+	if (f)
+		fclose(f);
+	CHECK(boot0 && hostboot && strcmp(boot0, hostboot) != 0); /* its own boot id */
+	CHECK(run("mci suspend web") == 0);
+	host = ssh_line(&vms[0], "hostname", 1500);
+	CHECK(host == NULL); /* frozen: sshd cannot answer */
+	free(host);
+	CHECK(run("mci reboot web") == 1); /* refused: the VMs are Suspended */
+	CHECK(run("mci resume web") == 0);
+	host = ssh_line(&vms[0], "hostname", 5000);
+	CHECK(host && !strcmp(host, vms[0].name));
+	free(host);
+	CHECK(run("mci reboot web") == 0);
+	boot1 = ssh_line(&vms[0], "cat /proc/sys/kernel/random/boot_id", 5000);
+	CHECK(boot0 && boot1 && strcmp(boot0, boot1) != 0);
+	CHECK(run("mci status web") == 0);
+	CHECK(run("mci terminate web -auto-approve") == 0);
+	for (size_t i = 0; i < n; i++)
+		CHECK(sh("test ! -e /run/netns/%s", vms[i].system_id) == 0);
+	CHECK(run("plan -detailed-exitcode") == 2);
+	CHECK(run("apply -auto-approve") == 0);
+	for (size_t i = 0; i < n; i++)
+		vm_clear(&vms[i]);
+	n = load_vms(vms, 16);
+	CHECK(n == 3);
+	for (size_t i = 0; i < n; i++)
+		check_ssh(&vms[i]);
+	free(boot0);
+	free(boot1);
+	free(hostboot);
+	return n;
+}
+
 /* The Spec (1 vCPU, 512 MiB) is enforced by the VM's cgroups. */
 static void check_limits(const vm *v)
 {
@@ -372,6 +440,8 @@ int main(int argc, char **argv)
 			check_ssh(&vms[i]);
 		CHECK(run("plan -detailed-exitcode") == 0);
 	}
+	if (n > 0)
+		n = check_lifecycle(vms, n);
 	CHECK(run("destroy -auto-approve") == 0);
 	{
 		bar_state *st = NULL;

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -110,6 +111,30 @@ static void bind_over(const char *vmdir, const char *rel, const char *target)
 		die("bind %s on %s: %s", src, target, strerror(errno));
 }
 
+/* A boot id of this boot, as the kernel would make one: a fresh random
+ * UUID in vmdir/boot_id, bound over /proc/sys/kernel/random/boot_id, so a
+ * reboot of the VM is visible inside it (and to its agent) as on a real
+ * machine.  Without a random source the host's own boot id stays. */
+static void new_boot_id(const char *vmdir)
+{
+	unsigned char r[16];
+	char path[4096], text[40];
+	FILE *f;
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return;
+	r[6] = (r[6] & 0x0f) | 0x40;
+	r[8] = (r[8] & 0x3f) | 0x80;
+	snprintf(text, sizeof(text),
+	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x\n",
+	         r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
+	         r[12], r[13], r[14], r[15]);
+	snprintf(path, sizeof(path), "%s/boot_id", vmdir);
+	if (!(f = fopen(path, "w")) || fputs(text, f) < 0 || fclose(f) != 0)
+		die("write %s: %s", path, strerror(errno));
+	bind_over(vmdir, "boot_id", "/proc/sys/kernel/random/boot_id");
+}
+
 static void pid1_mounts(const char *vmdir, const char *etcdir, const char *hostname)
 {
 	char src[64];
@@ -127,6 +152,7 @@ static void pid1_mounts(const char *vmdir, const char *etcdir, const char *hostn
 	 * boot, and deleting a VM detaches its copies everywhere anyway. */
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		die("mount /proc: %s", strerror(errno));
+	new_boot_id(vmdir);
 	/* /etc first, while vmdir and etcdir are still reachable by path. */
 	bind_over(vmdir, "hostname", "/etc/hostname");
 	bind_over(vmdir, "hosts", "/etc/hosts");
