@@ -13,12 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
-static volatile int interrupted;
+static bar_cancel interrupted = BAR_CANCEL_INIT;
 
 static void on_interrupt(int sig)
 {
 	(void)sig;
-	interrupted = 1;
+	atomic_store(&interrupted.cancel, 1);
 }
 
 /* A debug line (BARISTA_LOG=1): what, then detail if any. */
@@ -120,7 +120,7 @@ int cmd_remote_run(cmd_remote *r, bar_remote_opts *ro, bar_remote_results *res)
 
 int cmd_remote_interrupted(void)
 {
-	return interrupted;
+	return bar_cancel_cancelled(&interrupted);
 }
 
 void cmd_remote_print_json(json_t *j)
@@ -147,9 +147,9 @@ int cmd_remote_finish(const cmd_remote *r, const bar_remote_results *res)
 	bar_buf b = BAR_BUF_INIT(0);
 	size_t failed = bar_remote_summary(&b, &r->targets, res);
 
-	fprintf(stderr, "%s%s\n", interrupted ? "interrupted: " : "", b.data);
+	fprintf(stderr, "%s%s\n", cmd_remote_interrupted() ? "interrupted: " : "", b.data);
 	bar_buf_free(&b);
-	return interrupted ? 130 : failed ? 1 : 0;
+	return cmd_remote_interrupted() ? 130 : failed ? 1 : 0;
 }
 
 void cmd_remote_free(cmd_remote *r)

@@ -139,7 +139,7 @@ typedef void (*bar_remote_done_fn)(void *ud, size_t target, const bar_remote_res
 typedef struct bar_remote_opts {
 	unsigned version;            /* BAR_REMOTE_OPTS_VERSION */
 	int parallel;                /* VMs at once; 0: BAR_REMOTE_PARALLEL */
-	const volatile int *cancel;  /* may be NULL */
+	const bar_cancel *cancel;  /* may be NULL */
 	size_t capture;              /* keep up to this much of stdout and of
 	                              * stderr per VM in the results; 0: none */
 	bar_remote_line_fn on_line;  /* each may be NULL */

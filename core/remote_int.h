@@ -32,7 +32,7 @@ int bar_remote_sink_finished(bar_remote_sink *k, size_t i);
 typedef struct bar_remote_cp_ctx {
 	bar_remote_sink *sink;
 	size_t index;
-	const volatile int *cancel;
+	const bar_cancel *cancel;
 	int64_t deadline_ms;
 	uint64_t base;  /* bytes of the files already copied */
 	uint64_t total; /* all bytes to copy, 0 when not known */

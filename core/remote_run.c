@@ -248,7 +248,7 @@ static int on_output(void *ud, int stream, const char *data, size_t n)
 
 static int canceled(const run_ctx *c)
 {
-	return c->o->cancel && *c->o->cancel;
+	return bar_cancel_cancelled(c->o->cancel);
 }
 
 static int remaining_ms(int64_t deadline)

@@ -31,6 +31,8 @@
 #define SPEC_SCOPE_MAX 160
 #define SPEC_SUBNETS_MAX 1024         /* per VNet: overlaps are checked pairwise */
 #define SPEC_GROUP_SGS_MAX 64         /* security groups per MCI group */
+#define SPEC_POST_MAX 32              /* postCommands per MCI group */
+#define SPEC_POST_LEN_MAX 4096        /* bytes of one post command */
 
 typedef struct spec_obj spec_obj;
 
@@ -38,7 +40,7 @@ typedef struct spec_obj spec_obj;
 enum {
 	SPEC_G_NAME, SPEC_G_CONNECTION, SPEC_G_SPEC, SPEC_G_IMAGE, SPEC_G_VNET,
 	SPEC_G_SUBNET, SPEC_G_SGS, SPEC_G_SSHKEY, SPEC_G_COUNT, SPEC_G_LABELS,
-	SPEC_G__N
+	SPEC_G_POST, SPEC_G__N
 };
 
 /* What pass 3 needs of one MCI group: its YAML values by field (valid when

@@ -95,13 +95,41 @@ static void group_security_groups(spec_load *L, group_ctx *g, const bar_ynode *v
 	}
 }
 
+/* postCommands: shell command lines run on each new VM, in order. */
+static void group_post_commands(spec_load *L, group_ctx *g, const bar_ynode *v)
+{
+	json_t *arr;
+	const bar_ynode *seq;
+
+	/* absent when empty: groups without them normalise as before */
+	if (spec_seq(L, &seq, g->item, v, "postCommands", 0) < 0 || !seq || seq->n == 0)
+		return;
+	arr = json_array();
+	json_object_set_new(g->json, "postCommands", arr);
+	for (uint32_t i = 0; i < seq->n; i++) {
+		const bar_ynode *item = &seq->u.items[i];
+
+		if (i == SPEC_POST_MAX) {
+			spec_diag(L, item, "a group has at most %d postCommands", SPEC_POST_MAX);
+			break;
+		}
+		if (item->type != BAR_Y_SCALAR || item->n == 0 || item->n > SPEC_POST_LEN_MAX ||
+		    memchr(item->u.str, '\0', item->n)) {
+			spec_diag(L, item, "postCommands[%u] must be a command line of 1 to %d bytes",
+			          i + 1, SPEC_POST_LEN_MAX);
+			continue;
+		}
+		json_array_append_new(arr, spec_jstr(item->u.str));
+	}
+}
+
 static void check_group(spec_load *L, spec_obj *o, spec_group *out,
                         const bar_ynode *item, uint32_t index, spec_index *ix,
                         const bar_ynode **names)
 {
 	static const char *const known[] = { "name", "connection", "spec", "image", "vnet",
 	                                     "subnet", "securityGroups", "sshKey", "count",
-	                                     "labels", NULL };
+	                                     "labels", "postCommands", NULL };
 	static const int64_t one = 1;
 	const bar_ynode **f = out->f;
 	const char *name = NULL, *subnet;
@@ -137,14 +165,17 @@ static void check_group(spec_load *L, spec_obj *o, spec_group *out,
 	if (spec_strmap(L, &labels, f[SPEC_G_LABELS], "labels", 0) < 0)
 		labels = json_object();
 	json_object_set_new(g.json, "labels", labels);
+	group_post_commands(L, &g, f[SPEC_G_POST]);
 }
 
 void spec_check_mci(spec_load *L, spec_obj *o)
 {
-	static const char *const known[] = { "description", "state", "groups", NULL };
+	static const char *const known[] = { "description", "state", "groups",
+	                                     "policyOnPartialFailure", NULL };
 	static const char *const states[] = { "Running", "Suspended", NULL };
-	const bar_ynode *f[3], *spec = o->spec, *seq, **names;
-	const char *desc = "", *state = "Running";
+	static const char *const policies[] = { "continue", "rollback", "refine", NULL };
+	const bar_ynode *f[4], *spec = o->spec, *seq, **names;
+	const char *desc = "", *state = "Running", *policy = "continue";
 	json_t *attrs = json_object(), *groups = json_array();
 	spec_index ix;
 
@@ -152,8 +183,11 @@ void spec_check_mci(spec_load *L, spec_obj *o)
 	spec_fields(L, spec, "MCI spec", known, f);
 	spec_str(L, &desc, spec, f[0], "description", "");
 	spec_enum(L, &state, spec, f[1], "state", states, "Running", 1);
+	spec_enum(L, &policy, spec, f[3], "policyOnPartialFailure", policies, "continue", 1);
 	set_str(attrs, "description", desc);
 	set_str(attrs, "state", state);
+	if (strcmp(policy, "continue") != 0) /* the default is left out of the normal form */
+		set_str(attrs, "policyOnPartialFailure", policy);
 	json_object_set_new(attrs, "groups", groups);
 	if (spec_seq(L, &seq, spec, f[2], "groups", 1) < 0)
 		return;

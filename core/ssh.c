@@ -164,7 +164,7 @@ static int ssh_poll(bar_ssh *s, int64_t deadline, int cancelable)
 		int64_t left = deadline - bar_now_ms();
 		int rc;
 
-		if (cancelable && s->cancel && *s->cancel)
+		if (cancelable && bar_cancel_cancelled(s->cancel))
 			return BAR_ECANCELED;
 		if (left <= 0)
 			return 1;
@@ -616,7 +616,7 @@ static int ssh_channel_finish(int *status, bar_ssh *s, LIBSSH2_CHANNEL *ch,
 static void ssh_stop_remote(bar_ssh *s, long pid)
 {
 	int64_t deadline = bar_now_ms() + SSH_CLOSE_GRACE_MS;
-	const volatile int *saved_cancel = s->cancel;
+	const bar_cancel *saved_cancel = s->cancel;
 	LIBSSH2_CHANNEL *ch = NULL;
 	char cmd[96];
 	int status;
@@ -642,7 +642,7 @@ int bar_ssh_exec_stream(bar_ssh *s, const char *command, const bar_ssh_exec_opts
 	LIBSSH2_CHANNEL *ch = NULL;
 	int limit = o->timeout_ms > 0 ? o->timeout_ms : s->timeout_ms;
 	int64_t deadline = bar_now_ms() + limit;
-	const volatile int *saved_cancel = s->cancel;
+	const bar_cancel *saved_cancel = s->cancel;
 	ssh_head head = { .len = 0 };
 	char *wrapped = NULL;
 	int status = 0, rc;

@@ -18,6 +18,8 @@
 #ifndef BAR_SSH_H
 #define BAR_SSH_H
 
+#include "util.h" /* bar_cancel */
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,7 +39,7 @@ typedef struct bar_ssh_opts {
 	int timeout_ms;               /* each bar_ssh_exec, start to exit */
 	size_t max_output;            /* cap on stdout and on stderr, each
 	                               * (bar_ssh_exec) */
-	const volatile int *cancel;   /* when it becomes non-zero, waits end
+	const bar_cancel *cancel;   /* when it becomes non-zero, waits end
 	                               * with BAR_ECANCELED; may be NULL */
 } bar_ssh_opts;
 
@@ -95,7 +97,7 @@ typedef struct bar_ssh_exec_opts {
 	unsigned version;           /* BAR_SSH_EXEC_OPTS_VERSION */
 	bar_ssh_output_fn on_output;
 	void *ud;
-	const volatile int *cancel; /* overrides the session's for this call */
+	const bar_cancel *cancel; /* overrides the session's for this call */
 	int timeout_ms;             /* start to exit; 0: the session's */
 } bar_ssh_exec_opts;
 
@@ -141,7 +143,7 @@ typedef struct bar_ssh_xfer_opts {
 	unsigned version;           /* BAR_SSH_XFER_OPTS_VERSION */
 	bar_ssh_progress_fn on_progress; /* may be NULL */
 	void *ud;
-	const volatile int *cancel; /* overrides the session's for this call */
+	const bar_cancel *cancel; /* overrides the session's for this call */
 	int64_t deadline_ms;        /* bar_now_ms() by which the transfer must
 	                             * be done; 0: now + the session's timeout */
 } bar_ssh_xfer_opts;

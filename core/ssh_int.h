@@ -19,7 +19,7 @@ struct bar_ssh {
 	int timeout_ms;
 	size_t max_output;
 	int broken; /* transport unusable: no more commands, no goodbye */
-	const volatile int *cancel; /* checked while waiting; NULL: never */
+	const bar_cancel *cancel; /* checked while waiting; NULL: never */
 	LIBSSH2_SFTP *sftp;         /* opened by the first file operation */
 	char *pool_key;             /* identity in a bar_ssh_pool, or NULL */
 	int64_t idle_since;         /* when it was put back into its pool */

@@ -310,7 +310,7 @@ int bar_ssh_put(bar_ssh *s, const char *local, const char *remote,
                 const bar_ssh_xfer_opts *o, uint64_t *bytes)
 {
 	int64_t deadline = sftp_deadline(s, o);
-	const volatile int *saved_cancel = s->cancel;
+	const bar_cancel *saved_cancel = s->cancel;
 	LIBSSH2_SFTP_HANDLE *h = NULL;
 	bar_ssh_stat rst;
 	struct stat st;
@@ -406,7 +406,7 @@ int bar_ssh_get(bar_ssh *s, const char *remote, const char *local,
                 const bar_ssh_xfer_opts *o, uint64_t *bytes)
 {
 	int64_t deadline = sftp_deadline(s, o);
-	const volatile int *saved_cancel = s->cancel;
+	const bar_cancel *saved_cancel = s->cancel;
 	LIBSSH2_SFTP_HANDLE *h = NULL;
 	LIBSSH2_SFTP_ATTRIBUTES a;
 	uint64_t got = 0;

@@ -39,15 +39,15 @@ typedef struct mux_server {
 	int active;           /* connections being served */
 	int64_t last_activity;
 	uint64_t requests;
-	volatile int stop;    /* a stop request came */
+	atomic_int stop;      /* a stop request came */
 } mux_server;
 
 typedef struct mux_conn {
 	mux_server *srv;
 	int fd;
 	bar_mux_reader reader;
-	volatile int cancel;   /* the run's cancellation flag */
-	volatile int finished; /* the run is over: the watcher ends */
+	bar_cancel cancel;     /* the run's cancellation token */
+	bar_cancel finished;   /* cancelled once the run is over: the watcher ends */
 	int gone;              /* a write failed: the client is gone */
 } mux_conn;
 
@@ -57,7 +57,7 @@ static void conn_send(mux_conn *c, json_t *ev)
 {
 	if (!c->gone && bar_mux_send(c->fd, ev, NULL, SEND_WAIT_MS) < 0) {
 		c->gone = 1;
-		c->cancel = 1; /* nobody reads the output: stop the commands */
+		atomic_store(&c->cancel.cancel, 1); /* nobody reads the output: stop the commands */
 	}
 	json_decref(ev);
 }
@@ -87,13 +87,13 @@ static void *conn_watch(void *arg)
 		int rc = bar_mux_read_line(&c->reader, &line, TICK_MS, &c->finished);
 
 		if (rc == 1 && strstr(line, "\"cancel\""))
-			c->cancel = 1;
-		else if (rc == BAR_SSH_ETIMEOUT && c->srv->stop)
-			c->cancel = 1;
+			atomic_store(&c->cancel.cancel, 1);
+		else if (rc == BAR_SSH_ETIMEOUT && atomic_load(&c->srv->stop))
+			atomic_store(&c->cancel.cancel, 1);
 		else if (rc == BAR_ECANCELED)
 			return NULL;
 		else if (rc != 1 && rc != BAR_SSH_ETIMEOUT) {
-			c->cancel = 1; /* EOF or error: nobody waits for the output */
+			atomic_store(&c->cancel.cancel, 1); /* EOF or error: nobody waits for the output */
 			return NULL;
 		}
 	}
@@ -125,7 +125,7 @@ static void conn_run(mux_conn *c, const json_t *req)
 		conn_send(c, json_pack("{s:s, s:s}", "ev", "end", "error", bar_error_last()));
 	else
 		conn_send(c, json_pack("{s:s}", "ev", "end"));
-	c->finished = 1;
+	atomic_store(&c->finished.cancel, 1);
 	if (watching)
 		pthread_join(watcher, NULL);
 	bar_remote_results_clear(&res);
@@ -167,7 +167,7 @@ static void *conn_main(void *arg)
 	else if (op && !strcmp(op, "status"))
 		conn_send(c, status_json(srv));
 	else if (op && !strcmp(op, "stop")) {
-		srv->stop = 1;
+		atomic_store(&srv->stop, 1);
 		conn_send(c, json_pack("{s:b}", "ok", 1));
 	}
 	json_decref(req);
@@ -268,7 +268,7 @@ static int should_exit(mux_server *srv)
 	const bar_sshmux_serve_opts *o = srv->o;
 	int idle;
 
-	if (srv->stop || (o->stop && *o->stop))
+	if (atomic_load(&srv->stop) || bar_cancel_cancelled(o->stop))
 		return 1;
 	if (o->state_path && access(o->state_path, F_OK) != 0)
 		return 1;
@@ -298,7 +298,7 @@ static void serve_finish(mux_server *srv, int lfd, ino_t ino)
 	close(lfd);
 	if (stat(srv->o->path, &st) == 0 && st.st_ino == ino)
 		unlink(srv->o->path);
-	srv->stop = 1;
+	atomic_store(&srv->stop, 1);
 	pthread_mutex_lock(&srv->lock);
 	while (srv->active > 0)
 		pthread_cond_wait(&srv->quiet, &srv->lock);

@@ -93,7 +93,7 @@ typedef struct bar_sshmux_serve_opts {
 	const char *state_path;     /* exit when this file is gone; may be NULL */
 	int idle_ms;                /* session and broker idle time */
 	int ready_fd;               /* written one byte once listening; -1 */
-	const volatile int *stop;   /* exit when non-zero; may be NULL */
+	const bar_cancel *stop;   /* exit once cancelled; may be NULL */
 } bar_sshmux_serve_opts;
 
 #define BAR_SSHMUX_SERVE_OPTS_VERSION 1

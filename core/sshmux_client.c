@@ -115,12 +115,12 @@ int bar_sshmux_connect(int *fd, const char *path)
 	return 0;
 }
 
-static volatile int broker_stop;
+static bar_cancel broker_stop = BAR_CANCEL_INIT;
 
 static void on_term(int sig)
 {
 	(void)sig;
-	broker_stop = 1;
+	atomic_store(&broker_stop.cancel, 1);
 }
 
 int bar_sshmux_broker_main(const char *path, const char *state_path, int idle_ms,
@@ -237,7 +237,7 @@ typedef struct client_state {
 /* One step of reading the broker's events.  Returns 1 to go on, 0 at the
  * end, -1 when the broker is gone or stuck. */
 static int client_step(int fd, bar_mux_reader *r, bar_remote_sink *k, size_t n,
-                       const volatile int *cancel, client_state *cs)
+                       const bar_cancel *cancel, client_state *cs)
 {
 	const char *line, *kind;
 	json_t *ev;

@@ -41,7 +41,7 @@ void bar_mux_reader_free(bar_mux_reader *r);
  * BAR_ECANCELED; BAR_SSH_ETIMEOUT; -1 on an error or a line too long.
  */
 int bar_mux_read_line(bar_mux_reader *r, const char **line, int timeout_ms,
-                      const volatile int *cancel);
+                      const bar_cancel *cancel);
 
 /* Send j as one line (lock, if not NULL, serialises writers), giving up
  * after timeout_ms without progress.  Returns 0 or -1. */

@@ -56,7 +56,7 @@ static int reader_take(bar_mux_reader *r, const char **line)
 }
 
 int bar_mux_read_line(bar_mux_reader *r, const char **line, int timeout_ms,
-                      const volatile int *cancel)
+                      const bar_cancel *cancel)
 {
 	int64_t deadline = bar_now_ms() + timeout_ms;
 	char chunk[65536];
@@ -69,7 +69,7 @@ int bar_mux_read_line(bar_mux_reader *r, const char **line, int timeout_ms,
 
 		if (r->buf.len > r->max)
 			return bar_error_set("session broker: line longer than %zu bytes", r->max);
-		if (cancel && *cancel)
+		if (bar_cancel_cancelled(cancel))
 			return BAR_ECANCELED;
 		if (left <= 0)
 			return BAR_SSH_ETIMEOUT;

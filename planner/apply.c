@@ -11,6 +11,7 @@
  * the moment it completes.
  */
 #include "planner.h"
+#include "planner_int.h"
 #include "error.h"
 #include "util.h"
 
@@ -315,6 +316,7 @@ static char *provider_input(engine *e, const bar_change *c, const char *system_i
 	}
 	if (strcmp(c->type, "vm") != 0)
 		json_object_del(attrs, "connection");
+	json_object_del(attrs, "postCommands"); /* the host's, not the provider's */
 	in = json_pack("{s:s, s:s, s:s, s:o, s:o, s:{s:s, s:s, s:s}}", "type", c->type, "name",
 	               c->name, "namespace", c->ns, "attrs", attrs, "refs",
 	               refs ? refs : json_object(), "tags", "barista:address", c->address,
@@ -549,6 +551,28 @@ static int record_partial(engine *e, const bar_change *c, bar_obs *o, const char
 	return err.code;
 }
 
+/* A new VM's postCommands; when they fail, the VM is recorded Failed with
+ * their output (the next apply replaces it, running them again). */
+static int post_commands(engine *e, const bar_change *c, bar_obs *o, rec_extra *x)
+{
+	bar_post_result pr;
+	int rc = bar_post_run(&pr, c, o, e->o->keys_dir, e->o->cancel);
+
+	if (rc < 0) {
+		bar_error err;
+
+		bar_error_save(&err);
+		free(o->status);
+		o->status = bar_strdup("Failed");
+		x->taint = err.message;
+		record_ex(e, c, o, x);
+		x->taint = NULL;
+		bar_error_restore(&err);
+	}
+	bar_post_result_clear(&pr);
+	return rc;
+}
+
 /* Import: read the existing resource and record it as if we had made it. */
 static int adopt(engine *e, const bar_change *c, const bar_conn *conn, const bar_op_ctx *ctx,
                  bar_obs *o)
@@ -606,6 +630,8 @@ static int do_create(engine *e, const node *nd, const bar_conn *conn,
 			rc = record_ex(e, c, o, &x);
 		free(id);
 	}
+	if (rc == 0 && json_array_size(json_object_get(c->attrs, "postCommands")))
+		rc = post_commands(e, c, o, &x);
 	if (rc == 0 && want_suspended(c) && o->status && strcmp(o->status, "Suspended"))
 		rc = suspend_new(e, c, conn, ctx0, o);
 done:
@@ -946,6 +972,105 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* ---- policyOnPartialFailure ---- */
+
+/* The MCI's policy as recorded: "continue" (the default), "rollback" or
+ * "refine". */
+static char *mci_policy(bar_state *st, const char *mci_addr)
+{
+	bar_record r = {0};
+	json_t *d;
+	char *p;
+
+	if (bar_state_get(st, mci_addr, &r) < 0)
+		return bar_strdup("continue");
+	d = r.desired ? json_loads(r.desired, 0, NULL) : NULL;
+	p = bar_strdup(json_string_value(json_object_get(d, "policyOnPartialFailure"))
+	                   ? json_string_value(json_object_get(d, "policyOnPartialFailure"))
+	                   : "continue");
+	json_decref(d);
+	bar_record_clear(&r);
+	return p;
+}
+
+/* A delete of recorded VM `c` for the second pass, or nothing when no
+ * record holds it (a create that failed before making anything). */
+static void add_undo(bar_plan *p, bar_state *st, const bar_change *c)
+{
+	bar_record r = {0};
+
+	if (bar_state_get(st, c->address, &r) < 0) {
+		bar_error_clear();
+		return;
+	}
+	p->changes[p->n++] = (bar_change){
+		.action = BAR_DELETE, .address = bar_strdup(c->address), .type = bar_strdup(c->type),
+		.ns = bar_strdup(c->ns), .name = bar_strdup(c->name),
+		.connection = bar_strdup(r.connection),
+		.reason = bar_strdup("policyOnPartialFailure"), .deps = json_array(),
+		.prior_system_id = bar_strdup(r.system_id),
+	};
+	bar_record_clear(&r);
+}
+
+/*
+ * After the walk, for each MCI some of whose new VMs failed: with
+ * policyOnPartialFailure "rollback" delete every VM this apply created for
+ * it, with "refine" only the failed ones (that were recorded); "continue"
+ * keeps what succeeded.  The deletes run as a second plan through the same
+ * engine.  Adds what it destroyed to the summary.
+ */
+static void partial_failure_pass(engine *e, bar_registry *reg, bar_apply_summary *sum)
+{
+	bar_plan *p = bar_calloc(1, sizeof(*p));
+	json_t *failed = json_object();
+	const char *mci;
+	json_t *v;
+
+	for (size_t i = 0; i < e->n; i++) {
+		const node *nd = &e->nodes[i];
+		const char *m = json_string_value(json_object_get(nd->c->attrs, "mci"));
+
+		if (nd->op == OP_CREATE && nd->state == N_FAIL && m && !strcmp(nd->c->type, "vm")) {
+			char *addr = bar_printf("%s/mci/%s", nd->c->ns, m);
+
+			json_object_set_new(failed, addr, json_true());
+			free(addr);
+		}
+	}
+	p->lineage = bar_strdup(e->plan->lineage);
+	p->changes = bar_calloc(e->n + 1, sizeof(*p->changes));
+	p->drift = json_array();
+	p->connections = json_deep_copy(e->plan->connections);
+	p->live_connections = json_deep_copy(e->plan->live_connections);
+	json_object_update(p->live_connections, e->plan->connections);
+	json_object_foreach(failed, mci, v) {
+		char *policy = mci_policy(e->st, mci);
+		int rollback = !strcmp(policy, "rollback"), refine = !strcmp(policy, "refine");
+
+		for (size_t i = 0; (rollback || refine) && i < e->n; i++) {
+			const node *nd = &e->nodes[i];
+			const char *m = json_string_value(json_object_get(nd->c->attrs, "mci"));
+			char *addr = m ? bar_printf("%s/mci/%s", nd->c->ns, m) : NULL;
+
+			if (addr && !strcmp(addr, mci) && nd->op == OP_CREATE &&
+			    (nd->state == N_FAIL || (rollback && nd->state == N_DONE)))
+				add_undo(p, e->st, nd->c);
+			free(addr);
+		}
+		free(policy);
+	}
+	if (p->n) {
+		bar_apply_summary s2;
+
+		bar_apply_run(p, e->st, reg, e->o, &s2);
+		sum->destroyed += s2.destroyed;
+		sum->failed += s2.failed;
+	}
+	json_decref(failed);
+	bar_plan_free(p);
+}
+
 int bar_apply_run(const bar_plan *plan, bar_state *st, bar_registry *reg,
                   const bar_apply_opts *o, bar_apply_summary *summary)
 {
@@ -976,6 +1101,8 @@ int bar_apply_run(const bar_plan *plan, bar_state *st, bar_registry *reg,
 	}
 	for (int i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
+	if (e.sum.failed && !stopping(&e))
+		partial_failure_pass(&e, reg, &e.sum);
 	*summary = e.sum;
 	rc = e.sum.failed || e.sum.skipped ? -1 : 0;
 	if (rc < 0 && stopping(&e) && !e.sum.failed)

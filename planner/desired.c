@@ -182,6 +182,10 @@ static void vm_hash(bar_desired *d, bar_buf *buf)
 	bar_buf_puts(buf, num);
 	bar_json_canon(buf, d->labels);
 	canon_str(buf, "mci", d->mci->name, 0);
+	if (json_array_size(json_object_get(g, "postCommands"))) {
+		bar_buf_puts(buf, ",\"postCommands\":");
+		bar_json_canon(buf, json_object_get(g, "postCommands"));
+	}
 	bar_buf_puts(buf, ",\"securityGroups\":");
 	bar_json_canon(buf, json_object_get(g, "securityGroups"));
 	canon_str(buf, "spec", str(g, "spec"), 0);
@@ -215,6 +219,10 @@ static void vm_expand(bar_desired *d)
 	set_str(d->attrs, "sshKey", str(g, "sshKey"));
 	set_str(d->attrs, "state", str(mci->attrs, "state"));
 	json_object_set_nocheck(d->attrs, "labels", (json_t *)d->labels);
+	/* run by the host after create, never sent to providers; absent when
+	 * empty, so VMs without them hash as before */
+	if (json_array_size(json_object_get(g, "postCommands")))
+		json_object_set_nocheck(d->attrs, "postCommands", json_object_get(g, "postCommands"));
 	dep_add(d, mci->ns, "connection", d->connection);
 	dep_add(d, mci->ns, "mci", mci->name);
 	ref_add(d, "spec", "spec", str(g, "spec"));

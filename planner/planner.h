@@ -76,6 +76,10 @@ int bar_type_is_provider(const char *type);
  * Resuming, Rebooting, Terminating, Deleting). */
 int bar_status_transitional(const char *status);
 
+/* True for attributes only the host acts on (a VM's postCommands): never
+ * sent to providers, never a reason to replace. */
+int bar_attr_host_only(const char *attr);
+
 /* Whether changing `attr` of a `type` resource needs a replacement: for
  * provider types, every attribute the provider `p` does not list as
  * changeable in place (all of them when p is NULL); for a Connection, its

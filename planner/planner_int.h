@@ -51,4 +51,22 @@ json_t *bar_conn_live_attrs(const bar_desired_set *ds, const bar_records *rs,
  * reference, now that the configuration is known.  0 or -1. */
 int bar_snapshot_settle(bar_snapshot *s, const bar_desired_set *ds);
 
+/* What a VM's postCommands did (planner/postcmd.c). */
+typedef struct bar_post_result {
+	int ran;        /* they were run (there were some) */
+	int exit_code;  /* -1 when they could not run to their exit */
+	char *output;   /* the last few KiB of stdout and stderr */
+} bar_post_result;
+
+/*
+ * Run the postCommands of VM change c (its attrs' "postCommands"; none: 0
+ * at once) on the VM the provider reported as *o, waiting up to 3 min for
+ * its sshd.  Returns 0 when they exited 0; otherwise the error names the VM
+ * and says how they failed with the output's tail.  *out is filled either
+ * way (bar_post_result_clear).
+ */
+int bar_post_run(bar_post_result *out, const bar_change *c, const bar_obs *o,
+                 const char *keys_dir, const bar_cancel *cancel);
+void bar_post_result_clear(bar_post_result *r);
+
 #endif

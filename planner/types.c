@@ -17,6 +17,10 @@ static const char *const provider_types[] = {"vnet", "securitygroup", "sshkey", 
  * cannot change in place (the resources are re-made elsewhere). */
 static const char *const connection_forces[] = {"driver", "region", "zone", NULL};
 
+/* Attributes the host acts on itself and never sends to a provider: a
+ * change of them alone is recorded, nothing is replaced. */
+static const char *const host_attrs[] = {"postCommands", NULL};
+
 static const char *const transitional_statuses[] = {"Creating", "Suspending", "Resuming",
                                                     "Rebooting", "Terminating", "Deleting",
                                                     NULL};
@@ -39,8 +43,15 @@ int bar_status_transitional(const char *status)
 	return status && in_list(transitional_statuses, status);
 }
 
+int bar_attr_host_only(const char *attr)
+{
+	return in_list(host_attrs, attr);
+}
+
 int bar_type_forces_replacement(const bar_provider *p, const char *type, const char *attr)
 {
+	if (bar_attr_host_only(attr))
+		return 0;
 	if (strcmp(type, "connection") == 0)
 		return in_list(connection_forces, attr);
 	if (!bar_type_is_provider(type))

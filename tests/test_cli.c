@@ -795,7 +795,17 @@ static void test_destroy(void)
 
 /* A small configuration in its own directory: one sim connection with
  * `extra` config keys and an MCI of `count` VMs.  Returns the directory. */
+static char *small_config_mci(const char *name, const char *extra, int count,
+                              const char *mci_extra);
+
 static char *small_config(const char *name, const char *extra, int count)
+{
+	return small_config_mci(name, extra, count, "");
+}
+
+/* The same, with `mci_extra` lines (indented two spaces) in the MCI's spec. */
+static char *small_config_mci(const char *name, const char *extra, int count,
+                              const char *mci_extra)
 {
 	char *d = bar_printf("%s/%s", tmpdir, name);
 	char *path = bar_printf("%s/all.yaml", d);
@@ -811,9 +821,9 @@ static char *small_config(const char *name, const char *extra, int count)
 	    "metadata: {name: i}\nspec: {connection: c, imageId: x}\n---\n"
 	    "apiVersion: barista.dev/v1\nkind: Spec\nmetadata: {name: s}\n"
 	    "spec: {connection: c, vcpu: 1, memoryMiB: 512}\n---\n"
-	    "apiVersion: barista.dev/v1\nkind: MCI\nmetadata: {name: m}\nspec:\n  groups: "
+	    "apiVersion: barista.dev/v1\nkind: MCI\nmetadata: {name: m}\nspec:\n%s  groups: "
 	    "[{name: g, connection: c, spec: s, image: i, vnet: n, sshKey: k, count: %d}]\n",
-	    d, *extra ? ", " : "", extra, count);
+	    d, *extra ? ", " : "", extra, mci_extra, count);
 	FILE *f;
 
 	mkdir(d, 0755);
@@ -1067,6 +1077,38 @@ static void test_lifecycle(void)
 	free(d);
 }
 
+/* policyOnPartialFailure with one VM failing before it was made and one
+ * made and then failed: continue keeps the rest, rollback deletes every VM
+ * of the MCI this apply made, refine only the failed one that was made. */
+static void test_partial_policy(void)
+{
+	static const struct {
+		const char *policy;
+		int vms, destroyed;
+	} cases[] = {{"continue", 3, 0}, {"rollback", 0, 3}, {"refine", 2, 1}};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *name = bar_printf("policy-%s", cases[i].policy);
+		char *mci = bar_printf("  policyOnPartialFailure: %s\n", cases[i].policy);
+		char *d = small_config_mci(name, "partialOn: \"create:m-g-2\", failOn: "
+		                           "\"create:m-g-3\"", 4, mci);
+		char *want = bar_printf("%d destroyed, 2 failed", cases[i].destroyed), *out;
+
+		CHECK(run_in(&out, "apply -auto-approve", d) == 1 && strstr(out, want) &&
+		      sim_vms(d) == cases[i].vms);
+		free(out);
+		free(small_config_mci(name, "", 4, mci));
+		CHECK(run_in(&out, "apply -auto-approve", d) == 0 && sim_vms(d) == 4);
+		free(out);
+		CHECK(run_in(&out, "destroy -auto-approve", d) == 0 && sim_vms(d) == 0);
+		free(out);
+		free(want);
+		free(d);
+		free(mci);
+		free(name);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -1101,6 +1143,7 @@ int main(int argc, char **argv)
 	test_sigterm();
 	test_lost_state();
 	test_lifecycle();
+	test_partial_policy();
 	free(dir);
 	free(state_path);
 	return test_verdict("cli");
