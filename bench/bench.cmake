@@ -8,6 +8,10 @@ foreach(b plan_scale apply_parallel local_create exec_fanout crash_trials faults
     set_target_properties(${b} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)
   endif()
 endforeach()
+if(TARGET lifecycle)
+  target_compile_definitions(lifecycle PRIVATE
+    BAR_DEMO_DIR="${CMAKE_SOURCE_DIR}/specs/examples/paper-demo")
+endif()
 
 # A small seeded set of crash trials runs in the suite: kills at random
 # instants must leave nothing orphaned or duplicated.

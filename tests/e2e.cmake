@@ -5,3 +5,11 @@ add_test(NAME e2e_local COMMAND test_e2e_local $<TARGET_FILE:barista>
          ${CMAKE_SOURCE_DIR}/tests/data/e2e)
 set_tests_properties(e2e_local PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
                      LABELS "integration")
+
+# The paper's demonstration, exactly as the README runs it.
+add_executable(test_demo ${CMAKE_SOURCE_DIR}/tests/test_demo.c)
+target_link_libraries(test_demo PRIVATE barista_core)
+add_test(NAME paper_demo COMMAND test_demo $<TARGET_FILE:barista>
+         ${CMAKE_SOURCE_DIR}/specs/examples/paper-demo)
+set_tests_properties(paper_demo PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
+                     LABELS "integration")
