@@ -377,7 +377,7 @@ static void check_not_root(void)
 	char *dir = bar_printf("%s/nobody", tmpdir);
 	char *cmd = bar_printf("chmod 755 '%s' && mkdir -m 777 '%s' && setpriv --reuid=65534 "
 	                       "--regid=65534 --clear-groups env BARISTA_LOCAL_ROOT='%s/root' "
-	                       "'%s' apply -auto-approve -state '%s/s.db' '%s' </dev/null 2>&1",
+	                       "'%s' plan -state '%s/s.db' '%s' </dev/null 2>&1",
 	                       tmpdir, dir, dir, barista, dir, specs);
 	FILE *p = popen(cmd, "r");
 	char line[1024];
