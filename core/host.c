@@ -565,29 +565,41 @@ void bar_secrets_clear(bar_secrets *s)
 	s->n = 0;
 }
 
-int bar_provider_has_type(const bar_provider *p, const char *type)
+
+/* Is s in the NULL-terminated list? */
+static int listed(const char *const *list, const char *s)
 {
-	for (size_t i = 0; p && p->types && p->types[i]; i++)
-		if (strcmp(p->types[i]->type, type) == 0)
+	for (; list && *list; list++)
+		if (strcmp(*list, s) == 0)
 			return 1;
 	return 0;
 }
 
+static const bar_type_info *type_info(const bar_provider *p, const char *type)
+{
+	for (size_t i = 0; p && p->types && p->types[i]; i++)
+		if (strcmp(p->types[i]->type, type) == 0)
+			return p->types[i];
+	return NULL;
+}
+
+int bar_provider_restorable(const bar_provider *p, const char *type, const char *attr)
+{
+	const bar_type_info *t = type_info(p, type);
+
+	return t && BAR_COVERS(t, restorable) && listed(t->restorable, attr);
+}
+
 int bar_provider_in_place(const bar_provider *p, const char *type, const char *attr)
 {
-	if (strcmp(attr, "connection") == 0)
-		return 0;
-	for (size_t i = 0; p && p->types && p->types[i]; i++) {
-		const bar_type_info *t = p->types[i];
+	const bar_type_info *t = type_info(p, type);
 
-		if (strcmp(t->type, type) != 0)
-			continue;
-		for (const char *const *a = t->in_place; a && *a; a++)
-			if (strcmp(*a, attr) == 0)
-				return 1;
-		return 0;
-	}
-	return 0;
+	return strcmp(attr, "connection") != 0 && t && listed(t->in_place, attr);
+}
+
+int bar_provider_has_type(const bar_provider *p, const char *type)
+{
+	return type_info(p, type) != NULL;
 }
 
 /* ---- calls ---- */

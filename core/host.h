@@ -187,6 +187,10 @@ int bar_host_list(const bar_conn *c, const char *type, const bar_op_ctx *ctx,
  */
 int bar_provider_in_place(const bar_provider *p, const char *type, const char *attr);
 
+/* Whether observed attribute `attr` of a `type` resource is one provider
+ * `p` restores with update() when it drifts (bar_type_info.restorable). */
+int bar_provider_restorable(const bar_provider *p, const char *type, const char *attr);
+
 /* Whether the provider handles resources of `type`. */
 int bar_provider_has_type(const bar_provider *p, const char *type);
 

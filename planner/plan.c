@@ -145,9 +145,11 @@ static void vm_update(bar_change *c, const char *live, const char *want)
 	c->vm_action = a ? bar_strdup(a) : NULL;
 }
 
-/* Record drift between recorded and live observed attrs. */
+/* Record drift between recorded and live observed attrs.  It contradicts
+ * the spec when a desired attribute differs, or when the attribute is one
+ * the provider restores (bar_type_info.restorable: a VM's firewall). */
 static void note_drift(json_t *drift, const bar_record *r, const bar_obs *o,
-                       const json_t *desired, int *contradicts)
+                       const json_t *desired, const bar_provider *p, int *contradicts)
 {
 	json_t *rec = r->observed ? json_loads(r->observed, 0, NULL) : json_object();
 	json_t *cur = json_loads(o->attrs, 0, NULL);
@@ -167,7 +169,7 @@ static void note_drift(json_t *drift, const bar_record *r, const bar_obs *o,
 		json_array_append_new(drift, json_pack("{s:s, s:s, s:O?, s:O}", "address",
 		                                       r->address, "attr", k, "recorded", was,
 		                                       "live", v));
-		if (want && !json_equal(want, v))
+		if ((want && !json_equal(want, v)) || (p && was && bar_provider_restorable(p, r->type, k)))
 			*contradicts = 1;
 	}
 	json_decref(rec);
@@ -227,7 +229,7 @@ static int diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
                     const snap_live *lv, json_t *drift, int force_replace,
                     bar_registry *reg)
 {
-	const bar_provider *prov;
+	const bar_provider *prov = NULL;
 	json_t *old = NULL; /* parsed only when something changed */
 	const char *forcing = NULL;
 	bar_change *c = NULL;
@@ -250,8 +252,10 @@ static int diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
 	if ((c = state_change(b, d, r, lv)))
 		goto done;
 	if (lv && lv->obs && r->observed && strcmp(lv->obs->attrs, r->observed) != 0) {
+		if ((rc = record_provider(reg, r, &prov)) < 0)
+			goto done;
 		bar_desired_expand(d);
-		note_drift(drift, r, lv->obs, d->attrs, &contradicts);
+		note_drift(drift, r, lv->obs, d->attrs, prov, &contradicts);
 	}
 	if (!changed && !contradicts && !force_replace) {
 		const char *st = lv && lv->obs ? lv->obs->status : NULL;
@@ -708,7 +712,7 @@ static void refresh_only(plan_builder *b, const bar_snapshot *snap, json_t *drif
 		    status_is(lv->obs->status, r->status ? r->status : ""))
 			continue;
 		if (r->observed && strcmp(lv->obs->attrs, r->observed))
-			note_drift(drift, r, lv->obs, NULL, &contradicts);
+			note_drift(drift, r, lv->obs, NULL, NULL, &contradicts);
 		c = change_new(b, BAR_UPDATE, r->address, r->type, r->ns, r->name, r->connection);
 		set_prior(c, r);
 		c->record_only = 1;

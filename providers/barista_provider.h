@@ -192,6 +192,10 @@ typedef struct bar_type_info {
 	uint32_t struct_size;
 	const char *type;                /* "vm", "vnet", ... */
 	const char *const *in_place;
+	/* Observed attributes that describe enforced state (a VM's firewall):
+	 * when one drifts from what was recorded, the planner plans an update,
+	 * and update() must restore it.  NULL-terminated; may be NULL. */
+	const char *const *restorable;
 } bar_type_info;
 
 typedef struct bar_provider bar_provider;

@@ -539,7 +539,7 @@ static int as_list(bar_provider *p, bar_call *call, const char *type, bar_sink *
 	return BAR_OK;
 }
 
-static const bar_type_info as_vm = {sizeof(bar_type_info), "vm", NULL};
+static const bar_type_info as_vm = {.struct_size = sizeof(bar_type_info), .type = "vm"};
 static const bar_type_info *const as_types[] = {&as_vm, NULL};
 static bar_provider async_prov = {
 	.abi_version = BAR_PROVIDER_ABI_VERSION,

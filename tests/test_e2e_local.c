@@ -428,6 +428,14 @@ int main(int argc, char **argv)
 	}
 	CHECK(run("plan -detailed-exitcode") == 0);
 	CHECK(run("show") == 0);
+	if (n > 0) { /* a firewall flushed out of band is drift, and apply restores it */
+		CHECK(sh("ip netns exec %s nft flush ruleset", vms[0].system_id) == 0);
+		CHECK(run("plan -detailed-exitcode") == 2);
+		CHECK(run("apply -auto-approve") == 0);
+		CHECK(sh("ip netns exec %s nft list table inet barista >/dev/null",
+		         vms[0].system_id) == 0);
+		CHECK(run("plan -detailed-exitcode") == 0);
+	}
 	if (n > 1) {
 		kill_out_of_band(&vms[1]);
 		CHECK(run("plan -detailed-exitcode") == 2);

@@ -96,7 +96,8 @@ static int fx_del(bar_provider *p, bar_call *call, const char *type, const char 
 
 /* The standard in-place rules (the kit's), and a driver that can neither
  * update in place nor suspend. */
-#define FX_TYPE(t) static const bar_type_info basic_##t = {sizeof(bar_type_info), #t, NULL}
+#define FX_TYPE(t) \
+	static const bar_type_info basic_##t = {.struct_size = sizeof(bar_type_info), .type = #t}
 FX_TYPE(vnet);
 FX_TYPE(securitygroup);
 FX_TYPE(sshkey);

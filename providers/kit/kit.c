@@ -10,15 +10,16 @@
 
 static const char *const sg_in_place[] = {"ingress", "egress", NULL};
 static const char *const vm_in_place[] = {"state", "labels", NULL};
+static const char *const vm_restorable[] = {"firewall", NULL};
 
-#define KIT_TYPE(t, list) \
-	static const bar_type_info type_##t = {sizeof(bar_type_info), #t, list}
-KIT_TYPE(vnet, NULL);
-KIT_TYPE(securitygroup, sg_in_place);
-KIT_TYPE(sshkey, NULL);
-KIT_TYPE(image, NULL);
-KIT_TYPE(spec, NULL);
-KIT_TYPE(vm, vm_in_place);
+#define KIT_TYPE(t, list, restore) \
+	static const bar_type_info type_##t = {sizeof(bar_type_info), #t, list, restore}
+KIT_TYPE(vnet, NULL, NULL);
+KIT_TYPE(securitygroup, sg_in_place, NULL);
+KIT_TYPE(sshkey, NULL, NULL);
+KIT_TYPE(image, NULL, NULL);
+KIT_TYPE(spec, NULL, NULL);
+KIT_TYPE(vm, vm_in_place, vm_restorable);
 
 const bar_type_info *const bar_kit_standard_types[] = {
 	&type_vnet, &type_securitygroup, &type_sshkey, &type_image, &type_spec, &type_vm, NULL,

@@ -17,7 +17,9 @@
  * The six standard types with the usual in-place rules: a security group's
  * rules (ingress, egress) and a VM's state and labels change in place;
  * everything else of a VNet, SSH key, image, spec or VM forces a
- * replacement.  NULL-terminated; for bar_provider.types.
+ * replacement; a VM's observed "firewall" is restorable (a provider that
+ * reports it restores it in update()).  NULL-terminated; for
+ * bar_provider.types.
  */
 extern const bar_type_info *const bar_kit_standard_types[];
 

@@ -264,7 +264,8 @@ static int vm_build(bar_local_ctx *c, const char *id, json_t *meta, vm_plan *p,
 		goto done;
 	json_object_set_new(local, "state", json_string(p->suspend ? "Suspended" : "Running"));
 	json_object_set_new(meta, "observed",
-	                    json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:O,s:i,s:s,s:I}", "hostKey", hostkey,
+	                    json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:O,s:i,s:s,s:I}", "firewall",
+	                              "enforced", "hostKey", hostkey,
 	                              "hostname", p->hostname, "limits", mode, "memoryMiB", p->mem,
 	                              "privateIp", ipt, "publicIp", ipt, "securityGroups",
 	                              json_object_get(p->refs, "securityGroups"), "sshPort", 22,
@@ -311,6 +312,25 @@ done:
 	return rc;
 }
 
+/*
+ * Whether the VM's firewall (nftables table inet barista in its netns) is
+ * still there, as observed attribute "firewall": "enforced" or "missing".
+ * It is restorable (the kit's type description): a table flushed out of
+ * band is drift the planner repairs with an update.  VMs made before this
+ * attribute existed are left as they are.
+ */
+static void observe_firewall(bar_local_ctx *c, const char *id, json_t *meta)
+{
+	json_t *obs = json_object_get(meta, "observed");
+	const char *argv[] = { "/usr/sbin/nft", "list", "table", "inet", "barista", NULL };
+	int present;
+
+	if (!json_is_object(obs) || !json_object_get(obs, "firewall"))
+		return;
+	present = bar_local_run(c, NULL, argv, NULL, id, 1) == 0;
+	json_object_set_new(obs, "firewall", json_string(present ? "enforced" : "missing"));
+}
+
 int bar_local_vm_status(bar_local_ctx *c, const char *id, json_t *meta, const char **status)
 {
 	json_t *local = json_object_get(meta, "local");
@@ -327,6 +347,7 @@ int bar_local_vm_status(bar_local_ctx *c, const char *id, json_t *meta, const ch
 	case 2: *status = "Suspending"; break;
 	default: *status = "Running"; break;
 	}
+	observe_firewall(c, id, meta);
 	return 0;
 }
 
@@ -397,6 +418,23 @@ static json_t *fixed_attrs(json_t *attrs)
 	return a;
 }
 
+/* Re-apply the VM's security groups when its firewall went missing. */
+static int restore_firewall(bar_local_ctx *c, const char *id, json_t *meta, json_t *sg_ids)
+{
+	json_t *obs = json_object_get(meta, "observed");
+	const char *fw = json_string_value(json_object_get(obs, "firewall"));
+	int lock = -1, rc;
+
+	if (!fw || strcmp(fw, "missing") != 0)
+		return 0;
+	if ((rc = bar_local_firewall_lock(c, &lock, LOCK_SH)) == 0)
+		rc = bar_local_firewall_apply(c, id, sg_ids, 1);
+	bar_local_unlock(lock);
+	if (rc == 0)
+		json_object_set_new(obs, "firewall", json_string("enforced"));
+	return rc;
+}
+
 int bar_local_vm_update(bar_local_ctx *c, const char *id, json_t *meta, json_t *in,
                         bar_sink *out)
 {
@@ -423,6 +461,8 @@ int bar_local_vm_update(bar_local_ctx *c, const char *id, json_t *meta, json_t *
 		goto done;
 	}
 	if (state && (rc = vm_set_state(c, id, meta, state)))
+		goto done;
+	if ((rc = restore_firewall(c, id, meta, json_object_get(ids, "securityGroups"))))
 		goto done;
 	json_object_set(meta, "attrs", attrs);
 	if (json_is_object(tags))

@@ -23,7 +23,7 @@ static int nop_list(bar_provider *p, bar_call *c, const char *t, bar_sink *o)
 	return BAR_OK;
 }
 
-static const bar_type_info vm_type = {sizeof(bar_type_info), "vm", NULL};
+static const bar_type_info vm_type = {.struct_size = sizeof(bar_type_info), .type = "vm"};
 static const bar_type_info *const types[] = {&vm_type, NULL};
 static bar_provider table = {
 	.abi_version = BAR_PROVIDER_ABI_VERSION,
