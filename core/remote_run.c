@@ -9,6 +9,7 @@
  * replaced by the library's shared scheduler without touching the rest.
  */
 #include "remote_int.h"
+#include "scheduler.h"
 #include "error.h"
 #include "ssh_pool.h"
 
@@ -185,43 +186,39 @@ int bar_remote_sink_finished(bar_remote_sink *k, size_t i)
 	return done;
 }
 
-/* ---- the worker pool ---- */
+/* ---- the walk: the shared scheduler, one slot, no dependencies ---- */
 
 typedef struct pool_walk {
-	atomic_size_t next;
-	size_t n;
 	void (*fn)(void *ud, size_t i);
 	void *ud;
 } pool_walk;
 
-static void *pool_worker(void *arg)
+static int pool_run(void *ud, size_t i, int *throttled)
 {
-	pool_walk *w = arg;
+	pool_walk *w = ud;
 
-	for (size_t i; (i = atomic_fetch_add(&w->next, 1)) < w->n;)
-		w->fn(w->ud, i);
-	return NULL;
+	(void)throttled;
+	w->fn(w->ud, i); /* each target's outcome is in its result */
+	return 0;
 }
 
 /* Call fn(ud, i) for every i < n, at most `width` at a time, and wait. */
 static void remote_parallel(size_t n, int width, void (*fn)(void *ud, size_t i), void *ud)
 {
-	pool_walk w = { .n = n, .fn = fn, .ud = ud };
-	size_t k = n < (size_t)width ? n : (size_t)width, started = 0;
-	pthread_t *th = bar_calloc(k ? k : 1, sizeof(*th));
-	pthread_attr_t attr;
+	pool_walk w = { .fn = fn, .ud = ud };
+	bar_sched_opts so = BAR_SCHED_OPTS_INIT;
+	bar_sched_summary sum;
+	bar_sched *s = NULL;
 
-	atomic_init(&w.next, 0);
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 512 * 1024);
-	while (started < k && pthread_create(&th[started], &attr, pool_worker, &w) == 0)
-		started++;
-	pthread_attr_destroy(&attr);
-	if (started == 0)
-		pool_worker(&w); /* no threads to be had: do it here */
-	for (size_t i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	free(th);
+	so.workers = width;
+	so.stack_size = 512 * 1024; /* a hundred workers, each a small SSH loop */
+	so.run = pool_run;
+	so.ud = &w;
+	bar_sched_new(&s, n, 1);
+	if (bar_sched_run(s, &so, &sum) < 0 && sum.done == 0)
+		for (size_t i = 0; i < n; i++) /* no threads to be had: do it here */
+			fn(ud, i);
+	bar_sched_free(s);
 }
 
 /* ---- one target ---- */

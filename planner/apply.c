@@ -4,44 +4,32 @@
  * Each change becomes one node (a replacement becomes two: delete the old
  * resource, then create the new one).  Creates and updates wait for the
  * creates/updates of what they depend on; deletes wait for the deletes of
- * what depends on them.  A fixed pool of workers takes ready nodes, one
- * ready queue per connection so that a connection's maxConcurrency is never
- * exceeded while other connections keep going.  A failure skips only the
+ * what depends on them.  The nodes are tasks of the shared scheduler
+ * (core/scheduler.h) with one slot per connection, so that a connection's
+ * maxConcurrency is never exceeded while other connections keep going and
+ * throttling slows only its own connection.  A failure skips only the
  * nodes that (transitively) wait for it.  Every result is written to state
  * the moment it completes.
  */
 #include "planner.h"
 #include "planner_int.h"
 #include "error.h"
+#include "scheduler.h"
 #include "util.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 enum { OP_CREATE, OP_UPDATE, OP_DELETE };
-enum { N_WAIT, N_READY, N_RUN, N_DONE, N_FAIL, N_SKIP };
 
 typedef struct node {
 	const bar_change *c;
 	int op;
-	int state;
-	int pending;       /* unfinished nodes this one waits for */
-	size_t *next;      /* nodes waiting for this one */
-	size_t n_next, cap_next;
-	int slot;          /* ready-queue slot: a connection, or the last for logical */
+	int slot; /* a connection, or the last for logical records */
+	char *done_id; /* the system id a successful create/update reported */
 } node;
-
-typedef struct queue {
-	size_t *items;
-	size_t head, tail, cap;
-	int limit;   /* the connection's maxConcurrency; 0 = none */
-	int dyn;     /* a lower cap after throttling (AIMD); 0 = none */
-	int streak;  /* unthrottled completions since dyn last changed */
-	int running;
-} queue;
 
 typedef struct engine {
 	const bar_plan *plan;
@@ -49,43 +37,12 @@ typedef struct engine {
 	const bar_apply_opts *o;
 	node *nodes;
 	size_t n;
-	queue *queues;
+	bar_sched *sched;
 	bar_conn *conns; /* per slot: as the spec has it */
 	bar_conn *live;  /* per slot: as existing resources need it */
-	size_t n_slots; /* connections + 1 */
-	size_t finished, running, rr;
+	size_t n_slots;  /* connections + 1 */
 	bar_apply_summary sum;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	pthread_mutex_t ev_mu;
 } engine;
-
-static void q_push(queue *q, size_t v)
-{
-	if (q->tail == q->cap) {
-		if (q->head > 0) {
-			memmove(q->items, q->items + q->head, (q->tail - q->head) * sizeof(size_t));
-			q->tail -= q->head;
-			q->head = 0;
-		} else {
-			q->cap = q->cap ? q->cap * 2 : 16;
-			q->items = bar_realloc(q->items, q->cap * sizeof(size_t));
-		}
-	}
-	q->items[q->tail++] = v;
-}
-
-static void edge(engine *e, size_t from, size_t to) /* `to` waits for `from` */
-{
-	node *f = &e->nodes[from];
-
-	if (f->n_next == f->cap_next) {
-		f->cap_next = f->cap_next ? f->cap_next * 2 : 4;
-		f->next = bar_realloc(f->next, f->cap_next * sizeof(size_t));
-	}
-	f->next[f->n_next++] = to;
-	e->nodes[to].pending++;
-}
 
 static void emit(engine *e, bar_event_kind kind, const node *nd, double elapsed,
                  const char *sysid, const char *msg, const bar_error *err)
@@ -98,11 +55,8 @@ static void emit(engine *e, bar_event_kind kind, const node *nd, double elapsed,
 
 	if (nd->op == OP_UPDATE && nd->c->vm_action)
 		ev.op = nd->c->vm_action;
-	if (!e->o->on_event)
-		return;
-	pthread_mutex_lock(&e->ev_mu);
-	e->o->on_event(e->o->ud, &ev);
-	pthread_mutex_unlock(&e->ev_mu);
+	if (e->o->on_event) /* the scheduler calls us one at a time */
+		e->o->on_event(e->o->ud, &ev);
 }
 
 /* ---- building the graph ---- */
@@ -135,7 +89,6 @@ static int build_slots(engine *e, bar_registry *reg)
 	e->n_slots = json_object_size(all) + 1;
 	e->conns = bar_calloc(e->n_slots, sizeof(bar_conn));
 	e->live = bar_calloc(e->n_slots, sizeof(bar_conn));
-	e->queues = bar_calloc(e->n_slots, sizeof(queue));
 	json_object_foreach(all, addr, v) {
 		const json_t *want = json_object_get(e->plan->connections, addr);
 		const json_t *now = json_object_get(e->plan->live_connections, addr);
@@ -145,7 +98,6 @@ static int build_slots(engine *e, bar_registry *reg)
 			rc = -1;
 			break;
 		}
-		e->queues[i].limit = want ? e->conns[i].max_concurrency : e->live[i].max_concurrency;
 		i++;
 	}
 	json_decref(all);
@@ -182,6 +134,44 @@ static int slot_of(engine *e, const bar_change *c)
 	return slot_named(e, c->ns, bar_type_is_provider(c->type) ? c->connection : NULL);
 }
 
+/* One task per node, placed in its connection's slot with that
+ * connection's maxConcurrency as the slot's limit. */
+static void make_tasks(engine *e)
+{
+	bar_sched_new(&e->sched, e->n, e->n_slots);
+	for (size_t i = 0; i + 1 < e->n_slots; i++)
+		bar_sched_limit(e->sched, i, e->conns[i].provider ? e->conns[i].max_concurrency
+		                                                  : e->live[i].max_concurrency);
+	for (size_t i = 0; i < e->n; i++)
+		bar_sched_place(e->sched, i, (size_t)e->nodes[i].slot);
+}
+
+/* Creates and updates wait for those of what they depend on; a delete
+ * waits for the deletes of what depends on it (following what the *old*
+ * resource depended on); a replacement's create waits for its delete. */
+static void make_edges(engine *e, bar_map *up, bar_map *del)
+{
+	for (size_t i = 0; i < e->n; i++) {
+		node *nd = &e->nodes[i];
+		const json_t *deps = nd->op == OP_DELETE && nd->c->prior_deps ? nd->c->prior_deps
+		                                                               : nd->c->deps;
+		size_t k;
+		json_t *a;
+
+		if (nd->op == OP_CREATE && nd->c->action == BAR_REPLACE && i > 0)
+			bar_sched_edge(e->sched, i - 1, i);
+		json_array_foreach(deps, k, a) {
+			const char *d = json_string_value(a);
+			size_t j;
+
+			if (nd->op != OP_DELETE && (j = (size_t)bar_map_get(up, d)))
+				bar_sched_edge(e->sched, j - 1, i);
+			if (nd->op == OP_DELETE && (j = (size_t)bar_map_get(del, d)) && j - 1 != i)
+				bar_sched_edge(e->sched, i, j - 1); /* the dependency's delete waits */
+		}
+	}
+}
+
 static int build_nodes(engine *e)
 {
 	bar_map up, del;
@@ -205,45 +195,22 @@ static int build_nodes(engine *e)
 			if (dslot < 0)
 				return bar_error_set("%s: connection \"%s\" is not in the plan; re-run "
 				                     "barista plan", c->address, c->prior_connection);
-			e->nodes[e->n] = (node){c, OP_DELETE, N_WAIT, 0, NULL, 0, 0, dslot};
+			e->nodes[e->n] = (node){.c = c, .op = OP_DELETE, .slot = dslot};
 			bar_map_put(&del, c->address, (void *)(e->n + 1));
 			e->n++;
 		}
 		if (c->action != BAR_DELETE) {
 			int op = c->action == BAR_UPDATE ? OP_UPDATE : OP_CREATE;
 
-			e->nodes[e->n] = (node){c, op, N_WAIT, 0, NULL, 0, 0, slot};
+			e->nodes[e->n] = (node){.c = c, .op = op, .slot = slot};
 			bar_map_put(&up, c->address, (void *)(e->n + 1));
-			if (c->action == BAR_REPLACE)
-				edge(e, e->n - 1, e->n);
 			e->n++;
 		}
 	}
-	for (size_t i = 0; i < e->n; i++) {
-		node *nd = &e->nodes[i];
-		/* a delete follows what the old resource depended on */
-		const json_t *deps = nd->op == OP_DELETE && nd->c->prior_deps ? nd->c->prior_deps
-		                                                               : nd->c->deps;
-		size_t k;
-		json_t *a;
-
-		json_array_foreach(deps, k, a) {
-			const char *d = json_string_value(a);
-			size_t j;
-
-			if (nd->op != OP_DELETE && (j = (size_t)bar_map_get(&up, d)))
-				edge(e, j - 1, i);
-			if (nd->op == OP_DELETE && (j = (size_t)bar_map_get(&del, d)) && j - 1 != i)
-				edge(e, i, j - 1); /* the dependency's delete waits for ours */
-		}
-	}
+	make_tasks(e);
+	make_edges(e, &up, &del);
 	bar_map_free(&up);
 	bar_map_free(&del);
-	for (size_t i = 0; i < e->n; i++)
-		if (e->nodes[i].pending == 0) {
-			e->nodes[i].state = N_READY;
-			q_push(&e->queues[e->nodes[i].slot], i);
-		}
 	return 0;
 }
 
@@ -804,172 +771,66 @@ static int run_node(engine *e, node *nd, bar_obs *o, int *throttled)
 	return do_update(e, nd, conn, &ctx, o);
 }
 
-/* ---- scheduling ---- */
+/* ---- the scheduler's callbacks ---- */
+
+static int task_run(void *ud, size_t t, int *throttled)
+{
+	engine *e = ud;
+	node *nd = &e->nodes[t];
+	bar_obs o = {0};
+	int rc = run_node(e, nd, &o, throttled);
+
+	free(nd->done_id); /* task_done reports it */
+	nd->done_id = rc == 0 ? o.system_id : NULL;
+	if (rc == 0)
+		o.system_id = NULL;
+	bar_obs_clear(&o);
+	return rc;
+}
+
+static void task_start(void *ud, size_t t)
+{
+	engine *e = ud;
+
+	emit(e, BAR_EV_START, &e->nodes[t], 0, NULL, NULL, NULL);
+}
+
+static void task_done(void *ud, size_t t, int ok, double elapsed)
+{
+	engine *e = ud;
+	node *nd = &e->nodes[t];
+
+	if (ok && nd->op == OP_CREATE)
+		e->sum.added++;
+	else if (ok && nd->op == OP_UPDATE)
+		e->sum.changed++;
+	else if (ok)
+		e->sum.destroyed++;
+	else
+		e->sum.failed++;
+	emit(e, ok ? BAR_EV_DONE : BAR_EV_FAIL, nd, elapsed, ok ? nd->done_id : NULL,
+	     ok ? NULL : bar_error_last(), ok ? NULL : bar_error_get());
+}
+
+static void task_skip(void *ud, size_t t, bar_sched_skip why, size_t cause)
+{
+	engine *e = ud;
+	char msg[600];
+
+	e->sum.skipped++;
+	if (why == BAR_SCHED_DEP_FAILED)
+		snprintf(msg, sizeof(msg), "not started: %s failed", e->nodes[cause].c->address);
+	else
+		snprintf(msg, sizeof(msg), "%s", why == BAR_SCHED_CYCLE
+		         ? "not started: its dependencies form a cycle between the recorded and "
+		           "the desired state"
+		         : "not started: interrupted");
+	emit(e, BAR_EV_SKIP, &e->nodes[t], 0, NULL, msg, NULL);
+}
 
 static int stopping(const engine *e)
 {
 	return bar_cancel_stopping(e->o->cancel);
-}
-
-/* Mark everything waiting on `i` as skipped (caller holds the lock). */
-static void skip_dependents(engine *e, size_t i, const char *why)
-{
-	node *nd = &e->nodes[i];
-
-	for (size_t k = 0; k < nd->n_next; k++) {
-		node *x = &e->nodes[nd->next[k]];
-
-		if (x->state != N_WAIT)
-			continue;
-		x->state = N_SKIP;
-		e->finished++;
-		e->sum.skipped++;
-		emit(e, BAR_EV_SKIP, x, 0, NULL, why, NULL);
-		skip_dependents(e, nd->next[k], why);
-	}
-}
-
-/* Additive increase, multiplicative decrease of a connection's concurrency:
- * a throttled operation halves what runs at once there; every `dyn`
- * unthrottled completions allow one more, until the configured limit. */
-static void adapt(queue *q, int throttled)
-{
-	if (throttled) {
-		int half = (q->running + 1) / 2;
-
-		q->dyn = half < 1 ? 1 : half;
-		q->streak = 0;
-	} else if (q->dyn && ++q->streak >= q->dyn) {
-		q->dyn++;
-		q->streak = 0;
-		if (q->limit && q->dyn >= q->limit)
-			q->dyn = 0;
-	}
-}
-
-static void finish_node(engine *e, size_t i, int ok, int throttled)
-{
-	node *nd = &e->nodes[i];
-
-	nd->state = ok ? N_DONE : N_FAIL;
-	e->finished++;
-	adapt(&e->queues[nd->slot], throttled);
-	e->queues[nd->slot].running--;
-	e->running--;
-	if (!ok) {
-		char why[512];
-
-		e->sum.failed++;
-		snprintf(why, sizeof(why), "not started: %s failed", nd->c->address);
-		skip_dependents(e, i, why);
-	} else {
-		if (nd->op == OP_CREATE)
-			e->sum.added++;
-		else if (nd->op == OP_UPDATE)
-			e->sum.changed++;
-		else
-			e->sum.destroyed++;
-		for (size_t k = 0; k < nd->n_next; k++) {
-			node *x = &e->nodes[nd->next[k]];
-
-			if (x->state == N_WAIT && --x->pending == 0) {
-				x->state = N_READY;
-				q_push(&e->queues[x->slot], nd->next[k]);
-			}
-		}
-	}
-	pthread_cond_broadcast(&e->cv);
-}
-
-/* Take a ready node from a queue with spare capacity, round-robin over
- * connections.  Returns the node index + 1, or 0. */
-static size_t pick(engine *e)
-{
-	for (size_t k = 0; k < e->n_slots; k++) {
-		size_t s = (e->rr + k) % e->n_slots;
-		queue *q = &e->queues[s];
-
-		int cap = q->dyn ? q->dyn : q->limit;
-
-		if (q->head == q->tail || (cap && q->running >= cap))
-			continue;
-		e->rr = s + 1;
-		q->running++;
-		e->running++;
-		return q->items[q->head++] + 1;
-	}
-	return 0;
-}
-
-/* Skip everything not started (Ctrl-C once nothing runs, or a cycle). */
-static void skip_rest(engine *e, const char *why)
-{
-	for (size_t i = 0; i < e->n; i++) {
-		node *nd = &e->nodes[i];
-
-		if (nd->state == N_WAIT || nd->state == N_READY) {
-			nd->state = N_SKIP;
-			e->finished++;
-			e->sum.skipped++;
-			emit(e, BAR_EV_SKIP, nd, 0, NULL, why, NULL);
-		}
-	}
-	pthread_cond_broadcast(&e->cv);
-}
-
-static void *worker(void *arg)
-{
-	engine *e = arg;
-
-	pthread_mutex_lock(&e->mu);
-	for (;;) {
-		size_t i = 0;
-
-		while (e->finished < e->n && !stopping(e) && !(i = pick(e))) {
-			struct timespec ts;
-
-			if (e->running == 0) { /* nothing runs, nothing is ready: a cycle */
-				skip_rest(e, "not started: its dependencies form a cycle "
-				             "between the recorded and the desired state");
-				continue;
-			}
-
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 200 * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&e->cv, &e->mu, &ts);
-		}
-		if (e->finished >= e->n)
-			break;
-		if (!i) { /* stopping */
-			if (e->running == 0)
-				skip_rest(e, "not started: interrupted");
-			else
-				pthread_cond_wait(&e->cv, &e->mu);
-			continue;
-		}
-		{
-			node *nd = &e->nodes[i - 1];
-			bar_obs o = {0};
-			double t0 = bar_now_s();
-			int ok, throttled = 0;
-
-			nd->state = N_RUN;
-			pthread_mutex_unlock(&e->mu);
-			emit(e, BAR_EV_START, nd, 0, NULL, NULL, NULL);
-			ok = run_node(e, nd, &o, &throttled) == 0;
-			emit(e, ok ? BAR_EV_DONE : BAR_EV_FAIL, nd, bar_now_s() - t0, o.system_id,
-			     ok ? NULL : bar_error_last(), ok ? NULL : bar_error_get());
-			bar_obs_clear(&o);
-			pthread_mutex_lock(&e->mu);
-			finish_node(e, i - 1, ok, throttled);
-		}
-	}
-	pthread_mutex_unlock(&e->mu);
-	return NULL;
 }
 
 /* ---- policyOnPartialFailure ---- */
@@ -1031,7 +892,8 @@ static void partial_failure_pass(engine *e, bar_registry *reg, bar_apply_summary
 		const node *nd = &e->nodes[i];
 		const char *m = json_string_value(json_object_get(nd->c->attrs, "mci"));
 
-		if (nd->op == OP_CREATE && nd->state == N_FAIL && m && !strcmp(nd->c->type, "vm")) {
+		if (nd->op == OP_CREATE && bar_sched_task_state(e->sched, i) == BAR_SCHED_FAILED && m &&
+		    !strcmp(nd->c->type, "vm")) {
 			char *addr = bar_printf("%s/mci/%s", nd->c->ns, m);
 
 			json_object_set_new(failed, addr, json_true());
@@ -1054,7 +916,8 @@ static void partial_failure_pass(engine *e, bar_registry *reg, bar_apply_summary
 			char *addr = m ? bar_printf("%s/mci/%s", nd->c->ns, m) : NULL;
 
 			if (addr && !strcmp(addr, mci) && nd->op == OP_CREATE &&
-			    (nd->state == N_FAIL || (rollback && nd->state == N_DONE)))
+			    (bar_sched_task_state(e->sched, i) == BAR_SCHED_FAILED ||
+			     (rollback && bar_sched_task_state(e->sched, i) == BAR_SCHED_DONE)))
 				add_undo(p, e->st, nd->c);
 			free(addr);
 		}
@@ -1074,33 +937,28 @@ static void partial_failure_pass(engine *e, bar_registry *reg, bar_apply_summary
 int bar_apply_run(const bar_plan *plan, bar_state *st, bar_registry *reg,
                   const bar_apply_opts *o, bar_apply_summary *summary)
 {
+	bar_sched_opts so = BAR_SCHED_OPTS_INIT;
+	bar_sched_summary ss;
 	engine e;
-	int workers = o->parallelism > 0 ? o->parallelism : 10;
-	pthread_t *th = NULL;
-	int rc = -1, started = 0, err = 0;
+	int rc = -1;
 
 	memset(&e, 0, sizeof(e));
 	memset(summary, 0, sizeof(*summary));
 	e.plan = plan;
 	e.st = st;
 	e.o = o;
-	pthread_mutex_init(&e.mu, NULL);
-	pthread_mutex_init(&e.ev_mu, NULL);
-	pthread_cond_init(&e.cv, NULL);
 	if (build_slots(&e, reg) < 0 || build_nodes(&e) < 0)
 		goto done;
-	if ((size_t)workers > e.n)
-		workers = e.n ? (int)e.n : 1;
-	th = bar_calloc((size_t)workers, sizeof(*th));
-	for (started = 0; started < workers; started++)
-		if ((err = pthread_create(&th[started], NULL, worker, &e)) != 0)
-			break;
-	if (started == 0) {
-		bar_error_set("cannot start apply workers: %s", strerror(err));
-		goto done;
-	}
-	for (int i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
+	so.workers = o->parallelism > 0 ? o->parallelism : 10;
+	so.cancel = o->cancel;
+	so.run = task_run;
+	so.on_start = task_start;
+	so.on_done = task_done;
+	so.on_skip = task_skip;
+	so.ud = &e;
+	if (bar_sched_run(e.sched, &so, &ss) < 0 && ss.done + ss.failed + ss.skipped == 0 &&
+	    e.n > 0)
+		goto done; /* no worker started: the error says why */
 	if (e.sum.failed && !stopping(&e))
 		partial_failure_pass(&e, reg, &e.sum);
 	*summary = e.sum;
@@ -1112,20 +970,15 @@ int bar_apply_run(const bar_plan *plan, bar_state *st, bar_registry *reg,
 	else if (rc < 0)
 		bar_error_set("%zu failed, %zu not started", e.sum.failed, e.sum.skipped);
 done:
-	free(th);
 	for (size_t i = 0; i < e.n; i++)
-		free(e.nodes[i].next);
+		free(e.nodes[i].done_id);
 	free(e.nodes);
+	bar_sched_free(e.sched);
 	for (size_t i = 0; i < e.n_slots; i++) {
-		free(e.queues[i].items);
 		bar_conn_clear(&e.conns[i]);
 		bar_conn_clear(&e.live[i]);
 	}
-	free(e.queues);
 	free(e.conns);
 	free(e.live);
-	pthread_mutex_destroy(&e.mu);
-	pthread_mutex_destroy(&e.ev_mu);
-	pthread_cond_destroy(&e.cv);
 	return rc;
 }

@@ -7,9 +7,11 @@
 #include "error.h"
 #include "testutil.h"
 #include "planner.h"
+#include "scheduler.h"
 #include "util.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -618,6 +620,92 @@ static void test_async_apply(void)
 	free(path);
 }
 
+/* ---- the shared scheduler ---- */
+
+typedef struct sched_probe {
+	atomic_int running[2], peak[2];
+	int order[16];
+	atomic_int n_order;
+	int fail;   /* this task fails */
+	size_t skipped_cause[16];
+	int skipped[16];
+} sched_probe;
+
+static int probe_run(void *ud, size_t t, int *throttled)
+{
+	sched_probe *p = ud;
+	int slot = t % 2, now = atomic_fetch_add(&p->running[slot], 1) + 1;
+
+	if (now > atomic_load(&p->peak[slot]))
+		atomic_store(&p->peak[slot], now);
+	usleep(20000);
+	atomic_fetch_sub(&p->running[slot], 1);
+	p->order[atomic_fetch_add(&p->n_order, 1)] = (int)t;
+	return (int)t == p->fail ? bar_error_set("task %zu fails", t) : 0;
+}
+
+static void probe_skip(void *ud, size_t t, bar_sched_skip why, size_t cause)
+{
+	sched_probe *p = ud;
+
+	p->skipped[t] = why == BAR_SCHED_DEP_FAILED ? 1 : why == BAR_SCHED_CYCLE ? 2 : 3;
+	p->skipped_cause[t] = cause;
+}
+
+static void test_scheduler(void)
+{
+	sched_probe p;
+	bar_sched_opts so = BAR_SCHED_OPTS_INIT;
+	bar_sched_summary sum;
+	bar_sched *s = NULL;
+	int pos[16];
+
+	/* 12 tasks over 2 slots limited to 2 and 3; 0 -> 2 -> 4 -> 6 a chain; 5 fails
+	 * and skips 7 and 9 (7 waits for 5, 9 for 7); a cycle 10 <-> 11 */
+	memset(&p, 0, sizeof(p));
+	p.fail = 5;
+	so.workers = 8;
+	so.run = probe_run;
+	so.on_skip = probe_skip;
+	so.ud = &p;
+	bar_sched_new(&s, 12, 2);
+	bar_sched_limit(s, 0, 2);
+	bar_sched_limit(s, 1, 3);
+	for (size_t i = 0; i < 12; i++)
+		bar_sched_place(s, i, i % 2);
+	bar_sched_edge(s, 0, 2);
+	bar_sched_edge(s, 2, 4);
+	bar_sched_edge(s, 4, 6);
+	bar_sched_edge(s, 5, 7);
+	bar_sched_edge(s, 7, 9);
+	bar_sched_edge(s, 10, 11);
+	bar_sched_edge(s, 11, 10);
+	CHECK(bar_sched_run(s, &so, &sum) < 0);
+	CHECK(sum.done == 7 && sum.failed == 1 && sum.skipped == 4);
+	for (int i = 0; i < p.n_order; i++)
+		pos[p.order[i]] = i;
+	CHECK(pos[0] < pos[2] && pos[2] < pos[4] && pos[4] < pos[6]);
+	CHECK(p.skipped[7] == 1 && p.skipped_cause[7] == 5 && p.skipped[9] == 1);
+	CHECK(p.skipped[10] == 2 && p.skipped[11] == 2);
+	CHECK(p.peak[0] <= 2 && p.peak[1] <= 3 && p.peak[1] >= 2);
+	CHECK(bar_sched_task_state(s, 5) == BAR_SCHED_FAILED &&
+	      bar_sched_task_state(s, 6) == BAR_SCHED_DONE);
+	bar_sched_free(s);
+	/* a stop before the start: nothing runs, everything is skipped as stopped */
+	{
+		bar_cancel stop = BAR_CANCEL_INIT;
+
+		memset(&p, 0, sizeof(p));
+		p.fail = -1;
+		atomic_store(&stop.stop, 1);
+		so.cancel = &stop;
+		bar_sched_new(&s, 4, 1);
+		CHECK(bar_sched_run(s, &so, &sum) < 0 && sum.done == 0 && sum.skipped == 4 &&
+		      p.skipped[0] == 3);
+		bar_sched_free(s);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -637,5 +725,6 @@ int main(int argc, char **argv)
 	test_plan_file_bad();
 	test_plan_render();
 	test_async_apply();
+	test_scheduler();
 	return test_verdict("core");
 }
