@@ -55,6 +55,9 @@ char *cmd_state_path(const cmd_opts *o, const char *dir);
 /* The key store beside the state file. Caller frees. */
 char *cmd_keys_dir(const char *state_path);
 
+/* Print spec diagnostics (file:line:col lines, or JSON) and their count. */
+void cmd_print_diags(const bar_diags *diags, const char *dir, int json);
+
 /* Load and validate; prints every diagnostic (or JSON) on failure. */
 int cmd_load_config(bar_config **out, const char *dir, int json);
 

@@ -7,7 +7,6 @@
 #include "util.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,44 +258,47 @@ int cmd_fail(const cmd_opts *o)
 	return 1;
 }
 
-int cmd_load_config(bar_config **out, const char *dir, int json)
+void cmd_print_diags(const bar_diags *diags, const char *dir, int json)
 {
-	bar_diags diags = {NULL, 0};
-
-	if (bar_config_load(out, dir, &diags) == 0) {
-		bar_diags_clear(&diags);
-		return 0;
-	}
 	if (json) {
 		json_t *arr = json_array();
 		json_t *j;
 		char *s;
 
-		for (size_t i = 0; i < diags.n; i++)
+		for (size_t i = 0; i < diags->n; i++)
 			json_array_append_new(arr, json_pack("{s:s, s:i, s:i, s:s}", "file",
-			                                     diags.items[i].file, "line",
-			                                     diags.items[i].line, "column",
-			                                     diags.items[i].col, "message",
-			                                     diags.items[i].message));
+			                                     diags->items[i].file, "line",
+			                                     diags->items[i].line, "column",
+			                                     diags->items[i].col, "message",
+			                                     diags->items[i].message));
 		j = json_pack("{s:b, s:o}", "valid", 0, "diagnostics", arr);
 		s = json_dumps(j, JSON_INDENT(2));
 		puts(s);
 		free(s);
 		json_decref(j);
 	}
-	if (diags.n) {
-		for (size_t i = 0; i < diags.n; i++) {
-			char *line = bar_diag_format(&diags.items[i]);
-
-			fprintf(stderr, "%s\n", line);
-			free(line);
-		}
-		fprintf(stderr, "%zu error%s in %s\n", diags.n, diags.n == 1 ? "" : "s", dir);
-	} else {
+	if (!diags->n) {
 		fprintf(stderr, "Error: %s\n", bar_error_last());
+		return;
 	}
+	for (size_t i = 0; i < diags->n; i++) {
+		char *line = bar_diag_format(&diags->items[i]);
+
+		fprintf(stderr, "%s\n", line);
+		free(line);
+	}
+	fprintf(stderr, "%zu error%s in %s\n", diags->n, diags->n == 1 ? "" : "s", dir);
+}
+
+int cmd_load_config(bar_config **out, const char *dir, int json)
+{
+	bar_diags diags = {NULL, 0};
+	int rc = bar_config_load(out, dir, &diags);
+
+	if (rc < 0)
+		cmd_print_diags(&diags, dir, json);
 	bar_diags_clear(&diags);
-	return -1;
+	return rc < 0 ? -1 : 0;
 }
 
 int cmd_open_state_ro(bar_state **out, const char *path, int *fresh)
@@ -307,53 +309,17 @@ int cmd_open_state_ro(bar_state **out, const char *path, int *fresh)
 	return bar_state_open(out, path, BAR_STATE_READONLY);
 }
 
-typedef struct snap_job {
-	bar_state *st;
-	bar_registry *reg;
-	int refresh;
-	const bar_cancel *cancel;
-	bar_snapshot *snap;
-	char *error;
-} snap_job;
-
-static void *snap_thread(void *arg)
-{
-	snap_job *j = arg;
-
-	if (bar_snapshot_read(&j->snap, j->st, j->reg, j->refresh, j->cancel) < 0)
-		j->error = bar_strdup(bar_error_last());
-	return NULL;
-}
-
 int cmd_load_all(bar_config **cfg, bar_desired_set *ds, bar_snapshot **snap,
                  const char *dir, int json, bar_state *st, bar_registry *reg,
                  int refresh, const bar_cancel *cancel)
 {
-	snap_job job = {st, reg, refresh, cancel, NULL, NULL};
-	pthread_t th;
-	int threaded = pthread_create(&th, NULL, snap_thread, &job) == 0;
-	int rc = 0;
+	bar_diags diags = {NULL, 0};
+	int rc = bar_workflow_load(cfg, ds, snap, &diags, dir, st, reg, refresh, cancel);
 
-	if (!threaded)
-		snap_thread(&job);
-	*cfg = NULL;
-	memset(ds, 0, sizeof(*ds));
-	if (dir && cmd_load_config(cfg, dir, json) < 0)
+	if (rc == BAR_EINVALID || (rc < 0 && diags.n)) {
+		cmd_print_diags(&diags, dir, json);
 		rc = -2;
-	else if (dir)
-		bar_desired_build(ds, *cfg);
-	if (threaded)
-		pthread_join(th, NULL);
-	if (rc == 0 && job.error)
-		rc = bar_error_set("%s", job.error);
-	free(job.error);
-	if (rc < 0) {
-		bar_snapshot_free(job.snap);
-		bar_desired_set_clear(ds);
-		bar_config_free(*cfg);
-		*cfg = NULL;
-		return rc;
 	}
-	*snap = job.snap;
-	return 0;
+	bar_diags_clear(&diags);
+	return rc;
 }

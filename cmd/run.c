@@ -173,33 +173,11 @@ static int confirm(const cmd_opts *o, int destroy)
 	return 0;
 }
 
-/* Check a saved plan still matches the state it was made against. */
-static int check_fresh(const bar_plan *plan, bar_state *st)
-{
-	int64_t serial;
-
-	if (bar_state_serial(st, &serial) < 0)
-		return -1;
-	if (plan->lineage[0] == '\0' && serial == 0)
-		return 0; /* planned against no state; the state is still empty */
-	if (strcmp(plan->lineage, bar_state_lineage(st)) != 0)
-		return bar_error_set("saved plan was made for another state (lineage %s, this state "
-		                     "is %s); run barista plan again", plan->lineage,
-		                     bar_state_lineage(st)), BAR_ESTALE;
-	if (serial != plan->serial)
-		return bar_error_set("saved plan is stale: the state changed since it was made "
-		                     "(serial %lld then, %lld now); run barista plan again",
-		                     (long long)plan->serial, (long long)serial), BAR_ESTALE;
-	return 0;
-}
-
 static int make_plan(const cmd_opts *o, const char *dir, int destroy, bar_state *st,
                      bar_registry *reg, bar_plan **out)
 {
 	bar_plan_opts po = BAR_PLAN_OPTS_INIT;
-	bar_desired_set ds = {0};
-	bar_config *cfg = NULL;
-	bar_snapshot *snap = NULL;
+	bar_diags diags = {NULL, 0};
 	int rc;
 
 	po.destroy = destroy;
@@ -208,14 +186,12 @@ static int make_plan(const cmd_opts *o, const char *dir, int destroy, bar_state 
 	po.replace = o->replace;
 	po.n_replace = o->n_replace;
 	po.refresh_only = o->refresh_only;
-	rc = cmd_load_all(&cfg, &ds, &snap, destroy ? NULL : dir, o->json, st, reg,
-	                  destroy ? 0 : o->refresh, &token);
-	if (rc < 0)
-		return rc; /* -2: diagnostics printed */
-	rc = bar_plan_make(out, destroy ? NULL : &ds, snap, &po);
-	bar_snapshot_free(snap);
-	bar_desired_set_clear(&ds);
-	bar_config_free(cfg);
+	rc = bar_workflow_plan(out, &diags, dir, st, reg, o->refresh, &po, &token);
+	if (rc == BAR_EINVALID && diags.n) {
+		cmd_print_diags(&diags, dir, o->json);
+		rc = -2; /* diagnostics printed */
+	}
+	bar_diags_clear(&diags);
 	return rc;
 }
 
@@ -346,7 +322,7 @@ int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved)
 	    bar_state_lock(st, destroy ? "destroy" : "apply") < 0)
 		goto fail;
 	if (saved) {
-		if (check_fresh(plan, st) < 0)
+		if (bar_plan_check_fresh(plan, st) < 0)
 			goto fail;
 	} else if ((prc = make_plan(o, dir, destroy, st, reg, &plan)) < 0) {
 		if (prc == -2)

@@ -248,6 +248,30 @@ typedef struct bar_apply_summary {
 int bar_apply_run(const bar_plan *plan, bar_state *st, bar_registry *reg,
                   const bar_apply_opts *opts, bar_apply_summary *summary);
 
+/* ---- the plan workflow (planner/workflow.c) ---- */
+
+/*
+ * Everything a plan needs, read in parallel: the specs in `dir` (skipped
+ * when NULL) into *cfg and the desired set *ds, and in another thread the
+ * state's snapshot (refreshed from providers with `refresh`).  Returns 0;
+ * BAR_EINVALID when the specs are invalid (their problems in *diags, which
+ * may be NULL); another code with the last error otherwise.  On success the
+ * caller owns *cfg (bar_config_free), *ds and *snap.
+ */
+int bar_workflow_load(bar_config **cfg, bar_desired_set *ds, bar_snapshot **snap,
+                      bar_diags *diags, const char *dir, bar_state *st, bar_registry *reg,
+                      int refresh, const bar_cancel *cancel);
+
+/* Load (as above) and make the plan `po` asks for (destroy: no specs are
+ * read and nothing is refreshed).  *out is the caller's. */
+int bar_workflow_plan(bar_plan **out, bar_diags *diags, const char *dir, bar_state *st,
+                      bar_registry *reg, int refresh, const bar_plan_opts *po,
+                      const bar_cancel *cancel);
+
+/* A saved plan still matches the state (lineage and serial): 0, or
+ * BAR_ESTALE saying what moved. */
+int bar_plan_check_fresh(const bar_plan *plan, bar_state *st);
+
 /* ---- orphans (planner/orphans.c) ---- */
 
 /* A resource tagged for this configuration that no record tracks. */
