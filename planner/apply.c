@@ -644,6 +644,8 @@ static int do_update(engine *e, const node *nd, const bar_conn *conn,
 
 	if (c->pending_op)
 		return do_resume(e, nd, conn, ctx0, o);
+	if (c->adopt_id) /* the resource the record should track */
+		return adopt(e, c, conn, ctx0, o);
 	if (bar_state_get(e->st, c->address, &prior) < 0)
 		return -1;
 	in = provider_input(e, c, prior.system_id, 1, NULL);

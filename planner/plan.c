@@ -224,6 +224,22 @@ static bar_change *state_change(plan_builder *b, const bar_desired *d, const bar
 	return NULL;
 }
 
+/* A create for an address no record has; when an interrupted run's create
+ * for it was found by its idempotency tag, the create adopts that. */
+static void new_change(plan_builder *b, const bar_desired *d, const bar_snapshot *snap)
+{
+	bar_change *c = change_new(b, BAR_CREATE, d->address, d->type, d->ns, d->name,
+	                           d->connection);
+	const char *made = json_string_value(json_object_get(snap->adopt, d->address));
+
+	change_set_desired(c, d);
+	if (made) {
+		c->adopt_id = bar_strdup(made);
+		set_reason(c, bar_printf("an interrupted run made %s (its idempotency tag "
+		                         "matches); adopt it", made));
+	}
+}
+
 /* Decide the change for one address present in both desired and state. */
 static int diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
                     const snap_live *lv, json_t *drift, int force_replace,
@@ -251,6 +267,17 @@ static int diff_one(plan_builder *b, const bar_desired *d, const bar_record *r,
 	}
 	if ((c = state_change(b, d, r, lv)))
 		goto done;
+	if (lv && lv->by_tag) { /* its id changed: track the resource with its tags */
+		c = change_new(b, BAR_UPDATE, d->address, d->type, d->ns, d->name, d->connection);
+		change_set_desired(c, d);
+		set_prior(c, r);
+		c->diff = json_array();
+		c->adopt_id = bar_strdup(lv->obs->system_id);
+		set_reason(c, bar_printf("%s no longer exists, but %s carries its address and "
+		                         "this state's lineage: track that", r->system_id,
+		                         lv->obs->system_id));
+		goto done;
+	}
 	if (lv && lv->obs && r->observed && strcmp(lv->obs->attrs, r->observed) != 0) {
 		if ((rc = record_provider(reg, r, &prov)) < 0)
 			goto done;
@@ -755,8 +782,7 @@ int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_snapshot *snap,
 		const bar_record *r = bar_records_find(rs, d->address);
 
 		if (!r)
-			change_set_desired(change_new(&b, BAR_CREATE, d->address, d->type, d->ns,
-			                              d->name, d->connection), d);
+			new_change(&b, d, snap);
 		else if (diff_one(&b, d, r, p->refreshed ? &snap->live[r - rs->items] : NULL,
 		                  p->drift, is_forced(o, d->address), snap->reg) < 0)
 			goto done;

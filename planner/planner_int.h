@@ -11,6 +11,7 @@
 typedef struct snap_live {
 	int checked;  /* a list covered this record */
 	bar_obs *obs; /* NULL when checked and not found */
+	int by_tag;   /* found by its address tag, not by its recorded id */
 } snap_live;
 
 /* Provider records of one (namespace, connection, type): one list call. */
@@ -32,6 +33,9 @@ struct bar_snapshot {
 	size_t n_groups;
 	bar_registry *reg;
 	const bar_cancel *cancel;
+	bar_intents intents; /* creates an interrupted run sent, unrecorded */
+	json_t *adopt;       /* address -> system id an open intent's key made
+	                      * (bar_snapshot_settle fills it) */
 };
 
 /* "<ns>/connection/<name>", malloc'd. */

@@ -51,6 +51,37 @@ static char *cred_text(const json_t *attrs)
 	return bar_buf_take(&b);
 }
 
+/* A tag's value in a listed resource's tags text, or NULL (new reference). */
+static json_t *obs_tags(const bar_obs *o)
+{
+	return json_loads(o->tags ? o->tags : "{}", 0, NULL);
+}
+
+/* The listed resource that carries record r's address and this state's
+ * lineage in its tags, when r's own id is gone: the resource the record
+ * should track (its id changed out of band, or an older state was
+ * restored).  Only when no record holds that resource's id. */
+static bar_obs *by_address_tag(bar_snapshot *s, snap_group *g, const bar_record *r)
+{
+	for (size_t k = 0; k < g->list.n; k++) {
+		bar_obs *o = &g->list.items[k];
+		json_t *t = obs_tags(o);
+		const char *a = json_string_value(json_object_get(t, "barista:address"));
+		const char *l = json_string_value(json_object_get(t, "barista:lineage"));
+		int match = a && l && !strcmp(a, r->address) && !strcmp(l, s->lineage);
+
+		json_decref(t);
+		if (!match)
+			continue;
+		for (size_t i = 0; i < s->rs.n; i++)
+			if (s->rs.items[i].system_id && !strcmp(s->rs.items[i].system_id, o->system_id))
+				match = 0; /* another record tracks it */
+		if (match)
+			return o;
+	}
+	return NULL;
+}
+
 /* List one group with the given connection attrs; fills g->list and the
  * live entries of its records.  Returns 0 or -1 (message in g->error). */
 static int list_group(bar_snapshot *s, snap_group *g, const json_t *attrs)
@@ -77,8 +108,12 @@ static int list_group(bar_snapshot *s, snap_group *g, const json_t *attrs)
 	for (size_t k = 0; k < g->list.n; k++)
 		bar_map_put(&by_id, g->list.items[k].system_id, &g->list.items[k]);
 	for (size_t k = 0; k < g->n; k++) {
-		s->live[g->idx[k]].checked = 1;
-		s->live[g->idx[k]].obs = bar_map_get(&by_id, s->rs.items[g->idx[k]].system_id);
+		snap_live *lv = &s->live[g->idx[k]];
+
+		lv->checked = 1;
+		lv->obs = bar_map_get(&by_id, s->rs.items[g->idx[k]].system_id);
+		if (!lv->obs && (lv->obs = by_address_tag(s, g, &s->rs.items[g->idx[k]])))
+			lv->by_tag = 1;
 	}
 	bar_map_free(&by_id);
 	rc = 0;
@@ -139,6 +174,11 @@ int bar_snapshot_read(bar_snapshot **out, bar_state *st, bar_registry *reg, int 
 	}
 	s->lineage = bar_strdup(bar_state_lineage(st));
 	s->live = bar_calloc(s->rs.n + 1, sizeof(*s->live));
+	s->adopt = json_object();
+	if (bar_state_intents(st, &s->intents) < 0) {
+		bar_snapshot_free(s);
+		return -1;
+	}
 	s->refreshed = refresh;
 	if (refresh) {
 		make_groups(s);
@@ -160,8 +200,59 @@ int bar_snapshot_read(bar_snapshot **out, bar_state *st, bar_registry *reg, int 
 	return 0;
 }
 
+/* What an open intent's idempotency key made, found by its tag in one list
+ * of the intent's connection and type; "" when nothing carries it. */
+static char *intent_made(bar_snapshot *s, const bar_desired_set *ds, const bar_intent *in)
+{
+	const char *slash = strchr(in->address, '/');
+	char *ns = bar_strndup(in->address, slash ? (size_t)(slash - in->address) : 0);
+	char *caddr = bar_conn_address(ns, in->connection);
+	json_t *attrs = bar_conn_live_attrs(ds, &s->rs, caddr);
+	bar_op_ctx ctx = {.cancel = s->cancel, .deadline_ms = bar_now_ms() + 300000};
+	bar_obs_list list = {0};
+	bar_conn c = {0};
+	char *found = NULL;
+
+	if (attrs && bar_conn_init(&c, ns, in->connection, attrs) == 0 &&
+	    bar_conn_bind(&c, s->reg) == 0 && bar_host_list(&c, in->type, &ctx, &list) == 0) {
+		for (size_t k = 0; k < list.n && !found; k++) {
+			json_t *t = obs_tags(&list.items[k]);
+			const char *key = json_string_value(json_object_get(t, "barista:idempotency"));
+
+			if (key && !strcmp(key, in->idem_key))
+				found = bar_strdup(list.items[k].system_id);
+			json_decref(t);
+		}
+	}
+	bar_error_clear(); /* a failed look means: create it (with the same key) */
+	bar_obs_list_clear(&list);
+	bar_conn_clear(&c);
+	json_decref(attrs);
+	free(caddr);
+	free(ns);
+	return found ? found : bar_strdup("");
+}
+
+/* Reconcile open intents whose address has no record: a resource found by
+ * the intent's idempotency tag is adopted rather than made again. */
+static void settle_intents(bar_snapshot *s, const bar_desired_set *ds)
+{
+	for (size_t i = 0; ds && i < s->intents.n; i++) {
+		const bar_intent *in = &s->intents.items[i];
+		char *id;
+
+		if (bar_records_find(&s->rs, in->address) || !in->connection)
+			continue;
+		id = intent_made(s, ds, in);
+		if (*id)
+			json_object_set_new(s->adopt, in->address, json_string(id));
+		free(id);
+	}
+}
+
 int bar_snapshot_settle(bar_snapshot *s, const bar_desired_set *ds)
 {
+	settle_intents(s, ds);
 	for (size_t i = 0; s->refreshed && i < s->n_groups; i++) {
 		snap_group *g = &s->groups[i];
 		const bar_record *first = &s->rs.items[g->idx[0]];
@@ -220,5 +311,7 @@ void bar_snapshot_free(bar_snapshot *s)
 	free(s->live);
 	free(s->lineage);
 	bar_records_clear(&s->rs);
+	bar_intents_clear(&s->intents);
+	json_decref(s->adopt);
 	free(s);
 }

@@ -127,6 +127,19 @@ static size_t count_type(const char *type)
 	return n;
 }
 
+/* Records of a type in the state of directory d. */
+static size_t count_type_in(const char *d, const char *type)
+{
+	char *path = bar_printf("%s/barista.db", d), *saved = state_path;
+	size_t n;
+
+	state_path = path;
+	n = count_type(type);
+	state_path = saved;
+	free(path);
+	return n;
+}
+
 static int has_vm(const char *name)
 {
 	bar_state *st = NULL;
@@ -1191,6 +1204,52 @@ static void test_moves_and_labels(void)
 	free(d);
 }
 
+/* The journal reconciled by listing: a create whose reply was lost when the
+ * run was killed is found by its idempotency tag and adopted; a record whose
+ * id vanished is matched to the resource carrying its address tag. */
+static void test_reconcile(void)
+{
+	char *d = small_config("reconcile", "lostReplyRate: \"1\", createLatencyMs: \"400\"", 1);
+	char *args = bar_printf("exec '%s' apply -auto-approve '%s' >/dev/null 2>&1", barista, d);
+	char *log = bar_printf("grep -q '^P\tvm\t' '%s/sim.log' 2>/dev/null", d), *out, *cmd;
+	double t0 = bar_now_s();
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", args, (char *)NULL);
+		_exit(127);
+	}
+	while (bar_now_s() - t0 < 20 && system(log) != 0) /* the VM was made... */
+		usleep(20000);
+	kill(pid, SIGKILL); /* ...and its reply lost: killed before the retry */
+	waitpid(pid, NULL, 0);
+	CHECK(count_type_in(d, "vm") == 0);
+	CHECK(run_in(&out, "plan", d) == 0 && strstr(out, "an interrupted run made") &&
+	      strstr(out, "adopt it"));
+	free(out);
+	free(small_config("reconcile", "", 1));
+	CHECK(run_in(&out, "apply -auto-approve", d) == 0 && sim_vms(d) == 1);
+	free(out);
+	CHECK(run_in(&out, "plan -detailed-exitcode", d) == 0);
+	free(out);
+	/* a record whose system id no longer exists */
+	cmd = bar_printf("sqlite3 '%s/barista.db' \"UPDATE resources SET system_id='sim-vm-gone' "
+	                 "WHERE type='vm'\"", d);
+	CHECK(system(cmd) == 0);
+	free(cmd);
+	CHECK(run_in(&out, "plan", d) == 0 && strstr(out, "carries its address"));
+	free(out);
+	CHECK(run_in(&out, "apply -auto-approve", d) == 0 && sim_vms(d) == 1);
+	free(out);
+	CHECK(run_in(&out, "plan -detailed-exitcode", d) == 0);
+	free(out);
+	CHECK(run_in(&out, "destroy -auto-approve", d) == 0 && sim_vms(d) == 0);
+	free(out);
+	free(log);
+	free(args);
+	free(d);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -1227,6 +1286,7 @@ int main(int argc, char **argv)
 	test_lifecycle();
 	test_partial_policy();
 	test_moves_and_labels();
+	test_reconcile();
 	free(dir);
 	free(state_path);
 	return test_verdict("cli");
