@@ -69,6 +69,39 @@ int bar_kit_sleep(const bar_host_api *host, bar_call *call, int ms, const char *
 	}
 }
 
+int bar_kit_input(json_t **out, char *why, size_t size, const char *type, const char *input,
+                  int need_id)
+{
+	json_error_t jerr;
+	json_t *in = json_loads(input ? input : "", 0, &jerr), *t;
+	const char *name, *id;
+
+	if (!json_is_object(in)) {
+		snprintf(why, size, "input is not a JSON object: %s", jerr.text);
+		goto bad;
+	}
+	t = json_object_get(in, "type");
+	if (t && (!json_is_string(t) || !type || strcmp(json_string_value(t), type) != 0)) {
+		snprintf(why, size, "input type does not match %s", type ? type : "(none)");
+		goto bad;
+	}
+	name = json_string_value(json_object_get(in, "name"));
+	if (!name || !*name || strpbrk(name, "\t\n")) {
+		snprintf(why, size, "input needs a \"name\" without tabs or newlines");
+		goto bad;
+	}
+	id = json_string_value(json_object_get(in, "system_id"));
+	if (need_id && (!id || !*id)) {
+		snprintf(why, size, "input needs a \"system_id\"");
+		goto bad;
+	}
+	*out = in;
+	return BAR_OK;
+bad:
+	json_decref(in);
+	return BAR_EINVALID;
+}
+
 int bar_kit_check_host(const bar_host_api *host, const char *plugin, char **errmsg)
 {
 	if (host && host->abi_version == BAR_PROVIDER_ABI_VERSION && BAR_HAS(host, set_operation))

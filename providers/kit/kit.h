@@ -34,6 +34,19 @@ int bar_kit_type_known(const char *type);
  */
 int bar_kit_sleep(const bar_host_api *host, bar_call *call, int ms, const char *what);
 
+#include <jansson.h>
+#include <stddef.h>
+
+/*
+ * Parse a callback's input (see barista_provider.h): a JSON object whose
+ * "type", when present, is `type`, with a non-empty "name" without tabs or
+ * newlines, and with `need_id` a non-empty "system_id".  Returns 0 with *out
+ * (a new reference), or BAR_EINVALID with why[size] saying what is wrong
+ * (for the plugin to report as its error, code "InvalidInput").
+ */
+int bar_kit_input(json_t **out, char *why, size_t size, const char *type, const char *input,
+                  int need_id);
+
 /*
  * Check the host a plugin is given at init: same ABI version and a host
  * table covering every service of this version.  On failure returns -1 and

@@ -152,17 +152,12 @@ static const type_ops *find_type(bar_local_ctx *c, const char *type)
 	return NULL;
 }
 
-static int parse_input(bar_local_ctx *c, json_t **out, const char *input)
+static int parse_input(bar_local_ctx *c, json_t **out, const char *type, const char *input)
 {
-	json_error_t jerr;
-	json_t *j = json_loads(input ? input : "", 0, &jerr);
+	char why[256];
 
-	if (!json_is_object(j)) {
-		json_decref(j);
-		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
-		                      "input is not a JSON object: %s", jerr.text);
-	}
-	*out = j;
+	if (bar_kit_input(out, why, sizeof(why), type, input, 0) != BAR_OK)
+		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID, "%s", why);
 	return 0;
 }
 
@@ -230,7 +225,7 @@ static int cb_create(bar_provider *p, bar_call *call, const char *type, const ch
 
 	if ((rc = ctx_begin(&c, p, call)))
 		goto done;
-	if (!(t = find_type(&c, type)) || (rc = parse_input(&c, &in, input))) {
+	if (!(t = find_type(&c, type)) || (rc = parse_input(&c, &in, type, input))) {
 		rc = rc ? rc : c.err_rc;
 		goto done;
 	}
@@ -255,7 +250,7 @@ static int cb_read(bar_provider *p, bar_call *call, const char *type, const char
 
 	if ((rc = ctx_begin(&c, p, call)))
 		goto done;
-	if (!(t = find_type(&c, type)) || (rc = parse_input(&c, &in, input)) ||
+	if (!(t = find_type(&c, type)) || (rc = parse_input(&c, &in, type, input)) ||
 	    !(id = input_id(&c, in, t))) {
 		rc = rc ? rc : c.err_rc;
 		goto done;
@@ -300,7 +295,7 @@ static int cb_update(bar_provider *p, bar_call *call, const char *type, const ch
 
 	if ((rc = ctx_begin(&c, p, call)))
 		goto done;
-	if (!(t = find_type(&c, type)) || (rc = parse_input(&c, &in, input)) ||
+	if (!(t = find_type(&c, type)) || (rc = parse_input(&c, &in, type, input)) ||
 	    !(id = input_id(&c, in, t))) {
 		rc = rc ? rc : c.err_rc;
 		goto done;
@@ -341,7 +336,7 @@ static int cb_delete(bar_provider *p, bar_call *call, const char *type, const ch
 
 	if ((rc = ctx_begin(&c, p, call)))
 		goto done;
-	if (!(t = find_type(&c, type)) || (rc = parse_input(&c, &in, input)) ||
+	if (!(t = find_type(&c, type)) || (rc = parse_input(&c, &in, type, input)) ||
 	    !(id = input_id(&c, in, t))) {
 		rc = rc ? rc : c.err_rc;
 		goto done;
@@ -419,7 +414,7 @@ static int cb_vm_action(bar_provider *p, bar_call *call, const char *action,
 
 	if ((rc = ctx_begin(&c, p, call)))
 		goto done;
-	if ((rc = parse_input(&c, &in, input)) || !(id = input_id(&c, in, t))) {
+	if ((rc = parse_input(&c, &in, "vm", input)) || !(id = input_id(&c, in, t))) {
 		rc = rc ? rc : c.err_rc;
 		goto done;
 	}

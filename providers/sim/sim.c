@@ -337,33 +337,14 @@ done:
 
 static int parse_input(sim_ctx *x, const char *input, int need_id)
 {
-	json_error_t jerr;
-	json_t *t, *id;
+	char why[256];
 
-	x->in = json_loads(input ? input : "", 0, &jerr);
-	if (!json_is_object(x->in)) {
-		x->host->set_error(x->call, "InvalidInput", "sim: input is not a JSON object: %s",
-		                   jerr.text);
-		return BAR_EINVALID;
-	}
-	t = json_object_get(x->in, "type");
-	if (t && (!json_is_string(t) || strcmp(json_string_value(t), x->type) != 0)) {
-		x->host->set_error(x->call, "InvalidInput", "sim: input type does not match %s",
-		                   x->type);
+	if (bar_kit_input(&x->in, why, sizeof(why), x->type, input, need_id) != BAR_OK) {
+		x->host->set_error(x->call, "InvalidInput", "sim: %s", why);
 		return BAR_EINVALID;
 	}
 	x->name = json_string_value(json_object_get(x->in, "name"));
-	if (!x->name || !*x->name || strpbrk(x->name, "\t\n")) {
-		x->host->set_error(x->call, "InvalidInput",
-		                   "sim: input needs a \"name\" without tabs or newlines");
-		return BAR_EINVALID;
-	}
-	id = json_object_get(x->in, "system_id");
-	x->system_id = json_string_value(id);
-	if (need_id && (!x->system_id || !*x->system_id)) {
-		x->host->set_error(x->call, "InvalidInput", "sim: input needs a \"system_id\"");
-		return BAR_EINVALID;
-	}
+	x->system_id = json_string_value(json_object_get(x->in, "system_id"));
 	return BAR_OK;
 }
 
