@@ -12,6 +12,7 @@
  */
 #include "planner.h"
 #include "error.h"
+#include "keystore.h"
 #include "util.h"
 
 #include <errno.h>

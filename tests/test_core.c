@@ -5,6 +5,7 @@
  * Usage: test_core PLUGIN_DIR   (where the deliberately bad plugins are built)
  */
 #include "error.h"
+#include "keystore.h"
 #include "testutil.h"
 #include "planner.h"
 #include "util.h"
