@@ -40,7 +40,7 @@ int cmd_apply(int argc, char **argv)
 
 	if (cmd_parse(&o, argc, argv,
 	              "auto-approve parallelism refresh refresh-only target replace state "
-	              "plugin-path no-color json", usage) < 0)
+	              "plugin-path no-color json lock-timeout", usage) < 0)
 		return 1;
 	if (!(o.positional && stat(o.positional, &sb) == 0 && S_ISREG(sb.st_mode)))
 		return cmd_plan_and_apply(&o, 0, NULL);

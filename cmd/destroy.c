@@ -17,7 +17,8 @@ int cmd_destroy(int argc, char **argv)
 {
 	cmd_opts o;
 
-	if (cmd_parse(&o, argc, argv, "auto-approve parallelism target state plugin-path no-color json",
+	if (cmd_parse(&o, argc, argv, "auto-approve parallelism target state plugin-path no-color json "
+	              "lock-timeout",
 	              usage) < 0)
 		return 1;
 	return cmd_plan_and_apply(&o, 1, NULL);

@@ -211,7 +211,7 @@ static int migrate(sq *s)
 		                     "Barista state file (restore it from a backup; barista "
 		                     "will not start a new state over it)", s->path,
 		                     sqlite3_errmsg(s->db));
-	if (meta_get(s, "schema_version", buf, sizeof(buf)) == 0)
+	if (tables > 0 && meta_get(s, "schema_version", buf, sizeof(buf)) == 0)
 		version = atoi(buf);
 	else if (tables > 0)
 		return bar_error_set("state %s: file has no schema version; it is not a "
