@@ -584,22 +584,9 @@ void bar_record_clear(bar_record *r)
 {
 	if (!r)
 		return;
-	free(r->address);
-	free(r->type);
-	free(r->ns);
-	free(r->name);
-	free(r->provider);
-	free(r->connection);
-	free(r->system_id);
-	free(r->status);
-	free(r->hash);
-	free(r->desired);
-	free(r->observed);
-	free(r->deps);
-	free(r->refs);
-	free(r->idem_key);
-	free(r->operation);
-	free(r->taint);
+#define FREE_FIELD(f) free(r->f);
+	BAR_RECORD_TEXT_FIELDS(FREE_FIELD)
+#undef FREE_FIELD
 	memset(r, 0, sizeof(*r));
 }
 

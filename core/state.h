@@ -48,6 +48,13 @@ typedef struct bar_record {
 	int64_t updated;  /* unix time of the last write */
 } bar_record;
 
+/* The text members of bar_record, written once (X-macro), for code that
+ * treats them alike: freeing them, a backend's columns. */
+#define BAR_RECORD_TEXT_FIELDS(X)                                                   \
+	X(address) X(type) X(ns) X(name) X(provider) X(connection) X(system_id)     \
+	X(status) X(hash) X(desired) X(observed) X(deps) X(refs) X(idem_key)        \
+	X(operation) X(taint)
+
 /*
  * An intent: written before a create is sent, removed (in the same
  * transaction as the record) once its result is recorded.  One left behind

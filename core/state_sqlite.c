@@ -331,12 +331,9 @@ static char *col_text(sqlite3_stmt *q, int i)
 	return t ? bar_strdup((const char *)t) : NULL;
 }
 
-/* The text columns of a record, written once (X-macro): column name and
- * bar_record member are the same word. */
-#define RECORD_TEXT_FIELDS(X)                                                       \
-	X(address) X(type) X(ns) X(name) X(provider) X(connection) X(system_id)     \
-	X(status) X(hash) X(desired) X(observed) X(deps) X(refs) X(idem_key)        \
-	X(operation) X(taint)
+/* The text columns of a record: column name and bar_record member are the
+ * same word. */
+#define RECORD_TEXT_FIELDS BAR_RECORD_TEXT_FIELDS
 #define COL_NAME(f) #f ", "
 #define COL_MARK(f) "?, "
 #define RECORD_COLUMNS RECORD_TEXT_FIELDS(COL_NAME) "updated"
