@@ -17,6 +17,7 @@
 #include "bench_util.h"
 #include "error.h"
 #include "host.h"
+#include "keystore.h"
 #include "sshmux.h"
 #include "state.h"
 

@@ -17,6 +17,8 @@ static const char usage[] =
     "  -json                JSON lines: the plan, one line per event (start, done,\n"
     "                       fail, skip), then a summary\n"
     "  -refresh-only        only record what is live; change no resource\n"
+    "  -lock-timeout D      wait up to D (30s, 2m) for the state lock (default: fail\n"
+    "                       at once, naming the holder)\n"
     "  -refresh=false, -target ADDR, -replace ADDR, -state FILE, -plugin-path DIRS,\n"
     "  -no-color            as for plan; a saved plan was planned already, so\n"
     "                       -refresh=false, -refresh-only, -target and -replace are\n"
@@ -40,7 +42,7 @@ int cmd_apply(int argc, char **argv)
 
 	if (cmd_parse(&o, argc, argv,
 	              "auto-approve parallelism refresh refresh-only target replace state "
-	              "plugin-path no-color json", usage) < 0)
+	              "plugin-path no-color json lock-timeout", usage) < 0)
 		return 1;
 	if (!(o.positional && stat(o.positional, &sb) == 0 && S_ISREG(sb.st_mode)))
 		return cmd_plan_and_apply(&o, 0, NULL);

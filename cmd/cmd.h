@@ -28,6 +28,8 @@ typedef struct cmd_opts {
 	int refresh_only;
 	int delete_orphans; /* orphans -delete */
 	int watch;          /* mci status -watch */
+	int lock_timeout_ms; /* -lock-timeout: how long to wait for the state lock */
+	int force;           /* state unlock -force */
 	/* exec and cp (cmd/remote.c) */
 	const char *group;        /* -group */
 	const char *vms[MAX_LIST_OPTS];    /* -vm */
@@ -88,6 +90,10 @@ int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved_plan);
  * code. */
 int cmd_run_plan(const cmd_opts *o, const bar_plan *plan, bar_state *st, bar_registry *reg,
                  const char *keys, int destroy, int confirmed);
+
+/* Take the state's lock for `operation`, waiting up to -lock-timeout for
+ * its holder (the message names the holder when it does not go). */
+int cmd_lock_state(const cmd_opts *o, bar_state *st, const char *operation);
 
 /* Open the state for reading; a missing file gives an empty in-memory state
  * and *fresh = 1 (plans made against it carry an empty lineage). */

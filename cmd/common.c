@@ -4,6 +4,7 @@
  */
 #include "cmd.h"
 #include "error.h"
+#include "remote.h" /* bar_duration_parse */
 #include "util.h"
 
 #include <errno.h>
@@ -26,7 +27,7 @@ static int needs_value(const char *name)
 {
 	static const char *with_value[] = {"state", "plugin-path", "out", "target", "replace",
 	                                   "parallelism", "refresh", "group", "vm", "label",
-	                                   "timeout", "j", NULL};
+	                                   "timeout", "j", "lock-timeout", NULL};
 
 	for (int i = 0; with_value[i]; i++)
 		if (!strcmp(name, with_value[i]))
@@ -114,7 +115,12 @@ static int set_flag(cmd_opts *o, const char *name, const char *val)
 		o->delete_orphans = 1;
 	else if (!strcmp(name, "watch"))
 		o->watch = 1;
-	else
+	else if (!strcmp(name, "force"))
+		o->force = 1;
+	else if (!strcmp(name, "lock-timeout")) {
+		if (bar_duration_parse(&o->lock_timeout_ms, val) < 0)
+			return fprintf(stderr, "barista: -lock-timeout: %s\n", bar_error_last()), -1;
+	} else
 		return set_remote_flag(o, name, val);
 	return 0;
 }
@@ -299,6 +305,15 @@ int cmd_load_config(bar_config **out, const char *dir, int json)
 		cmd_print_diags(&diags, dir, json);
 	bar_diags_clear(&diags);
 	return rc < 0 ? -1 : 0;
+}
+
+int cmd_lock_state(const cmd_opts *o, bar_state *st, const char *operation)
+{
+	bar_state_lock_opts lo = BAR_STATE_LOCK_OPTS_INIT;
+
+	lo.operation = operation;
+	lo.timeout_ms = o->lock_timeout_ms;
+	return bar_state_lock_ex(st, &lo);
 }
 
 int cmd_open_state_ro(bar_state **out, const char *path, int *fresh)

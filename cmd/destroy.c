@@ -11,13 +11,14 @@ static const char usage[] =
     "  -target ADDR         only ADDR and what depends on it (repeatable); ADDR must\n"
     "                       be recorded in the state\n"
     "  -auto-approve, -parallelism N, -state FILE, -plugin-path DIRS, -json,\n"
-    "  -no-color            as for apply\n";
+    "  -lock-timeout D, -no-color   as for apply\n";
 
 int cmd_destroy(int argc, char **argv)
 {
 	cmd_opts o;
 
-	if (cmd_parse(&o, argc, argv, "auto-approve parallelism target state plugin-path no-color json",
+	if (cmd_parse(&o, argc, argv, "auto-approve parallelism target state plugin-path no-color json "
+	              "lock-timeout",
 	              usage) < 0)
 		return 1;
 	return cmd_plan_and_apply(&o, 1, NULL);

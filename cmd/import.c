@@ -18,6 +18,7 @@ static const char usage[] =
     "which the specs in DIR must describe.  See `barista orphans` for candidates.\n"
     "  -json                JSON lines, as apply -json\n"
     "  -state FILE          state file (default DIR/barista.db)\n"
+    "  -lock-timeout D      wait up to D (30s, 2m) for the state lock (default: fail at once)\n"
     "  -plugin-path DIRS    where provider plugins are (colon-separated)\n"
     "  -no-color            no ANSI colours\n";
 
@@ -40,7 +41,7 @@ int cmd_import(int argc, char **argv)
 			return fputs(usage, stdout), 0;
 		return fputs(usage, stderr), 1;
 	}
-	if (cmd_parse(&o, argc - 2, argv + 2, "json state plugin-path no-color", usage) < 0)
+	if (cmd_parse(&o, argc - 2, argv + 2, "json state plugin-path no-color lock-timeout", usage) < 0)
 		return 1;
 	state_path = cmd_state_path(&o, cmd_config_dir(&o));
 	keys = cmd_keys_dir(state_path);
@@ -49,7 +50,7 @@ int cmd_import(int argc, char **argv)
 		goto done;
 	bar_desired_build(&ds, cfg);
 	if (bar_state_open(&st, state_path, BAR_STATE_CREATE) < 0 ||
-	    bar_state_lock(st, "import") < 0 || bar_state_load(st, &rs) < 0 ||
+	    cmd_lock_state(&o, st, "import") < 0 || bar_state_load(st, &rs) < 0 ||
 	    bar_state_serial(st, &serial) < 0 ||
 	    bar_import_plan(&plan, &ds, &rs, argv[0], argv[1], bar_state_lineage(st), serial) < 0)
 		goto fail;

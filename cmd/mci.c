@@ -34,6 +34,7 @@ static const char usage[] =
     "  -parallelism N       at most N VMs at once (default 10)\n"
     "  -json                JSON (actions: JSON lines as apply -json; status: the MCI)\n"
     "  -state FILE          state file (default DIR/barista.db)\n"
+    "  -lock-timeout D      wait up to D (30s, 2m) for the state lock (default: fail at once)\n"
     "  -plugin-path DIRS    where provider plugins are (colon-separated)\n"
     "  -no-color            no ANSI colours\n";
 
@@ -139,7 +140,7 @@ static int run_action(const cmd_opts *o, const char *action, const char *addr,
 	lo.group = o->group;
 	lo.vms = o->vms;
 	lo.n_vms = o->n_vms;
-	if (bar_state_open(&st, state_path, 0) < 0 || bar_state_lock(st, action) < 0 ||
+	if (bar_state_open(&st, state_path, 0) < 0 || cmd_lock_state(o, st, action) < 0 ||
 	    live_snapshot(&snap, st, reg) < 0 || bar_lifecycle_plan(&plan, snap, &lo) < 0) {
 		rc = cmd_fail(o);
 		goto done;
@@ -178,7 +179,8 @@ int cmd_mci(int argc, char **argv)
 		return 1;
 	}
 	if (cmd_parse(&o, argc - 2, argv + 2,
-	              "group vm auto-approve watch parallelism json state plugin-path no-color",
+	              "group vm auto-approve watch parallelism json state plugin-path no-color "
+	              "lock-timeout",
 	              usage) < 0)
 		return 1;
 	addr = mci_address(argv[1]);

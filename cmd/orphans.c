@@ -21,6 +21,7 @@ static const char usage[] =
     "  -auto-approve        with -delete: do not ask\n"
     "  -json                print them as JSON\n"
     "  -state FILE          state file (default DIR/barista.db)\n"
+    "  -lock-timeout D      wait up to D (30s, 2m) for the state lock (default: fail at once)\n"
     "  -plugin-path DIRS    where provider plugins are (colon-separated)\n"
     "  -no-color            no ANSI colours\n";
 
@@ -88,7 +89,8 @@ int cmd_orphans(int argc, char **argv)
 	int64_t serial = 0;
 	int rc = 1, fresh = 0;
 
-	if (cmd_parse(&o, argc, argv, "json delete auto-approve state plugin-path no-color",
+	if (cmd_parse(&o, argc, argv, "json delete auto-approve state plugin-path no-color "
+	              "lock-timeout",
 	              usage) < 0)
 		return 1;
 	state_path = cmd_state_path(&o, cmd_config_dir(&o));
@@ -98,7 +100,7 @@ int cmd_orphans(int argc, char **argv)
 		goto done;
 	bar_desired_build(&ds, cfg);
 	if (o.delete_orphans ? bar_state_open(&st, state_path, BAR_STATE_CREATE) < 0 ||
-	                           bar_state_lock(st, "orphans -delete") < 0
+	                           cmd_lock_state(&o, st, "orphans -delete") < 0
 	                     : cmd_open_state_ro(&st, state_path, &fresh) < 0)
 		goto fail;
 	if (bar_state_load(st, &rs) < 0 || bar_state_serial(st, &serial) < 0 ||

@@ -319,7 +319,7 @@ int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved)
 		goto done;
 	}
 	if (bar_state_open(&st, state_path, BAR_STATE_CREATE) < 0 ||
-	    bar_state_lock(st, destroy ? "destroy" : "apply") < 0)
+	    cmd_lock_state(o, st, destroy ? "destroy" : "apply") < 0)
 		goto fail;
 	if (saved) {
 		if (bar_plan_check_fresh(plan, st) < 0)

@@ -1,7 +1,7 @@
 /*
- * state.c - `barista state list|show ADDR|rm ADDR|unlock`: inspect the
- * recorded state, and the two repairs an operator needs.  Nothing shown here
- * is secret: state holds no credentials or keys.
+ * state.c - `barista state list|show ADDR|rm ADDR|lock|unlock`: inspect the
+ * recorded state and its lock, and the two repairs an operator needs.
+ * Nothing shown here is secret: state holds no credentials or keys.
  */
 #include "cmd.h"
 #include "error.h"
@@ -11,14 +11,23 @@
 #include <string.h>
 
 static const char usage[] =
-    "Usage: barista state <list | show ADDR | rm ADDR | unlock> [options] [DIR]\n"
+    "Usage: barista state <list | show ADDR | rm ADDR | lock | unlock> [options] [DIR]\n"
     "  list         every recorded address with its status and system id, in\n"
     "               natural order (web-a-2 before web-a-10)\n"
     "  show ADDR    one record in full\n"
     "  rm ADDR      forget a resource without touching it at its provider (it is\n"
     "               no longer managed; a later apply creates it anew if specs have it)\n"
-    "  unlock       remove a lock left by a process that no longer exists\n"
-    "  -json        list and show: the records as JSON (every field)\n"
+    "  lock         who holds the state's lock: operation, pid, host, user, since,\n"
+    "               when its lease ends, fencing token\n"
+    "  unlock       remove a lock left by a process that no longer exists; refused\n"
+    "               while its holder is alive on this host or its lease (renewed\n"
+    "               while the holder runs) has not expired\n"
+    "  -force       unlock: remove the lock anyway.  Only when you know its holder\n"
+    "               is gone: two runs at once can duplicate resources.  A holder\n"
+    "               that is still running stops at its next write\n"
+    "  -lock-timeout D  rm: wait up to D (30s, 2m) for the lock (default 0: fail\n"
+    "               at once, naming the holder)\n"
+    "  -json        list, show and lock: as JSON (every field)\n"
     "  -state FILE  state file (default DIR/barista.db, or $BARISTA_STATE)\n"
     "  -no-color    accepted for symmetry; state prints no colours\n";
 
@@ -126,7 +135,7 @@ static int do_rm(const cmd_opts *o, bar_state *st, const char *addr)
 	bar_record r = {0};
 	int rc;
 
-	if (bar_state_lock(st, "state rm") < 0)
+	if (cmd_lock_state(o, st, "state rm") < 0)
 		return cmd_fail(o);
 	rc = bar_state_get(st, addr, &r);
 	if (rc == 0)
@@ -141,6 +150,52 @@ static int do_rm(const cmd_opts *o, bar_state *st, const char *addr)
 		printf("Its resource %s still exists at the provider and is no longer managed "
 		       "by barista.\n", r.system_id);
 	bar_record_clear(&r);
+	return 0;
+}
+
+/* `state lock`: the holder, or that there is none. */
+static int do_lock(const cmd_opts *o, bar_state *st)
+{
+	bar_lock_info l = {0};
+	int rc = bar_state_lock_get(st, &l);
+	char line[1024];
+
+	if (rc < 0 && rc != BAR_ENOTFOUND)
+		return cmd_fail(o);
+	if (o->json) {
+		print_json(rc == BAR_ENOTFOUND
+		               ? json_pack("{s:b}", "locked", 0)
+		               : json_pack("{s:b, s:I, s:s, s:s?, s:s, s:I, s:I, s:I}", "locked", 1,
+		                           "pid", (json_int_t)l.pid, "host", l.host, "user", l.user,
+		                           "operation", l.operation, "since", (json_int_t)l.since,
+		                           "expires_ms", (json_int_t)l.expires_ms, "token",
+		                           (json_int_t)l.token));
+	} else if (rc == BAR_ENOTFOUND) {
+		puts("The state is not locked.");
+	} else {
+		bar_lock_info_format(&l, line, sizeof(line));
+		printf("Locked by %s\n", line);
+	}
+	bar_lock_info_clear(&l);
+	return 0;
+}
+
+/* `state unlock [-force]`: remove the lock, saying whose it was. */
+static int do_unlock(const cmd_opts *o, bar_state *st)
+{
+	bar_lock_info l = {0};
+	char line[1024];
+	int had = bar_state_lock_get(st, &l) == 0;
+
+	if (had)
+		bar_lock_info_format(&l, line, sizeof(line));
+	bar_lock_info_clear(&l);
+	if (bar_state_break_lock(st, o->force) < 0)
+		return cmd_fail(o);
+	if (had)
+		printf("Unlocked: removed the lock of %s.\n", line);
+	else
+		puts("The state was not locked.");
 	return 0;
 }
 
@@ -162,7 +217,7 @@ int cmd_state(int argc, char **argv)
 		argc--;
 		argv++;
 	}
-	if (cmd_parse(&o, argc - 1, argv + 1, "json state no-color", usage) < 0)
+	if (cmd_parse(&o, argc - 1, argv + 1, "json state no-color force lock-timeout", usage) < 0)
 		return 1;
 	if ((!strcmp(sub, "show") || !strcmp(sub, "rm")) && !addr) {
 		fprintf(stderr, "barista: state %s needs an address\n%s", sub, usage);
@@ -189,8 +244,10 @@ int cmd_state(int argc, char **argv)
 		rc = do_show(&o, st, addr);
 	else if (!strcmp(sub, "rm"))
 		rc = do_rm(&o, st, addr);
+	else if (!strcmp(sub, "lock"))
+		rc = do_lock(&o, st);
 	else if (!strcmp(sub, "unlock"))
-		rc = bar_state_force_unlock(st) < 0 ? cmd_fail(&o) : (puts("Unlocked."), 0);
+		rc = do_unlock(&o, st);
 	else {
 		fprintf(stderr, "barista: unknown state command \"%s\"\n%s", sub, usage);
 		rc = 1;

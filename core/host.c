@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -934,81 +933,4 @@ int bar_conn_check(const bar_conn *c)
 	if ((rc = check_credential(c)) < 0)
 		return rc;
 	return ensure_open(c, &ctx);
-}
-
-/* ---- key store ---- */
-
-char *bar_keystore_path(const char *dir, const char *address, const char *field)
-{
-	char *p = bar_printf("%s/%s.%s", dir, address, field);
-
-	for (char *s = p + strlen(dir) + 1; *s; s++)
-		if (*s == '/')
-			*s = '.';
-	return p;
-}
-
-int bar_keystore_put(const char *dir, const char *address, const char *field,
-                     const char *value)
-{
-	char *path, *tmp;
-	FILE *f;
-	int rc = -1;
-
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return bar_error_set("key store %s: cannot create: %s", dir, strerror(errno));
-	path = bar_keystore_path(dir, address, field);
-	tmp = bar_printf("%s.tmp", path);
-	f = fopen(tmp, "wx");
-	if (!f && errno == EEXIST) {
-		unlink(tmp);
-		f = fopen(tmp, "wx");
-	}
-	if (!f) {
-		bar_error_set("key store: cannot write %s: %s", tmp, strerror(errno));
-		goto done;
-	}
-	fchmod(fileno(f), 0600);
-	if (fputs(value, f) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		bar_error_set("key store: cannot write %s: %s", tmp, strerror(errno));
-		fclose(f);
-		unlink(tmp);
-		goto done;
-	}
-	fclose(f);
-	if (rename(tmp, path) < 0) {
-		bar_error_set("key store: cannot rename %s: %s", tmp, strerror(errno));
-		unlink(tmp);
-		goto done;
-	}
-	rc = 0;
-done:
-	free(tmp);
-	free(path);
-	return rc;
-}
-
-int bar_keystore_remove(const char *dir, const char *address)
-{
-	char *prefix = bar_keystore_path(dir, address, "");
-	const char *base = strrchr(prefix, '/') + 1;
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	if (!d) {
-		free(prefix);
-		return 0;
-	}
-	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, base, strlen(base)) == 0) {
-			char *p = bar_printf("%s/%s", dir, e->d_name);
-
-			unlink(p);
-			free(p);
-		}
-	}
-	closedir(d);
-	rmdir(dir); /* only succeeds once empty */
-	free(prefix);
-	return 0;
 }

@@ -194,15 +194,4 @@ int bar_provider_restorable(const bar_provider *p, const char *type, const char 
 /* Whether the provider handles resources of `type`. */
 int bar_provider_has_type(const bar_provider *p, const char *type);
 
-/*
- * Key store: secrets providers hand back (private keys), kept in files with
- * mode 0600 under `dir` (mode 0700), never in state.  The file for an
- * address and field is <dir>/<address with '/' as '.'>.<field>.
- */
-char *bar_keystore_path(const char *dir, const char *address, const char *field);
-int bar_keystore_put(const char *dir, const char *address, const char *field,
-                     const char *value);
-/* Remove every secret of an address; missing files are fine. */
-int bar_keystore_remove(const char *dir, const char *address);
-
 #endif

@@ -7,6 +7,7 @@
 #include "remote.h"
 #include "error.h"
 #include "host.h"
+#include "keystore.h"
 
 #include <jansson.h>
 #include <stdio.h>

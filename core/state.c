@@ -1,270 +1,169 @@
 /*
- * state.c - the SQLite state store (see state.h).
+ * state.c - the generic layer of the state store (see state.h): picks the
+ * backend for a location (state_backend.h), keeps the handle's lock, and
+ * turns every bar_state_* call into a backend call carrying the handle's
+ * write condition (its fencing token while it holds the lock).
  *
- * Schema v2:
- *   meta(key PRIMARY KEY, value)         schema_version, lineage, serial
- *   resources(address PRIMARY KEY, ...)  one row per recorded resource
- *   intents(address PRIMARY KEY, ...)    creates sent but not yet recorded
- *   lock(id = 1, pid, host, operation, since)
- * v1 files (no intents, no idem_key/operation/taint columns) are migrated
- * in place on the first open that may write.
- * A connection is opened in WAL mode with synchronous=NORMAL: a committed
- * result survives a crash of barista, which is what the apply engine needs.
+ * The lock policy lives here, once for every backend: who may take a held
+ * lock over (an expired lease on another host, a dead process on this host;
+ * never a live process on this host), waiting for a holder, the lease and the
+ * keepalive thread that renews it every third of its length.  Backends only
+ * supply atomic primitives: read the lock, take it if it still carries the
+ * token we looked at, renew or remove the lock carrying a token.
  */
 #include "state.h"
+#include "state_backend.h"
 #include "error.h"
 #include "util.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
-#include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#define BAR_STATE_SCHEMA 2
+#define DEFAULT_LEASE_MS 30000
+#define MAX_BACKENDS 8
 
 struct bar_state {
-	sqlite3 *db;
-	char *path;
+	const bar_state_backend *be;
+	void *data; /* the backend's */
+	char *location;
 	char lineage[40];
 	unsigned flags;
-	int locked;
-	pthread_mutex_t mu;
+	_Atomic int64_t token; /* fencing token of the lock held; 0: none */
+	pthread_mutex_t mu;    /* the keepalive's fields */
+	pthread_cond_t cv;
+	pthread_t keeper;
+	int keeping, stop;
+	int64_t lease_ms;
 };
 
-static const char *schema_v1 =
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS resources("
-    " address TEXT PRIMARY KEY, type TEXT NOT NULL, ns TEXT NOT NULL,"
-    " name TEXT NOT NULL, provider TEXT, connection TEXT, system_id TEXT,"
-    " status TEXT, hash TEXT, desired TEXT, observed TEXT, deps TEXT,"
-    " refs TEXT, updated INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS lock(id INTEGER PRIMARY KEY CHECK(id = 1),"
-    " pid INTEGER NOT NULL, host TEXT NOT NULL, operation TEXT NOT NULL,"
-    " since INTEGER NOT NULL);";
+/* ---- backends ---- */
 
-static const char *schema_v2 =
-    "ALTER TABLE resources ADD COLUMN idem_key TEXT;"
-    "ALTER TABLE resources ADD COLUMN operation TEXT;"
-    "ALTER TABLE resources ADD COLUMN taint TEXT;"
-    "CREATE TABLE IF NOT EXISTS intents(address TEXT PRIMARY KEY, type TEXT NOT NULL,"
-    " connection TEXT, idem_key TEXT NOT NULL, started INTEGER NOT NULL);";
+static const bar_state_backend *backends[MAX_BACKENDS] = {&bar_state_sqlite_backend};
+static size_t n_backends = 1;
+static pthread_mutex_t backends_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static int db_error(bar_state *st, const char *what)
+/* Backends planned but not in this build, for a clear message. */
+static const char *const planned[] = {"etcd", NULL};
+
+static int same_scheme(const char *a, const char *b)
 {
-	return bar_error_set("state %s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+	return a == b || (a && b && !strcmp(a, b));
 }
 
-static int exec_sql(bar_state *st, const char *sql)
+int bar_state_backend_register(const bar_state_backend *b)
 {
-	char *msg = NULL;
-
-	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		bar_error_set("state %s: %s", st->path, msg ? msg : "SQL error");
-		sqlite3_free(msg);
-		return -1;
-	}
-	return 0;
-}
-
-static int meta_get(bar_state *st, const char *key, char *buf, size_t size)
-{
-	sqlite3_stmt *q = NULL;
-	int rc = BAR_ENOTFOUND;
-
-	if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = ?", -1, &q,
-	                       NULL) != SQLITE_OK)
-		return db_error(st, "reading meta");
-	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		snprintf(buf, size, "%s", (const char *)sqlite3_column_text(q, 0));
-		rc = 0;
-	}
-	sqlite3_finalize(q);
-	return rc;
-}
-
-static int meta_set(bar_state *st, const char *key, const char *value)
-{
-	sqlite3_stmt *q = NULL;
 	int rc = 0;
 
-	if (sqlite3_prepare_v2(st->db,
-	                       "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", -1,
-	                       &q, NULL) != SQLITE_OK)
-		return db_error(st, "writing meta");
-	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, value, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) != SQLITE_DONE)
-		rc = db_error(st, "writing meta");
-	sqlite3_finalize(q);
+	if (b->version != BAR_STATE_BACKEND_VERSION)
+		return bar_error_setc(BAR_EINVALID, "state backend %s: version %u; this barista "
+		                      "speaks version %d", b->name ? b->name : "?", b->version,
+		                      BAR_STATE_BACKEND_VERSION);
+	if (!BAR_COVERS(b, refresh) || !b->name || !b->open || !b->close || !b->meta ||
+	    !b->load || !b->get || !b->put || !b->del || !b->intent_put || !b->intent_get ||
+	    !b->intent_list || !b->intent_del || !b->lock_info || !b->lock || !b->unlock)
+		return bar_error_setc(BAR_EINVALID, "state backend %s: table too small or a "
+		                      "required callback missing", b->name ? b->name : "?");
+	pthread_mutex_lock(&backends_mu);
+	for (size_t i = 0; i < n_backends && rc == 0; i++)
+		if (same_scheme(backends[i]->scheme, b->scheme))
+			rc = bar_error_setc(BAR_ECONFLICT, "state backend %s: scheme \"%s\" is "
+			                    "served by %s already", b->name,
+			                    b->scheme ? b->scheme : "(paths)", backends[i]->name);
+	if (rc == 0 && n_backends == MAX_BACKENDS)
+		rc = bar_error_set("state backend %s: too many backends", b->name);
+	if (rc == 0)
+		backends[n_backends++] = b;
+	pthread_mutex_unlock(&backends_mu);
 	return rc;
 }
 
-static void new_lineage(char out[40])
+/* The scheme of "<scheme>://rest" into buf; 0 for a plain path. */
+static int location_scheme(const char *loc, char *buf, size_t size)
 {
-	unsigned char r[16];
-	FILE *f = fopen("/dev/urandom", "rb");
+	size_t n = strspn(loc, "abcdefghijklmnopqrstuvwxyz0123456789+.-");
 
-	if (!f || fread(r, 1, sizeof(r), f) != sizeof(r)) {
-		uint64_t h = bar_hash64(&r, sizeof(r), (uint64_t)time(NULL) ^ (uint64_t)getpid());
-		memcpy(r, &h, 8);
-		memcpy(r + 8, &h, 8);
-	}
-	if (f)
-		fclose(f);
-	r[6] = (r[6] & 0x0f) | 0x40;
-	r[8] = (r[8] & 0x3f) | 0x80;
-	snprintf(out, 40,
-	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	         r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
-	         r[12], r[13], r[14], r[15]);
-}
-
-/* Number of tables in the file (a fresh file has none). */
-static int table_count(bar_state *st)
-{
-	sqlite3_stmt *q = NULL;
-	int n = -1;
-
-	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-	                       -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
-		n = sqlite3_column_int(q, 0);
-	sqlite3_finalize(q);
-	return n;
-}
-
-/* Create or migrate the schema.  Version 0 is a fresh file: one with no
- * table at all.  Anything else without our meta table is another program's
- * database and is left untouched. */
-static int migrate(bar_state *st)
-{
-	char buf[64];
-	int version = 0, tables = table_count(st);
-
-	if (tables < 0)
-		return bar_error_set("state %s: cannot read it: %s; it is damaged or not a "
-		                     "Barista state file (restore it from a backup; barista "
-		                     "will not start a new state over it)", st->path,
-		                     sqlite3_errmsg(st->db));
-	if (meta_get(st, "schema_version", buf, sizeof(buf)) == 0)
-		version = atoi(buf);
-	else if (tables > 0)
-		return bar_error_set("state %s: file has no schema version; it is not a "
-		                     "Barista state file", st->path);
-	if (version > BAR_STATE_SCHEMA)
-		return bar_error_set("state %s: schema version %d is newer than this barista "
-		                     "understands (%d); upgrade barista", st->path, version,
-		                     BAR_STATE_SCHEMA);
-	if (version == BAR_STATE_SCHEMA)
+	if (n == 0 || n >= size || strncmp(loc + n, "://", 3) != 0)
 		return 0;
-	if (st->flags & BAR_STATE_READONLY)
-		return bar_error_set("state %s: needs migration from schema %d to %d; run a "
-		                     "command that writes state (apply)", st->path, version,
-		                     BAR_STATE_SCHEMA);
-	if (exec_sql(st, "BEGIN IMMEDIATE") < 0)
-		return -1;
-	/* Migrations run in order; each step moves version by one. */
-	if (version < 1) {
-		char lineage[40];
-
-		new_lineage(lineage);
-		if (exec_sql(st, schema_v1) < 0 || meta_set(st, "lineage", lineage) < 0 ||
-		    meta_set(st, "serial", "0") < 0)
-			goto fail;
-	}
-	if (version < 2 && exec_sql(st, schema_v2) < 0)
-		goto fail;
-	snprintf(buf, sizeof(buf), "%d", BAR_STATE_SCHEMA);
-	if (meta_set(st, "schema_version", buf) < 0)
-		goto fail;
-	return exec_sql(st, "COMMIT");
-fail:
-	exec_sql(st, "ROLLBACK");
-	return -1;
+	memcpy(buf, loc, n);
+	buf[n] = '\0';
+	return 1;
 }
 
-/* A path that exists must be a regular, non-empty file: an empty or lost
- * state must never be taken for a new one (that would duplicate every
- * resource on the next apply). */
-static int check_path(const char *path, unsigned flags)
+static int find_backend(const bar_state_backend **out, const char *location)
 {
-	struct stat sb;
+	char scheme[32];
+	int has = location_scheme(location, scheme, sizeof(scheme));
+	const bar_state_backend *found = NULL;
 
-	if (strcmp(path, ":memory:") == 0)
+	pthread_mutex_lock(&backends_mu);
+	for (size_t i = 0; i < n_backends && !found; i++)
+		if (same_scheme(backends[i]->scheme, has ? scheme : NULL))
+			found = backends[i];
+	pthread_mutex_unlock(&backends_mu);
+	if (found) {
+		*out = found;
 		return 0;
-	if (stat(path, &sb) < 0) {
-		if (errno == ENOENT && (flags & BAR_STATE_CREATE))
-			return 0;
-		return bar_error_setc(errno == ENOENT ? BAR_ENOTFOUND : -1, "state %s: %s", path,
-		                      errno == ENOENT ? "does not exist" : strerror(errno));
 	}
-	if (S_ISDIR(sb.st_mode))
-		return bar_error_setc(BAR_EINVALID, "state %s is a directory; -state takes the "
-		                      "state file (e.g. %s/barista.db)", path, path);
-	if (!S_ISREG(sb.st_mode))
-		return bar_error_setc(BAR_EINVALID, "state %s is not a regular file", path);
-	if (sb.st_size == 0)
-		return bar_error_setc(BAR_EINVALID, "state %s is empty (0 bytes): it was truncated "
-		                      "or is not a Barista state.  Restore it from a backup; if "
-		                      "nothing was ever applied with it, delete it to start anew",
-		                      path);
-	return 0;
+	for (size_t i = 0; planned[i]; i++)
+		if (!strcmp(planned[i], scheme))
+			return bar_error_setc(BAR_ENOTSUP, "state %s: the %s backend is not built in "
+			                      "yet (this barista has sqlite: give -state a file path)",
+			                      location, scheme);
+	return bar_error_setc(BAR_EINVALID, "state %s: no state backend for \"%s://\" (this "
+	                      "barista has sqlite: give -state a file path)", location, scheme);
 }
 
-int bar_state_open(bar_state **out, const char *path, unsigned flags)
+/* ---- the handle ---- */
+
+int bar_state_open(bar_state **out, const char *location, unsigned flags)
 {
+	const bar_state_backend *be = NULL;
+	bar_state_meta m;
 	bar_state *st;
-	int oflags, rc;
+	int rc;
 
-	if ((rc = check_path(path, flags)) < 0)
+	if ((rc = find_backend(&be, location)) < 0)
 		return rc;
 	st = bar_calloc(1, sizeof(*st));
-	st->path = bar_strdup(path);
+	st->be = be;
+	st->location = bar_strdup(location);
 	st->flags = flags;
 	pthread_mutex_init(&st->mu, NULL);
-	oflags = SQLITE_OPEN_FULLMUTEX |
-	         ((flags & BAR_STATE_READONLY) && !(flags & BAR_STATE_CREATE)
-	              ? SQLITE_OPEN_READONLY
-	              : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-	if (sqlite3_open_v2(path, &st->db, oflags, NULL) != SQLITE_OK) {
-		db_error(st, "cannot open");
-		goto fail;
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&st->cv, &ca);
+		pthread_condattr_destroy(&ca);
 	}
-	sqlite3_busy_timeout(st->db, 10000);
-	/* Recognise the file before changing anything about it (journal mode
-	 * included): another program's database stays as it was. */
-	if (migrate(st) < 0)
-		goto fail;
-	if (!(oflags & SQLITE_OPEN_READONLY) &&
-	    (exec_sql(st, "PRAGMA journal_mode=WAL") < 0 ||
-	     exec_sql(st, "PRAGMA synchronous=NORMAL") < 0))
-		goto fail;
-	if (meta_get(st, "lineage", st->lineage, sizeof(st->lineage)) < 0) {
-		bar_error_set("state %s: lineage missing; the file is damaged", path);
-		goto fail;
+	if ((rc = be->open(&st->data, location, flags)) < 0 || (rc = be->meta(st->data, &m)) < 0) {
+		bar_state_free(st);
+		return rc;
 	}
+	snprintf(st->lineage, sizeof(st->lineage), "%s", m.lineage);
 	*out = st;
 	return 0;
-fail:
-	bar_state_free(st);
-	return -1;
 }
 
 void bar_state_free(bar_state *st)
 {
 	if (!st)
 		return;
-	if (st->locked)
-		bar_state_unlock(st);
-	sqlite3_close(st->db);
+	bar_state_unlock(st);
+	if (st->data)
+		st->be->close(st->data);
+	pthread_cond_destroy(&st->cv);
 	pthread_mutex_destroy(&st->mu);
-	free(st->path);
+	free(st->location);
 	free(st);
 }
 
@@ -273,277 +172,395 @@ const char *bar_state_lineage(bar_state *st)
 	return st->lineage;
 }
 
+const char *bar_state_location(bar_state *st)
+{
+	return st->location;
+}
+
 int bar_state_serial(bar_state *st, int64_t *out)
 {
-	char buf[32];
+	bar_state_meta m;
+	int rc = st->be->meta(st->data, &m);
 
-	if (meta_get(st, "serial", buf, sizeof(buf)) < 0)
-		return -1;
-	*out = strtoll(buf, NULL, 10);
-	return 0;
-}
-
-static char *col_text(sqlite3_stmt *q, int i)
-{
-	const unsigned char *t = sqlite3_column_text(q, i);
-
-	return t ? bar_strdup((const char *)t) : NULL;
-}
-
-/* The text columns of a record, written once (X-macro): column name and
- * bar_record member are the same word. */
-#define RECORD_TEXT_FIELDS(X)                                                       \
-	X(address) X(type) X(ns) X(name) X(provider) X(connection) X(system_id)     \
-	X(status) X(hash) X(desired) X(observed) X(deps) X(refs) X(idem_key)        \
-	X(operation) X(taint)
-#define COL_NAME(f) #f ", "
-#define COL_MARK(f) "?, "
-#define RECORD_COLUMNS RECORD_TEXT_FIELDS(COL_NAME) "updated"
-#define RECORD_MARKS RECORD_TEXT_FIELDS(COL_MARK) "?"
-
-static void row_to_record(sqlite3_stmt *q, bar_record *r)
-{
-	int i = 0;
-
-#define COL_READ(f) r->f = col_text(q, i++);
-	RECORD_TEXT_FIELDS(COL_READ)
-#undef COL_READ
-	r->updated = sqlite3_column_int64(q, i);
+	if (rc == 0)
+		*out = m.serial;
+	return rc;
 }
 
 int bar_state_load(bar_state *st, bar_records *out)
 {
-	sqlite3_stmt *q = NULL;
-	bar_records rs = {NULL, 0};
-	size_t cap = 0;
-	int rc;
-
-	pthread_mutex_lock(&st->mu);
-	if (sqlite3_prepare_v2(st->db,
-	                       "SELECT " RECORD_COLUMNS " FROM resources ORDER BY address", -1,
-	                       &q, NULL) != SQLITE_OK) {
-		pthread_mutex_unlock(&st->mu);
-		return db_error(st, "reading resources");
-	}
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (rs.n == cap) {
-			cap = cap ? cap * 2 : 64;
-			rs.items = bar_realloc(rs.items, cap * sizeof(*rs.items));
-		}
-		row_to_record(q, &rs.items[rs.n++]);
-	}
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->mu);
-	if (rc != SQLITE_DONE) {
-		bar_records_clear(&rs);
-		return db_error(st, "reading resources");
-	}
-	*out = rs;
-	return 0;
+	return st->be->load(st->data, out);
 }
 
 int bar_state_get(bar_state *st, const char *address, bar_record *out)
 {
-	sqlite3_stmt *q = NULL;
-	int rc;
-
-	pthread_mutex_lock(&st->mu);
-	if (sqlite3_prepare_v2(st->db,
-	                       "SELECT " RECORD_COLUMNS " FROM resources WHERE address = ?",
-	                       -1, &q, NULL) != SQLITE_OK) {
-		pthread_mutex_unlock(&st->mu);
-		return db_error(st, "reading resources");
-	}
-	sqlite3_bind_text(q, 1, address, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		row_to_record(q, out);
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
-		bar_error_set("no resource %s in state %s", address, st->path);
-		rc = BAR_ENOTFOUND;
-	} else {
-		rc = db_error(st, "reading resources");
-	}
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->mu);
-	return rc;
+	return st->be->get(st->data, address, out);
 }
 
-static int settle_intent(bar_state *st, const char *address)
+int bar_state_intents(bar_state *st, bar_intents *out)
 {
-	sqlite3_stmt *q = NULL;
-	int rc;
-
-	if (sqlite3_prepare_v2(st->db, "DELETE FROM intents WHERE address = ?", -1, &q,
-	                       NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(q, 1, address, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -1;
-	sqlite3_finalize(q);
-	return rc;
+	return st->be->intent_list(st->data, out);
 }
 
-/* Run `q`, resolve the open intent of `address` (when given: a resource
- * recorded or deleted there settles it), then bump serial, all inside one
- * IMMEDIATE transaction. */
-static int write_with_serial(bar_state *st, sqlite3_stmt *q, const char *address,
-                             const char *what)
+int bar_state_intent_get(bar_state *st, const char *address, bar_intent *out)
 {
-	int rc = -1;
+	return st->be->intent_get(st->data, address, out);
+}
 
+/* The condition of a write through this handle; -1 when it may not write. */
+static int write_cond(bar_state *st, int64_t serial, bar_state_cond *out)
+{
 	if (st->flags & BAR_STATE_READONLY)
-		return bar_error_set("state %s is open read-only", st->path);
-	pthread_mutex_lock(&st->mu);
-	if (exec_sql(st, "BEGIN IMMEDIATE") < 0)
-		goto done;
-	if (sqlite3_step(q) != SQLITE_DONE || (address && settle_intent(st, address) < 0)) {
-		db_error(st, what);
-		exec_sql(st, "ROLLBACK");
-		goto done;
-	}
-	if (exec_sql(st, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
-	                 "WHERE key = 'serial'") < 0 ||
-	    exec_sql(st, "COMMIT") < 0) {
-		exec_sql(st, "ROLLBACK");
-		goto done;
-	}
-	rc = 0;
-done:
-	pthread_mutex_unlock(&st->mu);
-	return rc;
+		return bar_error_set("state %s is open read-only", st->location);
+	*out = (bar_state_cond){.serial = serial, .token = atomic_load(&st->token)};
+	return 0;
 }
 
-int bar_state_put(bar_state *st, const bar_record *r)
+int bar_state_put_cas(bar_state *st, const bar_record *r, int64_t expected_serial)
 {
-	sqlite3_stmt *q = NULL;
-	int rc, i = 1;
+	bar_state_cond c;
+	int rc = write_cond(st, expected_serial, &c);
 
-	if (sqlite3_prepare_v2(st->db,
-	                       "INSERT OR REPLACE INTO resources(" RECORD_COLUMNS
-	                       ") VALUES(" RECORD_MARKS ")",
-	                       -1, &q, NULL) != SQLITE_OK)
-		return db_error(st, "writing resource");
-#define COL_BIND(f) sqlite3_bind_text(q, i++, r->f, -1, SQLITE_STATIC);
-	RECORD_TEXT_FIELDS(COL_BIND)
-#undef COL_BIND
-	sqlite3_bind_int64(q, i, (sqlite3_int64)time(NULL));
-	rc = write_with_serial(st, q, r->address, "writing resource");
-	sqlite3_finalize(q);
+	if (rc == 0)
+		rc = st->be->put(st->data, r, &c);
 	if (rc < 0)
 		bar_error_prefix("recording %s", r->address);
 	return rc;
 }
 
+int bar_state_put(bar_state *st, const bar_record *r)
+{
+	return bar_state_put_cas(st, r, BAR_STATE_ANY);
+}
+
 int bar_state_delete(bar_state *st, const char *address)
 {
-	sqlite3_stmt *q = NULL;
-	int rc;
+	bar_state_cond c;
+	int rc = write_cond(st, BAR_STATE_ANY, &c);
 
-	if (sqlite3_prepare_v2(st->db, "DELETE FROM resources WHERE address = ?", -1, &q,
-	                       NULL) != SQLITE_OK)
-		return db_error(st, "deleting resource");
-	sqlite3_bind_text(q, 1, address, -1, SQLITE_STATIC);
-	rc = write_with_serial(st, q, address, "deleting resource");
-	sqlite3_finalize(q);
-	return rc;
+	return rc < 0 ? rc : st->be->del(st->data, address, &c);
 }
 
 int bar_state_intent_put(bar_state *st, const bar_intent *in)
 {
-	sqlite3_stmt *q = NULL;
-	int rc;
+	bar_state_cond c;
+	int rc = write_cond(st, BAR_STATE_ANY, &c);
 
-	if (sqlite3_prepare_v2(st->db,
-	                       "INSERT OR REPLACE INTO intents(address, type, connection, "
-	                       "idem_key, started) VALUES(?, ?, ?, ?, ?)",
-	                       -1, &q, NULL) != SQLITE_OK)
-		return db_error(st, "writing intent");
-	sqlite3_bind_text(q, 1, in->address, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, in->type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, in->connection, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 4, in->idem_key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 5, in->started ? in->started : (sqlite3_int64)time(NULL));
-	rc = write_with_serial(st, q, NULL, "writing intent");
-	sqlite3_finalize(q);
-	return rc;
+	return rc < 0 ? rc : st->be->intent_put(st->data, in, &c);
 }
 
 int bar_state_intent_delete(bar_state *st, const char *address)
 {
-	sqlite3_stmt *q = NULL;
-	int rc;
+	bar_state_cond c;
+	int rc = write_cond(st, BAR_STATE_ANY, &c);
 
-	if (sqlite3_prepare_v2(st->db, "DELETE FROM intents WHERE address = ?", -1, &q,
-	                       NULL) != SQLITE_OK)
-		return db_error(st, "deleting intent");
-	sqlite3_bind_text(q, 1, address, -1, SQLITE_STATIC);
-	rc = write_with_serial(st, q, NULL, "deleting intent");
-	sqlite3_finalize(q);
+	return rc < 0 ? rc : st->be->intent_del(st->data, address, &c);
+}
+
+/* ---- the lock ---- */
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int pid_alive(int64_t pid)
+{
+	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+static void host_name(char *buf, size_t size)
+{
+	buf[0] = '\0';
+	gethostname(buf, size - 1);
+	buf[size - 1] = '\0';
+}
+
+/* What a stored lock is to us. */
+enum { LOCK_STALE, LOCK_ALIVE_HERE, LOCK_LEASED, LOCK_UNKNOWN };
+
+static int lock_status(const bar_lock_info *l)
+{
+	char host[256];
+
+	host_name(host, sizeof(host));
+	if (l->host && !strcmp(l->host, host))
+		return l->pid == getpid() || !pid_alive(l->pid) ? LOCK_STALE : LOCK_ALIVE_HERE;
+	if (l->expires_ms == 0)
+		return LOCK_UNKNOWN; /* no lease (an older barista took it) */
+	return l->expires_ms > wall_ms() ? LOCK_LEASED : LOCK_STALE;
+}
+
+static void format_time(char *buf, size_t size, int64_t unix_s)
+{
+	time_t t = (time_t)unix_s;
+	struct tm tm;
+
+	strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&t, &tm));
+}
+
+void bar_lock_info_format(const bar_lock_info *l, char *buf, size_t size)
+{
+	char since[40], until[40] = "";
+
+	format_time(since, sizeof(since), l->since);
+	if (l->expires_ms)
+		format_time(until, sizeof(until), l->expires_ms / 1000);
+	snprintf(buf, size, "%s (pid %lld on %s, user %s, since %s, %s%s, token %lld)",
+	         l->operation ? l->operation : "?", (long long)l->pid, l->host ? l->host : "?",
+	         l->user ? l->user : "unknown", since, l->expires_ms ? "lease until " : "no lease",
+	         until, (long long)l->token);
+}
+
+/* BAR_ELOCKED: `l` is held, with what to do about it.  `prefix` leads. */
+static int locked_error(bar_state *st, const bar_lock_info *l, int status, const char *prefix,
+                        int unlocking)
+{
+	char who[1024];
+	const char *hint =
+	    status == LOCK_ALIVE_HERE
+	        ? "it is alive on this host, so the lock stays: wait for it to finish or stop "
+	          "it (its lock goes when it exits)"
+	    : status == LOCK_LEASED
+	        ? "its holder renews the lease while it runs: wait for it to finish; if it is "
+	          "gone, the lock can be taken once the lease has expired"
+	        : "if that process is gone, run `barista state unlock`";
+
+	bar_lock_info_format(l, who, sizeof(who));
+	return bar_error_setc(BAR_ELOCKED, "%sstate %s is locked by %s; %s%s", prefix, st->location,
+	                      who, hint,
+	                      unlocking ? " (`barista state unlock -force` removes it anyway: "
+	                                  "only when you know it is gone, as two runs at once "
+	                                  "can duplicate resources)" : "");
+}
+
+void bar_lock_info_clear(bar_lock_info *l)
+{
+	if (!l)
+		return;
+	free(l->host);
+	free(l->user);
+	free(l->operation);
+	memset(l, 0, sizeof(*l));
+}
+
+int bar_state_lock_get(bar_state *st, bar_lock_info *out)
+{
+	int rc = st->be->lock_info(st->data, out);
+
+	if (rc == BAR_ENOTFOUND)
+		bar_error_setc(rc, "state %s is not locked", st->location);
 	return rc;
 }
 
-static void row_to_intent(sqlite3_stmt *q, bar_intent *in)
+static int64_t lease_of(const bar_state_lock_opts *o)
 {
-	in->address = col_text(q, 0);
-	in->type = col_text(q, 1);
-	in->connection = col_text(q, 2);
-	in->idem_key = col_text(q, 3);
-	in->started = sqlite3_column_int64(q, 4);
+	const char *env = getenv("BARISTA_LOCK_LEASE_MS");
+	int64_t ms = o->lease_ms;
+
+	if (ms <= 0 && env)
+		ms = strtoll(env, NULL, 10);
+	return ms > 0 ? (ms < 30 ? 30 : ms) : DEFAULT_LEASE_MS;
 }
 
-/* Intents matching `where` (with one bound address, or none). */
-static int intents_query(bar_state *st, const char *address, bar_intents *out)
+/* Renew the lease every third of it until told to stop, or until the lock
+ * turns out to be taken over (the next write then fails, fenced). */
+static void *keeper_main(void *arg)
 {
-	sqlite3_stmt *q = NULL;
-	bar_intents l = {NULL, 0};
-	int rc;
+	bar_state *st = arg;
+	struct timespec ts;
 
 	pthread_mutex_lock(&st->mu);
-	if (sqlite3_prepare_v2(st->db,
-	                       address ? "SELECT address, type, connection, idem_key, started "
-	                                 "FROM intents WHERE address = ?"
-	                               : "SELECT address, type, connection, idem_key, started "
-	                                 "FROM intents ORDER BY address",
-	                       -1, &q, NULL) != SQLITE_OK) {
-		pthread_mutex_unlock(&st->mu);
-		return db_error(st, "reading intents");
+	while (!st->stop) {
+		int64_t at = bar_now_ms() + st->lease_ms / 3;
+
+		ts.tv_sec = at / 1000;
+		ts.tv_nsec = (long)(at % 1000) * 1000000L;
+		if (pthread_cond_timedwait(&st->cv, &st->mu, &ts) == ETIMEDOUT && !st->stop) {
+			int64_t token = atomic_load(&st->token), lease = st->lease_ms;
+			int rc;
+
+			pthread_mutex_unlock(&st->mu);
+			rc = st->be->refresh(st->data, token, wall_ms() + lease);
+			pthread_mutex_lock(&st->mu);
+			if (rc == BAR_ELOCKED)
+				break;
+		}
 	}
-	if (address)
-		sqlite3_bind_text(q, 1, address, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		l.items = bar_realloc(l.items, (l.n + 1) * sizeof(*l.items));
-		row_to_intent(q, &l.items[l.n++]);
-	}
-	sqlite3_finalize(q);
 	pthread_mutex_unlock(&st->mu);
-	if (rc != SQLITE_DONE) {
-		bar_intents_clear(&l);
-		return db_error(st, "reading intents");
-	}
-	*out = l;
-	return 0;
+	return NULL;
 }
 
-int bar_state_intents(bar_state *st, bar_intents *out)
+/* One attempt: take the lock unless someone may keep it.  BAR_ELOCKED with
+ * the holder in *held (the caller's) when it is held. */
+static int try_lock(bar_state *st, const bar_lock_info *want, bar_lock_info *held,
+                    int *status)
 {
-	return intents_query(st, NULL, out);
-}
+	for (int attempt = 0; attempt < 10; attempt++) {
+		bar_lock_info cur = {0};
+		int64_t expect = 0, token = 0;
+		int rc = st->be->lock_info(st->data, &cur);
 
-int bar_state_intent_get(bar_state *st, const char *address, bar_intent *out)
-{
-	bar_intents l;
-
-	if (intents_query(st, address, &l) < 0)
-		return -1;
-	if (l.n == 0) {
-		bar_intents_clear(&l);
-		return BAR_ENOTFOUND;
+		if (rc == 0) {
+			if ((*status = lock_status(&cur)) != LOCK_STALE) {
+				*held = cur;
+				return BAR_ELOCKED;
+			}
+			expect = cur.token;
+			bar_lock_info_clear(&cur);
+		} else if (rc != BAR_ENOTFOUND) {
+			return rc;
+		}
+		rc = st->be->lock(st->data, want, expect, &token);
+		if (rc == 0) {
+			atomic_store(&st->token, token);
+			return 0;
+		}
+		if (rc != BAR_ECONFLICT)
+			return rc;
+		/* another process moved between our look and our write: look again */
 	}
-	*out = l.items[0];
-	free(l.items);
-	return 0;
+	return bar_error_setc(BAR_ECONFLICT, "state %s: the lock keeps changing hands; try "
+	                      "again", st->location);
 }
+
+/* Start renewing the lease this handle now holds. */
+static void start_keeper(bar_state *st)
+{
+	pthread_mutex_lock(&st->mu);
+	st->stop = 0;
+	st->keeping = pthread_create(&st->keeper, NULL, keeper_main, st) == 0;
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* Poll for the lock until it is taken, the deadline passes or the wait is
+ * cancelled. */
+static int wait_lock(bar_state *st, const bar_lock_info *want, const bar_state_lock_opts *o)
+{
+	int64_t start = bar_now_ms();
+	bar_lock_info held = {0};
+	int status = 0, rc;
+
+	for (;;) {
+		rc = try_lock(st, want, &held, &status);
+		if (rc != BAR_ELOCKED)
+			return rc;
+		if (bar_now_ms() - start >= o->timeout_ms)
+			break;
+		bar_lock_info_clear(&held);
+		if (bar_cancel_stopping(o->cancel))
+			return bar_error_setc(BAR_ECANCELED, "state %s: stopped waiting for the lock",
+			                      st->location);
+		bar_sleep_ms(200, start + o->timeout_ms, o->cancel);
+	}
+	if (o->timeout_ms > 0) {
+		char prefix[96];
+
+		snprintf(prefix, sizeof(prefix), "gave up waiting for the lock after %.1fs: ",
+		         (double)o->timeout_ms / 1000);
+		rc = locked_error(st, &held, status, prefix, 0);
+	} else {
+		rc = locked_error(st, &held, status, "", 0);
+	}
+	bar_lock_info_clear(&held);
+	return rc;
+}
+
+int bar_state_lock_ex(bar_state *st, const bar_state_lock_opts *o)
+{
+	char host[256], user[64];
+	struct passwd pw, *pwp = NULL;
+	char pwbuf[1024];
+	int has_lease = BAR_HAS(st->be, refresh), rc;
+	bar_lock_info want;
+
+	if (st->flags & BAR_STATE_READONLY)
+		return bar_error_set("state %s is open read-only; it cannot be locked", st->location);
+	if (atomic_load(&st->token))
+		return 0; /* held already */
+	host_name(host, sizeof(host));
+	if (getpwuid_r(geteuid(), &pw, pwbuf, sizeof(pwbuf), &pwp) == 0 && pwp)
+		snprintf(user, sizeof(user), "%s", pw.pw_name);
+	else
+		snprintf(user, sizeof(user), "uid %u", (unsigned)geteuid());
+	st->lease_ms = lease_of(o);
+	want = (bar_lock_info){.pid = getpid(), .host = host, .user = user,
+	                       .operation = (char *)(o->operation ? o->operation : "?"),
+	                       .since = time(NULL),
+	                       .expires_ms = has_lease ? wall_ms() + st->lease_ms : 0};
+	if ((rc = wait_lock(st, &want, o)) == 0 && has_lease)
+		start_keeper(st);
+	return rc;
+}
+
+int bar_state_lock(bar_state *st, const char *operation)
+{
+	bar_state_lock_opts o = BAR_STATE_LOCK_OPTS_INIT;
+
+	o.operation = operation;
+	return bar_state_lock_ex(st, &o);
+}
+
+/* Stop renewing the lease (before the lock is released or forgotten). */
+static void stop_keeper(bar_state *st)
+{
+	pthread_mutex_lock(&st->mu);
+	st->stop = 1;
+	pthread_cond_broadcast(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+	if (st->keeping)
+		pthread_join(st->keeper, NULL);
+	st->keeping = 0;
+}
+
+void bar_state_unlock(bar_state *st)
+{
+	int64_t token = atomic_load(&st->token);
+
+	if (!token)
+		return;
+	stop_keeper(st);
+	st->be->unlock(st->data, token); /* taken over meanwhile: not ours to remove */
+	atomic_store(&st->token, 0);
+}
+
+int bar_state_break_lock(bar_state *st, int force)
+{
+	bar_lock_info cur = {0};
+	int rc = st->be->lock_info(st->data, &cur), status;
+
+	if (rc == BAR_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		return rc;
+	status = lock_status(&cur);
+	if (!force && (status == LOCK_ALIVE_HERE || status == LOCK_LEASED)) {
+		rc = locked_error(st, &cur, status, "", 1);
+		goto done;
+	}
+	if (cur.token && cur.token == atomic_load(&st->token)) {
+		bar_state_unlock(st); /* our own */
+		goto done;
+	}
+	rc = st->be->unlock(st->data, cur.token);
+	if (rc == BAR_ENOTFOUND)
+		rc = bar_error_setc(BAR_ECONFLICT, "state %s: the lock changed while it was being "
+		                    "removed (another process took it); look again with `barista "
+		                    "state lock`", st->location);
+done:
+	bar_lock_info_clear(&cur);
+	return rc;
+}
+
+int bar_state_force_unlock(bar_state *st)
+{
+	return bar_state_break_lock(st, 0);
+}
+
+/* ---- records and intents ---- */
 
 void bar_intent_clear(bar_intent *in)
 {
@@ -563,124 +580,13 @@ void bar_intents_clear(bar_intents *l)
 	l->n = 0;
 }
 
-static int pid_alive(long pid)
-{
-	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-}
-
-int bar_state_lock(bar_state *st, const char *operation)
-{
-	sqlite3_stmt *q = NULL;
-	char host[256] = "";
-	int rc = -1;
-
-	gethostname(host, sizeof(host) - 1);
-	if (exec_sql(st, "BEGIN IMMEDIATE") < 0)
-		return -1;
-	if (sqlite3_prepare_v2(st->db, "SELECT pid, host, operation, since FROM lock", -1, &q,
-	                       NULL) != SQLITE_OK) {
-		db_error(st, "reading lock");
-		goto done;
-	}
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		long pid = (long)sqlite3_column_int64(q, 0);
-		const char *holder = (const char *)sqlite3_column_text(q, 1);
-		int same_host = holder && strcmp(holder, host) == 0;
-
-		if (!same_host || (pid != (long)getpid() && pid_alive(pid))) {
-			time_t since = (time_t)sqlite3_column_int64(q, 3);
-			char when[64];
-
-			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&since));
-			bar_error_set("state %s is locked by %s (pid %ld on %s since %s); wait for "
-			              "it to finish, or if that process is gone from another host, "
-			              "run `barista state unlock`",
-			              st->path, sqlite3_column_text(q, 2), pid, holder, when);
-			rc = BAR_ELOCKED;
-			goto done;
-		}
-	}
-	sqlite3_finalize(q);
-	q = NULL;
-	if (sqlite3_prepare_v2(st->db,
-	                       "INSERT OR REPLACE INTO lock(id, pid, host, operation, since) "
-	                       "VALUES(1, ?, ?, ?, ?)",
-	                       -1, &q, NULL) != SQLITE_OK) {
-		db_error(st, "writing lock");
-		goto done;
-	}
-	sqlite3_bind_int64(q, 1, getpid());
-	sqlite3_bind_text(q, 2, host, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, operation, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 4, (sqlite3_int64)time(NULL));
-	if (sqlite3_step(q) != SQLITE_DONE) {
-		db_error(st, "writing lock");
-		goto done;
-	}
-	rc = 0;
-done:
-	sqlite3_finalize(q);
-	exec_sql(st, rc == 0 ? "COMMIT" : "ROLLBACK");
-	if (rc == 0)
-		st->locked = 1;
-	return rc;
-}
-
-void bar_state_unlock(bar_state *st)
-{
-	char sql[96];
-
-	snprintf(sql, sizeof(sql), "DELETE FROM lock WHERE pid = %ld", (long)getpid());
-	exec_sql(st, sql);
-	st->locked = 0;
-}
-
-int bar_state_force_unlock(bar_state *st)
-{
-	sqlite3_stmt *q = NULL;
-	char host[256] = "";
-	int rc = 0;
-
-	gethostname(host, sizeof(host) - 1);
-	if (sqlite3_prepare_v2(st->db, "SELECT pid, host, operation FROM lock", -1, &q, NULL) !=
-	    SQLITE_OK)
-		return db_error(st, "reading lock");
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		long pid = (long)sqlite3_column_int64(q, 0);
-		const char *holder = (const char *)sqlite3_column_text(q, 1);
-
-		/* On this host we can tell a live holder from a dead one: removing a
-		 * live apply's lock would let two applies run at once. */
-		if (holder && strcmp(holder, host) == 0 && pid != (long)getpid() && pid_alive(pid))
-			rc = bar_error_setc(BAR_ELOCKED, "state %s is locked by a running %s (pid %ld "
-			                    "on this host); it is alive, so the lock stays: wait for "
-			                    "it or stop it (its lock is released when it exits)",
-			                    st->path, sqlite3_column_text(q, 2), pid);
-	}
-	sqlite3_finalize(q);
-	return rc < 0 ? rc : exec_sql(st, "DELETE FROM lock");
-}
-
 void bar_record_clear(bar_record *r)
 {
 	if (!r)
 		return;
-	free(r->address);
-	free(r->type);
-	free(r->ns);
-	free(r->name);
-	free(r->provider);
-	free(r->connection);
-	free(r->system_id);
-	free(r->status);
-	free(r->hash);
-	free(r->desired);
-	free(r->observed);
-	free(r->deps);
-	free(r->refs);
-	free(r->idem_key);
-	free(r->operation);
-	free(r->taint);
+#define FREE_FIELD(f) free(r->f);
+	BAR_RECORD_TEXT_FIELDS(FREE_FIELD)
+#undef FREE_FIELD
 	memset(r, 0, sizeof(*r));
 }
 

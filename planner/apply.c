@@ -15,6 +15,7 @@
 #include "planner_int.h"
 #include "error.h"
 #include "scheduler.h"
+#include "keystore.h"
 #include "util.h"
 
 #include <errno.h>

@@ -9,6 +9,7 @@
 #include "planner.h"
 #include "planner_int.h"
 #include "error.h"
+#include "keystore.h"
 #include "remote.h"
 #include "util.h"
 

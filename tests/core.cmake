@@ -12,7 +12,8 @@ add_executable(test_core ${CMAKE_SOURCE_DIR}/tests/test_core.c)
 target_link_libraries(test_core PRIVATE barista_core)
 add_dependencies(test_core bad-plugin-0 bad-plugin-1 bad-plugin-2 bad-plugin-3 bad-plugin-4
   bad-plugin-5)
-add_test(NAME core COMMAND test_core ${CMAKE_BINARY_DIR}/tests/plugins)
+add_dependencies(test_core barista)
+add_test(NAME core COMMAND test_core ${CMAKE_BINARY_DIR}/tests/plugins $<TARGET_FILE:barista>)
 set_tests_properties(core PROPERTIES TIMEOUT 60)
 
 add_executable(test_planner ${CMAKE_SOURCE_DIR}/tests/test_planner.c)

@@ -1,15 +1,23 @@
 /*
- * test_core.c - unit tests of the state store, the plugin loader, the key
- * store, MCI status aggregation and saved plans.
+ * test_core.c - unit tests of the state store (backends, CAS writes, the
+ * lease lock with its fencing token, migrations), the plugin loader, the key
+ * store, MCI status aggregation and saved plans.  Lock tests fork real
+ * holder processes; one enters its own UTS namespace to be "another host".
  *
- * Usage: test_core PLUGIN_DIR   (where the deliberately bad plugins are built)
+ * Usage: test_core PLUGIN_DIR BARISTA   (where the deliberately bad plugins
+ * are built; the barista program, for the -lock-timeout and unlock tests)
  */
 #include "error.h"
+#include "keystore.h"
 #include "testutil.h"
 #include "planner.h"
 #include "scheduler.h"
+#include "state_backend.h"
 #include "util.h"
 
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -20,6 +28,7 @@
 #include <unistd.h>
 
 static char tmpdir[] = "/tmp/barista-core-XXXXXX";
+static const char *barista; /* the program, argv[2] */
 
 
 static char *tmp(const char *name)
@@ -42,6 +51,121 @@ static bar_record rec(const char *addr, const char *sysid)
 	                    .provider = "sim", .connection = "c1", .system_id = (char *)sysid,
 	                    .status = "Running", .hash = "h1", .desired = "{\"a\":1}",
 	                    .observed = "{\"ip\":\"10.0.0.1\"}", .deps = "[]", .refs = "{}"};
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A process holding a state's lock, driven over two pipes: it answers 'k'
+ * once it holds the lock; then each 'w' makes it write a record and answer
+ * 'O' (written), 'T' (refused: taken over), 'R' (refused: lock removed) or
+ * 'F' (another failure); 'q' makes it release and exit.  With hold_ms it
+ * instead releases and exits by itself that long after locking.  With
+ * `host` it first enters a UTS namespace of that host name: a holder on
+ * another host, whose pid we cannot check.
+ */
+typedef struct holder {
+	pid_t pid;
+	int cmd, reply; /* our ends */
+} holder;
+
+static void holder_main(const char *path, const char *host, int64_t lease_ms, int hold_ms,
+                        int in, int out)
+{
+	bar_state_lock_opts lo = BAR_STATE_LOCK_OPTS_INIT;
+	bar_record r = rec("default/vm/fenced", "i-f");
+	bar_state *st = NULL;
+	char c;
+
+	alarm(30); /* never outlive the test */
+	if (host && (unshare(CLONE_NEWUTS) < 0 || sethostname(host, strlen(host)) < 0))
+		_exit(3);
+	lo.operation = "apply";
+	lo.lease_ms = lease_ms;
+	if (bar_state_open(&st, path, 0) < 0 || bar_state_lock_ex(st, &lo) < 0)
+		_exit(4);
+	(void)!write(out, "k", 1);
+	if (hold_ms)
+		usleep((useconds_t)hold_ms * 1000);
+	while (!hold_ms && read(in, &c, 1) == 1 && c == 'w') {
+		int rc = bar_state_put(st, &r);
+		const char *m = bar_error_last();
+
+		c = rc == 0                 ? 'O'
+		    : rc != BAR_ELOCKED     ? 'F'
+		    : strstr(m, "taken over by") ? 'T'
+		    : strstr(m, "was removed")   ? 'R'
+		                                 : 'F';
+		(void)!write(out, &c, 1);
+	}
+	bar_state_free(st);
+	_exit(0);
+}
+
+/* The holder's next answer, or 0 after 5 s. */
+static char holder_reply(holder *h)
+{
+	struct pollfd p = {.fd = h->reply, .events = POLLIN};
+	char c = 0;
+
+	if (poll(&p, 1, 5000) != 1 || read(h->reply, &c, 1) != 1)
+		return 0;
+	return c;
+}
+
+static int holder_start(holder *h, const char *path, const char *host, int64_t lease_ms,
+                        int hold_ms)
+{
+	int to[2], from[2];
+
+	if (pipe(to) < 0)
+		return -1;
+	if (pipe(from) < 0) {
+		close(to[0]);
+		close(to[1]);
+		return -1;
+	}
+	h->pid = fork();
+	if (h->pid == 0) {
+		close(to[1]);
+		close(from[0]);
+		holder_main(path, host, lease_ms, hold_ms, to[0], from[1]);
+	}
+	close(to[0]);
+	close(from[1]);
+	h->cmd = to[1];
+	h->reply = from[0];
+	return h->pid > 0 && holder_reply(h) == 'k' ? 0 : -1;
+}
+
+static char holder_write(holder *h)
+{
+	(void)!write(h->cmd, "w", 1);
+	return holder_reply(h);
+}
+
+/* Ask it to quit, wait up to 5 s, kill it otherwise; its exit status. */
+static int holder_stop(holder *h)
+{
+	int status = -1;
+	pid_t got = 0;
+
+	(void)!write(h->cmd, "q", 1);
+	for (int i = 0; i < 250 && (got = waitpid(h->pid, &status, WNOHANG)) == 0; i++)
+		usleep(20000);
+	if (got == 0) {
+		kill(h->pid, SIGKILL);
+		waitpid(h->pid, &status, 0);
+	}
+	close(h->cmd);
+	close(h->reply);
+	return status;
 }
 
 static void test_state(void)
@@ -82,31 +206,17 @@ static void test_state(void)
 	/* Lock: a live process holding it blocks us; a dead one does not. */
 	CHECK(bar_state_open(&st, path, 0) == 0);
 	{
-		int fds[2];
-		pid_t child;
-		char c;
+		holder h;
 
-		CHECK(pipe(fds) == 0);
-		child = fork();
-		if (child == 0) {
-			bar_state *cs = NULL;
-
-			if (bar_state_open(&cs, path, 0) == 0 && bar_state_lock(cs, "apply") == 0)
-				(void)!write(fds[1], "k", 1);
-			pause();
-			_exit(0);
-		}
-		CHECK(read(fds[0], &c, 1) == 1);
+		CHECK(holder_start(&h, path, NULL, 0, 0) == 0);
 		CHECK(bar_state_lock(st, "apply") == BAR_ELOCKED);
 		CHECK(strstr(bar_error_last(), "locked by apply") != NULL);
 		/* `state unlock` must not remove a live holder's lock on this host */
 		CHECK(bar_state_force_unlock(st) == BAR_ELOCKED &&
 		      strstr(bar_error_last(), "it is alive"));
 		CHECK(bar_state_lock(st, "apply") == BAR_ELOCKED);
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-		close(fds[0]);
-		close(fds[1]);
+		kill(h.pid, SIGKILL);
+		holder_stop(&h);
 		CHECK(bar_state_lock(st, "apply") == 0); /* dead holder: taken over */
 		CHECK(bar_state_open(&st2, path, 0) == 0);
 		bar_state_unlock(st);
@@ -129,6 +239,84 @@ static void test_state(void)
 	free(path);
 }
 
+/* The tables of a v1 state, and what v2 added, as older barista made them. */
+#define V1_TABLES                                                                          \
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL); CREATE TABLE "       \
+	"resources(address TEXT PRIMARY KEY, type TEXT NOT NULL, ns TEXT NOT NULL, name "   \
+	"TEXT NOT NULL, provider TEXT, connection TEXT, system_id TEXT, status TEXT, hash " \
+	"TEXT, desired TEXT, observed TEXT, deps TEXT, refs TEXT, updated INTEGER NOT "     \
+	"NULL); CREATE TABLE lock(id INTEGER PRIMARY KEY CHECK(id = 1), pid INTEGER NOT "   \
+	"NULL, host TEXT NOT NULL, operation TEXT NOT NULL, since INTEGER NOT NULL);"
+#define V2_ADDED                                                                           \
+	"ALTER TABLE resources ADD COLUMN idem_key TEXT; ALTER TABLE resources ADD COLUMN " \
+	"operation TEXT; ALTER TABLE resources ADD COLUMN taint TEXT; CREATE TABLE "        \
+	"intents(address TEXT PRIMARY KEY, type TEXT NOT NULL, connection TEXT, idem_key "  \
+	"TEXT NOT NULL, started INTEGER NOT NULL);"
+
+/* Run SQL on a file with the sqlite3 program (not through barista). */
+static int sql_run(const char *db, const char *sql)
+{
+	char *cmd = bar_printf("sqlite3 '%s' \"%s\"", db, sql);
+	int rc = system(cmd);
+
+	free(cmd);
+	return rc;
+}
+
+/* The first line sqlite3 prints for a query, without its newline, into buf. */
+static const char *sql_value(const char *db, const char *query, char *buf, size_t size)
+{
+	char *cmd = bar_printf("sqlite3 '%s' \"%s\"", db, query);
+	FILE *f = popen(cmd, "r");
+
+	buf[0] = '\0';
+	if (f && fgets(buf, (int)size, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	if (f)
+		pclose(f);
+	free(cmd);
+	return buf;
+}
+
+/* Schema v3 from v2: the lock gains user, lease and token; a v2 lock left by
+ * another host (no lease: we cannot tell whether it is alive) is not taken
+ * over, `state unlock` may remove it, and the next lock gets token 1. */
+static void test_state_v3(void)
+{
+	char *v2 = tmp("v2.db");
+	bar_state *st = NULL;
+	bar_intents all = {0};
+	bar_lock_info l = {0};
+	char buf[64];
+
+	CHECK(sql_run(v2, V1_TABLES V2_ADDED "INSERT INTO meta VALUES('schema_version','2'),"
+	              "('lineage','lin-v2'),('serial','7'); INSERT INTO lock VALUES(1, 4242, "
+	              "'old-host', 'apply', 1700000000); INSERT INTO intents VALUES("
+	              "'default/vm/i1', 'vm', 'c1', 'k-9', 1700000000)") == 0);
+	CHECK(bar_state_open(&st, v2, BAR_STATE_READONLY) < 0 &&
+	      strstr(bar_error_last(), "needs migration from schema 2 to 3"));
+	CHECK(bar_state_open(&st, v2, 0) == 0 && !strcmp(bar_state_lineage(st), "lin-v2"));
+	CHECK(!strcmp(sql_value(v2, "SELECT value FROM meta WHERE key='schema_version'", buf,
+	                        sizeof(buf)), "3"));
+	CHECK(bar_state_intents(st, &all) == 0 && all.n == 1 && !strcmp(all.items[0].idem_key, "k-9"));
+	bar_intents_clear(&all);
+	CHECK(bar_state_lock_get(st, &l) == 0 && !strcmp(l.host, "old-host") && l.pid == 4242 &&
+	      l.token == 0 && l.expires_ms == 0 && l.user == NULL);
+	bar_lock_info_clear(&l);
+	CHECK(bar_state_lock(st, "apply") == BAR_ELOCKED &&
+	      strstr(bar_error_last(), "run `barista state unlock`"));
+	CHECK(bar_state_force_unlock(st) == 0 && bar_state_lock_get(st, &l) == BAR_ENOTFOUND);
+	CHECK(bar_state_lock(st, "apply") == 0 && bar_state_lock_get(st, &l) == 0 &&
+	      l.token == 1 && l.user && l.expires_ms > wall_ms());
+	bar_lock_info_clear(&l);
+	CHECK(!strcmp(sql_value(v2, "SELECT value FROM meta WHERE key='fence'", buf,
+	                        sizeof(buf)), "1"));
+	bar_state_free(st);
+	/* released on free */
+	CHECK(!strcmp(sql_value(v2, "SELECT count(*) FROM lock", buf, sizeof(buf)), "0"));
+	free(v2);
+}
+
 /* Schema v2: a v1 file migrates; empty, directory and foreign files are
  * refused without being changed; intents are settled by the record. */
 static void test_state_v2(void)
@@ -140,24 +328,22 @@ static void test_state_v2(void)
 	bar_intent in = {.address = "default/vm/a", .type = "vm", .connection = "c1",
 	                 .idem_key = "k-1"}, got = {0};
 	bar_intents all = {0};
+	int64_t serial = -1;
+	char buf[64];
 	FILE *f;
 
-	cmd = bar_printf("sqlite3 '%s' \"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT "
-	                 "NULL); CREATE TABLE resources(address TEXT PRIMARY KEY, type TEXT NOT "
-	                 "NULL, ns TEXT NOT NULL, name TEXT NOT NULL, provider TEXT, connection "
-	                 "TEXT, system_id TEXT, status TEXT, hash TEXT, desired TEXT, observed "
-	                 "TEXT, deps TEXT, refs TEXT, updated INTEGER NOT NULL); CREATE TABLE "
-	                 "lock(id INTEGER PRIMARY KEY CHECK(id = 1), pid INTEGER NOT NULL, host "
-	                 "TEXT NOT NULL, operation TEXT NOT NULL, since INTEGER NOT NULL); "
-	                 "INSERT INTO meta VALUES('schema_version','1'),('lineage','lin-v1'),"
-	                 "('serial','5'); INSERT INTO resources VALUES('default/vm/old','vm',"
-	                 "'default','old','sim','c1','i-9','Running','h','{}','{}','[]','{}',0)\"",
-	                 v1);
-	CHECK(system(cmd) == 0);
-	free(cmd);
+	CHECK(sql_run(v1, V1_TABLES "INSERT INTO meta VALUES('schema_version','1'),"
+	              "('lineage','lin-v1'),('serial','5'); INSERT INTO resources VALUES("
+	              "'default/vm/old','vm','default','old','sim','c1','i-9','Running','h',"
+	              "'{}','{}','[]','{}',0)") == 0);
 	CHECK(bar_state_open(&st, v1, BAR_STATE_READONLY) < 0 &&
 	      strstr(bar_error_last(), "needs migration"));
 	CHECK(bar_state_open(&st, v1, 0) == 0 && !strcmp(bar_state_lineage(st), "lin-v1"));
+	CHECK(bar_state_serial(st, &serial) == 0 && serial == 5);
+	CHECK(!strcmp(sql_value(v1, "SELECT value FROM meta WHERE key='schema_version'", buf,
+	                        sizeof(buf)), "3"));
+	CHECK(bar_state_lock(st, "apply") == 0); /* the v3 lock columns exist */
+	bar_state_unlock(st);
 	CHECK(bar_state_get(st, "default/vm/old", &r) == 0 && !strcmp(r.system_id, "i-9") &&
 	      r.idem_key == NULL && r.taint == NULL);
 	bar_record_clear(&r);
@@ -200,6 +386,301 @@ static void test_state_v2(void)
 	free(v1);
 	free(empty);
 	free(foreign);
+}
+
+/* Compare-and-swap: a write with a stale serial fails and changes nothing. */
+static void test_state_cas(void)
+{
+	char *path = tmp("cas.db");
+	bar_state *st = NULL, *other = NULL;
+	bar_record a = rec("default/vm/a", "i-1"), b = rec("default/vm/b", "i-2"), r = {0};
+	int64_t s0 = -1, s1 = -1;
+
+	CHECK(bar_state_open(&st, path, BAR_STATE_CREATE) == 0);
+	CHECK(bar_state_open(&other, path, 0) == 0);
+	CHECK(bar_state_serial(st, &s0) == 0 && bar_state_put_cas(st, &a, s0) == 0);
+	CHECK(bar_state_serial(st, &s1) == 0 && s1 == s0 + 1);
+	/* another handle (its own connection) moves the state meanwhile */
+	CHECK(bar_state_delete(other, "default/vm/zz") == 0);
+	CHECK(bar_state_put_cas(st, &b, s1) == BAR_ESTALE &&
+	      strstr(bar_error_last(), "expected") && strstr(bar_error_last(), "default/vm/b"));
+	CHECK(bar_state_get(st, "default/vm/b", &r) == BAR_ENOTFOUND);
+	CHECK(bar_state_serial(st, &s0) == 0 && s0 == s1 + 1); /* only the other write */
+	CHECK(bar_state_put_cas(st, &b, s0) == 0 && bar_state_get(other, "default/vm/b", &r) == 0);
+	bar_record_clear(&r);
+	bar_state_free(other);
+	bar_state_free(st);
+	free(path);
+}
+
+/* A backend without refresh: its locks have no lease (BAR_HAS gates it). */
+static int nolease_open(void **be, const char *location, unsigned flags)
+{
+	return bar_state_sqlite_backend.open(be, location + strlen("nolease://"), flags);
+}
+
+/* Backend selection and registration checks. */
+static void test_state_backends(void)
+{
+	static bar_state_backend bad, nolease;
+	char *path = tmp("nolease.db"), *loc = bar_printf("nolease://%s", path);
+	bar_state *st = NULL;
+	bar_lock_info l = {0};
+
+	CHECK(bar_state_open(&st, "etcd://10.0.0.1:2379/barista", BAR_STATE_CREATE) ==
+	          BAR_ENOTSUP && strstr(bar_error_last(), "not built in yet"));
+	CHECK(bar_state_open(&st, "s3://bucket/x", BAR_STATE_CREATE) == BAR_EINVALID &&
+	      strstr(bar_error_last(), "no state backend for \"s3://\""));
+	bad = bar_state_sqlite_backend;
+	bad.version = 99;
+	CHECK(bar_state_backend_register(&bad) == BAR_EINVALID && strstr(bar_error_last(), "99"));
+	bad.version = BAR_STATE_BACKEND_VERSION;
+	bad.struct_size = offsetof(bar_state_backend, unlock);
+	CHECK(bar_state_backend_register(&bad) == BAR_EINVALID);
+	bad.struct_size = sizeof(bad);
+	CHECK(bar_state_backend_register(&bad) == BAR_ECONFLICT); /* paths: sqlite's */
+	nolease = bar_state_sqlite_backend;
+	nolease.name = "nolease";
+	nolease.scheme = "nolease";
+	nolease.open = nolease_open;
+	nolease.refresh = NULL;
+	CHECK(bar_state_backend_register(&nolease) == 0);
+	CHECK(bar_state_backend_register(&nolease) == BAR_ECONFLICT);
+	CHECK(bar_state_open(&st, loc, BAR_STATE_CREATE) == 0 &&
+	      !strcmp(bar_state_location(st), loc));
+	CHECK(bar_state_lock(st, "apply") == 0 && bar_state_lock_get(st, &l) == 0 &&
+	      l.expires_ms == 0 && l.token == 1);
+	bar_lock_info_clear(&l);
+	bar_state_free(st);
+	CHECK(access(path, F_OK) == 0);
+	free(loc);
+	free(path);
+}
+
+/* Wait (at most 5 s) until the stored lease has expired. */
+static int lease_expired(bar_state *st)
+{
+	for (int i = 0; i < 250; i++) {
+		bar_lock_info l = {0};
+		int done = bar_state_lock_get(st, &l) == 0 && l.expires_ms <= wall_ms();
+
+		bar_lock_info_clear(&l);
+		if (done)
+			return 1;
+		usleep(20000);
+	}
+	return 0;
+}
+
+/*
+ * The lease across hosts: a holder on "another host" (its own UTS
+ * namespace) keeps its lease alive while it runs; frozen (SIGSTOP), its lease
+ * expires and we take the lock over; thawed, its next write is fenced off
+ * and changes nothing, and its exit does not remove our lock.
+ */
+static void test_state_lease(void)
+{
+	char *path = tmp("lease.db");
+	bar_state *st = NULL;
+	bar_lock_info l = {0};
+	bar_record r = {0};
+	holder h;
+	int64_t t0;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_state_lease: skipped (needs root for a UTS namespace)\n");
+		free(path);
+		return;
+	}
+	CHECK(bar_state_open(&st, path, BAR_STATE_CREATE) == 0);
+	CHECK(holder_start(&h, path, "elsewhere", 600, 0) == 0);
+	/* two lease lengths: only its keepalive keeps the lock from us */
+	for (t0 = bar_now_ms(); bar_now_ms() - t0 < 1200; usleep(100000))
+		CHECK(bar_state_lock(st, "apply") == BAR_ELOCKED &&
+		      strstr(bar_error_last(), "on elsewhere") &&
+		      strstr(bar_error_last(), "renews the lease"));
+	CHECK(bar_state_force_unlock(st) == BAR_ELOCKED && strstr(bar_error_last(), "lease until") &&
+	      strstr(bar_error_last(), "-force"));
+	kill(h.pid, SIGSTOP);
+	CHECK(lease_expired(st));
+	CHECK(bar_state_lock(st, "import") == 0);
+	kill(h.pid, SIGCONT);
+	CHECK(holder_write(&h) == 'T');
+	CHECK(bar_state_get(st, "default/vm/fenced", &r) == BAR_ENOTFOUND);
+	CHECK(WIFEXITED(holder_stop(&h)));
+	CHECK(bar_state_lock_get(st, &l) == 0 && l.pid == getpid() && !strcmp(l.operation, "import"));
+	bar_lock_info_clear(&l);
+	bar_state_free(st);
+	free(path);
+}
+
+/* `state unlock -force` of a live holder, then a new holder: the old one's
+ * writes are fenced off; removed without a new holder, they stop too. */
+static void test_state_fence(void)
+{
+	char *path = tmp("fence.db");
+	bar_state *st = NULL;
+	bar_record r = {0};
+	holder h;
+
+	CHECK(bar_state_open(&st, path, BAR_STATE_CREATE) == 0);
+	CHECK(holder_start(&h, path, NULL, 0, 0) == 0);
+	CHECK(holder_write(&h) == 'O'); /* the holder's own writes go through */
+	CHECK(bar_state_break_lock(st, 0) == BAR_ELOCKED && strstr(bar_error_last(), "alive"));
+	CHECK(bar_state_break_lock(st, 1) == 0);
+	CHECK(holder_write(&h) == 'R');
+	CHECK(bar_state_lock(st, "apply") == 0);
+	CHECK(bar_state_delete(st, "default/vm/fenced") == 0); /* ours do */
+	CHECK(holder_write(&h) == 'T');
+	CHECK(bar_state_get(st, "default/vm/fenced", &r) == BAR_ENOTFOUND);
+	holder_stop(&h);
+	bar_state_free(st);
+	free(path);
+}
+
+typedef struct writer {
+	bar_state *st;
+	int failures;
+	char addr[32];
+} writer;
+
+static void *write_many(void *arg)
+{
+	writer *w = arg;
+
+	for (int i = 0; i < 100; i++) {
+		bar_record r = rec(w->addr, "i-w");
+
+		w->failures += bar_state_put(w->st, &r) != 0;
+	}
+	return NULL;
+}
+
+/* Keepalive in this process: the lease is renewed (it never runs out and
+ * its end moves on) while two threads write through the fenced handle. */
+static void test_state_keepalive(void)
+{
+	char *path = tmp("keep.db");
+	bar_state *st = NULL;
+	bar_state_lock_opts lo = BAR_STATE_LOCK_OPTS_INIT;
+	writer w[2] = {{.addr = "default/vm/w0"}, {.addr = "default/vm/w1"}};
+	pthread_t th[2];
+	int64_t first = 0, last = 0, t0;
+	int lapses = 0;
+
+	CHECK(bar_state_open(&st, path, BAR_STATE_CREATE) == 0);
+	lo.operation = "apply";
+	lo.lease_ms = 600;
+	CHECK(bar_state_lock_ex(st, &lo) == 0);
+	for (int i = 0; i < 2; i++) {
+		w[i].st = st;
+		pthread_create(&th[i], NULL, write_many, &w[i]);
+	}
+	for (t0 = bar_now_ms(); bar_now_ms() - t0 < 1500; usleep(50000)) {
+		bar_lock_info l = {0};
+
+		if (bar_state_lock_get(st, &l) == 0) {
+			lapses += l.expires_ms <= wall_ms();
+			first = first ? first : l.expires_ms;
+			last = l.expires_ms;
+		}
+		bar_lock_info_clear(&l);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	CHECK(lapses == 0 && last >= first + 600);
+	CHECK(w[0].failures == 0 && w[1].failures == 0);
+	bar_state_unlock(st);
+	{
+		bar_lock_info l = {0};
+
+		CHECK(bar_state_lock_get(st, &l) == BAR_ENOTFOUND);
+	}
+	bar_state_free(st);
+	free(path);
+}
+
+/* Run the barista program; its exit status, its output (stdout and stderr)
+ * into *out and how long it took into *secs. */
+static int run_barista(const char *args, char **out, double *secs)
+{
+	char *cmd = bar_printf("timeout 30 '%s' %s 2>&1", barista, args);
+	double t0 = bar_now_s();
+	FILE *f = popen(cmd, "r");
+	bar_buf b = BAR_BUF_INIT(1 << 20);
+	char chunk[512];
+	size_t n;
+	int status = -1;
+
+	while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		bar_buf_add(&b, chunk, n);
+	if (f)
+		status = pclose(f);
+	*secs = bar_now_s() - t0;
+	*out = b.data ? bar_buf_take(&b) : bar_strdup("");
+	free(cmd);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* -lock-timeout: a command waits for a holder that goes within the
+ * timeout, and otherwise gives up naming the holder; without it, it fails at
+ * once.  `state lock` shows the holder; `state unlock` refuses a live one
+ * unless -force. */
+static void test_lock_cli(void)
+{
+	char *path = tmp("cli.db"), *args, *out = NULL, pid[32];
+	bar_state *st = NULL;
+	holder h;
+	double secs;
+	json_t *j;
+
+	CHECK(bar_state_open(&st, path, BAR_STATE_CREATE) == 0);
+	bar_state_free(st);
+	/* a holder that exits after 1 s: destroy waits for it, then runs */
+	CHECK(holder_start(&h, path, NULL, 0, 1000) == 0);
+	args = bar_printf("destroy -auto-approve -lock-timeout 10s -state '%s' '%s'", path, tmpdir);
+	CHECK(run_barista(args, &out, &secs) == 0 && secs >= 0.5 && secs < 8);
+	free(out);
+	holder_stop(&h);
+	/* a holder that stays: destroy gives up after the timeout, naming it */
+	CHECK(holder_start(&h, path, NULL, 0, 0) == 0);
+	snprintf(pid, sizeof(pid), "pid %d ", (int)h.pid);
+	free(args);
+	args = bar_printf("destroy -auto-approve -lock-timeout 700ms -state '%s' '%s'", path, tmpdir);
+	CHECK(run_barista(args, &out, &secs) == 1 && secs >= 0.6 &&
+	      strstr(out, "gave up waiting for the lock after 0.7s") &&
+	      strstr(out, "locked by apply") && strstr(out, pid));
+	free(out);
+	free(args);
+	args = bar_printf("destroy -auto-approve -state '%s' '%s'", path, tmpdir);
+	CHECK(run_barista(args, &out, &secs) == 1 && secs < 5 && strstr(out, "locked by apply") &&
+	      !strstr(out, "gave up"));
+	free(out);
+	free(args);
+	args = bar_printf("state lock -json -state '%s'", path);
+	CHECK(run_barista(args, &out, &secs) == 0);
+	j = json_loads(out, 0, NULL);
+	CHECK(j && json_is_true(json_object_get(j, "locked")) &&
+	      json_integer_value(json_object_get(j, "pid")) == h.pid &&
+	      json_integer_value(json_object_get(j, "expires_ms")) > 0);
+	json_decref(j);
+	free(out);
+	free(args);
+	args = bar_printf("state unlock -state '%s'", path);
+	CHECK(run_barista(args, &out, &secs) == 1 && strstr(out, "it is alive") &&
+	      strstr(out, "-force"));
+	free(out);
+	free(args);
+	args = bar_printf("state unlock -force -state '%s'", path);
+	CHECK(run_barista(args, &out, &secs) == 0 && strstr(out, "removed the lock of apply") &&
+	      strstr(out, pid));
+	free(out);
+	CHECK(run_barista(args, &out, &secs) == 0 && strstr(out, "was not locked"));
+	free(out);
+	free(args);
+	CHECK(holder_write(&h) == 'R');
+	holder_stop(&h);
+	free(path);
 }
 
 static void test_loader(const char *plugdir)
@@ -260,6 +741,53 @@ static void test_keystore(void)
 	CHECK(bar_keystore_remove(dir, "default/sshkey/k10") == 0);
 	CHECK(access(dir, F_OK) != 0);   /* empty store removed */
 	free(path);
+	free(dir);
+}
+
+/* The key store's get and list, and its limits. */
+static void test_keystore_get_list(void)
+{
+	char *dir = tmp("keys2"), *v = NULL, *big, *stray;
+	bar_keystore_entries l = {0};
+
+	CHECK(bar_keystore_list(dir, &l) == 0 && l.n == 0); /* no store yet: empty */
+	CHECK(bar_keystore_put(dir, "default/sshkey/k2", "privateKey", "TWO\n") == 0);
+	CHECK(bar_keystore_put(dir, "default/sshkey/k1", "privateKey", "ONE") == 0);
+	CHECK(bar_keystore_put(dir, "default/sshkey/k1", "privateKey", "ONE again") == 0);
+	CHECK(bar_keystore_put(dir, "prod/sshkey/k1", "passphrase", "P") == 0);
+	stray = bar_printf("%s/default.sshkey.k3.privateKey.tmp", dir); /* a crash's leftover */
+	{
+		FILE *f = fopen(stray, "w");
+
+		CHECK(f != NULL);
+		if (f)
+			fclose(f);
+	}
+	CHECK(bar_keystore_get(dir, "default/sshkey/k1", "privateKey", &v) == 0 &&
+	      !strcmp(v, "ONE again"));
+	bar_keystore_value_free(v);
+	CHECK(bar_keystore_get(dir, "default/sshkey/k2", "privateKey", &v) == 0 &&
+	      !strcmp(v, "TWO\n"));
+	bar_keystore_value_free(v);
+	v = NULL;
+	CHECK(bar_keystore_get(dir, "default/sshkey/k9", "privateKey", &v) == BAR_ENOTFOUND &&
+	      v == NULL);
+	CHECK(bar_keystore_list(dir, &l) == 0 && l.n == 3);
+	CHECK(l.n == 3 && !strcmp(l.items[0].address, "default/sshkey/k1") &&
+	      !strcmp(l.items[1].address, "default/sshkey/k2") &&
+	      !strcmp(l.items[2].address, "prod/sshkey/k1") &&
+	      !strcmp(l.items[2].field, "passphrase"));
+	bar_keystore_entries_clear(&l);
+	big = bar_calloc(1, BAR_KEYSTORE_VALUE_MAX + 2);
+	memset(big, 'x', BAR_KEYSTORE_VALUE_MAX + 1);
+	CHECK(bar_keystore_put(dir, "default/sshkey/big", "privateKey", big) == BAR_EINVALID);
+	free(big);
+	CHECK(bar_keystore_put("etcd://h:2379/keys", "default/sshkey/k1", "privateKey", "S") ==
+	      BAR_ENOTSUP);
+	CHECK(bar_keystore_remove(dir, "default/sshkey/k1") == 0 &&
+	      bar_keystore_list(dir, &l) == 0 && l.n == 2);
+	bar_keystore_entries_clear(&l);
+	free(stray);
 	free(dir);
 }
 
@@ -708,17 +1236,27 @@ static void test_scheduler(void)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "usage: test_core PLUGIN_DIR\n");
+	if (argc < 3) {
+		fprintf(stderr, "usage: test_core PLUGIN_DIR BARISTA\n");
 		return 2;
 	}
+	barista = argv[2];
+	signal(SIGPIPE, SIG_IGN); /* a holder that died must not kill us */
 	if (!mkdtemp(tmpdir))
 		return perror("mkdtemp"), 1;
 	atexit(cleanup);
 	test_state();
 	test_state_v2();
+	test_state_v3();
+	test_state_cas();
+	test_state_backends();
+	test_state_lease();
+	test_state_fence();
+	test_state_keepalive();
+	test_lock_cli();
 	test_loader(argv[1]);
 	test_keystore();
+	test_keystore_get_list();
 	test_mci_status();
 	test_natcmp();
 	test_plan_file();

@@ -19,6 +19,7 @@
 #include "error.h"
 #include "testutil.h"
 #include "host.h"
+#include "keystore.h"
 #include "ssh.h"
 #include "state.h"
 #include "util.h"
