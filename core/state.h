@@ -45,6 +45,8 @@ typedef struct bar_record {
 	char *operation;  /* token of a long-running operation still to poll */
 	char *taint;      /* why the resource must be replaced (a create that
 	                   * made something, then failed), or NULL */
+	char *post;       /* JSON object: what a VM's postCommands did
+	                   * ({"exit_code","output","at"}), or NULL */
 	int64_t updated;  /* unix time of the last write */
 } bar_record;
 
@@ -53,7 +55,7 @@ typedef struct bar_record {
 #define BAR_RECORD_TEXT_FIELDS(X)                                                   \
 	X(address) X(type) X(ns) X(name) X(provider) X(connection) X(system_id)     \
 	X(status) X(hash) X(desired) X(observed) X(deps) X(refs) X(idem_key)        \
-	X(operation) X(taint)
+	X(operation) X(taint) X(post)
 
 /*
  * An intent: written before a create is sent, removed (in the same

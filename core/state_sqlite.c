@@ -5,7 +5,8 @@
  *
  * Schema v3:
  *   meta(key PRIMARY KEY, value)         schema_version, lineage, serial, fence
- *   resources(address PRIMARY KEY, ...)  one row per recorded resource
+ *   resources(address PRIMARY KEY, ...)  one row per recorded resource (v3: post,
+ *                                        what a VM's postCommands did)
  *   intents(address PRIMARY KEY, ...)    creates sent but not yet recorded
  *   lock(id = 1, pid, host, operation, since, user, expires_ms, token)
  * v1 files (no intents, no idem_key/operation/taint columns) and v2 files (a
@@ -60,6 +61,7 @@ static const char schema_v2[] =
     " connection TEXT, idem_key TEXT NOT NULL, started INTEGER NOT NULL);";
 
 static const char schema_v3[] =
+    "ALTER TABLE resources ADD COLUMN post TEXT;"
     "ALTER TABLE lock ADD COLUMN user TEXT;"
     "ALTER TABLE lock ADD COLUMN expires_ms INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE lock ADD COLUMN token INTEGER NOT NULL DEFAULT 0;"

@@ -312,6 +312,7 @@ typedef struct rec_extra {
 	const char *idem_key;  /* the create's key */
 	const char *operation; /* a long-running operation still to poll */
 	const char *taint;     /* why it must be replaced */
+	const char *post;      /* what its postCommands did (JSON) */
 } rec_extra;
 
 static int record_ex(engine *e, const bar_change *c, const bar_obs *o, const rec_extra *x)
@@ -331,6 +332,7 @@ static int record_ex(engine *e, const bar_change *c, const bar_obs *o, const rec
 		.idem_key = x ? (char *)x->idem_key : NULL,
 		.operation = x ? (char *)x->operation : NULL,
 		.taint = x ? (char *)x->taint : NULL,
+		.post = x ? (char *)x->post : NULL,
 	};
 	int rc = bar_state_put(e->st, &r);
 
@@ -411,7 +413,8 @@ static int settle(engine *e, const bar_change *c, const bar_conn *conn,
 		bar_obs_clear(o);
 		*o = next;
 		if (bar_status_transitional(o->status)) {
-			rec_extra keep = {x ? x->idem_key : NULL, token, NULL};
+			rec_extra keep = {.idem_key = x ? x->idem_key : NULL, .operation = token,
+			                 .post = x ? x->post : NULL};
 
 			if ((rc = record_ex(e, c, o, &keep)) < 0)
 				return rc;
@@ -500,7 +503,7 @@ static int create_intent(engine *e, const bar_change *c, char **key)
 static int record_partial(engine *e, const bar_change *c, bar_obs *o, const char *key)
 {
 	bar_error err;
-	rec_extra x = {key, NULL, NULL};
+	rec_extra x = {.idem_key = key};
 	char *why;
 
 	bar_error_save(&err);
@@ -525,18 +528,26 @@ static int post_commands(engine *e, const bar_change *c, bar_obs *o, rec_extra *
 {
 	bar_post_result pr;
 	int rc = bar_post_run(&pr, c, o, e->o->keys_dir, e->o->cancel);
+	json_t *j = json_pack("{s:i, s:s, s:I}", "exit_code", pr.exit_code, "output",
+	                      pr.output ? pr.output : "", "at", (json_int_t)time(NULL));
+	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	bar_error err;
 
+	bar_error_save(&err);
+	x->post = text;
 	if (rc < 0) {
-		bar_error err;
-
-		bar_error_save(&err);
 		free(o->status);
 		o->status = bar_strdup("Failed");
 		x->taint = err.message;
-		record_ex(e, c, o, x);
-		x->taint = NULL;
-		bar_error_restore(&err);
 	}
+	if (pr.ran && record_ex(e, c, o, x) < 0 && rc == 0)
+		rc = -1;
+	else
+		bar_error_restore(&err);
+	x->taint = NULL;
+	x->post = NULL;
+	free(text);
+	json_decref(j);
 	bar_post_result_clear(&pr);
 	return rc;
 }
@@ -561,7 +572,7 @@ static int do_create(engine *e, const node *nd, const bar_conn *conn,
 	bar_secrets secrets = {NULL, 0};
 	bar_op_ctx ctx = *ctx0;
 	char *in = NULL, *key = NULL, *token = NULL;
-	rec_extra x = {NULL, NULL, NULL};
+	rec_extra x = {0};
 	int rc;
 
 	if (c->gone && c->prior_system_id) { /* clear whatever is left of it */
@@ -617,7 +628,7 @@ static int do_resume(engine *e, const node *nd, const bar_conn *conn,
 {
 	const bar_change *c = nd->c;
 	bar_record prior = {0};
-	rec_extra x = {NULL, NULL, NULL};
+	rec_extra x = {0};
 	int rc;
 
 	if ((rc = bar_state_get(e->st, c->address, &prior)) < 0)
@@ -626,6 +637,7 @@ static int do_resume(engine *e, const node *nd, const bar_conn *conn,
 	o->status = bar_strdup(prior.status);
 	o->attrs = bar_strdup(prior.observed ? prior.observed : "{}");
 	x.idem_key = prior.idem_key;
+	x.post = prior.post;
 	rc = settle(e, c, conn, ctx, prior.system_id, o, prior.operation, &x, 0);
 	if (rc == 0)
 		rc = record_ex(e, c, o, &x);
@@ -640,7 +652,7 @@ static int do_update(engine *e, const node *nd, const bar_conn *conn,
 	bar_record prior = {0};
 	bar_op_ctx ctx = *ctx0;
 	char *in, *token = NULL;
-	rec_extra x = {NULL, NULL, NULL};
+	rec_extra x = {0};
 	int rc;
 
 	if (c->pending_op)
@@ -661,6 +673,7 @@ static int do_update(engine *e, const node *nd, const bar_conn *conn,
 		rc = bar_host_update(conn, c->type, c->name, in, &ctx, o);
 	free(in);
 	x.idem_key = prior.idem_key;
+	x.post = prior.post;
 	x.operation = token;
 	if (rc == 0 && token)
 		rc = record_ex(e, c, o, &x);

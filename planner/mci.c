@@ -149,13 +149,19 @@ int bar_mci_view(json_t **out, const bar_records *rs)
 		maddr = bar_printf("%s/mci/%s", r->ns, jstr_or(d, "mci", ""));
 		caddr = bar_printf("%s/connection/%s", r->ns, r->connection ? r->connection : "");
 		m = bar_map_get(&by_addr, maddr);
-		if (m)
-			json_array_append_new(json_object_get(m, "vms"), json_pack(
+		if (m) {
+			json_t *vm = json_pack(
 			    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?}", "name", r->name, "address",
 			    r->address, "group", jstr_or(d, "group", ""), "connection",
 			    r->connection ? r->connection : "", "region",
 			    jstr_or(regions, caddr, ""), "ip", jstr_or(obs, "privateIp", ""),
-			    "status", r->status ? r->status : "Unknown", "system_id", r->system_id));
+			    "status", r->status ? r->status : "Unknown", "system_id", r->system_id);
+			json_t *post = r->post ? json_loads(r->post, 0, NULL) : NULL;
+
+			if (post) /* what its postCommands did */
+				json_object_set_new(vm, "postCommands", post);
+			json_array_append_new(json_object_get(m, "vms"), vm);
+		}
 		free(maddr);
 		free(caddr);
 		json_decref(d);

@@ -355,7 +355,8 @@ void bar_mci_status(const char *const *statuses, size_t n, char *buf, size_t siz
 /*
  * Every MCI recorded in `rs` with its aggregated status and its VMs, as a new
  * JSON array: [{"namespace","name","address","status","counts" (VMs per status),"vms":[{"name",
- * "address","group","connection","region","ip","status","system_id"}]}],
+ * "address","group","connection","region","ip","status","system_id",
+ * "postCommands" (when they ran: {"exit_code","output","at"})}]}],
  * MCIs in address order, each one's VMs in natural name order (web-a-2
  * before web-a-10, bar_strnatcmp).  One pass over the records.  Returns 0.
  */

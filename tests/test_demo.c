@@ -105,6 +105,26 @@ static size_t check_pages(int timeout_ms)
 	return ok;
 }
 
+/* `mci status -json` shows every VM's postCommands: exit code 0, recorded. */
+static void check_post_results(void)
+{
+	char *out;
+	json_t *j, *v;
+	size_t i, ok = 0;
+
+	CHECK(run(&out, "mci status paper -json") == 0);
+	j = json_loads(out, 0, NULL);
+	free(out);
+	json_array_foreach(json_object_get(j, "vms"), i, v) {
+		json_t *p = json_object_get(v, "postCommands");
+
+		ok += json_is_object(p) && json_integer_value(json_object_get(p, "exit_code")) == 0 &&
+		      json_is_string(json_object_get(p, "output"));
+	}
+	CHECK(ok == 18);
+	json_decref(j);
+}
+
 /* `barista mci ACTION paper` prints the expected status line. */
 static void action(const char *act, const char *want)
 {
@@ -157,6 +177,7 @@ int main(int argc, char **argv)
 	CHECK(run(&out, "show") == 0 && strstr(out, "MCI default/paper  Running:18 (R:18/18)"));
 	free(out);
 	CHECK(check_pages(3000) == 18);
+	check_post_results();
 	action("suspend", "Suspended:18 (R:0/18)");
 	CHECK(check_pages(300) == 0); /* frozen: nobody answers */
 	action("resume", "Running:18 (R:18/18)");
