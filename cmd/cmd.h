@@ -85,6 +85,29 @@ int cmd_fail(const cmd_opts *o);
  * process exit code. */
 int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved_plan);
 
+/* What a command that works on the specs and the state of DIR holds. */
+typedef struct cmd_ctx {
+	bar_config *cfg;
+	bar_desired_set ds;
+	bar_registry *reg;
+	bar_state *st;
+	bar_records rs;
+	int64_t serial;
+	int fresh;        /* no state file yet (read-only opens only) */
+	char *state_path;
+	char *keys;       /* the key store beside the state */
+} cmd_ctx;
+
+/*
+ * Load the specs of the command's DIR (printing their diagnostics when
+ * invalid: then -2), open the state (locked for `lock_op`, else read-only;
+ * a missing file reads as empty) and read its records and serial.  Returns
+ * 0, -2, or -1 with the last error set.  Close with cmd_ctx_close, also on
+ * failure.
+ */
+int cmd_ctx_open(cmd_ctx *c, const cmd_opts *o, const char *lock_op);
+void cmd_ctx_close(cmd_ctx *c);
+
 /* Show a ready plan, confirm unless `confirmed`, apply it with progress and
  * print the summary (the caller holds the state's lock).  Returns the exit
  * code. */

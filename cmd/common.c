@@ -316,6 +316,36 @@ int cmd_lock_state(const cmd_opts *o, bar_state *st, const char *operation)
 	return bar_state_lock_ex(st, &lo);
 }
 
+int cmd_ctx_open(cmd_ctx *c, const cmd_opts *o, const char *lock_op)
+{
+	memset(c, 0, sizeof(*c));
+	c->state_path = cmd_state_path(o, cmd_config_dir(o));
+	c->keys = cmd_keys_dir(c->state_path);
+	bar_registry_new(&c->reg, o->plugin_path);
+	if (cmd_load_config(&c->cfg, cmd_config_dir(o), o->json) < 0)
+		return -2;
+	bar_desired_build(&c->ds, c->cfg);
+	if (lock_op ? bar_state_open(&c->st, c->state_path, BAR_STATE_CREATE) < 0 ||
+	                  cmd_lock_state(o, c->st, lock_op) < 0
+	            : cmd_open_state_ro(&c->st, c->state_path, &c->fresh) < 0)
+		return -1;
+	if (bar_state_load(c->st, &c->rs) < 0 || bar_state_serial(c->st, &c->serial) < 0)
+		return -1;
+	return 0;
+}
+
+void cmd_ctx_close(cmd_ctx *c)
+{
+	bar_records_clear(&c->rs);
+	bar_state_free(c->st);
+	bar_desired_set_clear(&c->ds);
+	bar_config_free(c->cfg);
+	bar_registry_free(c->reg);
+	free(c->state_path);
+	free(c->keys);
+	memset(c, 0, sizeof(*c));
+}
+
 int cmd_open_state_ro(bar_state **out, const char *path, int *fresh)
 {
 	*fresh = access(path, F_OK) != 0;

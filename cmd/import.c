@@ -25,15 +25,9 @@ static const char usage[] =
 int cmd_import(int argc, char **argv)
 {
 	cmd_opts o;
-	bar_config *cfg = NULL;
-	bar_desired_set ds = {0};
-	bar_registry *reg = NULL;
-	bar_state *st = NULL;
-	bar_records rs = {NULL, 0};
+	cmd_ctx c;
 	bar_plan *plan = NULL;
-	char *state_path = NULL, *keys = NULL;
-	int64_t serial = 0;
-	int rc = 1;
+	int rc;
 
 	if (argc < 2 || argv[0][0] == '-' || argv[1][0] == '-') {
 		if (argc >= 1 && (!strcmp(argv[0], "-help") || !strcmp(argv[0], "-h") ||
@@ -41,31 +35,18 @@ int cmd_import(int argc, char **argv)
 			return fputs(usage, stdout), 0;
 		return fputs(usage, stderr), 1;
 	}
-	if (cmd_parse(&o, argc - 2, argv + 2, "json state plugin-path no-color lock-timeout", usage) < 0)
+	if (cmd_parse(&o, argc - 2, argv + 2, "json state plugin-path no-color lock-timeout",
+	              usage) < 0)
 		return 1;
-	state_path = cmd_state_path(&o, cmd_config_dir(&o));
-	keys = cmd_keys_dir(state_path);
-	bar_registry_new(&reg, o.plugin_path);
-	if (cmd_load_config(&cfg, cmd_config_dir(&o), o.json) < 0)
-		goto done;
-	bar_desired_build(&ds, cfg);
-	if (bar_state_open(&st, state_path, BAR_STATE_CREATE) < 0 ||
-	    cmd_lock_state(&o, st, "import") < 0 || bar_state_load(st, &rs) < 0 ||
-	    bar_state_serial(st, &serial) < 0 ||
-	    bar_import_plan(&plan, &ds, &rs, argv[0], argv[1], bar_state_lineage(st), serial) < 0)
-		goto fail;
-	rc = cmd_run_plan(&o, plan, st, reg, keys, 0, 1);
-	goto done;
-fail:
-	rc = cmd_fail(&o);
-done:
+	rc = cmd_ctx_open(&c, &o, "import");
+	if (rc == 0 && bar_import_plan(&plan, &c.ds, &c.rs, argv[0], argv[1],
+	                               bar_state_lineage(c.st), c.serial) < 0)
+		rc = -1;
+	if (rc == 0)
+		rc = cmd_run_plan(&o, plan, c.st, c.reg, c.keys, 0, 1);
+	else
+		rc = rc == -2 ? 1 : cmd_fail(&o);
 	bar_plan_free(plan);
-	bar_records_clear(&rs);
-	bar_state_free(st);
-	bar_desired_set_clear(&ds);
-	bar_config_free(cfg);
-	bar_registry_free(reg);
-	free(state_path);
-	free(keys);
+	cmd_ctx_close(&c);
 	return rc;
 }
