@@ -43,6 +43,16 @@ const char *conf_rc_name(int rc)
 	return other;
 }
 
+const char *conf_op_result(const conf_op *x)
+{
+	static _Thread_local char buf[2300];
+
+	if (x->rc == BAR_OK || (!x->hc.code[0] && !x->hc.msg[0]))
+		return conf_rc_name(x->rc);
+	snprintf(buf, sizeof(buf), "%s (%s: %s)", conf_rc_name(x->rc), x->hc.code, x->hc.msg);
+	return buf;
+}
+
 static int in_list(const char *const *list, const char *s)
 {
 	for (; s && *list; list++)
@@ -152,8 +162,9 @@ static void check_rc(conf *c, const conf_op *x)
 		conf_fail(c, "%s: returned %d, not a provider result code (BAR_OK, BAR_EFAIL.."
 		          "BAR_ETIMEOUT)", x->what, x->rc);
 	if (x->rc != BAR_OK && (!x->hc.n_errors || !x->hc.code[0] || !x->hc.msg[0]))
-		conf_fail(c, "%s: returned %d without setting an error code and message "
-		          "(code \"%s\", message \"%s\")", x->what, x->rc, x->hc.code, x->hc.msg);
+		conf_fail(c, "%s: returned %s without setting an error code and message "
+		          "(code \"%s\", message \"%s\")", x->what, conf_rc_name(x->rc), x->hc.code,
+		          x->hc.msg);
 }
 
 /* The ABI's promises about one call's result. */
@@ -164,8 +175,8 @@ static void check_call(conf *c, const conf_op *x, int op, const char *type)
 
 	check_rc(c, x);
 	if (want >= 0 && x->sink.n != (size_t)want)
-		conf_fail(c, "%s: returned %d and emitted %zu observations, want %d", x->what, x->rc,
-		          x->sink.n, want);
+		conf_fail(c, "%s: returned %s and emitted %zu observations, want %d", x->what,
+		          conf_rc_name(x->rc), x->sink.n, want);
 	if (op == OP_CREATE && x->sink.n > 1)
 		conf_fail(c, "%s: emitted %zu observations, want at most one", x->what, x->sink.n);
 	for (size_t i = 0; i < x->sink.n; i++)
@@ -257,8 +268,7 @@ static int poll_once(conf *c, conf_op *x, const conf_res *r, const char *token, 
 		return *rc != BAR_OK;
 	}
 	if (*rc != BAR_OK || p.sink.n != 1) {
-		conf_fail(c, "%s: polling the operation failed: %d %s: %s", x->what, *rc, p.hc.code,
-		          p.hc.msg);
+		conf_fail(c, "%s: polling the operation failed: %s", x->what, conf_op_result(&p));
 		*rc = *rc ? *rc : BAR_EFAIL;
 		conf_op_clear(&p);
 		return 1;
@@ -299,8 +309,8 @@ int conf_settle(conf *c, conf_op *x, const conf_res *r, int deleting, conf_opsta
 			if (deleting && rc == BAR_ENOTFOUND)
 				rc = BAR_OK;
 			else if (deleting)
-				conf_fail(c, "%s: polling the delete ended with %d, not BAR_ENOTFOUND",
-				          x->what, rc);
+				conf_fail(c, "%s: polling the delete ended with %s, not BAR_ENOTFOUND",
+				          x->what, conf_rc_name(rc));
 			break;
 		}
 	}

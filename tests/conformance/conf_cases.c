@@ -177,8 +177,8 @@ void case_open_close(conf *c, int t)
 	}
 	for (int i = 0; i < 2; i++) {
 		if (c->open_rc[i] != BAR_OK)
-			conf_fail(c, "open() for the %s config failed: %d %s", i ? "wait" : "main",
-			          c->open_rc[i], c->open_err[i]);
+			conf_fail(c, "open() for the %s config failed: %s (%s)", i ? "wait" : "main",
+			          conf_rc_name(c->open_rc[i]), c->open_err[i]);
 		else if (c->session[i] && !BAR_HAS(c->p, close))
 			conf_fail(c, "open() made a session but there is no close() to release it");
 	}
@@ -195,8 +195,8 @@ static void expect_rc(conf *c, int op, const char *type, const char *action, con
 	int rc = conf_call(c, &x, op, type, action, in, NULL);
 
 	if (rc != want)
-		conf_fail(c, "%s with %s: %d (%s: %s), want %s", x.what, why, rc, x.hc.code, x.hc.msg,
-		          want == BAR_ENOTSUP ? "BAR_ENOTSUP" : "BAR_EINVALID");
+		conf_fail(c, "%s with %s: %s, want %s", x.what, why, conf_op_result(&x),
+		          conf_rc_name(want));
 	conf_op_clear(&x);
 }
 

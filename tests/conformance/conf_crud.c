@@ -63,7 +63,7 @@ void case_read(conf *c, int t)
 	if (!r)
 		return;
 	if (conf_read(c, &x, r, t) != BAR_OK)
-		conf_fail(c, "%s of %s: %d %s: %s", x.what, r->system_id, x.rc, x.hc.code, x.hc.msg);
+		conf_fail(c, "%s of %s: %s", x.what, r->system_id, conf_op_result(&x));
 	else if (x.sink.n == 1)
 		same_as_made(c, &x, r, &x.sink.v[0]);
 	conf_op_clear(&x);
@@ -72,8 +72,8 @@ void case_read(conf *c, int t)
 		return;
 	}
 	if (conf_read(c, &x, r, u) != BAR_ENOTFOUND)
-		conf_fail(c, "%s of %s (a %s's id): %d, want BAR_ENOTFOUND", x.what, r->system_id,
-		          conf_type_names[t], x.rc);
+		conf_fail(c, "%s of %s (a %s's id): %s, want BAR_ENOTFOUND", x.what, r->system_id,
+		          conf_type_names[t], conf_op_result(&x));
 	conf_op_clear(&x);
 }
 
@@ -120,7 +120,7 @@ void case_list(conf *c, int t)
 	if (!(r = subject(c, t)))
 		return;
 	if (conf_list(c, &x, t, NULL) != BAR_OK)
-		conf_fail(c, "%s: %d %s: %s", x.what, x.rc, x.hc.code, x.hc.msg);
+		conf_fail(c, "%s: %s", x.what, conf_op_result(&x));
 	else if ((i = conf_find(&x, r->system_id)) < 0)
 		conf_fail(c, "%s: %zu listed, %s not among them", x.what, x.sink.n, r->system_id);
 	else
@@ -128,7 +128,7 @@ void case_list(conf *c, int t)
 	all_tagged(c, &x);
 	conf_op_clear(&x);
 	if (conf_list(c, &x, t, other) != BAR_OK)
-		conf_fail(c, "%s in region %s: %d %s: %s", x.what, other, x.rc, x.hc.code, x.hc.msg);
+		conf_fail(c, "%s in region %s: %s", x.what, other, conf_op_result(&x));
 	else if (conf_find(&x, r->system_id) >= 0)
 		conf_fail(c, "%s in region %s includes %s of region %s", x.what, other,
 		          r->system_id, c->o.region);
@@ -176,7 +176,7 @@ static void update_to(conf *c, conf_res *r, json_t *attrs)
 	conf_op x;
 
 	if (conf_call(c, &x, OP_UPDATE, conf_type_names[r->type], NULL, in, &co) != BAR_OK) {
-		conf_fail(c, "%s of %s: %d %s: %s", x.what, r->system_id, x.rc, x.hc.code, x.hc.msg);
+		conf_fail(c, "%s of %s: %s", x.what, r->system_id, conf_op_result(&x));
 	} else if (x.sink.n == 1 && conf_settle(c, &x, r, 0, NULL) == BAR_OK) {
 		free(r->observed);
 		r->observed = strdup(x.sink.v[0].attrs);
@@ -213,7 +213,7 @@ void case_update(conf *c, int t)
 	if (conf_read(c, &x, r, t) == BAR_OK && x.sink.n == 1)
 		same_as_made(c, &x, r, &x.sink.v[0]);
 	else
-		conf_fail(c, "%s after the update: %d %s", x.what, x.rc, x.hc.msg);
+		conf_fail(c, "%s after the update: %s", x.what, conf_op_result(&x));
 	conf_op_clear(&x);
 }
 

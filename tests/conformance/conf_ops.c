@@ -34,7 +34,7 @@ static int lineage_count(conf *c, int t)
 	if (!(c->p->capabilities & BAR_CAP_LIST))
 		return -1;
 	if (conf_list(c, &x, t, NULL) != BAR_OK) {
-		conf_fail(c, "%s: %d %s", x.what, x.rc, x.hc.msg);
+		conf_fail(c, "%s: %s", x.what, conf_op_result(&x));
 		n = -1;
 	}
 	for (size_t i = 0; n >= 0 && i < x.sink.n; i++) {
@@ -169,8 +169,8 @@ static int vm_act(conf *c, conf_res *r, const char *action, int want_rc, const c
 
 	free(in);
 	if (rc != want_rc)
-		conf_fail(c, "%s of %s (%s): %s %s: %s, want %s", x.what, r->system_id, r->status,
-		          conf_rc_name(rc), x.hc.code, x.hc.msg, conf_rc_name(want_rc));
+		conf_fail(c, "%s of %s (%s): %s, want %s", x.what, r->system_id, r->status,
+		          conf_op_result(&x), conf_rc_name(want_rc));
 	else if (rc == BAR_OK && x.sink.n == 1 && conf_settle(c, &x, r, 0, NULL) == BAR_OK)
 		snprintf(r->status, sizeof(r->status), "%s", x.sink.v[0].status);
 	conf_op_clear(&x);
@@ -182,7 +182,7 @@ static int vm_act(conf *c, conf_res *r, const char *action, int want_rc, const c
 		free(r->observed);
 		r->observed = strdup(x.sink.v[0].attrs);
 	} else {
-		conf_fail(c, "read after %s: %d %s", action, x.rc, x.hc.msg);
+		conf_fail(c, "read after %s: %s", action, conf_op_result(&x));
 	}
 	conf_op_clear(&x);
 	return rc;

@@ -319,6 +319,7 @@ int conf_create(conf *c, conf_res *r, const conf_callopt *co, conf_opstats *st)
 	o.address = r->address;
 	rc = conf_call(c, &x, OP_CREATE, conf_type_names[r->type], NULL, in, &o);
 	free(in);
+	snprintf(r->why, sizeof(r->why), "%s", conf_op_result(&x));
 	if (x.sink.n >= 1 && !r->system_id)
 		r->system_id = strdup(x.sink.v[0].system_id); /* made, even if it then failed */
 	if (rc == BAR_OK && x.sink.n == 1 && (rc = conf_settle(c, &x, r, 0, st)) == BAR_OK)
@@ -334,7 +335,7 @@ int conf_make(conf *c, conf_res *r)
 	int rc = conf_create(c, r, NULL, NULL);
 
 	if (rc != BAR_OK)
-		conf_fail(c, "create %s %s failed: %d", conf_type_names[r->type], r->name, rc);
+		conf_fail(c, "create %s %s failed: %s", conf_type_names[r->type], r->name, r->why);
 	return rc;
 }
 
@@ -371,12 +372,13 @@ static void gone_checks(conf *c, conf_res *r)
 	conf_op x;
 
 	if (conf_call(c, &x, OP_DELETE, conf_type_names[r->type], NULL, in, &co) != BAR_ENOTFOUND)
-		conf_fail(c, "%s of %s again: %d (%s), want BAR_ENOTFOUND", x.what, r->system_id,
-		          x.rc, x.hc.msg);
+		conf_fail(c, "%s of %s again: %s, want BAR_ENOTFOUND", x.what, r->system_id,
+		          conf_op_result(&x));
 	conf_op_clear(&x);
 	free(in);
 	if (conf_read(c, &x, r, r->type) != BAR_ENOTFOUND)
-		conf_fail(c, "%s of deleted %s: %d, want BAR_ENOTFOUND", x.what, r->system_id, x.rc);
+		conf_fail(c, "%s of deleted %s: %s, want BAR_ENOTFOUND", x.what, r->system_id,
+		          conf_op_result(&x));
 	conf_op_clear(&x);
 	if ((c->p->capabilities & BAR_CAP_LIST) && conf_list(c, &x, r->type, NULL) == BAR_OK &&
 	    conf_find(&x, r->system_id) >= 0)
@@ -394,8 +396,7 @@ int conf_delete(conf *c, conf_res *r, conf_opstats *st)
 
 	free(in);
 	if (rc != BAR_OK)
-		conf_fail(c, "%s of %s failed: %d %s: %s", x.what, r->system_id, rc, x.hc.code,
-		          x.hc.msg);
+		conf_fail(c, "%s of %s failed: %s", x.what, r->system_id, conf_op_result(&x));
 	else if ((rc = conf_settle(c, &x, r, 1, st)) == BAR_OK)
 		gone_checks(c, r);
 	conf_op_clear(&x);

@@ -44,6 +44,7 @@ typedef struct conf_res {
 	char *system_id;       /* NULL until made */
 	char *observed;        /* attrs text last observed */
 	char status[32];
+	char why[700];         /* the last failed create: call and result */
 } conf_res;
 
 #define CONF_MAX_SKIPS 16
@@ -141,6 +142,9 @@ void conf_op_clear(conf_op *x);
 
 /* "BAR_ENOTFOUND" for BAR_ENOTFOUND (a number for others; thread-local). */
 const char *conf_rc_name(int rc);
+
+/* "BAR_ENOTFOUND (ResourceNotFound: message)" of a call (thread-local). */
+const char *conf_op_result(const conf_op *x);
 
 /* Statuses (bar_observed.status). */
 int conf_status_valid(const char *type, const char *status);
