@@ -48,3 +48,20 @@ add_test(NAME conformance_local
 set_tests_properties(conformance_local PROPERTIES TIMEOUT 240 SKIP_RETURN_CODE 77
   LABELS "integration" RESOURCE_LOCK barista_local_provider)
 add_dependencies(conformance barista-provider-sim barista-provider-local)
+
+# The suite's own test: a wrapper plugin that breaks one behaviour of the sim
+# provider at a time (tests/conformance/mutant.c); each mutation must make
+# the case that checks it fail.  Built outside the plugin directory, so no
+# barista run ever finds it.
+add_library(barista-provider-mutant MODULE ${CMAKE_SOURCE_DIR}/tests/conformance/mutant.c)
+set_target_properties(barista-provider-mutant PROPERTIES PREFIX ""
+  LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/plugins C_VISIBILITY_PRESET hidden)
+target_link_libraries(barista-provider-mutant PRIVATE bar_kit PkgConfig::JANSSON
+  Threads::Threads ${CMAKE_DL_LIBS})
+add_dependencies(conformance barista-provider-mutant)
+add_test(NAME conformance_selftest
+  COMMAND ${CMAKE_COMMAND} -DCONFORMANCE=$<TARGET_FILE:conformance>
+          -DMUTANT=$<TARGET_FILE:barista-provider-mutant>
+          -DSIM=$<TARGET_FILE:barista-provider-sim>
+          -P ${CMAKE_SOURCE_DIR}/tests/conformance/selftest.cmake)
+set_tests_properties(conformance_selftest PROPERTIES TIMEOUT 300)
