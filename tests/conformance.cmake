@@ -9,7 +9,7 @@ target_link_libraries(bar_test_host PUBLIC Threads::Threads ${CMAKE_DL_LIBS})
 
 file(GLOB BAR_CONFORMANCE_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/conformance/conf*.c)
 add_executable(conformance ${BAR_CONFORMANCE_SRC})
-target_link_libraries(conformance PRIVATE bar_test_host PkgConfig::JANSSON)
+target_link_libraries(conformance PRIVATE bar_test_host bar_kit PkgConfig::JANSSON)
 
 # sim: a store file of its own; -wait-config makes every call wait 2 s, so
 # cancellation and deadlines are exercised.

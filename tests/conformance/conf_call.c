@@ -83,9 +83,11 @@ static int call_once(conf *c, conf_op *x, int op, const char *type, const char *
 	ch_call_init(&x->hc, conf_op_names[op], "conformance", co->region ? co->region : c->o.region,
 	             c->config[co->conn], c->session[co->conn]);
 	x->sink.op = conf_op_names[op];
+	x->sink.refuse_emits = co->refuse_emits;
+	x->sink.refuse_secrets = co->refuse_secrets;
 	x->hc.cancel = co->cancel;
 	call->deadline_ms = co->deadline_ms ? co->deadline_ms
-	                                    : conf_now_ms() + conf_fx_int(c, "callTimeoutMs");
+	                                    : bar_kit_now_ms() + conf_fx_int(c, "callTimeoutMs");
 	call->address = co->address ? co->address : "";
 	if (op == OP_CREATE)
 		call->idempotency_key = co->key ? co->key : "";
@@ -203,7 +205,7 @@ int conf_call(conf *c, conf_op *x, int op, const char *type, const char *action,
 	static const conf_callopt none;
 	const char *tname = type ? type : "vm";
 	int backoff = 200;
-	int64_t t0 = conf_now_ms();
+	int64_t t0 = bar_kit_now_ms();
 
 	co = co ? co : &none;
 	memset(x, 0, sizeof(*x));
@@ -216,12 +218,12 @@ int conf_call(conf *c, conf_op *x, int op, const char *type, const char *action,
 		if (x->rc != BAR_ERETRY || co->no_retry || attempt == RETRIES)
 			break;
 		int wait = x->hc.call.retry_after_ms > backoff ? x->hc.call.retry_after_ms : backoff;
-		if (conf_now_ms() + wait >= x->hc.call.deadline_ms)
+		if (bar_kit_now_ms() + wait >= x->hc.call.deadline_ms)
 			break;
 		conf_sleep_ms(wait);
 		backoff = backoff * 2 > 8000 ? 8000 : backoff * 2;
 	}
-	x->ms = conf_now_ms() - t0;
+	x->ms = bar_kit_now_ms() - t0;
 	check_call(c, x, op, tname);
 	return x->rc;
 }
@@ -284,7 +286,7 @@ int conf_settle(conf *c, conf_op *x, const conf_res *r, int deleting, conf_opsta
 {
 	conf_opstats local = { 0 };
 	char *token = x->hc.operation ? strdup(x->hc.operation) : NULL;
-	int64_t t0 = conf_now_ms(), end = t0 + conf_fx_int(c, "operationTimeoutMs");
+	int64_t t0 = bar_kit_now_ms(), end = t0 + conf_fx_int(c, "operationTimeoutMs");
 	int backoff = 100, rc = BAR_OK;
 
 	st = st ? st : &local;
@@ -295,7 +297,7 @@ int conf_settle(conf *c, conf_op *x, const conf_res *r, int deleting, conf_opsta
 	for (;;) {
 		int after = x->hc.call.retry_after_ms;
 
-		if (conf_now_ms() + (after > 0 ? after : backoff) > end) {
+		if (bar_kit_now_ms() + (after > 0 ? after : backoff) > end) {
 			conf_fail(c, "%s: the operation did not end within operationTimeoutMs "
 			          "(%lld ms, %d polls)", x->what, (long long)(end - t0), st->polls);
 			rc = BAR_ETIMEOUT;
@@ -315,7 +317,7 @@ int conf_settle(conf *c, conf_op *x, const conf_res *r, int deleting, conf_opsta
 		}
 	}
 done:
-	st->ms = conf_now_ms() - t0;
+	st->ms = bar_kit_now_ms() - t0;
 	free(token);
 	return rc;
 }

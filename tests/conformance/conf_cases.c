@@ -159,7 +159,7 @@ void conf_open_sessions(conf *c)
 			break;
 		}
 		ch_call_init(&hc, "open", "conformance", c->o.region, c->config[i], NULL);
-		hc.call.deadline_ms = conf_now_ms() + conf_fx_int(c, "callTimeoutMs");
+		hc.call.deadline_ms = bar_kit_now_ms() + conf_fx_int(c, "callTimeoutMs");
 		c->open_rc[i] = c->p->open(c->p, &hc.call, &c->session[i]);
 		c->opened[i] = c->open_rc[i] == BAR_OK;
 		if (c->open_rc[i] != BAR_OK)
@@ -246,7 +246,92 @@ void case_malformed_input(conf *c, int t)
 	}
 }
 
+/* A call whose observations the host refuses must fail with BAR_EFAIL. */
+static void refused_call(conf *c, int op, const conf_res *r)
+{
+	conf_callopt co = { .conn = r->conn, .address = r->address, .refuse_emits = 1 };
+	char *in = op == OP_LIST ? NULL : conf_input(r, 0, NULL);
+	conf_op x;
+	int rc = conf_call(c, &x, op, conf_type_names[r->type], NULL, in, &co);
+
+	if (!x.sink.n_refused)
+		conf_fail(c, "%s: emitted nothing for the host to refuse (%s)", x.what,
+		          conf_op_result(&x));
+	else if (rc != BAR_EFAIL)
+		conf_fail(c, "%s: the host refused the observation, the call returned %s; want "
+		          "BAR_EFAIL", x.what, conf_op_result(&x));
+	conf_op_clear(&x);
+	free(in);
+}
+
+void case_emit_refused(conf *c, int t)
+{
+	conf_res *r = NULL;
+
+	for (int u = 0; u < CONF_NTYPES && !r; u++)
+		if (conf_declared(c, u) && !(r = conf_need(c, u)))
+			return;
+	if (!r) {
+		conf_skip(c, "the provider declares none of the standard types");
+		return;
+	}
+	refused_call(c, OP_READ, r);
+	if (c->p->capabilities & BAR_CAP_LIST)
+		refused_call(c, OP_LIST, r);
+}
+
 /* ---- secrets ---- */
+
+/* After a create that failed because its secret was refused: nothing of
+ * it may be left ("fail the create and delete what was made"). */
+static void nothing_left(conf *c, conf_res *r, const conf_op *x, int n0)
+{
+	conf_op y;
+
+	if (x->sink.n == 1) {
+		r->system_id = strdup(x->sink.v[0].system_id);
+		if (conf_read(c, &y, r, r->type) != BAR_ENOTFOUND)
+			conf_fail(c, "the create failed for its refused secret but %s is still there: "
+			          "%s", r->system_id, conf_op_result(&y));
+		conf_op_clear(&y);
+	}
+	conf_count_is(c, r->type, n0, "a create whose secret was refused");
+}
+
+void case_secret_refused(conf *c, int t)
+{
+	conf_callopt co = { .refuse_secrets = 1 };
+	conf_res r;
+	conf_op x;
+	char *in;
+	int n0;
+
+	if (!conf_declared(c, T_KEY)) {
+		conf_skip(c, "the provider does not declare sshkey");
+		return;
+	}
+	if (conf_res_new(c, &r, T_KEY, 1, 0) < 0)
+		return;
+	n0 = conf_lineage_count(c, T_KEY);
+	co.key = r.key;
+	co.address = r.address;
+	in = conf_input(&r, 1, NULL);
+	if (conf_call(c, &x, OP_CREATE, "sshkey", NULL, in, &co) == BAR_OK) {
+		if (x.sink.n_refused)
+			conf_fail(c, "the host refused the private key, yet the create succeeded");
+		else
+			conf_skip(c, "the sshkey create (fixture attrs) handed over no secret");
+		r.system_id = x.sink.n == 1 ? strdup(x.sink.v[0].system_id) : NULL;
+		if (r.system_id && conf_settle(c, &x, &r, 0, NULL) == BAR_OK)
+			conf_delete(c, &r, NULL);
+	} else {
+		conf_note(c, "the create failed: %s", conf_op_result(&x));
+		nothing_left(c, &r, &x, n0);
+	}
+	conf_op_clear(&x);
+	free(in);
+	conf_res_free(&r);
+}
 
 typedef struct scan {
 	conf *c;
@@ -380,16 +465,12 @@ static int lineage_left(conf *c, int t, int del)
 
 	if (conf_list(c, &x, t, NULL) == BAR_OK) {
 		for (size_t i = 0; i < x.sink.n; i++) {
-			json_t *tags = json_loads(x.sink.v[i].tags, 0, NULL);
-			const char *l = json_string_value(json_object_get(tags, "barista:lineage"));
-
-			if (l && strcmp(l, c->lineage) == 0) {
-				n++;
-				if (del)
-					cleanup_one(c, conf_type_names[t], 0, x.sink.v[i].system_id,
-					            x.sink.v[i].name);
-			}
-			json_decref(tags);
+			if (!conf_of_lineage(c, &x.sink.v[i]))
+				continue;
+			n++;
+			if (del)
+				cleanup_one(c, conf_type_names[t], 0, x.sink.v[i].system_id,
+				            x.sink.v[i].name);
 		}
 	}
 	conf_op_clear(&x);

@@ -24,39 +24,6 @@ static int fixture_type(conf *c, const char *key)
 	return t >= 0 && conf_declared(c, t) ? t : -1;
 }
 
-/* How many resources of type t carry this run's lineage; -1 without
- * BAR_CAP_LIST or when list fails (the case failed). */
-static int lineage_count(conf *c, int t)
-{
-	conf_op x;
-	int n = 0;
-
-	if (!(c->p->capabilities & BAR_CAP_LIST))
-		return -1;
-	if (conf_list(c, &x, t, NULL) != BAR_OK) {
-		conf_fail(c, "%s: %s", x.what, conf_op_result(&x));
-		n = -1;
-	}
-	for (size_t i = 0; n >= 0 && i < x.sink.n; i++) {
-		json_t *tags = json_loads(x.sink.v[i].tags, 0, NULL);
-		const char *l = json_string_value(json_object_get(tags, "barista:lineage"));
-
-		n += l && strcmp(l, c->lineage) == 0;
-		json_decref(tags);
-	}
-	conf_op_clear(&x);
-	return n;
-}
-
-static void count_is(conf *c, int t, int want, const char *after)
-{
-	int n = lineage_count(c, t);
-
-	if (n >= 0 && want >= 0 && n != want)
-		conf_fail(c, "after %s, list %s shows %d of this run's resources, want %d", after,
-		          conf_type_names[t], n, want);
-}
-
 /* ---- idempotency ---- */
 
 /* Create `like` again with its own key: the same resource must come back. */
@@ -86,19 +53,19 @@ void case_idempotency(conf *c, int t)
 	}
 	if ((ty = fixture_type(c, "idempotencyType")) < 0)
 		return;
-	n0 = lineage_count(c, ty);
+	n0 = conf_lineage_count(c, ty);
 	if (conf_res_new(c, &a, ty, 1, 0) < 0 || conf_make(c, &a) != BAR_OK) {
 		conf_res_free(&a);
 		return;
 	}
-	count_is(c, ty, n0 < 0 ? -1 : n0 + 1, "the first create");
+	conf_count_is(c, ty, n0 < 0 ? -1 : n0 + 1, "the first create");
 	create_again(c, &a);
-	count_is(c, ty, n0 < 0 ? -1 : n0 + 1, "a second create with the same key");
+	conf_count_is(c, ty, n0 < 0 ? -1 : n0 + 1, "a second create with the same key");
 	conf_res_again(c, &b, &a); /* a new generation: same name, new key */
 	if (conf_make(c, &b) == BAR_OK && strcmp(a.system_id, b.system_id) == 0)
 		conf_fail(c, "a create with another idempotency key returned %s again", a.system_id);
 	else if (b.system_id)
-		count_is(c, ty, n0 < 0 ? -1 : n0 + 2, "a create with another key");
+		conf_count_is(c, ty, n0 < 0 ? -1 : n0 + 2, "a create with another key");
 	if (b.system_id && strcmp(a.system_id, b.system_id) != 0)
 		conf_delete(c, &b, NULL);
 	conf_delete(c, &a, NULL);
@@ -241,10 +208,10 @@ static void waiting_create(conf *c, const conf_callopt *co, int want, int any_fa
 	}
 	if ((ty = fixture_type(c, "waitType")) < 0 || conf_res_new(c, &r, ty, 1, 1) < 0)
 		return;
-	n0 = lineage_count(c, ty);
-	t0 = conf_now_ms();
+	n0 = conf_lineage_count(c, ty);
+	t0 = bar_kit_now_ms();
 	rc = conf_create(c, &r, co, NULL);
-	t0 = conf_now_ms() - t0;
+	t0 = bar_kit_now_ms() - t0;
 	if (rc == BAR_OK)
 		conf_fail(c, "a create %s succeeded after %lld ms", how, (long long)t0);
 	else if (t0 > prompt || (rc != want && !any_failure))
@@ -257,7 +224,7 @@ static void waiting_create(conf *c, const conf_callopt *co, int want, int any_fa
 	if (r.system_id)
 		conf_delete(c, &r, NULL); /* it said what it made: fine */
 	else
-		count_is(c, ty, n0, "a failed create that emitted nothing");
+		conf_count_is(c, ty, n0, "a failed create that emitted nothing");
 	conf_res_free(&r);
 }
 
@@ -270,7 +237,7 @@ void case_cancel(conf *c, int t)
 
 void case_deadline(conf *c, int t)
 {
-	conf_callopt co = { .deadline_ms = conf_now_ms() - 1, .no_retry = 1 };
+	conf_callopt co = { .deadline_ms = bar_kit_now_ms() - 1, .no_retry = 1 };
 
 	waiting_create(c, &co, BAR_ETIMEOUT, 1, "past its deadline");
 }
@@ -302,7 +269,7 @@ static int64_t all_at_once(conf *c, conf_res *rs, int n, int del)
 	pthread_t th[MAX_THREADS];
 	worker w[MAX_THREADS];
 	pthread_barrier_t start;
-	int64_t t0 = conf_now_ms();
+	int64_t t0 = bar_kit_now_ms();
 
 	pthread_barrier_init(&start, NULL, (unsigned)n);
 	for (int i = 0; i < n; i++) {
@@ -313,7 +280,7 @@ static int64_t all_at_once(conf *c, conf_res *rs, int n, int del)
 	for (int i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
 	pthread_barrier_destroy(&start);
-	return conf_now_ms() - t0;
+	return bar_kit_now_ms() - t0;
 }
 
 void case_concurrency(conf *c, int t)
@@ -332,7 +299,7 @@ void case_concurrency(conf *c, int t)
 	for (int i = 0; i < n; i++)
 		if (conf_res_new(c, &rs[i], ty, 1, 0) < 0) /* makes the parents first */
 			goto done;
-	n0 = lineage_count(c, ty);
+	n0 = conf_lineage_count(c, ty);
 	ms[0] = all_at_once(c, rs, n, 0);
 	for (int i = 0; i < n; i++) {
 		made += rs[i].system_id != NULL;
@@ -340,7 +307,7 @@ void case_concurrency(conf *c, int t)
 			if (rs[k].system_id && strcmp(rs[i].system_id, rs[k].system_id) == 0)
 				conf_fail(c, "two concurrent creates got the same id %s", rs[i].system_id);
 	}
-	count_is(c, ty, n0 < 0 ? -1 : n0 + made, "the concurrent creates");
+	conf_count_is(c, ty, n0 < 0 ? -1 : n0 + made, "the concurrent creates");
 	ms[1] = all_at_once(c, rs, n, 1);
 	conf_note(c, "%d %s creates at once in %lld ms, deletes in %lld ms", n,
 	          conf_type_names[ty], (long long)ms[0], (long long)ms[1]);

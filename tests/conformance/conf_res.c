@@ -424,6 +424,44 @@ conf_res *conf_need(conf *c, int t)
 	return c->world_state[t] == 1 ? r : NULL;
 }
 
+/* How many resources of type t carry this run's lineage; -1 without
+ * BAR_CAP_LIST or when list fails (the case failed). */
+int conf_of_lineage(const conf *c, const ch_obs *o)
+{
+	json_t *tags = json_loads(o->tags, 0, NULL);
+	const char *l = json_string_value(json_object_get(tags, "barista:lineage"));
+	int ours = l && strcmp(l, c->lineage) == 0;
+
+	json_decref(tags);
+	return ours;
+}
+
+int conf_lineage_count(conf *c, int t)
+{
+	conf_op x;
+	int n = 0;
+
+	if (!(c->p->capabilities & BAR_CAP_LIST))
+		return -1;
+	if (conf_list(c, &x, t, NULL) != BAR_OK) {
+		conf_fail(c, "%s: %s", x.what, conf_op_result(&x));
+		n = -1;
+	}
+	for (size_t i = 0; n >= 0 && i < x.sink.n; i++)
+		n += conf_of_lineage(c, &x.sink.v[i]);
+	conf_op_clear(&x);
+	return n;
+}
+
+void conf_count_is(conf *c, int t, int want, const char *after)
+{
+	int n = conf_lineage_count(c, t);
+
+	if (n >= 0 && want >= 0 && n != want)
+		conf_fail(c, "after %s, list %s shows %d of this run's resources, want %d", after,
+		          conf_type_names[t], n, want);
+}
+
 void conf_ledger_add(conf *c, const char *type, int conn, const char *system_id,
                      const char *name)
 {

@@ -71,6 +71,10 @@ static const conf_case cases[] = {
 	{ "errors.unknown-type", case_unknown_type, -1, "a type it does not declare -> BAR_ENOTSUP" },
 	{ "errors.malformed-input", case_malformed_input, -1, "input that is not a JSON object -> "
 	  "BAR_EINVALID" },
+	{ "errors.emit-refused", case_emit_refused, -1, "a host refusing an observation -> "
+	  "BAR_EFAIL" },
+	{ "secrets.refused", case_secret_refused, -1, "a host refusing a generated key's secret: "
+	  "the create fails, nothing is left" },
 	TYPE_CASES_REVERSED("delete", case_delete, "delete; then delete and read give "
 	                    "BAR_ENOTFOUND, list omits it"),
 	{ "secrets", case_secrets, -1, "no secret in attrs, tags, errors, logs or tokens" },
@@ -99,27 +103,31 @@ static void out_add(conf *c, const char *prefix, const char *fmt, va_list ap)
 	c->out_len += (size_t)snprintf(c->out + c->out_len, len + 1, "%s%s\n", prefix, line);
 }
 
+/* A line under the running case; a failure counts against it. */
+static void report(conf *c, int failure, const char *fmt, va_list ap)
+{
+	pthread_mutex_lock(&c->mu);
+	c->case_failures += failure;
+	out_add(c, failure ? "#   " : "# ", fmt, ap);
+	pthread_mutex_unlock(&c->mu);
+}
+
 void conf_fail(conf *c, const char *fmt, ...)
 {
 	va_list ap;
 
-	pthread_mutex_lock(&c->mu);
-	c->case_failures++;
 	va_start(ap, fmt);
-	out_add(c, "#   ", fmt, ap);
+	report(c, 1, fmt, ap);
 	va_end(ap);
-	pthread_mutex_unlock(&c->mu);
 }
 
 void conf_note(conf *c, const char *fmt, ...)
 {
 	va_list ap;
 
-	pthread_mutex_lock(&c->mu);
 	va_start(ap, fmt);
-	out_add(c, "# ", fmt, ap);
+	report(c, 0, fmt, ap);
 	va_end(ap);
-	pthread_mutex_unlock(&c->mu);
 }
 
 void conf_skip(conf *c, const char *fmt, ...)
@@ -129,14 +137,6 @@ void conf_skip(conf *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->skip, sizeof(c->skip), fmt, ap);
 	va_end(ap);
-}
-
-int64_t conf_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void conf_sleep_ms(int ms)
@@ -288,7 +288,7 @@ static void verdict(conf *c, const char *name, int64_t ms)
 
 static void run_case(conf *c, const conf_case *k)
 {
-	int64_t t0 = conf_now_ms();
+	int64_t t0 = bar_kit_now_ms();
 
 	c->case_name = k->name;
 	c->case_failures = 0;
@@ -301,7 +301,7 @@ static void run_case(conf *c, const conf_case *k)
 	}
 	if (!c->skip[0])
 		k->fn(c, k->type);
-	verdict(c, k->name, conf_now_ms() - t0);
+	verdict(c, k->name, bar_kit_now_ms() - t0);
 }
 
 /* Init for real (after abi-refused had its go at init). */

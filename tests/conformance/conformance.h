@@ -16,6 +16,7 @@
 #define BAR_TEST_CONFORMANCE_H
 
 #include "host.h"
+#include "kit.h"
 
 #include <jansson.h>
 #include <limits.h>
@@ -99,7 +100,6 @@ void conf_fail(conf *c, const char *fmt, ...) __attribute__((format(printf, 2, 3
 void conf_skip(conf *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A comment line under the running case. */
 void conf_note(conf *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int64_t conf_now_ms(void);
 void conf_sleep_ms(int ms);
 /* A fixture number / object. */
 int64_t conf_fx_int(conf *c, const char *key);
@@ -120,6 +120,8 @@ typedef struct conf_callopt {
 	int64_t deadline_ms;   /* 0: now + callTimeoutMs */
 	int cancel;            /* host->cancelled() says yes */
 	int no_retry;          /* do not retry BAR_ERETRY */
+	int refuse_emits;      /* the host refuses observations */
+	int refuse_secrets;    /* the host refuses secrets */
 } conf_callopt;
 
 typedef struct conf_op {
@@ -200,6 +202,13 @@ int conf_read(conf *c, conf_op *x, const conf_res *r, int type);
 conf_res *conf_need(conf *c, int t);
 /* List type t in region (NULL: the suite's) into x; rc. */
 int conf_list(conf *c, conf_op *x, int t, const char *region);
+/* How many resources of type t carry this run's lineage; -1 without
+ * BAR_CAP_LIST or when list fails (the case failed). */
+int conf_lineage_count(conf *c, int t);
+/* Whether an observation carries this run's barista:lineage tag. */
+int conf_of_lineage(const conf *c, const ch_obs *o);
+/* Fail unless that count is want (want -1: no check). */
+void conf_count_is(conf *c, int t, int want, const char *after);
 /* Index of system_id in x's observations, or -1. */
 int conf_find(const conf_op *x, const char *system_id);
 /* Append a made resource to the ledger the cleanup reads. */
@@ -238,6 +247,8 @@ void case_deadline(conf *c, int t);
 void case_concurrency(conf *c, int t);
 void case_unknown_type(conf *c, int t);
 void case_malformed_input(conf *c, int t);
+void case_emit_refused(conf *c, int t);
+void case_secret_refused(conf *c, int t);
 void case_secrets(conf *c, int t);
 
 /* Cleanup after the body, in the parent: delete everything the ledger

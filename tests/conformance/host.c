@@ -122,6 +122,10 @@ static int h_emit(bar_sink *s, const bar_observed *o)
 {
 	if (!s || !o)
 		return -1;
+	if (s->refuse_emits) {
+		s->n_refused++;
+		return -1;
+	}
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 8;
 		s->v = realloc(s->v, s->cap * sizeof(*s->v));
@@ -183,8 +187,12 @@ static const char *h_credential(bar_call *call, const char *field)
 
 static int h_emit_secret(bar_sink *s, const char *field, const char *value)
 {
-	if (!s || !field || !value || s->refuse_secrets)
+	if (!s || !field || !value)
 		return -1;
+	if (s->refuse_secrets) {
+		s->n_refused++;
+		return -1;
+	}
 	s->secrets = realloc(s->secrets, (s->n_secrets + 1) * sizeof(*s->secrets));
 	if (!s->secrets)
 		abort();
@@ -260,7 +268,8 @@ void ch_sink_clear(bar_sink *s)
 	}
 	free(s->v);
 	free(s->secrets);
-	*s = (bar_sink){ .refuse_secrets = s->refuse_secrets, .op = s->op };
+	*s = (bar_sink){ .refuse_secrets = s->refuse_secrets, .refuse_emits = s->refuse_emits,
+		         .op = s->op };
 }
 
 /* ---- plugins ---- */

@@ -34,6 +34,8 @@ struct bar_sink {
 	ch_secret *secrets;
 	size_t n_secrets;
 	int refuse_secrets; /* emit_secret fails, as a host without a key store */
+	int refuse_emits;   /* emit fails, as a host that wants no more */
+	int n_refused;      /* emit and emit_secret calls refused */
 	const char *op;     /* for the transcript: "create", "read", ... */
 };
 
@@ -62,8 +64,8 @@ void ch_call_init(ch_call *c, const char *op, const char *connection, const char
  * initialised again. */
 void ch_call_clear(ch_call *c);
 
-/* Free what a sink holds (secrets zeroed) and empty it; keeps refuse_secrets
- * and op. */
+/* Free what a sink holds (secrets zeroed) and empty it; keeps the refuse
+ * flags and op. */
 void ch_sink_clear(bar_sink *s);
 
 /* A loaded plugin. */

@@ -34,7 +34,8 @@ static const char *const mutations[] = {
 	"transitional-no-token", "no-set-error", "unknown-type-efail", "malformed-efail",
 	"secret-from-read", "leak-secret-log", "leak-secret-fragment", "ignore-cancel",
 	"ignore-deadline", "suspend-noop", "reboot-suspended-ok", "unknown-action-efail",
-	"shared-id", "reboot-suspends", "leak-credential", NULL,
+	"shared-id", "reboot-suspends", "leak-credential", "ignore-emit-refusal",
+	"keep-refused-key", NULL,
 };
 
 static const bar_host_api *host;  /* the real one */
@@ -110,7 +111,7 @@ static int w_emit(bar_sink *sink, const bar_observed *obs)
 	if (is("shared-id") && !shared_id[0])
 		snprintf(shared_id, sizeof(shared_id), "%s", obs->system_id);
 	free(attrs);
-	return rc;
+	return is("ignore-emit-refusal") ? 0 : rc;
 }
 
 __attribute__((format(printf, 3, 4))) static void
@@ -157,7 +158,9 @@ static int w_emit_secret(bar_sink *sink, const char *field, const char *value)
 		host->log(tl_call, BAR_LOG_DEBUG, "made a key pair: %s", value);
 	if (is("leak-secret-fragment") && tl_call)
 		host->log(tl_call, BAR_LOG_DEBUG, "key material ends %s", colon ? colon + 1 : value);
-	return host->emit_secret(sink, field, value);
+	if (host->emit_secret(sink, field, value) < 0)
+		return is("keep-refused-key") ? 0 : -1;
+	return 0;
 }
 
 static void w_set_operation(bar_call *call, const char *token)
@@ -167,11 +170,22 @@ static void w_set_operation(bar_call *call, const char *token)
 
 /* ---- the provider side: calls on their way to the inner plugin ---- */
 
+enum { M_CREATE, M_READ, M_UPDATE, M_DELETE, M_LIST, M_ACTION, M_POLL };
+static const char *const op_names[] = { "create", "read", "update", "delete", "list",
+	                                "vm_action", "poll" };
+
+/* A call's arguments: `what` is the type, or the action of vm_action. */
+typedef struct margs {
+	int op;
+	const char *what, *in;
+	bar_sink *out;
+} margs;
+
 /* A copy of the call as the mutation wants the inner plugin to see it. */
-static void enter(bar_call *cc, bar_call *call, const char *op)
+static void enter(bar_call *cc, bar_call *call, int op)
 {
 	*cc = *call;
-	tl_op = op;
+	tl_op = op_names[op];
 	tl_call = cc;
 	pthread_mutex_lock(&mu);
 	if (!first_region[0])
@@ -181,25 +195,25 @@ static void enter(bar_call *cc, bar_call *call, const char *op)
 		cc->deadline_ms = 0;
 	if (is("idem-ignored"))
 		cc->idempotency_key = "";
-	if (is("list-any-region") && strcmp(op, "list") == 0)
+	if (is("list-any-region") && op == M_LIST)
 		cc->region = first_region;
 }
 
 /* The result as the mutation wants the host to see it. */
-static int leave(bar_call *call, bar_call *cc, const char *op, int rc)
+static int leave(bar_call *call, bar_call *cc, int op, int rc)
 {
 	call->retry_after_ms = cc->retry_after_ms;
 	tl_call = NULL;
 	tl_op = "";
-	if (is("unknown-type-efail") && rc == BAR_ENOTSUP && strcmp(op, "vm_action") != 0)
+	if (is("unknown-type-efail") && rc == BAR_ENOTSUP && op != M_ACTION)
 		rc = BAR_EFAIL;
-	if (is("unknown-action-efail") && rc == BAR_ENOTSUP && strcmp(op, "vm_action") == 0)
+	if (is("unknown-action-efail") && rc == BAR_ENOTSUP && op == M_ACTION)
 		rc = BAR_EFAIL;
 	if (is("malformed-efail") && rc == BAR_EINVALID)
 		rc = BAR_EFAIL;
-	if (is("delete-again-ok") && rc == BAR_ENOTFOUND && strcmp(op, "delete") == 0)
+	if (is("delete-again-ok") && rc == BAR_ENOTFOUND && op == M_DELETE)
 		rc = BAR_OK;
-	if (is("rc-positive") && rc == BAR_ENOTFOUND && strcmp(op, "read") == 0)
+	if (is("rc-positive") && rc == BAR_ENOTFOUND && op == M_READ)
 		rc = 2;
 	return rc;
 }
@@ -230,21 +244,18 @@ static void share_end(void)
 	tl_share = 0;
 }
 
-static int m_create(bar_provider *p, bar_call *call, const char *type, const char *in,
-                    bar_sink *out)
+static int do_create(bar_call *cc, const margs *a)
 {
-	bar_call cc;
 	int rc;
 
-	enter(&cc, call, "create");
 	if (is("shared-id"))
 		share_begin();
-	rc = inner->create(inner, &cc, type, in, out);
+	rc = inner->create(inner, cc, a->what, a->in, a->out);
 	if (is("shared-id"))
 		share_end();
-	if (is("leak-credential") && host->credential(call, "secretKey"))
-		host->set_error(call, "Mutant", "signed with %s", host->credential(call, "secretKey"));
-	return leave(call, &cc, "create", rc);
+	if (is("leak-credential") && host->credential(cc, "secretKey"))
+		host->set_error(cc, "Mutant", "signed with %s", host->credential(cc, "secretKey"));
+	return rc;
 }
 
 /* read-wrong-type: read the id as the type its sim id names. */
@@ -265,102 +276,118 @@ static int read_any_type(bar_call *cc, const char *in, bar_sink *out)
 	return rc;
 }
 
+static int do_read(bar_call *cc, const margs *a)
+{
+	int rc = is("read-wrong-type") ? read_any_type(cc, a->in, a->out)
+	                               : inner->read(inner, cc, a->what, a->in, a->out);
+
+	if (is("secret-from-read") && rc == BAR_OK && strcmp(a->what, "sshkey") == 0)
+		host->emit_secret(a->out, "privateKey", "mutant secret handed over by a read 0123456789");
+	return rc;
+}
+
+static int do_update(bar_call *cc, const margs *a)
+{
+	if (!is("update-fails"))
+		return inner->update(inner, cc, a->what, a->in, a->out);
+	host->set_error(cc, "MutantRefuses", "mutant: no updates");
+	return BAR_ENOTSUP;
+}
+
+static int do_delete(bar_call *cc, const margs *a)
+{
+	return is("delete-noop") ? BAR_OK : inner->del(inner, cc, a->what, a->in);
+}
+
+static int do_list(bar_call *cc, const margs *a)
+{
+	bar_observed fake = { sizeof(fake), "mutant-untagged-1", "untagged", "Available", "{}",
+		              "{}" };
+	int rc = is("list-drops") ? BAR_OK : inner->list(inner, cc, a->what, a->out);
+
+	if (is("list-untagged") && rc == BAR_OK)
+		host->emit(a->out, &fake);
+	return rc;
+}
+
+/* suspend-noop, reboot-suspends, and reboot-suspended-ok (resume silently,
+ * then reboot, instead of refusing). */
+static int do_action(bar_call *cc, const margs *a)
+{
+	const char *action = a->what;
+	int rc;
+
+	if (is("suspend-noop") && strcmp(action, "suspend") == 0)
+		return inner->read(inner, cc, "vm", a->in, a->out);
+	if (is("reboot-suspends") && strcmp(action, "reboot") == 0)
+		action = "suspend";
+	rc = inner->vm_action(inner, cc, action, a->in, a->out);
+	if (is("reboot-suspended-ok") && rc == BAR_ECONFLICT && strcmp(action, "reboot") == 0) {
+		tl_mute = 1;
+		inner->vm_action(inner, cc, "resume", a->in, a->out);
+		tl_mute = 0;
+		rc = inner->vm_action(inner, cc, "reboot", a->in, a->out);
+	}
+	return rc;
+}
+
+static int do_poll(bar_call *cc, const margs *a)
+{
+	if (BAR_HAS(inner, poll))
+		return inner->poll(inner, cc, a->what, a->in, a->out);
+	return inner->read(inner, cc, a->what, a->in, a->out);
+}
+
+static int (*const ops[])(bar_call *, const margs *) = { do_create, do_read, do_update,
+	                                                 do_delete, do_list, do_action,
+	                                                 do_poll };
+
+static int forward(bar_call *call, margs a)
+{
+	bar_call cc;
+
+	enter(&cc, call, a.op);
+	return leave(call, &cc, a.op, ops[a.op](&cc, &a));
+}
+
+static int m_create(bar_provider *p, bar_call *call, const char *type, const char *in,
+                    bar_sink *out)
+{
+	return forward(call, (margs){ M_CREATE, type, in, out });
+}
+
 static int m_read(bar_provider *p, bar_call *call, const char *type, const char *in,
                   bar_sink *out)
 {
-	bar_call cc;
-	int rc;
-
-	enter(&cc, call, "read");
-	if (is("read-wrong-type"))
-		rc = read_any_type(&cc, in, out);
-	else
-		rc = inner->read(inner, &cc, type, in, out);
-	if (is("secret-from-read") && rc == BAR_OK && strcmp(type, "sshkey") == 0)
-		host->emit_secret(out, "privateKey", "mutant secret handed over by a read 0123456789");
-	return leave(call, &cc, "read", rc);
+	return forward(call, (margs){ M_READ, type, in, out });
 }
 
 static int m_update(bar_provider *p, bar_call *call, const char *type, const char *in,
                     bar_sink *out)
 {
-	bar_call cc;
-	int rc;
-
-	enter(&cc, call, "update");
-	if (is("update-fails")) {
-		host->set_error(call, "MutantRefuses", "mutant: no updates");
-		rc = BAR_ENOTSUP;
-	} else {
-		rc = inner->update(inner, &cc, type, in, out);
-	}
-	return leave(call, &cc, "update", rc);
+	return forward(call, (margs){ M_UPDATE, type, in, out });
 }
 
 static int m_del(bar_provider *p, bar_call *call, const char *type, const char *in)
 {
-	bar_call cc;
-	int rc;
-
-	enter(&cc, call, "delete");
-	rc = is("delete-noop") ? BAR_OK : inner->del(inner, &cc, type, in);
-	return leave(call, &cc, "delete", rc);
+	return forward(call, (margs){ M_DELETE, type, in, NULL });
 }
 
 static int m_list(bar_provider *p, bar_call *call, const char *type, bar_sink *out)
 {
-	bar_observed fake = { sizeof(fake), "mutant-untagged-1", "untagged", "Available", "{}",
-		              "{}" };
-	bar_call cc;
-	int rc;
-
-	enter(&cc, call, "list");
-	rc = is("list-drops") ? BAR_OK : inner->list(inner, &cc, type, out);
-	if (is("list-untagged") && rc == BAR_OK)
-		host->emit(out, &fake);
-	return leave(call, &cc, "list", rc);
+	return forward(call, (margs){ M_LIST, type, NULL, out });
 }
 
-/* reboot-suspended-ok: resume (silently) and reboot instead of refusing. */
-static int action(bar_call *cc, const char *action, const char *in, bar_sink *out)
-{
-	int rc;
-
-	if (is("suspend-noop") && strcmp(action, "suspend") == 0)
-		return inner->read(inner, cc, "vm", in, out);
-	if (is("reboot-suspends") && strcmp(action, "reboot") == 0)
-		action = "suspend";
-	rc = inner->vm_action(inner, cc, action, in, out);
-	if (is("reboot-suspended-ok") && rc == BAR_ECONFLICT && strcmp(action, "reboot") == 0) {
-		tl_mute = 1;
-		inner->vm_action(inner, cc, "resume", in, out);
-		tl_mute = 0;
-		rc = inner->vm_action(inner, cc, "reboot", in, out);
-	}
-	return rc;
-}
-
-static int m_vm_action(bar_provider *p, bar_call *call, const char *act, const char *in,
+static int m_vm_action(bar_provider *p, bar_call *call, const char *action, const char *in,
                        bar_sink *out)
 {
-	bar_call cc;
-	int rc;
-
-	enter(&cc, call, "vm_action");
-	rc = action(&cc, act, in, out);
-	return leave(call, &cc, "vm_action", rc);
+	return forward(call, (margs){ M_ACTION, action, in, out });
 }
 
 static int m_poll(bar_provider *p, bar_call *call, const char *type, const char *in,
                   bar_sink *out)
 {
-	bar_call cc;
-	int rc;
-
-	enter(&cc, call, "poll");
-	rc = BAR_HAS(inner, poll) ? inner->poll(inner, &cc, type, in, out)
-	                          : inner->read(inner, &cc, type, in, out);
-	return leave(call, &cc, "poll", rc);
+	return forward(call, (margs){ M_POLL, type, in, out });
 }
 
 static void m_destroy(bar_provider *p)

@@ -44,6 +44,8 @@ set(entries
   "leak-credential|create.vnet,secrets|secrets|"
   "reboot-suspends|vm.reboot|vm.reboot|"
   "delete-noop|create.vnet|cleanup|"
+  "ignore-emit-refusal|errors.emit-refused|errors.emit-refused|"
+  "keep-refused-key|secrets.refused|secrets.refused|"
 )
 set(wait "{\"file\":\"@TMPDIR@/sim.log\",\"latencyMs\":\"2000\"}")
 set(fixture "{\"operationTimeoutMs\":1500}")
