@@ -26,7 +26,7 @@ add_test(NAME conformance_sim_async
           -skip "list.vm,delete.vm:sim reports a VM being deleted as Deleting, not Terminating"
           -fixture "{\"concurrencyType\":\"securitygroup\"}"
           $<TARGET_FILE:barista-provider-sim>
-          "{\"file\":\"@TMPDIR@/sim.log\",\"asyncMs\":\"300\"}" seoul)
+          "{\"file\":\"@TMPDIR@/sim.log\",\"asyncMs\":\"150\"}" seoul)
 set_tests_properties(conformance_sim conformance_sim_async PROPERTIES TIMEOUT 120)
 
 # local: real namespaces, bridges and sshd under a root of its own (needs

@@ -324,11 +324,14 @@ static int init_plugin(conf *c)
 static void teardown(conf *c)
 {
 	c->case_name = "teardown";
+	c->case_failures = 0;
 	for (int t = CONF_NTYPES - 1; t >= 0; t--) {
 		if (c->world_state[t] == 1)
 			conf_delete(c, &c->world[t], NULL);
 		conf_res_free(&c->world[t]);
 	}
+	if (c->out_len) /* the cleanup case will count what is left */
+		printf("# deleting what the cases left of the world:\n%s", c->out);
 	free(c->out);
 	c->out = NULL;
 	c->out_len = 0;
@@ -503,7 +506,7 @@ int main(int argc, char **argv)
 
 	if (parse_opts(&g.o, argc, argv) < 0)
 		return usage(), 2;
-	if (g.o.list && !g.o.plugin)
+	if (g.o.list)
 		return list_cases(), 0;
 	if (g.o.needs_root && geteuid() != 0)
 		return printf("1..0 # SKIP needs root\n"), 77;
