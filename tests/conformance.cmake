@@ -39,9 +39,13 @@ set_tests_properties(conformance_sim conformance_sim_async PROPERTIES TIMEOUT 12
 # cancelled create still succeeds; and a Suspended VM is rebooted instead of
 # refused with BAR_ECONFLICT.
 set(BAR_CONF_LOCAL "{\"root\":\"@TMPDIR@/local\"}")
+# leftoverGlobs: a create that died midway left a metadata directory but no
+# ledger entry, and local does not list half-made resources.
+set(BAR_CONF_LOCAL_GLOBS "\"vm\":\"@TMPDIR@/local/vm/bvm-*\",\"securitygroup\":\"@TMPDIR@/local/securitygroup/bsg-*\",\"vnet\":\"@TMPDIR@/local/vnet/bnet-*\"")
+set(BAR_CONF_LOCAL_FIXTURE "{\"promptMs\":5000,\"leftoverGlobs\":{${BAR_CONF_LOCAL_GLOBS}}}")
 add_test(NAME conformance_local
   COMMAND conformance -needs-root -timeout 200 -wait-config ${BAR_CONF_LOCAL}
-          -fixture "{\"promptMs\":5000}"
+          -fixture ${BAR_CONF_LOCAL_FIXTURE}
           -skip "cancel:a local VM boots before the boot wait first looks at host->cancelled"
           -skip "vm.reboot-suspended:local reboots a Suspended VM instead of BAR_ECONFLICT"
           $<TARGET_FILE:barista-provider-local> ${BAR_CONF_LOCAL} local-conformance)

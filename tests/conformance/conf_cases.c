@@ -7,6 +7,7 @@
 #include "conformance.h"
 
 #include <ctype.h>
+#include <glob.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -457,6 +458,32 @@ static int cleanup_ledger(conf *c, int t)
 	return found;
 }
 
+/*
+ * Delete the ids named by the fixture's leftoverGlobs for type t (paths
+ * whose last component is a system id, with @TMPDIR@): what a create that
+ * died midway made but never reported, for a provider that does not list
+ * half-made resources (the local provider's metadata directories).
+ */
+static int cleanup_globbed(conf *c, int t)
+{
+	const char *pattern = json_string_value(
+	    json_object_get(conf_fx(c, "leftoverGlobs"), conf_type_names[t]));
+	char path[PATH_MAX], *slash;
+	int found = 0;
+	glob_t g;
+
+	if (!pattern || strncmp(pattern, "@TMPDIR@", 8) != 0)
+		return 0; /* only under the run's own directory */
+	snprintf(path, sizeof(path), "%s%s", c->tmpdir, pattern + 8);
+	if (glob(path, 0, NULL, &g) != 0)
+		return 0;
+	for (size_t i = 0; i < g.gl_pathc; i++)
+		if ((slash = strrchr(g.gl_pathv[i], '/')) != NULL)
+			found += cleanup_one(c, conf_type_names[t], 0, slash + 1, "cleanup");
+	globfree(&g);
+	return found;
+}
+
 /* Resources of type t listed with this run's lineage; deleted when del. */
 static int lineage_left(conf *c, int t, int del)
 {
@@ -471,6 +498,9 @@ static int lineage_left(conf *c, int t, int del)
 			if (del)
 				cleanup_one(c, conf_type_names[t], 0, x.sink.v[i].system_id,
 				            x.sink.v[i].name);
+			else
+				conf_note(c, "still there: %s %s (%s)", conf_type_names[t],
+				          x.sink.v[i].system_id, x.sink.v[i].name);
 		}
 	}
 	conf_op_clear(&x);
@@ -482,8 +512,9 @@ int conf_cleanup(conf *c, int *left)
 	int found = 0;
 
 	conf_open_sessions(c);
-	for (int t = CONF_NTYPES - 1; t >= -1; t--)
-		found += cleanup_ledger(c, t);
+	for (int t = CONF_NTYPES - 1; t >= 0; t--)
+		found += cleanup_ledger(c, t) + cleanup_globbed(c, t);
+	found += cleanup_ledger(c, -1);
 	*left = 0;
 	for (int t = CONF_NTYPES - 1; t >= 0; t--) {
 		if (!conf_declared(c, t) || !(c->p->capabilities & BAR_CAP_LIST))
