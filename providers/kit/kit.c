@@ -33,20 +33,20 @@ int bar_kit_type_known(const char *type)
 	return 0;
 }
 
-static long long kit_now_ms(void)
+int64_t bar_kit_now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int bar_kit_sleep(const bar_host_api *host, bar_call *call, int ms, const char *what)
 {
-	long long end = kit_now_ms() + ms;
+	int64_t end = bar_kit_now_ms() + ms;
 
 	for (;;) {
-		long long t = kit_now_ms(), step = end - t;
+		int64_t t = bar_kit_now_ms(), step = end - t;
 		struct timespec ts;
 
 		if (host->cancelled && host->cancelled(call)) {

@@ -26,6 +26,9 @@ extern const bar_type_info *const bar_kit_standard_types[];
 /* 1 when `type` is one of the standard six. */
 int bar_kit_type_known(const char *type);
 
+/* Milliseconds of CLOCK_MONOTONIC, the clock of bar_call.deadline_ms. */
+int64_t bar_kit_now_ms(void);
+
 /*
  * Sleep ms milliseconds in slices, giving up when the host cancels the call
  * or its deadline passes (both checked even when ms is 0).  Returns BAR_OK,
