@@ -18,13 +18,8 @@ add_test(NAME conformance_sim
   COMMAND conformance -timeout 100 -wait-config ${BAR_CONF_SIM_WAIT}
           $<TARGET_FILE:barista-provider-sim> "{\"file\":\"@TMPDIR@/sim.log\"}" seoul)
 # The same with creates and deletes as long-running operations (tokens, poll).
-# Known deviation: sim reports a VM being deleted as "Deleting", which is not
-# one of the ABI's VM statuses ("Terminating" is); until it does, the VM
-# delete cases are skipped here and concurrency runs on security groups.
 add_test(NAME conformance_sim_async
   COMMAND conformance -timeout 100 -wait-config ${BAR_CONF_SIM_WAIT}
-          -skip "list.vm,delete.vm:sim reports a VM being deleted as Deleting, not Terminating"
-          -fixture "{\"concurrencyType\":\"securitygroup\"}"
           $<TARGET_FILE:barista-provider-sim>
           "{\"file\":\"@TMPDIR@/sim.log\",\"asyncMs\":\"150\"}" seoul)
 set_tests_properties(conformance_sim conformance_sim_async PROPERTIES TIMEOUT 120)
@@ -34,10 +29,6 @@ set_tests_properties(conformance_sim conformance_sim_async PROPERTIES TIMEOUT 12
 # provider's own config serves as the wait config for the deadline case
 # (which local notices only when it waits for the boot: undoing the VM then
 # takes up to ~2.6 s, hence promptMs 5000).
-# Known deviations, skipped with the reason printed: a VM boots in ~20 ms,
-# before the boot wait first looks at host->cancelled (every 100 ms), so a
-# cancelled create still succeeds; and a Suspended VM is rebooted instead of
-# refused with BAR_ECONFLICT.
 set(BAR_CONF_LOCAL "{\"root\":\"@TMPDIR@/local\"}")
 # leftoverGlobs: a create that died midway left a metadata directory but no
 # ledger entry, and local does not list half-made resources.
@@ -46,8 +37,6 @@ set(BAR_CONF_LOCAL_FIXTURE "{\"promptMs\":5000,\"leftoverGlobs\":{${BAR_CONF_LOC
 add_test(NAME conformance_local
   COMMAND conformance -needs-root -timeout 200 -wait-config ${BAR_CONF_LOCAL}
           -fixture ${BAR_CONF_LOCAL_FIXTURE}
-          -skip "cancel:a local VM boots before the boot wait first looks at host->cancelled"
-          -skip "vm.reboot-suspended:local reboots a Suspended VM instead of BAR_ECONFLICT"
           $<TARGET_FILE:barista-provider-local> ${BAR_CONF_LOCAL} local-conformance)
 set_tests_properties(conformance_local PROPERTIES TIMEOUT 240 SKIP_RETURN_CODE 77
   LABELS "integration" RESOURCE_LOCK barista_local_provider)

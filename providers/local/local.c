@@ -142,6 +142,20 @@ static int ctx_end(bar_local_ctx *c, int rc)
 	return c->err_rc < 0 ? c->err_rc : rc;
 }
 
+/* Before anything is made: a call already cancelled, or past its
+ * deadline, makes nothing (a local VM boots faster than the first look
+ * at either while it waits). */
+static int ctx_still_wanted(bar_local_ctx *c)
+{
+	if (c->prov->host->cancelled && c->prov->host->cancelled(c->call))
+		return bar_local_fail(c, BAR_ECANCELED, BAR_LOCAL_E_CANCELED,
+		                      "cancelled before anything was made");
+	if (c->call->deadline_ms > 0 && bar_local_now_ms() >= c->call->deadline_ms)
+		return bar_local_fail(c, BAR_ETIMEOUT, BAR_LOCAL_E_TIMEOUT,
+		                      "the deadline passed before anything was made");
+	return 0;
+}
+
 static const type_ops *find_type(bar_local_ctx *c, const char *type)
 {
 	for (size_t i = 0; i < sizeof(TYPES) / sizeof(TYPES[0]); i++)
@@ -229,6 +243,8 @@ static int cb_create(bar_provider *p, bar_call *call, const char *type, const ch
 		rc = rc ? rc : c.err_rc;
 		goto done;
 	}
+	if ((rc = ctx_still_wanted(&c)))
+		goto done;
 	/* Idempotent: the same key again returns what it made. */
 	if ((rc = create_again(&c, t, call->idempotency_key ? call->idempotency_key : "", out)))
 		rc = rc > 0 ? 0 : c.err_rc;

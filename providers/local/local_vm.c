@@ -365,11 +365,15 @@ static int vm_set_state(bar_local_ctx *c, const char *id, json_t *meta, const ch
 	return 0;
 }
 
-static int vm_reboot(bar_local_ctx *c, const char *id, json_t *meta)
+static int vm_reboot(bar_local_ctx *c, const char *id, json_t *meta, const char *status)
 {
 	json_t *local = json_object_get(meta, "local");
 	int rc;
 
+	if (strcmp(status, "Running") != 0) /* as a cloud refuses to reboot a stopped VM */
+		return bar_local_fail(c, BAR_ECONFLICT, BAR_LOCAL_E_INUSE,
+		                      "vm %s is %s; only a Running VM can be rebooted (resume it "
+		                      "first)", id, status);
 	bar_local_vm_kill(c, id, local);
 	if (bar_local_vm_alive(local))
 		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM,
@@ -394,7 +398,7 @@ int bar_local_vm_action(bar_local_ctx *c, const char *id, json_t *meta, const ch
 	else if (strcmp(action, "resume") == 0)
 		rc = vm_set_state(c, id, meta, "Running");
 	else if (strcmp(action, "reboot") == 0)
-		rc = vm_reboot(c, id, meta);
+		rc = vm_reboot(c, id, meta, status);
 	else
 		rc = bar_local_fail(c, BAR_ENOTSUP, BAR_LOCAL_E_NOTSUP,
 		                    "the local provider has no VM action \"%s\" (suspend, resume, "

@@ -479,8 +479,8 @@ static const char *live_status(const sim_rec *r, char *buf, size_t size)
 	if (!at)
 		return r->status;
 	when = strtoll(at + 1, &end, 10);
-	if (strncmp(r->status, "Deleting@", 9) == 0)
-		return wall_ms() >= when ? NULL : "Deleting";
+	if (strncmp(r->status, "Deleting@", 9) == 0) /* the ABI's word for a VM's is Terminating */
+		return wall_ms() >= when ? NULL : strcmp(r->type, "vm") == 0 ? "Terminating" : "Deleting";
 	if (wall_ms() >= when && *end == '@')
 		snprintf(buf, size, "%s", end + 1);
 	else
