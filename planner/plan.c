@@ -232,11 +232,20 @@ static void new_change(plan_builder *b, const bar_desired *d, const bar_snapshot
 	                           d->connection);
 	const char *made = json_string_value(json_object_get(snap->adopt, d->address));
 
+	const bar_obs *tagged = made || !d->connection ? NULL
+	                        : bar_snapshot_tagged(snap, d->ns, d->connection, d->type,
+	                                              d->address);
+
 	change_set_desired(c, d);
 	if (made) {
 		c->adopt_id = bar_strdup(made);
 		set_reason(c, bar_printf("an interrupted run made %s (its idempotency tag "
 		                         "matches); adopt it", made));
+	} else if (tagged) { /* a record of its id would have matched it by id */
+		c->adopt_id = bar_strdup(tagged->system_id);
+		set_reason(c, bar_printf("%s carries this address and this state's lineage but "
+		                         "no record tracks it (a record was lost); adopt it",
+		                         tagged->system_id));
 	}
 }
 

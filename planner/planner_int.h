@@ -21,6 +21,10 @@ typedef struct snap_group {
 	bar_obs_list list; /* what the list returned */
 	char *cred;        /* canonical credential reference it was listed with */
 	char *error;       /* why the list failed, or NULL */
+	int indexed;       /* by_addr is built (on first use) */
+	bar_map by_addr;   /* address tag -> listed resource of this lineage */
+	char **addr_keys;  /* the map's keys (owned) */
+	size_t n_keys;
 } snap_group;
 
 struct bar_snapshot {
@@ -50,6 +54,14 @@ char *bar_conn_address(const char *ns, const char *name);
  */
 json_t *bar_conn_live_attrs(const bar_desired_set *ds, const bar_records *rs,
                             const char *addr);
+
+/* A resource the refresh listed (no extra call is made) at that
+ * connection and type whose tags carry `address` and this state's
+ * lineage: what a record lost from the state (a deleted -wal) tracked.
+ * Borrowed from the snapshot, or NULL. */
+const bar_obs *bar_snapshot_tagged(const bar_snapshot *s, const char *ns,
+                                   const char *connection, const char *type,
+                                   const char *address);
 
 /* Re-list the groups whose list failed or used an outdated credential
  * reference, now that the configuration is known.  0 or -1. */

@@ -275,6 +275,44 @@ int bar_snapshot_settle(bar_snapshot *s, const bar_desired_set *ds)
 	return 0;
 }
 
+/* Index a group's listed resources of this lineage by their address tag
+ * (once; a cache inside the logically const snapshot). */
+static void index_group(const bar_snapshot *s, snap_group *g)
+{
+	g->indexed = 1;
+	bar_map_init(&g->by_addr, g->list.n);
+	g->addr_keys = bar_calloc(g->list.n + 1, sizeof(*g->addr_keys));
+	for (size_t k = 0; k < g->list.n; k++) {
+		json_t *t = obs_tags(&g->list.items[k]);
+		const char *a = json_string_value(json_object_get(t, "barista:address"));
+		const char *l = json_string_value(json_object_get(t, "barista:lineage"));
+
+		if (a && l && !strcmp(l, s->lineage)) {
+			g->addr_keys[g->n_keys] = bar_strdup(a);
+			bar_map_put(&g->by_addr, g->addr_keys[g->n_keys++], &g->list.items[k]);
+		}
+		json_decref(t);
+	}
+}
+
+const bar_obs *bar_snapshot_tagged(const bar_snapshot *s, const char *ns,
+                                   const char *connection, const char *type,
+                                   const char *address)
+{
+	for (size_t i = 0; connection && i < s->n_groups; i++) {
+		snap_group *g = &s->groups[i];
+		const bar_record *first = &s->rs.items[g->idx[0]];
+
+		if (g->error || strcmp(first->ns, ns) || strcmp(first->connection, connection) ||
+		    strcmp(first->type, type))
+			continue;
+		if (!g->indexed)
+			index_group(s, g);
+		return bar_map_get(&g->by_addr, address);
+	}
+	return NULL;
+}
+
 void bar_snapshot_use_live(bar_snapshot *s)
 {
 	for (size_t i = 0; s->refreshed && i < s->rs.n; i++) {
@@ -302,6 +340,11 @@ void bar_snapshot_free(bar_snapshot *s)
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->n_groups; i++) {
+		for (size_t k = 0; k < s->groups[i].n_keys; k++)
+			free(s->groups[i].addr_keys[k]);
+		free(s->groups[i].addr_keys);
+		if (s->groups[i].indexed)
+			bar_map_free(&s->groups[i].by_addr);
 		free(s->groups[i].idx);
 		free(s->groups[i].error);
 		free(s->groups[i].cred);

@@ -1243,6 +1243,20 @@ static void test_reconcile(void)
 	free(out);
 	CHECK(run_in(&out, "plan -detailed-exitcode", d) == 0);
 	free(out);
+	/* a record lost (as with a deleted -wal): adopted by its tags, not made twice */
+	free(small_config("reconcile", "", 2));
+	CHECK(run_in(&out, "apply -auto-approve", d) == 0 && sim_vms(d) == 2);
+	free(out);
+	cmd = bar_printf("sqlite3 '%s/barista.db' \"DELETE FROM resources WHERE address="
+	                 "'default/vm/m-g-2'\"", d);
+	CHECK(system(cmd) == 0);
+	free(cmd);
+	CHECK(run_in(&out, "plan", d) == 0 && strstr(out, "a record was lost"));
+	free(out);
+	CHECK(run_in(&out, "apply -auto-approve", d) == 0 && sim_vms(d) == 2);
+	free(out);
+	CHECK(run_in(&out, "plan -detailed-exitcode", d) == 0);
+	free(out);
 	CHECK(run_in(&out, "destroy -auto-approve", d) == 0 && sim_vms(d) == 0);
 	free(out);
 	free(log);
