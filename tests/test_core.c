@@ -1148,6 +1148,113 @@ static void test_async_apply(void)
 	free(path);
 }
 
+/* ---- host calls: sessions, bounded backoff, credential errors ---- */
+
+static atomic_int h_opens, h_closes;
+static int h_session_seen;
+
+static int h_open(bar_provider *p, bar_call *call, void **session)
+{
+	atomic_fetch_add(&h_opens, 1);
+	*session = &h_opens; /* any non-NULL token */
+	return BAR_OK;
+}
+
+static void h_close(bar_provider *p, void *session)
+{
+	atomic_fetch_add(&h_closes, session == &h_opens);
+}
+
+/* Always throttled, asking to be called again in 5 s. */
+static int h_throttled(bar_provider *p, bar_call *call, const char *type, bar_sink *out)
+{
+	h_session_seen |= call->session == &h_opens;
+	call->retry_after_ms = 5000;
+	g_host->set_error(call, "Throttling", "slow down");
+	return BAR_ERETRY;
+}
+
+/* Reads a credential field: its reference is a file. */
+static int h_read(bar_provider *p, bar_call *call, const char *type, const char *in,
+                  bar_sink *out)
+{
+	if (!g_host->credential(call, "token")) {
+		g_host->set_error(call, "NoCredential", "no token");
+		return BAR_EAUTH;
+	}
+	g_host->emit(out, &(bar_observed){sizeof(bar_observed), "h-1", "x", "Available", "{}",
+	                                  "{}"});
+	return BAR_OK;
+}
+
+static const bar_type_info h_vm = {.struct_size = sizeof(bar_type_info), .type = "vm"};
+static const bar_type_info *const h_types[] = {&h_vm, NULL};
+static bar_provider h_prov = {
+	.abi_version = BAR_PROVIDER_ABI_VERSION, .struct_size = sizeof(bar_provider),
+	.name = "hostcalls", .version = "1", .capabilities = BAR_CAP_LIST, .types = h_types,
+	.open = h_open, .close = h_close, .create = as_create, .read = h_read, .del = as_del,
+	.list = h_throttled,
+};
+
+static void *cancel_later(void *arg)
+{
+	usleep(150000);
+	atomic_store(&((bar_cancel *)arg)->cancel, 1);
+	return NULL;
+}
+
+static void test_host_calls(void)
+{
+	bar_registry *reg = NULL;
+	bar_conn c = {0};
+	bar_obs_list l = {0};
+	bar_obs o = {0};
+	bar_cancel tok = BAR_CANCEL_INIT;
+	char *bad = tmp("cred.json");
+	json_t *attrs = json_pack("{s:s, s:s, s:{s:s}}", "driver", "hostcalls", "region", "r1",
+	                          "credential", "file", bad);
+	bar_op_ctx ctx = {.deadline_ms = bar_now_ms() + 300};
+	pthread_t th;
+	FILE *f = fopen(bad, "w");
+	double t0;
+
+	g_host = bar_host_api_get();
+	if (f) {
+		fputs("{\"token\": \"abc\",,}", f); /* not JSON */
+		fclose(f);
+	}
+	bar_registry_new(&reg, "/nonexistent");
+	CHECK(bar_registry_add(reg, &h_prov, "hostcalls (test_core)") == 0);
+	CHECK(bar_conn_init(&c, "default", "c1", attrs) == 0 && bar_conn_bind(&c, reg) == 0);
+	/* the backoff ends at the deadline, not after the 5 s the provider asked for */
+	t0 = bar_now_s();
+	CHECK(bar_host_list(&c, "vm", &ctx, &l) == BAR_ETIMEOUT &&
+	      strstr(bar_error_last(), "deadline passed while waiting to retry"));
+	CHECK(bar_now_s() - t0 < 1.5);
+	CHECK(!strcmp(bar_error_get()->provider_code, "Throttling") &&
+	      !strcmp(bar_error_get()->operation, "list"));
+	/* and a cancellation cuts it short */
+	ctx = (bar_op_ctx){.cancel = &tok, .deadline_ms = bar_now_ms() + 60000};
+	t0 = bar_now_s();
+	CHECK(pthread_create(&th, NULL, cancel_later, &tok) == 0);
+	CHECK(bar_host_list(&c, "vm", &ctx, &l) == BAR_ECANCELED);
+	CHECK(bar_now_s() - t0 < 1.5);
+	pthread_join(th, NULL);
+	/* one session for the connection, seen by every call, closed with it */
+	CHECK(atomic_load(&h_opens) == 1 && h_session_seen);
+	/* a credential file that is not JSON: its parse error, not a vague one */
+	CHECK(bar_host_read(&c, "vm", "x", "{}", NULL, &o) == BAR_EAUTH &&
+	      strstr(bar_error_last(), "credential file") && strstr(bar_error_last(), "line 1"));
+	CHECK(bar_conn_check(&c) == BAR_EAUTH && strstr(bar_error_last(), "credential file"));
+	bar_obs_clear(&o);
+	bar_conn_clear(&c);
+	CHECK(atomic_load(&h_closes) == 1);
+	bar_obs_list_clear(&l);
+	json_decref(attrs);
+	bar_registry_free(reg);
+	free(bad);
+}
+
 /* ---- the shared scheduler ---- */
 
 typedef struct sched_probe {
@@ -1264,5 +1371,6 @@ int main(int argc, char **argv)
 	test_plan_render();
 	test_async_apply();
 	test_scheduler();
+	test_host_calls();
 	return test_verdict("core");
 }
