@@ -113,8 +113,13 @@ static void group_post_commands(spec_load *L, group_ctx *g, const bar_ynode *v)
 			spec_diag(L, item, "a group has at most %d postCommands", SPEC_POST_MAX);
 			break;
 		}
-		if (item->type != BAR_Y_SCALAR || item->n == 0 || item->n > SPEC_POST_LEN_MAX ||
-		    memchr(item->u.str, '\0', item->n)) {
+		if (item->type != BAR_Y_SCALAR) {
+			spec_diag(L, item, "postCommands[%u] must be a string (a command line); "
+			          "quote it when it contains \": \" or starts with a YAML symbol",
+			          i + 1);
+			continue;
+		}
+		if (item->n == 0 || item->n > SPEC_POST_LEN_MAX || memchr(item->u.str, '\0', item->n)) {
 			spec_diag(L, item, "postCommands[%u] must be a command line of 1 to %d bytes",
 			          i + 1, SPEC_POST_LEN_MAX);
 			continue;

@@ -339,7 +339,8 @@ int bar_lifecycle_plan(bar_plan **out, bar_snapshot *snap, const bar_lifecycle_o
 /*
  * Make the snapshot's records carry what the providers report: each
  * refreshed record's status and observed attributes become the live ones;
- * a VM no longer found is Terminated.  For status views.
+ * a VM no longer found is Terminated, a tainted one stays Failed.  For
+ * status views.
  */
 void bar_snapshot_use_live(bar_snapshot *s);
 

@@ -322,7 +322,10 @@ void bar_snapshot_use_live(bar_snapshot *s)
 		if (!lv->checked)
 			continue;
 		free(r->status);
-		r->status = bar_strdup(lv->obs ? lv->obs->status : "Terminated");
+		/* a tainted resource (its create, or its postCommands, failed) stays
+		 * Failed whatever it runs like: the next apply replaces it */
+		r->status = bar_strdup(!lv->obs ? "Terminated" : r->taint ? "Failed"
+		                                                  : lv->obs->status);
 		if (lv->obs) {
 			free(r->observed);
 			r->observed = bar_strdup(lv->obs->attrs);

@@ -13,3 +13,11 @@ add_test(NAME paper_demo COMMAND test_demo $<TARGET_FILE:barista>
          ${CMAKE_SOURCE_DIR}/specs/examples/paper-demo)
 set_tests_properties(paper_demo PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
                      LABELS "integration")
+
+# postCommands on real VMs: results recorded, a failure makes the VM Failed.
+add_executable(test_post ${CMAKE_SOURCE_DIR}/tests/test_post.c)
+target_link_libraries(test_post PRIVATE barista_core)
+add_test(NAME post_commands COMMAND test_post $<TARGET_FILE:barista>
+         ${CMAKE_SOURCE_DIR}/tests/data/post)
+set_tests_properties(post_commands PROPERTIES TIMEOUT 240 RUN_SERIAL TRUE
+                     LABELS "integration")

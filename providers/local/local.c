@@ -363,33 +363,65 @@ done:
 	return ctx_end(&c, rc);
 }
 
-/* Emit one listed resource if it is of this region, tagged and alive. */
-static int list_one(bar_local_ctx *c, const type_ops *t, const char *id, bar_sink *out)
+/* One listed resource of this region, tagged and alive, into *meta and
+ * *status; 0 when it is not one (half-made or vanished resources are
+ * simply not listed). */
+static int list_one(bar_local_ctx *c, const type_ops *t, const char *id, json_t **meta,
+                    const char **status)
 {
-	json_t *meta = NULL;
-	const char *status, *region;
-	int rc;
+	const char *region;
 
-	if (bar_local_meta_load(c, &meta, t->type, id))
+	if (bar_local_meta_load(c, meta, t->type, id))
 		goto skip;
-	region = json_string_value(json_object_get(meta, "region"));
+	region = json_string_value(json_object_get(*meta, "region"));
 	if (!region || strcmp(region, c->call->region ? c->call->region : "") != 0 ||
-	    !json_object_get(json_object_get(meta, "tags"), "barista:address"))
+	    !json_object_get(json_object_get(*meta, "tags"), "barista:address"))
 		goto skip;
-	if (status_of(c, t, id, meta, &status))
+	if (status_of(c, t, id, *meta, status))
 		goto skip;
-	rc = bar_local_emit(c, out, id, meta, status);
-	json_decref(meta);
-	return rc;
+	return 1;
 skip:
-	/* Half-made or vanished resources are simply not listed. */
 	c->err_rc = 0;
-	json_decref(meta);
+	json_decref(*meta);
+	*meta = NULL;
 	return 0;
+}
+
+/* The live resources of a type directory: ids, metas and statuses. */
+typedef struct listing {
+	char (*ids)[BAR_LOCAL_ID_MAX];
+	const char **idp;
+	json_t **metas;
+	const char **statuses;
+	size_t n, cap;
+} listing;
+
+static void listing_add(listing *l, const char *id, json_t *meta, const char *status)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 32;
+		l->ids = realloc(l->ids, l->cap * sizeof(*l->ids));
+		l->metas = realloc(l->metas, l->cap * sizeof(*l->metas));
+		l->statuses = realloc(l->statuses, l->cap * sizeof(*l->statuses));
+	}
+	snprintf(l->ids[l->n], BAR_LOCAL_ID_MAX, "%s", id);
+	l->metas[l->n] = meta;
+	l->statuses[l->n++] = status;
+}
+
+static void listing_free(listing *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		json_decref(l->metas[i]);
+	free(l->ids);
+	free(l->idp);
+	free(l->metas);
+	free(l->statuses);
 }
 
 static int cb_list(bar_provider *p, bar_call *call, const char *type, bar_sink *out)
 {
+	listing l = {0};
 	bar_local_ctx c;
 	const type_ops *t = NULL;
 	char dir[PATH_MAX];
@@ -407,13 +439,25 @@ static int cb_list(bar_provider *p, bar_call *call, const char *type, bar_sink *
 		goto done;
 	if (!(d = opendir(dir)))
 		goto done; /* nothing made yet */
+	c.batch_fw = 1;
 	while ((e = readdir(d)) != NULL) {
-		if (!bar_local_id_valid(e->d_name, t->prefix))
-			continue;
-		if ((rc = list_one(&c, t, e->d_name, out)))
-			break;
+		json_t *meta = NULL;
+		const char *status;
+
+		if (bar_local_id_valid(e->d_name, t->prefix) &&
+		    list_one(&c, t, e->d_name, &meta, &status))
+			listing_add(&l, e->d_name, meta, status);
 	}
+	if (!strcmp(t->type, "vm") && l.n) { /* their firewalls, side by side */
+		l.idp = calloc(l.n, sizeof(*l.idp));
+		for (size_t i = 0; i < l.n; i++)
+			l.idp[i] = l.ids[i];
+		bar_local_vm_observe_firewalls(&c, l.idp, l.metas, l.n);
+	}
+	for (size_t i = 0; i < l.n && rc == 0; i++)
+		rc = bar_local_emit(&c, out, l.ids[i], l.metas[i], l.statuses[i]);
 done:
+	listing_free(&l);
 	if (d)
 		closedir(d);
 	return ctx_end(&c, rc);

@@ -53,6 +53,8 @@ typedef struct bar_local_ctx {
 	bar_call *call;
 	char root[PATH_MAX];
 	int err_rc;         /* 0 until the first failure */
+	int batch_fw;       /* list: VM firewalls are observed in one batch
+	                     * (bar_local_vm_observe_firewalls), not one by one */
 	char err_code[40];
 	char err_msg[1024];
 } bar_local_ctx;
@@ -278,6 +280,10 @@ int bar_local_vm_update(bar_local_ctx *c, const char *id, json_t *meta, json_t *
                         bar_sink *out);
 int bar_local_vm_delete(bar_local_ctx *c, const char *id);
 int bar_local_vm_status(bar_local_ctx *c, const char *id, json_t *meta, const char **status);
+/* Observe the firewall ("firewall": enforced/missing in the observed attrs)
+ * of n VMs at once: their nft processes run side by side. */
+void bar_local_vm_observe_firewalls(bar_local_ctx *c, const char *const *ids, json_t **metas,
+                                    size_t n);
 int bar_local_vm_action(bar_local_ctx *c, const char *id, json_t *meta, const char *action,
                         bar_sink *out);
 

@@ -321,14 +321,41 @@ done:
  */
 static void observe_firewall(bar_local_ctx *c, const char *id, json_t *meta)
 {
-	json_t *obs = json_object_get(meta, "observed");
-	const char *argv[] = { "/usr/sbin/nft", "list", "table", "inet", "barista", NULL };
-	int present;
+	if (!c->batch_fw)
+		bar_local_vm_observe_firewalls(c, &id, &meta, 1);
+}
 
-	if (!json_is_object(obs) || !json_object_get(obs, "firewall"))
-		return;
-	present = bar_local_run(c, NULL, argv, NULL, id, 1) == 0;
-	json_object_set_new(obs, "firewall", json_string(present ? "enforced" : "missing"));
+#define FW_BATCH 16 /* nft processes at once */
+
+void bar_local_vm_observe_firewalls(bar_local_ctx *c, const char *const *ids, json_t **metas,
+                                    size_t n)
+{
+	const char *argv[] = { "/usr/sbin/nft", "list", "table", "inet", "barista", NULL };
+
+	for (size_t at = 0; at < n; at += FW_BATCH) {
+		bar_local_proc procs[FW_BATCH];
+		int started[FW_BATCH] = {0};
+		size_t k, m = n - at < FW_BATCH ? n - at : FW_BATCH;
+
+		for (k = 0; k < m; k++) {
+			json_t *obs = json_object_get(metas[at + k], "observed");
+
+			if (json_is_object(obs) && json_object_get(obs, "firewall"))
+				started[k] = bar_local_proc_start(c, &procs[k], argv, NULL,
+				                                  ids[at + k]) == 0;
+			c->err_rc = 0; /* could not look: leave it as recorded */
+		}
+		for (k = 0; k < m; k++) {
+			json_t *obs = json_object_get(metas[at + k], "observed");
+			int present;
+
+			if (!started[k])
+				continue;
+			present = bar_local_proc_finish(c, &procs[k], NULL, 1) == 0;
+			json_object_set_new(obs, "firewall",
+			                    json_string(present ? "enforced" : "missing"));
+		}
+	}
 }
 
 int bar_local_vm_status(bar_local_ctx *c, const char *id, json_t *meta, const char **status)

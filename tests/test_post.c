@@ -1,0 +1,119 @@
+/*
+ * test_post.c - postCommands on real local VMs: a group whose commands
+ * succeed records exit code 0 and their output; a group whose commands fail
+ * makes its VM Failed with the exit code and the output's tail (stderr
+ * included, later lines not run), the apply fails naming it, the next plan
+ * replaces it, and everything is destroyed at the end.
+ *
+ * Usage: test_post BARISTA SPEC_DIR   (root; its own state and provider root)
+ */
+#include "error.h"
+#include "testutil.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *barista, *specs;
+static char tmpdir[] = "/tmp/barista-post-XXXXXX";
+static char *state_path;
+
+static int run(char **out, const char *args)
+{
+	char *cmd = bar_printf("'%s' %s -state '%s' -no-color '%s' </dev/null 2>&1", barista,
+	                       args, state_path, specs);
+	FILE *p = popen(cmd, "r");
+	bar_buf b = BAR_BUF_INIT(1 << 20);
+	char chunk[4096];
+	size_t n;
+	int st;
+
+	fprintf(stderr, "+ barista %s\n", args);
+	while (p && (n = fread(chunk, 1, sizeof(chunk), p)) > 0)
+		bar_buf_add(&b, chunk, n);
+	st = p ? pclose(p) : -1;
+	free(cmd);
+	*out = b.data ? bar_buf_take(&b) : bar_strdup("");
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+}
+
+static void cleanup(void)
+{
+	char *out, *cmd;
+
+	if (state_path && access(state_path, F_OK) == 0) {
+		run(&out, "destroy -auto-approve");
+		free(out);
+	}
+	cmd = bar_printf("rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmpdir);
+	free(cmd);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exit(1);
+}
+
+/* The VM named `name` of the MCI's status, or NULL (borrowed from j). */
+static json_t *vm_of(json_t *j, const char *name)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(json_object_get(j, "vms"), i, v)
+		if (!strcmp(json_string_value(json_object_get(v, "name")), name))
+			return v;
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	char *root, *out;
+	json_t *j, *ok, *bad;
+	const char *o;
+	int rc;
+
+	if ((rc = test_local_begin("test_post", argc, tmpdir, &state_path, &root)))
+		return rc;
+	barista = argv[1];
+	specs = argv[2];
+	atexit(cleanup);
+	signal(SIGTERM, on_signal);
+	signal(SIGALRM, on_signal);
+	alarm(200);
+	CHECK(run(&out, "apply -auto-approve") == 1 && strstr(out, "p-bad-1") &&
+	      strstr(out, "postCommands failed (exit 3)") && strstr(out, "oops"));
+	free(out);
+	CHECK(run(&out, "mci status p -json") == 0);
+	j = json_loads(out, 0, NULL);
+	free(out);
+	ok = vm_of(j, "p-ok-1");
+	bad = vm_of(j, "p-bad-1");
+	o = json_string_value(json_object_get(json_object_get(ok, "postCommands"), "output"));
+	CHECK(ok && !strcmp(json_string_value(json_object_get(ok, "status")), "Running"));
+	CHECK(json_integer_value(json_object_get(json_object_get(ok, "postCommands"),
+	                                         "exit_code")) == 0 &&
+	      o && strstr(o, "hello from p-ok-1"));
+	o = json_string_value(json_object_get(json_object_get(bad, "postCommands"), "output"));
+	CHECK(bad && !strcmp(json_string_value(json_object_get(bad, "status")), "Failed"));
+	CHECK(json_integer_value(json_object_get(json_object_get(bad, "postCommands"),
+	                                         "exit_code")) == 3 &&
+	      o && strstr(o, "started") && strstr(o, "oops") && !strstr(o, "never reached"));
+	json_decref(j);
+	CHECK(run(&out, "plan") == 0 && strstr(out, "-/+ default/vm/p-bad-1") &&
+	      strstr(out, "postCommands failed"));
+	free(out);
+	CHECK(run(&out, "destroy -auto-approve") == 0);
+	free(out);
+	CHECK(system("ip netns list | grep -q '^bvm-'") != 0);
+	free(root);
+	return test_verdict("postCommands");
+}
