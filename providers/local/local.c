@@ -480,6 +480,7 @@ static int cb_vm_action(bar_provider *p, bar_call *call, const char *action,
 	}
 	if ((rc = bar_local_meta_load(&c, &meta, t->type, id)))
 		goto done;
+	c.batch_fw = 1;
 	rc = bar_local_vm_action(&c, id, meta, action ? action : "", out);
 done:
 	json_decref(meta);

@@ -53,8 +53,10 @@ typedef struct bar_local_ctx {
 	bar_call *call;
 	char root[PATH_MAX];
 	int err_rc;         /* 0 until the first failure */
-	int batch_fw;       /* list: VM firewalls are observed in one batch
-	                     * (bar_local_vm_observe_firewalls), not one by one */
+	int batch_fw;       /* VM firewalls are not observed one by one: a list
+	                     * observes them in one batch
+	                     * (bar_local_vm_observe_firewalls), a VM action,
+	                     * which does not touch them, not at all */
 	char err_code[40];
 	char err_msg[1024];
 } bar_local_ctx;
