@@ -1,8 +1,10 @@
 /*
  * faults.c - an apply of 200 VMs on the sim provider at 30 % injected
- * faults (10 % errors, 10 % throttling, 10 % "created but the reply was
- * lost") converges: applies are repeated until a plan finds nothing to do,
- * at most 10 rounds.  Lost replies must not duplicate anything (idempotency
+ * faults (5 % errors, 10 % throttling, 5 % timeouts, 10 % "created but the
+ * reply was lost") converges: throttling, timeouts and lost replies are
+ * retried by the host within the apply; the errors (permanent by design)
+ * leave their VMs to the next apply, so applies are repeated until a plan
+ * finds nothing to do, at most 10 rounds.  Lost replies must not duplicate anything (idempotency
  * keys), throttling is absorbed by the host's backoff, and each error an
  * apply reports must name its resource and the provider's code.  The same
  * configuration without faults is the anchor.
@@ -64,8 +66,8 @@ static void write_config(const char *dir, const char *store, int faults)
 	FILE *f = bench_open(dir, "all.yaml");
 
 	snprintf(cfg, sizeof(cfg), "    file: %s\n    createLatencyMs: \"20\"\n    seed: \"11\"\n%s",
-	         store, faults ? "    failRate: \"0.1\"\n    throttleRate: \"0.1\"\n"
-	                         "    lostReplyRate: \"0.1\"\n" : "");
+	         store, faults ? "    failRate: \"0.05\"\n    throttleRate: \"0.1\"\n"
+	                         "    timeoutRate: \"0.05\"\n    lostReplyRate: \"0.1\"\n" : "");
 	bench_write_mcir(f, "sim", "c1", "r1", cfg, 20, 102);
 	bench_write_mci(f, "fleet", "c1", 4, VMS / 4);
 	fclose(f);

@@ -809,7 +809,10 @@ static int invoke(const bar_conn *c, enum op op, const char *type, const char *n
 		}
 		if (prc == BAR_ERETRY && ctx && ctx->throttled)
 			(*ctx->throttled)++;
-		if (prc != BAR_ERETRY || n == max_attempts || late(ctx) ||
+		/* A provider's own timeout (its cloud did not answer in time) is
+		 * transient too: every call is safe to repeat (a create carries its
+		 * idempotency key), as long as the call's deadline allows. */
+		if ((prc != BAR_ERETRY && prc != BAR_ETIMEOUT) || n == max_attempts || late(ctx) ||
 		    bar_cancel_cancelled(ctx ? ctx->cancel : NULL))
 			break;
 		if ((rc = backoff_wait(&backoff, retry_after, ctx)) < 0) {

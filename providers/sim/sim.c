@@ -7,7 +7,7 @@
  * resources in an append-only log (sim_store.c) shared by every connection
  * and process naming the same file, and takes its behaviour from the
  * connection's config (all optional strings; see docs/sim-provider.md):
- *   file, latencyMs, createLatencyMs, failRate, throttleRate, lostReplyRate,
+ *   file, latencyMs, createLatencyMs, failRate, throttleRate, lostReplyRate, timeoutRate,
  *   seed, failOn, partialOn, asyncMs, maxInFlight.
  *
  * ABI v2: a create's idempotency key maps (through an alias record in the
@@ -55,6 +55,7 @@ typedef struct sim_conn {
 	double fail_rate;
 	double throttle_rate;  /* calls refused with ERETRY before doing anything */
 	double lost_rate;      /* creates/deletes done, then their reply "lost" */
+	double timeout_rate;   /* calls that time out (ETIMEOUT) doing nothing */
 	uint64_t rng;          /* for the rates; guarded by sim_priv.rng_mu */
 	char **fail_on;        /* "<op>:<name>" */
 	size_t n_fail_on;
@@ -247,6 +248,8 @@ static int conn_parse(sim_conn *c, char *path, size_t path_size, json_t *cfg,
 		return *bad = "throttleRate", -1;
 	if (config_rate(&c->lost_rate, cfg, "lostReplyRate") < 0)
 		return *bad = "lostReplyRate", -1;
+	if (config_rate(&c->timeout_rate, cfg, "timeoutRate") < 0)
+		return *bad = "timeoutRate", -1;
 	if (config_int(&c->async_ms, cfg, "asyncMs", 3600000) < 0)
 		return *bad = "asyncMs", -1;
 	if ((rc = config_text(buf, sizeof(buf), cfg, "seed")) < 0)
@@ -376,7 +379,7 @@ static int roll(sim_ctx *x, double rate)
 	return hit;
 }
 
-/* throttleRate, failOn and failRate. */
+/* throttleRate, timeoutRate, failOn and failRate. */
 static int inject_faults(sim_ctx *x, int mutating)
 {
 	sim_conn *c = x->conn;
@@ -387,6 +390,11 @@ static int inject_faults(sim_ctx *x, int mutating)
 		x->host->set_error(x->call, "Throttling", "sim: injected throttling "
 		                   "(throttleRate %g)", c->throttle_rate);
 		return BAR_ERETRY;
+	}
+	if (mutating && roll(x, c->timeout_rate)) {
+		x->host->set_error(x->call, "RequestTimeout", "sim: injected timeout (timeoutRate "
+		                   "%g): nothing was done", c->timeout_rate);
+		return BAR_ETIMEOUT;
 	}
 	if (f) {
 		x->host->set_error(x->call, "InjectedFault", "sim: injected failure (failOn %s)", f);
