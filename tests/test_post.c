@@ -25,35 +25,12 @@ static char *state_path;
 
 static int run(char **out, const char *args)
 {
-	char *cmd = bar_printf("'%s' %s -state '%s' -no-color '%s' </dev/null 2>&1", barista,
-	                       args, state_path, specs);
-	FILE *p = popen(cmd, "r");
-	bar_buf b = BAR_BUF_INIT(1 << 20);
-	char chunk[4096];
-	size_t n;
-	int st;
-
-	fprintf(stderr, "+ barista %s\n", args);
-	while (p && (n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-		bar_buf_add(&b, chunk, n);
-	st = p ? pclose(p) : -1;
-	free(cmd);
-	*out = b.data ? bar_buf_take(&b) : bar_strdup("");
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+	return test_barista(out, barista, state_path, specs, args);
 }
 
 static void cleanup(void)
 {
-	char *out, *cmd;
-
-	if (state_path && access(state_path, F_OK) == 0) {
-		run(&out, "destroy -auto-approve");
-		free(out);
-	}
-	cmd = bar_printf("rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", tmpdir);
-	free(cmd);
+	test_local_end(barista, state_path, specs, tmpdir);
 }
 
 static void on_signal(int sig)

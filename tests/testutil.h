@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int test_failures;
@@ -66,6 +67,48 @@ static inline int test_local_begin(const char *name, int argc, char *tmpdir,
 	*root = bar_printf("%s/local", tmpdir);
 	setenv("BARISTA_LOCAL_ROOT", *root, 1);
 	return 0;
+}
+
+/*
+ * Run `BARISTA ARGS -state STATE -no-color SPECS` with stdin from /dev/null;
+ * its stdout and stderr into *out (caller frees, never NULL).  Returns the
+ * exit status.  (For tests that run the program on a spec directory.)
+ */
+static inline int test_barista(char **out, const char *barista, const char *state,
+                               const char *specs, const char *args)
+{
+	char *cmd = bar_printf("'%s' %s -state '%s' -no-color '%s' </dev/null 2>&1", barista,
+	                       args, state, specs);
+	FILE *p = popen(cmd, "r");
+	bar_buf b = BAR_BUF_INIT(16 << 20);
+	char chunk[4096];
+	size_t n;
+	int st;
+
+	fprintf(stderr, "+ barista %s\n", args);
+	while (p && (n = fread(chunk, 1, sizeof(chunk), p)) > 0)
+		bar_buf_add(&b, chunk, n);
+	st = p ? pclose(p) : -1;
+	free(cmd);
+	*out = b.data ? bar_buf_take(&b) : bar_strdup("");
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+}
+
+/* Destroy what the state at `state` records (when it exists), then remove
+ * the test's directory: the end of every local-VM test, also on failure. */
+static inline void test_local_end(const char *barista, const char *state, const char *specs,
+                                  const char *tmpdir)
+{
+	char *out, *cmd;
+
+	if (state && access(state, F_OK) == 0) {
+		test_barista(&out, barista, state, specs, "destroy -auto-approve");
+		free(out);
+	}
+	cmd = bar_printf("rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmpdir);
+	free(cmd);
 }
 
 /* Print the verdict and return the exit status. */
