@@ -3,6 +3,7 @@
  */
 #include "kit.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,31 @@ int bar_kit_input(json_t **out, char *why, size_t size, const char *type, const 
 bad:
 	json_decref(in);
 	return BAR_EINVALID;
+}
+
+int bar_kit_fail(bar_kit_err *e, int rc, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e->rc)
+		return rc;
+	e->rc = rc;
+	snprintf(e->code, sizeof(e->code), "%s", code);
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int bar_kit_report(const bar_host_api *host, bar_call *call, bar_kit_err *e, int rc,
+                   const char *plugin)
+{
+	if (rc == 0)
+		return 0;
+	if (!e->rc)
+		bar_kit_fail(e, rc, "SystemError", "%s provider failed (code %d)", plugin, rc);
+	host->set_error(call, e->code, "%s", e->msg);
+	return e->rc < 0 ? e->rc : rc;
 }
 
 int bar_kit_check_host(const bar_host_api *host, const char *plugin, char **errmsg)

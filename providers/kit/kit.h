@@ -51,6 +51,28 @@ int bar_kit_input(json_t **out, char *why, size_t size, const char *type, const 
                   int need_id);
 
 /*
+ * A callback's error, first failure wins: the precise error is the first
+ * one; a cleanup that fails after it must not replace it.  Fill it with
+ * bar_kit_fail as failures happen, hand it to the host once with
+ * bar_kit_report when the callback returns.
+ */
+typedef struct bar_kit_err {
+	int rc;          /* 0 until the first failure */
+	char code[40];   /* the provider's own code */
+	char msg[1024];
+} bar_kit_err;
+
+/* Record a failure unless one is recorded already; returns rc. */
+int bar_kit_fail(bar_kit_err *e, int rc, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The callback's result: 0 for rc 0; otherwise the recorded error (or,
+ * when none was, a generic one naming `plugin` and rc) goes to
+ * host->set_error, and its code is returned. */
+int bar_kit_report(const bar_host_api *host, bar_call *call, bar_kit_err *e, int rc,
+                   const char *plugin);
+
+/*
  * Check the host a plugin is given at init: same ABI version and a host
  * table covering every service of this version.  On failure returns -1 and
  * sets *errmsg (malloc'd) naming the plugin and both versions.

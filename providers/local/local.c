@@ -51,16 +51,15 @@ static const type_ops TYPES[] = {
 
 int bar_local_fail(bar_local_ctx *c, int rc, const char *code, const char *fmt, ...)
 {
+	char msg[sizeof(c->err.msg)];
 	va_list ap;
 
-	if (c->err_rc)
+	if (c->err.rc)
 		return rc;
-	c->err_rc = rc;
-	snprintf(c->err_code, sizeof(c->err_code), "%s", code);
 	va_start(ap, fmt);
-	vsnprintf(c->err_msg, sizeof(c->err_msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return rc;
+	return bar_kit_fail(&c->err, rc, code, "%s", msg);
 }
 
 int64_t bar_local_deadline(bar_local_ctx *c, int64_t dflt_ms)
@@ -134,12 +133,7 @@ static int ctx_begin(bar_local_ctx *c, bar_provider *p, bar_call *call)
 /* Hand the first recorded error (if the callback failed) to the host. */
 static int ctx_end(bar_local_ctx *c, int rc)
 {
-	if (rc == 0)
-		return 0;
-	if (!c->err_rc)
-		bar_local_fail(c, rc, BAR_LOCAL_E_SYSTEM, "local provider failed (code %d)", rc);
-	c->prov->host->set_error(c->call, c->err_code, "%s", c->err_msg);
-	return c->err_rc < 0 ? c->err_rc : rc;
+	return bar_kit_report(c->prov->host, c->call, &c->err, rc, "local");
 }
 
 /* Before anything is made: a call already cancelled, or past its
@@ -206,7 +200,7 @@ static int create_again(bar_local_ctx *c, const type_ops *t, const char *key, ba
 	int found = 0;
 
 	if (!*key || bar_local_path(c, dir, "%s/%s", c->root, t->type) || !(d = opendir(dir))) {
-		c->err_rc = 0;
+		c->err.rc = 0;
 		return 0;
 	}
 	while (!found && (e = readdir(d)) != NULL) {
@@ -215,14 +209,14 @@ static int create_again(bar_local_ctx *c, const type_ops *t, const char *key, ba
 
 		if (!bar_local_id_valid(e->d_name, t->prefix) ||
 		    bar_local_meta_load(c, &meta, t->type, e->d_name)) {
-			c->err_rc = 0;
+			c->err.rc = 0;
 			continue;
 		}
 		tag = json_string_value(json_object_get(json_object_get(meta, "tags"),
 		                                        "barista:idempotency"));
 		if (tag && strcmp(tag, key) == 0 && !status_of(c, t, e->d_name, meta, &status))
 			found = bar_local_emit(c, out, e->d_name, meta, status) == 0 ? 1 : -1;
-		c->err_rc = found < 0 ? c->err_rc : 0;
+		c->err.rc = found < 0 ? c->err.rc : 0;
 		json_decref(meta);
 	}
 	closedir(d);
@@ -240,14 +234,14 @@ static int cb_create(bar_provider *p, bar_call *call, const char *type, const ch
 	if ((rc = ctx_begin(&c, p, call)))
 		goto done;
 	if (!(t = find_type(&c, type)) || (rc = parse_input(&c, &in, type, input))) {
-		rc = rc ? rc : c.err_rc;
+		rc = rc ? rc : c.err.rc;
 		goto done;
 	}
 	if ((rc = ctx_still_wanted(&c)))
 		goto done;
 	/* Idempotent: the same key again returns what it made. */
 	if ((rc = create_again(&c, t, call->idempotency_key ? call->idempotency_key : "", out)))
-		rc = rc > 0 ? 0 : c.err_rc;
+		rc = rc > 0 ? 0 : c.err.rc;
 	else
 		rc = t->create(&c, in, out);
 done:
@@ -268,7 +262,7 @@ static int cb_read(bar_provider *p, bar_call *call, const char *type, const char
 		goto done;
 	if (!(t = find_type(&c, type)) || (rc = parse_input(&c, &in, type, input)) ||
 	    !(id = input_id(&c, in, t))) {
-		rc = rc ? rc : c.err_rc;
+		rc = rc ? rc : c.err.rc;
 		goto done;
 	}
 	if ((rc = bar_local_meta_load(&c, &meta, t->type, id)) ||
@@ -313,7 +307,7 @@ static int cb_update(bar_provider *p, bar_call *call, const char *type, const ch
 		goto done;
 	if (!(t = find_type(&c, type)) || (rc = parse_input(&c, &in, type, input)) ||
 	    !(id = input_id(&c, in, t))) {
-		rc = rc ? rc : c.err_rc;
+		rc = rc ? rc : c.err.rc;
 		goto done;
 	}
 	if ((rc = bar_local_meta_load(&c, &meta, t->type, id)))
@@ -354,7 +348,7 @@ static int cb_delete(bar_provider *p, bar_call *call, const char *type, const ch
 		goto done;
 	if (!(t = find_type(&c, type)) || (rc = parse_input(&c, &in, type, input)) ||
 	    !(id = input_id(&c, in, t))) {
-		rc = rc ? rc : c.err_rc;
+		rc = rc ? rc : c.err.rc;
 		goto done;
 	}
 	rc = t->del ? t->del(&c, id) : delete_plain(&c, t, id);
@@ -381,7 +375,7 @@ static int list_one(bar_local_ctx *c, const type_ops *t, const char *id, json_t 
 		goto skip;
 	return 1;
 skip:
-	c->err_rc = 0;
+	c->err.rc = 0;
 	json_decref(*meta);
 	*meta = NULL;
 	return 0;
@@ -432,7 +426,7 @@ static int cb_list(bar_provider *p, bar_call *call, const char *type, bar_sink *
 	if ((rc = ctx_begin(&c, p, call)))
 		goto done;
 	if (!(t = find_type(&c, type))) {
-		rc = c.err_rc;
+		rc = c.err.rc;
 		goto done;
 	}
 	if ((rc = bar_local_path(&c, dir, "%s/%s", c.root, t->type)))
@@ -475,7 +469,7 @@ static int cb_vm_action(bar_provider *p, bar_call *call, const char *action,
 	if ((rc = ctx_begin(&c, p, call)))
 		goto done;
 	if ((rc = parse_input(&c, &in, "vm", input)) || !(id = input_id(&c, in, t))) {
-		rc = rc ? rc : c.err_rc;
+		rc = rc ? rc : c.err.rc;
 		goto done;
 	}
 	if ((rc = bar_local_meta_load(&c, &meta, t->type, id)))

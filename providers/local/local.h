@@ -17,6 +17,7 @@
 #define BAR_LOCAL_H
 
 #include "barista_provider.h"
+#include "kit.h"
 
 #include <jansson.h>
 #include <limits.h>
@@ -52,13 +53,11 @@ typedef struct bar_local_ctx {
 	bar_local_prov *prov;
 	bar_call *call;
 	char root[PATH_MAX];
-	int err_rc;         /* 0 until the first failure */
+	bar_kit_err err;    /* the first failure (the kit's first-error rule) */
 	int batch_fw;       /* VM firewalls are not observed one by one: a list
 	                     * observes them in one batch
 	                     * (bar_local_vm_observe_firewalls), a VM action,
 	                     * which does not touch them, not at all */
-	char err_code[40];
-	char err_msg[1024];
 } bar_local_ctx;
 
 /* ---- local.c: errors and emitting ---- */

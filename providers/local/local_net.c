@@ -322,12 +322,12 @@ void bar_local_lease_drop(bar_local_ctx *c, const char *vnet_id, const char *vm_
 	char(*vms)[BAR_LOCAL_ID_MAX] = NULL;
 	size_t n = 0;
 	int lock = -1;
-	int saved = c->err_rc;
+	int saved = c->err.rc;
 
 	if (leases_open(c, &lock, path, vnet_id, &ips, &vms, &n) == 0)
 		leases_write(c, path, ips, vms, n, vm_id);
 	bar_local_unlock(lock);
 	free(ips);
 	free(vms);
-	c->err_rc = saved; /* a VNet already gone has no lease to give back */
+	c->err.rc = saved; /* a VNet already gone has no lease to give back */
 }

@@ -120,11 +120,11 @@ static int vm_users(bar_local_ctx *c, json_t **out, const char *id)
 		while ((e = readdir(d)) != NULL) {
 			json_t *meta = NULL, *local, *v;
 			size_t i;
-			int saved = c->err_rc;
+			int saved = c->err.rc;
 
 			if (!bar_local_id_valid(e->d_name, "bvm") ||
 			    bar_local_meta_load(c, &meta, "vm", e->d_name)) {
-				c->err_rc = saved;
+				c->err.rc = saved;
 				continue;
 			}
 			local = json_object_get(meta, "local");
@@ -231,11 +231,11 @@ static int vnet_overlap_check(bar_local_ctx *c, const bar_local_cidr *cidr, cons
 	while (rc == 0 && (e = readdir(d)) != NULL) {
 		json_t *meta = NULL;
 		bar_local_cidr other;
-		int saved = c->err_rc;
+		int saved = c->err.rc;
 
 		if (!bar_local_id_valid(e->d_name, "bnet") ||
 		    bar_local_meta_load(c, &meta, "vnet", e->d_name)) {
-			c->err_rc = saved;
+			c->err.rc = saved;
 			continue;
 		}
 		const char *ot = json_string_value(json_object_get(json_object_get(meta, "observed"), "cidr"));
@@ -247,7 +247,7 @@ static int vnet_overlap_check(bar_local_ctx *c, const bar_local_cidr *cidr, cons
 			                    "cidrs must not overlap",
 			                    text, json_string_value(json_object_get(meta, "name")),
 			                    e->d_name, ot);
-		c->err_rc = rc ? c->err_rc : saved;
+		c->err.rc = rc ? c->err.rc : saved;
 		json_decref(meta);
 	}
 	closedir(d);
@@ -343,7 +343,7 @@ int bar_local_sg_create(bar_local_ctx *c, json_t *in, bar_sink *out)
 		                      "a security group needs a reference to a local vnet "
 		                      "(refs.vnet.system_id bnet-...)");
 	if ((rc = bar_local_meta_load(c, &vmeta, "vnet", vnet))) {
-		c->err_rc = 0;
+		c->err.rc = 0;
 		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "vnet %s of the security group does not exist", vnet);
 	}
@@ -375,7 +375,7 @@ static int sg_reapply(bar_local_ctx *c, const char *id)
 		json_t *meta = NULL;
 
 		if (!bar_local_netns_exists(vm) || bar_local_meta_load(c, &meta, "vm", vm)) {
-			c->err_rc = 0; /* not built yet or gone: it reads the rules itself */
+			c->err.rc = 0; /* not built yet or gone: it reads the rules itself */
 			json_decref(meta);
 			continue;
 		}

@@ -453,12 +453,12 @@ int bar_local_run(bar_local_ctx *c, char **out, const char *const *argv, const c
                   const char *netns, int quiet)
 {
 	bar_local_proc p;
-	int saved = c->err_rc;
+	int saved = c->err.rc;
 	int rc = bar_local_proc_start(c, &p, argv, input, netns);
 
 	if (rc) {
 		if (quiet)
-			c->err_rc = saved;
+			c->err.rc = saved;
 		return rc;
 	}
 	return bar_local_proc_finish(c, &p, out, quiet);

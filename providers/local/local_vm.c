@@ -84,7 +84,7 @@ static int plan_vnet(bar_local_ctx *c, vm_plan *p, json_t *in)
 	p->vnet = ref_id(json_object_get(in, "refs"), "vnet");
 	if (!bar_local_id_valid(p->vnet, "bnet") ||
 	    bar_local_meta_load(c, &p->vnet_meta, "vnet", p->vnet)) {
-		c->err_rc = 0;
+		c->err.rc = 0;
 		return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 		                      "vm %s: its vnet reference (%s) is not a local vnet",
 		                      p->hostname, p->vnet ? p->vnet : "none");
@@ -121,7 +121,7 @@ static int plan_sgs(bar_local_ctx *c, vm_plan *p)
 
 		if (!bar_local_id_valid(sg, "bsg") ||
 		    bar_local_meta_load(c, &meta, "securitygroup", sg)) {
-			c->err_rc = 0;
+			c->err.rc = 0;
 			return bar_local_fail(c, BAR_EINVALID, BAR_LOCAL_E_INVALID,
 			                      "vm %s: security group %s is not a local security group",
 			                      p->hostname, sg ? sg : "(none)");
@@ -343,7 +343,7 @@ void bar_local_vm_observe_firewalls(bar_local_ctx *c, const char *const *ids, js
 			if (json_is_object(obs) && json_object_get(obs, "firewall"))
 				started[k] = bar_local_proc_start(c, &procs[k], argv, NULL,
 				                                  ids[at + k]) == 0;
-			c->err_rc = 0; /* could not look: leave it as recorded */
+			c->err.rc = 0; /* could not look: leave it as recorded */
 		}
 		for (k = 0; k < m; k++) {
 			json_t *obs = json_object_get(metas[at + k], "observed");
@@ -523,13 +523,13 @@ int bar_local_vm_delete(bar_local_ctx *c, const char *id)
 		if ((rc = vm_lock(c, &lock, id)))
 			return rc;
 		bar_local_meta_load(c, &meta, "vm", id);
-		c->err_rc = 0; /* a half-made VM may have no metadata: clean up anyway */
+		c->err.rc = 0; /* a half-made VM may have no metadata: clean up anyway */
 	}
 	vm_teardown(c, id, json_object_get(meta, "local"));
 	bar_local_unlock(lock);
 	json_decref(meta);
-	if (c->err_rc)
-		return c->err_rc;
+	if (c->err.rc)
+		return c->err.rc;
 	if (!existed)
 		return bar_local_fail(c, BAR_ENOTFOUND, BAR_LOCAL_E_NOTFOUND,
 		                      "vm %s does not exist", id);

@@ -268,11 +268,11 @@ void bar_local_vm_kill(bar_local_ctx *c, const char *id, json_t *local)
 {
 	const char *mode = json_string_value(json_object_get(local, "cgroup"));
 	int pid = (int)json_integer_value(json_object_get(local, "pid"));
-	int saved = c->err_rc;
+	int saved = c->err.rc;
 
 	if (mode && bar_local_cgroup_frozen(mode, id))
 		bar_local_cgroup_freeze(c, mode, id, 0); /* a frozen VM cannot stop */
-	c->err_rc = saved;
+	c->err.rc = saved;
 	if (bar_local_vm_alive(local)) {
 		int64_t until = bar_local_now_ms() + STOP_GRACE_MS;
 
