@@ -4,9 +4,10 @@
  * ABI header, like the plugins themselves.
  *
  * Today it holds the type descriptions of the standard resource types with
- * the in-place rules most clouds share, the cancellable sleep, and the check
- * of the host's ABI; cloud drivers add HTTP, signing, Retry-After parsing and
- * pagination here.
+ * the in-place rules most clouds share, the check of the host's ABI, input
+ * parsing, the first-error rule for a callback's error, and the cancellable
+ * sleep; cloud drivers add HTTP, signing, Retry-After parsing and pagination
+ * here.
  */
 #ifndef BAR_KIT_H
 #define BAR_KIT_H
