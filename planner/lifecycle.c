@@ -79,11 +79,13 @@ static void lifecycle_change(bar_plan *p, const bar_record *r, const transition 
 	};
 }
 
-/* "default/vm/a, default/vm/b (Suspended)" for the refusal message. */
-static void refuse(bar_buf *why, const bar_record *r)
+/* "default/vm/a (Suspended), default/vm/b (Failed)" for the refusal
+ * message: the first ten, then how many more. */
+static void refuse(bar_buf *why, size_t *n, const bar_record *r)
 {
-	bar_buf_printf(why, "%s%s (%s)", why->len ? ", " : "", r->address,
-	               r->status ? r->status : "Unknown");
+	if (++*n <= 10)
+		bar_buf_printf(why, "%s%s (%s)", why->len ? ", " : "", r->address,
+		               r->status ? r->status : "Unknown");
 }
 
 int bar_lifecycle_plan(bar_plan **out, bar_snapshot *snap, const bar_lifecycle_opts *lo)
@@ -94,7 +96,7 @@ int bar_lifecycle_plan(bar_plan **out, bar_snapshot *snap, const bar_lifecycle_o
 	const char *mci_name = slash ? slash + 1 : lo->mci;
 	bar_buf why = BAR_BUF_INIT(8192);
 	bar_plan *p;
-	size_t matched = 0;
+	size_t matched = 0, refused = 0;
 
 	if (!t)
 		return bar_error_setc(BAR_EINVALID, "unknown MCI action \"%s\": use suspend, resume, "
@@ -125,7 +127,7 @@ int bar_lifecycle_plan(bar_plan **out, bar_snapshot *snap, const bar_lifecycle_o
 		if (t->to && r->status && !strcmp(r->status, t->to))
 			continue; /* already there */
 		if (t->from && (!r->status || strcmp(r->status, t->from))) {
-			refuse(&why, r);
+			refuse(&why, &refused, r);
 			continue;
 		}
 		lifecycle_change(p, r, t);
@@ -138,6 +140,8 @@ int bar_lifecycle_plan(bar_plan **out, bar_snapshot *snap, const bar_lifecycle_o
 			free(caddr);
 		}
 	}
+	if (refused > 10)
+		bar_buf_printf(&why, " and %zu more", refused - 10);
 	if (!matched || why.len) {
 		if (!matched)
 			bar_error_setc(BAR_ENOTFOUND, "MCI %s has no VM%s%s%s", lo->mci,
