@@ -397,6 +397,14 @@ static int do_create(engine *e, const node *nd, const bar_conn *conn,
 		rc = record_partial(e, c, o, key);
 		goto done;
 	}
+	if (rc < 0 && rc != BAR_ERETRY && rc != BAR_ETIMEOUT && rc != BAR_ECANCELED) {
+		/* a definite refusal made nothing: no intent to reconcile */
+		bar_error err;
+
+		bar_error_save(&err);
+		bar_state_intent_delete(e->st, c->address);
+		bar_error_restore(&err);
+	}
 	x.operation = token;
 	if (rc == 0 && (store_secrets(e, c, &secrets) < 0 || record_ex(e, c, o, &x) < 0))
 		rc = undo_create(e, c, conn, &ctx, o->system_id);
@@ -501,7 +509,10 @@ static int do_delete(engine *e, const node *nd, const bar_conn *conn,
 
 		rc = bar_host_delete(conn, c->type, c->name, in, ctx0);
 		free(in);
-		return rc == BAR_ENOTFOUND ? 0 : rc;
+		if (rc == BAR_ENOTFOUND)
+			rc = 0;
+		/* an interrupted create's intent is settled with it */
+		return rc == 0 ? bar_state_intent_delete(e->st, c->address) : rc;
 	}
 	if (bar_state_get(e->st, c->address, &prior) == BAR_ENOTFOUND)
 		return 0; /* already gone from state */

@@ -723,6 +723,40 @@ static int check_lost_state(const bar_desired_set *ds, bar_snapshot *snap)
 	return rc;
 }
 
+/*
+ * Open intents of addresses the configuration no longer has (or all, for
+ * destroy) and no record holds: what such an interrupted create made is
+ * deleted (found by its idempotency tag), and the intent is forgotten.
+ */
+static void settle_dropped_intents(plan_builder *b, const bar_desired_set *ds,
+                                   const bar_snapshot *snap, int destroy)
+{
+	for (size_t i = 0; i < snap->intents.n; i++) {
+		const bar_intent *in = &snap->intents.items[i];
+		const char *made = json_string_value(json_object_get(snap->adopt, in->address));
+		const char *slash = strchr(in->address, '/'), *name = strrchr(in->address, '/');
+		char *ns;
+		bar_change *c;
+
+		if (bar_records_find(&snap->rs, in->address) ||
+		    (!destroy && ds && bar_desired_find(ds, in->address)) || !slash || !name)
+			continue;
+		ns = bar_strndup(in->address, (size_t)(slash - in->address));
+		c = change_new(b, BAR_DELETE, in->address, in->type, ns, name + 1, in->connection);
+		c->deps = json_array();
+		if (made) {
+			c->orphan = 1;
+			c->prior_system_id = bar_strdup(made);
+			set_reason(c, bar_printf("an interrupted create made %s, which the "
+			                         "configuration no longer has", made));
+		} else {
+			c->record_only = 1;
+			set_reason(c, bar_strdup("forget an unfinished create that made nothing"));
+		}
+		free(ns);
+	}
+}
+
 /* -refresh-only: one record-only change per record whose resource is gone
  * or whose live attributes or status differ from what was recorded. */
 static void refresh_only(plan_builder *b, const bar_snapshot *snap, json_t *drift)
@@ -799,6 +833,8 @@ int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_snapshot *snap,
 	for (size_t i = 0; !o->refresh_only && i < rs->n; i++)
 		if (o->destroy || !ds || !bar_desired_find(ds, rs->items[i].address))
 			delete_change(&b, &rs->items[i]);
+	if (!o->refresh_only && p->refreshed)
+		settle_dropped_intents(&b, ds, snap, o->destroy);
 	if (ds && !o->destroy && !o->refresh_only && check_capabilities(&b, ds, rs, snap->reg) < 0)
 		goto done;
 	if (ds && !o->destroy && !o->refresh_only)

@@ -1264,6 +1264,43 @@ static void test_reconcile(void)
 	free(d);
 }
 
+/* An interrupted create whose address the configuration then drops: what
+ * it made is deleted and its intent forgotten. */
+static void test_dropped_intent(void)
+{
+	char *d = small_config("dropped", "lostReplyRate: \"1\", createLatencyMs: \"400\"", 1);
+	char *args = bar_printf("exec '%s' apply -auto-approve '%s' >/dev/null 2>&1", barista, d);
+	char *log = bar_printf("grep -q '^P\tvm\t' '%s/sim.log' 2>/dev/null", d), *out, *cmd;
+	double t0 = bar_now_s();
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", args, (char *)NULL);
+		_exit(127);
+	}
+	while (bar_now_s() - t0 < 20 && system(log) != 0)
+		usleep(20000);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	CHECK(sim_vms(d) == 1 && count_type_in(d, "vm") == 0);
+	free(small_config("dropped", "", 1));
+	cmd = bar_printf("sed -i '/^kind: MCI/,$d' '%s/all.yaml' && sed -i '$d' '%s/all.yaml'", d, d);
+	CHECK(system(cmd) == 0); /* the MCI (and its last "apiVersion" line) gone */
+	free(cmd);
+	CHECK(run_in(&out, "plan", d) == 0 && strstr(out, "configuration no longer has"));
+	free(out);
+	CHECK(run_in(&out, "apply -auto-approve", d) == 0 && sim_vms(d) == 0);
+	free(out);
+	cmd = bar_printf("test \"$(sqlite3 '%s/barista.db' 'SELECT count(*) FROM intents')\" = 0", d);
+	CHECK(system(cmd) == 0);
+	free(cmd);
+	CHECK(run_in(&out, "destroy -auto-approve", d) == 0);
+	free(out);
+	free(log);
+	free(args);
+	free(d);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -1301,6 +1338,7 @@ int main(int argc, char **argv)
 	test_partial_policy();
 	test_moves_and_labels();
 	test_reconcile();
+	test_dropped_intent();
 	free(dir);
 	free(state_path);
 	return test_verdict("cli");
