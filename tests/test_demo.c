@@ -136,6 +136,7 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
 	char *root, *out;
+	json_t *ids;
 	int rc;
 
 	if ((rc = test_local_begin("test_demo", argc, tmpdir, &state_path, &root)))
@@ -158,10 +159,12 @@ int main(int argc, char **argv)
 	CHECK(check_pages(3000) == 18);
 	action("reboot", "Running:18 (R:18/18)");
 	action("terminate", "Terminated:18 (R:0/18)");
+	ids = test_vm_ids(barista, state_path, specs);
 	destroyed = run(&out, "destroy -auto-approve") == 0 && strstr(out, "79 destroyed");
 	CHECK(destroyed);
 	free(out);
-	CHECK(system("ip netns list | grep -q '^bvm-'") != 0);
+	CHECK(json_array_size(ids) == 18 && test_netns_left(ids) == 0);
+	json_decref(ids);
 	free(root);
 	return test_verdict("paper demo");
 }

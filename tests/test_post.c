@@ -54,7 +54,7 @@ static json_t *vm_of(json_t *j, const char *name)
 int main(int argc, char **argv)
 {
 	char *root, *out;
-	json_t *j, *ok, *bad;
+	json_t *j, *ok, *bad, *ids;
 	const char *o;
 	int rc;
 
@@ -88,9 +88,11 @@ int main(int argc, char **argv)
 	CHECK(run(&out, "plan") == 0 && strstr(out, "-/+ default/vm/p-bad-1") &&
 	      strstr(out, "postCommands failed"));
 	free(out);
+	ids = test_vm_ids(barista, state_path, specs);
 	CHECK(run(&out, "destroy -auto-approve") == 0);
 	free(out);
-	CHECK(system("ip netns list | grep -q '^bvm-'") != 0);
+	CHECK(json_array_size(ids) == 2 && test_netns_left(ids) == 0);
+	json_decref(ids);
 	free(root);
 	return test_verdict("postCommands");
 }

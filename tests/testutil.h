@@ -9,6 +9,9 @@
 #include "error.h"
 #include "util.h"
 
+#include <jansson.h>
+#include <string.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -109,6 +112,42 @@ static inline void test_local_end(const char *barista, const char *state, const 
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", tmpdir);
 	free(cmd);
+}
+
+/*
+ * The VM system ids recorded in the state at `state`, as a JSON array (new
+ * reference), so that a test can check afterwards that exactly its own VMs'
+ * namespaces are gone (other tests' VMs may exist meanwhile).
+ */
+static inline json_t *test_vm_ids(const char *barista, const char *state, const char *specs)
+{
+	char *out;
+	json_t *list, *ids = json_array(), *r;
+	size_t i;
+
+	test_barista(&out, barista, state, specs, "state list -json");
+	list = json_loads(strchr(out, '[') ? strchr(out, '[') : out, 0, NULL);
+	json_array_foreach(list, i, r)
+		if (!strcmp(json_string_value(json_object_get(r, "type")), "vm"))
+			json_array_append(ids, json_object_get(r, "system_id"));
+	json_decref(list);
+	free(out);
+	return ids;
+}
+
+/* How many of these VMs still have a network namespace. */
+static inline size_t test_netns_left(const json_t *ids)
+{
+	size_t i, n = 0;
+	json_t *id;
+
+	json_array_foreach(ids, i, id) {
+		char *path = bar_printf("/run/netns/%s", json_string_value(id));
+
+		n += access(path, F_OK) == 0;
+		free(path);
+	}
+	return n;
 }
 
 /* Print the verdict and return the exit status. */
