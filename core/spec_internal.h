@@ -40,7 +40,7 @@ typedef struct spec_obj spec_obj;
 enum {
 	SPEC_G_NAME, SPEC_G_CONNECTION, SPEC_G_SPEC, SPEC_G_IMAGE, SPEC_G_VNET,
 	SPEC_G_SUBNET, SPEC_G_SGS, SPEC_G_SSHKEY, SPEC_G_COUNT, SPEC_G_LABELS,
-	SPEC_G_POST, SPEC_G__N
+	SPEC_G_POST, SPEC_G_BASTION, SPEC_G__N
 };
 
 /* What pass 3 needs of one MCI group: its YAML values by field (valid when
