@@ -251,6 +251,7 @@ static void collect(bar_remote_targets *t, const bar_records *rs, const bar_reco
 			obs = parse_obj(r->observed);
 			refs = parse_obj(r->refs);
 			t->items = bar_realloc(t->items, (t->n + 1) * sizeof(*t->items));
+			memset(&t->items[t->n], 0, sizeof(*t->items));
 			target_fill(&t->items[t->n++], r, obs, d, refs, keys_dir);
 			if (jstr(d, "bastion"))
 				bastion_fill(&t->items[t->n - 1], rs, mci, jstr(d, "bastion"),

@@ -150,6 +150,8 @@ int spec_missing(spec_load *L, const bar_ynode *map, const char *field);
 /* A string; `def` NULL makes the field required. */
 int spec_str(spec_load *L, const char **out, const bar_ynode *map,
              const bar_ynode *v, const char *field, const char *def);
+/* A YAML boolean (true/false, unquoted); `def` when absent. */
+int spec_bool(spec_load *L, int *out, const bar_ynode *v, const char *field, int def);
 /* An integer in [min, max]; `def` NULL makes the field required. */
 int spec_int(spec_load *L, int64_t *out, const bar_ynode *map, const bar_ynode *v,
              const char *field, const int64_t *def, int64_t min, int64_t max);

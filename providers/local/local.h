@@ -166,7 +166,7 @@ int bar_local_bridge_create(bar_local_ctx *c, const char *id, json_t *subnets);
 int bar_local_bridge_delete(bar_local_ctx *c, const char *id);
 /* A private VNet (attrs "private": true): a host nftables table
  * `ip barista-<id>` rejecting what the host itself sends into `cidr`
- * (host-unreachable), while traffic the host forwards between VNets still
+ * (admin-prohibited: connect fails at once with "No route to host"), while traffic the host forwards between VNets still
  * passes.  bar_local_private_drop removes the table; absent is fine. */
 int bar_local_private_add(bar_local_ctx *c, const char *id, const char *cidr);
 void bar_local_private_drop(bar_local_ctx *c, const char *id);

@@ -175,7 +175,7 @@ int bar_local_private_add(bar_local_ctx *c, const char *id, const char *cidr)
 	if (asprintf(&rules, "table ip barista-%s {\n"
 	                     "  chain host_out {\n"
 	                     "    type filter hook output priority 0; policy accept;\n"
-	                     "    ip daddr %s reject with icmp type host-unreachable\n"
+	                     "    ip daddr %s reject with icmp type admin-prohibited\n"
 	                     "  }\n"
 	                     "}\n", id, cidr) < 0)
 		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
