@@ -44,38 +44,16 @@ static char *state_path, *root;
 static char *ids[MAX_IDS];
 static size_t n_ids;
 
-typedef struct run_out {
-	int rc;
-	char *out, *err;
-} run_out;
+typedef test_out run_out;
+#define run_out_clear test_out_clear
 
-static void run_out_clear(run_out *r)
-{
-	free(r->out);
-	free(r->err);
-	memset(r, 0, sizeof(*r));
-}
-
-/* Run `ENV barista ARGS`, capturing its output. */
+/* Run `ENV barista ARGS`, capturing its output (shown when it failed). */
 static run_out run(const char *env, const char *args)
 {
-	char *out = bar_printf("%s/out", tmpdir), *err = bar_printf("%s/err", tmpdir);
-	char *cmd = bar_printf("%s '%s' %s >'%s' 2>'%s' </dev/null", env, barista, args, out, err);
-	run_out r;
-	int st;
+	run_out r = test_barista(tmpdir, barista, env, args);
 
-	fprintf(stderr, "+ %s barista %s\n", env, args);
-	st = system(cmd);
-	r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 255;
-	r.out = test_read_file(out);
-	r.err = test_read_file(err);
-	r.out = r.out ? r.out : bar_strdup("");
-	r.err = r.err ? r.err : bar_strdup("");
 	if (r.rc)
 		fprintf(stderr, "%s%s", r.out, r.err);
-	free(cmd);
-	free(out);
-	free(err);
 	return r;
 }
 
