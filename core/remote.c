@@ -152,6 +152,38 @@ static void target_fill(bar_remote_target *t, const bar_record *r, const json_t 
 	t->key_path = key_ref ? bar_keystore_path(keys_dir, key_ref, "privateKey") : NULL;
 }
 
+/* The first Running VM of `group` of the MCI, as a target to hop
+ * through; NULL with t->via_error set when there is none. */
+static void bastion_fill(bar_remote_target *t, const bar_records *rs, const bar_record *mci,
+                         const char *group, const char *keys_dir)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		const bar_record *r = &rs->items[i];
+		json_t *d, *obs, *refs;
+		int match;
+
+		if (strcmp(r->type, "vm") || strcmp(r->ns, mci->ns) || !r->status ||
+		    strcmp(r->status, "Running"))
+			continue;
+		d = parse_obj(r->desired);
+		match = jstr(d, "mci") && !strcmp(jstr(d, "mci"), mci->name) && jstr(d, "group") &&
+		        !strcmp(jstr(d, "group"), group);
+		if (match) {
+			obs = parse_obj(r->observed);
+			refs = parse_obj(r->refs);
+			t->via = bar_calloc(1, sizeof(*t->via));
+			target_fill(t->via, r, obs, d, refs, keys_dir);
+			json_decref(obs);
+			json_decref(refs);
+		}
+		json_decref(d);
+		if (match)
+			return;
+	}
+	t->via_error = bar_printf("%s: bastion group \"%s\" of MCI %s has no Running VM "
+	                          "recorded in state", t->name, group, mci->address);
+}
+
 /* Why a named VM or group matched nothing: the message lists what exists. */
 static int explain_none(const bar_remote_select *sel, const char *mci, const bar_buf *groups,
                         const bar_buf *vms, const bar_buf *labels, const char *missing_vm)
@@ -219,7 +251,11 @@ static void collect(bar_remote_targets *t, const bar_records *rs, const bar_reco
 			obs = parse_obj(r->observed);
 			refs = parse_obj(r->refs);
 			t->items = bar_realloc(t->items, (t->n + 1) * sizeof(*t->items));
+			memset(&t->items[t->n], 0, sizeof(*t->items));
 			target_fill(&t->items[t->n++], r, obs, d, refs, keys_dir);
+			if (jstr(d, "bastion"))
+				bastion_fill(&t->items[t->n - 1], rs, mci, jstr(d, "bastion"),
+				             keys_dir);
 			json_decref(obs);
 			json_decref(refs);
 		}
@@ -272,23 +308,33 @@ int bar_remote_targets_select(bar_remote_targets *out, const bar_records *rs,
 	return rc;
 }
 
+void bar_remote_target_clear(bar_remote_target *x)
+{
+	if (!x)
+		return;
+	free(x->name);
+	free(x->address);
+	free(x->group);
+	free(x->status);
+	free(x->host);
+	free(x->user);
+	free(x->system_id);
+	free(x->host_key);
+	free(x->key_path);
+	if (x->via) {
+		bar_remote_target_clear(x->via);
+		free(x->via);
+	}
+	free(x->via_error);
+	memset(x, 0, sizeof(*x));
+}
+
 void bar_remote_targets_clear(bar_remote_targets *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->n; i++) {
-		bar_remote_target *x = &t->items[i];
-
-		free(x->name);
-		free(x->address);
-		free(x->group);
-		free(x->status);
-		free(x->host);
-		free(x->user);
-		free(x->system_id);
-		free(x->host_key);
-		free(x->key_path);
-	}
+	for (size_t i = 0; i < t->n; i++)
+		bar_remote_target_clear(&t->items[i]);
 	free(t->items);
 	free(t->mci);
 	memset(t, 0, sizeof(*t));

@@ -36,6 +36,9 @@ typedef struct bar_remote_target {
 	char *system_id;
 	char *host_key;  /* pinned OpenSSH public key line */
 	char *key_path;  /* private key in the key store */
+	struct bar_remote_target *via; /* the bastion VM its group is reached
+	                  * through (group field bastion), or NULL */
+	char *via_error; /* why a bastion was wanted but none is usable */
 } bar_remote_target;
 
 typedef struct bar_remote_targets {
@@ -65,12 +68,16 @@ typedef struct bar_remote_select {
  * beside the state.  BAR_ENOTFOUND when the MCI, a group or a VM does not
  * exist or nothing matches (the message lists what exists); BAR_EINVALID
  * for a malformed label.  A VM recorded without an address or host key is
- * still a target (its run fails and says why).  *out is the caller's
- * (bar_remote_targets_clear).
+ * still a target (its run fails and says why).  A VM of a group with a
+ * bastion gets `via`: the first Running VM (in address order) of the
+ * bastion group of the same MCI, or via_error when there is none.  *out is
+ * the caller's (bar_remote_targets_clear).
  */
 int bar_remote_targets_select(bar_remote_targets *out, const bar_records *rs,
                               const char *keys_dir, const bar_remote_select *sel);
 void bar_remote_targets_clear(bar_remote_targets *t);
+/* Free what one target holds (its bastion too) and zero it. */
+void bar_remote_target_clear(bar_remote_target *x);
 
 typedef enum bar_remote_kind {
 	BAR_REMOTE_EXEC = 0, /* run `command` */

@@ -256,29 +256,49 @@ static int remaining_ms(int64_t deadline)
 }
 
 /* A session to the target: from the pool, or a new one (fresh forces new). */
-static int session_open(const run_ctx *c, const bar_remote_target *t, int64_t deadline,
-                        int fresh, bar_ssh **s, int *reused)
+/* SSH options for one machine (the target or its bastion). */
+static int session_opts(bar_ssh_opts *so, const run_ctx *c, const bar_remote_target *t,
+                        int64_t deadline)
 {
-	bar_ssh_opts so = BAR_SSH_OPTS_INIT;
 	int connect_ms = c->job->connect_timeout_ms > 0 ? c->job->connect_timeout_ms
 	                                                : CONNECT_TIMEOUT_MS;
-	char *identity;
-	int rc;
 
 	if (!t->host || !*t->host || !t->host_key || !t->key_path)
 		return bar_error_set("%s: no %s recorded in state (status %s)", t->name,
 		                     !t->host || !*t->host ? "address" : !t->host_key ? "host key"
 		                                                                       : "SSH key",
 		                     t->status), BAR_EINVALID;
-	so.host = t->host;
-	so.port = t->port;
-	so.user = t->user;
-	so.private_key_path = t->key_path;
-	so.host_key = t->host_key;
-	so.connect_timeout_ms = connect_ms < remaining_ms(deadline) ? connect_ms
-	                                                            : remaining_ms(deadline);
-	so.timeout_ms = remaining_ms(deadline);
-	so.cancel = c->o->cancel;
+	so->host = t->host;
+	so->port = t->port;
+	so->user = t->user;
+	so->private_key_path = t->key_path;
+	so->host_key = t->host_key;
+	so->connect_timeout_ms = connect_ms < remaining_ms(deadline) ? connect_ms
+	                                                             : remaining_ms(deadline);
+	so->timeout_ms = remaining_ms(deadline);
+	so->cancel = c->o->cancel;
+	so->name = t->name;
+	return 0;
+}
+
+static int session_open(const run_ctx *c, const bar_remote_target *t, int64_t deadline,
+                        int fresh, bar_ssh **s, int *reused)
+{
+	bar_ssh_opts so = BAR_SSH_OPTS_INIT, via = BAR_SSH_OPTS_INIT;
+	char *identity;
+	int rc;
+
+	if (t->via_error)
+		return bar_error_set("%s", t->via_error), BAR_EINVALID;
+	if ((rc = session_opts(&so, c, t, deadline)) < 0)
+		return rc;
+	if (t->via) {
+		if ((rc = session_opts(&via, c, t->via, deadline)) < 0) {
+			bar_error_prefix("%s: bastion", t->name);
+			return rc;
+		}
+		so.via = &via;
+	}
 	*reused = 0;
 	if (!c->o->pool || fresh)
 		return bar_ssh_connect(s, &so);

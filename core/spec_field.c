@@ -357,6 +357,20 @@ int spec_str(spec_load *L, const char **out, const bar_ynode *map,
 	return 0;
 }
 
+int spec_bool(spec_load *L, int *out, const bar_ynode *v, const char *field, int def)
+{
+	int b;
+
+	if (spec_absent(v)) {
+		*out = def;
+		return 0;
+	}
+	if (v->type != BAR_Y_SCALAR || !bar_ynode_is_bool(v, &b))
+		return wrong_type(L, v, field, "true or false");
+	*out = b;
+	return 0;
+}
+
 /* A quoted "3" where a number is wanted: say so instead of "got "3"". */
 static int quoted_number(const bar_ynode *v)
 {

@@ -40,7 +40,7 @@ typedef struct spec_obj spec_obj;
 enum {
 	SPEC_G_NAME, SPEC_G_CONNECTION, SPEC_G_SPEC, SPEC_G_IMAGE, SPEC_G_VNET,
 	SPEC_G_SUBNET, SPEC_G_SGS, SPEC_G_SSHKEY, SPEC_G_COUNT, SPEC_G_LABELS,
-	SPEC_G_POST, SPEC_G__N
+	SPEC_G_POST, SPEC_G_BASTION, SPEC_G__N
 };
 
 /* What pass 3 needs of one MCI group: its YAML values by field (valid when
@@ -150,6 +150,8 @@ int spec_missing(spec_load *L, const bar_ynode *map, const char *field);
 /* A string; `def` NULL makes the field required. */
 int spec_str(spec_load *L, const char **out, const bar_ynode *map,
              const bar_ynode *v, const char *field, const char *def);
+/* A YAML boolean (true/false, unquoted); `def` when absent. */
+int spec_bool(spec_load *L, int *out, const bar_ynode *v, const char *field, int def);
 /* An integer in [min, max]; `def` NULL makes the field required. */
 int spec_int(spec_load *L, int64_t *out, const bar_ynode *map, const bar_ynode *v,
              const char *field, const int64_t *def, int64_t min, int64_t max);

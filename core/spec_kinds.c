@@ -295,10 +295,11 @@ static json_t *check_subnets(spec_load *L, const bar_ynode *spec, const bar_ynod
 
 void spec_check_vnet(spec_load *L, spec_obj *o)
 {
-	static const char *const known[] = { "connection", "cidr", "subnets", NULL };
-	enum { V_CONNECTION, V_CIDR, V_SUBNETS };
-	const bar_ynode *f[3], *spec = o->spec;
+	static const char *const known[] = { "connection", "cidr", "subnets", "private", NULL };
+	enum { V_CONNECTION, V_CIDR, V_SUBNETS, V_PRIVATE };
+	const bar_ynode *f[4], *spec = o->spec;
 	const char *cidr = NULL;
+	int priv = 0;
 	uint32_t addr = 0;
 	int prefix = 0;
 	json_t *attrs = json_object();
@@ -312,6 +313,9 @@ void spec_check_vnet(spec_load *L, spec_obj *o)
 	set_str(attrs, "cidr", cidr ? cidr : "");
 	json_object_set_new(attrs, "subnets",
 	                    check_subnets(L, spec, f[V_SUBNETS], cidr, addr, prefix));
+	/* absent unless true, so other VNets normalise (and hash) as before */
+	if (spec_bool(L, &priv, f[V_PRIVATE], "private", 0) == 0 && priv)
+		json_object_set_new(attrs, "private", json_true());
 }
 
 /* ---- SecurityGroup ----------------------------------------------------- */

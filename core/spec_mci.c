@@ -95,6 +95,22 @@ static void group_security_groups(spec_load *L, group_ctx *g, const bar_ynode *v
 	}
 }
 
+/* bastion: {group: G}: the group's VMs are reached through a VM of G.
+ * Absent when not set, so other groups normalise as before. */
+static void group_bastion(spec_load *L, group_ctx *g, const bar_ynode *v)
+{
+	static const char *const known[] = { "group", NULL };
+	const bar_ynode *map, *f[1];
+	const char *via;
+
+	if (spec_map(L, &map, g->item, v, "bastion", 0) < 0 || !map)
+		return;
+	if (spec_fields(L, map, "bastion", known, f) < 0)
+		return;
+	if (spec_name(L, &via, map, f[0], "group") == 0)
+		set_str(g->json, "bastion", via);
+}
+
 /* postCommands: shell command lines run on each new VM, in order. */
 static void group_post_commands(spec_load *L, group_ctx *g, const bar_ynode *v)
 {
@@ -134,7 +150,7 @@ static void check_group(spec_load *L, spec_obj *o, spec_group *out,
 {
 	static const char *const known[] = { "name", "connection", "spec", "image", "vnet",
 	                                     "subnet", "securityGroups", "sshKey", "count",
-	                                     "labels", "postCommands", NULL };
+	                                     "labels", "postCommands", "bastion", NULL };
 	static const int64_t one = 1;
 	const bar_ynode **f = out->f;
 	const char *name = NULL, *subnet;
@@ -171,6 +187,30 @@ static void check_group(spec_load *L, spec_obj *o, spec_group *out,
 		labels = json_object();
 	json_object_set_new(g.json, "labels", labels);
 	group_post_commands(L, &g, f[SPEC_G_POST]);
+	group_bastion(L, &g, f[SPEC_G_BASTION]);
+}
+
+/* Each bastion names another group of the MCI, one without a bastion of its
+ * own (one hop: the bastion must be reachable from the host). */
+static void check_bastions(spec_load *L, const spec_obj *o, const spec_index *ix)
+{
+	for (size_t i = 0; i < o->n_groups; i++) {
+		const char *via = json_string_value(json_object_get(o->groups[i].json, "bastion"));
+		const char *name = json_string_value(json_object_get(o->groups[i].json, "name"));
+		const bar_ynode *at = o->groups[i].f[SPEC_G_BASTION];
+		const size_t *j = via ? spec_index_get(ix, via) : NULL;
+
+		if (!via)
+			continue;
+		if (!j)
+			spec_diag(L, at, "group \"%s\": bastion group \"%s\" is not a group of "
+			          "this MCI", name, via);
+		else if (*j == i)
+			spec_diag(L, at, "group \"%s\" cannot be its own bastion", name);
+		else if (json_object_get(o->groups[*j].json, "bastion"))
+			spec_diag(L, at, "group \"%s\": bastion group \"%s\" is itself reached "
+			          "through a bastion; only one hop is supported", name, via);
+	}
 }
 
 void spec_check_mci(spec_load *L, spec_obj *o)
@@ -210,6 +250,7 @@ void spec_check_mci(spec_load *L, spec_obj *o)
 		json_array_append_new(groups, o->groups[i].json);
 	}
 	spec_scope_clear(L);
+	check_bastions(L, o, &ix);
 	spec_index_free(&ix);
 	free(names);
 }

@@ -414,10 +414,17 @@ int bar_ssh_connect(bar_ssh **out, const bar_ssh_opts *opts)
 	s->cancel = opts->cancel;
 	snprintf(s->where, sizeof(s->where), strchr(opts->host, ':') ? "[%s]:%d" : "%s:%d",
 	         opts->host, opts->port);
-	rc = ssh_tcp_connect(&s->fd, opts->host, opts->port, deadline, s->where,
-	                     opts->connect_timeout_ms);
+	if (opts->via)
+		rc = bar_ssh_tunnel_open(&s->tunnel, &s->fd, opts->via, opts->host, opts->port,
+		                         deadline, opts->connect_timeout_ms);
+	else
+		rc = ssh_tcp_connect(&s->fd, opts->host, opts->port, deadline, s->where,
+		                     opts->connect_timeout_ms);
 	if (rc != 0)
 		goto done;
+	if (s->tunnel) /* messages say which way the session went */
+		snprintf(s->where + strlen(s->where), sizeof(s->where) - strlen(s->where),
+		         " via %s", bar_ssh_tunnel_where(s->tunnel));
 	rc = ssh_session_start(s, opts, &pin, deadline);
 	if (rc != 0)
 		goto done;
@@ -755,6 +762,7 @@ void bar_ssh_free(bar_ssh *s)
 	}
 	if (s->fd >= 0)
 		close(s->fd);
+	bar_ssh_tunnel_free(s->tunnel); /* after the close: its pump sees EOF */
 	free(s->pool_key);
 	free(s);
 }

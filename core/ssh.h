@@ -41,11 +41,18 @@ typedef struct bar_ssh_opts {
 	                               * (bar_ssh_exec) */
 	const bar_cancel *cancel;   /* when it becomes non-zero, waits end
 	                               * with BAR_ECANCELED; may be NULL */
+	const struct bar_ssh_opts *via; /* a bastion: when set, host:port is
+	                               * reached through a direct-tcpip channel
+	                               * of a session to it (its own host key
+	                               * pinned, its own key); one hop only */
+	const char *name;             /* the machine's name in messages about a
+	                               * bastion ("bastion <name>: ..."); may be
+	                               * NULL */
 } bar_ssh_opts;
 
 #define BAR_SSH_OPTS_VERSION 1
 #define BAR_SSH_OPTS_INIT { BAR_SSH_OPTS_VERSION, NULL, 22, "root", NULL, NULL, \
-	                    5000, 30000, (size_t)1 << 20, NULL }
+	                    5000, 30000, (size_t)1 << 20, NULL, NULL, NULL }
 
 /* The SSH module's own return code: a step did not finish within its
  * timeout (the message says which).  The session is unusable afterwards. */
@@ -74,6 +81,14 @@ typedef struct bar_ssh_result {
  * or the server rejects the user key, and -1 for anything else (refused,
  * unreachable, timed out, protocol error); the message names host:port and
  * the step that failed.  *out is untouched on failure.
+ *
+ * With opts->via the TCP connection is replaced by a channel through a
+ * session to the bastion (core/ssh_tunnel.c): the bastion only forwards
+ * bytes; this end still checks the target's pinned key and authenticates
+ * with its own key over the tunnel.  A failure to reach or log into the
+ * bastion returns what bar_ssh_connect(via) would, with the message
+ * prefixed "bastion <via->name>".  The bastion session lives as long as
+ * this one and is closed by bar_ssh_free.
  */
 int bar_ssh_connect(bar_ssh **out, const bar_ssh_opts *opts);
 

@@ -1,7 +1,8 @@
 /*
  * ssh_int.h - what the files of the SSH module share and nothing else sees:
  * the session struct and waiting on its socket.  ssh.c connects and runs
- * commands, ssh_sftp.c transfers files over the same sessions.
+ * commands, ssh_sftp.c transfers files over the same sessions,
+ * ssh_tunnel.c carries a session through a bastion's.
  */
 #ifndef BAR_SSH_INT_H
 #define BAR_SSH_INT_H
@@ -11,6 +12,8 @@
 #include <libssh2.h>
 #include <libssh2_sftp.h>
 #include <stdint.h>
+
+typedef struct bar_ssh_tunnel bar_ssh_tunnel;
 
 struct bar_ssh {
 	LIBSSH2_SESSION *session;
@@ -23,6 +26,7 @@ struct bar_ssh {
 	LIBSSH2_SFTP *sftp;         /* opened by the first file operation */
 	char *pool_key;             /* identity in a bar_ssh_pool, or NULL */
 	int64_t idle_since;         /* when it was put back into its pool */
+	bar_ssh_tunnel *tunnel;     /* the bastion hop fd runs through, or NULL */
 };
 
 /*
@@ -40,5 +44,23 @@ void bar_ssh_break(bar_ssh *s);
 
 /* libssh2's last message for the session (borrowed). */
 const char *bar_ssh_lib_error(bar_ssh *s);
+
+/*
+ * Connect to the bastion `via` (bar_ssh_connect), open a direct-tcpip
+ * channel from it to host:port by the deadline and start the pump.  *fd is
+ * a non-blocking socket that reads and writes the channel: the target's
+ * session runs over it and closes it before bar_ssh_tunnel_free.  Returns
+ * what bar_ssh_connect returns for the bastion (the message prefixed with
+ * "bastion <via->name>" when named), or -1.
+ */
+int bar_ssh_tunnel_open(bar_ssh_tunnel **out, int *fd, const bar_ssh_opts *via,
+                        const char *host, int port, int64_t deadline, int limit_ms);
+
+/* "host:port" of the bastion (borrowed). */
+const char *bar_ssh_tunnel_where(const bar_ssh_tunnel *t);
+
+/* Stop the pump (its fd must be closed already), close the channel and
+ * the bastion session.  Accepts NULL. */
+void bar_ssh_tunnel_free(bar_ssh_tunnel *t);
 
 #endif

@@ -49,7 +49,7 @@ void bar_ssh_pool_free(bar_ssh_pool *p)
 /* Everything that must match for a session to be reused.  The key file is
  * named by path and identified by inode, size and mtime, so a key replaced
  * under the same name is not served an old session either. */
-static char *pool_key(const bar_ssh_opts *o, const char *identity)
+static char *pool_key_hop(const bar_ssh_opts *o, const char *identity)
 {
 	struct stat st;
 
@@ -59,6 +59,21 @@ static char *pool_key(const bar_ssh_opts *o, const char *identity)
 	                  o->port, o->user, o->host_key, o->private_key_path,
 	                  (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
 	                  (long long)st.st_size, (long long)st.st_mtim.tv_sec);
+}
+
+/* A session through a bastion is keyed by the bastion's identity too, so
+ * one reached directly (or through another bastion) is never reused. */
+static char *pool_key(const bar_ssh_opts *o, const char *identity)
+{
+	char *key = pool_key_hop(o, identity), *via, *both;
+
+	if (!o->via)
+		return key;
+	via = pool_key_hop(o->via, "via");
+	both = bar_printf("%s\n%s", key, via);
+	free(key);
+	free(via);
+	return both;
 }
 
 /* An idle connection the server closed reads as EOF at once. */

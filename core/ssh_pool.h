@@ -5,7 +5,8 @@
  *
  * A session is reused only for the same identity: the caller's name for
  * the machine (Barista passes "<state address>|<system id>"), host, port,
- * user, pinned host key and private key file (path, inode, size, mtime).
+ * user, pinned host key and private key file (path, inode, size, mtime),
+ * and the same of the bastion when the session goes through one.
  * A VM that is re-created gets a new system id and host key, so it is never
  * served a session to its predecessor.  Idle sessions are closed after the
  * pool's idle time.  The pool is thread-safe; each session taken from it is

@@ -139,20 +139,27 @@ int bar_mux_peer_ok(int fd)
 
 static const char *const kinds[] = { "exec", "put", "get" };
 
+/* A target, with its bastion as a nested target. */
+static json_t *target_json(const bar_remote_target *x)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:i, s:s, s:s, s:s?, s:s?, s:s?}",
+	                      "name", x->name, "address", x->address, "group", x->group,
+	                      "status", x->status, "host", x->host, "port", x->port, "user",
+	                      x->user, "system_id", x->system_id, "host_key", x->host_key,
+	                      "key_path", x->key_path, "via_error", x->via_error);
+
+	if (x->via)
+		json_object_set_new(o, "via", target_json(x->via));
+	return o;
+}
+
 json_t *bar_mux_request_json(const bar_remote_targets *t, const bar_remote_job *job,
                              int parallel)
 {
 	json_t *arr = json_array();
 
-	for (size_t i = 0; i < t->n; i++) {
-		const bar_remote_target *x = &t->items[i];
-
-		json_array_append_new(arr, json_pack(
-		    "{s:s, s:s, s:s, s:s, s:s?, s:i, s:s, s:s, s:s?, s:s?}", "name", x->name,
-		    "address", x->address, "group", x->group, "status", x->status, "host",
-		    x->host, "port", x->port, "user", x->user, "system_id", x->system_id,
-		    "host_key", x->host_key, "key_path", x->key_path));
-	}
+	for (size_t i = 0; i < t->n; i++)
+		json_array_append_new(arr, target_json(&t->items[i]));
 	return json_pack("{s:s, s:i, s:{s:s, s:s?, s:s?, s:s?, s:b, s:i, s:i}, s:o}", "op",
 	                 "run", "parallel", parallel, "job", "kind", kinds[job->kind],
 	                 "command", job->command, "local", job->local, "remote", job->remote,
@@ -165,7 +172,8 @@ static char *opt_str(const json_t *o, const char *key)
 	return bar_strdup(json_string_value(json_object_get(o, key)));
 }
 
-static int target_parse(bar_remote_target *x, const json_t *o)
+/* A target; depth 0 may carry a bastion (one hop only). */
+static int target_parse(bar_remote_target *x, const json_t *o, int depth)
 {
 	x->name = opt_str(o, "name");
 	x->address = opt_str(o, "address");
@@ -177,6 +185,12 @@ static int target_parse(bar_remote_target *x, const json_t *o)
 	x->system_id = opt_str(o, "system_id");
 	x->host_key = opt_str(o, "host_key");
 	x->key_path = opt_str(o, "key_path");
+	x->via_error = opt_str(o, "via_error");
+	if (json_is_object(json_object_get(o, "via")) && depth == 0) {
+		x->via = bar_calloc(1, sizeof(*x->via));
+		if (target_parse(x->via, json_object_get(o, "via"), 1) < 0)
+			return -1;
+	}
 	if (!x->name || !x->address || !x->group || !x->status || !x->user || !x->system_id ||
 	    x->port <= 0 || x->port > 65535)
 		return bar_error_set("session broker: malformed target");
@@ -210,7 +224,7 @@ int bar_mux_request_parse(const json_t *j, bar_remote_targets *t, bar_remote_job
 	t->items = bar_calloc(json_array_size(arr), sizeof(*t->items));
 	json_array_foreach(arr, i, x) {
 		t->n = i + 1;
-		if (target_parse(&t->items[i], x) < 0) {
+		if (target_parse(&t->items[i], x, 0) < 0) {
 			bar_remote_targets_clear(t);
 			return -1;
 		}

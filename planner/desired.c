@@ -171,11 +171,14 @@ static void canon_str(bar_buf *buf, const char *key, const char *val, int first)
 static void vm_hash(bar_desired *d, bar_buf *buf)
 {
 	const json_t *g = d->group;
+	const char *via = json_string_value(json_object_get(g, "bastion"));
 	char num[32];
 
 	buf->len = 0;
 	bar_buf_add(buf, "{", 1);
-	canon_str(buf, "connection", str(g, "connection"), 1);
+	if (via) /* absent unless set: other VMs hash as before */
+		canon_str(buf, "bastion", via, 1);
+	canon_str(buf, "connection", str(g, "connection"), !via);
 	canon_str(buf, "group", str(g, "name"), 0);
 	canon_str(buf, "image", str(g, "image"), 0);
 	snprintf(num, sizeof(num), ",\"index\":%d,\"labels\":", d->index);
@@ -223,6 +226,9 @@ static void vm_expand(bar_desired *d)
 	 * empty, so VMs without them hash as before */
 	if (json_array_size(json_object_get(g, "postCommands")))
 		json_object_set_nocheck(d->attrs, "postCommands", json_object_get(g, "postCommands"));
+	/* how the host reaches the VM (core/remote.c); host-only as well */
+	if (json_string_value(json_object_get(g, "bastion")))
+		set_str(d->attrs, "bastion", str(g, "bastion"));
 	dep_add(d, mci->ns, "connection", d->connection);
 	dep_add(d, mci->ns, "mci", mci->name);
 	ref_add(d, "spec", "spec", str(g, "spec"));

@@ -19,7 +19,7 @@ static const char *const connection_forces[] = {"driver", "region", "zone", NULL
 
 /* Attributes the host acts on itself and never sends to a provider: a
  * change of them alone is recorded, nothing is replaced. */
-static const char *const host_attrs[] = {"postCommands", NULL};
+static const char *const host_attrs[] = {"postCommands", "bastion", NULL};
 
 static const char *const transitional_statuses[] = {"Creating", "Suspending", "Resuming",
                                                     "Rebooting", "Terminating", "Deleting",

@@ -47,40 +47,13 @@ typedef struct vm {
 static vm vms[MAX_VMS];
 static size_t n_vms;
 
-/* What one barista run printed. */
-typedef struct run_out {
-	int rc;
-	char *out, *err;
-} run_out;
-
-static void run_out_clear(run_out *r)
-{
-	free(r->out);
-	free(r->err);
-	memset(r, 0, sizeof(*r));
-}
+typedef test_out run_out;
+#define run_out_clear test_out_clear
 
 /* Run `barista CMD` with env prefix (may be ""), capturing its output. */
 static run_out run_env(const char *env, const char *args)
 {
-	char *out = bar_printf("%s/out", tmpdir), *err = bar_printf("%s/err", tmpdir);
-	char *cmd = bar_printf("%s '%s' %s >'%s' 2>'%s' </dev/null", env, barista, args, out, err);
-	run_out r;
-	int st;
-
-	fprintf(stderr, "+ barista %s\n", args);
-	st = system(cmd);
-	r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 255;
-	r.out = test_read_file(out);
-	r.err = test_read_file(err);
-	if (!r.out)
-		r.out = bar_strdup("");
-	if (!r.err)
-		r.err = bar_strdup("");
-	free(cmd);
-	free(out);
-	free(err);
-	return r;
+	return test_barista_env(tmpdir, barista, env, args);
 }
 
 static run_out run(const char *args)

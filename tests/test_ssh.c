@@ -472,6 +472,49 @@ static void *thread_exec(void *arg)
 	return (void *)ok;
 }
 
+/* A session through a bastion: our sshd forwards to itself.  Big output
+ * crosses the pump both ways; a wrong pinned key on either hop is refused;
+ * a bastion that cannot be reached is named in the message. */
+static void test_via(void)
+{
+	char hk[1024], key[512], hk2[1024], key2[512], *wrong;
+	bar_ssh_opts o = good_opts(hk, sizeof(hk), key, sizeof(key));
+	bar_ssh_opts via = good_opts(hk2, sizeof(hk2), key2, sizeof(key2));
+	bar_ssh *s = NULL;
+	bar_ssh_result r = { 0 };
+	int rc;
+
+	via.name = "jump-1";
+	o.via = &via;
+	rc = bar_ssh_connect(&s, &o);
+	CHECK(rc == 0 && s, "connect via: %d %s", rc, bar_error_last());
+	if (s) {
+		CHECK(strstr(bar_ssh_where(s), " via 127.0.0.1:"), "where %s", bar_ssh_where(s));
+		rc = bar_ssh_exec(s, "head -c 900000 /dev/zero | tr '\\0' x; echo e >&2", &r);
+		CHECK(rc == 0 && r.out_len == 900000 && r.err_len == 2, "exec via: %d %zu %s", rc,
+		      r.out_len, rc ? bar_error_last() : "");
+		bar_ssh_result_clear(&r);
+		bar_ssh_free(s);
+		s = NULL;
+	}
+	wrong = bar_printf("%s", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEi0gwbdvDuavYBo0NpJzb13mtSM2nIcrOrqH4y8xbHo");
+	o.host_key = wrong;
+	rc = bar_ssh_connect(&s, &o);
+	CHECK(rc == BAR_EAUTH && !s && !strstr(bar_error_last(), "bastion"),
+	      "target key pinned through the tunnel: %d %s", rc, bar_error_last());
+	o.host_key = hk;
+	via.host_key = wrong;
+	rc = bar_ssh_connect(&s, &o);
+	CHECK(rc == BAR_EAUTH && !s && strstr(bar_error_last(), "bastion jump-1: "),
+	      "bastion key pinned: %d %s", rc, bar_error_last());
+	via.host_key = hk2;
+	via.port = 1; /* nothing listens */
+	rc = bar_ssh_connect(&s, &o);
+	CHECK(rc == -1 && !s && strstr(bar_error_last(), "bastion jump-1: ssh 127.0.0.1:1: connect"),
+	      "bastion down: %d %s", rc, bar_error_last());
+	free(wrong);
+}
+
 static void test_threads(void)
 {
 	pthread_t t[6];
@@ -508,6 +551,7 @@ static int run_tests(void)
 	test_timeout();
 	test_refused_and_silent();
 	test_threads();
+	test_via();
 	kill(sshd, SIGTERM);
 	waitpid(sshd, NULL, 0);
 	if (failures) {

@@ -161,4 +161,40 @@ static inline int test_verdict(const char *name)
 	return 0;
 }
 
+/* What one run of the barista binary printed. */
+typedef struct test_out {
+	int rc;
+	char *out, *err;
+} test_out;
+
+static inline void test_out_clear(test_out *r)
+{
+	free(r->out);
+	free(r->err);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Run `ENV BARISTA ARGS` with stdout and stderr captured through files in
+ * dir; out and err are never NULL. */
+static inline test_out test_barista_env(const char *dir, const char *barista,
+                                        const char *env, const char *args)
+{
+	char *out = bar_printf("%s/out", dir), *err = bar_printf("%s/err", dir);
+	char *cmd = bar_printf("%s '%s' %s >'%s' 2>'%s' </dev/null", env, barista, args, out, err);
+	test_out r;
+	int st;
+
+	fprintf(stderr, "+ %s barista %s\n", env, args);
+	st = system(cmd);
+	r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+	r.out = test_read_file(out);
+	r.err = test_read_file(err);
+	r.out = r.out ? r.out : bar_strdup("");
+	r.err = r.err ? r.err : bar_strdup("");
+	free(cmd);
+	free(out);
+	free(err);
+	return r;
+}
+
 #endif

@@ -167,6 +167,12 @@ void bar_local_ip_format(char *buf, size_t size, uint32_t ip);
 int bar_local_bridge_create(bar_local_ctx *c, const char *id, json_t *subnets);
 /* Remove the bridge; missing is fine. */
 int bar_local_bridge_delete(bar_local_ctx *c, const char *id);
+/* A private VNet (attrs "private": true): a host nftables table
+ * `ip barista-<id>` rejecting what the host itself sends into `cidr`
+ * (admin-prohibited: connect fails at once with "No route to host"), while traffic the host forwards between VNets still
+ * passes.  bar_local_private_drop removes the table; absent is fine. */
+int bar_local_private_add(bar_local_ctx *c, const char *id, const char *cidr);
+void bar_local_private_drop(bar_local_ctx *c, const char *id);
 /* 1 if a network interface of that name exists in the host namespace. */
 int bar_local_link_exists(const char *name);
 /* 1 if /run/netns/<id> exists. */

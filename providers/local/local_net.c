@@ -163,6 +163,38 @@ int bar_local_bridge_delete(bar_local_ctx *c, const char *id)
 	return 0;
 }
 
+int bar_local_private_add(bar_local_ctx *c, const char *id, const char *cidr)
+{
+	const char *argv[] = { "/usr/sbin/nft", "-f", "-", NULL };
+	char *rules = NULL;
+	int rc;
+
+	/* The output hook sees only what the host itself sends (forwarded
+	 * packets take the forward hook), so VMs of other VNets still reach
+	 * this one through the host, and a bastion on one can serve it. */
+	if (asprintf(&rules, "table ip barista-%s {\n"
+	                     "  chain host_out {\n"
+	                     "    type filter hook output priority 0; policy accept;\n"
+	                     "    ip daddr %s reject with icmp type admin-prohibited\n"
+	                     "  }\n"
+	                     "}\n", id, cidr) < 0)
+		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
+	rc = bar_local_run(c, NULL, argv, rules, NULL, 0);
+	free(rules);
+	return rc;
+}
+
+void bar_local_private_drop(bar_local_ctx *c, const char *id)
+{
+	char table[BAR_LOCAL_ID_MAX + 16];
+	const char *argv[] = { "/usr/sbin/nft", "delete", "table", "ip", table, NULL };
+	int saved = c->err.rc;
+
+	snprintf(table, sizeof(table), "barista-%s", id);
+	bar_local_run(c, NULL, argv, NULL, NULL, 1);
+	c->err.rc = saved; /* a table already gone is what we want */
+}
+
 /* Parse "a.b.c.d vmid" lines, keeping leases whose VM directory exists. */
 static int leases_parse(bar_local_ctx *c, char *text, uint32_t **ips, char (**vms)[BAR_LOCAL_ID_MAX],
                         size_t *n)

@@ -260,7 +260,7 @@ int bar_local_vnet_create(bar_local_ctx *c, json_t *in, bar_sink *out)
 	const char *text = json_string_value(json_object_get(attrs, "cidr"));
 	char id[BAR_LOCAL_ID_MAX] = "", path[PATH_MAX];
 	bar_local_cidr cidr;
-	int lock = -1, rc;
+	int priv = json_is_true(json_object_get(attrs, "private")), lock = -1, rc;
 
 	if ((rc = bar_local_cidr_parse(c, &cidr, text, "vnet cidr")) ||
 	    (rc = vnet_subnets(c, &subnets, &cidr, json_object_get(attrs, "subnets"))) ||
@@ -271,16 +271,21 @@ int bar_local_vnet_create(bar_local_ctx *c, json_t *in, bar_sink *out)
 		goto done;
 	json_object_set_new(meta, "observed", json_pack("{s:s,s:s,s:O}", "bridge", id, "cidr", text,
 	                                                "subnets", subnets));
+	if (priv)
+		json_object_set_new(json_object_get(meta, "observed"), "private", json_true());
 	if ((rc = bar_local_meta_save(c, "vnet", id, meta)))
 		goto done;
 	bar_local_unlock(lock);
 	lock = -1;
-	if ((rc = bar_local_bridge_create(c, id, subnets)))
+	if ((rc = bar_local_bridge_create(c, id, subnets)) ||
+	    (priv && (rc = bar_local_private_add(c, id, text))))
 		goto done;
 	rc = bar_local_emit(c, out, id, meta, "Available");
 done:
 	bar_local_unlock(lock);
 	if (rc && id[0]) {
+		if (priv)
+			bar_local_private_drop(c, id);
 		bar_local_bridge_delete(c, id);
 		if (bar_local_res_dir(c, path, "vnet", id) == 0)
 			bar_local_rmtree(c, path);
@@ -313,6 +318,7 @@ int bar_local_vnet_delete(bar_local_ctx *c, const char *id)
 		                      "vnet %s does not exist", id);
 	if ((rc = refuse_in_use(c, "vnet", id)) || (rc = bar_local_bridge_delete(c, id)))
 		return rc;
+	bar_local_private_drop(c, id); /* cheap, and right for a half-made VNet too */
 	return bar_local_rmtree(c, dir);
 }
 
