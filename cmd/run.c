@@ -205,11 +205,12 @@ static void print_summary(const bar_apply_summary *s, int destroy, double secs, 
 	                                     : s->failed ? "failed" : "incomplete";
 
 	if (json) {
-		json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f}", "type", "summary",
-		                      "result", result, "added", (json_int_t)s->added, "changed",
-		                      (json_int_t)s->changed, "destroyed", (json_int_t)s->destroyed,
-		                      "failed", (json_int_t)s->failed, "not_started",
-		                      (json_int_t)s->skipped, "seconds", secs);
+		json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "type",
+		                      "summary", "result", result, "added", (json_int_t)s->added,
+		                      "changed", (json_int_t)s->changed, "destroyed",
+		                      (json_int_t)s->destroyed, "failed", (json_int_t)s->failed,
+		                      "not_started", (json_int_t)s->skipped, "retries",
+		                      (json_int_t)s->retries, "seconds", secs);
 		char *text = json_dumps(j, JSON_COMPACT);
 
 		puts(text);
@@ -258,7 +259,7 @@ int cmd_run_plan(const cmd_opts *o, const bar_plan *plan, bar_state *st, bar_reg
 	bar_apply_summary sum;
 	bar_apply_opts ao = BAR_APPLY_OPTS_INIT;
 	progress pg = {o->json, cmd_color(o), bar_now_s(), 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, 0};
-	bar_apply_summary none = {0, 0, 0, 0, 0};
+	bar_apply_summary none = {0};
 	pthread_t tick;
 	int ticking = 0, prc;
 
@@ -297,7 +298,7 @@ int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved)
 	bar_registry *reg = NULL;
 	bar_state *st = NULL;
 	bar_plan *plan = NULL;
-	bar_apply_summary none = {0, 0, 0, 0, 0};
+	bar_apply_summary none = {0};
 	int rc = 1, prc;
 
 	bar_registry_new(&reg, o->plugin_path);

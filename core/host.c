@@ -815,6 +815,8 @@ static int invoke(const bar_conn *c, enum op op, const char *type, const char *n
 		if ((prc != BAR_ERETRY && prc != BAR_ETIMEOUT) || n == max_attempts || late(ctx) ||
 		    bar_cancel_cancelled(ctx ? ctx->cancel : NULL))
 			break;
+		if (ctx && ctx->retries)
+			(*ctx->retries)++;
 		if ((rc = backoff_wait(&backoff, retry_after, ctx)) < 0) {
 			snprintf(cx.message + strlen(cx.message),
 			         sizeof(cx.message) - strlen(cx.message), " (%s while waiting to retry)",

@@ -142,6 +142,7 @@ typedef struct bar_op_ctx {
 	                             * cancellation */
 	int *throttled;             /* out: incremented on every BAR_ERETRY, so
 	                             * callers can slow down */
+	int *retries;               /* out: incremented on every retry */
 	const char *address;        /* the resource's address, for errors/plugins */
 	const char *idempotency_key; /* create */
 	const char *operation;      /* poll: the operation token */

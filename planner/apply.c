@@ -346,6 +346,7 @@ static void partial_failure_pass(engine *e, bar_registry *reg, bar_apply_summary
 		bar_apply_run(p, e->st, reg, e->o, &s2);
 		sum->destroyed += s2.destroyed;
 		sum->failed += s2.failed;
+		sum->retries += s2.retries;
 	}
 	json_decref(failed);
 	bar_plan_free(p);

@@ -580,21 +580,26 @@ int apply_run_node(engine *e, node *nd, bar_obs *o, int *throttled)
 	int prov = bar_type_is_provider(c->type);
 	const bar_conn *conn = prov ? apply_node_conn(e, nd, nd->op != OP_CREATE) : NULL;
 	int64_t timeout = e->o->op_timeout_ms ? e->o->op_timeout_ms : 30 * 60 * 1000;
+	int retries = 0, rc;
 	bar_op_ctx ctx = {
 		.cancel = e->o->cancel,
 		.deadline_ms = bar_now_ms() + timeout,
 		.throttled = throttled,
+		.retries = &retries,
 		.address = c->address,
 	};
 
 	if (c->record_only)
 		return record_live(e, c);
 	if (nd->op == OP_DELETE)
-		return do_delete(e, nd, conn, &ctx);
-	if (!conn)
-		return record(e, c, NULL);
-	if (nd->op == OP_CREATE)
-		return do_create(e, nd, conn, &ctx, o);
-	return do_update(e, nd, conn, &ctx, o);
+		rc = do_delete(e, nd, conn, &ctx);
+	else if (!conn)
+		rc = record(e, c, NULL);
+	else if (nd->op == OP_CREATE)
+		rc = do_create(e, nd, conn, &ctx, o);
+	else
+		rc = do_update(e, nd, conn, &ctx, o);
+	__atomic_fetch_add(&e->sum.retries, (size_t)retries, __ATOMIC_RELAXED);
+	return rc;
 }
 

@@ -238,6 +238,7 @@ typedef struct bar_apply_opts {
 
 typedef struct bar_apply_summary {
 	size_t added, changed, destroyed, failed, skipped;
+	size_t retries; /* provider calls retried (throttled, transient, timed out) */
 } bar_apply_summary;
 
 /*

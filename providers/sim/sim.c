@@ -7,7 +7,8 @@
  * resources in an append-only log (sim_store.c) shared by every connection
  * and process naming the same file, and takes its behaviour from the
  * connection's config (all optional strings; see docs/sim-provider.md):
- *   file, latencyMs, createLatencyMs, failRate, throttleRate, lostReplyRate, timeoutRate,
+ *   file, latencyMs, createLatencyMs, failRate, errorRate, throttleRate, lostReplyRate,
+ *   timeoutRate,
  *   seed, failOn, partialOn, asyncMs, maxInFlight.
  *
  * ABI v2: a create's idempotency key maps (through an alias record in the
@@ -56,6 +57,7 @@ typedef struct sim_conn {
 	double throttle_rate;  /* calls refused with ERETRY before doing anything */
 	double lost_rate;      /* creates/deletes done, then their reply "lost" */
 	double timeout_rate;   /* calls that time out (ETIMEOUT) doing nothing */
+	double error_rate;     /* transient server errors (ERETRY, InternalError) */
 	uint64_t rng;          /* for the rates; guarded by sim_priv.rng_mu */
 	char **fail_on;        /* "<op>:<name>" */
 	size_t n_fail_on;
@@ -250,6 +252,8 @@ static int conn_parse(sim_conn *c, char *path, size_t path_size, json_t *cfg,
 		return *bad = "lostReplyRate", -1;
 	if (config_rate(&c->timeout_rate, cfg, "timeoutRate") < 0)
 		return *bad = "timeoutRate", -1;
+	if (config_rate(&c->error_rate, cfg, "errorRate") < 0)
+		return *bad = "errorRate", -1;
 	if (config_int(&c->async_ms, cfg, "asyncMs", 3600000) < 0)
 		return *bad = "asyncMs", -1;
 	if ((rc = config_text(buf, sizeof(buf), cfg, "seed")) < 0)
@@ -379,7 +383,7 @@ static int roll(sim_ctx *x, double rate)
 	return hit;
 }
 
-/* throttleRate, timeoutRate, failOn and failRate. */
+/* throttleRate, errorRate, timeoutRate, failOn and failRate. */
 static int inject_faults(sim_ctx *x, int mutating)
 {
 	sim_conn *c = x->conn;
@@ -389,6 +393,12 @@ static int inject_faults(sim_ctx *x, int mutating)
 		x->call->retry_after_ms = SIM_RETRY_AFTER_MS;
 		x->host->set_error(x->call, "Throttling", "sim: injected throttling "
 		                   "(throttleRate %g)", c->throttle_rate);
+		return BAR_ERETRY;
+	}
+	if (mutating && roll(x, c->error_rate)) { /* as EC2's InternalError: retry it */
+		x->call->retry_after_ms = SIM_RETRY_AFTER_MS;
+		x->host->set_error(x->call, "InternalError", "sim: injected transient error "
+		                   "(errorRate %g): nothing was done", c->error_rate);
 		return BAR_ERETRY;
 	}
 	if (mutating && roll(x, c->timeout_rate)) {
