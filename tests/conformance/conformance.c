@@ -90,7 +90,8 @@ static tally *tl; /* shared with the child */
 
 /* ---- reporting ---- */
 
-static void out_add(conf *c, const char *prefix, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void
+out_add(conf *c, const char *prefix, const char *fmt, va_list ap)
 {
 	char line[4096];
 	size_t len;
@@ -104,7 +105,8 @@ static void out_add(conf *c, const char *prefix, const char *fmt, va_list ap)
 }
 
 /* A line under the running case; a failure counts against it. */
-static void report(conf *c, int failure, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void
+report(conf *c, int failure, const char *fmt, va_list ap)
 {
 	pthread_mutex_lock(&c->mu);
 	c->case_failures += failure;

@@ -149,9 +149,12 @@ h_set_error(bar_call *call, const char *code, const char *fmt, ...)
 	va_list ap;
 
 	snprintf(c->code, sizeof(c->code), "%s", code ? code : "");
-	va_start(ap, fmt);
-	vsnprintf(c->msg, sizeof(c->msg), fmt ? fmt : "", ap);
-	va_end(ap);
+	c->msg[0] = '\0';
+	if (fmt) { /* a provider may pass NULL: the ABI does not forbid it */
+		va_start(ap, fmt);
+		vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+		va_end(ap);
+	}
 	c->n_errors++;
 	tr_add("error code", c->op, c->code, 0);
 	tr_add("error message", c->op, c->msg, 0);
@@ -164,9 +167,12 @@ h_log(bar_call *call, int level, const char *fmt, ...)
 	char line[4096];
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt ? fmt : "", ap);
-	va_end(ap);
+	line[0] = '\0';
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+	}
 	tr_add("log line", c ? c->op : "", line, 0);
 	if (level >= log_echo)
 		fprintf(stderr, "# log %d: %s\n", level, line);
