@@ -34,8 +34,9 @@ static const char usage[] =
     "  help                   print this help\n"
     "\n"
     "Options: -json (every command); -state FILE (default DIR/barista.db, or\n"
-    "$BARISTA_STATE; all but validate and version); -plugin-path DIRS (plan, apply,\n"
-    "destroy); -no-color.  `barista <command> -help` lists a command's options.\n";
+    "$BARISTA_STATE; all but validate and version); -plugin-path DIRS (the commands\n"
+    "that reach providers); -no-color.  `barista <command> -help` lists a command's\n"
+    "options.\n";
 
 /* Providers' log lines: warnings and errors always, the rest with
  * BARISTA_LOG set. */
