@@ -1228,12 +1228,28 @@ static char *kill_after_lost_reply(const char *name)
 	return d;
 }
 
+/* Damage the state of d with `sql`; the plan must say `says`, and apply must
+ * repair it with `vms` live VMs and nothing more to do. */
+static void damage_and_repair(const char *d, const char *sql, const char *says, int vms)
+{
+	char *cmd = bar_printf("sqlite3 '%s/barista.db' \"%s\"", d, sql), *out;
+
+	CHECK(system(cmd) == 0);
+	free(cmd);
+	CHECK(run_in(&out, "plan", d) == 0 && strstr(out, says));
+	free(out);
+	CHECK(run_in(&out, "apply -auto-approve", d) == 0 && sim_vms(d) == vms);
+	free(out);
+	CHECK(run_in(&out, "plan -detailed-exitcode", d) == 0);
+	free(out);
+}
+
 /* The journal reconciled by listing: a create whose reply was lost when the
  * run was killed is found by its idempotency tag and adopted; a record whose
  * id vanished is matched to the resource carrying its address tag. */
 static void test_reconcile(void)
 {
-	char *d = kill_after_lost_reply("reconcile"), *out, *cmd;
+	char *d = kill_after_lost_reply("reconcile"), *out;
 
 	CHECK(count_type_in(d, "vm") == 0);
 	CHECK(run_in(&out, "plan", d) == 0 && strstr(out, "an interrupted run made") &&
@@ -1245,30 +1261,14 @@ static void test_reconcile(void)
 	CHECK(run_in(&out, "plan -detailed-exitcode", d) == 0);
 	free(out);
 	/* a record whose system id no longer exists */
-	cmd = bar_printf("sqlite3 '%s/barista.db' \"UPDATE resources SET system_id='sim-vm-gone' "
-	                 "WHERE type='vm'\"", d);
-	CHECK(system(cmd) == 0);
-	free(cmd);
-	CHECK(run_in(&out, "plan", d) == 0 && strstr(out, "carries its address"));
-	free(out);
-	CHECK(run_in(&out, "apply -auto-approve", d) == 0 && sim_vms(d) == 1);
-	free(out);
-	CHECK(run_in(&out, "plan -detailed-exitcode", d) == 0);
-	free(out);
+	damage_and_repair(d, "UPDATE resources SET system_id='sim-vm-gone' WHERE type='vm'",
+	                  "carries its address", 1);
 	/* a record lost (as with a deleted -wal): adopted by its tags, not made twice */
 	free(small_config("reconcile", "", 2));
 	CHECK(run_in(&out, "apply -auto-approve", d) == 0 && sim_vms(d) == 2);
 	free(out);
-	cmd = bar_printf("sqlite3 '%s/barista.db' \"DELETE FROM resources WHERE address="
-	                 "'default/vm/m-g-2'\"", d);
-	CHECK(system(cmd) == 0);
-	free(cmd);
-	CHECK(run_in(&out, "plan", d) == 0 && strstr(out, "a record was lost"));
-	free(out);
-	CHECK(run_in(&out, "apply -auto-approve", d) == 0 && sim_vms(d) == 2);
-	free(out);
-	CHECK(run_in(&out, "plan -detailed-exitcode", d) == 0);
-	free(out);
+	damage_and_repair(d, "DELETE FROM resources WHERE address='default/vm/m-g-2'",
+	                  "a record was lost", 2);
 	CHECK(run_in(&out, "destroy -auto-approve", d) == 0 && sim_vms(d) == 0);
 	free(out);
 	free(d);
