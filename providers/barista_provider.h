@@ -141,6 +141,22 @@ typedef struct bar_observed {
 
 typedef struct bar_sink bar_sink; /* the host's collector of observations */
 
+/*
+ * One request a plugin made to its cloud, for the host's call log
+ * (CB-Spider's call history).  The host adds the time, the connection, the
+ * region and the call's address.  Nothing in it may be secret: no URL, no
+ * header, no body.
+ */
+typedef struct bar_call_record {
+	uint32_t struct_size;
+	const char *operation;  /* the API's own operation name: "RunInstances",
+	                         * "compute.instances.insert", "GET /v2.1/servers" */
+	const char *resource;   /* the cloud id the request was about, or "" */
+	int http_status;        /* 0: no response (connection failed, timed out) */
+	const char *error_code; /* the cloud's error code, "" on success */
+	int64_t duration_ms;
+} bar_call_record;
+
 /* The host's services, valid for the plugin's whole life. */
 typedef struct bar_host_api {
 	uint32_t abi_version;
@@ -179,6 +195,14 @@ typedef struct bar_host_api {
 	 * later run if this one dies.  Emit the resource with a transitional
 	 * status as well.  NULL clears it. */
 	void (*set_operation)(bar_call *call, const char *token);
+	/* ---- version 2, added later (test with BAR_HAS) ---- */
+	/* Record one request to the cloud in the host's call log. */
+	void (*record_call)(bar_call *call, const bar_call_record *rec);
+	/* During check(): the outcome of one check, e.g. ("reach", 1, "EC2 at
+	 * https://ec2.ap-northeast-2.amazonaws.com answered in 84 ms") or
+	 * ("right ec2:RunInstances", 0, "UnauthorizedOperation: ...").  `detail`
+	 * says what to do when ok is 0; never a secret. */
+	void (*report_check)(bar_call *call, const char *check, int ok, const char *detail);
 } bar_host_api;
 
 /*
@@ -257,6 +281,24 @@ struct bar_provider {
 	            const char *input, bar_sink *out);
 	/* Release everything; the host dlcloses afterwards.  May be NULL. */
 	void (*destroy)(bar_provider *p);
+	/* ---- version 2, added later (test with BAR_HAS / BAR_COVERS) ---- */
+	/* `barista connection test`: reach the API, check the credential and
+	 * each right the driver needs (a dry run where the cloud has one),
+	 * reporting every check with host->report_check.  Returns BAR_OK when
+	 * all passed, else the code of the first failure (with set_error). */
+	int (*check)(bar_provider *p, bar_call *call);
+	/* The cloud's catalogue as its API tells it, for `barista catalog
+	 * refresh`: `what` is "regions" (name; attrs {"zones": [...]}), "specs"
+	 * (name = instance type; attrs {"vcpu", "memoryMiB", "gpu"?, "arch"?})
+	 * or "images" (name = the cloud's image id; attrs {"os", "version",
+	 * "arch", "description"}), one observation each (status "Available",
+	 * system_id = name, tags {}) for the call's region.  BAR_ENOTSUP for
+	 * what the API does not offer. */
+	int (*catalog)(bar_provider *p, bar_call *call, const char *what, bar_sink *out);
+	/* The most calls the host lets run at once on one connection unless the
+	 * connection's maxConcurrency says otherwise, from the cloud's published
+	 * API limits; 0 for no limit of the driver's own. */
+	uint32_t default_concurrency;
 };
 
 /*

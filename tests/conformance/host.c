@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +221,35 @@ static void h_set_operation(bar_call *call, const char *token)
 	tr_add("operation token", c->op, token, 0);
 }
 
+static atomic_long n_records;
+
+static void h_record_call(bar_call *call, const bar_call_record *r)
+{
+	ch_call *c = call->host_data;
+
+	atomic_fetch_add(&n_records, 1);
+	/* the call log is output too: nothing in it may be secret */
+	tr_add("call log operation", c->op, r->operation ? r->operation : "", 0);
+	tr_add("call log resource", c->op, r->resource ? r->resource : "", 0);
+	tr_add("call log error code", c->op, r->error_code ? r->error_code : "", 0);
+}
+
+long ch_calls_recorded(void)
+{
+	return atomic_load(&n_records);
+}
+
+static void h_report_check(bar_call *call, const char *check, int ok, const char *detail)
+{
+	ch_call *c = call->host_data;
+
+	tr_add("check", c->op, check ? check : "", 0);
+	tr_add("check detail", c->op, detail ? detail : "", 0);
+	if (log_echo <= BAR_LOG_INFO)
+		fprintf(stderr, "# check %s: %s: %s\n", ok ? "ok" : "FAILED", check ? check : "",
+		        detail ? detail : "");
+}
+
 const bar_host_api ch_host = {
 	.abi_version = BAR_PROVIDER_ABI_VERSION,
 	.struct_size = sizeof(bar_host_api),
@@ -230,6 +260,8 @@ const bar_host_api ch_host = {
 	.credential = h_credential,
 	.emit_secret = h_emit_secret,
 	.set_operation = h_set_operation,
+	.record_call = h_record_call,
+	.report_check = h_report_check,
 };
 
 /* ---- calls and sinks ---- */

@@ -55,6 +55,10 @@ typedef struct ch_call {
 /* The host table handed to plugins. */
 extern const bar_host_api ch_host;
 
+/* How many requests plugins have recorded with host->record_call so far
+ * (the call log), across all calls. */
+long ch_calls_recorded(void);
+
 /* Start a call: every string is borrowed and must outlive the call.  The
  * call has no deadline, no key and no operation until the caller sets them. */
 void ch_call_init(ch_call *c, const char *op, const char *connection, const char *region,

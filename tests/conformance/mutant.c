@@ -443,7 +443,8 @@ barista_provider_init(const bar_host_api *h, bar_provider **out, char **errmsg)
 	host = h;
 	inner_host = (bar_host_api){ BAR_PROVIDER_ABI_VERSION, sizeof(bar_host_api), w_emit,
 		                     w_set_error, w_log, w_cancelled, w_credential,
-		                     w_emit_secret, w_set_operation };
+		                     w_emit_secret, w_set_operation,
+				     NULL /* record_call: sim makes no cloud calls */, NULL };
 	if (!inner && load_inner(errmsg) < 0)
 		return -1;
 	table = *inner;
