@@ -220,7 +220,15 @@ typedef struct bar_type_info {
 	 * when one drifts from what was recorded, the planner plans an update,
 	 * and update() must restore it.  NULL-terminated; may be NULL. */
 	const char *const *restorable;
+	/* ---- version 2, added later (test with BAR_COVERS) ---- */
+	uint32_t flags; /* BAR_TYPE_* */
 } bar_type_info;
+
+/* bar_type_info.flags: create only looks up an object of the cloud's own
+ * (an image, an instance type) and emits it with the input's tags, which
+ * the cloud does not keep; delete forgets it (BAR_OK, nothing is deleted);
+ * list never returns it, so the host refreshes such records with read. */
+#define BAR_TYPE_LOOKUP (1u << 0)
 
 typedef struct bar_provider bar_provider;
 

@@ -14,7 +14,7 @@ static const char *const vm_in_place[] = {"state", "labels", NULL};
 static const char *const vm_restorable[] = {"firewall", NULL};
 
 #define KIT_TYPE(t, list, restore) \
-	static const bar_type_info type_##t = {sizeof(bar_type_info), #t, list, restore}
+	static const bar_type_info type_##t = {sizeof(bar_type_info), #t, list, restore, 0}
 KIT_TYPE(vnet, NULL, NULL);
 KIT_TYPE(securitygroup, sg_in_place, NULL);
 KIT_TYPE(sshkey, NULL, NULL);
@@ -25,6 +25,23 @@ KIT_TYPE(vm, vm_in_place, vm_restorable);
 const bar_type_info *const bar_kit_standard_types[] = {
 	&type_vnet, &type_securitygroup, &type_sshkey, &type_image, &type_spec, &type_vm, NULL,
 };
+
+static const bar_type_info cloud_image = {sizeof(bar_type_info), "image", NULL, NULL,
+                                          BAR_TYPE_LOOKUP};
+static const bar_type_info cloud_spec = {sizeof(bar_type_info), "spec", NULL, NULL,
+                                         BAR_TYPE_LOOKUP};
+
+const bar_type_info *const bar_kit_cloud_types[] = {
+	&type_vnet, &type_securitygroup, &type_sshkey, &cloud_image, &cloud_spec, &type_vm, NULL,
+};
+
+int bar_kit_type_lookup(const bar_type_info *const *types, const char *type)
+{
+	for (size_t i = 0; type && types && types[i]; i++)
+		if (strcmp(type, types[i]->type) == 0)
+			return BAR_COVERS(types[i], flags) && (types[i]->flags & BAR_TYPE_LOOKUP);
+	return 0;
+}
 
 int bar_kit_type_known(const char *type)
 {

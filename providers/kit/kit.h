@@ -24,6 +24,15 @@
  */
 extern const bar_type_info *const bar_kit_standard_types[];
 
+/*
+ * The same six for a cloud driver: images and specs are the cloud's own
+ * objects, looked up rather than made (BAR_TYPE_LOOKUP).
+ */
+extern const bar_type_info *const bar_kit_cloud_types[];
+
+/* 1 when the type named is one `types` marks BAR_TYPE_LOOKUP. */
+int bar_kit_type_lookup(const bar_type_info *const *types, const char *type);
+
 /* 1 when `type` is one of the standard six. */
 int bar_kit_type_known(const char *type);
 

@@ -117,6 +117,10 @@ void case_list(conf *c, int t)
 		conf_skip(c, "no BAR_CAP_LIST");
 		return;
 	}
+	if (conf_lookup_type(c, t)) {
+		conf_skip(c, "a lookup type (BAR_TYPE_LOOKUP): the cloud's own object, not listed");
+		return;
+	}
 	if (!(r = subject(c, t)))
 		return;
 	if (conf_list(c, &x, t, NULL) != BAR_OK)

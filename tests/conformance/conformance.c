@@ -175,6 +175,13 @@ const bar_type_info *conf_declared(conf *c, int t)
 	return NULL;
 }
 
+int conf_lookup_type(conf *c, int t)
+{
+	const bar_type_info *ti = conf_declared(c, t);
+
+	return ti && BAR_COVERS(ti, flags) && (ti->flags & BAR_TYPE_LOOKUP);
+}
+
 /* ---- options ---- */
 
 static void usage(void)

@@ -108,6 +108,8 @@ json_t *conf_fx(conf *c, const char *key);
 int conf_type_index(const char *name);
 /* Whether the provider declares type t; its bar_type_info or NULL. */
 const bar_type_info *conf_declared(conf *c, int t);
+/* 1 when the provider marks type t BAR_TYPE_LOOKUP (looked up, not made). */
+int conf_lookup_type(conf *c, int t);
 
 /* ---- calls (conf_call.c) ---- */
 
