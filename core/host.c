@@ -10,6 +10,8 @@
  * session (open/close) is opened on the first call that needs it.
  */
 #include "host.h"
+#include "calllog.h"
+#include "credential.h"
 #include "error.h"
 #include "util.h"
 
@@ -62,7 +64,10 @@ typedef struct call_ctx {
 	char message[2048];
 	char *operation;    /* set_operation's token */
 	char cred_error[512]; /* a credential reference that could not be read */
-	json_t *cred_file; /* parsed credential file, zeroed on free */
+	bar_cred *cred;     /* the resolved reference, held for the call */
+	int cred_failed;    /* resolving it failed (cred_error says why) */
+	bar_check_fn check_fn; /* check(): where report_check goes */
+	void *check_ud;
 } call_ctx;
 
 /* ---- host API given to plugins ---- */
@@ -178,35 +183,60 @@ static const char *host_credential(bar_call *call, const char *field)
 {
 	call_ctx *cx = call->host_data;
 	const json_t *ref = cx->conn->credential;
-	const char *var, *path;
+	const char *v, *var;
 
-	if (!ref || !field)
+	if (!ref || !field || cx->cred_failed)
 		return NULL;
-	var = json_string_value(json_object_get(json_object_get(ref, "env"), field));
-	if (var) {
-		const char *v = getenv(var);
-
-		if ((!v || !*v) && !cx->cred_error[0])
-			snprintf(cx->cred_error, sizeof(cx->cred_error), "credential field \"%s\" "
-			         "comes from environment variable %s, which is %s", field, var,
-			         v ? "empty" : "not set");
-		return v && *v ? v : NULL;
-	}
-	path = json_string_value(json_object_get(ref, "file"));
-	if (!path)
+	if (!cx->cred && bar_cred_resolve(&cx->cred, ref) < 0) {
+		snprintf(cx->cred_error, sizeof(cx->cred_error), "%s", bar_error_get()->message);
+		cx->cred_failed = 1;
 		return NULL;
-	if (!cx->cred_file) {
-		json_error_t jerr;
-
-		cx->cred_file = json_load_file(path, 0, &jerr);
-		if (!cx->cred_file) {
-			/* jansson's text never quotes the file's content */
-			snprintf(cx->cred_error, sizeof(cx->cred_error), "credential file %s: "
-			         "line %d, column %d: %s", path, jerr.line, jerr.column, jerr.text);
-			return NULL;
-		}
 	}
-	return json_string_value(json_object_get(cx->cred_file, field));
+	v = bar_cred_get(cx->cred, field);
+	var = v ? NULL : bar_cred_unset_var(cx->cred, field);
+	if (var && !cx->cred_error[0])
+		snprintf(cx->cred_error, sizeof(cx->cred_error), "credential field \"%s\" comes "
+		         "from environment variable %s, which is %s", field, var,
+		         getenv(var) ? "empty" : "not set");
+	return v;
+}
+
+static bar_calllog *calllog;
+
+void bar_host_set_calllog(bar_calllog *l)
+{
+	calllog = l;
+}
+
+static void host_record_call(bar_call *call, const bar_call_record *r)
+{
+	call_ctx *cx = call->host_data;
+	bar_call_entry e;
+
+	if (!calllog || !r || !BAR_COVERS(r, duration_ms))
+		return;
+	e = (bar_call_entry){
+		.at_ms = bar_wall_ms(),
+		.ns = cx->conn->ns,
+		.connection = cx->conn->name,
+		.driver = cx->conn->driver,
+		.region = cx->conn->region,
+		.address = call->address,
+		.operation = r->operation,
+		.resource = r->resource,
+		.http_status = r->http_status,
+		.error_code = r->error_code,
+		.duration_ms = r->duration_ms,
+	};
+	bar_calllog_add(calllog, &e);
+}
+
+static void host_report_check(bar_call *call, const char *check, int ok, const char *detail)
+{
+	call_ctx *cx = call->host_data;
+
+	if (cx->check_fn)
+		cx->check_fn(cx->check_ud, check ? check : "", ok, detail ? detail : "");
 }
 
 static const bar_host_api host_api = {
@@ -219,6 +249,8 @@ static const bar_host_api host_api = {
 	.credential = host_credential,
 	.emit_secret = host_emit_secret,
 	.set_operation = host_set_operation,
+	.record_call = host_record_call,
+	.report_check = host_report_check,
 };
 
 const bar_host_api *bar_host_api_get(void)
@@ -507,6 +539,10 @@ int bar_conn_bind(bar_conn *c, bar_registry *reg)
 		bar_error_prefix("connection \"%s\"", c->name);
 		return bar_error_get()->code;
 	}
+	/* no maxConcurrency of its own: the driver's, from its cloud's
+	 * published API limits */
+	if (c->max_concurrency == 0 && BAR_COVERS(c->provider, default_concurrency))
+		c->max_concurrency = (int)c->provider->default_concurrency;
 	return 0;
 }
 
@@ -603,27 +639,15 @@ int bar_provider_has_type(const bar_provider *p, const char *type)
 
 /* ---- calls ---- */
 
-enum op { OP_CREATE, OP_READ, OP_UPDATE, OP_DELETE, OP_LIST, OP_ACTION, OP_POLL, OP_OPEN };
+enum op { OP_CREATE, OP_READ, OP_UPDATE, OP_DELETE, OP_LIST, OP_ACTION, OP_POLL, OP_OPEN,
+          OP_CHECK, OP_CATALOG };
 static const char *op_names[] = {"create", "read", "update", "delete", "list", "action",
-                                 "poll", "open"};
+                                 "poll", "open", "check", "catalog"};
 
 static void free_cred(call_ctx *cx)
 {
-	if (!cx->cred_file)
-		return;
-	/* Wipe secret strings before jansson frees them. */
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(cx->cred_file, k, v) {
-		if (json_is_string(v)) {
-			char *s = (char *)json_string_value(v);
-
-			bar_memzero(s, strlen(s));
-		}
-	}
-	json_decref(cx->cred_file);
-	cx->cred_file = NULL;
+	bar_cred_release(cx->cred);
+	cx->cred = NULL;
 }
 
 static int invoke_once(const bar_conn *c, enum op op, const char *type, const char *input,
@@ -650,6 +674,10 @@ static int invoke_once(const bar_conn *c, enum op op, const char *type, const ch
 		return p->read(p, call, type, input, sink);
 	case OP_OPEN:
 		return BAR_HAS(p, open) ? p->open(p, call, &c->session->handle) : BAR_OK;
+	case OP_CHECK:
+		return BAR_HAS(p, check) ? p->check(p, call) : BAR_ENOTSUP;
+	case OP_CATALOG:
+		return BAR_HAS(p, catalog) ? p->catalog(p, call, type, sink) : BAR_ENOTSUP;
 	}
 	return BAR_EFAIL;
 }
@@ -712,6 +740,8 @@ static int attempt(const bar_conn *c, enum op op, const char *type, const char *
 
 	cx->conn = c;
 	cx->op = ctx;
+	cx->check_fn = ctx ? ctx->check_fn : NULL;
+	cx->check_ud = ctx ? ctx->check_ud : NULL;
 	prc = invoke_once(c, op, type, input, &call, sink);
 	free_cred(cx);
 	if (prc == BAR_OK && sink->failed) {
@@ -895,15 +925,18 @@ int bar_host_list(const bar_conn *c, const char *type, const bar_op_ctx *ctx,
 	return invoke(c, OP_LIST, type, NULL, NULL, ctx, out, NULL);
 }
 
-/* Each credential reference of the connection resolves, without keeping
- * the values: env variables set and not empty, a file readable JSON. */
+/* The connection's credential reference resolves (a file readable, a
+ * program that runs and prints an object) and every variable an env
+ * reference maps is set and not empty; no value is kept. */
 static int check_credential(const bar_conn *c)
 {
 	const json_t *env = json_object_get(c->credential, "env");
-	const char *path = json_string_value(json_object_get(c->credential, "file"));
+	bar_cred *cred = NULL;
 	const char *field;
 	json_t *var;
 
+	if (!c->credential)
+		return 0;
 	json_object_foreach((json_t *)env, field, var) {
 		const char *v = getenv(json_string_value(var));
 
@@ -913,18 +946,42 @@ static int check_credential(const bar_conn *c)
 			                      "export it before running barista", c->name, field,
 			                      json_string_value(var), v ? "empty" : "not set");
 	}
-	if (path) {
-		json_error_t jerr;
-		call_ctx cx = {0};
-
-		cx.cred_file = json_load_file(path, 0, &jerr);
-		if (!cx.cred_file)
-			return bar_error_setc(BAR_EAUTH, "connection \"%s\": credential file %s: "
-			                      "line %d, column %d: %s", c->name, path, jerr.line,
-			                      jerr.column, jerr.text);
-		free_cred(&cx);
+	if (bar_cred_resolve(&cred, c->credential) < 0) {
+		bar_error_prefix("connection \"%s\"", c->name);
+		return BAR_EAUTH;
 	}
+	bar_cred_release(cred);
 	return 0;
+}
+
+int bar_host_catalog(const bar_conn *c, const char *what, const bar_op_ctx *ctx,
+                     bar_obs_list *out)
+{
+	return invoke(c, OP_CATALOG, what, c->name, NULL, ctx, out, NULL);
+}
+
+int bar_conn_test(const bar_conn *c, const bar_op_ctx *ctx, bar_check_fn fn, void *ud)
+{
+	bar_op_ctx one = ctx ? *ctx : (bar_op_ctx){0};
+	int rc;
+
+	if (!one.deadline_ms)
+		one.deadline_ms = bar_now_ms() + 120000;
+	if ((rc = bar_conn_check(c)) < 0) {
+		fn(ud, "credential and session", 0, bar_error_get()->message);
+		return rc;
+	}
+	fn(ud, "credential and session", 1, c->credential ? "the credential reference "
+	   "resolves and the driver opened its session" : "the driver opened its session "
+	   "(it needs no credential)");
+	if (!BAR_HAS(c->provider, check))
+		return bar_error_setc(BAR_ENOTSUP, "connection \"%s\": the %s driver has no "
+		                      "checks of its own beyond opening a session", c->name,
+		                      c->driver);
+	one.check_fn = fn;
+	one.check_ud = ud;
+	one.max_attempts = 1; /* a check reports what it saw, once */
+	return invoke(c, OP_CHECK, "connection", c->name, NULL, &one, NULL, NULL);
 }
 
 int bar_conn_check(const bar_conn *c)

@@ -59,6 +59,11 @@ int bar_registry_add(bar_registry *reg, bar_provider *prov, const char *origin);
 typedef void (*bar_log_fn)(void *ud, int level, const char *connection, const char *msg);
 void bar_host_set_log(bar_log_fn fn, void *ud);
 
+typedef struct bar_calllog bar_calllog;
+/* Where providers' record_call goes (core/calllog.h); NULL: nowhere.  The
+ * log must outlive every provider call. */
+void bar_host_set_calllog(bar_calllog *l);
+
 /* The host services given to every provider (for in-process providers). */
 const bar_host_api *bar_host_api_get(void);
 
@@ -149,7 +154,28 @@ typedef struct bar_op_ctx {
 	char **operation_out;       /* out: token of an operation the call started,
 	                             * malloc'd, NULL when none (caller frees) */
 	int *retry_after_out;       /* out: the provider's retry_after_ms */
+	/* bar_conn_test: where the provider's report_check goes */
+	void (*check_fn)(void *ud, const char *check, int ok, const char *detail);
+	void *check_ud;
 } bar_op_ctx;
+
+/* One outcome of a connection test (the provider's report_check). */
+typedef void (*bar_check_fn)(void *ud, const char *check, int ok, const char *detail);
+
+/*
+ * `barista connection test`: bar_conn_check, then the provider's check()
+ * (reach the API, the credential, each right it needs), every outcome
+ * handed to fn as it comes.  Returns 0 when all passed; BAR_ENOTSUP when
+ * the driver has no check (after the checks bar_conn_check makes); else the
+ * first failure's code with the last error set.
+ */
+int bar_conn_test(const bar_conn *c, const bar_op_ctx *ctx, bar_check_fn fn, void *ud);
+
+/* The provider's catalogue for `what` ("regions", "specs", "images") as its
+ * API tells it today (bar_provider.catalog); BAR_ENOTSUP when it has none. */
+int bar_host_catalog(const bar_conn *c, const char *what, const bar_op_ctx *ctx,
+                     bar_obs_list *out);
+
 
 /*
  * Provider calls.  `input` is the JSON text described in barista_provider.h.

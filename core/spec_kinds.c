@@ -95,20 +95,66 @@ static json_t *credential_env(spec_load *L, const bar_ynode *v)
 	return env;
 }
 
-/* credential: {env: {...}} or {file: path}, never the secret itself. */
+/* credential.exec: [PROGRAM, ARG...] (or one string, the program alone).
+ * A program named with a '/' is relative to the spec's directory. */
+static json_t *credential_exec(spec_load *L, const bar_ynode *v)
+{
+	json_t *argv = json_array();
+	const char *prog;
+
+	if (v->type == BAR_Y_SCALAR && v->n > 0) {
+		json_array_append_new(argv, json_string(v->u.str));
+	} else if (v->type == BAR_Y_SEQ && v->n > 0) {
+		for (uint32_t i = 0; i < v->n; i++) {
+			const bar_ynode *a = &v->u.items[i];
+
+			if (a->type != BAR_Y_SCALAR) {
+				spec_diag(L, a, "credential.exec[%u] must be a string", i);
+				json_decref(argv);
+				return NULL;
+			}
+			json_array_append_new(argv, json_string(a->u.str));
+		}
+	} else {
+		spec_diag(L, v, "field \"credential.exec\" must be a program and its "
+		          "arguments, e.g. [aws-vault, export, --format=json, prod]");
+		json_decref(argv);
+		return NULL;
+	}
+	prog = json_string_value(json_array_get(argv, 0));
+	if (!prog || !*prog) {
+		spec_diag(L, v, "field \"credential.exec\" names no program");
+		json_decref(argv);
+		return NULL;
+	}
+	if (strchr(prog, '/')) {
+		const char *path = prog;
+
+		if (spec_path(L, &path, v->type == BAR_Y_SEQ ? &v->u.items[0] : v, path,
+		              "credential.exec") < 0) {
+			json_decref(argv);
+			return NULL;
+		}
+		json_array_set_new(argv, 0, json_string(path));
+	}
+	return argv;
+}
+
+/* credential: {env: {...}}, {file: path [, profile: NAME]} or {exec: [...]},
+ * never the secret itself. */
 static json_t *check_credential(spec_load *L, const bar_ynode *v)
 {
-	const bar_ynode *env = NULL, *file = NULL;
+	const bar_ynode *env = NULL, *file = NULL, *exec = NULL, *profile = NULL;
 	json_t *cred;
 	const char *path;
-	int bad = 0;
+	int bad = 0, kinds;
 
 	if (spec_absent(v))
 		return json_null();
 	if (v->type != BAR_Y_MAP) {
 		spec_diag(L, v, "field \"credential\" must be a reference "
-		          "(credential.env or credential.file), not a value; secrets are "
-		          "never written into specs");
+		          "(credential.env, credential.file or credential.exec), not a value; "
+		          "secrets are never written into specs");
 		return NULL;
 	}
 	for (uint32_t p = 0; p < v->n; p++) {
@@ -118,33 +164,62 @@ static json_t *check_credential(spec_load *L, const bar_ynode *v)
 			env = val;
 		} else if (strcmp(k->u.str, "file") == 0) {
 			file = val;
+		} else if (strcmp(k->u.str, "exec") == 0) {
+			exec = val;
+		} else if (strcmp(k->u.str, "profile") == 0) {
+			profile = val;
 		} else {
 			spec_diag(L, k, "credential.%.80s looks like an inline secret; secrets "
-			          "are never written into specs: name an environment variable "
-			          "in credential.env or a file in credential.file", k->u.str);
+			          "are never written into specs: name environment variables in "
+			          "credential.env, a file in credential.file or a program in "
+			          "credential.exec", k->u.str);
 			bad = 1;
 		}
-		if (env && file) {
-			spec_diag(L, k, "use either credential.env or credential.file, not both");
+		kinds = !!env + !!file + !!exec;
+		if (kinds > 1) {
+			spec_diag(L, k, "use one of credential.env, credential.file and "
+			          "credential.exec, not several");
 			return NULL;
 		}
+	}
+	if (profile && !file) {
+		spec_diag(L, profile, "credential.profile names a section of a credential "
+		          "file: set credential.file too");
+		bad = 1;
 	}
 	if (bad)
 		return NULL;
+	cred = json_object();
 	if (env) {
-		cred = json_object();
 		json_object_set_new(cred, "env", credential_env(L, env));
 		return cred;
 	}
-	if (file) {
-		if (spec_str(L, &path, v, file, "credential.file", NULL) < 0 ||
-		    spec_path(L, &path, file, path, "credential.file") < 0)
+	if (exec) {
+		json_t *argv = credential_exec(L, exec);
+
+		if (!argv) {
+			json_decref(cred);
 			return NULL;
-		cred = json_object();
-		set_str(cred, "file", path);
+		}
+		json_object_set_new(cred, "exec", argv);
 		return cred;
 	}
-	spec_diag(L, v, "field \"credential\" must set env or file");
+	if (file) {
+		const char *prof = NULL;
+
+		if (spec_str(L, &path, v, file, "credential.file", NULL) < 0 ||
+		    spec_path(L, &path, file, path, "credential.file") < 0 ||
+		    (profile && spec_str(L, &prof, v, profile, "credential.profile", NULL) < 0)) {
+			json_decref(cred);
+			return NULL;
+		}
+		set_str(cred, "file", path);
+		if (prof)
+			set_str(cred, "profile", prof);
+		return cred;
+	}
+	json_decref(cred);
+	spec_diag(L, v, "field \"credential\" must set env, file or exec");
 	return NULL;
 }
 
@@ -177,7 +252,7 @@ void spec_check_connection(spec_load *L, spec_obj *o)
 	if (cred && json_is_null(cred) && driver[0] && strcmp(driver, "local") != 0 &&
 	    strcmp(driver, "sim") != 0)
 		spec_diag(L, f[C_DRIVER], "driver \"%s\" needs a credential reference; add "
-		          "credential.env or credential.file", driver);
+		          "credential.env, credential.file or credential.exec", driver);
 	set_str(attrs, "driver", driver);
 	set_str(attrs, "region", region);
 	set_str(attrs, "zone", zone);

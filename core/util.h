@@ -39,6 +39,8 @@ void bar_buf_free(bar_buf *b);
 
 /* CLOCK_MONOTONIC in milliseconds / seconds. */
 int64_t bar_now_ms(void);
+/* CLOCK_REALTIME in milliseconds since the epoch (for records people read). */
+int64_t bar_wall_ms(void);
 double bar_now_s(void);
 
 /* A fast 64-bit non-cryptographic hash (8 bytes per step, MurmurHash3's

@@ -20,3 +20,10 @@ add_executable(test_planner ${CMAKE_SOURCE_DIR}/tests/test_planner.c)
 target_link_libraries(test_planner PRIVATE barista_core bar_kit)
 add_test(NAME planner_cases COMMAND test_planner ${CMAKE_SOURCE_DIR}/tests/data/plan)
 set_tests_properties(planner_cases PROPERTIES TIMEOUT 120)
+
+# The host's side of reaching clouds: credential references, the call log,
+# the catalogue (tests/test_cloud.c).
+add_executable(test_cloud ${CMAKE_SOURCE_DIR}/tests/test_cloud.c)
+target_link_libraries(test_cloud PRIVATE barista_core)
+add_test(NAME cloud_host COMMAND test_cloud)
+set_tests_properties(cloud_host PROPERTIES TIMEOUT 60)

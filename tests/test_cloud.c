@@ -1,0 +1,304 @@
+/*
+ * test_cloud.c - the host's side of reaching clouds (issue 7): credential
+ * references (env, files in the clouds' formats, programs with expiry),
+ * the call log (records, filters, summary, rotation), and the catalogue.
+ * Runs in a temporary directory it removes; programs it runs are small
+ * shell scripts it writes there.
+ */
+#include "calllog.h"
+#include "credential.h"
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmp[] = "/tmp/barista-cloud-XXXXXX";
+
+static void write_file(const char *name, const char *text, int mode)
+{
+	char *path = bar_printf("%s/%s", tmp, name);
+	FILE *f = fopen(path, "w");
+
+	CHECK(f != NULL);
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+	chmod(path, (mode_t)mode);
+	free(path);
+}
+
+static json_t *ref_file(const char *name, const char *profile)
+{
+	char *path = bar_printf("%s/%s", tmp, name);
+	json_t *r = profile ? json_pack("{s:s, s:s}", "file", path, "profile", profile)
+	                    : json_pack("{s:s}", "file", path);
+
+	free(path);
+	return r;
+}
+
+static int count_runs(void)
+{
+	char *path = bar_printf("%s/runs", tmp), *text = test_read_file(path);
+	int n = text ? (int)strlen(text) : 0;
+
+	free(text);
+	free(path);
+	return n;
+}
+
+static void test_cred_env(void)
+{
+	json_t *ref = json_pack("{s:{s:s, s:s}}", "env", "access_key_id", "BAR_TEST_AK",
+	                        "secret_access_key", "BAR_TEST_SK");
+	bar_cred *c = NULL;
+
+	setenv("BAR_TEST_AK", "AKIDEXAMPLE", 1);
+	unsetenv("BAR_TEST_SK");
+	CHECK(bar_cred_resolve(&c, ref) == 0);
+	CHECK(c && strcmp(bar_cred_get(c, "access_key_id"), "AKIDEXAMPLE") == 0);
+	CHECK(bar_cred_get(c, "secret_access_key") == NULL);
+	CHECK(bar_cred_unset_var(c, "secret_access_key") &&
+	      strcmp(bar_cred_unset_var(c, "secret_access_key"), "BAR_TEST_SK") == 0);
+	CHECK(bar_cred_unset_var(c, "access_key_id") == NULL);
+	CHECK(bar_cred_get(c, "unmapped") == NULL);
+	/* env values are read at each lookup, never cached */
+	setenv("BAR_TEST_AK", "AKIDROTATED", 1);
+	CHECK(strcmp(bar_cred_get(c, "access_key_id"), "AKIDROTATED") == 0);
+	bar_cred_release(c);
+	json_decref(ref);
+}
+
+static void test_cred_files(void)
+{
+	json_t *ref;
+	bar_cred *c = NULL, *c2 = NULL;
+
+	/* AWS shared credentials: [default], [prod]; ~/.aws/config's [profile x] */
+	write_file("credentials", "# comment\n[default]\naws_access_key_id = AKIDDEFAULT\n"
+	           "aws_secret_access_key=secret/default\n\n[prod]\n"
+	           "aws_access_key_id=AKIDPROD\n aws_secret_access_key = secret/prod \n"
+	           "[profile staging]\naws_access_key_id=AKIDSTAGING\n", 0600);
+	ref = ref_file("credentials", NULL);
+	CHECK(bar_cred_resolve(&c, ref) == 0);
+	CHECK(c && strcmp(bar_cred_get(c, "aws_access_key_id"), "AKIDDEFAULT") == 0);
+	bar_cred_release(c);
+	json_decref(ref);
+	ref = ref_file("credentials", "prod");
+	CHECK(bar_cred_resolve(&c, ref) == 0);
+	CHECK(c && strcmp(bar_cred_get(c, "aws_secret_access_key"), "secret/prod") == 0);
+	bar_cred_release(c);
+	json_decref(ref);
+	ref = ref_file("credentials", "staging");
+	CHECK(bar_cred_resolve(&c, ref) == 0);
+	CHECK(c && strcmp(bar_cred_get(c, "aws_access_key_id"), "AKIDSTAGING") == 0);
+	bar_cred_release(c);
+	json_decref(ref);
+	ref = ref_file("credentials", "missing");
+	CHECK(bar_cred_resolve(&c, ref) == BAR_EAUTH);
+	CHECK(strstr(bar_error_last(), "no [missing] section") != NULL);
+	CHECK(strstr(bar_error_last(), "secret/") == NULL);
+	json_decref(ref);
+
+	/* GCP service-account JSON; a change on disk is seen */
+	write_file("sa.json", "{\"type\": \"service_account\", \"client_email\": "
+	           "\"b@p.iam.gserviceaccount.com\", \"private_key\": \"-----BEGIN\"}", 0600);
+	ref = ref_file("sa.json", NULL);
+	CHECK(bar_cred_resolve(&c, ref) == 0);
+	CHECK(c && strcmp(bar_cred_get(c, "client_email"), "b@p.iam.gserviceaccount.com") == 0);
+	CHECK(bar_cred_resolve(&c2, ref) == 0 && c2 == c); /* cached */
+	bar_cred_release(c2);
+	sleep(1); /* a different mtime even on coarse clocks */
+	write_file("sa.json", "{\"client_email\": \"other@p.iam.gserviceaccount.com\"}", 0600);
+	CHECK(bar_cred_resolve(&c2, ref) == 0 && c2 != c);
+	CHECK(c2 && strcmp(bar_cred_get(c2, "client_email"), "other@p.iam.gserviceaccount.com") == 0);
+	/* the old values stay valid for their holder */
+	CHECK(strcmp(bar_cred_get(c, "client_email"), "b@p.iam.gserviceaccount.com") == 0);
+	bar_cred_release(c);
+	bar_cred_release(c2);
+	json_decref(ref);
+
+	/* malformed JSON: the position, never the content */
+	write_file("bad.json", "{\"clientSecret\": \"s3cr3t-value\",,}", 0600);
+	ref = ref_file("bad.json", NULL);
+	CHECK(bar_cred_resolve(&c, ref) == BAR_EAUTH);
+	CHECK(strstr(bar_error_last(), "line 1") != NULL);
+	CHECK(strstr(bar_error_last(), "s3cr3t") == NULL);
+	json_decref(ref);
+	ref = ref_file("absent.json", NULL);
+	CHECK(bar_cred_resolve(&c, ref) == BAR_EAUTH);
+	CHECK(strstr(bar_error_last(), "No such file") != NULL);
+	json_decref(ref);
+}
+
+static json_t *ref_exec(const char *script)
+{
+	char *path = bar_printf("%s/%s", tmp, script);
+	json_t *r = json_pack("{s:[s]}", "exec", path);
+
+	free(path);
+	return r;
+}
+
+static void test_cred_exec(void)
+{
+	char *script;
+	json_t *ref;
+	bar_cred *c = NULL, *c2 = NULL;
+
+	/* AWS credential_process output, valid for an hour: run once */
+	script = bar_printf("#!/bin/sh\nprintf x >> %s/runs\n"
+	                    "echo '{\"Version\": 1, \"AccessKeyId\": \"ASIAEXEC\", "
+	                    "\"SecretAccessKey\": \"exec/secret\", \"SessionToken\": \"tok\", "
+	                    "\"Expiration\": \"2099-01-01T00:00:00Z\"}'\n", tmp);
+	write_file("process.sh", script, 0700);
+	free(script);
+	ref = ref_exec("process.sh");
+	CHECK(bar_cred_resolve(&c, ref) == 0);
+	CHECK(c && strcmp(bar_cred_get(c, "AccessKeyId"), "ASIAEXEC") == 0);
+	CHECK(c && strcmp(bar_cred_get(c, "SessionToken"), "tok") == 0);
+	CHECK(bar_cred_resolve(&c2, ref) == 0 && c2 == c);
+	CHECK(count_runs() == 1);
+	bar_cred_release(c);
+	bar_cred_release(c2);
+	json_decref(ref);
+
+	/* kubectl ExecCredential that expires within the refresh margin: run
+	 * again on every resolve */
+	script = bar_printf("#!/bin/sh\nprintf x >> %s/runs\n"
+	                    "echo '{\"kind\": \"ExecCredential\", \"status\": {\"token\": \"kt\", "
+	                    "\"expirationTimestamp\": \"2000-01-01T00:00:00+09:00\"}}'\n", tmp);
+	write_file("kube.sh", script, 0700);
+	free(script);
+	ref = ref_exec("kube.sh");
+	CHECK(bar_cred_resolve(&c, ref) == 0);
+	CHECK(c && strcmp(bar_cred_get(c, "token"), "kt") == 0);
+	bar_cred_release(c);
+	CHECK(bar_cred_resolve(&c, ref) == 0);
+	bar_cred_release(c);
+	CHECK(count_runs() == 3);
+	json_decref(ref);
+
+	/* failures name the program and the status, never its output */
+	write_file("fails.sh", "#!/bin/sh\necho '{\"token\": \"leaked-value\"}'\nexit 3\n", 0700);
+	ref = ref_exec("fails.sh");
+	CHECK(bar_cred_resolve(&c, ref) == BAR_EAUTH);
+	CHECK(strstr(bar_error_last(), "exited with status 3") != NULL);
+	CHECK(strstr(bar_error_last(), "leaked-value") == NULL);
+	json_decref(ref);
+	write_file("garbage.sh", "#!/bin/sh\necho not-json-secret-value\n", 0700);
+	ref = ref_exec("garbage.sh");
+	CHECK(bar_cred_resolve(&c, ref) == BAR_EAUTH);
+	CHECK(strstr(bar_error_last(), "did not print a JSON object") != NULL);
+	CHECK(strstr(bar_error_last(), "not-json-secret-value") == NULL);
+	json_decref(ref);
+	ref = ref_exec("no-such-program");
+	CHECK(bar_cred_resolve(&c, ref) == BAR_EAUTH);
+	CHECK(strstr(bar_error_last(), "could not be run") != NULL);
+	json_decref(ref);
+	bar_cred_cache_clear();
+}
+
+static void add_call(bar_calllog *l, int64_t at, const char *conn, const char *op, int status,
+                     const char *code, int64_t ms)
+{
+	bar_call_entry e = {at, "default", conn, "aws", "us-east-1", "default/vm/web-1", op,
+	                    "i-0abc", status, code, ms};
+
+	bar_calllog_add(l, &e);
+}
+
+static void test_calllog(void)
+{
+	char *path = bar_printf("%s/state.db", tmp), *cpath = bar_calllog_path(path);
+	bar_calllog *l = NULL, *ro = NULL;
+	bar_calllog_filter f = {0};
+	bar_calllog_rows rows;
+	json_t *sum;
+
+	CHECK(strcmp(cpath + strlen(cpath) - 9, ".db.calls") == 0);
+	CHECK(bar_calllog_open_ro(&ro, cpath) == BAR_ENOTFOUND);
+	CHECK(bar_calllog_open(&l, cpath, 200) == 0);
+	for (int i = 0; i < 100; i++)
+		add_call(l, 1000 + i, i % 4 ? "aws-seoul" : "aws-tokyo", "DescribeInstances", 200, "",
+		         i + 1);
+	add_call(l, 2000, "aws-seoul", "RunInstances", 400, "InvalidParameterValue", 30);
+	add_call(l, 2001, "aws-seoul", "RunInstances", 0, "ConnectionFailed", 10000);
+	CHECK(bar_calllog_query(l, &f, &rows) == 0 && rows.n == 102);
+	CHECK(rows.n == 102 && rows.items[0].at_ms == 1000 && rows.items[101].at_ms == 2001);
+	bar_calllog_rows_free(&rows);
+	f.connection = "aws-tokyo";
+	CHECK(bar_calllog_query(l, &f, &rows) == 0 && rows.n == 25);
+	bar_calllog_rows_free(&rows);
+	f.connection = "default/aws-seoul";
+	f.errors_only = 1;
+	CHECK(bar_calllog_query(l, &f, &rows) == 0 && rows.n == 2);
+	CHECK(rows.n == 2 && strcmp(rows.items[0].error_code, "InvalidParameterValue") == 0);
+	bar_calllog_rows_free(&rows);
+	f = (bar_calllog_filter){.since_ms = 1090, .limit = 5};
+	CHECK(bar_calllog_query(l, &f, &rows) == 0 && rows.n == 5);
+	CHECK(rows.n == 5 && rows.items[4].at_ms == 2001 && rows.items[0].at_ms == 1097);
+	bar_calllog_rows_free(&rows);
+
+	/* summary: seoul has 75 describes (1..100 ms, i % 4 != 0) + 2 failures */
+	sum = bar_calllog_summary(l, NULL);
+	CHECK(json_array_size(sum) == 2);
+	if (json_array_size(sum) == 2) {
+		json_t *s = json_array_get(sum, 0), *t = json_array_get(sum, 1);
+
+		CHECK(strcmp(json_string_value(json_object_get(s, "connection")), "aws-seoul") == 0);
+		CHECK(json_integer_value(json_object_get(s, "calls")) == 77);
+		CHECK(json_integer_value(json_object_get(s, "errors")) == 2);
+		CHECK(json_integer_value(json_object_get(s, "max_ms")) == 10000);
+		CHECK(strcmp(json_string_value(json_object_get(s, "top_operation")),
+		             "DescribeInstances") == 0);
+		/* tokyo: 1, 5, 9, ... 97 ms: p50 the 13th of 25 = 49, p99 = 97 */
+		CHECK(json_integer_value(json_object_get(t, "calls")) == 25);
+		CHECK(json_integer_value(json_object_get(t, "p50_ms")) == 49);
+		CHECK(json_integer_value(json_object_get(t, "p99_ms")) == 97);
+		CHECK(json_real_value(json_object_get(t, "error_rate")) == 0.0);
+	}
+	json_decref(sum);
+
+	/* rotation: at most 200 kept, the newest */
+	for (int i = 0; i < 1000; i++)
+		add_call(l, 3000 + i, "aws-seoul", "DescribeVpcs", 200, "", 1);
+	f = (bar_calllog_filter){0};
+	CHECK(bar_calllog_query(l, &f, &rows) == 0 && rows.n <= 200 && rows.n >= 150);
+	CHECK(rows.n > 0 && rows.items[rows.n - 1].at_ms == 3999);
+	bar_calllog_rows_free(&rows);
+	CHECK(bar_calllog_dropped(l) == 0);
+	bar_calllog_close(l);
+
+	/* read-only, as `barista calls` opens it */
+	CHECK(bar_calllog_open_ro(&ro, cpath) == 0);
+	CHECK(ro && bar_calllog_query(ro, &f, &rows) == 0 && rows.n > 0);
+	bar_calllog_rows_free(&rows);
+	bar_calllog_close(ro);
+	free(cpath);
+	free(path);
+}
+
+int main(void)
+{
+	if (!mkdtemp(tmp)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_cred_env();
+	test_cred_files();
+	test_cred_exec();
+	test_calllog();
+	{
+		char *cmd = bar_printf("rm -rf '%s'", tmp);
+
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", tmp);
+		free(cmd);
+	}
+	return test_verdict("cloud");
+}
