@@ -39,6 +39,12 @@ typedef struct cmd_opts {
 	const char *timeout;      /* -timeout DURATION */
 	int jobs;                 /* -j N (0: the default) */
 	int recursive;            /* -r */
+	/* calls (cmd/calls.c) */
+	const char *since;        /* -since DURATION */
+	const char *connection;   /* -connection NAME */
+	int errors_only;          /* -errors */
+	int summary;              /* -summary */
+	int limit;                /* -limit N; -1 when not given */
 	const char *more[MAX_LIST_OPTS]; /* positionals after the first, when
 	                                  * `allowed` has "ARGS" */
 	size_t n_more;
@@ -84,6 +90,10 @@ int cmd_fail(const cmd_opts *o);
  * show it, confirm, apply with progress, print the summary.  Returns the
  * process exit code. */
 int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved_plan);
+
+/* Record providers' cloud calls in the call log beside `state_path` for the
+ * rest of the process (a warning, not a failure, when it cannot be opened). */
+void cmd_calllog_start(const char *state_path);
 
 /* What a command that works on the specs and the state of DIR holds. */
 typedef struct cmd_ctx {
@@ -167,5 +177,7 @@ int cmd_exec(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
 int cmd_ssh_broker(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_calls(int argc, char **argv);
+int cmd_connection(int argc, char **argv);
 
 #endif

@@ -3,6 +3,7 @@
  * flow shared by the subcommands (see cmd.h).
  */
 #include "cmd.h"
+#include "calllog.h"
 #include "error.h"
 #include "remote.h" /* bar_duration_parse */
 #include "util.h"
@@ -27,7 +28,8 @@ static int needs_value(const char *name)
 {
 	static const char *with_value[] = {"state", "plugin-path", "out", "target", "replace",
 	                                   "parallelism", "refresh", "group", "vm", "label",
-	                                   "timeout", "j", "lock-timeout", NULL};
+	                                   "timeout", "j", "lock-timeout", "since", "connection",
+	                                   "limit", NULL};
 
 	for (int i = 0; with_value[i]; i++)
 		if (!strcmp(name, with_value[i]))
@@ -79,6 +81,17 @@ static int set_remote_flag(cmd_opts *o, const char *name, const char *val)
 		o->recursive = 1;
 	else if (!strcmp(name, "j"))
 		return parse_count(&o->jobs, name, val, 1, 10000);
+	/* calls */
+	else if (!strcmp(name, "since"))
+		o->since = val;
+	else if (!strcmp(name, "connection"))
+		o->connection = val;
+	else if (!strcmp(name, "errors"))
+		o->errors_only = 1;
+	else if (!strcmp(name, "summary"))
+		o->summary = 1;
+	else if (!strcmp(name, "limit"))
+		return parse_count(&o->limit, name, val, 0, 100000000);
 	return 0;
 }
 
@@ -129,6 +142,7 @@ int cmd_parse(cmd_opts *o, int argc, char **argv, const char *allowed, const cha
 {
 	memset(o, 0, sizeof(*o));
 	o->refresh = 1;
+	o->limit = -1;
 	o->parallelism = 10;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -316,11 +330,38 @@ int cmd_lock_state(const cmd_opts *o, bar_state *st, const char *operation)
 	return bar_state_lock_ex(st, &lo);
 }
 
+static bar_calllog *calllog;
+
+static void calllog_stop(void)
+{
+	bar_host_set_calllog(NULL);
+	bar_calllog_close(calllog);
+	calllog = NULL;
+}
+
+void cmd_calllog_start(const char *state_path)
+{
+	char *path;
+
+	if (calllog || !state_path)
+		return;
+	path = bar_calllog_path(state_path);
+	if (bar_calllog_open(&calllog, path, 0) < 0) {
+		/* the call log is for looking back: a run goes on without it */
+		fprintf(stderr, "barista: warning: no call log this run: %s\n", bar_error_last());
+	} else {
+		bar_host_set_calllog(calllog);
+		atexit(calllog_stop);
+	}
+	free(path);
+}
+
 int cmd_ctx_open(cmd_ctx *c, const cmd_opts *o, const char *lock_op)
 {
 	memset(c, 0, sizeof(*c));
 	c->state_path = cmd_state_path(o, cmd_config_dir(o));
 	c->keys = cmd_keys_dir(c->state_path);
+	cmd_calllog_start(c->state_path);
 	bar_registry_new(&c->reg, o->plugin_path);
 	if (cmd_load_config(&c->cfg, cmd_config_dir(o), o->json) < 0)
 		return -2;

@@ -30,6 +30,8 @@ static const char usage[] =
     "  import ADDR ID [DIR]   adopt an existing resource for an address of the specs\n"
     "  exec MCI -- CMD...     run a command on the VMs of an MCI\n"
     "  cp SRC DST             copy files to or from the VMs of an MCI (MCI:PATH)\n"
+    "  connection list|test   the connections of the specs; test one against its cloud\n"
+    "  calls [DIR]            the requests providers made to their clouds (the call log)\n"
     "  version                print the version (-json: as JSON)\n"
     "  help                   print this help\n"
     "\n"
@@ -64,6 +66,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "-version") || !strcmp(cmd, "--version"))
 		return cmd_version(argc - 2, argv + 2);
+	if (!strcmp(cmd, "calls"))
+		return cmd_calls(argc - 2, argv + 2);
+	if (!strcmp(cmd, "connection"))
+		return cmd_connection(argc - 2, argv + 2);
 	if (!strcmp(cmd, "validate"))
 		return cmd_validate(argc - 2, argv + 2);
 	if (!strcmp(cmd, "plan"))

@@ -186,6 +186,7 @@ int cmd_mci(int argc, char **argv)
 	addr = mci_address(argv[1]);
 	state_path = cmd_state_path(&o, cmd_config_dir(&o));
 	bar_registry_new(&reg, o.plugin_path);
+	cmd_calllog_start(state_path);
 	if (strcmp(action, "status") != 0) {
 		rc = run_action(&o, action, addr, state_path, reg);
 	} else if (bar_state_open(&st, state_path, BAR_STATE_READONLY) < 0) {

@@ -47,6 +47,8 @@ int cmd_plan(int argc, char **argv)
 		return 1;
 	state_path = cmd_state_path(&o, cmd_config_dir(&o));
 	bar_registry_new(&reg, o.plugin_path);
+	if (o.refresh)
+		cmd_calllog_start(state_path);
 	if (cmd_open_state_ro(&st, state_path, &fresh) < 0)
 		goto fail;
 	if ((prc = cmd_load_all(&cfg, &ds, &snap, cmd_config_dir(&o), o.json, st, reg,

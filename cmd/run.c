@@ -311,6 +311,7 @@ int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved)
 		state_path = cmd_state_path(o, dir);
 	}
 	keys = cmd_keys_dir(state_path);
+	cmd_calllog_start(state_path);
 	if (destroy && access(state_path, F_OK) != 0) {
 		if (o->json)
 			print_summary(&none, destroy, 0, 1);

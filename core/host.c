@@ -632,6 +632,13 @@ int bar_provider_in_place(const bar_provider *p, const char *type, const char *a
 	return strcmp(attr, "connection") != 0 && t && listed(t->in_place, attr);
 }
 
+int bar_provider_type_lookup(const bar_provider *p, const char *type)
+{
+	const bar_type_info *t = type_info(p, type);
+
+	return t && BAR_COVERS(t, flags) && (t->flags & BAR_TYPE_LOOKUP);
+}
+
 int bar_provider_has_type(const bar_provider *p, const char *type)
 {
 	return type_info(p, type) != NULL;

@@ -220,5 +220,8 @@ int bar_provider_restorable(const bar_provider *p, const char *type, const char 
 
 /* Whether the provider handles resources of `type`. */
 int bar_provider_has_type(const bar_provider *p, const char *type);
+/* 1 when `p` marks `type` BAR_TYPE_LOOKUP: the cloud's own object (an
+ * image, an instance type) looked up, never listed, refreshed with read. */
+int bar_provider_type_lookup(const bar_provider *p, const char *type);
 
 #endif

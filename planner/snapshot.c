@@ -82,6 +82,53 @@ static bar_obs *by_address_tag(bar_snapshot *s, snap_group *g, const bar_record 
 	return NULL;
 }
 
+/* A lookup type (an image, an instance type) is the cloud's own object and
+ * is never listed: read each record of the group instead.  A record whose
+ * object is gone (BAR_ENOTFOUND) has no observation. */
+static int read_group(bar_snapshot *s, snap_group *g, const bar_conn *c, const bar_op_ctx *ctx)
+{
+	size_t *found = bar_calloc(g->n + 1, sizeof(*found));
+	int rc = 0;
+
+	for (size_t k = 0; k < g->n && rc == 0; k++) {
+		const bar_record *r = &s->rs.items[g->idx[k]];
+		json_t *attrs = r->desired ? json_loads(r->desired, 0, NULL) : NULL;
+		json_t *in = json_pack("{s:s, s:s, s:s, s:s, s:o, s:{}, s:{s:s, s:s, s:s}}", "type",
+		                       r->type, "name", r->name, "namespace", r->ns, "system_id",
+		                       r->system_id ? r->system_id : "", "attrs",
+		                       attrs ? attrs : json_object(), "refs", "tags",
+		                       "barista:address", r->address, "barista:lineage",
+		                       s->lineage ? s->lineage : "", "barista:namespace", r->ns);
+		char *text = json_dumps(in, JSON_COMPACT | JSON_SORT_KEYS);
+		bar_op_ctx one = *ctx;
+		bar_obs o = {0};
+		int prc;
+
+		one.address = r->address;
+		prc = bar_host_read(c, r->type, r->name, text, &one, &o);
+		if (prc == 0) {
+			if (g->list.n == g->list.cap) {
+				g->list.cap = g->list.cap ? g->list.cap * 2 : 8;
+				g->list.items = bar_realloc(g->list.items, g->list.cap * sizeof(bar_obs));
+			}
+			g->list.items[g->list.n] = o;
+			found[k] = ++g->list.n; /* index + 1; 0: not found */
+		} else if (prc != BAR_ENOTFOUND) {
+			rc = -1;
+		}
+		free(text);
+		json_decref(in);
+	}
+	for (size_t k = 0; k < g->n && rc == 0; k++) {
+		snap_live *lv = &s->live[g->idx[k]];
+
+		lv->checked = 1;
+		lv->obs = found[k] ? &g->list.items[found[k] - 1] : NULL;
+	}
+	free(found);
+	return rc;
+}
+
 /* List one group with the given connection attrs; fills g->list and the
  * live entries of its records.  Returns 0 or -1 (message in g->error). */
 static int list_group(bar_snapshot *s, snap_group *g, const json_t *attrs)
@@ -98,10 +145,17 @@ static int list_group(bar_snapshot *s, snap_group *g, const json_t *attrs)
 	free(g->cred);
 	g->cred = cred_text(attrs);
 	if (bar_conn_init(&c, first->ns, first->connection, attrs) < 0 ||
-	    bar_conn_bind(&c, s->reg) < 0 || bar_host_list(&c, first->type, &ctx, &g->list) < 0) {
+	    bar_conn_bind(&c, s->reg) < 0 ||
+	    (bar_provider_type_lookup(c.provider, first->type)
+	         ? read_group(s, g, &c, &ctx) < 0
+	         : bar_host_list(&c, first->type, &ctx, &g->list) < 0)) {
 		bar_error_prefix("refreshing %s resources of connection %s", first->type,
 		                 first->connection);
 		g->error = bar_strdup(bar_error_last());
+		goto done;
+	}
+	if (bar_provider_type_lookup(c.provider, first->type)) {
+		rc = 0; /* read_group matched the records */
 		goto done;
 	}
 	bar_map_init(&by_id, g->list.n);

@@ -201,23 +201,6 @@ int bar_kit_retry_after_ms(const char *value)
 	return secs <= 0 ? 0 : secs > 3600 ? 3600 * 1000 : (int)(secs * 1000);
 }
 
-void bar_kit_record_call(const bar_host_api *host, bar_call *call, const char *operation,
-                         const char *resource, long status, const char *error_code,
-                         int64_t duration_ms)
-{
-	bar_call_record rec = {
-		.struct_size = sizeof(rec),
-		.operation = operation ? operation : "",
-		.resource = resource ? resource : "",
-		.http_status = (int)status,
-		.error_code = error_code ? error_code : "",
-		.duration_ms = duration_ms,
-	};
-
-	if (BAR_HAS(host, record_call))
-		host->record_call(call, &rec);
-}
-
 const char *bar_kit_http_header(const bar_kit_http_resp *r, const char *name, char *out,
                                 size_t size)
 {

@@ -155,12 +155,6 @@ int bar_kit_http_status_rc(long status);
  * -1 when it cannot be read. */
 int bar_kit_retry_after_ms(const char *value);
 
-/* Report one call in the host's call log (bar_kit_http_do does this for its
- * requests; for drivers whose calls take another path). */
-void bar_kit_record_call(const bar_host_api *host, bar_call *call, const char *operation,
-                         const char *resource, long status, const char *error_code,
-                         int64_t duration_ms);
-
 /* The first of `names` (NULL-terminated) the connection's credential
  * answers, or NULL: clouds' own formats spell a field differently
  * ("aws_access_key_id" in a shared credentials file, "AccessKeyId" from a

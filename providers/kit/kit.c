@@ -155,3 +155,44 @@ int bar_kit_check_host(const bar_host_api *host, const char *plugin, char **errm
 		*errmsg = NULL;
 	return -1;
 }
+
+void bar_kit_record_call(const bar_host_api *host, bar_call *call, const char *operation,
+                         const char *resource, long status, const char *error_code,
+                         int64_t duration_ms)
+{
+	bar_call_record rec = {
+		.struct_size = sizeof(rec),
+		.operation = operation ? operation : "",
+		.resource = resource ? resource : "",
+		.http_status = (int)status,
+		.error_code = error_code ? error_code : "",
+		.duration_ms = duration_ms,
+	};
+
+	if (BAR_HAS(host, record_call))
+		host->record_call(call, &rec);
+}
+
+const char *bar_kit_rc_name(int rc)
+{
+	static const char *const names[] = {"OK", "EFAIL", "ENOTFOUND", "ECONFLICT", "EAUTH",
+	                                    "ERETRY", "EINVALID", "ENOTSUP", "ECANCELED",
+	                                    "ETIMEOUT", "ELOCKED", "ESTALE"};
+
+	return rc <= 0 && rc >= BAR_ESTALE ? names[-rc] : "EFAIL";
+}
+
+int bar_kit_rc_status(int rc)
+{
+	switch (rc) {
+	case BAR_OK: return 200;
+	case BAR_ENOTFOUND: return 404;
+	case BAR_ECONFLICT: return 409;
+	case BAR_EAUTH: return 403;
+	case BAR_ERETRY: return 429;
+	case BAR_EINVALID: return 400;
+	case BAR_ENOTSUP: return 501;
+	case BAR_ECANCELED: case BAR_ETIMEOUT: return 0;
+	default: return 500;
+	}
+}

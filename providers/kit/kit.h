@@ -89,4 +89,18 @@ int bar_kit_report(const bar_host_api *host, bar_call *call, bar_kit_err *e, int
  */
 int bar_kit_check_host(const bar_host_api *host, const char *plugin, char **errmsg);
 
+/* Report one request in the host's call log (host->record_call, when the
+ * host has it): the API operation, the cloud id it was about (or NULL), the
+ * HTTP status (0: no answer), the cloud's error code ("" or NULL: none) and
+ * how long it took.  bar_kit_http_do does this for every request it sends. */
+void bar_kit_record_call(const bar_host_api *host, bar_call *call, const char *operation,
+                         const char *resource, long status, const char *error_code,
+                         int64_t duration_ms);
+
+/* The name of a BAR_E* code ("ENOTFOUND"), and the HTTP status a cloud
+ * would answer such an error with (0 for cancellation and deadlines: no
+ * answer), for providers without HTTP (sim) to keep a call log too. */
+const char *bar_kit_rc_name(int rc);
+int bar_kit_rc_status(int rc);
+
 #endif

@@ -94,6 +94,7 @@ typedef struct sim_ctx {
 	const char *name;      /* input name; the type for list */
 	const char *system_id; /* input system_id, if any */
 	int admitted;          /* counted against maxInFlight */
+	int64_t started_ms;    /* for the call log; 0 before the call counts */
 } sim_ctx;
 
 /* ---- small helpers ---- */
@@ -440,6 +441,7 @@ static int sim_begin(sim_ctx *x, bar_provider *p, bar_call *call, const char *op
 	}
 	if ((rc = conn_get(x)) != BAR_OK)
 		return rc;
+	x->started_ms = bar_kit_now_ms();
 	if (input && (rc = parse_input(x, input, need_id)) != BAR_OK)
 		return rc;
 	if (sim_store_enter(x->conn->store, call->region, x->conn->max_in_flight) < 0) {
@@ -458,10 +460,19 @@ static int sim_begin(sim_ctx *x, bar_provider *p, bar_call *call, const char *op
 	return inject_faults(x, mutating);
 }
 
-static void sim_end(sim_ctx *x)
+/* Leave the region and record the call in the host's call log, as a
+ * cloud's API call ("sim.create.vm") with the status its error would have. */
+static void sim_end(sim_ctx *x, int rc)
 {
 	if (x->admitted)
 		sim_store_leave(x->conn->store, x->call->region);
+	if (x->started_ms) {
+		char op[64];
+
+		snprintf(op, sizeof(op), "sim.%s.%s", x->op, x->type);
+		bar_kit_record_call(x->host, x->call, op, x->system_id, bar_kit_rc_status(rc),
+		                    rc ? bar_kit_rc_name(rc) : "", bar_kit_now_ms() - x->started_ms);
+	}
 	json_decref(x->in);
 }
 
@@ -780,7 +791,7 @@ static int sim_create(bar_provider *p, bar_call *call, const char *type,
 	sim_store_end(x.conn->store);
 done:
 	json_decref(attrs);
-	sim_end(&x);
+	sim_end(&x, rc);
 	return rc;
 }
 
@@ -836,7 +847,7 @@ done:
 	json_decref(attrs);
 	free(attrs_text);
 	free(tags);
-	sim_end(&x);
+	sim_end(&x, rc);
 	return rc;
 }
 
@@ -853,7 +864,7 @@ static int sim_read(bar_provider *p, bar_call *call, const char *type, const cha
 			rc = emit_rec(&x, out, r);
 		sim_store_end(x.conn->store);
 	}
-	sim_end(&x);
+	sim_end(&x, rc);
 	return rc;
 }
 
@@ -895,7 +906,7 @@ static int sim_del(bar_provider *p, bar_call *call, const char *type, const char
 			rc = BAR_ERETRY;
 		}
 	}
-	sim_end(&x);
+	sim_end(&x, rc);
 	return rc;
 }
 
@@ -923,7 +934,7 @@ static int sim_poll(bar_provider *p, bar_call *call, const char *type, const cha
 		}
 		sim_store_end(x.conn->store);
 	}
-	sim_end(&x);
+	sim_end(&x, rc);
 	return rc;
 }
 
@@ -959,7 +970,7 @@ static int sim_list(bar_provider *p, bar_call *call, const char *type, bar_sink 
 		}
 		sim_store_end(x.conn->store);
 	}
-	sim_end(&x);
+	sim_end(&x, rc);
 	return rc;
 }
 
@@ -1014,7 +1025,7 @@ static int sim_vm_action(bar_provider *p, bar_call *call, const char *action,
 		}
 		sim_store_end(x.conn->store);
 	}
-	sim_end(&x);
+	sim_end(&x, rc);
 	return rc;
 }
 
