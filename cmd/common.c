@@ -4,6 +4,7 @@
  */
 #include "cmd.h"
 #include "calllog.h"
+#include "catalog.h"
 #include "error.h"
 #include "remote.h" /* bar_duration_parse */
 #include "util.h"
@@ -100,8 +101,10 @@ static int set_flag(cmd_opts *o, const char *name, const char *val)
 {
 	if (!strcmp(name, "state"))
 		o->state_path = val;
-	else if (!strcmp(name, "plugin-path"))
+	else if (!strcmp(name, "plugin-path")) {
 		o->plugin_path = val;
+		bar_catalog_set_path(val); /* the catalogues lie beside the plugins */
+	}
 	else if (!strcmp(name, "out"))
 		o->plan_out = val;
 	else if (!strcmp(name, "target"))

@@ -402,20 +402,15 @@ static const char *file_dir(spec_load *L, const char *path)
 	return dir;
 }
 
-static void load_file(spec_load *L, const char *path)
+/* Parse data (owned by the caller) as the file L->file and load its
+ * documents; the YAML tree is kept until loading ends. */
+static void load_data(spec_load *L, const char *data, size_t len)
 {
-	char *data = NULL;
-	size_t len = 0;
 	bar_yaml *y = NULL;
 
-	L->file = bar_arena_strdup(&L->cfg->arena, path);
-	L->obj = NULL;
-	if (read_file(L, L->file, &data, &len) < 0)
-		return;
-	L->dir = file_dir(L, L->file);
 	if (bar_yaml_parse(&y, data, len) < 0) {
 		spec_diag_loc(L, L->file, 0, 0, "%s", bar_error_last());
-		goto done;
+		return;
 	}
 	for (size_t i = 0; i < bar_yaml_error_count(y); i++) {
 		const bar_yaml_error *e = bar_yaml_error_get(y, i);
@@ -431,9 +426,29 @@ static void load_file(spec_load *L, const char *path)
 		L->yamls = bar_realloc(L->yamls, L->cap_yamls * sizeof(*L->yamls));
 	}
 	L->yamls[L->n_yamls++] = y;
-done:
+}
+
+static void load_file(spec_load *L, const char *path)
+{
+	char *data = NULL;
+	size_t len = 0;
+
+	L->file = bar_arena_strdup(&L->cfg->arena, path);
+	L->obj = NULL;
+	if (read_file(L, L->file, &data, &len) < 0)
+		return;
+	L->dir = file_dir(L, L->file);
+	load_data(L, data, len);
 	bar_memzero(data, len);
 	free(data);
+}
+
+void spec_load_text(spec_load *L, const char *name, const char *dir, const char *text)
+{
+	L->file = bar_arena_strdup(&L->cfg->arena, name);
+	L->dir = bar_arena_strdup(&L->cfg->arena, dir);
+	L->obj = NULL;
+	load_data(L, text, strlen(text));
 }
 
 static int str_ptr_cmp(const void *a, const void *b)
@@ -626,6 +641,8 @@ int bar_config_load(bar_config **out, const char *path, bar_diags *diags)
 	if (list_files(&L, path, &files, &n_files) == 0) {
 		for (size_t i = 0; i < n_files; i++)
 			load_file(&L, files[i]);
+		if (!L.yaml_error && !L.io_error)
+			spec_derive(&L);
 		if (!L.yaml_error && !L.io_error)
 			spec_cross_check(&L);
 	}

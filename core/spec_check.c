@@ -207,6 +207,13 @@ static void subnet_names(const json_t *subnets, char *buf, size_t size)
 	}
 }
 
+/* Where to point at a group's field: its own node, or for what a group in
+ * one line derived (spec_derive.c), the line. */
+static const bar_ynode *group_at(const spec_group *g, int field)
+{
+	return g->f[field] ? g->f[field] : g->f[SPEC_G_SPEC];
+}
+
 /* The group's subnet must be one of its VNet's; without one, the VNet must
  * have exactly one, which becomes the group's. */
 static void group_subnet(spec_load *L, const spec_group *g, const spec_obj *vnet)
@@ -225,7 +232,7 @@ static void group_subnet(spec_load *L, const spec_group *g, const spec_obj *vnet
 			return;
 	subnet_names(subnets, names, sizeof(names));
 	if (spec_absent(want))
-		spec_diag(L, g->f[SPEC_G_VNET], "vnet \"%s\" has several subnets (%s); "
+		spec_diag(L, group_at(g, SPEC_G_VNET), "vnet \"%s\" has several subnets (%s); "
 		          "choose one with subnet", vnet->pub.name, names);
 	else
 		spec_diag(L, want, "subnet \"%s\" is not a subnet of vnet \"%s\" (its "
@@ -234,12 +241,14 @@ static void group_subnet(spec_load *L, const spec_group *g, const spec_obj *vnet
 
 static void check_group_mcir(spec_load *L, spec_obj *o, const spec_group *g)
 {
-	static const struct { int field; bar_kind kind; } single[] = {
-		{ SPEC_G_SPEC, BAR_KIND_SPEC }, { SPEC_G_IMAGE, BAR_KIND_IMAGE },
-		{ SPEC_G_SSHKEY, BAR_KIND_SSHKEY },
+	static const struct { int field; bar_kind kind; const char *key; } single[] = {
+		{ SPEC_G_SPEC, BAR_KIND_SPEC, "spec" }, { SPEC_G_IMAGE, BAR_KIND_IMAGE, "image" },
+		{ SPEC_G_SSHKEY, BAR_KIND_SSHKEY, "sshKey" },
 	};
-	const char *conn = g->f[SPEC_G_CONNECTION]->u.str;
-	const char *vnet_name = g->f[SPEC_G_VNET]->u.str;
+	/* names from the normalised group, which has the derived ones too */
+	const char *conn = jstr(g->json, "connection");
+	const char *vnet_name = jstr(g->json, "vnet");
+	const json_t *sg_names = json_object_get(g->json, "securityGroups");
 	const bar_ynode *sgs = g->f[SPEC_G_SGS];
 	spec_obj *vnet;
 
@@ -247,23 +256,23 @@ static void check_group_mcir(spec_load *L, spec_obj *o, const spec_group *g)
 	 * MCIR with it would only repeat that */
 	if (!find_in(L, o, BAR_KIND_CONNECTION, conn))
 		return;
-	for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
-		const bar_ynode *v = g->f[single[i].field];
-
-		group_target(L, o, v, single[i].kind, v->u.str, conn);
-	}
-	vnet = group_target(L, o, g->f[SPEC_G_VNET], BAR_KIND_VNET, vnet_name, conn);
+	for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
+		group_target(L, o, group_at(g, single[i].field), single[i].kind,
+		             jstr(g->json, single[i].key), conn);
+	vnet = group_target(L, o, group_at(g, SPEC_G_VNET), BAR_KIND_VNET, vnet_name, conn);
 	if (vnet)
 		group_subnet(L, g, vnet);
-	for (uint32_t i = 0; !spec_absent(sgs) && i < sgs->n; i++) {
-		const bar_ynode *at = &sgs->u.items[i];
-		spec_obj *sg = group_target(L, o, at, BAR_KIND_SECURITYGROUP, at->u.str, conn);
+	for (size_t i = 0; i < json_array_size(sg_names); i++) {
+		const char *name = json_string_value(json_array_get(sg_names, i));
+		const bar_ynode *at = !spec_absent(sgs) && i < sgs->n ? &sgs->u.items[i]
+		                                                      : g->f[SPEC_G_SPEC];
+		spec_obj *sg = group_target(L, o, at, BAR_KIND_SECURITYGROUP, name, conn);
 		const char *sg_vnet = sg ? jstr(sg->pub.attrs, "vnet") : NULL;
 
 		if (sg_vnet && strcmp(sg_vnet, vnet_name) != 0 &&
 		    find_in(L, o, BAR_KIND_VNET, vnet_name))
 			spec_diag(L, at, "security group \"%s\" belongs to vnet \"%s\", not to "
-			          "the group's vnet \"%s\"", at->u.str, sg_vnet, vnet_name);
+			          "the group's vnet \"%s\"", name, sg_vnet, vnet_name);
 	}
 }
 

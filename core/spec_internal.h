@@ -49,6 +49,11 @@ typedef struct spec_group {
 	const bar_ynode *f[SPEC_G__N];
 	json_t *json;
 	int64_t count;
+	/* written in one line (`spec: DRIVER+REGION+TYPE`, spec_derive.c): its
+	 * parts (arena), the catalogue image name, and what the derive pass
+	 * needs to add the group's references; line_driver NULL otherwise */
+	const char *line_driver, *line_region, *line_type, *line_image;
+	const char *role, *scope;
 } spec_group;
 
 /* A reference while loading: the public part plus what checks need. */
@@ -107,6 +112,20 @@ typedef struct spec_load {
 	size_t cap_yamls;
 	size_t n_refx;           /* references recorded so far (their order) */
 } spec_load;
+
+/* ---- MCIs in one line (spec_derive.c) ------------------------------- */
+
+/* Between passes 2 and 3: for every group written `spec: D+R+T`, check it
+ * against the driver's catalogue and add the objects it implies (its
+ * connection unless one of D in region R exists, and per connection one
+ * VNet, security group, SSH key, plus the image and spec) as derived
+ * documents, then point the group's references at them. */
+void spec_derive(spec_load *L);
+
+/* Load documents from text as if read from a file named `name` whose
+ * relative paths are relative to `dir` (spec.c). */
+void spec_load_text(spec_load *L, const char *name, const char *dir, const char *text);
+
 
 /* ---- diagnostics (spec_field.c) ------------------------------------- */
 

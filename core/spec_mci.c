@@ -144,6 +144,51 @@ static void group_post_commands(spec_load *L, group_ctx *g, const bar_ynode *v)
 	}
 }
 
+/*
+ * `spec: DRIVER+REGION+TYPE` (CB-Tumblebug's dynamic MCI): the group names
+ * an instance type of a driver's catalogue instead of Spec and Image
+ * objects, and its connection, VNet, security group and SSH key are derived
+ * (spec_derive.c).  Returns 1 when the group is written so (its parts
+ * recorded in out, its explicit vnet checked here), else 0.
+ */
+static int group_line(spec_load *L, spec_group *out, group_ctx *g)
+{
+	const bar_ynode *v = out->f[SPEC_G_SPEC], *img = out->f[SPEC_G_IMAGE];
+	const char *text, *p1, *p2;
+
+	if (!v || v->type != BAR_Y_SCALAR || !strchr(v->u.str, '+'))
+		return 0;
+	text = v->u.str;
+	p1 = strchr(text, '+');
+	p2 = strchr(p1 + 1, '+');
+	if (p1 == text || !p2 || p2 == p1 + 1 || !p2[1] || strchr(p2 + 1, '+')) {
+		out->line_driver = ""; /* in one line, but not checkable */
+		spec_diag(L, v, "field \"spec\" \"%.120s\" must be DRIVER+REGION+TYPE (e.g. "
+		          "aws+ap-northeast-2+t3.small) or the name of a Spec", text);
+		return 1;
+	}
+	out->line_driver = bar_arena_strndup(&L->cfg->arena, text, (size_t)(p1 - text));
+	out->line_region = bar_arena_strndup(&L->cfg->arena, p1 + 1, (size_t)(p2 - p1 - 1));
+	out->line_type = bar_arena_strdup(&L->cfg->arena, p2 + 1);
+	if (!spec_absent(out->f[SPEC_G_CONNECTION]))
+		spec_diag(L, out->f[SPEC_G_CONNECTION], "a group whose spec is DRIVER+REGION+TYPE "
+		          "takes its connection from it; remove \"connection\"");
+	if (spec_absent(img) || img->type != BAR_Y_SCALAR || !img->n)
+		spec_diag(L, img ? img : g->item, "a group whose spec is DRIVER+REGION+TYPE needs "
+		          "\"image\": an image of the driver's catalogue (such as ubuntu-22.04) "
+		          "or the name of an Image");
+	else
+		out->line_image = bar_arena_strdup(&L->cfg->arena, img->u.str);
+	set_str(g->json, "connection", "");
+	set_str(g->json, "spec", "");
+	set_str(g->json, "image", "");
+	if (!spec_absent(out->f[SPEC_G_VNET]))
+		group_ref(L, g, out->f[SPEC_G_VNET], "vnet", BAR_KIND_VNET);
+	else
+		set_str(g->json, "vnet", "");
+	return 1;
+}
+
 static void check_group(spec_load *L, spec_obj *o, spec_group *out,
                         const bar_ynode *item, uint32_t index, spec_index *ix,
                         const bar_ynode **names)
@@ -170,17 +215,24 @@ static void check_group(spec_load *L, spec_obj *o, spec_group *out,
 	              : bar_arena_printf(&L->cfg->arena, "groups[%u]", index + 1);
 	g.scope = bar_arena_strdup(&L->cfg->arena, L->scope);
 	set_str(g.json, "name", name ? name : "");
-	group_ref(L, &g, f[SPEC_G_CONNECTION], "connection", BAR_KIND_CONNECTION);
-	group_ref(L, &g, f[SPEC_G_SPEC], "spec", BAR_KIND_SPEC);
-	group_ref(L, &g, f[SPEC_G_IMAGE], "image", BAR_KIND_IMAGE);
-	group_ref(L, &g, f[SPEC_G_VNET], "vnet", BAR_KIND_VNET);
+	out->role = g.role;
+	out->scope = g.scope;
+	if (group_line(L, out, &g)) {
+		/* spec_derive.c adds the references the line implies */
+	} else {
+		group_ref(L, &g, f[SPEC_G_CONNECTION], "connection", BAR_KIND_CONNECTION);
+		group_ref(L, &g, f[SPEC_G_SPEC], "spec", BAR_KIND_SPEC);
+		group_ref(L, &g, f[SPEC_G_IMAGE], "image", BAR_KIND_IMAGE);
+		group_ref(L, &g, f[SPEC_G_VNET], "vnet", BAR_KIND_VNET);
+	}
 	if (!spec_absent(f[SPEC_G_SUBNET]) &&
 	    spec_name(L, &subnet, item, f[SPEC_G_SUBNET], "subnet") == 0)
 		set_str(g.json, "subnet", subnet);
 	else
 		json_object_set_new(g.json, "subnet", json_null()); /* spec_check.c fills it */
 	group_security_groups(L, &g, f[SPEC_G_SGS]);
-	group_ref(L, &g, f[SPEC_G_SSHKEY], "sshKey", BAR_KIND_SSHKEY);
+	if (!out->line_driver || !spec_absent(f[SPEC_G_SSHKEY]))
+		group_ref(L, &g, f[SPEC_G_SSHKEY], "sshKey", BAR_KIND_SSHKEY);
 	spec_int(L, &out->count, item, f[SPEC_G_COUNT], "count", &one, 1, GROUP_COUNT_MAX);
 	json_object_set_new(g.json, "count", json_integer(out->count));
 	if (spec_strmap(L, &labels, f[SPEC_G_LABELS], "labels", 0) < 0)

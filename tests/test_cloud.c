@@ -6,6 +6,8 @@
  * shell scripts it writes there.
  */
 #include "calllog.h"
+#include "catalog.h"
+#include "spec.h"
 #include "credential.h"
 #include "testutil.h"
 
@@ -283,6 +285,84 @@ static void test_calllog(void)
 	free(path);
 }
 
+/* A group in one line derives its connection (with the template's
+ * credential and config), one VNet, security group and key per connection,
+ * and the image and spec from the catalogue. */
+static void test_one_line(void)
+{
+	char *dir = bar_printf("%s/oneline", tmp), *file = bar_printf("%s/mci.yaml", dir);
+	bar_config *cfg = NULL;
+	bar_diags diags = {0};
+	const bar_object *c, *v, *sp, *im, *mci;
+	FILE *f;
+
+	mkdir(dir, 0700);
+	f = fopen(file, "w");
+	CHECK(f != NULL);
+	if (!f)
+		goto done;
+	fputs("apiVersion: barista.dev/v1\nkind: Connection\nmetadata: {name: sim-any}\n"
+	      "spec:\n  driver: sim\n  region: elsewhere\n  config: {latencyMs: '5'}\n"
+	      "  credential: {env: {token: SIM_TOKEN}}\n---\n"
+	      "apiVersion: barista.dev/v1\nkind: MCI\nmetadata: {name: web}\nspec:\n  groups:\n"
+	      "    - {name: a, spec: sim+r1+sim.small, image: ubuntu-22.04, count: 2}\n"
+	      "    - {name: b, spec: sim+r1+sim.medium, image: ubuntu-22.04}\n"
+	      "    - {name: c, spec: sim+elsewhere+sim.small, image: debian-12}\n", f);
+	fclose(f);
+	CHECK(bar_config_load(&cfg, dir, &diags) == 0);
+	for (size_t i = 0; i < diags.n; i++)
+		fprintf(stderr, "diag: %s\n", diags.items[i].message);
+	if (!cfg)
+		goto done;
+	c = bar_config_find(cfg, BAR_KIND_CONNECTION, "default", "sim-r1");
+	CHECK(c != NULL);
+	CHECK(c && strcmp(json_string_value(json_object_get(json_object_get(
+	                      json_object_get(c->attrs, "credential"), "env"), "token")),
+	                  "SIM_TOKEN") == 0);
+	CHECK(c && strcmp(json_string_value(json_object_get(json_object_get(c->attrs, "config"),
+	                                                    "latencyMs")), "5") == 0);
+	CHECK(c && json_is_string(json_object_get(c->labels, "barista.dev/derived")));
+	/* group c's region has a Connection already: no second one */
+	CHECK(!bar_config_find(cfg, BAR_KIND_CONNECTION, "default", "sim-elsewhere"));
+	v = bar_config_find(cfg, BAR_KIND_VNET, "default", "sim-r1-net");
+	CHECK(v && strncmp(json_string_value(json_object_get(v->attrs, "cidr")), "10.", 3) == 0);
+	CHECK(bar_config_find(cfg, BAR_KIND_VNET, "default", "sim-any-net") != NULL);
+	CHECK(bar_config_find(cfg, BAR_KIND_SECURITYGROUP, "default", "sim-r1-sg") != NULL);
+	CHECK(bar_config_find(cfg, BAR_KIND_SSHKEY, "default", "sim-r1-key") != NULL);
+	sp = bar_config_find(cfg, BAR_KIND_SPEC, "default", "sim-r1-sim-medium");
+	CHECK(sp && json_integer_value(json_object_get(sp->attrs, "memoryMiB")) == 4096);
+	CHECK(sp && strcmp(json_string_value(json_object_get(sp->attrs, "specId")),
+	                   "sim.medium") == 0);
+	im = bar_config_find(cfg, BAR_KIND_IMAGE, "default", "sim-any-debian-12");
+	CHECK(im && strcmp(json_string_value(json_object_get(im->attrs, "imageId")),
+	                   "sim-debian-12") == 0);
+	mci = bar_config_find(cfg, BAR_KIND_MCI, "default", "web");
+	if (mci) {
+		const json_t *g = json_array_get(json_object_get(mci->attrs, "groups"), 1);
+
+		CHECK(strcmp(json_string_value(json_object_get(g, "connection")), "sim-r1") == 0);
+		CHECK(strcmp(json_string_value(json_object_get(g, "spec")), "sim-r1-sim-medium") == 0);
+		CHECK(strcmp(json_string_value(json_object_get(g, "vnet")), "sim-r1-net") == 0);
+		CHECK(strcmp(json_string_value(json_object_get(g, "subnet")), "default") == 0);
+		CHECK(json_array_size(json_object_get(g, "securityGroups")) == 1);
+	}
+	{
+		double price = 0;
+		const char *cur = NULL;
+
+		CHECK(bar_catalog_price("sim", "r1", "sim.medium", &price, &cur) == 0);
+		CHECK(price == 0.04 && cur && strcmp(cur, "USD") == 0);
+		CHECK(bar_catalog_price("sim", "expensive-region", "sim.medium", &price, NULL) == 0);
+		CHECK(price == 0.08);
+		CHECK(bar_catalog_price("sim", "r1", "sim.huge", &price, NULL) == BAR_ENOTFOUND);
+	}
+done:
+	bar_config_free(cfg);
+	bar_diags_clear(&diags);
+	free(file);
+	free(dir);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmp)) {
@@ -293,6 +373,7 @@ int main(void)
 	test_cred_files();
 	test_cred_exec();
 	test_calllog();
+	test_one_line();
 	{
 		char *cmd = bar_printf("rm -rf '%s'", tmp);
 
