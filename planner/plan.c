@@ -866,6 +866,7 @@ int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_snapshot *snap,
 	needed_connections(p, ds, rs);
 	if (!o->refresh_only && snap->reg && check_connections(p, snap->reg) < 0)
 		goto done;
+	p->cost = bar_plan_cost(p, ds, rs);
 	*out = p;
 	p = NULL;
 	rc = 0;
@@ -914,6 +915,7 @@ void bar_plan_free(bar_plan *p)
 	json_decref(p->drift);
 	json_decref(p->connections);
 	json_decref(p->live_connections);
+	json_decref(p->cost);
 	free(p);
 }
 

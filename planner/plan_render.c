@@ -325,4 +325,5 @@ void bar_plan_render(const bar_plan *p, int color, bar_buf *b)
 	for (i = 0; i < p->n; i++)
 		render_change(&p->changes[i], color, b);
 	bar_buf_printf(b, "\nPlan: %zu to add, %zu to change, %zu to destroy.\n", add, chg, del);
+	bar_plan_cost_render(p->cost, b);
 }

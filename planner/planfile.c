@@ -63,7 +63,7 @@ static const pfield plan_fields[] = {
 	PF("destroy", J_BOOL, destroy, 0), PF("refreshed", J_BOOL, refreshed, 0),
 	{"changes", J_ARR, NO_OFF, 1}, PF("drift", J_ARR, drift, 0),
 	PF("connections", J_OBJ, connections, 0), PF("live_connections", J_OBJ, live_connections, 0),
-	{"summary", J_OBJ, NO_OFF, 0}, {NULL, J_STR, 0, 0},
+	PF("cost", J_OBJ, cost, 0), {"summary", J_OBJ, NO_OFF, 0}, {NULL, J_STR, 0, 0},
 };
 
 static const pfield summary_fields[] = {
@@ -119,6 +119,8 @@ json_t *bar_plan_to_json(const bar_plan *p)
 	                 (json_int_t)del, "unchanged", (json_int_t)p->n_noop);
 	if (p->state_path)
 		json_object_set_new(j, "state", json_string(p->state_path));
+	if (p->cost)
+		json_object_set(j, "cost", p->cost);
 	return j;
 }
 

@@ -146,6 +146,7 @@ typedef struct bar_plan {
 	                           * recorded location, current credential */
 	char *state_path;    /* the state file planned against, if known (saved
 	                      * plans name it so apply finds it) */
+	json_t *cost;        /* bar_plan_cost, or NULL */
 } bar_plan;
 
 /* What the planner diffs against (see bar_snapshot_read). */
@@ -183,6 +184,16 @@ typedef struct bar_plan_opts {
 int bar_plan_make(bar_plan **out, const bar_desired_set *desired, bar_snapshot *snap,
                   const bar_plan_opts *opts);
 void bar_plan_free(bar_plan *p);
+
+/*
+ * What the plan adds to and removes from the hourly bill (planner/cost.c):
+ * {"by_currency": {"USD": {"add_hourly", "remove_hourly", "net_hourly",
+ * "net_monthly"}}, "priced": N, "unpriced": [addresses]}, from the drivers'
+ * catalogues.  bar_plan_make sets plan->cost with it.  New reference.
+ */
+json_t *bar_plan_cost(const bar_plan *p, const bar_desired_set *ds, const bar_records *rs);
+/* The cost lines under a rendered plan (nothing when nothing is priced). */
+void bar_plan_cost_render(const json_t *cost, bar_buf *b);
 
 /* Counts of what the plan will do. */
 void bar_plan_counts(const bar_plan *p, size_t *add, size_t *change, size_t *destroy);

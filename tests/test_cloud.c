@@ -7,10 +7,13 @@
  */
 #include "calllog.h"
 #include "catalog.h"
+#include "planner.h"
 #include "spec.h"
+#include "state.h"
 #include "credential.h"
 #include "testutil.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,6 +366,43 @@ done:
 	free(dir);
 }
 
+/* A plan of one-line groups prices its VMs from the sim catalogue. */
+static void test_plan_cost(void)
+{
+	char *dir = bar_printf("%s/oneline", tmp), *db = bar_printf("%s/cost.db", tmp);
+	bar_plan_opts po = BAR_PLAN_OPTS_INIT;
+	bar_registry *reg = NULL;
+	bar_state *st = NULL;
+	bar_plan *plan = NULL;
+	bar_diags diags = {0};
+	const json_t *usd;
+
+	setenv("SIM_TOKEN", "not-a-secret", 1); /* the template's credential reference */
+	bar_registry_new(&reg, NULL);
+	CHECK(bar_state_open(&st, db, BAR_STATE_CREATE) == 0);
+	CHECK(st && bar_workflow_plan(&plan, &diags, dir, st, reg, 0, &po, NULL) == 0);
+	usd = plan ? json_object_get(json_object_get(plan->cost, "by_currency"), "USD") : NULL;
+	/* test_one_line's groups: 2 x sim.small + sim.medium in r1, sim.small elsewhere */
+	CHECK(usd && fabs(json_real_value(json_object_get(usd, "add_hourly")) - 0.07) < 1e-9);
+	CHECK(usd && json_real_value(json_object_get(usd, "remove_hourly")) == 0.0);
+	CHECK(plan && json_integer_value(json_object_get(plan->cost, "priced")) == 4);
+	CHECK(plan && json_array_size(json_object_get(plan->cost, "unpriced")) == 0);
+	if (plan) {
+		bar_buf b = BAR_BUF_INIT(1 << 20);
+
+		bar_plan_render(plan, 0, &b);
+		CHECK(b.data && strstr(b.data, "Cost: adds $0.0700/h, removes $0.0000/h; net "
+		                                "+$0.0700/h (+$51.10 a month)") != NULL);
+		bar_buf_free(&b);
+	}
+	bar_plan_free(plan);
+	bar_state_free(st);
+	bar_registry_free(reg);
+	bar_diags_clear(&diags);
+	free(db);
+	free(dir);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmp)) {
@@ -374,6 +414,7 @@ int main(void)
 	test_cred_exec();
 	test_calllog();
 	test_one_line();
+	test_plan_cost();
 	{
 		char *cmd = bar_printf("rm -rf '%s'", tmp);
 
