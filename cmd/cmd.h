@@ -178,6 +178,10 @@ int cmd_cp(int argc, char **argv);
 int cmd_ssh_broker(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_calls(int argc, char **argv);
+int cmd_recommend(int argc, char **argv);
+int cmd_catalog(int argc, char **argv);
+/* `barista mci benchmark` (cmd/mci_benchmark.c): the exit code. */
+int cmd_mci_benchmark(const cmd_opts *o, const char *addr, const char *state_path);
 int cmd_connection(int argc, char **argv);
 
 #endif

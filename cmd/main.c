@@ -32,6 +32,8 @@ static const char usage[] =
     "  cp SRC DST             copy files to or from the VMs of an MCI (MCI:PATH)\n"
     "  connection list|test   the connections of the specs; test one against its cloud\n"
     "  calls [DIR]            the requests providers made to their clouds (the call log)\n"
+    "  recommend [DIR]        instance types ranked by cost, distance and performance\n"
+    "  catalog list|refresh   the drivers' catalogues; compare one with its cloud's API\n"
     "  version                print the version (-json: as JSON)\n"
     "  help                   print this help\n"
     "\n"
@@ -66,6 +68,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "-version") || !strcmp(cmd, "--version"))
 		return cmd_version(argc - 2, argv + 2);
+	if (!strcmp(cmd, "catalog"))
+		return cmd_catalog(argc - 2, argv + 2);
+	if (!strcmp(cmd, "recommend"))
+		return cmd_recommend(argc - 2, argv + 2);
 	if (!strcmp(cmd, "calls"))
 		return cmd_calls(argc - 2, argv + 2);
 	if (!strcmp(cmd, "connection"))

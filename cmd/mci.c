@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "Usage: barista mci <suspend|resume|reboot|terminate|status> NAME [options] [DIR]\n"
+    "Usage: barista mci <suspend|resume|reboot|terminate|status|benchmark> NAME [options] [DIR]\n"
     "  suspend, resume, reboot, terminate   do it to the MCI's VMs, in parallel, each\n"
     "                       result recorded at once; a VM already there is left alone;\n"
     "                       a VM whose status does not allow it (reboot of a Suspended\n"
@@ -26,6 +26,9 @@ static const char usage[] =
     "                       as Terminated until the specs drop them or an apply\n"
     "                       re-creates them (it asks first)\n"
     "  status               the MCI's status line and VMs, refreshed from the providers\n"
+    "  benchmark            measure CPU, memory, disk and the latency between every pair\n"
+    "                       of VMs on the VMs (over SSH), print it and record it beside\n"
+    "                       the state (STATE.bench.json) for barista recommend\n"
     "  NAME                 the MCI's name, or NAMESPACE/NAME (default namespace: default)\n"
     "  -group G             only the VMs of group G\n"
     "  -vm V                only VM V (repeatable)\n"
@@ -161,7 +164,7 @@ done:
 int cmd_mci(int argc, char **argv)
 {
 	static const char *const actions[] = {"suspend", "resume", "reboot", "terminate",
-	                                      "status", NULL};
+	                                      "status", "benchmark", NULL};
 	const char *action = argc > 0 ? argv[0] : "";
 	cmd_opts o;
 	bar_registry *reg = NULL;
@@ -187,7 +190,9 @@ int cmd_mci(int argc, char **argv)
 	state_path = cmd_state_path(&o, cmd_config_dir(&o));
 	bar_registry_new(&reg, o.plugin_path);
 	cmd_calllog_start(state_path);
-	if (strcmp(action, "status") != 0) {
+	if (strcmp(action, "benchmark") == 0) {
+		rc = cmd_mci_benchmark(&o, addr, state_path);
+	} else if (strcmp(action, "status") != 0) {
 		rc = run_action(&o, action, addr, state_path, reg);
 	} else if (bar_state_open(&st, state_path, BAR_STATE_READONLY) < 0) {
 		rc = cmd_fail(&o);

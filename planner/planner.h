@@ -375,4 +375,73 @@ void bar_mci_status(const char *const *statuses, size_t n, char *buf, size_t siz
  */
 int bar_mci_view(json_t **out, const bar_records *rs);
 
+/* ---- benchmarks and recommendation (planner/benchmark.c, recommend.c) ---- */
+
+/* Benchmark results recorded beside a state (`<state>.bench.json`). */
+typedef struct bar_bench bar_bench;
+char *bar_bench_path(const char *state_path);
+/* Load them (an empty set when the file does not exist yet); *out is the
+ * caller's (bar_bench_free). */
+int bar_bench_load(bar_bench **out, const char *path);
+void bar_bench_free(bar_bench *b);
+/* The whole document: {"kinds": {"driver/region/spec": {cpu_mbps, mem_mbps,
+ * disk_mbps, measured_at}}, "regions": {"d/r|d/r": latency ms}, "runs": [...]}. */
+const json_t *bar_bench_json(const bar_bench *b);
+/* The measured CPU figure (MB/s of sha256) of a kind, or -1 when never
+ * measured. */
+double bar_bench_cpu(const bar_bench *b, const char *driver, const char *region,
+                     const char *spec);
+
+typedef struct bar_bench_opts {
+	unsigned version;
+	const bar_cancel *cancel;
+	int parallel;    /* VMs at once; 0: the exec default */
+	int timeout_ms;  /* per VM; 0: 5 minutes */
+} bar_bench_opts;
+#define BAR_BENCH_OPTS_INIT { .version = 1 }
+
+/*
+ * Measure CPU, memory, disk and the latency between every pair of VMs of
+ * `mci` on the VMs themselves (over SSH, core/remote.h).  *out: {"mci",
+ * "measured_at", "vms": {name: {address, kind, region, outcome, figures,
+ * error?}}, "latency_ms": {"a|b": ms}}.  Returns 0 however the VMs fared
+ * (see each outcome), or the error of selecting the MCI's VMs.
+ */
+int bar_mci_benchmark(json_t **out, const bar_records *rs, const char *keys_dir,
+                      const char *mci, const bar_bench_opts *o);
+/* Add a run to the results at `path` (written atomically); the newest
+ * figures of a kind replace older ones. */
+int bar_bench_record(const char *path, const json_t *run);
+
+/* Great-circle distance in km (haversine, mean Earth radius 6,371 km). */
+double bar_geo_distance_km(double lat1, double lon1, double lat2, double lon2);
+
+typedef struct bar_recommend_opts {
+	unsigned version;
+	json_int_t min_vcpu, max_vcpu, min_memory_mib; /* 0: any */
+	const char *arch;        /* "x86_64", "arm64"; NULL: any */
+	int gpu;                 /* only types with a GPU */
+	double max_price;        /* hourly; 0: any */
+	const char *const *drivers; /* only these; none: every catalogue */
+	size_t n_drivers;
+	const char *const *regions; /* only these region names; none: all */
+	size_t n_regions;
+	int has_near;            /* score by the distance to near_lat/near_lon */
+	double near_lat, near_lon;
+	double w_cost, w_location, w_performance; /* weights (normalised) */
+	const bar_bench *bench;  /* measured performance, or NULL */
+	size_t limit;            /* how many to return; 0: 10 */
+} bar_recommend_opts;
+#define BAR_RECOMMEND_OPTS_INIT { .version = 1, .w_cost = 0.5, .w_location = 0.3, \
+	                          .w_performance = 0.2 }
+
+/*
+ * Rank the instance types of the drivers' catalogues that fit o: *out is
+ * {"candidates": N, "ranked": [{rank, driver, region, spec, vcpu,
+ * memoryMiB, hourly, currency, distance_km, cpu_mbps, score, scores: {cost,
+ * location, performance}, line: "driver+region+spec"}]}.  Returns 0, or the
+ * error of a named driver without a catalogue.
+ */
+int bar_recommend(json_t **out, const bar_recommend_opts *o);
+
 #endif

@@ -403,6 +403,63 @@ static void test_plan_cost(void)
 	free(dir);
 }
 
+/* Ranking by cost, then by measured performance; the size filters. */
+static void test_recommend(void)
+{
+	const char *regions[] = {"r1", "expensive-region"}, *drivers[] = {"sim"};
+	bar_recommend_opts o = BAR_RECOMMEND_OPTS_INIT;
+	char *path = bar_printf("%s/bench.json", tmp);
+	bar_bench *b = NULL;
+	json_t *res = NULL, *first, *run;
+	double d;
+
+	/* Seoul to Tokyo is about 1,160 km */
+	d = bar_geo_distance_km(37.5665, 126.978, 35.6762, 139.6503);
+	CHECK(d > 1100 && d < 1200);
+	CHECK(bar_geo_distance_km(0, 0, 0, 180) > 20000);
+	o.drivers = drivers;
+	o.n_drivers = 1;
+	o.regions = regions;
+	o.n_regions = 2;
+	o.min_vcpu = 2;
+	CHECK(bar_recommend(&res, &o) == 0);
+	CHECK(json_integer_value(json_object_get(res, "candidates")) == 4);
+	first = json_array_get(json_object_get(res, "ranked"), 0);
+	CHECK(strcmp(json_string_value(json_object_get(first, "line")), "sim+r1+sim.medium") == 0);
+	json_decref(res);
+
+	/* sim.large measured fastest, sim.medium slow: with performance alone
+	 * sim.large wins, and an unmeasured kind scores a neutral 0.5 */
+	run = json_pack("{s:s, s:I, s:{s:{s:s, s:s, s:s, s:{s:f}}, s:{s:s, s:s, s:s, s:{s:f}}}, s:{}}",
+	                "mci", "default/mci/x", "measured_at", (json_int_t)1, "vms", "v1", "address",
+	                "default/vm/v1", "kind", "sim/r1/sim.large", "outcome", "ok", "figures",
+	                "cpu_mbps", 800.0, "v2", "address", "default/vm/v2", "kind",
+	                "sim/r1/sim.medium", "outcome", "ok", "figures", "cpu_mbps", 200.0,
+	                "latency_ms");
+	CHECK(bar_bench_record(path, run) == 0);
+	CHECK(bar_bench_load(&b, path) == 0);
+	CHECK(b && bar_bench_cpu(b, "sim", "r1", "sim.large") == 800.0);
+	CHECK(b && bar_bench_cpu(b, "sim", "r2", "sim.large") == -1);
+	o.bench = b;
+	o.w_cost = 0;
+	o.w_performance = 1;
+	CHECK(bar_recommend(&res, &o) == 0);
+	first = json_array_get(json_object_get(res, "ranked"), 0);
+	CHECK(strcmp(json_string_value(json_object_get(first, "line")), "sim+r1+sim.large") == 0);
+	CHECK(json_real_value(json_object_get(first, "score")) == 1.0);
+	json_decref(res);
+	/* nothing fits 64 vCPUs; an unknown driver is an error */
+	o.min_vcpu = 64;
+	CHECK(bar_recommend(&res, &o) == 0);
+	CHECK(json_array_size(json_object_get(res, "ranked")) == 0);
+	json_decref(res);
+	drivers[0] = "no-such-driver";
+	CHECK(bar_recommend(&res, &o) == BAR_ENOTFOUND);
+	json_decref(run);
+	bar_bench_free(b);
+	free(path);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmp)) {
@@ -415,6 +472,7 @@ int main(void)
 	test_calllog();
 	test_one_line();
 	test_plan_cost();
+	test_recommend();
 	{
 		char *cmd = bar_printf("rm -rf '%s'", tmp);
 
