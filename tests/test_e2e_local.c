@@ -6,6 +6,7 @@
  *      pinned from state) and check `hostname` equals the VM's name
  *   -> a port the security group allows is reachable, a blocked one refused
  *   -> plan -detailed-exitcode exits 0 (re-apply is a no-op)
+ *   -> mci benchmark measures CPU, memory, disk and every pair's latency
  *   -> a VM deleted out of band (processes killed, netns removed) is planned
  *      for re-create, and apply brings it back (with a new host key)
  *   -> destroy leaves no namespace, bridge, veth, process or file behind.
@@ -393,6 +394,36 @@ static void check_not_root(void)
 	free(dir);
 }
 
+/* `mci benchmark` measures every VM and every pair, and records it. */
+static void check_benchmark(size_t n)
+{
+	char *path = bar_printf("%s.bench.json", state_path);
+	json_t *doc, *last, *v;
+	const char *k;
+	size_t pairs = 0, measured = 0;
+
+	CHECK(run("mci benchmark web") == 0);
+	doc = json_load_file(path, 0, NULL);
+	last = json_array_get(json_object_get(doc, "runs"), 0);
+	CHECK(json_object_size(json_object_get(last, "vms")) == n);
+	json_object_foreach(json_object_get(last, "vms"), k, v) {
+		const json_t *f = json_object_get(v, "figures");
+
+		measured += json_number_value(json_object_get(f, "cpu_mbps")) > 0 &&
+		            json_number_value(json_object_get(f, "mem_mbps")) > 0 &&
+		            json_number_value(json_object_get(f, "disk_mbps")) > 0;
+	}
+	CHECK(measured == n);
+	json_object_foreach(json_object_get(last, "latency_ms"), k, v) {
+		pairs += json_number_value(v) > 0;
+	}
+	CHECK(pairs == n * (n - 1));
+	CHECK(json_object_size(json_object_get(doc, "kinds")) >= 1);
+	json_decref(doc);
+	unlink(path);
+	free(path);
+}
+
 int main(int argc, char **argv)
 {
 	vm vms[16] = {{0}};
@@ -429,6 +460,7 @@ int main(int argc, char **argv)
 	}
 	CHECK(run("plan -detailed-exitcode") == 0);
 	CHECK(run("show") == 0);
+	check_benchmark(n);
 	if (n > 0) { /* a firewall flushed out of band is drift, and apply restores it */
 		CHECK(sh("ip netns exec %s nft flush ruleset", vms[0].system_id) == 0);
 		CHECK(run("plan -detailed-exitcode") == 2);
