@@ -306,7 +306,7 @@ int cmd_catalog(int argc, char **argv)
 		else
 			rest[n_rest++] = argv[i];
 	}
-	if (cmd_parse(&o, n_rest, rest, "json plugin-path no-color", usage) < 0)
+	if (cmd_parse(&o, n_rest, rest, "json state plugin-path no-color", usage) < 0)
 		return 1;
 	json = o.json;
 	if (!strcmp(action, "list"))

@@ -22,6 +22,8 @@ static const char usage[] =
     "every right the driver needs; each check is printed with what to do when it\n"
     "fails.  Exit status 0 when every check passed, 1 otherwise.\n"
     "  -json                print as JSON\n"
+    "  -state FILE          the state whose call log records the test's calls (default\n"
+    "                       DIR/barista.db)\n"
     "  -plugin-path DIRS    where provider plugins are (colon-separated)\n"
     "  -no-color            no ANSI colours\n";
 
@@ -195,7 +197,7 @@ int cmd_connection(int argc, char **argv)
 	}
 	argc -= !strcmp(action, "test") ? 2 : 1;
 	argv += !strcmp(action, "test") ? 2 : 1;
-	if (cmd_parse(&o, argc, argv, "json plugin-path no-color", usage) < 0)
+	if (cmd_parse(&o, argc, argv, "json state plugin-path no-color", usage) < 0)
 		return 1;
 	prc = cmd_ctx_open(&c, &o, NULL);
 	if (prc == -2) {
