@@ -182,6 +182,40 @@ static json_t *ini_section(char *text, const char *profile)
 	return out;
 }
 
+int bar_cred_parse_text(json_t **out, const char *data, size_t len, const char *profile)
+{
+	char *text = bar_calloc(1, len + 1);
+	const char *p;
+	int rc = 0;
+
+	memcpy(text, data, len);
+	p = text + strspn(text, " \t\r\n");
+	if (*p == '{') {
+		json_error_t jerr;
+		json_t *obj = json_loadb(p, len - (size_t)(p - text), 0, &jerr);
+
+		if (!json_is_object(obj))
+			/* jansson's text never quotes the content */
+			rc = bar_error_setc(BAR_EAUTH, "line %d, column %d: %s", jerr.line, jerr.column,
+			                    json_is_object(obj) || obj ? "not a JSON object" : jerr.text);
+		else
+			*out = flatten(obj);
+		wipe_tree(obj);
+	} else {
+		json_t *sec = ini_section(text, profile ? profile : "default");
+
+		if (!sec)
+			rc = bar_error_setc(BAR_EAUTH, "has no [%s] section (it is neither a JSON object "
+			                    "nor an INI file with that profile)",
+			                    profile ? profile : "default");
+		else
+			*out = sec;
+	}
+	bar_memzero(text, len);
+	free(text);
+	return rc;
+}
+
 static int load_file(bar_cred *c, const char *path, const char *profile, const struct stat *st)
 {
 	char *text = NULL;
@@ -198,31 +232,8 @@ static int load_file(bar_cred *c, const char *path, const char *profile, const s
 	n = fread(text, 1, (size_t)st->st_size, f);
 	fclose(f);
 	text[n] = '\0';
-	{
-		const char *p = text + strspn(text, " \t\r\n");
-
-		if (*p == '{') {
-			json_error_t jerr;
-			json_t *obj = json_loads(p, 0, &jerr);
-
-			if (!json_is_object(obj)) {
-				/* jansson's text never quotes the file's content */
-				rc = bar_error_setc(BAR_EAUTH, "credential file %s: line %d, column %d: %s",
-				                    path, jerr.line, jerr.column, jerr.text);
-			} else {
-				c->values = flatten(obj);
-			}
-			json_decref(obj);
-		} else {
-			json_t *sec = ini_section(text, profile ? profile : "default");
-
-			if (!sec)
-				rc = bar_error_setc(BAR_EAUTH, "credential file %s has no [%s] section "
-				                    "(it is neither a JSON object nor an INI file with that "
-				                    "profile)", path, profile ? profile : "default");
-			c->values = sec;
-		}
-	}
+	if ((rc = bar_cred_parse_text(&c->values, text, n, profile)) < 0)
+		bar_error_prefix("credential file %s", path);
 	bar_memzero(text, n);
 	free(text);
 	c->mtime = st->st_mtim;

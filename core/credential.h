@@ -50,6 +50,13 @@ const char *bar_cred_unset_var(const bar_cred *c, const char *field);
 
 void bar_cred_release(bar_cred *c);
 
+/* Parse a credential file's text (a JSON object, or the INI section
+ * `profile`, NULL for "default") into {field: value} (*out, a new
+ * reference).  Returns 0, or BAR_EAUTH with the last error saying where,
+ * never quoting the text.  For tests and the fuzzer; bar_cred_resolve reads
+ * files with it. */
+int bar_cred_parse_text(json_t **out, const char *data, size_t len, const char *profile);
+
 /* Forget every cached value (wiped); for tests and long-lived processes
  * that are told credentials rotated. */
 void bar_cred_cache_clear(void);
