@@ -333,7 +333,8 @@ json_t *bar_calllog_summary(bar_calllog *l, const bar_calllog_filter *f)
 	all.limit = 0;
 	if (bar_calllog_query(l, &all, &r) < 0)
 		return NULL;
-	qsort(r.items, r.n, sizeof(*r.items), cmp_conn);
+	if (r.n)
+		qsort(r.items, r.n, sizeof(*r.items), cmp_conn);
 	out = json_array();
 	for (size_t i = 1; i <= r.n; i++)
 		if (i == r.n || strcmp(r.items[i].ns, r.items[from].ns) ||

@@ -182,7 +182,8 @@ int bar_recommend(json_t **out, const bar_recommend_opts *o)
 		}
 	}
 	score(o, v, n);
-	qsort(v, n, sizeof(*v), by_score);
+	if (n)
+		qsort(v, n, sizeof(*v), by_score);
 	limit = o->limit ? o->limit : 10;
 	list = json_array();
 	for (size_t k = 0; k < n && k < limit; k++) {
