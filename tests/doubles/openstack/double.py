@@ -33,7 +33,7 @@ import models as models_mod  # noqa: E402
 
 REGIONS = ["RegionOne", "RegionTwo"]
 USERS = {  # the fake credentials of tests/data/openstack/credentials.json
-    "barista-ci": "Zq3vN8rT2wLk5pXs9dFh",
+    "ci-operator-4821": "Zq3vN8rT2wLk5pXs9dFh",
 }
 APP_CREDS = {"4f1c2a9e8b7d4c3fa6e5d2c1b0a99887": "Kp7Rw2Zt9Qm4Vx8Ln3Hs6Jd1Fg5Bc0Ay"}
 PROJECT_ID = "8a3f0e2b9c7d41e6b5a4f3e2d1c0b9a8"
@@ -217,7 +217,7 @@ class OpenStackDouble(common.Double):
         if "application_credential" not in methods:
             pr = scope.get("project") if isinstance(scope, dict) else None
             if not pr or not (pr.get("id") == PROJECT_ID or
-                              (pr.get("name") == "barista" and
+                              (pr.get("name") == "ci-project-7f3a" and
                                pr.get("domain", {}).get("name", pr.get("domain", {}).get("id"))
                                in ("Default", "default"))):
                 return err(401, "Unauthorized", "The request you have made requires "
@@ -244,9 +244,9 @@ class OpenStackDouble(common.Double):
                                        "url": base + "/identity"}]})
         token = {"methods": methods, "expires_at": now_iso(exp)[:-1] + ".000000Z",
                  "issued_at": now_iso()[:-1] + ".000000Z", "audit_ids": [uuid.uuid4().hex[:22]],
-                 "user": {"id": USER_ID, "name": "barista-ci", "password_expires_at": None,
+                 "user": {"id": USER_ID, "name": "ci-operator-4821", "password_expires_at": None,
                           "domain": {"id": "default", "name": "Default"}},
-                 "project": {"id": PROJECT_ID, "name": "barista",
+                 "project": {"id": PROJECT_ID, "name": "ci-project-7f3a",
                              "domain": {"id": "default", "name": "Default"}},
                  "roles": [{"id": uuid.uuid4().hex, "name": "member"}],
                  "is_domain": False, "catalog": catalog}
@@ -656,7 +656,9 @@ class OpenStackDouble(common.Double):
                     return self.neutron_err(404, "%sNotFound" % member.title().replace("_", ""),
                                             "%s %s could not be found." % (member, seg[1]), op)
                 if req.method == "GET":
-                    return self.ok(200, {member: obj}, op)
+                    view = self.sg_view(reg, obj) if coll == "security-groups" \
+                        else self.public(obj)
+                    return self.ok(200, {member: view}, op)
                 return self.neutron_delete(reg, coll, obj, op)
             if len(seg) == 3 and seg[2] == "tags" and req.method == "PUT":
                 op = opbase + ".tags.update_all"
@@ -753,7 +755,7 @@ class OpenStackDouble(common.Double):
                 obj[k] = attrs.get(k, d)
         obj.update({"id": oid, "tenant_id": PROJECT_ID, "project_id": PROJECT_ID,
                     "tags": [], "created_at": now_iso(), "updated_at": now_iso(),
-                    "revision_number": 0, "description": ""})
+                    "revision_number": 0, "description": attrs.get("description", "")})
         if coll == "networks":
             obj.update({"status": "ACTIVE", "subnets": [], "mtu": 1450,
                         "router:external": attrs.get("router:external", False)})
@@ -785,6 +787,7 @@ class OpenStackDouble(common.Double):
             r = self.rule(oid, sg["id"], attrs["direction"], attrs.get("protocol"),
                           attrs.get("port_range_min"), attrs.get("port_range_max"),
                           attrs.get("ethertype", "IPv4"), attrs.get("remote_ip_prefix"))
+            r["description"] = attrs.get("description", "")
             for o in reg.rules.values():
                 if all(o[k] == r[k] for k in ("security_group_id", "direction", "protocol",
                                               "port_range_min", "port_range_max", "ethertype",

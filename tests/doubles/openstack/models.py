@@ -19,12 +19,18 @@ no service starts.  When a package is missing, load() returns None with the
 name of what is missing.
 """
 import io
+import os
 import sys
+
+# nova.api.openstack monkey-patches the process with eventlet at import
+# unless told not to (nova/monkey_patch.py: the switch for "non-nova
+# utilities"); green threads would stall the double's threading server
+os.environ["OS_NOVA_DISABLE_EVENTLET_PATCHING"] = "1"
 
 
 def load():
     """Import the models; returns (models, None) or (None, what is missing)."""
-    stderr, sys.stderr = sys.stderr, io.StringIO()  # nova's eventlet warning
+    stderr, sys.stderr = sys.stderr, io.StringIO()  # import-time warnings
     try:
         return _load(), None
     except ImportError as e:
@@ -87,8 +93,13 @@ def _load():
             maps[k] = dict(v)
     for k, v in external_net.RESOURCE_ATTRIBUTE_MAP.items():
         maps.setdefault(k, {}).update(v)
+    # standard attributes every Neutron resource here has (the extension
+    # applies them to all standard-attr models, which needs the database:
+    # stdattrs_common.stdattrs_extended_resources; the bodies are its own)
+    from neutron.extensions import standardattrdescription
     for res in maps:
         maps[res].update(tagging.TAG_ATTRIBUTE_MAP)
+        maps[res].update(standardattrdescription.DESCRIPTION_BODY)
     m.neutron_maps = maps
     m.neutron_validators = neutron_validators
     m.neutron_tag_validate = tagging.validate_tag
