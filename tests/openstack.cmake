@@ -14,3 +14,8 @@ if(TARGET barista-provider-openstack)
             "{\"authUrl\":\"@ENDPOINT@/identity\"}" RegionOne)
   add_dependencies(conformance barista-provider-openstack)
 endif()
+
+# The double's own test: deliberately wrong requests must be caught.
+bar_add_double_test(openstack_double_selftest EXPECT_VIOLATIONS TIMEOUT 60
+  DOUBLE ${BAR_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/doubles/openstack/double.py
+  COMMAND ${BAR_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/doubles/openstack/selftest.py @ENDPOINT@)
