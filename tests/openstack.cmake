@@ -13,6 +13,21 @@ if(TARGET barista-provider-openstack)
             $<TARGET_FILE:barista-provider-openstack>
             "{\"authUrl\":\"@ENDPOINT@/identity\"}" RegionOne)
   add_dependencies(conformance barista-provider-openstack)
+
+  # The parsers on the services' documented examples, the key pair maker
+  # (checked by ssh-keygen); then check(), catalog() and paged lists against
+  # the double (250 seeded VMs, pages of 100), both credential kinds.
+  add_executable(test_openstack ${CMAKE_SOURCE_DIR}/tests/test_openstack.c
+    ${CMAKE_SOURCE_DIR}/providers/openstack/os_keygen.c)
+  target_include_directories(test_openstack PRIVATE ${CMAKE_SOURCE_DIR}/providers/openstack)
+  target_link_libraries(test_openstack PRIVATE bar_os_parse bar_test_host bar_kit_http)
+  add_dependencies(test_openstack barista-provider-openstack)
+  add_dependencies(conformance test_openstack)
+  add_test(NAME openstack_parse COMMAND test_openstack parse ${BAR_OS_DATA})
+  bar_add_double_test(openstack_check_catalog TIMEOUT 60
+    DOUBLE ${BAR_PYTHON3} ${BAR_OS_DOUBLE} --seed-vms 250 --region RegionOne --page-size 100
+    COMMAND $<TARGET_FILE:test_openstack> double $<TARGET_FILE:barista-provider-openstack>
+            @ENDPOINT@ ${BAR_OS_DATA})
 endif()
 
 # The double's own test: deliberately wrong requests must be caught.
