@@ -34,3 +34,17 @@ endif()
 bar_add_double_test(openstack_double_selftest EXPECT_VIOLATIONS TIMEOUT 60
   DOUBLE ${BAR_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/doubles/openstack/double.py
   COMMAND ${BAR_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/doubles/openstack/selftest.py @ENDPOINT@)
+
+# libFuzzer on the response parsers, seeded with the documented examples.
+if(BAR_FUZZ AND TARGET bar_os_parse)
+  add_executable(fuzz_openstack ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_openstack.c)
+  target_link_libraries(fuzz_openstack PRIVATE bar_os_parse)
+  target_link_options(fuzz_openstack PRIVATE -fsanitize=fuzzer)
+  set(corpus ${CMAKE_BINARY_DIR}/fuzz-corpus/openstack)
+  file(MAKE_DIRECTORY ${corpus})
+  add_test(NAME fuzz_openstack
+    COMMAND fuzz_openstack -max_total_time=10 -timeout=10 -rss_limit_mb=2048
+            -print_final_stats=1 ${corpus} ${CMAKE_SOURCE_DIR}/tests/data/openstack)
+  set_tests_properties(fuzz_openstack PROPERTIES LABELS "fuzz"
+    TIMEOUT 300 ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
+endif()

@@ -48,20 +48,24 @@ void os_parse_error(const char *body, size_t len, long status, char *code, size_
 				}
 			}
 		}
-	} else if (len && body) {
-		/* Glance and the WSGI layers answer text: "404 Not Found\n\nwhy" */
-		const char *why = strstr(body, "\n\n");
-		const char *s = why ? why + 2 : body;
-		size_t n = strcspn(s, "\n");
+	} else if (len && body && msize) {
+		/* Glance and the WSGI layers answer text: "404 Not Found\n\nwhy";
+		 * the body need not end in a NUL: look at a bounded copy */
+		char text[1024];
+		size_t tl = len < sizeof(text) - 1 ? len : sizeof(text) - 1, n;
+		const char *why, *s;
 
-		if (msize) {
-			n = n < msize - 1 ? n : msize - 1;
-			memcpy(msg, s, n);
-			msg[n] = '\0';
-			for (size_t i = 0; i < n; i++)
-				if (!isprint((unsigned char)msg[i]))
-					msg[i] = ' ';
-		}
+		memcpy(text, body, tl);
+		text[tl] = '\0';
+		why = strstr(text, "\n\n");
+		s = why ? why + 2 : text;
+		n = strcspn(s, "\n");
+		n = n < msize - 1 ? n : msize - 1;
+		memcpy(msg, s, n);
+		msg[n] = '\0';
+		for (size_t i = 0; i < n; i++)
+			if (!isprint((unsigned char)msg[i]))
+				msg[i] = ' ';
 	}
 	json_decref(j);
 }
