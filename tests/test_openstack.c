@@ -255,6 +255,86 @@ static int run(bar_provider *p, const char *op, const char *region, const char *
 	return rc;
 }
 
+
+/* One CRUD call through the plugin; the observation's attrs into attrs[]. */
+static int crud(bar_provider *p, const char *op, const char *type, const char *input,
+                const char *config, void *session, char *id, size_t idsize, char *attrs,
+                size_t asize)
+{
+	bar_sink sink = {0};
+	ch_call c;
+	int rc;
+
+	ch_call_init(&c, op, "test", "RegionOne", config, session);
+	c.call.deadline_ms = bar_kit_now_ms() + 60000;
+	c.call.idempotency_key = "6c0d3c1e-2f9b-4d7a-9e1f-5a4b3c2d1e0f";
+	if (strcmp(op, "create") == 0)
+		rc = p->create(p, &c.call, type, input, &sink);
+	else if (strcmp(op, "poll") == 0)
+		rc = p->poll(p, &c.call, type, input, &sink);
+	else
+		rc = p->del(p, &c.call, type, input);
+	if (rc)
+		fprintf(stderr, "# %s %s: %d %s: %s\n", op, type, rc, c.code, c.msg);
+	if (sink.n && id)
+		snprintf(id, idsize, "%s", sink.v[0].system_id);
+	if (sink.n && attrs)
+		snprintf(attrs, asize, "%s", sink.v[0].attrs);
+	ch_sink_clear(&sink);
+	ch_call_clear(&c);
+	return rc;
+}
+
+/* A VM in the second subnet of a VNet with a router: its port there, its
+ * floating address, and everything gone after the deletes. */
+static void vm_world(bar_provider *p, const char *config, void *session)
+{
+	char net[64] = "", sg[64] = "", key[300] = "", img[64] = "", vm[64] = "";
+	char netattrs[2048] = "", vmattrs[2048] = "", in[8192];
+	const char *tags = "\"tags\":{\"barista:address\":\"t/x/w\","
+	                   "\"barista:idempotency\":\"6c0d3c1e-2f9b-4d7a-9e1f-5a4b3c2d1e0f\"}";
+	int rc, polls = 0;
+
+	snprintf(in, sizeof(in), "{\"name\":\"w-net\",\"attrs\":{\"cidr\":\"10.9.0.0/16\","
+	         "\"subnets\":[{\"name\":\"a\",\"cidr\":\"10.9.1.0/24\"},{\"name\":\"b\","
+	         "\"cidr\":\"10.9.2.0/24\"}]},%s}", tags);
+	CHECK(crud(p, "create", "vnet", in, config, session, net, sizeof(net), netattrs,
+	           sizeof(netattrs)) == BAR_OK);
+	CHECK(strstr(netattrs, "\"routerId\":\"\"") == NULL); /* the double has "public" */
+	snprintf(in, sizeof(in), "{\"name\":\"w-sg\",\"attrs\":{\"ingress\":[],\"egress\":[]},"
+	         "%s}", tags);
+	CHECK(crud(p, "create", "securitygroup", in, config, session, sg, sizeof(sg), NULL, 0) ==
+	      BAR_OK);
+	snprintf(in, sizeof(in), "{\"name\":\"w-key\",\"attrs\":{\"publicKey\":null},%s}", tags);
+	CHECK(crud(p, "create", "sshkey", in, config, session, key, sizeof(key), NULL, 0) == BAR_OK);
+	snprintf(in, sizeof(in), "{\"name\":\"w-img\",\"attrs\":{\"imageId\":\"cirros-0.6.2\"},"
+	         "%s}", tags);
+	CHECK(crud(p, "create", "image", in, config, session, img, sizeof(img), NULL, 0) == BAR_OK);
+	snprintf(in, sizeof(in), "{\"name\":\"w-vm\",\"attrs\":{\"subnet\":\"b\"},"
+	         "\"refs\":{\"vnet\":{\"system_id\":\"%s\",\"attrs\":%s},"
+	         "\"securityGroups\":[{\"system_id\":\"%s\"}],\"sshKey\":{\"system_id\":\"%s\"},"
+	         "\"image\":{\"system_id\":\"%s\"},\"spec\":{\"system_id\":\"1\"}},%s}",
+	         net, netattrs, sg, key, img, tags);
+	CHECK(crud(p, "create", "vm", in, config, session, vm, sizeof(vm), vmattrs,
+	           sizeof(vmattrs)) == BAR_OK);
+	printf("# vm %s\n", vmattrs);
+	CHECK(strstr(vmattrs, "\"privateIp\":\"10.9.2.") != NULL);
+	CHECK(strstr(vmattrs, "\"publicIp\":\"203.0.113.") != NULL);
+	snprintf(in, sizeof(in), "{\"name\":\"w-vm\",\"system_id\":\"%s\",%s}", vm, tags);
+	CHECK(crud(p, "delete", "vm", in, config, session, NULL, 0, NULL, 0) == BAR_OK);
+	while ((rc = crud(p, "poll", "vm", in, config, session, NULL, 0, NULL, 0)) == BAR_OK &&
+	       polls++ < 50)
+		usleep(100 * 1000);
+	CHECK(rc == BAR_ENOTFOUND);
+	snprintf(in, sizeof(in), "{\"name\":\"w-key\",\"system_id\":\"%s\",%s}", key, tags);
+	CHECK(crud(p, "delete", "sshkey", in, config, session, NULL, 0, NULL, 0) == BAR_OK);
+	snprintf(in, sizeof(in), "{\"name\":\"w-sg\",\"system_id\":\"%s\",%s}", sg, tags);
+	CHECK(crud(p, "delete", "securitygroup", in, config, session, NULL, 0, NULL, 0) == BAR_OK);
+	/* the port and floating IP went with the VM, or this is NetworkInUse */
+	snprintf(in, sizeof(in), "{\"name\":\"w-net\",\"system_id\":\"%s\",%s}", net, tags);
+	CHECK(crud(p, "delete", "vnet", in, config, session, NULL, 0, NULL, 0) == BAR_OK);
+}
+
 static int double_tests(const char *plugin, const char *endpoint, const char *dir)
 {
 	static const char *const creds[] = {"username", "ci-operator-4821", "password",
@@ -315,6 +395,7 @@ static int double_tests(const char *plugin, const char *endpoint, const char *di
 	CHECK(run(pl.p, "list", "RegionTwo", config, session, "vm", &sink) == BAR_OK);
 	CHECK(sink.n == 0);
 	ch_sink_clear(&sink);
+	vm_world(pl.p, config, session);
 	pl.p->close(pl.p, session);
 
 	/* an application credential; then a wrong password: EAUTH, check fails */

@@ -562,7 +562,7 @@ static int os_del(bar_provider *p, bar_call *call, const char *type, const char 
 	else if (strcmp(type, "sshkey") == 0)
 		rc = os_key_delete(&x, sid(in));
 	else if (strcmp(type, "vm") == 0)
-		rc = os_vm_delete(&x, sid(in));
+		rc = os_vm_delete(&x, in);
 	/* image, spec: lookups; nothing of the cloud's is deleted */
 done:
 	json_decref(in);

@@ -67,6 +67,18 @@ const json_t *os_in_tags(const json_t *in);
 /* 1 when s is a UUID (8-4-4-4-12 hex). */
 int os_is_uuid(const char *s);
 
+/* Neutron helpers (os_net.c): PUT the input's tags on /<coll>/<id>/tags;
+ * every item of a collection matching `query` ("a=b&c=d", encoded), all
+ * pages, into *items (new array); the first whose `attr` is `value` into
+ * *out (new reference or NULL); the first external network's id or "". */
+int os_net_tags(os_ctx *x, const char *coll, const char *id, const json_t *tags,
+                const char *op);
+int os_net_list(os_ctx *x, const char *coll, const char *key, const char *query,
+                const char *op, json_t **items);
+int os_net_find(os_ctx *x, const char *coll, const char *key, const char *attr,
+                const char *value, const char *op, json_t **out);
+int os_net_external(os_ctx *x, char *out, size_t size);
+
 /* Resource callbacks (type-specific), all: 0 or a BAR_E* code in x->e. */
 int os_vnet_create(os_ctx *x, json_t *in, bar_sink *out);
 int os_vnet_read(os_ctx *x, const char *id, bar_sink *out);
@@ -88,7 +100,7 @@ int os_spec_read(os_ctx *x, json_t *in, bar_sink *out);
 int os_vm_create(os_ctx *x, json_t *in, bar_sink *out);
 int os_vm_read(os_ctx *x, const char *id, bar_sink *out, int poll);
 int os_vm_update(os_ctx *x, json_t *in, bar_sink *out);
-int os_vm_delete(os_ctx *x, const char *id);
+int os_vm_delete(os_ctx *x, json_t *in);
 int os_vm_list(os_ctx *x, bar_sink *out);
 int os_vm_action(os_ctx *x, const char *action, json_t *in, bar_sink *out);
 int os_flavors(os_ctx *x, json_t **out);

@@ -552,18 +552,155 @@ static json_t *vm_metadata(const json_t *in)
 	return md;
 }
 
+/* The id of the VNet's subnet the VM asks for (attrs.subnet), or its first. */
+static const char *vm_subnet(const json_t *in)
+{
+	const json_t *subs = json_object_get(
+	    json_object_get(json_object_get(json_object_get(in, "refs"), "vnet"), "attrs"),
+	    "subnets");
+	const char *want = jstr(json_object_get(in, "attrs"), "subnet");
+	json_t *s;
+	size_t i;
+
+	json_array_foreach(subs, i, s)
+		if (want && jstr(s, "name") && strcmp(jstr(s, "name"), want) == 0)
+			return jstr(s, "id");
+	return jstr(json_array_get(subs, 0), "id");
+}
+
+/*
+ * The VM's port in its subnet with its security groups (found by the
+ * idempotency description, or made and tagged) and, when the VNet has a
+ * router to an external network, a floating IP on it.  *port: the port id.
+ */
+static int vm_port(os_ctx *x, const json_t *in, const char *desc, char *port, size_t size)
+{
+	const char *net = ref_id(in, "vnet"), *sub = vm_subnet(in);
+	const char *router = jstr(json_object_get(json_object_get(json_object_get(in, "refs"),
+	                                                          "vnet"), "attrs"), "routerId");
+	json_t *p = NULL, *body, *ans = NULL, *sgs = json_array(), *g, *fip = NULL;
+	char ext[64];
+	size_t i;
+	int rc;
+
+	if ((rc = os_net_find(x, "ports", "ports", "description", desc, "network.ports.list", &p)))
+		goto done;
+	if (!p) {
+		json_array_foreach(json_object_get(json_object_get(in, "refs"), "securityGroups"), i,
+		                   g)
+			if (jstr(g, "system_id"))
+				json_array_append_new(sgs, json_string(jstr(g, "system_id")));
+		body = json_pack("{s:{s:s,s:s,s:s,s:O}}", "port", "network_id", net, "name",
+		                 jstr(in, "name"), "description", desc, "security_groups", sgs);
+		if (sub)
+			json_object_set_new(json_object_get(body, "port"), "fixed_ips",
+			                    json_pack("[{s:s}]", "subnet_id", sub));
+		rc = os_req(x, "POST", OS_NETWORK, "/ports", body, "network.ports.create", net, &ans,
+		            NULL);
+		json_decref(body);
+		if (rc)
+			goto done;
+		p = json_incref(json_object_get(ans, "port"));
+	}
+	if (!jstr(p, "id") || strlen(jstr(p, "id")) >= size) {
+		rc = bar_kit_fail(&x->e, BAR_EFAIL, "BadResponse", "network.ports.create: no id");
+		goto done;
+	}
+	snprintf(port, size, "%s", jstr(p, "id"));
+	if ((rc = os_net_tags(x, "ports", port, os_in_tags(in), "network.ports.tags.update_all")))
+		goto done;
+	if (!router || !*router) /* no way out of the VNet: no public address */
+		goto done;
+	if ((rc = os_net_external(x, ext, sizeof(ext))) || !*ext)
+		goto done;
+	if ((rc = os_net_find(x, "floatingips", "floatingips", "port_id", port,
+	                      "network.floatingips.list", &fip)) || fip)
+		goto done;
+	body = json_pack("{s:{s:s,s:s,s:s}}", "floatingip", "floating_network_id", ext, "port_id",
+	                 port, "description", desc);
+	json_decref(ans);
+	ans = NULL;
+	rc = os_req(x, "POST", OS_NETWORK, "/floatingips", body, "network.floatingips.create",
+	            port, &ans, NULL);
+	json_decref(body);
+	if (rc == BAR_OK && jstr(json_object_get(ans, "floatingip"), "id"))
+		rc = os_net_tags(x, "floatingips", jstr(json_object_get(ans, "floatingip"), "id"),
+		                 os_in_tags(in), "network.floatingips.tags.update_all");
+done:
+	json_decref(p);
+	json_decref(ans);
+	json_decref(sgs);
+	json_decref(fip);
+	return rc;
+}
+
+/* Delete the floating IPs and the ports the driver made for a VM: those
+ * bound to the server, and those its idempotency description names. */
+static int vm_unport(os_ctx *x, const char *server, const char *desc)
+{
+	json_t *ports = NULL, *more = NULL, *p;
+	char q[160], path[160];
+	size_t i;
+	int rc;
+
+	snprintf(q, sizeof(q), "device_id=%s", server ? server : "");
+	if ((rc = os_net_list(x, "ports", "ports", q, "network.ports.list", &ports)))
+		return rc;
+	if (desc && *desc && (rc = os_net_find(x, "ports", "ports", "description", desc,
+	                                       "network.ports.list", &more)) == BAR_OK && more) {
+		int dup = 0;
+
+		json_array_foreach(ports, i, p)
+			dup |= jstr(p, "id") && jstr(more, "id") && strcmp(jstr(p, "id"), jstr(more, "id")) == 0;
+		if (!dup)
+			json_array_append(ports, more);
+	}
+	json_array_foreach(ports, i, p) {
+		const char *d = jstr(p, "description"), *id = jstr(p, "id");
+		json_t *fips = NULL, *f;
+		size_t k;
+
+		if (rc || !id || !d || strncmp(d, "barista:idempotency=", 20) != 0)
+			continue; /* a port Nova made: Nova deletes it */
+		snprintf(q, sizeof(q), "port_id=%s", id);
+		if ((rc = os_net_list(x, "floatingips", "floatingips", q, "network.floatingips.list",
+		                      &fips)))
+			break;
+		json_array_foreach(fips, k, f) {
+			snprintf(path, sizeof(path), "/floatingips/%s", jstr(f, "id") ? jstr(f, "id") : "");
+			if (!rc)
+				rc = os_req(x, "DELETE", OS_NETWORK, path, NULL, "network.floatingips.delete",
+				            jstr(f, "id"), NULL, NULL);
+			if (rc == BAR_ENOTFOUND)
+				x->e = (bar_kit_err){0}, rc = BAR_OK;
+		}
+		json_decref(fips);
+		snprintf(path, sizeof(path), "/ports/%s", id);
+		if (!rc)
+			rc = os_req(x, "DELETE", OS_NETWORK, path, NULL, "network.ports.delete", id, NULL,
+			            NULL);
+		if (rc == BAR_ENOTFOUND)
+			x->e = (bar_kit_err){0}, rc = BAR_OK;
+	}
+	json_decref(ports);
+	json_decref(more);
+	return rc;
+}
+
 int os_vm_create(os_ctx *x, json_t *in, bar_sink *out)
 {
 	const char *name = jstr(in, "name"), *key = idem_key(x, in);
 	const char *image = ref_id(in, "image"), *flavor = ref_id(in, "spec");
 	const char *net = ref_id(in, "vnet"), *kp = ref_id(in, "sshKey");
 	json_t *found = NULL, *sv, *body = NULL, *ans = NULL, *sgs, *g;
+	char desc[160], port[64] = "";
 	size_t i;
 	int rc;
 
 	if (!image || !flavor)
 		return bar_kit_fail(&x->e, BAR_EINVALID, "InvalidInput", "openstack: a vm needs its "
 		                    "image and spec (refs.image, refs.spec)");
+	snprintf(desc, sizeof(desc), "barista:idempotency=%s", key ? key : "");
 	if (key && *key) {
 		if ((rc = vm_find(x, name, key, &found)))
 			return rc;
@@ -573,9 +710,15 @@ int os_vm_create(os_ctx *x, json_t *in, bar_sink *out)
 			return rc;
 		}
 	}
+	/* the port first: it puts the VM in its subnet and carries the groups
+	 * and the floating IP (with a key only: the port is found by it) */
+	if (net && key && *key && (rc = vm_port(x, in, desc, port, sizeof(port))))
+		goto undo;
 	sv = json_pack("{s:s,s:s,s:s,s:o}", "name", name, "imageRef", image, "flavorRef", flavor,
 	               "metadata", vm_metadata(in));
-	if (net)
+	if (*port)
+		json_object_set_new(sv, "networks", json_pack("[{s:s}]", "port", port));
+	else if (net)
 		json_object_set_new(sv, "networks", json_pack("[{s:s}]", "uuid", net));
 	if (kp)
 		json_object_set_new(sv, "key_name", json_string(kp));
@@ -585,7 +728,7 @@ int os_vm_create(os_ctx *x, json_t *in, bar_sink *out)
 	json_array_foreach(json_object_get(json_object_get(in, "refs"), "securityGroups"), i, g)
 		if (jstr(g, "system_id"))
 			json_array_append_new(sgs, json_pack("{s:s}", "name", jstr(g, "system_id")));
-	if (json_array_size(sgs))
+	if (json_array_size(sgs) && !*port) /* a port carries its own groups */
 		json_object_set(sv, "security_groups", sgs);
 	json_decref(sgs);
 	body = json_pack("{s:o}", "server", sv);
@@ -602,8 +745,20 @@ int os_vm_create(os_ctx *x, json_t *in, bar_sink *out)
 		else if ((rc = vm_get(x, id, &s)) == BAR_OK)
 			rc = vm_emit(x, out, s, "create");
 		json_decref(s);
+		json_decref(ans);
+		return rc;
 	}
+undo:
 	json_decref(ans);
+	/* nothing was made unless the host will retry with the same key (then
+	 * the next attempt adopts the port): undo the port otherwise */
+	if (*port && rc != BAR_ERETRY && rc != BAR_ETIMEOUT && rc != BAR_ECANCELED) {
+		bar_kit_err keep = x->e;
+
+		x->e = (bar_kit_err){0};
+		vm_unport(x, NULL, desc);
+		x->e = keep;
+	}
 	return rc;
 }
 
@@ -724,12 +879,18 @@ done:
 	return rc;
 }
 
-int os_vm_delete(os_ctx *x, const char *id)
+int os_vm_delete(os_ctx *x, json_t *in)
 {
-	char path[600], token[200];
+	const char *id = jstr(in, "system_id"), *key = idem_key(x, in);
+	char path[600], token[200], desc[160];
 	int rc;
 
+	snprintf(desc, sizeof(desc), "barista:idempotency=%s", key ? key : "");
 	PATH(path, x, "/servers/", id, NULL);
+	/* the port and floating IP the driver made first (Nova keeps a port it
+	 * did not make); Nova detaches a deleted port from a running server */
+	if ((rc = vm_unport(x, id, key && *key ? desc : NULL)))
+		return rc;
 	rc = os_req(x, "DELETE", OS_COMPUTE, path, NULL, "compute.servers.delete", id, NULL, NULL);
 	if (rc == BAR_OK) {
 		/* Nova deletes in the background: the host polls until it is gone */

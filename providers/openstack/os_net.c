@@ -32,7 +32,7 @@ static void idem_desc(os_ctx *x, const json_t *in, char *out, size_t size)
 }
 
 /* PUT /<coll>/<id>/tags with the input's tags. */
-static int put_tags(os_ctx *x, const char *coll, const char *id, const json_t *tags,
+int os_net_tags(os_ctx *x, const char *coll, const char *id, const json_t *tags,
                     const char *op)
 {
 	json_t *arr = json_array(), *v, *body;
@@ -63,7 +63,7 @@ static int put_tags(os_ctx *x, const char *coll, const char *id, const json_t *t
  * already encoded), page by page with the largest page, appended to *items
  * (a new array).
  */
-static int list_all(os_ctx *x, const char *coll, const char *key, const char *query,
+int os_net_list(os_ctx *x, const char *coll, const char *key, const char *query,
                     const char *op, json_t **items)
 {
 	char marker[64] = "", links[80];
@@ -113,7 +113,7 @@ static int list_all(os_ctx *x, const char *coll, const char *key, const char *qu
 }
 
 /* The first item of a collection whose `attr` is `value`, or NULL. */
-static int find_one(os_ctx *x, const char *coll, const char *key, const char *attr,
+int os_net_find(os_ctx *x, const char *coll, const char *key, const char *attr,
                     const char *value, const char *op, json_t **out)
 {
 	bar_kit_buf q = {0};
@@ -127,7 +127,7 @@ static int find_one(os_ctx *x, const char *coll, const char *key, const char *at
 		bar_kit_buf_free(&q);
 		return bar_kit_fail(&x->e, BAR_EFAIL, "OutOfMemory", "openstack: out of memory");
 	}
-	rc = list_all(x, coll, key, q.p, op, &items);
+	rc = os_net_list(x, coll, key, q.p, op, &items);
 	bar_kit_buf_free(&q);
 	if (rc == BAR_OK && json_array_size(items))
 		*out = json_incref(json_array_get(items, 0));
@@ -207,13 +207,13 @@ static int vnet_parts(os_ctx *x, const char *id, json_t **subnets, json_t **rout
 
 	*routers = NULL;
 	snprintf(q, sizeof(q), "network_id=%s", id);
-	if ((rc = list_all(x, "subnets", "subnets", q, "network.subnets.list", subnets)))
+	if ((rc = os_net_list(x, "subnets", "subnets", q, "network.subnets.list", subnets)))
 		return rc;
 	snprintf(desc, sizeof(desc), "barista:network=%s", id);
 	bar_kit_buf_str(&d, "description=");
 	bar_kit_buf_urlencode(&d, desc, 0);
 	rc = d.failed ? bar_kit_fail(&x->e, BAR_EFAIL, "OutOfMemory", "openstack: out of memory")
-	              : list_all(x, "routers", "routers", d.p, "network.routers.list", routers);
+	              : os_net_list(x, "routers", "routers", d.p, "network.routers.list", routers);
 	bar_kit_buf_free(&d);
 	if (rc) {
 		json_decref(*subnets);
@@ -243,10 +243,10 @@ int os_vnet_read(os_ctx *x, const char *id, bar_sink *out)
 }
 
 /* The id of the first external network, or "" (no router then). */
-static int external_net(os_ctx *x, char *out, size_t size)
+int os_net_external(os_ctx *x, char *out, size_t size)
 {
 	json_t *n = NULL;
-	int rc = find_one(x, "networks", "networks", "router:external", "True",
+	int rc = os_net_find(x, "networks", "networks", "router:external", "True",
 	                  "network.networks.list", &n);
 
 	snprintf(out, size, "%s", n && json_string_value(json_object_get(n, "id"))
@@ -264,10 +264,10 @@ static int vnet_router(os_ctx *x, const json_t *in, const char *id, const json_t
 	size_t i;
 	int rc;
 
-	if ((rc = external_net(x, ext, sizeof(ext))) || !*ext)
+	if ((rc = os_net_external(x, ext, sizeof(ext))) || !*ext)
 		return rc;
 	snprintf(desc, sizeof(desc), "barista:network=%s", id);
-	if ((rc = find_one(x, "routers", "routers", "description", desc, "network.routers.list",
+	if ((rc = os_net_find(x, "routers", "routers", "description", desc, "network.routers.list",
 	                   &r)))
 		return rc;
 	if (!r) {
@@ -287,7 +287,7 @@ static int vnet_router(os_ctx *x, const json_t *in, const char *id, const json_t
 		json_decref(r);
 		return bar_kit_fail(&x->e, BAR_EFAIL, "BadResponse", "network.routers.create: no id");
 	}
-	rc = put_tags(x, "routers", rid, os_in_tags(in), "network.routers.tags.update_all");
+	rc = os_net_tags(x, "routers", rid, os_in_tags(in), "network.routers.tags.update_all");
 	snprintf(path, sizeof(path), "/routers/%s/add_router_interface", rid);
 	json_array_foreach(new_subnets, i, s) {
 		json_t *b = json_pack("{s:s}", "subnet_id", json_string_value(s));
@@ -312,7 +312,7 @@ static int vnet_subnets(os_ctx *x, const json_t *in, const char *id, const char 
 	int rc;
 
 	snprintf(q, sizeof(q), "network_id=%s", id);
-	if ((rc = list_all(x, "subnets", "subnets", q, "network.subnets.list", &have)))
+	if ((rc = os_net_list(x, "subnets", "subnets", q, "network.subnets.list", &have)))
 		return rc;
 	json_array_foreach(want, i, w) {
 		const char *name = json_string_value(json_object_get(w, "name"));
@@ -344,7 +344,7 @@ static int vnet_subnets(os_ctx *x, const json_t *in, const char *id, const char 
 
 			if (sid) {
 				json_array_append_new(made, json_string(sid));
-				rc = put_tags(x, "subnets", sid, os_in_tags(in),
+				rc = os_net_tags(x, "subnets", sid, os_in_tags(in),
 				              "network.subnets.tags.update_all");
 			}
 		}
@@ -364,7 +364,7 @@ int os_vnet_create(os_ctx *x, json_t *in, bar_sink *out)
 	int rc;
 
 	idem_desc(x, in, desc, sizeof(desc));
-	if (*desc && (rc = find_one(x, "networks", "networks", "description", desc,
+	if (*desc && (rc = os_net_find(x, "networks", "networks", "description", desc,
 	                            "network.networks.list", &net)))
 		goto done;
 	if (!net) {
@@ -382,7 +382,7 @@ int os_vnet_create(os_ctx *x, json_t *in, bar_sink *out)
 		rc = bar_kit_fail(&x->e, BAR_EFAIL, "BadResponse", "network.networks.create: no id");
 		goto done;
 	}
-	rc = put_tags(x, "networks", id, os_in_tags(in), "network.networks.tags.update_all");
+	rc = os_net_tags(x, "networks", id, os_in_tags(in), "network.networks.tags.update_all");
 	if (rc == BAR_OK)
 		rc = vnet_subnets(x, in, id, desc, made);
 	if (rc == BAR_OK)
@@ -458,9 +458,9 @@ int os_vnet_list(os_ctx *x, bar_sink *out)
 	size_t i;
 	int rc;
 
-	if ((rc = list_all(x, "networks", "networks", "", "network.networks.list", &nets)) ||
-	    (rc = list_all(x, "subnets", "subnets", "", "network.subnets.list", &subs)) ||
-	    (rc = list_all(x, "routers", "routers", "", "network.routers.list", &routers)))
+	if ((rc = os_net_list(x, "networks", "networks", "", "network.networks.list", &nets)) ||
+	    (rc = os_net_list(x, "subnets", "subnets", "", "network.subnets.list", &subs)) ||
+	    (rc = os_net_list(x, "routers", "routers", "", "network.routers.list", &routers)))
 		goto done;
 	json_array_foreach(nets, i, n) {
 		json_t *tags = os_tags_decode(json_object_get(n, "tags"));
@@ -531,7 +531,7 @@ static int sg_sync(os_ctx *x, const char *sg, const json_t *attrs)
 	int rc;
 
 	snprintf(q, sizeof(q), "security_group_id=%s", sg);
-	if ((rc = list_all(x, "security-group-rules", "security_group_rules", q,
+	if ((rc = os_net_list(x, "security-group-rules", "security_group_rules", q,
 	                   "network.security_group_rules.list", &have)))
 		goto done;
 	for (int d = 0; d < 2; d++)
@@ -631,7 +631,7 @@ int os_sg_create(os_ctx *x, json_t *in, bar_sink *out)
 	int rc;
 
 	idem_desc(x, in, desc, sizeof(desc));
-	if (*desc && (rc = find_one(x, "security-groups", "security_groups", "description", desc,
+	if (*desc && (rc = os_net_find(x, "security-groups", "security_groups", "description", desc,
 	                            "network.security_groups.list", &sg)))
 		goto done;
 	if (!sg) {
@@ -648,7 +648,7 @@ int os_sg_create(os_ctx *x, json_t *in, bar_sink *out)
 		rc = bar_kit_fail(&x->e, BAR_EFAIL, "BadResponse", "security group without an id");
 		goto done;
 	}
-	rc = put_tags(x, "security-groups", id, os_in_tags(in),
+	rc = os_net_tags(x, "security-groups", id, os_in_tags(in),
 	              "network.security_groups.tags.update_all");
 	if (rc == BAR_OK)
 		rc = sg_sync(x, id, json_object_get(in, "attrs"));
@@ -700,7 +700,7 @@ int os_sg_list(os_ctx *x, bar_sink *out)
 	size_t i;
 	int rc;
 
-	if ((rc = list_all(x, "security-groups", "security_groups", "",
+	if ((rc = os_net_list(x, "security-groups", "security_groups", "",
 	                   "network.security_groups.list", &all)))
 		return rc;
 	json_array_foreach(all, i, sg) {

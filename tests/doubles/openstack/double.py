@@ -68,6 +68,8 @@ class Region:
         self.sgs = {}
         self.rules = {}
         self.routers = {}
+        self.ports = {}
+        self.fips = {}
         self.images = {}
         for i, (name_, os_, ver) in enumerate(IMAGES):
             iid = str(uuid.uuid5(uuid.NAMESPACE_DNS, name + "/" + name_))
@@ -407,6 +409,9 @@ class OpenStackDouble(common.Double):
             s["task"] = None
             if name == "deleting":
                 reg.servers.pop(s["id"], None)
+                for p in reg.ports.values():  # a port made before: kept, unbound
+                    if p["device_id"] == s["id"]:
+                        p.update({"device_id": "", "device_owner": "", "status": "DOWN"})
                 return
             s["status"] = then
             s["vm_state"] = {"ACTIVE": "active", "SHUTOFF": "stopped"}.get(then, "active")
@@ -416,15 +421,19 @@ class OpenStackDouble(common.Double):
     def server_view(self, reg, s):
         task = s.get("task")
         ip = s["ip"]
+        addrs = [{"version": 4, "addr": ip, "OS-EXT-IPS:type": "fixed",
+                  "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01"}] if ip else []
+        for f in reg.fips.values():
+            if s.get("port") and f["port_id"] == s["port"]:
+                addrs.append({"version": 4, "addr": f["floating_ip_address"],
+                              "OS-EXT-IPS:type": "floating",
+                              "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01"})
         return {"id": s["id"], "name": s["name"], "status": s["status"],
                 "tenant_id": PROJECT_ID, "user_id": USER_ID, "metadata": dict(s["metadata"]),
                 "hostId": "a" * 56, "image": {"id": s["image"], "links": []},
                 "flavor": {"id": s["flavor"], "links": []},
                 "created": s["created"], "updated": s["updated"],
-                "addresses": {s["net_name"]: [{"version": 4, "addr": ip,
-                                               "OS-EXT-IPS:type": "fixed",
-                                               "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01"}]}
-                if ip else {},
+                "addresses": {s["net_name"]: addrs} if addrs else {},
                 "accessIPv4": "", "accessIPv6": "", "links": [], "OS-DCF:diskConfig": "MANUAL",
                 "progress": 0, "OS-EXT-AZ:availability_zone": "nova", "config_drive": "",
                 "key_name": s["key_name"], "OS-SRV-USG:launched_at": s["created"],
@@ -454,7 +463,17 @@ class OpenStackDouble(common.Double):
             return self.nova_err(400, "badRequest", "Invalid key_name provided.", op)
         nets = sv.get("networks") or []
         net = None
+        port = None
         for n in nets:
+            if "port" in n:
+                port = reg.ports.get(n["port"])
+                if not port:
+                    return self.nova_err(400, "badRequest", "Port %s could not be found."
+                                         % n["port"], op)
+                if port["device_id"]:
+                    return self.nova_err(409, "conflictingRequest", "Port %s is still in use."
+                                         % n["port"], op)
+                net = reg.networks.get(port["network_id"])
             if "uuid" in n:
                 net = reg.networks.get(n["uuid"])
                 if not net:
@@ -469,7 +488,11 @@ class OpenStackDouble(common.Double):
             sgs.append(g["name"])
         sid = str(uuid.uuid4())
         ip = ""
-        if net and net["subnets"]:
+        if port:
+            ip = port["fixed_ips"][0]["ip_address"]
+            port.update({"device_id": sid, "device_owner": "compute:nova", "status": "ACTIVE"})
+            sgs = [reg.sgs[g]["name"] for g in port["security_groups"] if g in reg.sgs]
+        elif net and net["subnets"]:
             sub = reg.subnets[net["subnets"][0]]
             base = sub["cidr"].split("/")[0].rsplit(".", 1)[0]
             ip = "%s.%d" % (base, 10 + len(reg.servers) % 200)
@@ -477,6 +500,7 @@ class OpenStackDouble(common.Double):
              "power_state": 0, "metadata": dict(sv.get("metadata", {})),
              "image": sv["imageRef"], "flavor": sv["flavorRef"], "key_name": sv.get("key_name"),
              "sgs": sgs or ["default"], "ip": ip, "net_name": net["name"] if net else "",
+             "port": port["id"] if port else None,
              "created": now_iso(), "updated": now_iso(),
              "task": ("spawning", time.time() + 0.5, "ACTIVE")}
         reg.servers[sid] = s
@@ -628,6 +652,7 @@ class OpenStackDouble(common.Double):
 
     # ---------------------------------------------------------------- neutron
     COLLECTIONS = {"networks": "network", "subnets": "subnet", "routers": "router",
+                   "ports": "port", "floatingips": "floatingip",
                    "security-groups": "security_group",
                    "security-group-rules": "security_group_rule"}
     LIST_PARAMS = {"limit", "marker", "fields", "sort_key", "sort_dir", "page_reverse",
@@ -635,6 +660,7 @@ class OpenStackDouble(common.Double):
 
     def neutron_store(self, reg, coll):
         return {"networks": reg.networks, "subnets": reg.subnets, "routers": reg.routers,
+                "ports": reg.ports, "floatingips": reg.fips,
                 "security-groups": reg.sgs, "security-group-rules": reg.rules}[coll]
 
     def neutron(self, req, reg, path):
@@ -695,6 +721,13 @@ class OpenStackDouble(common.Double):
                 sub = reg.subnets.get(body.get("subnet_id", ""))
                 if not r or not sub:
                     return self.neutron_err(404, "NotFound", "router or subnet not found", op)
+                if seg[2] == "remove_router_interface" and any(
+                        reg.ports.get(f["port_id"] or "", {}).get("fixed_ips", [{}])[0]
+                        .get("subnet_id") == sub["id"] for f in reg.fips.values()):
+                    return self.neutron_err(409, "RouterInterfaceInUseByFloatingIP",
+                                            "Router interface for subnet %s on router %s cannot "
+                                            "be deleted, as it is required by one or more "
+                                            "floating IPs." % (sub["id"], r["id"]), op)
                 if seg[2] == "add_router_interface":
                     r["_ifaces"].add(sub["id"])
                 else:
@@ -730,7 +763,7 @@ class OpenStackDouble(common.Double):
         if creating:
             for k, spec in amap.items():
                 if spec.get("allow_post") and "default" not in spec and \
-                        not spec.get("required_by_policy") and k not in attrs:
+                        k not in ("tenant_id", "project_id") and k not in attrs:
                     self.violation(op, req.path, "required attribute %r missing" % k)
                     return "Failed to parse request. Required attribute '%s' not specified" % k
         return None
@@ -796,6 +829,57 @@ class OpenStackDouble(common.Double):
                                             "rule already exists. Rule id is %s." % o["id"], op)
             reg.rules[oid] = r
             return self.ok(201, {member: r}, op)
+        elif coll == "ports":
+            net = reg.networks.get(attrs["network_id"])
+            if not net:
+                return self.neutron_err(404, "NetworkNotFound", "Network %s could not be found."
+                                        % attrs["network_id"], op)
+            fixed = []
+            for f in attrs.get("fixed_ips") or [{"subnet_id": (net["subnets"] or [None])[0]}]:
+                sub = reg.subnets.get(f.get("subnet_id"))
+                if not sub or sub["network_id"] != net["id"]:
+                    return self.neutron_err(400, "InvalidInput", "Invalid input for operation: "
+                                            "subnet %s is not on network %s"
+                                            % (f.get("subnet_id"), net["id"]), op)
+                used = {x["ip_address"] for p in reg.ports.values() for x in p["fixed_ips"]}
+                base = sub["cidr"].split("/")[0].rsplit(".", 1)[0]
+                ip = next("%s.%d" % (base, i) for i in range(10, 250)
+                          if "%s.%d" % (base, i) not in used)
+                fixed.append({"subnet_id": sub["id"], "ip_address": ip})
+            for g in attrs.get("security_groups") or []:
+                if g not in reg.sgs:
+                    return self.neutron_err(404, "SecurityGroupNotFound", "Security group %s "
+                                            "does not exist" % g, op)
+            obj.update({"status": "DOWN", "fixed_ips": fixed, "mac_address": "fa:16:3e:%02x:%02x:%02x"
+                        % tuple(uuid.uuid4().bytes[:3]),
+                        "security_groups": list(attrs.get("security_groups") or []),
+                        "device_id": attrs.get("device_id", ""),
+                        "device_owner": attrs.get("device_owner", "")})
+        elif coll == "floatingips":
+            ext = reg.networks.get(attrs["floating_network_id"])
+            if not ext or not ext.get("router:external"):
+                return self.neutron_err(400, "BadRequest", "Network %s is not a valid external "
+                                        "network" % attrs["floating_network_id"], op)
+            pid = attrs.get("port_id")
+            fixed = None
+            if pid:
+                prt = reg.ports.get(pid)
+                if not prt:
+                    return self.neutron_err(404, "PortNotFound", "Port %s could not be found."
+                                            % pid, op)
+                sub = prt["fixed_ips"][0]["subnet_id"]
+                if not any(sub in r["_ifaces"] and (r.get("external_gateway_info") or {})
+                           .get("network_id") == ext["id"] for r in reg.routers.values()):
+                    return self.neutron_err(404, "ExternalGatewayForFloatingIPNotFound",
+                                            "External network %s is not reachable from subnet "
+                                            "%s." % (ext["id"], sub), op)
+                fixed = prt["fixed_ips"][0]["ip_address"]
+            used = {f["floating_ip_address"] for f in reg.fips.values()}
+            addr = next("203.0.113.%d" % i for i in range(2, 255)
+                        if "203.0.113.%d" % i not in used)
+            obj.update({"status": "ACTIVE" if pid else "DOWN", "floating_ip_address": addr,
+                        "fixed_ip_address": fixed, "port_id": pid, "router_id": None,
+                        "floating_network_id": ext["id"]})
         elif coll == "routers":
             obj.update({"status": "ACTIVE", "_ifaces": set(),
                         "external_gateway_info": attrs.get("external_gateway_info")})
@@ -870,9 +954,18 @@ class OpenStackDouble(common.Double):
 
     def neutron_delete(self, reg, coll, obj, op):
         oid = obj["id"]
+        if coll == "ports":
+            for f in reg.fips.values():  # neutron disassociates them
+                if f["port_id"] == oid:
+                    f.update({"port_id": None, "fixed_ip_address": None, "status": "DOWN"})
+        if coll == "routers":
+            for f in reg.fips.values():
+                prt = reg.ports.get(f["port_id"] or "")
+                if prt and prt["fixed_ips"][0]["subnet_id"] in obj["_ifaces"]:
+                    return self.neutron_err(409, "RouterInUse", "Router %s still has floating "
+                                            "IPs" % oid, op)
         if coll == "networks":
-            if any(s["net_name"] == obj["name"] and s["net_id"] == oid
-                   for s in reg.servers.values() if "net_id" in s):
+            if any(p["network_id"] == oid for p in reg.ports.values()):
                 return self.neutron_err(409, "NetworkInUse", "Unable to complete operation on "
                                         "network %s. There are one or more ports still in use "
                                         "on the network." % oid, op)

@@ -82,17 +82,19 @@ def _load():
     # import; give each its own, so that their names do not collide
     from oslo_config import cfg
     cfg.CONF = cfg.ConfigOpts()
-    from neutron_lib.api.definitions import network, subnet, l3
+    from neutron_lib.api.definitions import network, subnet, l3, port
     from neutron.extensions import securitygroup, tagging
     from neutron_lib.api import validators as neutron_validators
     from neutron_lib.api.definitions import external_net
     maps = {}
     for d in (network.RESOURCE_ATTRIBUTE_MAP, subnet.RESOURCE_ATTRIBUTE_MAP,
-              l3.RESOURCE_ATTRIBUTE_MAP, securitygroup.RESOURCE_ATTRIBUTE_MAP):
+              l3.RESOURCE_ATTRIBUTE_MAP, securitygroup.RESOURCE_ATTRIBUTE_MAP,
+              port.RESOURCE_ATTRIBUTE_MAP):
         for k, v in d.items():
             maps[k] = dict(v)
-    for k, v in external_net.RESOURCE_ATTRIBUTE_MAP.items():
-        maps.setdefault(k, {}).update(v)
+    for ext in (external_net.RESOURCE_ATTRIBUTE_MAP, securitygroup.EXTENDED_ATTRIBUTES_2_0):
+        for k, v in ext.items():  # extensions' attributes of other resources
+            maps.setdefault(k, {}).update(v)
     # standard attributes every Neutron resource here has (the extension
     # applies them to all standard-attr models, which needs the database:
     # stdattrs_common.stdattrs_extended_resources; the bodies are its own)
