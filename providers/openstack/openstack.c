@@ -53,16 +53,22 @@ int os_is_uuid(const char *s)
 	return 1;
 }
 
+static json_t *empty_tags;
+static pthread_once_t empty_once = PTHREAD_ONCE_INIT;
+
+static void make_empty_tags(void)
+{
+	empty_tags = json_object(); /* never freed: one per process */
+}
+
 const json_t *os_in_tags(const json_t *in)
 {
-	static json_t *empty;
 	const json_t *t = json_object_get(in, "tags");
 
 	if (json_is_object(t))
 		return t;
-	if (!empty)
-		empty = json_object(); /* never freed: one per process */
-	return empty;
+	pthread_once(&empty_once, make_empty_tags);
+	return empty_tags;
 }
 
 int os_emit(os_ctx *x, bar_sink *sink, const char *id, const char *name, const char *status,
