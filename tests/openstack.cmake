@@ -26,6 +26,7 @@ if(TARGET barista-provider-openstack)
   add_test(NAME openstack_parse COMMAND test_openstack parse ${BAR_OS_DATA})
   bar_add_double_test(openstack_check_catalog TIMEOUT 60
     DOUBLE ${BAR_PYTHON3} ${BAR_OS_DOUBLE} --seed-vms 250 --region RegionOne --page-size 100
+           --token-ttl 3
     COMMAND $<TARGET_FILE:test_openstack> double $<TARGET_FILE:barista-provider-openstack>
             @ENDPOINT@ ${BAR_OS_DATA})
 endif()

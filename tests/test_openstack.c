@@ -235,6 +235,9 @@ static void count_check(bar_call *call, const char *check, int ok, const char *d
 	ch_host.report_check(call, check, ok, detail);
 }
 
+static int last_retry_after;
+static char last_code[128];
+
 static int run(bar_provider *p, const char *op, const char *region, const char *config,
                void *session, const char *what, bar_sink *sink)
 {
@@ -251,6 +254,8 @@ static int run(bar_provider *p, const char *op, const char *region, const char *
 		rc = p->list(p, &c.call, what, sink);
 	if (rc)
 		fprintf(stderr, "# %s %s: %d %s: %s\n", op, what ? what : "", rc, c.code, c.msg);
+	last_retry_after = c.call.retry_after_ms;
+	snprintf(last_code, sizeof(last_code), "%s", c.code);
 	ch_call_clear(&c);
 	return rc;
 }
@@ -335,6 +340,16 @@ static void vm_world(bar_provider *p, const char *config, void *session)
 	CHECK(crud(p, "delete", "vnet", in, config, session, NULL, 0, NULL, 0) == BAR_OK);
 }
 
+/* POST ENDPOINT/_double/throttle?n=N: the double's next N requests are
+ * rate-limited (413 overLimit, Retry-After: 1). */
+static void throttle(const char *endpoint, int n)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "curl -s -X POST '%s/_double/throttle?n=%d'", endpoint, n);
+	CHECK(system(cmd) == 0);
+}
+
 static int double_tests(const char *plugin, const char *endpoint, const char *dir)
 {
 	static const char *const creds[] = {"username", "ci-operator-4821", "password",
@@ -396,6 +411,20 @@ static int double_tests(const char *plugin, const char *endpoint, const char *di
 	CHECK(sink.n == 0);
 	ch_sink_clear(&sink);
 	vm_world(pl.p, config, session);
+
+	/* Nova's rate limit: BAR_ERETRY, its code, Retry-After honoured */
+	throttle(endpoint, 1);
+	CHECK(run(pl.p, "list", "RegionOne", config, session, "vm", &sink) == BAR_ERETRY);
+	CHECK(last_retry_after == 1000 && strcmp(last_code, "overLimit") == 0);
+	ch_sink_clear(&sink);
+
+	/* tokens live 3 s here: the driver takes a new one before the old one
+	 * expires (an expired token is a violation of the double) */
+	for (int i = 0; i < 4; i++) {
+		usleep(900 * 1000);
+		CHECK(run(pl.p, "list", "RegionOne", config, session, "sshkey", &sink) == BAR_OK);
+		ch_sink_clear(&sink);
+	}
 	pl.p->close(pl.p, session);
 
 	/* an application credential; then a wrong password: EAUTH, check fails */

@@ -98,6 +98,8 @@ class OpenStackDouble(common.Double):
         self.tokens = {}  # token -> expiry
         self.regions = {r: Region(r) for r in REGIONS}
         self.page = args.page_size or 0
+        self.ttl = args.token_ttl
+        self.throttle = 0  # the next N service requests are rate-limited
         if args.seed_vms:
             self.seed(args.region or REGIONS[0], args.seed_vms)
 
@@ -129,6 +131,11 @@ class OpenStackDouble(common.Double):
     # ------------------------------------------------------------------ route
     def handle(self, req):
         p = req.path
+        if p == "/_double/throttle" and req.method == "POST":
+            # not OpenStack's: the next N service requests answer as Nova's
+            # rate limiting does (413 overLimit with Retry-After)
+            self.throttle = int(urllib.parse.parse_qs(req.query).get("n", ["1"])[0])
+            return common.Response(204, b"", {}, "_double.throttle")
         if p.startswith("/identity"):
             return self.keystone(req, p[len("/identity"):])
         parts = p.split("/", 3)
@@ -145,6 +152,13 @@ class OpenStackDouble(common.Double):
                                                       "made requires authentication."}}),
                                    {"Content-Type": "application/json"})
         with self.lock:
+            if self.throttle > 0:
+                self.throttle -= 1
+                return common.Response(413, js({"overLimit": {
+                    "code": 413, "message": "This request was rate-limited.",
+                    "retryAfter": "1", "details": "Only 10 POST request(s) can be made to * "
+                    "every minute."}}), {"Content-Type": "application/json", "Retry-After": "1"},
+                    "rate-limited")
             if svc == "compute" and rest.startswith("/v2.1"):
                 return self.nova(req, region, rest[len("/v2.1"):])
             if svc == "network" and rest.startswith("/v2.0"):
@@ -225,7 +239,7 @@ class OpenStackDouble(common.Double):
                 return err(401, "Unauthorized", "The request you have made requires "
                            "authentication (project scope).")
         tok = "gAAAAA" + secrets.token_urlsafe(64)
-        exp = time.time() + TOKEN_TTL
+        exp = time.time() + self.ttl
         self.tokens[tok] = exp
         host = req.headers.get("host", "127.0.0.1")
         base = "http://%s%s" % (host, "/_slow" if req.raw_path.startswith("/_slow/") else "")
@@ -1021,7 +1035,8 @@ class OpenStackDouble(common.Double):
 
 
 def main():
-    args = common.arguments("OpenStack API double")
+    args = common.arguments("OpenStack API double", lambda p: p.add_argument(
+        "--token-ttl", type=float, default=TOKEN_TTL, help="seconds a token lives"))
     m, missing = models_mod.load()
     if m is None:
         common.missing_model(missing)
