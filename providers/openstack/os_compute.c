@@ -643,9 +643,14 @@ static int vm_unport(os_ctx *x, const char *server, const char *desc)
 	size_t i;
 	int rc;
 
+	/* never "device_id=" alone: that is every unbound port of the project */
 	snprintf(q, sizeof(q), "device_id=%s", server ? server : "");
-	if ((rc = os_net_list(x, "ports", "ports", q, "network.ports.list", &ports)))
-		return rc;
+	if (server && *server) {
+		if ((rc = os_net_list(x, "ports", "ports", q, "network.ports.list", &ports)))
+			return rc;
+	} else {
+		ports = json_array();
+	}
 	if (desc && *desc && (rc = os_net_find(x, "ports", "ports", "description", desc,
 	                                       "network.ports.list", &more)) == BAR_OK && more) {
 		int dup = 0;
@@ -660,7 +665,8 @@ static int vm_unport(os_ctx *x, const char *server, const char *desc)
 		json_t *fips = NULL, *f;
 		size_t k;
 
-		if (rc || !id || !d || strncmp(d, "barista:idempotency=", 20) != 0)
+		if (rc || !id || !d || strncmp(d, "barista:idempotency=", 20) != 0 ||
+		    (!(server && *server) && strcmp(d, desc ? desc : "") != 0))
 			continue; /* a port Nova made: Nova deletes it */
 		snprintf(q, sizeof(q), "port_id=%s", id);
 		if ((rc = os_net_list(x, "floatingips", "floatingips", q, "network.floatingips.list",
