@@ -437,7 +437,8 @@ static int cleanup_one(conf *c, const char *type, int conn, const char *id, cons
 	conf_op_clear(&x);
 	free(in);
 	conf_res_free(&r);
-	return rc == BAR_OK;
+	/* a lookup type's delete forgets and always succeeds: nothing was left */
+	return rc == BAR_OK && !(t >= 0 && conf_lookup_type(c, t));
 }
 
 /* Delete every ledger entry of type t (or of no standard type, t -1). */
