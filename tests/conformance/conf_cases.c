@@ -432,12 +432,16 @@ static int cleanup_one(conf *c, const char *type, int conn, const char *id, cons
 	r.system_id = strdup(id);
 	in = conf_input(&r, 0, NULL);
 	rc = conf_call(c, &x, OP_DELETE, type, NULL, in, &(conf_callopt){ .conn = conn });
-	if (rc == BAR_OK)
+	/* a lookup type's delete only forgets it: nothing goes, nothing to wait for
+	 * (settling would poll it until operationTimeoutMs with BAR_CAP_ASYNC) */
+	int lookup = t >= 0 && conf_lookup_type(c, t);
+
+	if (rc == BAR_OK && !lookup)
 		conf_settle(c, &x, &r, 1, NULL);
 	conf_op_clear(&x);
 	free(in);
 	conf_res_free(&r);
-	return rc == BAR_OK;
+	return rc == BAR_OK && !lookup; /* nothing was left of a lookup */
 }
 
 /* Delete every ledger entry of type t (or of no standard type, t -1). */
