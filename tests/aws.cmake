@@ -25,3 +25,42 @@ cmake_language(DEFER CALL add_dependencies conformance barista-provider-aws)
 bar_add_double_test(aws_double_selftest EXPECT_VIOLATIONS DOUBLE ${BAR_AWS_DOUBLE}
   COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/doubles/aws/selftest.py @ENDPOINT@
           ${CMAKE_SOURCE_DIR}/tests/data/aws/credentials.json)
+
+# The readers of EC2's answers on AWS's documented examples.
+add_executable(test_aws_parse ${CMAKE_SOURCE_DIR}/tests/test_aws_parse.c)
+target_link_libraries(test_aws_parse PRIVATE bar_aws_parse)
+add_test(NAME aws_parse COMMAND test_aws_parse ${CMAKE_SOURCE_DIR}/tests/data/aws/responses)
+
+# libFuzzer on those readers (see tests/fuzz.cmake), seeded with the examples.
+if(BAR_FUZZ)
+  add_executable(fuzz_aws ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_aws.c)
+  target_link_libraries(fuzz_aws PRIVATE bar_aws_parse)
+  target_link_options(fuzz_aws PRIVATE -fsanitize=fuzzer)
+  set(corpus ${CMAKE_BINARY_DIR}/fuzz-corpus/aws)
+  file(MAKE_DIRECTORY ${corpus})
+  add_test(NAME fuzz_aws
+    COMMAND fuzz_aws -max_total_time=10 -timeout=10 -rss_limit_mb=2048
+            -print_final_stats=1 ${corpus} ${CMAKE_SOURCE_DIR}/tests/data/aws/responses)
+  set_tests_properties(fuzz_aws PROPERTIES LABELS "fuzz"
+    TIMEOUT 300 ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
+endif()
+
+# check(), catalog() and a list of 2,500 VMs (three pages of 1,000) against
+# the double; the page count is checked through its statistics by the
+# bench, the completeness here.
+add_executable(test_aws_driver ${CMAKE_SOURCE_DIR}/tests/test_aws_driver.c)
+target_link_libraries(test_aws_driver PRIVATE bar_test_host PkgConfig::JANSSON)
+add_dependencies(test_aws_driver barista-provider-aws)
+set(BAR_AWS_CREDS ${CMAKE_SOURCE_DIR}/tests/data/aws/credentials.json)
+bar_add_double_test(aws_check_catalog DOUBLE ${BAR_AWS_DOUBLE}
+  COMMAND $<TARGET_FILE:test_aws_driver> $<TARGET_FILE:barista-provider-aws> @ENDPOINT@
+          ${BAR_AWS_CREDS} check)
+bar_add_double_test(aws_check_badsecret EXPECT_VIOLATIONS DOUBLE ${BAR_AWS_DOUBLE}
+  COMMAND $<TARGET_FILE:test_aws_driver> $<TARGET_FILE:barista-provider-aws> @ENDPOINT@
+          ${BAR_AWS_CREDS} badsecret)
+bar_add_double_test(aws_check_denied DOUBLE ${BAR_AWS_DOUBLE} --deny RunInstances
+  COMMAND $<TARGET_FILE:test_aws_driver> $<TARGET_FILE:barista-provider-aws> @ENDPOINT@
+          ${BAR_AWS_CREDS} denied)
+bar_add_double_test(aws_list_pages DOUBLE ${BAR_AWS_DOUBLE} --seed-vms 2500 --region us-east-1
+  COMMAND $<TARGET_FILE:test_aws_driver> $<TARGET_FILE:barista-provider-aws> @ENDPOINT@
+          ${BAR_AWS_CREDS} list 2500)

@@ -270,6 +270,24 @@ int aws_xml_parse(aws_xml **out, const char *s, size_t n, char *why, size_t size
 	}
 	if (!root || depth)
 		goto truncated;
+	/* after the root: only blanks, comments and processing instructions */
+	while (c < p.end) {
+		const char *e = NULL;
+
+		if (*c == ' ' || *c == '\t' || *c == '\r' || *c == '\n') {
+			c++;
+			continue;
+		}
+		if (p.end - c >= 4 && memcmp(c, "<!--", 4) == 0)
+			e = find(c + 4, p.end, "-->");
+		else if (p.end - c >= 2 && c[0] == '<' && c[1] == '?')
+			e = find(c + 2, p.end, "?>");
+		if (!e) {
+			rc = fail(&p, "content after the root element");
+			goto done;
+		}
+		c = e + 3 - (c[1] == '?');
+	}
 	*out = root;
 	return 0;
 truncated:

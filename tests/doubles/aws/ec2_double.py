@@ -296,6 +296,9 @@ class Ec2Double(common.Double):
             if problems:
                 code, msg = problems[0]
                 raise Ec2Error(code, "; ".join(m for _, m in problems), bug=True)
+            if action in self.args.deny:
+                raise Ec2Error("UnauthorizedOperation", "You are not authorized to perform "
+                               "this operation.", 403)
             if params.get("DryRun"):
                 raise Ec2Error("DryRunOperation", "Request would have succeeded, but DryRun "
                                "flag is set.", 412)
@@ -1064,6 +1067,8 @@ def main():
         p.add_argument("--credentials", default=os.path.join(
             here, "..", "..", "data", "aws", "credentials.json"))
         p.add_argument("--check-responses", choices=["all", "sample"], default="all")
+        p.add_argument("--deny", action="append", default=[],
+                       help="answer this Action with UnauthorizedOperation (repeatable)")
     args = common.arguments("EC2 Query API double", extra)
     try:
         ec2_model.load()
