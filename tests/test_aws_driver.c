@@ -138,8 +138,10 @@ int main(int argc, char **argv)
 		/* the same access key, another secret: the double sees a bad
 		 * signature (a violation, expected by the registration) */
 		for (int i = 0; creds[i]; i += 2)
-			if (strstr(creds[i], "secret"))
+			if (strstr(creds[i], "secret")) {
+				free((char *)creds[i + 1]);
 				creds[i + 1] = "wrongwrongwrongwrongwrongwrongwrongwrong";
+			}
 		ch_credentials_set(creds);
 		rc = run_check(pl.p, config);
 		expect(rc == BAR_EAUTH && n_failed_checks == 1 && strstr(failed_checks, "credential"),

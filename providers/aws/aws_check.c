@@ -135,9 +135,10 @@ static int cat_regions(aws_x *x, bar_sink *out)
 	     r && rc == BAR_OK; r = r->next) {
 		const char *n = aws_xml_text(r, "regionName");
 		if (n)
-			rc = emit_cat(x, out, n, json_pack("{s:O}", "zones",
-			                                   strcmp(n, x->call->region) == 0 ? mine
-			                                                                   : json_array()));
+			rc = emit_cat(x, out, n, json_pack("{s:o}", "zones",
+			                                   strcmp(n, x->call->region) == 0
+			                                       ? json_incref(mine)
+			                                       : json_array()));
 	}
 	json_decref(mine);
 	aws_xml_free(regions);
