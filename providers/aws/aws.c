@@ -689,9 +689,13 @@ barista_provider_init(const bar_host_api *host, bar_provider **out, char **errms
 		.destroy = aws_destroy,
 		.check = aws_check_cb,
 		.catalog = aws_catalog_cb,
-		/* "Request throttling for the Amazon EC2 API": mutating actions have a
-		 * bucket of 50 tokens refilled at 5 per second (non-mutating: 100 at 20/s);
-		 * 10 calls at once keep a busy apply well inside the mutating bucket. */
+		/* "Request throttling for the Amazon EC2 API" (EC2 developer guide):
+		 * per account and region, token buckets per API; a non-mutating
+		 * (Describe*) API holds 100 tokens refilled at 20 per second, and
+		 * mutating APIs refill more slowly.  10 calls in flight (a call takes
+		 * 100-300 ms) stay inside a Describe bucket's burst and near a mutating
+		 * one's refill; beyond that RequestLimitExceeded comes back as
+		 * BAR_ERETRY and the host slows the connection.  docs/driver-aws.md. */
 		.default_concurrency = 10,
 	};
 	*out = p;
