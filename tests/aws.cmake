@@ -64,3 +64,12 @@ bar_add_double_test(aws_check_denied DOUBLE ${BAR_AWS_DOUBLE} --deny RunInstance
 bar_add_double_test(aws_list_pages DOUBLE ${BAR_AWS_DOUBLE} --seed-vms 2500 --region us-east-1
   COMMAND $<TARGET_FILE:test_aws_driver> $<TARGET_FILE:barista-provider-aws> @ENDPOINT@
           ${BAR_AWS_CREDS} list 2500)
+
+# The same lists with the double's pages capped at 5 items, so that every
+# describe sequence of list() (VPCs, subnets, gateways, groups, instances)
+# follows NextToken across pages.
+bar_add_double_test(conformance_aws_paged DOUBLE ${BAR_AWS_DOUBLE} --page-size 5
+  COMMAND $<TARGET_FILE:conformance> -timeout 200 -run "list.*,concurrency"
+          -credentials ${CMAKE_SOURCE_DIR}/tests/data/aws/credentials.json
+          -fixture ${CMAKE_SOURCE_DIR}/tests/data/aws/fixture.json
+          $<TARGET_FILE:barista-provider-aws> "{\"endpoint\":\"@ENDPOINT@\"}" us-east-1)

@@ -134,6 +134,42 @@ int main(int argc, char **argv)
 		run_catalog(pl.p, config, "prices", &rc, &s);
 		expect(rc == BAR_ENOTSUP, "an unknown catalogue is BAR_ENOTSUP");
 		ch_sink_clear(&s);
+		/* lookups: a spec chosen by size, images by id, pattern and name */
+		struct {
+			const char *type, *input;
+			int rc;
+			const char *want; /* in the system id, or NULL */
+		} lk[] = {
+			{"spec", "{\"name\":\"s\",\"attrs\":{\"specId\":\"\",\"vcpu\":2,"
+			         "\"memoryMiB\":3000}}", BAR_OK, "c5.large"},
+			{"spec", "{\"name\":\"s\",\"attrs\":{\"specId\":\"\",\"vcpu\":64,"
+			         "\"memoryMiB\":1}}", BAR_EINVALID, NULL},
+			{"spec", "{\"name\":\"s\",\"attrs\":{\"specId\":\"x9.huge\"}}", BAR_EINVALID, NULL},
+			{"image", "{\"name\":\"i\",\"attrs\":{\"imageId\":\"debian-12\"}}", BAR_OK, "ami-"},
+			{"image", "{\"name\":\"i\",\"attrs\":{\"imageId\":\"137112412989/al2023-ami-*-arm64\"}}",
+			 BAR_OK, "ami-"},
+			{"image", "{\"name\":\"i\",\"attrs\":{\"imageId\":\"nonsense\"}}", BAR_EINVALID, NULL},
+			{"image", "{\"name\":\"i\",\"attrs\":{\"imageId\":\"099720109477/no-such-*\"}}",
+			 BAR_EINVALID, NULL},
+		};
+		char newest[2048] = "";
+		for (size_t i = 0; i < sizeof(lk) / sizeof(lk[0]); i++) {
+			ch_call c;
+			char what[160];
+
+			memset(&s, 0, sizeof(s));
+			ch_call_init(&c, "create", "aws-test", "us-east-1", config, NULL);
+			rc = pl.p->create(pl.p, &c.call, lk[i].type, lk[i].input, &s);
+			snprintf(what, sizeof(what), "lookup %s %zu: %d %s%s", lk[i].type, i, rc,
+			         s.n ? s.v[0].system_id : c.code, s.n ? "" : "");
+			expect(rc == lk[i].rc && (!lk[i].want || (s.n == 1 &&
+			       strstr(s.v[0].system_id, lk[i].want))), what);
+			if (i == 3 && s.n)
+				snprintf(newest, sizeof(newest), "%s", s.v[0].attrs);
+			ch_call_clear(&c);
+			ch_sink_clear(&s);
+		}
+		expect(strstr(newest, "debian-12-amd64-") != NULL, "debian-12 resolves to its AMI");
 	} else if (strcmp(mode, "badsecret") == 0) {
 		/* the same access key, another secret: the double sees a bad
 		 * signature (a violation, expected by the registration) */
