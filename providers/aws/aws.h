@@ -118,7 +118,17 @@ json_t *aws_tags_copy(aws_x *x);
  * region, so that a new generation does not collide with the old). */
 void aws_unique_name(aws_x *x, char *out, size_t size);
 
-/* ---- per type ---- */
+/*
+ * ---- per type ----
+ * The callbacks' bodies, called by aws.c after aws_begin with x->in parsed
+ * (read/update/delete/poll: with a system_id).  Each returns BAR_OK or the
+ * code of x->err, which it set; create/read/update/poll/action emit exactly
+ * one observation on success (a create that made something and then failed
+ * emits it too), delete none, list one per resource tagged
+ * barista:address.  An id of another type's shape is BAR_ENOTFOUND without
+ * a request.  aws_vm_read's op is the operation token being polled (NULL
+ * for a read).
+ */
 int aws_vnet_create(aws_x *x, bar_sink *out);
 int aws_vnet_read(aws_x *x, bar_sink *out);
 int aws_vnet_delete(aws_x *x);
