@@ -73,3 +73,11 @@ bar_add_double_test(conformance_aws_paged DOUBLE ${BAR_AWS_DOUBLE} --page-size 5
           -credentials ${CMAKE_SOURCE_DIR}/tests/data/aws/credentials.json
           -fixture ${CMAKE_SOURCE_DIR}/tests/data/aws/fixture.json
           $<TARGET_FILE:barista-provider-aws> "{\"endpoint\":\"@ENDPOINT@\"}" us-east-1)
+
+# Throttled: every 7th request is RequestLimitExceeded; the driver maps it to
+# BAR_ERETRY and the suite's host retries it, as core/host.c does.
+bar_add_double_test(conformance_aws_throttled DOUBLE ${BAR_AWS_DOUBLE} --throttle-every 7
+  COMMAND $<TARGET_FILE:conformance> -timeout 200 -run "create.*,read.*,update.*,delete.*"
+          -credentials ${CMAKE_SOURCE_DIR}/tests/data/aws/credentials.json
+          -fixture ${CMAKE_SOURCE_DIR}/tests/data/aws/fixture.json
+          $<TARGET_FILE:barista-provider-aws> "{\"endpoint\":\"@ENDPOINT@\"}" us-east-1)

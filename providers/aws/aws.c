@@ -345,8 +345,52 @@ void aws_q_free(aws_q *q)
 
 /* ---- one request ---- */
 
+static int ec2_once(aws_x *x, const char *action, aws_q *q, const char *resource,
+                    aws_xml **out, char *code_out, size_t code_size, long *status);
+
+/* EC2's throttling and capacity answers did nothing: safe to send again. */
+static int throttled(const char *code)
+{
+	return strcmp(code, "RequestLimitExceeded") == 0 || strcmp(code, "Throttling") == 0 ||
+	       strcmp(code, "ThrottlingException") == 0 ||
+	       strcmp(code, "RequestResourceCountExceeded") == 0;
+}
+
+/*
+ * A throttled request is sent again here, up to AWS_RETRIES times with
+ * jittered backoff (the AWS SDKs' "standard" retry mode does the same), so
+ * that a create of several steps does not fail as a whole for one refused
+ * step; what is still refused after that goes to the host as BAR_ERETRY.
+ */
 int aws_ec2(aws_x *x, const char *action, aws_q *q, const char *resource, aws_xml **out,
             char *code_out, size_t code_size)
+{
+	char code[128];
+	int rc, delay = 200;
+
+	for (int attempt = 0;; attempt++) {
+		bar_kit_err saved = x->err;
+		long status = 0;
+
+		rc = ec2_once(x, action, q, resource, out, code, sizeof(code), &status);
+		if (rc != BAR_ERETRY || !status || !throttled(code) || attempt + 1 >= AWS_RETRIES)
+			break;
+		x->err = saved;
+		int ms = delay / 2 + (int)(((unsigned)bar_kit_now_ms() * 2654435761u) % (unsigned)delay);
+		int src = bar_kit_sleep(x->host, x->call, ms, action);
+		if (src != BAR_OK)
+			return bar_kit_fail(&x->err, src, src == BAR_ECANCELED ? "Canceled" : "DeadlineExceeded",
+			                    "%s: %s while throttled", action,
+			                    src == BAR_ECANCELED ? "canceled" : "deadline passed");
+		delay = delay * 2 > 2000 ? 2000 : delay * 2;
+	}
+	if (code_out && code_size)
+		snprintf(code_out, code_size, "%s", code);
+	return rc;
+}
+
+static int ec2_once(aws_x *x, const char *action, aws_q *q, const char *resource,
+                    aws_xml **out, char *code_out, size_t code_size, long *status)
 {
 	const char *ak = bar_kit_credential(x->host, x->call, key_names);
 	const char *sk = bar_kit_credential(x->host, x->call, secret_names);
@@ -405,6 +449,7 @@ int aws_ec2(aws_x *x, const char *action, aws_q *q, const char *resource, aws_xm
 	}
 	bar_kit_http_req req = {"POST", x->sess->url, headers, body.p, body.len, action, resource};
 	rc = bar_kit_http_do(x->sess->http, x->host, x->call, &req, &resp, &x->err);
+	*status = resp.status;
 	if (code_out && code_size)
 		snprintf(code_out, code_size, "%s", resp.code);
 	if (rc == BAR_ERETRY && resp.status && x->call->retry_after_ms <= 0)

@@ -20,6 +20,7 @@
 #define AWS_JSON (JSON_COMPACT | JSON_SORT_KEYS)
 #define AWS_PAGE 1000     /* the largest MaxResults of DescribeInstances & co */
 #define AWS_POLL_MS 1000  /* how often the host polls a pending instance */
+#define AWS_RETRIES 4     /* attempts of a throttled request before BAR_ERETRY */
 
 typedef struct aws_priv {
 	const bar_host_api *host;

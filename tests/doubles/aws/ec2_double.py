@@ -296,6 +296,12 @@ class Ec2Double(common.Double):
             if problems:
                 code, msg = problems[0]
                 raise Ec2Error(code, "; ".join(m for _, m in problems), bug=True)
+            if self.args.throttle_every and action != "DescribeRegions":
+                with self.stats_lock:
+                    self.n_seen = getattr(self, "n_seen", 0) + 1
+                    throttle = self.n_seen % self.args.throttle_every == 0
+                if throttle:  # before any effect, as EC2's token buckets do
+                    raise Ec2Error("RequestLimitExceeded", "Request limit exceeded.", 503)
             if action in self.args.deny:
                 raise Ec2Error("UnauthorizedOperation", "You are not authorized to perform "
                                "this operation.", 403)
@@ -1077,6 +1083,8 @@ def main():
         p.add_argument("--credentials", default=os.path.join(
             here, "..", "..", "data", "aws", "credentials.json"))
         p.add_argument("--check-responses", choices=["all", "sample"], default="all")
+        p.add_argument("--throttle-every", type=int, default=0,
+                       help="answer every Nth request RequestLimitExceeded (503)")
         p.add_argument("--deny", action="append", default=[],
                        help="answer this Action with UnauthorizedOperation (repeatable)")
     args = common.arguments("EC2 Query API double", extra)
