@@ -127,10 +127,9 @@ class Region:
 
 
 def name_and_date(name):
-    digits = "".join(ch for ch in name if ch.isdigit())
+    """An image's CreationDate from the date in its name (20240301 -> 2024-03-01)."""
     i = name.find("2024")
     d = name[i:i + 8] if i >= 0 else "20240101"
-    del digits
     return "%s-%s-%sT00:00:00.000Z" % (d[:4], d[4:6], d[6:8])
 
 
