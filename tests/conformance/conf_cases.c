@@ -425,6 +425,9 @@ static int cleanup_one(conf *c, const char *type, int conn, const char *id, cons
 	char *in;
 	conf_op x;
 	int t = conf_type_index(type), rc;
+	/* a lookup type's delete only forgets it: nothing goes, nothing to wait for
+	 * (settling would poll it until operationTimeoutMs with BAR_CAP_ASYNC) */
+	int lookup = t >= 0 && conf_lookup_type(c, t);
 
 	r.type = t < 0 ? T_VNET : t;
 	snprintf(r.name, sizeof(r.name), "%s", name);
@@ -432,13 +435,12 @@ static int cleanup_one(conf *c, const char *type, int conn, const char *id, cons
 	r.system_id = strdup(id);
 	in = conf_input(&r, 0, NULL);
 	rc = conf_call(c, &x, OP_DELETE, type, NULL, in, &(conf_callopt){ .conn = conn });
-	if (rc == BAR_OK)
+	if (rc == BAR_OK && !lookup)
 		conf_settle(c, &x, &r, 1, NULL);
 	conf_op_clear(&x);
 	free(in);
 	conf_res_free(&r);
-	/* a lookup type's delete forgets and always succeeds: nothing was left */
-	return rc == BAR_OK && !(t >= 0 && conf_lookup_type(c, t));
+	return rc == BAR_OK && !lookup; /* nothing was left of a lookup */
 }
 
 /* Delete every ledger entry of type t (or of no standard type, t -1). */
