@@ -68,7 +68,10 @@ const notFound = (code, what) => err(404, code, `The specified ${what} does not 
 const invalid = (code, msg) => err(400, code, msg);
 
 /* tags as {Tag: [{Key, Value}]} and the filter Tag.N.Key/Value */
+/* ECS answers tags as {TagKey, TagValue}, VPC as {Key, Value} (the
+ * response models say so; checkAnswer holds the double to it). */
 const tagsOut = (m) => ({ Tag: [...m].map(([Key, Value]) => ({ Key, Value })) });
+const ecsTagsOut = (m) => ({ Tag: [...m].map(([TagKey, TagValue]) => ({ TagKey, TagValue })) });
 function tagsIn(list) {
   const m = new Map();
   for (const t of list || []) if (t && t.Key !== undefined) m.set(t.Key, t.Value || '');
@@ -324,7 +327,7 @@ H.DescribeSecurityGroups = (a, r) => {
   return { body: { RequestId: crypto.randomUUID(), RegionId: r, ...p.extra,
     SecurityGroups: { SecurityGroup: p.slice.map((g) => ({ SecurityGroupId: g.id, SecurityGroupName: g.name,
       VpcId: g.vpc, Description: g.description, SecurityGroupType: 'normal', CreationTime: iso(g.created),
-      RuleCount: g.rules.length, Tags: tagsOut(g.tags) })) } } };
+      RuleCount: g.rules.length, Tags: ecsTagsOut(g.tags) })) } } };
 };
 H.DeleteSecurityGroup = (a, r) => {
   const g = S.sgs.get(a.SecurityGroupId);
@@ -370,7 +373,7 @@ H.DescribeKeyPairs = (a, r) => {
   const p = page(items, a, 50, 10);
   if (p.error) return p.error;
   return { body: { RequestId: crypto.randomUUID(), ...p.extra, KeyPairs: { KeyPair: p.slice.map((k) => ({
-    KeyPairName: k.name, KeyPairFingerPrint: k.fp, CreationTime: iso(k.created), Tags: tagsOut(k.tags),
+    KeyPairName: k.name, KeyPairFingerPrint: k.fp, CreationTime: iso(k.created), Tags: ecsTagsOut(k.tags),
     ...(a.IncludePublicKey === 'true' && k.pub ? { PublicKey: k.pub } : {}) })) } } };
 };
 H.DeleteKeyPairs = (a, r) => {
@@ -423,7 +426,7 @@ function vmOut(i) {
     VpcAttributes: { VpcId: i.vpc, VSwitchId: i.vsw, PrivateIpAddress: { IpAddress: [i.privateIp] }, NatIpAddress: '' },
     PublicIpAddress: { IpAddress: i.publicIp ? [i.publicIp] : [] }, InnerIpAddress: { IpAddress: [] },
     EipAddress: { AllocationId: '', IpAddress: '', InternetChargeType: '' },
-    Tags: tagsOut(i.tags), OperationLocks: { LockReason: [] } };
+    Tags: ecsTagsOut(i.tags), OperationLocks: { LockReason: [] } };
 }
 function makeVm(r, a, vsw, type) {
   const n = vsw.nextIp++;
