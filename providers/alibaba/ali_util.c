@@ -26,7 +26,9 @@ int ali_pages(ali_ctx *x, int svc, const char *action, const ali_params *base,
 		ali_params p = {0};
 		json_t *r = NULL, *items, *it;
 		json_t *total;
-		size_t i;
+		json_int_t total_n;
+		size_t i, n;
+		int has_total;
 
 		ali_params_copy(&p, base);
 		if (style == ALI_PAGE_TOKEN) {
@@ -47,18 +49,18 @@ int ali_pages(ali_ctx *x, int svc, const char *action, const ali_params *base,
 			if (rc)
 				break;
 		}
-		seen += (long)json_array_size(items);
+		n = json_array_size(items);
+		seen += (long)n;
 		total = json_object_get(r, "TotalCount");
+		has_total = json_is_integer(total);
+		total_n = has_total ? json_integer_value(total) : 0;
 		snprintf(next, sizeof(next), "%s", ali_jstr(r, "NextToken"));
-		json_decref(r);
+		json_decref(r); /* items and total were borrowed from it */
 		if (rc)
 			return rc;
 		if (style == ALI_PAGE_TOKEN ? !*next
-		                            : json_array_size(items) == 0 ||
-		                                  (json_is_integer(total) &&
-		                                   seen >= json_integer_value(total)) ||
-		                                  (!json_is_integer(total) &&
-		                                   json_array_size(items) < (size_t)size))
+		                            : n == 0 || (has_total && seen >= total_n) ||
+		                                  (!has_total && n < (size_t)size))
 			return BAR_OK;
 	}
 	return bar_kit_fail(&x->e, BAR_EFAIL, "TooManyPages", "%s: more than 100000 pages", action);
