@@ -25,6 +25,17 @@ if(TARGET barista-provider-alibaba)
               $<TARGET_FILE:barista-provider-alibaba>
               "{\"endpoint\":\"@ENDPOINT@\",\"pollMs\":\"100\"}" ap-southeast-1
       TIMEOUT 220)
+    # STS credentials (AccessKeyId/AccessKeySecret/SecurityToken spelling):
+    # every request must carry the SecurityToken, signed
+    set(BAR_ALI_STS ${CMAKE_SOURCE_DIR}/tests/data/alibaba/credentials-sts.json)
+    bar_add_double_test(conformance_alibaba_sts
+      DOUBLE ${BAR_NODE} ${BAR_ALI_DIR}/double.js --credentials ${BAR_ALI_STS}
+      COMMAND $<TARGET_FILE:conformance> -timeout 100 -credentials ${BAR_ALI_STS}
+              -fixture ${CMAKE_SOURCE_DIR}/tests/data/alibaba/fixture.json
+              -run "create.*,read.*,vm.*,delete.*"
+              $<TARGET_FILE:barista-provider-alibaba>
+              "{\"endpoint\":\"@ENDPOINT@\",\"pollMs\":\"100\"}" ap-southeast-1
+      TIMEOUT 120)
     # check(), catalog() and list of 250 seeded VMs (bar_test_host is made
     # by conformance.cmake, included later: a target name resolves anyway)
     add_executable(test_alibaba_check ${CMAKE_SOURCE_DIR}/providers/alibaba/test_check.c)

@@ -69,6 +69,24 @@ static int vm_after(ali_ctx *x, const char *id, const char *verb)
 	json_t *inst = NULL;
 	int rc = vm_fetch(x, id, &inst);
 
+	if (rc == BAR_ERETRY && strcmp(verb, "run") == 0) {
+		/* made, but the look at it failed for now: the operation's poll
+		 * looks again (an error here would make the host replace it) */
+		memset(&x->e, 0, sizeof(x->e));
+		rc = BAR_OK;
+	}
+	if (rc && strcmp(verb, "run") == 0) {
+		/* made, then failed: still say what was made */
+		bar_kit_err keep = x->e;
+		json_t *a = json_object(), *t = json_deep_copy(x->tags);
+
+		memset(&x->e, 0, sizeof(x->e));
+		ali_emit(x->sink, id, x->name ? x->name : "", "Creating", a, t, &x->e);
+		json_decref(a);
+		json_decref(t);
+		x->e = keep;
+		return rc;
+	}
 	if (!rc && !inst) {
 		json_t *a = json_object(), *t = json_deep_copy(x->tags);
 
