@@ -49,8 +49,6 @@ void ali_client_token(ali_ctx *x, const char *suffix, char *out, size_t size);
 int ali_rpc_patient(ali_ctx *x, int svc, const char *action, const ali_params *base,
                     const char *resource, json_t **out, int tries);
 
-/* Is this error the cloud's "it does not exist"? */
-int ali_is_notfound(const bar_kit_err *e);
 
 int ali_vnet_create(ali_ctx *x);
 int ali_vnet_read(ali_ctx *x);

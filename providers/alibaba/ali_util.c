@@ -85,11 +85,6 @@ void ali_client_token(ali_ctx *x, const char *suffix, char *out, size_t size)
 	snprintf(out + strlen(out), size - strlen(out), "%s", suffix);
 }
 
-int ali_is_notfound(const bar_kit_err *e)
-{
-	return e->rc == BAR_ENOTFOUND;
-}
-
 int ali_rpc_patient(ali_ctx *x, int svc, const char *action, const ali_params *base,
                     const char *resource, json_t **out, int tries)
 {
