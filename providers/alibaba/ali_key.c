@@ -1,0 +1,409 @@
+/*
+ * ali_key.c - SSH keys (ECS key pairs, named: the name is the system id)
+ * and the lookups: images (DescribeImages, by id or by name pattern) and
+ * specs (DescribeInstanceTypes, by id or the smallest that fits).
+ */
+#include "ali.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- SSH keys ---- */
+
+/* The key pair named `name`: a new reference in *out, NULL when none. */
+static int key_fetch(ali_ctx *x, const char *name, json_t **out)
+{
+	ali_params p = {0};
+	json_t *r = NULL, *k;
+	int rc;
+
+	*out = NULL;
+	ali_params_add(&p, "RegionId", x->region);
+	ali_params_add(&p, "KeyPairName", name);
+	rc = ali_rpc(x->s, x->call, ALI_ECS, "DescribeKeyPairs", &p, name, &r, &x->e);
+	ali_params_free(&p);
+	if (rc)
+		return rc;
+	k = json_array_get(ali_jlist(r, "KeyPairs.KeyPair"), 0);
+	if (k && strcmp(ali_jstr(k, "KeyPairName"), name) == 0)
+		*out = json_incref(k);
+	json_decref(r);
+	return BAR_OK;
+}
+
+/* The name a key pair was made for: its KeyPairName without the
+ * "-<first 8 of the idempotency key>" that key_create adds. */
+static void key_name(char *out, size_t size, const char *kp, json_t *tags)
+{
+	const char *idem = json_string_value(json_object_get(tags, "barista:idempotency"));
+	size_t n = strlen(kp);
+
+	snprintf(out, size, "%s", kp);
+	if (idem && strlen(idem) >= 8 && n > 9 && kp[n - 9] == '-' &&
+	    strncmp(kp + n - 8, idem, 8) == 0 && n - 9 < size)
+		out[n - 9] = '\0';
+}
+
+static int key_emit(ali_ctx *x, json_t *k)
+{
+	json_t *attrs = ali_key_attrs(k), *tags = NULL;
+	char name[160];
+	int rc;
+
+	ali_tags(k, "Tags.Tag", &tags, NULL);
+	key_name(name, sizeof(name), ali_jstr(k, "KeyPairName"), tags);
+	rc = attrs ? ali_emit(x->sink, ali_jstr(k, "KeyPairName"), name, "Available", attrs, tags,
+	                      &x->e)
+	           : bar_kit_fail(&x->e, BAR_EFAIL, "InvalidResponse", "a key pair without a name");
+	json_decref(attrs);
+	json_decref(tags);
+	return rc;
+}
+
+static int key_drop(ali_ctx *x, const char *name)
+{
+	ali_params p = {0};
+	char *names = ali_json_list1(name);
+	json_t *r = NULL;
+	int rc;
+
+	ali_params_add(&p, "RegionId", x->region);
+	ali_params_add(&p, "KeyPairNames", names ? names : "[]");
+	rc = ali_rpc(x->s, x->call, ALI_ECS, "DeleteKeyPairs", &p, name, &r, &x->e);
+	ali_params_free(&p);
+	free(names);
+	json_decref(r);
+	return rc;
+}
+
+/*
+ * Key pairs have no client token: the name carries the idempotency key
+ * (its first 8 characters), so a retry finds what the first try made by
+ * name, and a new generation of the address gets a new name.
+ */
+int ali_key_create(ali_ctx *x)
+{
+	const char *pub = json_string_value(json_object_get(x->attrs, "publicKey"));
+	const char *key = BAR_COVERS(x->call, idempotency_key) && x->call->idempotency_key
+	                      ? x->call->idempotency_key
+	                      : "";
+	char name[160];
+	ali_params p = {0};
+	json_t *r = NULL, *k = NULL;
+	int rc;
+
+	snprintf(name, sizeof(name), "%.110s%s%.8s", x->name, *key ? "-" : "", key);
+	for (int retry = 0;; retry++) {
+		bar_kit_err e = {0};
+
+		ali_params_add(&p, "RegionId", x->region);
+		ali_params_add(&p, "KeyPairName", name);
+		if (pub && *pub)
+			ali_params_add(&p, "PublicKeyBody", pub);
+		ali_params_tags(&p, x->tags, NULL);
+		rc = ali_rpc(x->s, x->call, ALI_ECS, pub && *pub ? "ImportKeyPair" : "CreateKeyPair", &p,
+		             name, &r, &e);
+		ali_params_free(&p);
+		if (rc != BAR_ECONFLICT || retry) {
+			if (rc)
+				bar_kit_fail(&x->e, rc, e.code, "%s", e.msg);
+			break;
+		}
+		/* it exists: ours from an earlier try (same key, same tag)? */
+		rc = key_fetch(x, name, &k);
+		if (rc)
+			return rc;
+		{
+			json_t *t = NULL;
+			int ours;
+
+			ali_tags(k, "Tags.Tag", &t, NULL);
+			ours = k && *key &&
+			       json_equal(json_object_get(t, "barista:idempotency"),
+			                  json_object_get(x->tags, "barista:idempotency"));
+			json_decref(t);
+			if (!ours) {
+				json_decref(k);
+				return bar_kit_fail(&x->e, BAR_ECONFLICT, e.code, "%s", e.msg);
+			}
+		}
+		if (pub && *pub) { /* an imported key is the same key again */
+			rc = key_emit(x, k);
+			json_decref(k);
+			return rc;
+		}
+		/* a generated one whose private half is lost: make it again */
+		json_decref(k);
+		k = NULL;
+		rc = key_drop(x, name);
+		if (rc)
+			return rc;
+	}
+	if (rc)
+		return rc;
+	if (!(pub && *pub)) {
+		const char *priv = ali_jstr(r, "PrivateKeyBody");
+
+		if (!*priv || ali_host->emit_secret(x->sink, "privateKey", priv) < 0) {
+			rc = bar_kit_fail(&x->e, BAR_EFAIL, "SecretRefused",
+			                  "the private key of %s could not be handed to the key store",
+			                  name);
+			json_decref(r);
+			key_drop(x, name);
+			return rc;
+		}
+	}
+	json_decref(r);
+	rc = key_fetch(x, name, &k);
+	if (!rc && !k)
+		rc = bar_kit_fail(&x->e, BAR_ERETRY, "InvalidKeyPairName.NotFound",
+		                  "DescribeKeyPairs: %s is not visible yet", name);
+	if (!rc)
+		rc = key_emit(x, k);
+	json_decref(k);
+	return rc;
+}
+
+int ali_key_read(ali_ctx *x)
+{
+	json_t *k = NULL;
+	int rc = key_fetch(x, x->id, &k);
+
+	if (!rc && !k)
+		rc = bar_kit_fail(&x->e, BAR_ENOTFOUND, "InvalidKeyPairName.NotFound",
+		                  "DescribeKeyPairs: key pair %s does not exist", x->id);
+	if (!rc)
+		rc = key_emit(x, k);
+	json_decref(k);
+	return rc;
+}
+
+int ali_key_delete(ali_ctx *x)
+{
+	json_t *k = NULL;
+	int rc = key_fetch(x, x->id, &k);
+
+	/* DeleteKeyPairs says nothing of names it does not know */
+	if (!rc && !k)
+		rc = bar_kit_fail(&x->e, BAR_ENOTFOUND, "InvalidKeyPairName.NotFound",
+		                  "DescribeKeyPairs: key pair %s does not exist", x->id);
+	json_decref(k);
+	return rc ? rc : key_drop(x, x->id);
+}
+
+static int key_list_one(ali_ctx *x, json_t *item, void *ud)
+{
+	json_t *t = NULL;
+	int rc = BAR_OK;
+
+	(void)ud;
+	ali_tags(item, "Tags.Tag", &t, NULL);
+	if (json_object_get(t, "barista:address"))
+		rc = key_emit(x, item);
+	json_decref(t);
+	return rc;
+}
+
+int ali_key_list(ali_ctx *x)
+{
+	ali_params p = {0};
+	int rc;
+
+	ali_params_add(&p, "RegionId", x->region);
+	ali_params_add(&p, "Tag.1.Key", "barista:address");
+	rc = ali_pages(x, ALI_ECS, "DescribeKeyPairs", &p, "KeyPairs.KeyPair", ALI_PAGE_NUMBER, 50,
+	               key_list_one, NULL);
+	ali_params_free(&p);
+	return rc;
+}
+
+/* ---- images ---- */
+
+static int image_emit(ali_ctx *x, json_t *img)
+{
+	json_t *attrs = ali_image_attrs(img);
+	int rc;
+
+	rc = attrs ? ali_emit(x->sink, ali_jstr(img, "ImageId"), x->name,
+	                      ali_res_status(ali_jstr(img, "Status")), attrs, x->tags, &x->e)
+	           : bar_kit_fail(&x->e, BAR_EFAIL, "InvalidResponse", "an image without ImageId");
+	json_decref(attrs);
+	return rc;
+}
+
+/* The newest image DescribeImages answers for key=value; *out a new
+ * reference or NULL. */
+static int image_find(ali_ctx *x, const char *key, const char *value, json_t **out)
+{
+	ali_params p = {0};
+	json_t *r = NULL, *img, *best = NULL;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	ali_params_add(&p, "RegionId", x->region);
+	ali_params_add(&p, key, value);
+	ali_params_add(&p, "PageSize", "100");
+	rc = ali_rpc(x->s, x->call, ALI_ECS, "DescribeImages", &p, value, &r, &x->e);
+	ali_params_free(&p);
+	if (rc)
+		return rc;
+	json_array_foreach(ali_jlist(r, "Images.Image"), i, img)
+		if (*ali_jstr(img, "ImageId") &&
+		    (!best || strcmp(ali_jstr(img, "CreationTime"), ali_jstr(best, "CreationTime")) > 0))
+			best = img;
+	if (best)
+		*out = json_incref(best);
+	json_decref(r);
+	return BAR_OK;
+}
+
+int ali_image_create(ali_ctx *x)
+{
+	const char *want = json_string_value(json_object_get(x->attrs, "imageId"));
+	json_t *img = NULL;
+	int rc;
+
+	if (!want || !*want)
+		return bar_kit_fail(&x->e, BAR_EINVALID, "InvalidInput", "an image needs attrs.imageId");
+	rc = strchr(want, '*') ? BAR_OK : image_find(x, "ImageId", want, &img);
+	if (!rc && !img)
+		rc = image_find(x, "ImageName", want, &img);
+	if (!rc && !img)
+		rc = bar_kit_fail(&x->e, BAR_EINVALID, "InvalidImageId.NotFound",
+		                  "DescribeImages: no image %s in %s (an image id or a name pattern "
+		                  "such as ubuntu_22_04_x64*)", want, x->region);
+	if (!rc)
+		rc = image_emit(x, img);
+	json_decref(img);
+	return rc;
+}
+
+int ali_image_read(ali_ctx *x)
+{
+	json_t *img = NULL;
+	int rc = image_find(x, "ImageId", x->id, &img);
+
+	if (!rc && (!img || strcmp(ali_jstr(img, "ImageId"), x->id) != 0))
+		rc = bar_kit_fail(&x->e, BAR_ENOTFOUND, "InvalidImageId.NotFound",
+		                  "DescribeImages: image %s does not exist in %s", x->id, x->region);
+	if (!rc)
+		rc = image_emit(x, img);
+	json_decref(img);
+	return rc;
+}
+
+/* ---- specs ---- */
+
+static int spec_emit(ali_ctx *x, json_t *it)
+{
+	json_t *attrs = ali_type_attrs(it), *disk = json_object_get(x->attrs, "diskGiB");
+	int rc;
+
+	if (attrs && json_is_integer(disk))
+		json_object_set(attrs, "diskGiB", disk);
+	rc = attrs ? ali_emit(x->sink, ali_jstr(it, "InstanceTypeId"), x->name, "Available", attrs,
+	                      x->tags, &x->e)
+	           : bar_kit_fail(&x->e, BAR_EFAIL, "InvalidResponse",
+	                          "an instance type without InstanceTypeId");
+	json_decref(attrs);
+	return rc;
+}
+
+static int spec_fetch(ali_ctx *x, const char *id, json_t **out)
+{
+	ali_params p = {0};
+	json_t *r = NULL, *it;
+	int rc;
+
+	*out = NULL;
+	ali_params_add(&p, "InstanceTypes.1", id);
+	rc = ali_rpc(x->s, x->call, ALI_ECS, "DescribeInstanceTypes", &p, id, &r, &x->e);
+	ali_params_free(&p);
+	if (rc)
+		return rc;
+	it = json_array_get(ali_jlist(r, "InstanceTypes.InstanceType"), 0);
+	if (it && strcmp(ali_jstr(it, "InstanceTypeId"), id) == 0)
+		*out = json_incref(it);
+	json_decref(r);
+	return BAR_OK;
+}
+
+typedef struct fit {
+	json_int_t vcpu, mem;
+	json_t *best;
+} fit;
+
+static int spec_fit(ali_ctx *x, json_t *it, void *ud)
+{
+	fit *f = ud;
+	json_t *a = ali_type_attrs(it), *b;
+	json_int_t c, m;
+
+	(void)x;
+	if (!a)
+		return BAR_OK;
+	c = json_integer_value(json_object_get(a, "vcpu"));
+	m = json_integer_value(json_object_get(a, "memoryMiB"));
+	if (c >= f->vcpu && m >= f->mem &&
+	    json_integer_value(json_object_get(a, "gpu")) == 0) {
+		b = f->best ? ali_type_attrs(f->best) : NULL;
+		if (!b || c < json_integer_value(json_object_get(b, "vcpu")) ||
+		    (c == json_integer_value(json_object_get(b, "vcpu")) &&
+		     (m < json_integer_value(json_object_get(b, "memoryMiB")) ||
+		      (m == json_integer_value(json_object_get(b, "memoryMiB")) &&
+		       strcmp(ali_jstr(it, "InstanceTypeId"), ali_jstr(f->best, "InstanceTypeId")) < 0)))) {
+			json_decref(f->best);
+			f->best = json_incref(it);
+		}
+		json_decref(b);
+	}
+	json_decref(a);
+	return BAR_OK;
+}
+
+int ali_spec_create(ali_ctx *x)
+{
+	const char *want = json_string_value(json_object_get(x->attrs, "specId"));
+	json_t *it = NULL;
+	int rc;
+
+	if (want && *want) {
+		rc = spec_fetch(x, want, &it);
+		if (!rc && !it)
+			rc = bar_kit_fail(&x->e, BAR_EINVALID, "InvalidInstanceType.NotFound",
+			                  "DescribeInstanceTypes: no instance type %s", want);
+	} else {
+		fit f = {json_integer_value(json_object_get(x->attrs, "vcpu")),
+		         json_integer_value(json_object_get(x->attrs, "memoryMiB")), NULL};
+		ali_params p = {0};
+
+		rc = ali_pages(x, ALI_ECS, "DescribeInstanceTypes", &p, "InstanceTypes.InstanceType",
+		               ALI_PAGE_TOKEN, 1600, spec_fit, &f);
+		ali_params_free(&p);
+		it = f.best;
+		if (!rc && !it)
+			rc = bar_kit_fail(&x->e, BAR_EINVALID, "NoInstanceType",
+			                  "DescribeInstanceTypes: none has %lld vCPUs and %lld MiB",
+			                  (long long)f.vcpu, (long long)f.mem);
+	}
+	if (!rc)
+		rc = spec_emit(x, it);
+	json_decref(it);
+	return rc;
+}
+
+int ali_spec_read(ali_ctx *x)
+{
+	json_t *it = NULL;
+	int rc = spec_fetch(x, x->id, &it);
+
+	if (!rc && !it)
+		rc = bar_kit_fail(&x->e, BAR_ENOTFOUND, "InvalidInstanceType.NotFound",
+		                  "DescribeInstanceTypes: instance type %s does not exist", x->id);
+	if (!rc)
+		rc = spec_emit(x, it);
+	json_decref(it);
+	return rc;
+}
