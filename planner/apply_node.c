@@ -528,7 +528,9 @@ static int do_delete(engine *e, const node *nd, const bar_conn *conn,
 			token = NULL;
 			rc = bar_state_put(e->st, &prior);
 		}
-		if (rc == 0)
+		/* a lookup type's delete only forgets it: the cloud's object stays,
+		 * so there is nothing to wait for */
+		if (rc == 0 && !bar_provider_type_lookup(conn->provider, c->type))
 			rc = settle(e, c, conn, ctx0, prior.system_id, &(bar_obs){0}, prior.operation,
 			            NULL, 1);
 		if (rc == BAR_ENOTFOUND)

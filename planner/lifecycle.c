@@ -73,7 +73,9 @@ static void lifecycle_change(bar_plan *p, const bar_record *r, const transition 
 		.attrs = r->desired ? json_loads(r->desired, 0, NULL) : json_object(),
 		.hash = bar_strdup(r->hash),
 		.refs = r->refs ? json_loads(r->refs, 0, NULL) : json_object(),
-		.deps = json_array(), .diff = json_array(),
+		/* what it depends on stays recorded: a later destroy orders by it */
+		.deps = r->deps ? json_loads(r->deps, 0, NULL) : json_array(),
+		.diff = json_array(),
 		.prior_system_id = bar_strdup(r->system_id),
 		.terminate = term,
 	};

@@ -1046,6 +1046,24 @@ static void test_lost_state(void)
 	free(d);
 }
 
+/* A VM action re-records the VM: what it depends on must stay recorded
+ * (a destroy orders deletes by it). */
+static int vm_deps_kept(const char *d, const char *vm)
+{
+	char *path = bar_printf("%s/barista.db", d), *addr = bar_printf("default/vm/%s", vm);
+	bar_state *st = NULL;
+	bar_record r = {0};
+	int ok = 0;
+
+	if (bar_state_open(&st, path, BAR_STATE_READONLY) == 0 && bar_state_get(st, addr, &r) == 0)
+		ok = r.deps && strstr(r.deps, "default/vnet/") && strstr(r.deps, "default/spec/");
+	bar_record_clear(&r);
+	bar_state_free(st);
+	free(addr);
+	free(path);
+	return ok;
+}
+
 /* The MCI as one object: suspend, an illegal reboot refused before anything
  * runs, resume of one VM, the plan proposing to restore the spec's state,
  * terminate kept as Terminated until apply re-creates, status counts. */
@@ -1058,6 +1076,7 @@ static void test_lifecycle(void)
 	free(out);
 	CHECK(run_in(&out, "mci suspend m", d) == 0 && strstr(out, "Suspended:4 (R:0/4)"));
 	free(out);
+	CHECK(vm_deps_kept(d, "m-g-1"));
 	CHECK(run_in(&out, "mci reboot m", d) == 1 && strstr(out, "default/vm/m-g-1 (Suspended)") &&
 	      strstr(out, "nothing was done"));
 	free(out);
