@@ -478,8 +478,8 @@ function imageVersions(req, v, one) {
   if (one) {
     const ver = v.version === 'latest' ? versions[versions.length - 1] : v.version;
     if (!versions.includes(ver)) return armError(404, 'NotFound', `Artifact: VMImage was not found.`);
-    return { body: { ...mk(ver), properties: { osImage: { operatingSystem: 'Linux' }, hyperVGeneration: 'V2',
-      architecture: 'x64', osDiskImage: { operatingSystem: 'Linux', sizeInGb: 30 } } } };
+    return { body: { ...mk(ver), properties: { hyperVGeneration: 'V2',
+      architecture: 'x64', osDiskImage: { operatingSystem: 'Linux' } } } };
   }
   let list = versions.map(mk);
   if (req.query.get('$orderby') === 'name desc') list = list.reverse();
@@ -537,7 +537,7 @@ function check(req, r) {
   for (const p of spec.urlParameters || []) {
     const sn = p.mapper.serializedName;
     if (sn === '$host') continue;
-    if (r.values[sn] !== undefined) problems.push(...V.validate(p.mapper, r.values[sn], 'request', `path ${sn}`));
+    if (r.values[sn] !== undefined) problems.push(...V.forPackage(r.op.pkg).validate(p.mapper, r.values[sn], 'request', `path ${sn}`));
   }
   const qp = new Map((spec.queryParameters || []).map((p) => [p.mapper.serializedName, p]));
   for (const [k, val] of req.query) {
@@ -546,7 +546,7 @@ function check(req, r) {
     if (!p) { problems.push(`query ${k}: not a parameter of ${r.op.name}`); continue; }
     const t = p.mapper.type.name;
     const typed = t === 'Number' ? Number(val) : t === 'Boolean' ? (val === 'true' ? true : val === 'false' ? false : val) : val;
-    problems.push(...V.validate(p.mapper, typed, 'request', `query ${k}`));
+    problems.push(...V.forPackage(r.op.pkg).validate(p.mapper, typed, 'request', `query ${k}`));
   }
   for (const [k, p] of qp)
     if ((p.mapper.required || p.mapper.isConstant) && !req.query.has(k)) problems.push(`query ${k}: required, missing`);
@@ -559,7 +559,7 @@ function check(req, r) {
     else {
       if (!/^application\/json/.test(req.headers['content-type'] || '')) problems.push('Content-Type must be application/json');
       try { body = JSON.parse(text); } catch (e) { problems.push(`body: not JSON (${e.message})`); }
-      if (body !== undefined) problems.push(...V.validate(spec.requestBody.mapper, body, 'request', ''));
+      if (body !== undefined) problems.push(...V.forPackage(r.op.pkg).validate(spec.requestBody.mapper, body, 'request', ''));
     }
   } else if (req.body.length) {
     problems.push(`body: ${r.op.name} takes none`);
@@ -569,10 +569,11 @@ function check(req, r) {
 }
 
 function answerCheck(r, out) {
-  const resp = r.op.spec.responses[out.status || 200];
+  const st = out.status || 200;
+  const resp = r.op.spec.responses[st] || (st >= 400 ? r.op.spec.responses.default : null);
   if (!resp) { violation(`${r.op.pkg} ${r.op.name}`, 'answer', `the double answered ${out.status}, which the spec does not list`); return; }
   if (resp.bodyMapper && out.body !== undefined) {
-    const errs = V.validate(resp.bodyMapper, out.body, 'response', '');
+    const errs = V.forPackage(r.op.pkg).validate(resp.bodyMapper, out.body, 'response', '');
     for (const e of errs) violation(`${r.op.pkg} ${r.op.name}`, 'answer', `the double's own answer: ${e}`);
   }
 }

@@ -106,14 +106,21 @@ function splitName(s) {
 }
 
 class Validator {
+  /* Model names repeat across packages (arm-compute and arm-network both
+   * have a NetworkProfile): a className is resolved in the mappers of the
+   * package whose operation is being checked (forPackage). */
   constructor(ops) {
-    this.mappers = {};
+    this.byPkg = {};
     for (const op of ops) {
       const s = op.spec.serializer;
-      if (s && s.modelMappers) Object.assign(this.mappers, s.modelMappers);
+      if (s && s.modelMappers) this.byPkg[op.pkg] = Object.assign(this.byPkg[op.pkg] || {}, s.modelMappers);
     }
+    this.mappers = {};
+    this.pkg = '';
     this.trees = new Map();
   }
+
+  forPackage(pkg) { this.pkg = pkg; this.mappers = this.byPkg[pkg] || {}; return this; }
 
   composite(mapper) {
     const t = mapper.type;
@@ -128,7 +135,7 @@ class Validator {
 
   /* The wire shape of a Composite: nested nodes from the flattened names. */
   tree(mapper) {
-    const key = mapper.type.className || mapper;
+    const key = mapper.type.className ? `${this.pkg} ${mapper.type.className}` : mapper;
     if (this.trees.has(key)) return this.trees.get(key);
     const { props, extra } = this.composite(mapper);
     const root = { kids: {}, extra };

@@ -1,0 +1,24 @@
+# The azure driver against its ARM double (tests/doubles/azure, validating
+# every request against the published @azure/arm-* SDK models), the double's
+# own self-test, the driver's unit test, and its fuzz target.
+if(TARGET barista-provider-azure AND BAR_NODE)
+  set(BAR_AZ_DOUBLE ${BAR_NODE} ${CMAKE_SOURCE_DIR}/tests/doubles/azure/double.js
+      --credentials ${CMAKE_SOURCE_DIR}/tests/data/azure/credentials.json)
+  set(BAR_AZ_SUB "6f1d1a3e-4c1b-4f63-9d55-2b8c0f7e91a4")
+  bar_add_double_test(conformance_azure TIMEOUT 200
+    DOUBLE ${BAR_AZ_DOUBLE}
+    COMMAND $<TARGET_FILE:conformance> -timeout 200
+            -credentials ${CMAKE_SOURCE_DIR}/tests/data/azure/credentials.json
+            -fixture ${CMAKE_SOURCE_DIR}/tests/data/azure/fixture.json
+            -wait-config "{\"endpoint\":\"@ENDPOINT@/_slow\",\"authorityHost\":\"@ENDPOINT@/_slow\",\"subscriptionId\":\"${BAR_AZ_SUB}\",\"pollIntervalMs\":\"100\"}"
+            $<TARGET_FILE:barista-provider-azure>
+            "{\"endpoint\":\"@ENDPOINT@\",\"authorityHost\":\"@ENDPOINT@\",\"subscriptionId\":\"${BAR_AZ_SUB}\",\"pollIntervalMs\":\"100\"}"
+            koreacentral)
+  # tests/*.cmake are included in name order, before conformance.cmake
+  # makes the target: add the dependency once the directory is read
+  cmake_language(DEFER CALL add_dependencies conformance barista-provider-azure)
+  bar_add_double_test(azure_double_selftest TIMEOUT 60 EXPECT_VIOLATIONS
+    DOUBLE ${BAR_AZ_DOUBLE}
+    COMMAND ${BAR_NODE} ${CMAKE_SOURCE_DIR}/tests/doubles/azure/selftest.js @ENDPOINT@
+            ${CMAKE_SOURCE_DIR}/tests/data/azure/credentials.json)
+endif()
