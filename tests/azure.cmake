@@ -22,3 +22,24 @@ if(TARGET barista-provider-azure AND BAR_NODE)
     COMMAND ${BAR_NODE} ${CMAKE_SOURCE_DIR}/tests/doubles/azure/selftest.js @ENDPOINT@
             ${CMAKE_SOURCE_DIR}/tests/data/azure/credentials.json)
 endif()
+
+# The token request against Microsoft's documented example, the parsers
+# against documented answers (tests/data/azure/responses/).
+if(TARGET bar_azure_parse)
+  add_executable(azure_unit ${CMAKE_SOURCE_DIR}/providers/azure/az_test.c)
+  target_link_libraries(azure_unit PRIVATE bar_azure_parse)
+  add_test(NAME azure_unit COMMAND azure_unit ${CMAKE_SOURCE_DIR}/tests/data/azure/responses)
+endif()
+
+if(BAR_FUZZ AND TARGET bar_azure_parse)
+  add_executable(fuzz_azure ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_azure.c)
+  target_link_libraries(fuzz_azure PRIVATE bar_azure_parse)
+  target_link_options(fuzz_azure PRIVATE -fsanitize=fuzzer)
+  set(corpus ${CMAKE_BINARY_DIR}/fuzz-corpus/azure)
+  file(MAKE_DIRECTORY ${corpus})
+  add_test(NAME fuzz_azure
+    COMMAND fuzz_azure -max_total_time=10 -timeout=10 -rss_limit_mb=2048
+            -print_final_stats=1 ${corpus} ${CMAKE_SOURCE_DIR}/tests/data/azure/responses)
+  set_tests_properties(fuzz_azure PROPERTIES LABELS "fuzz"
+    TIMEOUT 300 ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
+endif()
