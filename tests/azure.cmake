@@ -43,3 +43,20 @@ if(BAR_FUZZ AND TARGET bar_azure_parse)
   set_tests_properties(fuzz_azure PROPERTIES LABELS "fuzz"
     TIMEOUT 300 ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
 endif()
+
+# check() and catalog(), and a refresh of 1,000 seeded VMs through pages of
+# 100 (what bench/driver_refresh does with bench.json), against the double.
+if(TARGET barista-provider-azure AND BAR_NODE)
+  add_executable(azure_ops_test ${CMAKE_SOURCE_DIR}/providers/azure/az_ops_test.c)
+  target_link_libraries(azure_ops_test PRIVATE bar_test_host PkgConfig::JANSSON)
+  add_dependencies(azure_ops_test barista-provider-azure)
+  set(BAR_AZ_CFG "{\"endpoint\":\"@ENDPOINT@\",\"authorityHost\":\"@ENDPOINT@\",\"subscriptionId\":\"${BAR_AZ_SUB}\",\"pollIntervalMs\":\"100\",\"resourceGroup\":\"barista-bench\"}")
+  bar_add_double_test(azure_check TIMEOUT 60
+    DOUBLE ${BAR_AZ_DOUBLE}
+    COMMAND $<TARGET_FILE:azure_ops_test> check $<TARGET_FILE:barista-provider-azure>
+            ${BAR_AZ_CFG} koreacentral ${CMAKE_SOURCE_DIR}/tests/data/azure/credentials.json)
+  bar_add_double_test(azure_list_paging TIMEOUT 120
+    DOUBLE ${BAR_AZ_DOUBLE} --seed-vms 1000 --region koreacentral --page-size 100
+    COMMAND $<TARGET_FILE:azure_ops_test> list $<TARGET_FILE:barista-provider-azure>
+            ${BAR_AZ_CFG} koreacentral ${CMAKE_SOURCE_DIR}/tests/data/azure/credentials.json 1000)
+endif()

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define AZ_VERSION "0.1.0"
 #define AZ_DEFAULT_ENDPOINT "https://management.azure.com"
@@ -818,10 +819,23 @@ static int image_lookup(az_ctx *x, const char *urn, az_obs *o, const char *name)
 	tags = json_object_get(x->in, "tags");
 	o->tags = json_dumps(json_is_object(tags) ? tags : json_object(), AZ_JSON_FLAGS);
 	{
-		json_t *a = json_pack("{s:s,s:s,s:s,s:s,s:s}", "imageId", o->system_id, "os",
-		                      jstr(json_object_get(props, "osDiskImage"), "operatingSystem"),
-		                      "version", ver, "arch", jstr(props, "architecture"),
-		                      "nativeStatus", "Available");
+		/* the API says only "Linux" and "x64"/"Arm64": the distribution is
+		 * the publisher's */
+		const char *os = strcasecmp(u[0], "Canonical") == 0 ? "ubuntu"
+		                 : strcasecmp(u[0], "Debian") == 0  ? "debian"
+		                 : strcasecmp(u[0], "RedHat") == 0  ? "rhel"
+		                 : strcasecmp(u[0], "SUSE") == 0    ? "sles"
+		                                                    : "";
+		const char *arch = jstr(props, "architecture");
+		char oslow[64];
+
+		snprintf(oslow, sizeof(oslow), "%s",
+		         *os ? os : jstr(json_object_get(props, "osDiskImage"), "operatingSystem"));
+		for (char *c = oslow; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		arch = strcasecmp(arch, "Arm64") == 0 ? "arm64" : "x86_64"; /* x64, or none: x64 */
+		json_t *a = json_pack("{s:s,s:s,s:s,s:s,s:s}", "imageId", o->system_id, "os", oslow,
+		                      "version", ver, "arch", arch, "nativeStatus", "Available");
 
 		o->attrs = json_dumps(a, AZ_JSON_FLAGS);
 		json_decref(a);
@@ -988,7 +1002,7 @@ static int create_vm(az_ctx *x, az_obs *o)
 	    "storageProfile", "imageReference", "publisher", img[0], "offer", img[1], "sku", img[2],
 	    "version", img[3], "osDisk", "createOption", "FromImage", "deleteOption", "Delete",
 	    "managedDisk", "storageAccountType", "Standard_LRS", "osProfile", "computerName",
-	    jstr(x->in, "name")[0] ? name : name, "adminUsername", AZ_ADMIN, "linuxConfiguration",
+	    name, "adminUsername", AZ_ADMIN, "linuxConfiguration",
 	    "disablePasswordAuthentication", 1, "networkProfile", "networkInterfaces", "id", nicpath,
 	    "properties", "primary", 1, "deleteOption", "Delete");
 	if (*key) {
@@ -1637,8 +1651,17 @@ static int az_catalog(bar_provider *p, bar_call *call, const char *what, bar_sin
 				break;
 			if (strcmp(jstr(json_object_get(v, "metadata"), "regionType"), "Logical") == 0)
 				continue;
-			rc = emit_cat(&x, jstr(v, "name"), json_pack("{s:[],s:s}", "zones", "displayName",
-			                                             jstr(v, "displayName")));
+			{
+				json_t *zones = json_array(), *m;
+				size_t k;
+
+				json_array_foreach(json_object_get(v, "availabilityZoneMappings"), k, m)
+					if (json_is_string(json_object_get(m, "logicalZone")))
+						json_array_append(zones, json_object_get(m, "logicalZone"));
+				rc = emit_cat(&x, jstr(v, "name"),
+				              json_pack("{s:o,s:s}", "zones", zones, "displayName",
+				                        jstr(v, "displayName")));
+			}
 		}
 	} else if (strcmp(what, "specs") == 0) {
 		snprintf(path, sizeof(path),

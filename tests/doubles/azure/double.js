@@ -152,7 +152,12 @@ function page(req, items, basePath) {
   const slice = items.slice(skip, skip + PAGE);
   const body = { value: slice };
   if (skip + PAGE < items.length)
-    body.nextLink = `http://${req.headers.host}${req.slowPrefix}${basePath}?api-version=${req.apiVersion}&$skiptoken=${skip + PAGE}`;
+  {
+    /* ARM's nextLink keeps the request's query ($expand ...) */
+    const q = new URLSearchParams(req.query);
+    q.set('$skiptoken', String(skip + PAGE));
+    body.nextLink = `http://${req.headers.host}${req.slowPrefix}${basePath}?${q.toString().replace(/%24/g, '$')}`;
+  }
   return { body };
 }
 
@@ -523,7 +528,8 @@ function dispatch(req, r, body) {
       tenantId: creds.tenantId, state: 'Enabled', subscriptionPolicies: { locationPlacementId: 'Public_2014-09-01', quotaId: 'PayAsYouGo_2014-09-01', spendingLimit: 'Off' } } };
   if (t === '/subscriptions/{subscriptionId}/locations')
     return { body: { value: LOCATIONS.map((l) => ({ id: `/subscriptions/${req.sub}/locations/${l}`, name: l, type: 'Region',
-      displayName: l, regionalDisplayName: l, metadata: { regionType: 'Physical', regionCategory: 'Recommended' } })) } };
+      displayName: l, regionalDisplayName: l, metadata: { regionType: 'Physical', regionCategory: 'Recommended' },
+      availabilityZoneMappings: l === 'koreasouth' ? undefined : ['1', '2', '3'].map((z) => ({ logicalZone: z, physicalZone: `${l}-az${z}` })) })) } };
   if (t.endsWith('/providers/Microsoft.Authorization/permissions'))
     return { body: { value: [{ actions: ['*'], notActions: ['Microsoft.Authorization/*/Delete', 'Microsoft.Authorization/*/Write'], dataActions: [], notDataActions: [] }] } };
   return armError(400, 'UnsupportedOperation', `${n} is not served by the double`);
