@@ -60,3 +60,16 @@ if(TARGET barista-provider-azure AND BAR_NODE)
     COMMAND $<TARGET_FILE:azure_ops_test> list $<TARGET_FILE:barista-provider-azure>
             ${BAR_AZ_CFG} koreacentral ${CMAKE_SOURCE_DIR}/tests/data/azure/credentials.json 1000)
 endif()
+
+# The same suite with ARM throttling: every 9th GET/PUT/PATCH/POST is 429
+# TooManyRequests with Retry-After 1 (polls and waits inside a create too).
+if(TARGET barista-provider-azure AND BAR_NODE)
+  bar_add_double_test(conformance_azure_throttled TIMEOUT 300
+    DOUBLE ${BAR_AZ_DOUBLE} --throttle-every 9
+    COMMAND $<TARGET_FILE:conformance> -timeout 280
+            -credentials ${CMAKE_SOURCE_DIR}/tests/data/azure/credentials.json
+            -fixture ${CMAKE_SOURCE_DIR}/tests/data/azure/fixture.json
+            $<TARGET_FILE:barista-provider-azure>
+            "{\"endpoint\":\"@ENDPOINT@\",\"authorityHost\":\"@ENDPOINT@\",\"subscriptionId\":\"${BAR_AZ_SUB}\",\"pollIntervalMs\":\"100\"}"
+            koreacentral)
+endif()

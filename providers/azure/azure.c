@@ -240,6 +240,22 @@ static int arm_do(az_ctx *x, const char *method, const char *url, json_t *body,
 			token_drop(x->s);
 			continue;
 		}
+		/* throttled (ARM's token buckets refill within seconds): wait as
+		 * asked, twice at most, here, so that a throttled poll or a wait
+		 * inside a create does not fail the whole call; then the host's
+		 * own retry takes over with retry_after_ms */
+		if (rc == BAR_ERETRY && out->status == 429 && attempt < 2 &&
+		    x->call->retry_after_ms <= 5000) {
+			int ms = x->call->retry_after_ms > 0 ? x->call->retry_after_ms : 1000;
+
+			bar_kit_http_resp_clear(out);
+			if (bar_kit_sleep(x->host, x->call, ms, operation) != BAR_OK) {
+				rc = bar_kit_fail(e, BAR_ERETRY, scratch.code, "%s", scratch.msg);
+				memset(out, 0, sizeof(*out));
+				break;
+			}
+			continue;
+		}
 		if (rc != BAR_OK)
 			bar_kit_fail(e, scratch.rc, scratch.code, "%s", scratch.msg);
 		break;
@@ -1037,7 +1053,10 @@ static int create_vm(az_ctx *x, az_obs *o)
 	}
 	rc = read_id(x, "vm", vmpath, NULL, o);
 done:
-	if (rc != BAR_OK && made && !o->system_id[0]) {
+	/* a retryable failure leaves the IP and NIC for the retry, which has
+	 * the same key and so the same names; any other one is a partial create */
+	if (rc != BAR_OK && made && !o->system_id[0] && rc != BAR_ERETRY && rc != BAR_ETIMEOUT &&
+	    rc != BAR_ECANCELED) {
 		/* made the IP (and perhaps the NIC): report the VM as made-and-failed,
 		 * so the host deletes it, and with it what was made */
 		memset(o, 0, sizeof(*o));

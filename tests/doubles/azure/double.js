@@ -19,14 +19,16 @@
  * endpoint accepts), --op-ms N (how long a long-running operation runs,
  * default 300), --retry-after S (Retry-After sent with 201/202 answers,
  * default none), --resource-group RG (where --seed-vms go, default
- * barista-bench), --subscription S.
+ * barista-bench), --subscription S, --throttle-every N (every Nth ARM
+ * GET, PUT, PATCH or POST is answered 429 TooManyRequests with
+ * Retry-After: 1, as ARM's token buckets do when they run dry).
  */
 const crypto = require('crypto');
 const fs = require('fs');
 const common = require('../common.js');
 
 const args = common.parseArgs(process.argv.slice(2), {
-  credentials: '', opMs: 300, retryAfter: 0, resourceGroup: 'barista-bench',
+  credentials: '', opMs: 300, retryAfter: 0, resourceGroup: 'barista-bench', throttleEvery: 0,
   subscription: '6f1d1a3e-4c1b-4f63-9d55-2b8c0f7e91a4',
 });
 for (const p of ['@azure/arm-compute', '@azure/arm-network', '@azure/arm-resources',
@@ -110,6 +112,7 @@ const store = new Map(); /* lower-case resource id -> resource (wire JSON) */
 const ops = new Map();   /* operation id -> {status, error} */
 const groups = new Map(); /* lower-case "sub/rg" -> resource group */
 let ipCounter = 1;
+let throttleCount = 0;
 
 function lo(s) { return s.toLowerCase(); }
 function rid(sub, rg, prov, type, name) { return `/subscriptions/${sub}/resourceGroups/${rg}/providers/${prov}/${type}/${name}`; }
@@ -588,6 +591,9 @@ async function handle(req) {
   req.slowPrefix = req.rawPath.startsWith(common.SLOW_PREFIX + '/') ? common.SLOW_PREFIX : '';
   const tok = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(req.path);
   if (tok && req.method === 'POST') return tokenEndpoint(req, tok[1]);
+  if (args.throttleEvery > 0 && req.method !== 'DELETE' && ++throttleCount % args.throttleEvery === 0)
+    return { status: 429, operation: 'throttled', headers: { 'Retry-After': '1' },
+      body: { error: { code: 'TooManyRequests', message: 'The request is being throttled as the limit has been reached for operation type - Read_ObservationWindow_00:05:00. For more information, see - https://aka.ms/throttling' } } };
   const opm = /^\/subscriptions\/([^/]+)\/providers\/Microsoft\.(Network|Compute)\/locations\/([^/]+)\/(operations|operationResults)\/([^/]+)$/.exec(req.path);
   if (opm && req.method === 'GET') {
     const tp = tokenProblem(req.headers.authorization);
