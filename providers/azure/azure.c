@@ -1794,6 +1794,11 @@ static void az_close(bar_provider *p, void *session)
 
 static void az_destroy(bar_provider *p) { free(p); }
 
+/*
+ * The plugin's one symbol: checks the host's ABI, returns the provider
+ * table in *out (the host releases it with destroy), or -1 with *errmsg
+ * (malloc'd) naming the plugin.
+ */
 __attribute__((visibility("default"))) int barista_provider_init(const bar_host_api *host,
                                                                  bar_provider **out,
                                                                  char **errmsg)
