@@ -833,7 +833,7 @@ static int image_lookup(az_ctx *x, const char *urn, az_obs *o, const char *name)
 	snprintf(o->name, sizeof(o->name), "%s", name);
 	snprintf(o->status, sizeof(o->status), "Available");
 	tags = json_object_get(x->in, "tags");
-	o->tags = json_dumps(json_is_object(tags) ? tags : json_object(), AZ_JSON_FLAGS);
+	o->tags = json_is_object(tags) ? json_dumps(tags, AZ_JSON_FLAGS) : strdup("{}");
 	{
 		/* the API says only "Linux" and "x64"/"Arm64": the distribution is
 		 * the publisher's */
@@ -903,7 +903,7 @@ static int spec_lookup(az_ctx *x, const char *want, json_t *a, az_obs *o, const 
 	snprintf(o->name, sizeof(o->name), "%s", name);
 	snprintf(o->status, sizeof(o->status), "Available");
 	tags = json_object_get(x->in, "tags");
-	o->tags = json_dumps(json_is_object(tags) ? tags : json_object(), AZ_JSON_FLAGS);
+	o->tags = json_is_object(tags) ? json_dumps(tags, AZ_JSON_FLAGS) : strdup("{}");
 	attrs = json_pack("{s:s,s:I,s:I,s:s}", "specId", jstr(best, "name"), "vcpu",
 	                  json_integer_value(json_object_get(best, "numberOfCores")), "memoryMiB",
 	                  json_integer_value(json_object_get(best, "memoryInMB")), "nativeStatus",
@@ -1153,7 +1153,7 @@ static int az_update(bar_provider *p, bar_call *call, const char *type, const ch
 			goto done;
 		}
 		tags = tags_of(&x, json_is_object(labels) ? labels : NULL);
-		body = json_pack("{s:O}", "tags", tags ? tags : json_object());
+		body = json_pack("{s:o}", "tags", tags ? json_incref(tags) : json_object());
 		rc = arm_put(&x, "PATCH", id, AZ_API_COMPUTE, body, "VirtualMachines_Update", &ans,
 		             opurl, sizeof(opurl));
 	} else {
