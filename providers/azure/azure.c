@@ -942,7 +942,7 @@ static int create_vm(az_ctx *x, az_obs *o)
 {
 	json_t *a = attrs_of(x), *refs = json_object_get(x->in, "refs"), *labels, *tags = NULL;
 	json_t *body = NULL, *ans = NULL;
-	char name[80], vmpath[400], nicpath[400], pippath[400], subnet[900], opurl[1100];
+	char name[80], host[80], vmpath[400], nicpath[400], pippath[400], subnet[900], opurl[1100];
 	char img[4][128];
 	const char *vnet = ref_id(refs, "vnet"), *sg = ref_id(refs, "securityGroups");
 	const char *spec = ref_id(refs, "spec"), *image = ref_id(refs, "image");
@@ -961,6 +961,11 @@ static int create_vm(az_ctx *x, az_obs *o)
 		          "subnet; securityGroups are network security groups of this driver");
 		goto done;
 	}
+	if (!*key) {
+		rc = fail(x, BAR_EINVALID, "InvalidInput",
+		          "an Azure Linux VM without password login needs an sshKey with a publicKey");
+		goto done;
+	}
 	if (json_array_size(json_object_get(refs, "securityGroups")) > 1) {
 		rc = fail(x, BAR_EINVALID, "TooManySecurityGroups",
 		          "an Azure NIC has one network security group; give the vm one");
@@ -973,6 +978,11 @@ static int create_vm(az_ctx *x, az_obs *o)
 	snprintf(nicpath + strlen(nicpath), sizeof(nicpath) - strlen(nicpath), "-nic");
 	rg_path(pippath, sizeof(pippath), x->s, "Microsoft.Network", "publicIPAddresses", name);
 	snprintf(pippath + strlen(pippath), sizeof(pippath) - strlen(pippath), "-ip");
+	/* a Linux computer name takes letters, digits and hyphens */
+	snprintf(host, sizeof(host), "%s", name);
+	for (char *c = host; *c; c++)
+		if (*c == '_')
+			*c = '-';
 	rc = ensure_rg(x);
 	if (rc != BAR_OK)
 		goto done;
@@ -1018,7 +1028,7 @@ static int create_vm(az_ctx *x, az_obs *o)
 	    "storageProfile", "imageReference", "publisher", img[0], "offer", img[1], "sku", img[2],
 	    "version", img[3], "osDisk", "createOption", "FromImage", "deleteOption", "Delete",
 	    "managedDisk", "storageAccountType", "Standard_LRS", "osProfile", "computerName",
-	    name, "adminUsername", AZ_ADMIN, "linuxConfiguration",
+	    host, "adminUsername", AZ_ADMIN, "linuxConfiguration",
 	    "disablePasswordAuthentication", 1, "networkProfile", "networkInterfaces", "id", nicpath,
 	    "properties", "primary", 1, "deleteOption", "Delete");
 	if (*key) {
@@ -1649,7 +1659,8 @@ static int emit_cat(az_ctx *x, const char *name, json_t *attrs)
 
 static const char *const az_cat_images[] = {
     "Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest",
-    "Canonical:ubuntu-24_04-lts:server:latest", "Debian:debian-12:12-gen2:latest", NULL};
+    "Canonical:ubuntu-24_04-lts:server:latest", "Debian:debian-12:12-gen2:latest",
+    "Canonical:0001-com-ubuntu-server-jammy:22_04-lts-arm64:latest", NULL};
 
 static int az_catalog(bar_provider *p, bar_call *call, const char *what, bar_sink *out)
 {

@@ -54,6 +54,7 @@ const IMAGES = {
   'canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2': ['22.04.202410020', '22.04.202411010'],
   'canonical:ubuntu-24_04-lts:server': ['24.04.202410170', '24.04.202411030'],
   'debian:debian-12:12-gen2': ['0.20241004.1890', '0.20241111.1929'],
+  'canonical:0001-com-ubuntu-server-jammy:22_04-lts-arm64': ['22.04.202410020', '22.04.202411010'],
 };
 
 let creds = { tenantId: 'a1b2c3d4-0000-4000-8000-00000000aaaa', clientId: '', clientSecret: '' };
@@ -487,7 +488,7 @@ function imageVersions(req, v, one) {
     const ver = v.version === 'latest' ? versions[versions.length - 1] : v.version;
     if (!versions.includes(ver)) return armError(404, 'NotFound', `Artifact: VMImage was not found.`);
     return { body: { ...mk(ver), properties: { hyperVGeneration: 'V2',
-      architecture: 'x64', osDiskImage: { operatingSystem: 'Linux' } } } };
+      architecture: key.endsWith('arm64') ? 'Arm64' : 'x64', osDiskImage: { operatingSystem: 'Linux' } } } };
   }
   let list = versions.map(mk);
   if (req.query.get('$orderby') === 'name desc') list = list.reverse();
