@@ -73,3 +73,12 @@ if(TARGET barista-provider-azure AND BAR_NODE)
             "{\"endpoint\":\"@ENDPOINT@\",\"authorityHost\":\"@ENDPOINT@\",\"subscriptionId\":\"${BAR_AZ_SUB}\",\"pollIntervalMs\":\"100\"}"
             koreacentral)
 endif()
+
+# check() when a right the driver needs is missing.
+if(TARGET barista-provider-azure AND BAR_NODE)
+  bar_add_double_test(azure_check_denied TIMEOUT 60
+    DOUBLE ${BAR_AZ_DOUBLE} --deny-actions Microsoft.Compute/virtualMachines/deallocate/action
+    COMMAND $<TARGET_FILE:azure_ops_test> denied $<TARGET_FILE:barista-provider-azure>
+            ${BAR_AZ_CFG} koreacentral ${CMAKE_SOURCE_DIR}/tests/data/azure/credentials.json
+            Microsoft.Compute/virtualMachines/deallocate/action)
+endif()

@@ -7,7 +7,12 @@
  *       regions, specs and images;
  *   az_ops_test list PLUGIN CONFIG REGION CREDENTIALS N
  *       list("vm") of the N VMs the double was seeded with: all of them,
- *       each with its IPs, through the nextLink pages.
+ *       each with its IPs, through the nextLink pages;
+ *   az_ops_test denied PLUGIN CONFIG REGION CREDENTIALS ACTION
+ *       check() when the double's permissions leave ACTION out: BAR_EAUTH
+ *       naming it.
+ * "check" also polls a VNet's create and delete operations from a session
+ * other than the one that started them (a later run resuming them).
  */
 #include "host.h"
 
@@ -105,6 +110,103 @@ static void test_check(void)
 	ch_sink_clear(&s);
 }
 
+static int do_create_vnet(ch_call *c, bar_sink *s, const void *arg)
+{
+	(void)arg;
+	c->call.idempotency_key = "7c2d9e4a-1b3f-4e5d-8a6b-0c1d2e3f4a5b";
+	return P->create(P, &c->call, "vnet",
+	                 "{\"type\":\"vnet\",\"name\":\"opsnet\",\"attrs\":{\"cidr\":\"10.77.0.0/16\","
+	                 "\"subnets\":[{\"name\":\"s1\",\"cidr\":\"10.77.1.0/24\"}]},\"tags\":"
+	                 "{\"barista:address\":\"t/vnet/opsnet\"}}",
+	                 s);
+}
+
+/* Poll `token` for the vnet `id` in a new session until it ends. */
+static int poll_new_session(const char *id, const char *token, const char **status)
+{
+	static char st[32];
+	char in[1200];
+	void *s2 = NULL;
+	ch_call c;
+	bar_sink s;
+	int rc = BAR_EFAIL;
+
+	ch_call_init(&c, "open", "bench", REGION, CFG, NULL);
+	if (P->open(P, &c.call, &s2) != BAR_OK)
+		return BAR_EFAIL;
+	ch_call_clear(&c);
+	snprintf(in, sizeof(in), "{\"type\":\"vnet\",\"name\":\"opsnet\",\"system_id\":\"%s\","
+	         "\"attrs\":{},\"tags\":{\"barista:address\":\"t/vnet/opsnet\"}}", id);
+	for (int i = 0; i < 100; i++) {
+		struct timespec ts = {0, 100 * 1000000L};
+
+		ch_call_init(&c, "poll", "bench", REGION, CFG, s2);
+		c.call.operation = token;
+		memset(&s, 0, sizeof(s));
+		rc = P->poll(P, &c.call, "vnet", in, &s);
+		snprintf(st, sizeof(st), "%s", rc == BAR_OK && s.n ? s.v[0].status : "");
+		ch_call_clear(&c);
+		ch_sink_clear(&s);
+		if (rc != BAR_OK || (strcmp(st, "Creating") != 0 && strcmp(st, "Deleting") != 0))
+			break;
+		nanosleep(&ts, NULL);
+	}
+	P->close(P, s2);
+	*status = st;
+	return rc;
+}
+
+static void test_resume(void)
+{
+	char id[1024] = "", token[1100] = "";
+	const char *st = "";
+	ch_call c;
+	bar_sink s;
+	int rc;
+
+	rc = call("create", &s, do_create_vnet, NULL, &c);
+	if (rc == BAR_OK && s.n == 1)
+		snprintf(id, sizeof(id), "%s", s.v[0].system_id);
+	if (c.operation)
+		snprintf(token, sizeof(token), "%s", c.operation);
+	CHECK(rc == BAR_OK && id[0] && strncmp(token, "create ", 7) == 0,
+	      "vnet create: %d, token \"%s\"", rc, token);
+	ch_call_clear(&c);
+	ch_sink_clear(&s);
+	rc = poll_new_session(id, token, &st);
+	CHECK(rc == BAR_OK && strcmp(st, "Available") == 0, "create polled from another session: %d %s",
+	      rc, st);
+	ch_call_init(&c, "delete", "bench", REGION, CFG, S);
+	{
+		char in[1200];
+
+		snprintf(in, sizeof(in), "{\"type\":\"vnet\",\"name\":\"opsnet\",\"system_id\":\"%s\","
+		         "\"attrs\":{},\"tags\":{}}", id);
+		rc = P->del(P, &c.call, "vnet", in);
+	}
+	snprintf(token, sizeof(token), "%s", c.operation ? c.operation : "");
+	CHECK(rc == BAR_OK && strncmp(token, "delete ", 7) == 0, "vnet delete: %d %s", rc, token);
+	ch_call_clear(&c);
+	rc = poll_new_session(id, token, &st);
+	CHECK(rc == BAR_ENOTFOUND, "delete polled from another session: %d %s", rc, st);
+}
+
+static void test_denied(const char *action)
+{
+	ch_call c;
+	bar_sink s;
+	int rc;
+
+	rc = call("create", &s, do_create_key, NULL, &c); /* makes the resource group */
+	ch_call_clear(&c);
+	ch_sink_clear(&s);
+	rc = call("check", &s, do_check, NULL, &c);
+	CHECK(rc == BAR_EAUTH && strstr(c.msg, action), "check without %s: %d %s %s", action, rc,
+	      c.code, c.msg);
+	ch_call_clear(&c);
+	ch_sink_clear(&s);
+}
+
 static void test_list(long want)
 {
 	struct timespec t0, t1;
@@ -165,8 +267,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ch_call_clear(&c);
-	if (strcmp(argv[1], "check") == 0)
+	if (strcmp(argv[1], "check") == 0) {
 		test_check();
+		test_resume();
+	} else if (strcmp(argv[1], "denied") == 0)
+		test_denied(argc > 6 ? argv[6] : "");
 	else
 		test_list(argc > 6 ? atol(argv[6]) : 0);
 	P->close(P, S);

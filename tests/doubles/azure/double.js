@@ -21,7 +21,8 @@
  * default none), --resource-group RG (where --seed-vms go, default
  * barista-bench), --subscription S, --throttle-every N (every Nth ARM
  * GET, PUT, PATCH or POST is answered 429 TooManyRequests with
- * Retry-After: 1, as ARM's token buckets do when they run dry).
+ * Retry-After: 1, as ARM's token buckets do when they run dry),
+ * --deny-actions A,B (the permissions answer leaves these actions out).
  */
 const crypto = require('crypto');
 const fs = require('fs');
@@ -29,7 +30,7 @@ const common = require('../common.js');
 
 const args = common.parseArgs(process.argv.slice(2), {
   credentials: '', opMs: 300, retryAfter: 0, resourceGroup: 'barista-bench', throttleEvery: 0,
-  subscription: '6f1d1a3e-4c1b-4f63-9d55-2b8c0f7e91a4',
+  subscription: '6f1d1a3e-4c1b-4f63-9d55-2b8c0f7e91a4', denyActions: '',
 });
 for (const p of ['@azure/arm-compute', '@azure/arm-network', '@azure/arm-resources',
   '@azure/arm-resources-subscriptions', '@azure/arm-authorization'])
@@ -535,7 +536,8 @@ function dispatch(req, r, body) {
       displayName: l, regionalDisplayName: l, metadata: { regionType: 'Physical', regionCategory: 'Recommended' },
       availabilityZoneMappings: l === 'koreasouth' ? undefined : ['1', '2', '3'].map((z) => ({ logicalZone: z, physicalZone: `${l}-az${z}` })) })) } };
   if (t.endsWith('/providers/Microsoft.Authorization/permissions'))
-    return { body: { value: [{ actions: ['*'], notActions: ['Microsoft.Authorization/*/Delete', 'Microsoft.Authorization/*/Write'], dataActions: [], notDataActions: [] }] } };
+    return { body: { value: [{ actions: ['*'], notActions: ['Microsoft.Authorization/*/Delete', 'Microsoft.Authorization/*/Write',
+      ...args.denyActions.split(',').filter((a) => a)], dataActions: [], notDataActions: [] }] } };
   return armError(400, 'UnsupportedOperation', `${n} is not served by the double`);
 }
 
