@@ -453,7 +453,9 @@ static int cleanup_ledger(conf *c, int t)
 	while (f && fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "%63[^\t]\t%d\t%511[^\t]\t%255[^\t\n]", type, &conn, id, name) < 3)
 			continue;
-		if (conf_type_index(type) == t)
+		/* a lookup's delete forgets it and answers BAR_OK every time: it
+		 * is never "left behind", and waiting for it to go never ends */
+		if (conf_type_index(type) == t && (t < 0 || !conf_lookup_type(c, t)))
 			found += cleanup_one(c, type, conn & 1, id, name);
 	}
 	if (f)
