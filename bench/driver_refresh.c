@@ -116,7 +116,7 @@ static int by_time(const void *a, const void *b)
 static int bench_driver(const char *src, const char *cloud, int vms, char *out, size_t size)
 {
 	char *file = NULL, *tmp = NULL, *portfile = NULL, *plugin = NULL;
-	char *errmsg = NULL, *config = NULL, port_s[16];
+	char *errmsg = NULL, *config = NULL, port_s[64];
 	json_t *b = NULL, *creds = NULL;
 	const char **pairs = NULL, *region;
 	ch_plugin pl = {0};
@@ -146,6 +146,10 @@ static int bench_driver(const char *src, const char *cloud, int vms, char *out, 
 		json_array_foreach(argv_j, i, a) {
 			argv[k++] = replace(json_string_value(a), "@SRC@", src);
 		}
+		/* the doubles run on Debian's python, where the published models
+		 * (python3-botocore, python3-nova ...) are installed */
+		if (k && !strcmp(argv[0], "python3"))
+			argv[0] = "/usr/bin/python3";
 		snprintf(n_s, sizeof(n_s), "%d", vms);
 		argv[k++] = "--port-file";
 		argv[k++] = portfile;
