@@ -15,10 +15,10 @@ set -eu
 cloud=$1 conformance=$2 plugin=$3 src=$4
 [ "${BARISTA_LIVE_TESTS:-}" = 1 ] || { echo "skipped: BARISTA_LIVE_TESTS is not 1"; exit 77; }
 up=$(echo "$cloud" | tr '[:lower:]' '[:upper:]')
-eval "creds=\${BARISTA_LIVE_${up}_CREDENTIALS:-}"
-eval "region=\${BARISTA_LIVE_${up}_REGION:-}"
-eval "config=\${BARISTA_LIVE_${up}_CONFIG:-\{\}}"
-eval "fixture=\${BARISTA_LIVE_${up}_FIXTURE:-$src/tests/data/$cloud/fixture.json}"
+creds=$(printenv "BARISTA_LIVE_${up}_CREDENTIALS" || true)
+region=$(printenv "BARISTA_LIVE_${up}_REGION" || true)
+config=$(printenv "BARISTA_LIVE_${up}_CONFIG" || echo '{}')
+fixture=$(printenv "BARISTA_LIVE_${up}_FIXTURE" || echo "$src/tests/data/$cloud/fixture.json")
 if [ -z "$creds" ] || [ -z "$region" ]; then
   echo "skipped: set BARISTA_LIVE_${up}_CREDENTIALS and BARISTA_LIVE_${up}_REGION"
   exit 77
