@@ -432,7 +432,11 @@ static int cleanup_one(conf *c, const char *type, int conn, const char *id, cons
 	r.system_id = strdup(id);
 	in = conf_input(&r, 0, NULL);
 	rc = conf_call(c, &x, OP_DELETE, type, NULL, in, &(conf_callopt){ .conn = conn });
-	if (rc == BAR_OK)
+	/* a lookup's delete only forgets it: read keeps finding the cloud's
+	 * object, so there is nothing to wait for (and it was never ours) */
+	if (rc == BAR_OK && t >= 0 && conf_lookup_type(c, t))
+		rc = BAR_ENOTFOUND;
+	else if (rc == BAR_OK)
 		conf_settle(c, &x, &r, 1, NULL);
 	conf_op_clear(&x);
 	free(in);

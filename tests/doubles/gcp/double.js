@@ -119,7 +119,7 @@ function makeOp(w, p, scope, type, target, opts = {}) {
   if (scope.region) op.region = link(p, `regions/${scope.region}`);
   if (opts.error) op.error = { errors: [opts.error] };
   const rec = { op, at: now(), gets: 0, scopeRel, done: opts.done };
-  w.ops.set(`${scopeRel}/${name}`, rec);
+  w.ops.set(`${scopeRel}/operations/${name}`, rec);
   return rec;
 }
 function opView(rec) {
