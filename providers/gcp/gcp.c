@@ -88,7 +88,7 @@ int gcp_emit(gcp_ctx *x, bar_sink *out, const char *id, const char *name, const 
              json_t *attrs, json_t *tags)
 {
 	char *a = json_dumps(attrs, JSON_COMPACT | JSON_SORT_KEYS);
-	char *t = json_dumps(tags ? tags : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+	char *t = tags ? json_dumps(tags, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
 	bar_observed o = {sizeof(o), id, name, status, a ? a : "{}", t ? t : "{}"};
 	int rc = BAR_OK;
 

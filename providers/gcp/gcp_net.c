@@ -127,8 +127,8 @@ static void forgive(gcp_ctx *x)
 
 static json_t *describe(const char *kind, const char *name, const char *region, json_t *tags)
 {
-	return json_pack("{s:s,s:s,s:s,s:O}", "kind", kind, "name", name, "region", region, "tags",
-	                 tags ? tags : json_object());
+	return json_pack("{s:s,s:s,s:s,s:o}", "kind", kind, "name", name, "region", region, "tags",
+	                 tags ? json_incref(tags) : json_object());
 }
 
 static char *dumps(json_t *j)

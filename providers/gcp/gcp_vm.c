@@ -657,7 +657,7 @@ int gcp_vm_create(gcp_ctx *x, json_t *in, bar_sink *out)
 	snprintf(netlink, sizeof(netlink), "projects/%s/global/networks/%s", x->project, net);
 	snprintf(sublink, sizeof(sublink), "projects/%s/regions/%s/subnetworks/%s", x->project,
 	         x->call->region, subnet);
-	tagtext = json_dumps(tags ? tags : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+	tagtext = tags ? json_dumps(tags, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
 	items = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "key", "barista-tags", "value",
 	                  tagtext ? tagtext : "{}", "key", "barista-name", "value", name, "key",
 	                  "barista-image", "value", image);
