@@ -20,6 +20,13 @@ if(TARGET barista-provider-gcp)
       COMMAND $<TARGET_FILE:conformance> -timeout 200 -credentials ${BAR_GCP_DATA}/credentials.json
               -fixture ${BAR_GCP_FIXTURE} -wait-config ${BAR_GCP_WAIT}
               $<TARGET_FILE:barista-provider-gcp> ${BAR_GCP_CONFIG} us-central1)
+    add_executable(test_gcp_check ${CMAKE_SOURCE_DIR}/providers/gcp/test/test_gcp_check.c)
+    target_link_libraries(test_gcp_check PRIVATE bar_test_host PkgConfig::JANSSON)
+    add_dependencies(test_gcp_check barista-provider-gcp)
+    bar_add_double_test(gcp_check TIMEOUT 60
+      DOUBLE ${BAR_GCP_DOUBLE}
+      COMMAND $<TARGET_FILE:test_gcp_check> $<TARGET_FILE:barista-provider-gcp> @ENDPOINT@
+              ${BAR_GCP_DATA}/credentials.json)
     bar_add_double_test(gcp_double_selftest EXPECT_VIOLATIONS TIMEOUT 60
       DOUBLE ${BAR_GCP_DOUBLE}
       COMMAND ${BAR_NODE} ${CMAKE_SOURCE_DIR}/tests/doubles/gcp/selftest.js @ENDPOINT@

@@ -1,0 +1,130 @@
+/*
+ * test_gcp_check.c - the gcp driver's check() and catalog() against the
+ * Compute Engine double (registered in tests/gcp.cmake), through the
+ * conformance suite's host (tests/conformance/host.c): every check passes
+ * with the test service account, each catalogue has entries, the session
+ * fetched one access token for all of it and nothing secret was handed over.
+ *
+ *     test_gcp_check PLUGIN.so ENDPOINT CREDENTIALS_JSON
+ */
+#include "host.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+#define CHECK(c)                                                                          \
+	do {                                                                              \
+		if (!(c)) {                                                               \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
+			failures++;                                                       \
+		}                                                                         \
+	} while (0)
+
+typedef struct count {
+	int tokens, checks;
+	const char *needle;
+	int leaks;
+} count;
+
+static int counter(void *ud, const char *kind, const char *op, const char *text, int secret)
+{
+	count *n = ud;
+
+	(void)op;
+	if (!secret && !strcmp(kind, "call log operation") && !strcmp(text, "oauth2.token"))
+		n->tokens++;
+	if (!secret && !strcmp(kind, "check"))
+		n->checks++;
+	if (!secret && n->needle && strstr(text, n->needle))
+		n->leaks++;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *fields[] = {"client_email", "private_key", "private_key_id", "token_uri",
+	                        "project_id"};
+	const char *pairs[11] = {NULL};
+	char config[1024], *err = NULL;
+	ch_plugin pl = {0};
+	json_t *cred;
+	void *session = NULL;
+	count n = {0};
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: test_gcp_check PLUGIN ENDPOINT CREDENTIALS\n");
+		return 2;
+	}
+	cred = json_load_file(argv[3], 0, NULL);
+	for (int i = 0; i < 5; i++) {
+		pairs[2 * i] = fields[i];
+		pairs[2 * i + 1] = json_string_value(json_object_get(cred, fields[i]));
+	}
+	ch_credentials_set(pairs);
+	snprintf(config, sizeof(config), "{\"endpoint\":\"%s\",\"tokenUri\":\"%s/token\"}", argv[2],
+	         argv[2]);
+	if (ch_plugin_open(&pl, argv[1], &err) < 0 || ch_plugin_init(&pl, NULL, &err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	CHECK(pl.p->default_concurrency > 0);
+	{
+		ch_call c;
+		ch_call_init(&c, "open", "gcp-test", "us-central1", config, NULL);
+		CHECK(pl.p->open(pl.p, &c.call, &session) == BAR_OK);
+		ch_call_clear(&c);
+	}
+	{
+		ch_call c;
+		ch_call_init(&c, "check", "gcp-test", "us-central1", config, session);
+		CHECK(pl.p->check(pl.p, &c.call) == BAR_OK);
+		if (c.n_errors)
+			fprintf(stderr, "check: %s: %s\n", c.code, c.msg);
+		ch_call_clear(&c);
+	}
+	{
+		const char *what[] = {"regions", "specs", "images"};
+		for (int i = 0; i < 3; i++) {
+			ch_call c;
+			bar_sink s = {0};
+			int found = 0;
+
+			ch_call_init(&c, "catalog", "gcp-test", "us-central1", config, session);
+			CHECK(pl.p->catalog(pl.p, &c.call, what[i], &s) == BAR_OK);
+			CHECK(s.n > 0);
+			for (size_t k = 0; k < s.n; k++)
+				if ((i == 0 && !strcmp(s.v[k].name, "us-central1") &&
+				     strstr(s.v[k].attrs, "us-central1-a")) ||
+				    (i == 1 && !strcmp(s.v[k].name, "e2-small") &&
+				     strstr(s.v[k].attrs, "\"vcpu\":2")) ||
+				    (i == 2 && strstr(s.v[k].name, "projects/debian-cloud/global/images/")))
+					found = 1;
+			CHECK(found);
+			printf("catalog %s: %zu entries\n", what[i], s.n);
+			ch_sink_clear(&s);
+			ch_call_clear(&c);
+		}
+		ch_call c;
+		bar_sink s = {0};
+		ch_call_init(&c, "catalog", "gcp-test", "us-central1", config, session);
+		CHECK(pl.p->catalog(pl.p, &c.call, "prices", &s) == BAR_ENOTSUP);
+		ch_call_clear(&c);
+	}
+	pl.p->close(pl.p, session);
+	n.needle = pairs[3]; /* the private key's PEM */
+	ch_transcript_each(counter, &n);
+	CHECK(n.tokens == 1); /* one token for the whole session */
+	CHECK(n.checks >= 6); /* credential, reach, four rights */
+	CHECK(n.leaks == 0);
+	ch_transcript_free();
+	ch_plugin_close(&pl);
+	json_decref(cred);
+	if (failures)
+		fprintf(stderr, "%d checks failed\n", failures);
+	else
+		printf("all checks passed\n");
+	return failures ? 1 : 0;
+}
