@@ -27,6 +27,12 @@ if(TARGET barista-provider-gcp)
       DOUBLE ${BAR_GCP_DOUBLE}
       COMMAND $<TARGET_FILE:test_gcp_check> $<TARGET_FILE:barista-provider-gcp> @ENDPOINT@
               ${BAR_GCP_DATA}/credentials.json)
+    # bench/driver_refresh's scenario (tests/doubles/gcp/bench.json): 1,000
+    # seeded VMs listed in pages of 500
+    bar_add_double_test(gcp_list_seeded TIMEOUT 60
+      DOUBLE ${BAR_GCP_DOUBLE} --seed-vms 1000 --region us-central1
+      COMMAND $<TARGET_FILE:test_gcp_check> $<TARGET_FILE:barista-provider-gcp> @ENDPOINT@
+              ${BAR_GCP_DATA}/credentials.json 1000)
     bar_add_double_test(gcp_double_selftest EXPECT_VIOLATIONS TIMEOUT 60
       DOUBLE ${BAR_GCP_DOUBLE}
       COMMAND ${BAR_NODE} ${CMAKE_SOURCE_DIR}/tests/doubles/gcp/selftest.js @ENDPOINT@

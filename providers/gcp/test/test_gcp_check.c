@@ -5,7 +5,11 @@
  * with the test service account, each catalogue has entries, the session
  * fetched one access token for all of it and nothing secret was handed over.
  *
- *     test_gcp_check PLUGIN.so ENDPOINT CREDENTIALS_JSON
+ *     test_gcp_check PLUGIN.so ENDPOINT CREDENTIALS_JSON [SEEDED_VMS]
+ *
+ * With SEEDED_VMS (the double started with --seed-vms N), list("vm") must
+ * return exactly N, through pages of at most 500 (bench/driver_refresh's
+ * scenario).
  */
 #include "host.h"
 
@@ -54,7 +58,7 @@ int main(int argc, char **argv)
 	void *session = NULL;
 	count n = {0};
 
-	if (argc != 4) {
+	if (argc != 4 && argc != 5) {
 		fprintf(stderr, "usage: test_gcp_check PLUGIN ENDPOINT CREDENTIALS\n");
 		return 2;
 	}
@@ -111,6 +115,25 @@ int main(int argc, char **argv)
 		bar_sink s = {0};
 		ch_call_init(&c, "catalog", "gcp-test", "us-central1", config, session);
 		CHECK(pl.p->catalog(pl.p, &c.call, "prices", &s) == BAR_ENOTSUP);
+		ch_call_clear(&c);
+	}
+	if (argc == 5) {
+		ch_call c;
+		bar_sink s = {0};
+		size_t want = (size_t)atol(argv[4]);
+
+		ch_call_init(&c, "list", "gcp-test", "us-central1", config, session);
+		CHECK(pl.p->list(pl.p, &c.call, "vm", &s) == BAR_OK);
+		CHECK(s.n == want);
+		for (size_t k = 0; k < s.n; k++)
+			CHECK(!strcmp(s.v[k].status, "Running") && strstr(s.v[k].tags, "barista:address"));
+		printf("list vm: %zu of %zu seeded\n", s.n, want);
+		ch_sink_clear(&s);
+		ch_call_clear(&c);
+		/* another region sees none of them */
+		ch_call_init(&c, "list", "gcp-test", "europe-west1", config, session);
+		CHECK(pl.p->list(pl.p, &c.call, "vm", &s) == BAR_OK && s.n == 0);
+		ch_sink_clear(&s);
 		ch_call_clear(&c);
 	}
 	pl.p->close(pl.p, session);
