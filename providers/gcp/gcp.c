@@ -384,8 +384,44 @@ static int ctx_begin(gcp_ctx *x, gcp_session **own, bar_call *call, bar_kit_err 
 		snprintf(x->zone, sizeof(x->zone), "%s", x->s->zone);
 	else if (call->zone && *call->zone)
 		snprintf(x->zone, sizeof(x->zone), "%s", call->zone);
-	else
-		snprintf(x->zone, sizeof(x->zone), "%s-a", call->region);
+	/* else: gcp_zone() asks the region once */
+	return BAR_OK;
+}
+
+int gcp_zone(gcp_ctx *x)
+{
+	char rel[192], best[64] = "";
+	json_t *r = NULL, *z;
+	size_t i;
+	int rc;
+
+	if (*x->zone)
+		return BAR_OK;
+	pthread_mutex_lock(&x->s->mu);
+	if (strcmp(x->s->zone_region, x->call->region) == 0)
+		snprintf(x->zone, sizeof(x->zone), "%s", x->s->zone_auto);
+	pthread_mutex_unlock(&x->s->mu);
+	if (*x->zone)
+		return BAR_OK;
+	snprintf(rel, sizeof(rel), "regions/%s", x->call->region);
+	if ((rc = gcp_preq(x, "GET", rel, NULL, NULL, "compute.regions.get", x->call->region, &r)))
+		return rc;
+	/* the alphabetically first zone of the region: stable between runs */
+	json_array_foreach(json_object_get(r, "zones"), i, z) {
+		const char *n = json_string_value(z), *seg = n ? strrchr(n, '/') : NULL;
+		seg = seg ? seg + 1 : n;
+		if (seg && gcp_valid_name(seg) && (!*best || strcmp(seg, best) < 0))
+			snprintf(best, sizeof(best), "%s", seg);
+	}
+	json_decref(r);
+	if (!*best)
+		return bar_kit_fail(x->e, BAR_EINVALID, "NoZone", "gcp: region %s has no zones",
+		                    x->call->region);
+	snprintf(x->zone, sizeof(x->zone), "%s", best);
+	pthread_mutex_lock(&x->s->mu);
+	snprintf(x->s->zone_region, sizeof(x->s->zone_region), "%s", x->call->region);
+	snprintf(x->s->zone_auto, sizeof(x->s->zone_auto), "%s", best);
+	pthread_mutex_unlock(&x->s->mu);
 	return BAR_OK;
 }
 

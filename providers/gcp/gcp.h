@@ -33,6 +33,8 @@ typedef struct gcp_session {
 	char token[2048];
 	int64_t token_until;  /* CLOCK_MONOTONIC ms after which to refresh */
 	pthread_mutex_t meta_mu; /* serialises project-metadata writes (sshkey) */
+	char zone_region[64];    /* under mu: the region whose first zone is */
+	char zone_auto[64];      /* ... this one (gcp_zone) */
 } gcp_session;
 
 typedef struct gcp_ctx {
@@ -63,6 +65,11 @@ int gcp_preq(gcp_ctx *x, const char *method, const char *rel, const char *query,
 /* Wait until the Operation `op` is DONE (polling operations.get), then
  * fail with the operation's own error if it has one.  BAR_OK or a code. */
 int gcp_op_wait(gcp_ctx *x, json_t *op, const char *what);
+
+/* Make sure x->zone is set: the config's or the connection's zone, else
+ * the alphabetically first zone of the call's region (regions.get, cached
+ * in the session).  BAR_OK or a code. */
+int gcp_zone(gcp_ctx *x);
 
 /* The part of a selfLink after ".../projects/<project>/", or NULL. */
 const char *gcp_rel(const char *self_link);

@@ -67,6 +67,10 @@ int gcp_check(gcp_ctx *x)
 	snprintf(msg, sizeof(msg), "Compute Engine at %s answered for the project in %lld ms",
 	         x->s->endpoint, (long long)(bar_kit_now_ms() - t0));
 	report(x, "reach", 1, msg);
+	if ((rc = gcp_zone(x)) != BAR_OK) {
+		report(x, "zone", 0, "the region's zones could not be read: set the config's zone");
+		return rc;
+	}
 	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
 		if (strncmp(reads[i].rel, "zones/", 6) == 0)
 			snprintf(rel, sizeof(rel), "zones/%s/%s", x->zone, reads[i].rel + 9);
@@ -125,6 +129,8 @@ int gcp_catalog(gcp_ctx *x, const char *what, bar_sink *out)
 				break;
 		}
 	} else if (!strcmp(what, "specs")) {
+		if ((rc = gcp_zone(x)) != BAR_OK)
+			return rc;
 		snprintf(rel, sizeof(rel), "zones/%s/machineTypes", x->zone);
 		if ((rc = gcp_list(x, rel, NULL, "compute.machineTypes.list", 0, NULL, &all)))
 			return rc;

@@ -478,6 +478,8 @@ int gcp_spec_create(gcp_ctx *x, json_t *in, bar_sink *out)
 	size_t i;
 	int rc;
 
+	if ((rc = gcp_zone(x)) != BAR_OK)
+		return rc;
 	if (*type)
 		return spec_get(x, x->zone, type, in, out);
 	/* no specId: the smallest machine type of the zone that fits */

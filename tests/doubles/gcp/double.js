@@ -472,10 +472,15 @@ H['MachineTypes.List'] = (c) => {
   return page(MACHINE_TYPES.map((t) => { const v = machineType(c.p.zone, t[0]); v.selfLink = link(c.p.project, `zones/${c.p.zone}/machineTypes/${t[0]}`); return v; }),
     c.q, 'compute#machineTypeList', link(c.p.project, `zones/${c.p.zone}/machineTypes`), compileFilter(c.q.filter));
 };
-H['Regions.List'] = (c) => page(Object.entries(REGIONS).map(([r, zs], i) => ({ kind: 'compute#region',
-  id: String(1000 + i), name: r, description: r, status: 'UP', selfLink: link(c.p.project, `regions/${r}`),
-  zones: zs.map((z) => link(c.p.project, `zones/${r}-${z}`)) })), c.q, 'compute#regionList',
-  link(c.p.project, 'regions'), compileFilter(c.q.filter));
+const regionView = (p, r, i) => ({ kind: 'compute#region', id: String(1000 + i), name: r,
+  description: r, status: 'UP', selfLink: link(p, `regions/${r}`),
+  zones: REGIONS[r].map((z) => link(p, `zones/${r}-${z}`)) });
+H['Regions.List'] = (c) => page(Object.keys(REGIONS).map((r, i) => regionView(c.p.project, r, i)),
+  c.q, 'compute#regionList', link(c.p.project, 'regions'), compileFilter(c.q.filter));
+H['Regions.Get'] = (c) => {
+  if (!REGIONS[c.p.region]) throw notFound(`projects/${c.p.project}/regions/${c.p.region}`);
+  return regionView(c.p.project, c.p.region, Object.keys(REGIONS).indexOf(c.p.region));
+};
 /* --- instances --- */
 function instanceKey(c) { return `${c.p.zone}/${c.p.instance}`; }
 function getInst(c) {
