@@ -89,6 +89,15 @@ int gcp_valid_name(const char *s);
 int gcp_emit(gcp_ctx *x, bar_sink *out, const char *id, const char *name, const char *status,
              json_t *attrs, json_t *tags);
 
+/*
+ * The resource functions below each do one callback for one type, as
+ * barista_provider.h says (create emits exactly one observation, also what
+ * it made before failing; read/update/poll emit one; delete and list as
+ * there).  `in` is the parsed input (borrowed), `id` its system_id.  They
+ * return BAR_OK or a BAR_E* code with x->e filled (first failure wins);
+ * the callback in gcp.c hands x->e to the host.
+ */
+
 /* ---- gcp_net.c ---- */
 int gcp_vnet_create(gcp_ctx *x, json_t *in, bar_sink *out);
 int gcp_vnet_read(gcp_ctx *x, const char *id, json_t *in, bar_sink *out);
