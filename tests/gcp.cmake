@@ -33,6 +33,16 @@ if(TARGET barista-provider-gcp)
       DOUBLE ${BAR_GCP_DOUBLE} --seed-vms 1000 --region us-central1
       COMMAND $<TARGET_FILE:test_gcp_check> $<TARGET_FILE:barista-provider-gcp> @ENDPOINT@
               ${BAR_GCP_DATA}/credentials.json 1000)
+    # the credential check fails with another key (the double must see the
+    # bad signature), and a short-lived token is refreshed before it expires
+    bar_add_double_test(gcp_check_badkey TIMEOUT 60 EXPECT_VIOLATIONS
+      DOUBLE ${BAR_GCP_DOUBLE}
+      COMMAND $<TARGET_FILE:test_gcp_check> $<TARGET_FILE:barista-provider-gcp> @ENDPOINT@
+              ${BAR_GCP_DATA}/credentials.json badkey)
+    bar_add_double_test(gcp_token_refresh TIMEOUT 60
+      DOUBLE ${BAR_GCP_DOUBLE} --token-ttl 4
+      COMMAND $<TARGET_FILE:test_gcp_check> $<TARGET_FILE:barista-provider-gcp> @ENDPOINT@
+              ${BAR_GCP_DATA}/credentials.json refresh)
     bar_add_double_test(gcp_double_selftest EXPECT_VIOLATIONS TIMEOUT 60
       DOUBLE ${BAR_GCP_DOUBLE}
       COMMAND ${BAR_NODE} ${CMAKE_SOURCE_DIR}/tests/doubles/gcp/selftest.js @ENDPOINT@

@@ -5,7 +5,13 @@
  * with the test service account, each catalogue has entries, the session
  * fetched one access token for all of it and nothing secret was handed over.
  *
- *     test_gcp_check PLUGIN.so ENDPOINT CREDENTIALS_JSON [SEEDED_VMS]
+ *     test_gcp_check PLUGIN.so ENDPOINT CREDENTIALS_JSON [SEEDED_VMS|badkey|refresh]
+ *
+ * badkey: the private key is another one (RFC 7515's): check() fails with
+ * BAR_EAUTH and reports the credential check failed (the double records
+ * the bad signature: registered EXPECT_VIOLATIONS).  refresh: the double
+ * issues 4-second tokens; after 2.5 s the session must have fetched a new
+ * one before the old expired (no 401).
  *
  * With SEEDED_VMS (the double started with --seed-vms N), list("vm") must
  * return exactly N, through pages of at most 500 (bench/driver_refresh's
@@ -17,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int failures;
 #define CHECK(c)                                                                          \
@@ -62,10 +69,33 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: test_gcp_check PLUGIN ENDPOINT CREDENTIALS\n");
 		return 2;
 	}
+	const char *mode = argc == 5 ? argv[4] : "";
+	char *other = NULL;
+
 	cred = json_load_file(argv[3], 0, NULL);
 	for (int i = 0; i < 5; i++) {
 		pairs[2 * i] = fields[i];
 		pairs[2 * i + 1] = json_string_value(json_object_get(cred, fields[i]));
+	}
+	if (!strcmp(mode, "badkey")) {
+		char path[1024];
+		FILE *f;
+		long len;
+
+		snprintf(path, sizeof(path), "%s", argv[3]);
+		*(strrchr(path, '/') ? strrchr(path, '/') + 1 : path) = 0;
+		strncat(path, "rfc7515-a2-key.pem", sizeof(path) - strlen(path) - 1);
+		f = fopen(path, "rb");
+		if (!f)
+			return 2;
+		fseek(f, 0, SEEK_END);
+		len = ftell(f);
+		rewind(f);
+		other = calloc(1, (size_t)len + 1);
+		if (!other || fread(other, 1, (size_t)len, f) != (size_t)len)
+			return 2;
+		fclose(f);
+		pairs[3] = other;
 	}
 	ch_credentials_set(pairs);
 	snprintf(config, sizeof(config), "{\"endpoint\":\"%s\",\"tokenUri\":\"%s/token\"}", argv[2],
@@ -81,8 +111,27 @@ int main(int argc, char **argv)
 		CHECK(pl.p->open(pl.p, &c.call, &session) == BAR_OK);
 		ch_call_clear(&c);
 	}
-	{
+	if (!strcmp(mode, "badkey")) {
 		ch_call c;
+		ch_call_init(&c, "check", "gcp-test", "us-central1", config, session);
+		CHECK(pl.p->check(pl.p, &c.call) == BAR_EAUTH);
+		CHECK(c.n_errors == 1);
+		printf("check with another key: %s: %s\n", c.code, c.msg);
+		ch_call_clear(&c);
+		pl.p->close(pl.p, session);
+		ch_transcript_each(counter, &n);
+		CHECK(n.checks == 1); /* the credential check, failed */
+		ch_transcript_free();
+		ch_plugin_close(&pl);
+		json_decref(cred);
+		free(other);
+		printf(failures ? "%d checks failed\n" : "all checks passed\n", failures);
+		return failures ? 1 : 0;
+	}
+	for (int round = 0; round < (!strcmp(mode, "refresh") ? 2 : 1); round++) {
+		ch_call c;
+		if (round)
+			sleep(3); /* past half the 4 s lifetime: the session refreshes */
 		ch_call_init(&c, "check", "gcp-test", "us-central1", config, session);
 		CHECK(pl.p->check(pl.p, &c.call) == BAR_OK);
 		if (c.n_errors)
@@ -117,7 +166,7 @@ int main(int argc, char **argv)
 		CHECK(pl.p->catalog(pl.p, &c.call, "prices", &s) == BAR_ENOTSUP);
 		ch_call_clear(&c);
 	}
-	if (argc == 5) {
+	if (argc == 5 && atol(mode) > 0) {
 		ch_call c;
 		bar_sink s = {0};
 		size_t want = (size_t)atol(argv[4]);
@@ -139,7 +188,8 @@ int main(int argc, char **argv)
 	pl.p->close(pl.p, session);
 	n.needle = pairs[3]; /* the private key's PEM */
 	ch_transcript_each(counter, &n);
-	CHECK(n.tokens == 1); /* one token for the whole session */
+	/* one token for the whole session (two when it outlived the first) */
+	CHECK(n.tokens == (!strcmp(mode, "refresh") ? 2 : 1));
 	CHECK(n.checks >= 6); /* credential, reach, four rights */
 	CHECK(n.leaks == 0);
 	ch_transcript_free();

@@ -22,6 +22,7 @@ const M = require('./model.js');
 const args = common.parseArgs(process.argv.slice(2), {
   serviceAccount: path.join(__dirname, '..', '..', 'data', 'gcp', 'credentials.json'),
   opMs: 300,
+  tokenTtl: 3600,
 });
 const MODEL = '@google-cloud/compute/build/protos/protos.json';
 let modelPath = MODEL;
@@ -638,8 +639,8 @@ function tokenEndpoint(req) {
   if (!Number.isInteger(claims.iat) || !Number.isInteger(claims.exp) || claims.iat > t + 60 || claims.exp <= t || claims.exp - claims.iat > 3600)
     return bad('iat/exp: the assertion must be valid now and for at most an hour', 'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.');
   const tok = 'ya29.' + crypto.randomBytes(48).toString('base64url');
-  tokens.set(tok, now() + 3600 * 1000);
-  return { operation: op, headers: { 'Cache-Control': 'no-store' }, body: { access_token: tok, expires_in: 3599, token_type: 'Bearer' } };
+  tokens.set(tok, now() + args.tokenTtl * 1000);
+  return { operation: op, headers: { 'Cache-Control': 'no-store' }, body: { access_token: tok, expires_in: args.tokenTtl - 1, token_type: 'Bearer' } };
 }
 
 /* ---- dispatch ---- */
