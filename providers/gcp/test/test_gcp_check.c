@@ -5,13 +5,15 @@
  * with the test service account, each catalogue has entries, the session
  * fetched one access token for all of it and nothing secret was handed over.
  *
- *     test_gcp_check PLUGIN.so ENDPOINT CREDENTIALS_JSON [SEEDED_VMS|badkey|refresh]
+ *     test_gcp_check PLUGIN.so ENDPOINT CREDENTIALS_JSON [SEEDED_VMS|badkey|refresh|throttle]
  *
  * badkey: the private key is another one (RFC 7515's): check() fails with
  * BAR_EAUTH and reports the credential check failed (the double records
  * the bad signature: registered EXPECT_VIOLATIONS).  refresh: the double
  * issues 4-second tokens; after 2.5 s the session must have fetched a new
- * one before the old expired (no 401).
+ * one before the old expired (no 401).  throttle: the double throttles the
+ * first call (429, Retry-After: 1): check() returns BAR_ERETRY with
+ * retry_after_ms 1000, and the next check passes.
  *
  * With SEEDED_VMS (the double started with --seed-vms N), list("vm") must
  * return exactly N, through pages of at most 500 (bench/driver_refresh's
@@ -127,6 +129,14 @@ int main(int argc, char **argv)
 		free(other);
 		printf(failures ? "%d checks failed\n" : "all checks passed\n", failures);
 		return failures ? 1 : 0;
+	}
+	if (!strcmp(mode, "throttle")) {
+		ch_call c;
+		ch_call_init(&c, "check", "gcp-test", "us-central1", config, session);
+		CHECK(pl.p->check(pl.p, &c.call) == BAR_ERETRY);
+		CHECK(c.call.retry_after_ms == 1000);
+		printf("throttled: %s: %s (retry after %d ms)\n", c.code, c.msg, c.call.retry_after_ms);
+		ch_call_clear(&c);
 	}
 	for (int round = 0; round < (!strcmp(mode, "refresh") ? 2 : 1); round++) {
 		ch_call c;

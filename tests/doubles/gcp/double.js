@@ -23,7 +23,9 @@ const args = common.parseArgs(process.argv.slice(2), {
   serviceAccount: path.join(__dirname, '..', '..', 'data', 'gcp', 'credentials.json'),
   opMs: 300,
   tokenTtl: 3600,
+  throttleFirst: 0,
 });
+let throttled = 0;
 const MODEL = '@google-cloud/compute/build/protos/protos.json';
 let modelPath = MODEL;
 try { modelPath = require.resolve(MODEL); } catch (e) { /* requireModel says so and exits 77 */ }
@@ -665,6 +667,12 @@ async function handle(req) {
     r.body.error.errors[0].location = 'Authorization';
     r.body.error.errors[0].locationType = 'header';
     r.headers = { 'WWW-Authenticate': 'Bearer realm="https://accounts.google.com/"' };
+    return r;
+  }
+  if (throttled < args.throttleFirst) { /* --throttle-first N: the first N calls are throttled */
+    throttled++;
+    const r = apiError(429, 'rateLimitExceeded', "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute' of service 'compute.googleapis.com'.", op);
+    r.headers = { 'Retry-After': '1' };
     return r;
   }
   const q = {};
