@@ -20,6 +20,14 @@ if(TARGET barista-provider-gcp)
       COMMAND $<TARGET_FILE:conformance> -timeout 200 -credentials ${BAR_GCP_DATA}/credentials.json
               -fixture ${BAR_GCP_FIXTURE} -wait-config ${BAR_GCP_WAIT}
               $<TARGET_FILE:barista-provider-gcp> ${BAR_GCP_CONFIG} us-central1)
+    # an instance the API does not show yet after its insert was accepted
+    # (--instance-lag): create and poll follow the operation meanwhile
+    bar_add_double_test(conformance_gcp_lag TIMEOUT 120
+      DOUBLE ${BAR_GCP_DOUBLE} --instance-lag 700 --op-ms 1000
+      COMMAND $<TARGET_FILE:conformance> -timeout 100 -credentials ${BAR_GCP_DATA}/credentials.json
+              -run "create.*,read.vm,operations,idempotency,delete.*"
+              -fixture ${BAR_GCP_FIXTURE} -wait-config ${BAR_GCP_WAIT}
+              $<TARGET_FILE:barista-provider-gcp> ${BAR_GCP_CONFIG} us-central1)
     add_executable(test_gcp_check ${CMAKE_SOURCE_DIR}/providers/gcp/test/test_gcp_check.c)
     target_link_libraries(test_gcp_check PRIVATE bar_test_host PkgConfig::JANSSON)
     add_dependencies(test_gcp_check barista-provider-gcp)

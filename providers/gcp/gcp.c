@@ -663,7 +663,7 @@ static int cb_poll(bar_provider *p, bar_call *call, const char *type, const char
 	case T_KEY: rc = gcp_key_read(&x, id, out); break;
 	case T_IMAGE: rc = gcp_image_read(&x, id, in, out); break;
 	case T_SPEC: rc = gcp_spec_read(&x, id, in, out); break;
-	default: rc = gcp_vm_poll(&x, id, out); break;
+	default: rc = gcp_vm_poll(&x, id, in, out); break;
 	}
 done:
 	json_decref(in);

@@ -124,7 +124,7 @@ int gcp_vm_update(gcp_ctx *x, const char *id, json_t *in, bar_sink *out);
 int gcp_vm_delete(gcp_ctx *x, const char *id);
 int gcp_vm_list(gcp_ctx *x, bar_sink *out);
 int gcp_vm_action(gcp_ctx *x, const char *action, const char *id, bar_sink *out);
-int gcp_vm_poll(gcp_ctx *x, const char *id, bar_sink *out);
+int gcp_vm_poll(gcp_ctx *x, const char *id, json_t *in, bar_sink *out);
 
 /* ---- gcp_check.c ---- */
 int gcp_check(gcp_ctx *x);

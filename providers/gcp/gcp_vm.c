@@ -557,6 +557,23 @@ static int vm_emit(gcp_ctx *x, json_t *inst, const char *force_status, bar_sink 
 	return rc;
 }
 
+/* A VM whose insert was accepted but which the API does not show yet. */
+static int vm_emit_pending(gcp_ctx *x, const char *id, const char *name, json_t *tags,
+                           bar_sink *out)
+{
+	char zone[64], vm[64];
+	json_t *a;
+	int rc;
+
+	vm_id(id, zone, vm);
+	a = json_pack("{s:s,s:{},s:s,s:s,s:s,s:s,s:s,s:s}", "imageId", "", "labels", "nativeStatus",
+	              "PENDING", "privateIp", "", "publicIp", "", "specId", "", "subnet", "", "zone",
+	              zone);
+	rc = gcp_emit(x, out, id, name, "Creating", a, tags);
+	json_decref(a);
+	return rc;
+}
+
 static int vm_get(gcp_ctx *x, const char *id, json_t **inst)
 {
 	char zone[64], name[64], rel[192];
@@ -715,7 +732,15 @@ int gcp_vm_create(gcp_ctx *x, json_t *in, bar_sink *out)
 			goto done;
 		}
 	}
-	if ((rc = vm_get(x, id, &inst)) != BAR_OK)
+	rc = vm_get(x, id, &inst);
+	if (rc == BAR_ENOTFOUND && strcmp(str(op, "status"), "DONE") != 0) {
+		/* accepted, not visible yet: follow the operation */
+		forgive(x);
+		vm_operation(x, op, 'c');
+		rc = vm_emit_pending(x, id, name, tags, out);
+		goto done;
+	}
+	if (rc != BAR_OK)
 		goto done;
 	if (strcmp(str(op, "status"), "DONE") != 0) {
 		vm_operation(x, op, 'c');
@@ -747,7 +772,7 @@ int gcp_vm_delete(gcp_ctx *x, const char *id)
 	return rc;
 }
 
-int gcp_vm_poll(gcp_ctx *x, const char *id, bar_sink *out)
+int gcp_vm_poll(gcp_ctx *x, const char *id, json_t *in, bar_sink *out)
 {
 	const char *tok = BAR_COVERS(x->call, operation) && x->call->operation
 	                      ? x->call->operation : "";
@@ -768,6 +793,12 @@ int gcp_vm_poll(gcp_ctx *x, const char *id, bar_sink *out)
 		goto done;
 	}
 	rc = vm_get(x, id, &inst);
+	if (rc == BAR_ENOTFOUND && kind == 'c' && strcmp(str(op, "status"), "DONE") != 0) {
+		forgive(x); /* the insert runs; the instance is not shown yet */
+		x->call->retry_after_ms = 500;
+		rc = vm_emit_pending(x, id, str(in, "name"), json_object_get(in, "tags"), out);
+		goto done;
+	}
 	if (rc != BAR_OK)
 		goto done; /* a finished delete: ENOTFOUND */
 	if (strcmp(str(op, "status"), "DONE") != 0 || kind == 'd') {

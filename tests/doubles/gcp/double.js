@@ -24,6 +24,7 @@ const args = common.parseArgs(process.argv.slice(2), {
   opMs: 300,
   tokenTtl: 3600,
   throttleFirst: 0,
+  instanceLag: 0,
 });
 let throttled = 0;
 const MODEL = '@google-cloud/compute/build/protos/protos.json';
@@ -241,6 +242,7 @@ function instView(w, key) {
   const r = w.instances.get(key);
   if (!r) return null;
   const t = now();
+  if (r.visibleAt && t < r.visibleAt) return null; /* --instance-lag: not shown yet */
   if (r.deleteAt && t >= r.deleteAt) { w.instances.delete(key); return null; }
   if (r.next && t >= r.next.at) { r.inst.status = r.next.status; r.next = r.next.then || null; }
   if (r.inst.status === 'RUNNING' && !r.inst.lastStartTimestamp) r.inst.lastStartTimestamp = rfc3339(t);
@@ -545,9 +547,9 @@ H['Instances.Insert'] = (c) => {
   if (!ZONES[zone]) throw notFound(`projects/${c.p.project}/zones/${zone}`);
   return withRequestId(w, c.q, null, () => {
     const key = `${zone}/${c.body.name}`;
-    if (instView(w, key)) throw new Fail(409, 'alreadyExists', `The resource 'projects/${c.p.project}/zones/${zone}/instances/${c.body.name}' already exists`);
+    if (instView(w, key) || (w.instances.get(key) || {}).visibleAt > now()) throw new Fail(409, 'alreadyExists', `The resource 'projects/${c.p.project}/zones/${zone}/instances/${c.body.name}' already exists`);
     const inst = makeInstance(c.p.project, zone, c.body, w);
-    const r = { inst };
+    const r = { inst, visibleAt: args.instanceLag ? now() + args.instanceLag : 0 };
     schedule(r, [[args.opMs / 2, 'STAGING'], [args.opMs * 1.5, 'RUNNING']]);
     w.instances.set(key, r);
     return makeOp(w, c.p.project, { zone }, 'insert', inst.selfLink, { targetId: inst.id });
