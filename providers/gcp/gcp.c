@@ -697,11 +697,14 @@ static int cb_catalog(bar_provider *p, bar_call *call, const char *what, bar_sin
 }
 
 /*
- * Compute Engine's API rate limits are per project and per minute, by group
- * (https://cloud.google.com/compute/api-quota: e.g. 1,500 read and 1,500
- * (regional/global) mutation requests per minute by default), i.e. ~25 per
- * second of each: 16 calls at once, each waiting for its operation, stay
- * well under them while a reconcile of many resources still overlaps.
+ * Compute Engine's API rate limits (https://cloud.google.com/compute/api-quota)
+ * are per project and per minute, by request group (read, list, operation
+ * read, mutation, heavy-weight mutation such as instances.insert), with
+ * defaults of the order of a thousand or more per minute for reads and
+ * operation reads and fewer for heavy-weight mutations, i.e. a few to a
+ * few dozen per second.  16 calls at once, each polling its Operation at
+ * 0.2-1 s, stay under them while a large reconcile still overlaps; a
+ * throttled call is BAR_ERETRY and the host lowers the concurrency.
  */
 static bar_provider gcp_provider = {
 	.abi_version = BAR_PROVIDER_ABI_VERSION,
