@@ -8,7 +8,7 @@
  * it grants nothing by itself.  A VM made with the key puts the public key
  * into its own metadata "ssh-keys" ("<sshUser>:<key>").  With no publicKey
  * the driver generates an Ed25519 pair with libcrypto and hands the private
- * half (PKCS#8 PEM) to the host's key store.
+ * half (in OpenSSH's format) to the host's key store.
  *
  * Images and machine types are looked up (BAR_TYPE_LOOKUP): an image by
  * "projects/P/global/images/NAME", ".../family/FAMILY" (the newest image
@@ -25,7 +25,7 @@
 #include "gcp.h"
 
 #include <openssl/evp.h>
-#include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,34 +88,71 @@ static json_t *key_attrs(const char *pub)
 	return json_pack("{s:s,s:s}", "fingerprint", fp, "publicKey", pub);
 }
 
-/* Generate an Ed25519 pair: *pub "ssh-ed25519 AAAA... comment", *priv a
- * PKCS#8 PEM (malloc'd; wipe it). */
+/* Append an SSH wire-format string (RFC 4251: uint32 length, bytes). */
+static void ssh_string(bar_kit_buf *b, const void *p, size_t n)
+{
+	unsigned char len[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+	                        (unsigned char)(n >> 8), (unsigned char)n};
+	bar_kit_buf_add(b, len, 4);
+	bar_kit_buf_add(b, p, n);
+}
+
+/*
+ * Generate an Ed25519 pair: *pub "ssh-ed25519 AAAA... comment", *priv the
+ * private key in OpenSSH's own format ("openssh-key-v1", unencrypted, as
+ * ssh-keygen writes it: PROTOCOL.key), which ssh and libssh2 read.  *priv
+ * is malloc'd; wipe it.
+ */
 static int key_generate(gcp_ctx *x, char **pub, char **priv, const char *comment)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	unsigned char raw[32], blob[64];
-	size_t n = sizeof(raw);
-	BIO *bio = NULL;
-	char *b64 = NULL, *pem = NULL;
-	long plen;
+	unsigned char raw[32], seed[64], blob[51], check[4];
+	size_t n = sizeof(raw), sn = 32;
+	bar_kit_buf inner = {0}, outer = {0}, pem = {0};
+	char *b64 = NULL, *body64 = NULL;
 	int rc = BAR_EFAIL;
 
-	if (!k || EVP_PKEY_get_raw_public_key(k, raw, &n) != 1 || n != 32)
+	if (!k || EVP_PKEY_get_raw_public_key(k, raw, &n) != 1 || n != 32 ||
+	    EVP_PKEY_get_raw_private_key(k, seed, &sn) != 1 || sn != 32 ||
+	    RAND_bytes(check, sizeof(check)) != 1)
 		goto fail;
+	memcpy(seed + 32, raw, 32); /* OpenSSH keeps seed || public */
 	memcpy(blob, "\0\0\0\x0bssh-ed25519\0\0\0\x20", 19);
 	memcpy(blob + 19, raw, 32);
-	b64 = bar_kit_base64(blob, 51, 0);
-	bio = BIO_new(BIO_s_mem());
-	if (!b64 || !bio || PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL) != 1)
+	/* the private section: two equal check words, the key, the comment,
+	 * padding 1, 2, 3... to the cipher block size (8 for "none") */
+	bar_kit_buf_add(&inner, check, 4);
+	bar_kit_buf_add(&inner, check, 4);
+	ssh_string(&inner, "ssh-ed25519", 11);
+	ssh_string(&inner, raw, 32);
+	ssh_string(&inner, seed, 64);
+	ssh_string(&inner, comment, strlen(comment));
+	for (unsigned char pad = 1; inner.len % 8; pad++)
+		bar_kit_buf_add(&inner, &pad, 1);
+	bar_kit_buf_add(&outer, "openssh-key-v1", 15); /* with its NUL */
+	ssh_string(&outer, "none", 4);
+	ssh_string(&outer, "none", 4);
+	ssh_string(&outer, "", 0);
+	bar_kit_buf_add(&outer, "\0\0\0\1", 4);
+	ssh_string(&outer, blob, sizeof(blob));
+	ssh_string(&outer, inner.p, inner.len);
+	if (inner.failed || outer.failed)
 		goto fail;
-	plen = BIO_get_mem_data(bio, &pem);
-	if (plen <= 0 || !(*priv = malloc((size_t)plen + 1)))
+	b64 = bar_kit_base64(blob, sizeof(blob), 0);
+	body64 = bar_kit_base64((unsigned char *)outer.p, outer.len, 0);
+	if (!b64 || !body64)
 		goto fail;
-	memcpy(*priv, pem, (size_t)plen);
-	(*priv)[plen] = 0;
-	if (asprintf(pub, "ssh-ed25519 %s %s", b64, comment) < 0) {
-		bar_kit_wipe(*priv, (size_t)plen);
-		free(*priv);
+	bar_kit_buf_str(&pem, "-----BEGIN OPENSSH PRIVATE KEY-----\n");
+	for (size_t i = 0, len = strlen(body64); i < len; i += 70) {
+		bar_kit_buf_add(&pem, body64 + i, len - i < 70 ? len - i : 70);
+		bar_kit_buf_str(&pem, "\n");
+	}
+	bar_kit_buf_str(&pem, "-----END OPENSSH PRIVATE KEY-----\n");
+	if (pem.failed || asprintf(pub, "ssh-ed25519 %s %s", b64, comment) < 0)
+		goto fail;
+	*priv = strdup(pem.p);
+	if (!*priv) {
+		free(*pub);
 		goto fail;
 	}
 	rc = BAR_OK;
@@ -123,13 +160,14 @@ static int key_generate(gcp_ctx *x, char **pub, char **priv, const char *comment
 fail:
 	bar_kit_fail(x->e, BAR_EFAIL, "KeyGenFailed", "gcp: generating an Ed25519 key failed");
 done:
-	if (bio) {
-		char *p;
-		long l = BIO_get_mem_data(bio, &p);
-		if (l > 0)
-			bar_kit_wipe(p, (size_t)l);
+	bar_kit_wipe(seed, sizeof(seed));
+	if (body64) {
+		bar_kit_wipe(body64, strlen(body64));
+		free(body64);
 	}
-	BIO_free(bio);
+	bar_kit_buf_free(&inner);
+	bar_kit_buf_free(&outer);
+	bar_kit_buf_free(&pem);
 	free(b64);
 	EVP_PKEY_free(k);
 	return rc;

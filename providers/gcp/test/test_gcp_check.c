@@ -18,6 +18,10 @@
  * With SEEDED_VMS (the double started with --seed-vms N), list("vm") must
  * return exactly N, through pages of at most 500 (bench/driver_refresh's
  * scenario).
+ *
+ * Without a mode it also makes an sshkey without a publicKey and checks
+ * with OpenSSH's own ssh-keygen that the private key handed to the host is
+ * one it reads and that it derives the emitted public key from it.
  */
 #include "host.h"
 
@@ -176,6 +180,50 @@ int main(int argc, char **argv)
 		CHECK(pl.p->catalog(pl.p, &c.call, "prices", &s) == BAR_ENOTSUP);
 		ch_call_clear(&c);
 	}
+	if (!*mode) {
+		const char *input = "{\"type\":\"sshkey\",\"name\":\"gen-1\",\"namespace\":\"t\","
+		                    "\"attrs\":{\"publicKey\":null},\"refs\":{},\"tags\":"
+		                    "{\"barista:address\":\"t/sshkey/gen-1\"}}";
+		char path[] = "/tmp/gcp-key-XXXXXX", cmd[256], got[512] = "", del[512];
+		ch_call c;
+		bar_sink s = {0};
+		json_t *a = NULL;
+		int fd;
+
+		ch_call_init(&c, "create", "gcp-test", "us-central1", config, session);
+		c.call.idempotency_key = "5f0c8a1e-2b7d-4c3e-9a10-0123456789ab";
+		CHECK(pl.p->create(pl.p, &c.call, "sshkey", input, &s) == BAR_OK);
+		CHECK(s.n == 1 && s.n_secrets == 1);
+		if (s.n == 1 && s.n_secrets == 1 && (fd = mkstemp(path)) >= 0) {
+			FILE *f = fdopen(fd, "w"), *p;
+			const char *pub;
+
+			fputs(s.secrets[0].value, f);
+			fclose(f);
+			snprintf(cmd, sizeof(cmd), "ssh-keygen -y -f %s 2>&1", path);
+			p = popen(cmd, "r");
+			if (p) {
+				if (!fgets(got, sizeof(got), p))
+					got[0] = 0;
+				pclose(p);
+			}
+			unlink(path);
+			got[strcspn(got, "\n")] = 0;
+			a = json_loads(s.v[0].attrs, 0, NULL);
+			pub = json_string_value(json_object_get(a, "publicKey"));
+			/* ssh-keygen -y prints "type base64 comment" */
+			CHECK(pub && strncmp(got, pub, strlen("ssh-ed25519 ") + 68) == 0);
+			printf("ssh-keygen -y: %.40s...\n", got);
+			snprintf(del, sizeof(del), "{\"type\":\"sshkey\",\"name\":\"gen-1\","
+			         "\"system_id\":\"%s\"}", s.v[0].system_id);
+		}
+		ch_sink_clear(&s);
+		ch_call_clear(&c);
+		json_decref(a);
+		ch_call_init(&c, "delete", "gcp-test", "us-central1", config, session);
+		CHECK(pl.p->del(pl.p, &c.call, "sshkey", del) == BAR_OK);
+		ch_call_clear(&c);
+	}
 	if (argc == 5 && atol(mode) > 0) {
 		ch_call c;
 		bar_sink s = {0};
@@ -196,7 +244,7 @@ int main(int argc, char **argv)
 		ch_call_clear(&c);
 	}
 	pl.p->close(pl.p, session);
-	n.needle = pairs[3]; /* the private key's PEM */
+	n.needle = pairs[3]; /* the service account's private key */
 	ch_transcript_each(counter, &n);
 	/* one token for the whole session (two when it outlived the first) */
 	CHECK(n.tokens == (!strcmp(mode, "refresh") ? 2 : 1));
