@@ -76,19 +76,28 @@ int gcp_check(gcp_ctx *x)
 			snprintf(rel, sizeof(rel), "zones/%s/%s", x->zone, reads[i].rel + 9);
 		else
 			snprintf(rel, sizeof(rel), "%s", reads[i].rel);
-		rc = gcp_preq(x, "GET", rel, "maxResults=1", NULL, reads[i].right, NULL, &j);
-		json_decref(j);
-		j = NULL;
-		snprintf(check, sizeof(check), "right %s", reads[i].right);
-		if (rc == BAR_OK) {
-			report(x, check, 1, "allowed");
-		} else {
+		{
+			/* each read's own error for its report; the call keeps the first */
+			bar_kit_err own = {0}, *outer = x->e;
+
+			x->e = &own;
+			rc = gcp_preq(x, "GET", rel, "maxResults=1", NULL, reads[i].right, NULL, &j);
+			x->e = outer;
+			if (rc != BAR_OK)
+				bar_kit_fail(outer, own.rc, own.code, "%s", own.msg);
+			json_decref(j);
+			j = NULL;
+			snprintf(check, sizeof(check), "right %s", reads[i].right);
+			if (rc == BAR_OK) {
+				report(x, check, 1, "allowed");
+				continue;
+			}
 			snprintf(msg, sizeof(msg), "%s: grant the service account roles/compute.admin "
 			         "(or a role with compute.* on instances, networks, subnetworks, "
-			         "firewalls, projects.setCommonInstanceMetadata)", x->e->msg);
+			         "firewalls, projects.setCommonInstanceMetadata)", own.msg);
 			report(x, check, 0, msg);
 			if (first == BAR_OK)
-				first = rc; /* x->e keeps the first failure too */
+				first = rc;
 		}
 	}
 	return first;
