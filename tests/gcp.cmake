@@ -55,6 +55,10 @@ if(TARGET barista-provider-gcp)
       DOUBLE ${BAR_GCP_DOUBLE} --throttle-first 1
       COMMAND $<TARGET_FILE:test_gcp_check> $<TARGET_FILE:barista-provider-gcp> @ENDPOINT@
               ${BAR_GCP_DATA}/credentials.json throttle)
+    bar_add_double_test(gcp_check_denied TIMEOUT 60
+      DOUBLE ${BAR_GCP_DOUBLE} --deny Firewalls.List
+      COMMAND $<TARGET_FILE:test_gcp_check> $<TARGET_FILE:barista-provider-gcp> @ENDPOINT@
+              ${BAR_GCP_DATA}/credentials.json deny)
     bar_add_double_test(gcp_double_selftest EXPECT_VIOLATIONS TIMEOUT 60
       DOUBLE ${BAR_GCP_DOUBLE}
       COMMAND ${BAR_NODE} ${CMAKE_SOURCE_DIR}/tests/doubles/gcp/selftest.js @ENDPOINT@

@@ -5,7 +5,7 @@
  * with the test service account, each catalogue has entries, the session
  * fetched one access token for all of it and nothing secret was handed over.
  *
- *     test_gcp_check PLUGIN.so ENDPOINT CREDENTIALS_JSON [SEEDED_VMS|badkey|refresh|throttle]
+ *     test_gcp_check PLUGIN.so ENDPOINT CREDENTIALS_JSON [SEEDED_VMS|badkey|refresh|throttle|deny]
  *
  * badkey: the private key is another one (RFC 7515's): check() fails with
  * BAR_EAUTH and reports the credential check failed (the double records
@@ -13,7 +13,9 @@
  * issues 4-second tokens; after 2.5 s the session must have fetched a new
  * one before the old expired (no 401).  throttle: the double throttles the
  * first call (429, Retry-After: 1): check() returns BAR_ERETRY with
- * retry_after_ms 1000, and the next check passes.
+ * retry_after_ms 1000, and the next check passes.  deny: the double refuses
+ * firewalls.list (403 forbidden): check() returns BAR_EAUTH after reporting
+ * every check, that right failed and the others passed.
  *
  * With SEEDED_VMS (the double started with --seed-vms N), list("vm") must
  * return exactly N, through pages of at most 500 (bench/driver_refresh's
@@ -141,6 +143,22 @@ int main(int argc, char **argv)
 		CHECK(c.call.retry_after_ms == 1000);
 		printf("throttled: %s: %s (retry after %d ms)\n", c.code, c.msg, c.call.retry_after_ms);
 		ch_call_clear(&c);
+	}
+	if (!strcmp(mode, "deny")) {
+		ch_call c;
+		ch_call_init(&c, "check", "gcp-test", "us-central1", config, session);
+		CHECK(pl.p->check(pl.p, &c.call) == BAR_EAUTH);
+		CHECK(!strcmp(c.code, "forbidden") && strstr(c.msg, "compute.firewalls.list"));
+		printf("denied: %s: %s\n", c.code, c.msg);
+		ch_call_clear(&c);
+		pl.p->close(pl.p, session);
+		ch_transcript_each(counter, &n);
+		CHECK(n.checks == 6); /* credential, reach and the four rights, one failed */
+		ch_transcript_free();
+		ch_plugin_close(&pl);
+		json_decref(cred);
+		printf(failures ? "%d checks failed\n" : "all checks passed\n", failures);
+		return failures ? 1 : 0;
 	}
 	for (int round = 0; round < (!strcmp(mode, "refresh") ? 2 : 1); round++) {
 		ch_call c;

@@ -25,6 +25,7 @@ const args = common.parseArgs(process.argv.slice(2), {
   tokenTtl: 3600,
   throttleFirst: 0,
   instanceLag: 0,
+  deny: '',
 });
 let throttled = 0;
 const MODEL = '@google-cloud/compute/build/protos/protos.json';
@@ -670,6 +671,10 @@ async function handle(req) {
     r.body.error.errors[0].locationType = 'header';
     r.headers = { 'WWW-Authenticate': 'Bearer realm="https://accounts.google.com/"' };
     return r;
+  }
+  if (args.deny && args.deny.split(',').includes(op)) { /* --deny Svc.Method,...: lacking rights */
+    const perm = `compute.${m.r.service[0].toLowerCase()}${m.r.service.slice(1)}.${m.r.method[0].toLowerCase()}${m.r.method.slice(1)}`;
+    return apiError(403, 'forbidden', `Required '${perm}' permission for 'projects/${m.params.project}'`, op);
   }
   if (throttled < args.throttleFirst) { /* --throttle-first N: the first N calls are throttled */
     throttled++;
