@@ -21,11 +21,12 @@ if(TARGET barista-provider-gcp)
               -fixture ${BAR_GCP_FIXTURE} -wait-config ${BAR_GCP_WAIT}
               $<TARGET_FILE:barista-provider-gcp> ${BAR_GCP_CONFIG} us-central1)
     # an instance the API does not show yet after its insert was accepted
-    # (--instance-lag): create and poll follow the operation meanwhile
+    # (--instance-lag): create and poll follow the operation meanwhile; and
+    # list pages of 2 items, so every list goes through pageTokens
     bar_add_double_test(conformance_gcp_lag TIMEOUT 120
-      DOUBLE ${BAR_GCP_DOUBLE} --instance-lag 700 --op-ms 1000
+      DOUBLE ${BAR_GCP_DOUBLE} --instance-lag 700 --op-ms 1000 --page-size 2
       COMMAND $<TARGET_FILE:conformance> -timeout 100 -credentials ${BAR_GCP_DATA}/credentials.json
-              -run "create.*,read.vm,operations,idempotency,delete.*"
+              -run "create.*,read.vm,list.*,operations,idempotency,concurrency,delete.*"
               -fixture ${BAR_GCP_FIXTURE} -wait-config ${BAR_GCP_WAIT}
               $<TARGET_FILE:barista-provider-gcp> ${BAR_GCP_CONFIG} us-central1)
     add_executable(test_gcp_check ${CMAKE_SOURCE_DIR}/providers/gcp/test/test_gcp_check.c)

@@ -136,6 +136,7 @@ static int session_new(gcp_session **out, bar_call *call, char *why, size_t size
 	snprintf(s->zone, sizeof(s->zone), "%s", cfg(c, "zone", ""));
 	snprintf(s->ssh_user, sizeof(s->ssh_user), "%s", cfg(c, "sshUser", "barista"));
 	o.user_agent = "barista-gcp/0.1";
+	o.timeout_ms = 150000; /* operations.wait holds its answer up to ~2 minutes */
 	o.errparse = gcp_parse_error;
 	o.coderc = gcp_code_rc;
 	if (bar_kit_http_new(&s->http, &o, why, size) < 0)
@@ -298,12 +299,15 @@ int gcp_preq(gcp_ctx *x, const char *method, const char *rel, const char *query,
 int gcp_op_wait(gcp_ctx *x, json_t *op, const char *what)
 {
 	json_t *cur = json_incref(op), *next = NULL, *errs;
-	int rc = BAR_OK, ms = 200;
+	int rc = BAR_OK;
 
-	for (;;) {
+	/* operations.wait answers once the operation is DONE (or after about two
+	 * minutes, then again): no polling interval to guess, and the kit's
+	 * request honours the call's deadline and cancellation meanwhile */
+	for (int round = 0; round < 100; round++) {
 		const char *st = json_string_value(json_object_get(cur, "status"));
 		const char *rel = gcp_rel(json_string_value(json_object_get(cur, "selfLink")));
-		char op_name[64];
+		char op_name[64], path[512];
 
 		if (st && strcmp(st, "DONE") == 0)
 			break;
@@ -312,16 +316,19 @@ int gcp_op_wait(gcp_ctx *x, json_t *op, const char *what)
 			                  "%s: the Operation has no selfLink", what);
 			goto done;
 		}
-		rc = bar_kit_sleep(x->host, x->call, ms, what);
-		if (rc != BAR_OK)
+		if (round > 0 && (rc = bar_kit_sleep(x->host, x->call, 200, what)) != BAR_OK)
 			goto done;
-		ms = ms < 1000 ? ms * 2 : 1000;
-		snprintf(op_name, sizeof(op_name), "compute.%sOperations.get",
+		snprintf(op_name, sizeof(op_name), "compute.%sOperations.wait",
 		         strncmp(rel, "zones/", 6) == 0     ? "zone"
 		         : strncmp(rel, "regions/", 8) == 0 ? "region"
 		                                           : "global");
-		rc = gcp_preq(x, "GET", rel, NULL, NULL, op_name,
-		              json_string_value(json_object_get(cur, "targetLink")), &next);
+		snprintf(path, sizeof(path), "%s/wait", rel);
+		{
+			/* the call log names the target by its name, never by URL */
+			const char *t = json_string_value(json_object_get(cur, "targetLink"));
+			const char *slash = t ? strrchr(t, '/') : NULL;
+			rc = gcp_preq(x, "POST", path, NULL, NULL, op_name, slash ? slash + 1 : t, &next);
+		}
 		if (rc != BAR_OK)
 			goto done;
 		json_decref(cur);
@@ -702,8 +709,9 @@ static int cb_catalog(bar_provider *p, bar_call *call, const char *what, bar_sin
  * read, mutation, heavy-weight mutation such as instances.insert), with
  * defaults of the order of a thousand or more per minute for reads and
  * operation reads and fewer for heavy-weight mutations, i.e. a few to a
- * few dozen per second.  16 calls at once, each polling its Operation at
- * 0.2-1 s, stay under them while a large reconcile still overlaps; a
+ * few dozen per second.  16 calls at once, each waiting on its Operation
+ * (operations.wait, or a VM's poll every 0.5 s), stay under them while a
+ * large reconcile still overlaps; a
  * throttled call is BAR_ERETRY and the host lowers the concurrency.
  */
 static bar_provider gcp_provider = {

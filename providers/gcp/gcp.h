@@ -62,7 +62,7 @@ int gcp_req(gcp_ctx *x, const char *method, const char *path, const char *query,
 int gcp_preq(gcp_ctx *x, const char *method, const char *rel, const char *query, json_t *body,
              const char *operation, const char *resource, json_t **out);
 
-/* Wait until the Operation `op` is DONE (polling operations.get), then
+/* Wait until the Operation `op` is DONE (operations.wait), then
  * fail with the operation's own error if it has one.  BAR_OK or a code. */
 int gcp_op_wait(gcp_ctx *x, json_t *op, const char *what);
 

@@ -38,6 +38,7 @@ const violation = common.makeViolation(args, stats);
 const sa = JSON.parse(fs.readFileSync(args.serviceAccount, 'utf8'));
 const saKey = crypto.createPublicKey(crypto.createPrivateKey(sa.private_key));
 const PAGE_MAX = 500;
+const WAIT_MAX_MS = 120000;
 const SCOPE = 'https://www.googleapis.com/auth/compute';
 
 let BASE = 'http://127.0.0.1';
@@ -290,16 +291,22 @@ H['Projects.SetCommonInstanceMetadata'] = (c) => {
 };
 /* --- operations --- */
 for (const [svc, scope] of [['ZoneOperations', 'zone'], ['RegionOperations', 'region'], ['GlobalOperations', null]]) {
-  const get = (c) => {
+  const find = (c) => {
     const w = world(c.p.project);
     const rel = scope ? `${scope}s/${c.p[scope]}/operations/${c.p.operation}` : `global/operations/${c.p.operation}`;
     const rec = w.ops.get(rel);
     if (!rec) throw notFound(`projects/${c.p.project}/${rel}`);
-    rec.gets++;
+    return rec;
+  };
+  H[`${svc}.Get`] = (c) => { const rec = find(c); rec.gets++; return opView(rec); };
+  /* Wait: answers when the operation is DONE (or after WAIT_MAX_MS, as
+   * Compute Engine's wait gives up after about two minutes) */
+  H[`${svc}.Wait`] = async (c) => {
+    const rec = find(c);
+    const left = Math.min(Math.max(0, rec.at + args.opMs - now()), WAIT_MAX_MS);
+    if (left > 0) await new Promise((r) => setTimeout(r, left));
     return opView(rec);
   };
-  H[`${svc}.Get`] = get;
-  H[`${svc}.Wait`] = (c) => { const w = world(c.p.project); const op = get(c); const rec = [...w.ops.values()].find((r) => r.op === op); rec.gets = 99; return opView(rec); };
 }
 /* --- networks --- */
 function netKey(p, url) {
@@ -692,7 +699,7 @@ async function handle(req) {
   for (const [k, v] of Object.entries(q)) flat[k] = v[0];
   let out;
   try {
-    out = h({ p: m.params, q: flat, body: body || {} });
+    out = await h({ p: m.params, q: flat, body: body || {} });
   } catch (e) {
     if (e instanceof Fail) return apiError(e.code, e.reason, e.message, op);
     throw e;
