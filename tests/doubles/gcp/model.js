@@ -106,8 +106,9 @@ function validateMessage(model, typeName, v, where, bad, scope) {
     bad(where, `want an object (${typeName}), got ${JSON.stringify(v)}`);
     return;
   }
+  const names = jsonNames(t);
   for (const [k, val] of Object.entries(v)) {
-    const f = t.fields[k];
+    const f = names[k];
     const w = `${where}.${k}`;
     if (!f) { bad(w, `${typeName} has no field "${k}"`); continue; }
     validateField(model, f, val, w, bad, t);
@@ -133,6 +134,20 @@ function validateField(model, f, val, w, bad, scope) {
   }
 }
 
+/* A message's fields by their JSON names: the json_name option, else the
+ * lowerCamelCase of the proto name (protos.json of 7.8.0 already keeps
+ * camelCase names, e.g. IPProtocol, autoCreateSubnetworks; snake_case ones
+ * would be converted). */
+function jsonNames(t) {
+  if (!t._jsonNames) {
+    const m = {};
+    for (const [k, f] of Object.entries(t.fields || {}))
+      m[(f.options && f.options.json_name) || snakeToCamel(k)] = f;
+    Object.defineProperty(t, '_jsonNames', { value: m, enumerable: false });
+  }
+  return t._jsonNames;
+}
+
 function isRequired(f) {
   return (f.options || {})['(google.api.field_behavior)'] === 'REQUIRED';
 }
@@ -141,7 +156,7 @@ function isRequired(f) {
  * the body (against the body field's message). */
 function validateRequest(model, m, query, bodyText, bad) {
   const reqType = model.v1[m.r.request];
-  const fields = reqType.fields;
+  const fields = jsonNames(reqType);
   const seen = new Set(Object.keys(m.params));
   for (const [k, vals] of Object.entries(query)) {
     if (SYSTEM_PARAMS.has(k)) continue;
