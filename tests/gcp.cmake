@@ -14,6 +14,9 @@ if(TARGET barista-provider-gcp)
   set(BAR_GCP_CONFIG "{\"endpoint\":\"@ENDPOINT@\",\"tokenUri\":\"@ENDPOINT@/token\",\"project\":\"barista-conformance\"}")
   set(BAR_GCP_WAIT "{\"endpoint\":\"@ENDPOINT@/_slow\",\"tokenUri\":\"@ENDPOINT@/token\",\"project\":\"barista-conformance\"}")
   set(BAR_GCP_FIXTURE "{\"otherRegion\":\"europe-west1\",\"operationType\":\"vm\",\"types\":{\"image\":{\"attrs\":{\"imageId\":\"projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts\",\"os\":\"ubuntu\"}},\"spec\":{\"attrs\":{\"specId\":\"e2-small\",\"vcpu\":2,\"memoryMiB\":2048,\"diskGiB\":10}}}}")
+  # the same in a private VNet (VMs without external addresses)
+  string(REPLACE "\"types\":{" "\"types\":{\"vnet\":{\"attrs\":{\"cidr\":\"10.@N@.0.0/16\",\"private\":true,\"subnets\":[{\"name\":\"sub1\",\"cidr\":\"10.@N@.1.0/24\"}]}},"
+    BAR_GCP_FIXTURE_PRIVATE "${BAR_GCP_FIXTURE}")
   if(BAR_NODE)
     bar_add_double_test(conformance_gcp
       DOUBLE ${BAR_GCP_DOUBLE}
@@ -22,12 +25,13 @@ if(TARGET barista-provider-gcp)
               $<TARGET_FILE:barista-provider-gcp> ${BAR_GCP_CONFIG} us-central1)
     # an instance the API does not show yet after its insert was accepted
     # (--instance-lag): create and poll follow the operation meanwhile; and
-    # list pages of 2 items, so every list goes through pageTokens
+    # list pages of 2 items, so every list goes through pageTokens; in a
+    # private VNet
     bar_add_double_test(conformance_gcp_lag TIMEOUT 120
       DOUBLE ${BAR_GCP_DOUBLE} --instance-lag 700 --op-ms 1000 --page-size 2
       COMMAND $<TARGET_FILE:conformance> -timeout 100 -credentials ${BAR_GCP_DATA}/credentials.json
               -run "create.*,read.vm,list.*,operations,idempotency,concurrency,delete.*"
-              -fixture ${BAR_GCP_FIXTURE} -wait-config ${BAR_GCP_WAIT}
+              -fixture ${BAR_GCP_FIXTURE_PRIVATE} -wait-config ${BAR_GCP_WAIT}
               $<TARGET_FILE:barista-provider-gcp> ${BAR_GCP_CONFIG} us-central1)
     add_executable(test_gcp_check ${CMAKE_SOURCE_DIR}/providers/gcp/test/test_gcp_check.c)
     target_link_libraries(test_gcp_check PRIVATE bar_test_host PkgConfig::JANSSON)

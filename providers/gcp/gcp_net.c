@@ -200,8 +200,9 @@ static int vnet_emit(gcp_ctx *x, json_t *net, json_t *subnets, bar_sink *out)
 	int rc;
 
 	sort_by_name(subnets);
-	a = json_pack("{s:s,s:s,s:s,s:O}", "cidr", str(d, "cidr"), "nativeStatus", "READY",
-	              "network", str(net, "name"), "subnets", subnets);
+	a = json_pack("{s:s,s:s,s:s,s:b,s:O}", "cidr", str(d, "cidr"), "nativeStatus", "READY",
+	              "network", str(net, "name"), "private",
+	              json_is_true(json_object_get(d, "private")), "subnets", subnets);
 	rc = gcp_emit(x, out, str(net, "name"), d ? str(d, "name") : str(net, "name"), "Available",
 	              a, d ? json_object_get(d, "tags") : NULL);
 	json_decref(a);
@@ -260,6 +261,8 @@ int gcp_vnet_create(gcp_ctx *x, json_t *in, bar_sink *out)
 	gcp_name(net, sizeof(net), name, key, 48);
 	desc = describe("barista-vnet", name, x->call->region, tags);
 	json_object_set_new(desc, "cidr", json_string(cidr));
+	json_object_set_new(desc, "private", json_boolean(json_is_true(json_object_get(attrs,
+	                                                                               "private"))));
 	{
 		char *d = dumps(desc);
 		body = json_pack("{s:s,s:b,s:s,s:{s:s}}", "name", net, "autoCreateSubnetworks", 0,

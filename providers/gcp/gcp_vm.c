@@ -734,6 +734,10 @@ int gcp_vm_create(gcp_ctx *x, json_t *in, bar_sink *out)
 		    "name", "External NAT", "type", "ONE_TO_ONE_NAT", "tags", "items", nettags, "labels",
 		    vm_labels(tags, json_object_get(attrs, "labels")), "metadata", "items", items);
 		nettags = NULL;
+		/* a private VNet's VMs get no external address */
+		if (body && json_is_true(json_object_get(json_object_get(vnet, "attrs"), "private")))
+			json_object_del(json_array_get(json_object_get(body, "networkInterfaces"), 0),
+			                "accessConfigs");
 	}
 	free(tagtext);
 	if (!body) {
