@@ -34,7 +34,12 @@ if(TARGET barista-provider-gcp)
               -fixture ${BAR_GCP_FIXTURE_PRIVATE} -wait-config ${BAR_GCP_WAIT}
               $<TARGET_FILE:barista-provider-gcp> ${BAR_GCP_CONFIG} us-central1)
     add_executable(test_gcp_check ${CMAKE_SOURCE_DIR}/providers/gcp/test/test_gcp_check.c)
-    target_link_libraries(test_gcp_check PRIVATE bar_test_host PkgConfig::JANSSON)
+    # libcrypto and libcurl linked in too, so that dlclosing the plugin does
+    # not unload them: LeakSanitizer's exit-time scan crashes on the dynamic
+    # TLS of a library unloaded meanwhile ("Tracer caught signal 11")
+    target_link_libraries(test_gcp_check PRIVATE bar_test_host PkgConfig::JANSSON
+      PkgConfig::CRYPTO PkgConfig::CURL)
+    target_link_options(test_gcp_check PRIVATE -Wl,--no-as-needed)
     add_dependencies(test_gcp_check barista-provider-gcp)
     bar_add_double_test(gcp_check TIMEOUT 60
       DOUBLE ${BAR_GCP_DOUBLE}
