@@ -6,7 +6,8 @@
  * Operations, and the dispatch of the callbacks by resource type.
  *
  * The resources themselves live in gcp_net.c (vnet, securitygroup) and
- * gcp_vm.c (sshkey, image, spec, vm); check() and catalog() in gcp_check.c.
+ * gcp_key.c (sshkey), gcp_lookup.c (image, spec) and gcp_vm.c (vm);
+ * check() and catalog() in gcp_check.c.
  */
 #include "gcp.h"
 #include "kit_jwt.h"
@@ -82,6 +83,19 @@ const char *gcp_rel(const char *self_link)
 		return NULL;
 	p = strchr(p + 10, '/');
 	return p ? p + 1 : NULL;
+}
+
+const char *gcp_key(gcp_ctx *x, json_t *in)
+{
+	const char *k = BAR_COVERS(x->call, idempotency_key) ? x->call->idempotency_key : NULL;
+	if (!k || !*k)
+		k = gcp_str(json_object_get(in, "tags"), "barista:idempotency");
+	return k;
+}
+
+void gcp_forgive(gcp_ctx *x)
+{
+	memset(x->e, 0, sizeof(*x->e));
 }
 
 int gcp_emit(gcp_ctx *x, bar_sink *out, const char *id, const char *name, const char *status,

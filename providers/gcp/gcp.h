@@ -85,6 +85,13 @@ void gcp_subkey(char out[37], const char *key, const char *salt);
 /* 1 when s is a plain resource name ([a-z][-a-z0-9]*, at most 63). */
 int gcp_valid_name(const char *s);
 
+/* The call's idempotency key (or the input's barista:idempotency tag). */
+const char *gcp_key(gcp_ctx *x, json_t *in);
+
+/* Forget the call's recorded failure, when it turned out to be fine (an
+ * alreadyExists that is our own resource, a 404 of something gone). */
+void gcp_forgive(gcp_ctx *x);
+
 /* Emit an observation; BAR_EFAIL (with the error) when the host refuses. */
 int gcp_emit(gcp_ctx *x, bar_sink *out, const char *id, const char *name, const char *status,
              json_t *attrs, json_t *tags);
@@ -109,7 +116,7 @@ int gcp_sg_update(gcp_ctx *x, const char *id, json_t *in, bar_sink *out);
 int gcp_sg_delete(gcp_ctx *x, const char *id);
 int gcp_sg_list(gcp_ctx *x, bar_sink *out);
 
-/* ---- gcp_vm.c ---- */
+/* ---- gcp_key.c, gcp_lookup.c, gcp_vm.c ---- */
 int gcp_key_create(gcp_ctx *x, json_t *in, bar_sink *out);
 int gcp_key_read(gcp_ctx *x, const char *id, bar_sink *out);
 int gcp_key_delete(gcp_ctx *x, const char *id);
@@ -131,6 +138,11 @@ int gcp_check(gcp_ctx *x);
 int gcp_catalog(gcp_ctx *x, const char *what, bar_sink *out);
 
 /* ---- gcp_parse.c (library bar_gcp_parse) ---- */
+
+/* The string member k of o, or "" (borrowed from o). */
+const char *gcp_str(json_t *o, const char *k);
+/* The last path segment of a URL or path ("" for NULL; borrowed). */
+const char *gcp_last(const char *s);
 
 /* bar_kit_http_errparse for Compute Engine's and the OAuth2 endpoint's
  * error bodies. */

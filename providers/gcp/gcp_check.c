@@ -14,18 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
-
-static const char *last_seg(const char *s)
-{
-	const char *p = strrchr(s, '/');
-	return p ? p + 1 : s;
-}
-
 static void report(gcp_ctx *x, const char *check, int ok, const char *detail)
 {
 	if (BAR_HAS(x->host, report_check))
@@ -133,8 +121,8 @@ int gcp_catalog(gcp_ctx *x, const char *what, bar_sink *out)
 			json_t *zones = json_array(), *z;
 			size_t k;
 			json_array_foreach(json_object_get(it, "zones"), k, z)
-				json_array_append_new(zones, json_string(last_seg(json_string_value(z))));
-			if ((rc = cat_emit(x, out, str(it, "name"), json_pack("{s:o}", "zones", zones))))
+				json_array_append_new(zones, json_string(gcp_last(json_string_value(z))));
+			if ((rc = cat_emit(x, out, gcp_str(it, "name"), json_pack("{s:o}", "zones", zones))))
 				break;
 		}
 	} else if (!strcmp(what, "specs")) {
@@ -147,10 +135,10 @@ int gcp_catalog(gcp_ctx *x, const char *what, bar_sink *out)
 			json_t *a = json_pack("{s:I,s:I,s:s}", "vcpu",
 			                      json_integer_value(json_object_get(it, "guestCpus")),
 			                      "memoryMiB", json_integer_value(json_object_get(it, "memoryMb")),
-			                      "arch", strncmp(str(it, "name"), "t2a-", 4) == 0 ||
-			                                  strncmp(str(it, "name"), "c4a-", 4) == 0
+			                      "arch", strncmp(gcp_str(it, "name"), "t2a-", 4) == 0 ||
+			                                  strncmp(gcp_str(it, "name"), "c4a-", 4) == 0
 			                              ? "arm64" : "x86_64");
-			if ((rc = cat_emit(x, out, str(it, "name"), a)))
+			if ((rc = cat_emit(x, out, gcp_str(it, "name"), a)))
 				break;
 		}
 	} else {
@@ -168,13 +156,13 @@ int gcp_catalog(gcp_ctx *x, const char *what, bar_sink *out)
 			}
 			if (rc != BAR_OK)
 				break;
-			self = strstr(str(img, "selfLink"), "projects/");
-			rc = cat_emit(x, out, self ? self : str(img, "name"),
+			self = strstr(gcp_str(img, "selfLink"), "projects/");
+			rc = cat_emit(x, out, self ? self : gcp_str(img, "name"),
 			              json_pack("{s:s,s:s,s:s,s:s}", "os", families[i][2], "version",
 			                        families[i][3], "arch",
-			                        strcmp(str(img, "architecture"), "ARM64") == 0 ? "arm64"
+			                        strcmp(gcp_str(img, "architecture"), "ARM64") == 0 ? "arm64"
 			                                                                       : "x86_64",
-			                        "description", str(img, "description")));
+			                        "description", gcp_str(img, "description")));
 			json_decref(img);
 			if (rc != BAR_OK)
 				break;

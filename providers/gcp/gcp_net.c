@@ -25,26 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
-
-static const char *last_seg(const char *s)
-{
-	const char *p = strrchr(s, '/');
-	return p ? p + 1 : s;
-}
-
-static const char *key_of(gcp_ctx *x, json_t *in)
-{
-	const char *k = BAR_COVERS(x->call, idempotency_key) ? x->call->idempotency_key : NULL;
-	if (!k || !*k)
-		k = str(json_object_get(in, "tags"), "barista:idempotency");
-	return k;
-}
-
 int gcp_list(gcp_ctx *x, const char *rel, const char *filter, const char *operation,
              int aggregated, const char *field, json_t **items)
 {
@@ -85,7 +65,7 @@ int gcp_list(gcp_ctx *x, const char *rel, const char *filter, const char *operat
 		} else {
 			json_array_extend(all, json_object_get(j, "items"));
 		}
-		next = str(j, "nextPageToken");
+		next = gcp_str(j, "nextPageToken");
 		if (!*next || strlen(next) >= sizeof(tok)) {
 			json_decref(j);
 			break;
@@ -119,12 +99,6 @@ static int mutate(gcp_ctx *x, const char *method, const char *rel, const char *r
 	return rc;
 }
 
-/* Forget a recorded failure (after it turned out to be fine). */
-static void forgive(gcp_ctx *x)
-{
-	memset(x->e, 0, sizeof(*x->e));
-}
-
 static json_t *describe(const char *kind, const char *name, const char *region, json_t *tags)
 {
 	return json_pack("{s:s,s:s,s:s,s:o}", "kind", kind, "name", name, "region", region, "tags",
@@ -149,10 +123,10 @@ static int adopt(gcp_ctx *x, const char *rel, const char *key, const char *opera
 		return rc;
 	if (gcp_preq(x, "GET", rel, NULL, NULL, operation, NULL, &j) != BAR_OK)
 		return rc;
-	d = gcp_parse_description(str(j, "description"));
-	have = str(json_object_get(d, "tags"), "barista:idempotency");
+	d = gcp_parse_description(gcp_str(j, "description"));
+	have = gcp_str(json_object_get(d, "tags"), "barista:idempotency");
 	if (key && *key && strcmp(have, key) == 0) {
-		forgive(x);
+		gcp_forgive(x);
 		rc = BAR_OK;
 	}
 	json_decref(d);
@@ -164,9 +138,9 @@ static int adopt(gcp_ctx *x, const char *rel, const char *key, const char *opera
 
 static json_t *subnet_attr(json_t *sn)
 {
-	json_t *d = gcp_parse_description(str(sn, "description"));
-	json_t *a = json_pack("{s:s,s:s,s:s}", "cidr", str(sn, "ipCidrRange"), "name",
-	                      d ? str(d, "name") : str(sn, "name"), "subnetwork", str(sn, "name"));
+	json_t *d = gcp_parse_description(gcp_str(sn, "description"));
+	json_t *a = json_pack("{s:s,s:s,s:s}", "cidr", gcp_str(sn, "ipCidrRange"), "name",
+	                      d ? gcp_str(d, "name") : gcp_str(sn, "name"), "subnetwork", gcp_str(sn, "name"));
 	json_decref(d);
 	return a;
 }
@@ -174,7 +148,7 @@ static json_t *subnet_attr(json_t *sn)
 static int by_name(const void *a, const void *b)
 {
 	json_t *const *x = a, *const *y = b;
-	return strcmp(str(*x, "name"), str(*y, "name"));
+	return strcmp(gcp_str(*x, "name"), gcp_str(*y, "name"));
 }
 
 static void sort_by_name(json_t *arr)
@@ -195,15 +169,15 @@ static void sort_by_name(json_t *arr)
 
 static int vnet_emit(gcp_ctx *x, json_t *net, json_t *subnets, bar_sink *out)
 {
-	json_t *d = gcp_parse_description(str(net, "description"));
+	json_t *d = gcp_parse_description(gcp_str(net, "description"));
 	json_t *a;
 	int rc;
 
 	sort_by_name(subnets);
-	a = json_pack("{s:s,s:s,s:s,s:b,s:O}", "cidr", str(d, "cidr"), "nativeStatus", "READY",
-	              "network", str(net, "name"), "private",
+	a = json_pack("{s:s,s:s,s:s,s:b,s:O}", "cidr", gcp_str(d, "cidr"), "nativeStatus", "READY",
+	              "network", gcp_str(net, "name"), "private",
 	              json_is_true(json_object_get(d, "private")), "subnets", subnets);
-	rc = gcp_emit(x, out, str(net, "name"), d ? str(d, "name") : str(net, "name"), "Available",
+	rc = gcp_emit(x, out, gcp_str(net, "name"), d ? gcp_str(d, "name") : gcp_str(net, "name"), "Available",
 	              a, d ? json_object_get(d, "tags") : NULL);
 	json_decref(a);
 	json_decref(d);
@@ -232,9 +206,9 @@ int gcp_vnet_read(gcp_ctx *x, const char *id, json_t *in, bar_sink *out)
 
 		if (!r || strncmp(r, pre, strlen(pre)) != 0)
 			continue;
-		rc = gcp_preq(x, "GET", r, NULL, NULL, "compute.subnetworks.get", last_seg(r), &sn);
+		rc = gcp_preq(x, "GET", r, NULL, NULL, "compute.subnetworks.get", gcp_last(r), &sn);
 		if (rc == BAR_ENOTFOUND) { /* deleted meanwhile */
-			forgive(x);
+			gcp_forgive(x);
 			continue;
 		}
 		if (rc != BAR_OK)
@@ -253,7 +227,7 @@ int gcp_vnet_create(gcp_ctx *x, json_t *in, bar_sink *out)
 {
 	json_t *attrs = json_object_get(in, "attrs"), *tags = json_object_get(in, "tags");
 	json_t *subnets = json_object_get(attrs, "subnets"), *sub, *desc, *body = NULL;
-	const char *name = str(in, "name"), *key = key_of(x, in), *cidr = str(attrs, "cidr");
+	const char *name = gcp_str(in, "name"), *key = gcp_key(x, in), *cidr = gcp_str(attrs, "cidr");
 	char net[GCP_NAME_MAX], rel[256], netlink[384];
 	size_t i;
 	int rc;
@@ -278,7 +252,7 @@ int gcp_vnet_create(gcp_ctx *x, json_t *in, bar_sink *out)
 		return rc;
 	snprintf(netlink, sizeof(netlink), "projects/%s/global/networks/%s", x->project, net);
 	json_array_foreach(subnets, i, sub) {
-		const char *sname = str(sub, "name");
+		const char *sname = gcp_str(sub, "name");
 		char sn[GCP_NAME_MAX + 16], label[16], rid[37], srel[256];
 
 		gcp_label_value(label, sizeof(label), sname);
@@ -293,7 +267,7 @@ int gcp_vnet_create(gcp_ctx *x, json_t *in, bar_sink *out)
 		gcp_subkey(rid, key, sname);
 		desc = describe("barista-subnet", sname, x->call->region, NULL);
 		body = json_pack("{s:s,s:s,s:s,s:s}", "name", sn, "network", netlink, "ipCidrRange",
-		                 str(sub, "cidr"), "description", "");
+		                 gcp_str(sub, "cidr"), "description", "");
 		{
 			char *d = dumps(desc);
 			json_object_set_new(body, "description", json_string(d ? d : ""));
@@ -304,7 +278,7 @@ int gcp_vnet_create(gcp_ctx *x, json_t *in, bar_sink *out)
 		json_decref(body);
 		body = NULL;
 		if (rc == BAR_ECONFLICT && strcmp(x->e->code, "alreadyExists") == 0) {
-			forgive(x);
+			gcp_forgive(x);
 			rc = BAR_OK;
 		}
 		if (rc != BAR_OK)
@@ -316,7 +290,7 @@ int gcp_vnet_create(gcp_ctx *x, json_t *in, bar_sink *out)
 		bar_kit_err keep = *x->e;
 		int rrc;
 
-		forgive(x);
+		gcp_forgive(x);
 		rrc = gcp_vnet_read(x, net, in, out);
 		if (rc != BAR_OK) {
 			*x->e = keep;
@@ -343,9 +317,9 @@ int gcp_vnet_delete(gcp_ctx *x, const char *id)
 
 		if (!r)
 			continue;
-		rc = mutate(x, "DELETE", r, NULL, NULL, "compute.subnetworks.delete", last_seg(r));
+		rc = mutate(x, "DELETE", r, NULL, NULL, "compute.subnetworks.delete", gcp_last(r));
 		if (rc == BAR_ENOTFOUND) {
-			forgive(x);
+			gcp_forgive(x);
 			rc = BAR_OK;
 		}
 		if (rc != BAR_OK)
@@ -360,9 +334,9 @@ done:
 /* Ours, of this region, with barista:address: its parsed description. */
 static json_t *listed(gcp_ctx *x, json_t *item, const char *kind)
 {
-	json_t *d = gcp_parse_description(str(item, "description"));
+	json_t *d = gcp_parse_description(gcp_str(item, "description"));
 
-	if (d && strcmp(str(d, "kind"), kind) == 0 && strcmp(str(d, "region"), x->call->region) == 0 &&
+	if (d && strcmp(gcp_str(d, "kind"), kind) == 0 && strcmp(gcp_str(d, "region"), x->call->region) == 0 &&
 	    json_is_string(json_object_get(json_object_get(d, "tags"), "barista:address")))
 		return d;
 	json_decref(d);
@@ -389,7 +363,7 @@ int gcp_vnet_list(gcp_ctx *x, bar_sink *out)
 		json_decref(d);
 		mine = json_array();
 		json_array_foreach(subs, j, sn)
-			if (strcmp(last_seg(str(sn, "network")), str(net, "name")) == 0)
+			if (strcmp(gcp_last(gcp_str(sn, "network")), gcp_str(net, "name")) == 0)
 				json_array_append_new(mine, subnet_attr(sn));
 		rc = vnet_emit(x, net, mine, out);
 		json_decref(mine);
@@ -408,7 +382,7 @@ done:
 static json_t *rule_body(gcp_ctx *x, const char *fw, const char *tag, const char *net,
                          int ingress, json_t *rule)
 {
-	const char *proto = str(rule, "protocol"), *cidr = str(rule, "cidr");
+	const char *proto = gcp_str(rule, "protocol"), *cidr = gcp_str(rule, "cidr");
 	json_int_t from = json_integer_value(json_object_get(rule, "fromPort"));
 	json_int_t to = json_integer_value(json_object_get(rule, "toPort"));
 	json_t *allowed = json_object(), *b, *desc;
@@ -442,7 +416,7 @@ static json_t *rule_body(gcp_ctx *x, const char *fw, const char *tag, const char
 /* A firewall back as a Barista rule. */
 static json_t *rule_attr(json_t *fw)
 {
-	int ingress = strcmp(str(fw, "direction"), "INGRESS") == 0;
+	int ingress = strcmp(gcp_str(fw, "direction"), "INGRESS") == 0;
 	json_t *al = json_array_get(json_object_get(fw, "allowed"), 0);
 	const char *ports = json_string_value(json_array_get(json_object_get(al, "ports"), 0));
 	const char *cidr = json_string_value(
@@ -455,7 +429,7 @@ static json_t *rule_attr(json_t *fw)
 		to = *end == '-' ? strtol(end + 1, NULL, 10) : from;
 	}
 	return json_pack("{s:s,s:i,s:s,s:i}", "cidr", cidr ? cidr : "", "fromPort", (int)from,
-	                 "protocol", str(al, "IPProtocol"), "toPort", (int)to);
+	                 "protocol", gcp_str(al, "IPProtocol"), "toPort", (int)to);
 }
 
 /* The rule's direction and index from its name "<tag>-i<n>"/"-e<n>"; -1
@@ -477,8 +451,8 @@ static int rule_index(const char *tag, const char *name, int *ingress)
 
 static int sg_emit(gcp_ctx *x, json_t *anchor, json_t *fws, bar_sink *out)
 {
-	const char *tag = str(anchor, "name");
-	json_t *d = gcp_parse_description(str(anchor, "description"));
+	const char *tag = gcp_str(anchor, "name");
+	json_t *d = gcp_parse_description(gcp_str(anchor, "description"));
 	json_t *in[2] = {json_array(), json_array()}, *fw, *a;
 	size_t i;
 	int rc;
@@ -488,7 +462,7 @@ static int sg_emit(gcp_ctx *x, json_t *anchor, json_t *fws, bar_sink *out)
 		for (int want = 0; want < 10000; want++) {
 			int found = 0;
 			json_array_foreach(fws, i, fw) {
-				int ing = 0, idx = rule_index(tag, str(fw, "name"), &ing);
+				int ing = 0, idx = rule_index(tag, gcp_str(fw, "name"), &ing);
 				if (idx == want && ing == (pass == 0)) {
 					json_array_append_new(in[pass], rule_attr(fw));
 					found = 1;
@@ -500,8 +474,8 @@ static int sg_emit(gcp_ctx *x, json_t *anchor, json_t *fws, bar_sink *out)
 	}
 	a = json_pack("{s:o,s:o,s:s,s:s,s:s}", "egress", in[1], "ingress", in[0], "nativeStatus",
 	              json_is_true(json_object_get(anchor, "disabled")) ? "DISABLED" : "ENABLED",
-	              "network", last_seg(str(anchor, "network")), "targetTag", tag);
-	rc = gcp_emit(x, out, tag, d ? str(d, "name") : tag, "Available", a,
+	              "network", gcp_last(gcp_str(anchor, "network")), "targetTag", tag);
+	rc = gcp_emit(x, out, tag, d ? gcp_str(d, "name") : tag, "Available", a,
 	              d ? json_object_get(d, "tags") : NULL);
 	json_decref(a);
 	json_decref(d);
@@ -527,8 +501,8 @@ static int sg_anchor(gcp_ctx *x, const char *id, json_t **anchor)
 	snprintf(rel, sizeof(rel), "global/firewalls/%s", id);
 	if ((rc = gcp_preq(x, "GET", rel, NULL, NULL, "compute.firewalls.get", id, &j)) != BAR_OK)
 		return rc;
-	d = gcp_parse_description(str(j, "description"));
-	if (!d || strcmp(str(d, "kind"), "barista-sg") != 0) {
+	d = gcp_parse_description(gcp_str(j, "description"));
+	if (!d || strcmp(gcp_str(d, "kind"), "barista-sg") != 0) {
 		json_decref(d);
 		json_decref(j);
 		return bar_kit_fail(x->e, BAR_ENOTFOUND, "notFound",
@@ -558,7 +532,7 @@ static int sg_sync(gcp_ctx *x, const char *tag, const char *net, json_t *attrs, 
 
 			snprintf(name, sizeof(name), "%s-%c%zu", tag, d == 0 ? 'i' : 'e', i);
 			json_array_foreach(fws, j, fw)
-				if (strcmp(str(fw, "name"), name) == 0)
+				if (strcmp(gcp_str(fw, "name"), name) == 0)
 					exists = 1;
 			body = rule_body(x, name, tag, net, d == 0, rule);
 			snprintf(rel, sizeof(rel), "global/firewalls/%s", name);
@@ -569,7 +543,7 @@ static int sg_sync(gcp_ctx *x, const char *tag, const char *net, json_t *attrs, 
 				rc = mutate(x, "POST", "global/firewalls", key && *key ? rid : NULL, body,
 				            "compute.firewalls.insert", name);
 				if (rc == BAR_ECONFLICT && strcmp(x->e->code, "alreadyExists") == 0) {
-					forgive(x);
+					gcp_forgive(x);
 					rc = mutate(x, "PUT", rel, NULL, body, "compute.firewalls.update", name);
 				}
 			}
@@ -579,16 +553,16 @@ static int sg_sync(gcp_ctx *x, const char *tag, const char *net, json_t *attrs, 
 		}
 	}
 	json_array_foreach(fws, j, fw) {
-		int ing = 0, idx = rule_index(tag, str(fw, "name"), &ing);
+		int ing = 0, idx = rule_index(tag, gcp_str(fw, "name"), &ing);
 		char rel[256];
 
 		if (idx < 0 || (size_t)idx < json_array_size(json_object_get(attrs, ing ? "ingress"
 		                                                                       : "egress")))
 			continue;
-		snprintf(rel, sizeof(rel), "global/firewalls/%s", str(fw, "name"));
-		rc = mutate(x, "DELETE", rel, NULL, NULL, "compute.firewalls.delete", str(fw, "name"));
+		snprintf(rel, sizeof(rel), "global/firewalls/%s", gcp_str(fw, "name"));
+		rc = mutate(x, "DELETE", rel, NULL, NULL, "compute.firewalls.delete", gcp_str(fw, "name"));
 		if (rc == BAR_ENOTFOUND) {
-			forgive(x);
+			gcp_forgive(x);
 			rc = BAR_OK;
 		}
 		if (rc != BAR_OK)
@@ -616,8 +590,8 @@ int gcp_sg_read(gcp_ctx *x, const char *id, bar_sink *out)
 int gcp_sg_create(gcp_ctx *x, json_t *in, bar_sink *out)
 {
 	json_t *attrs = json_object_get(in, "attrs"), *tags = json_object_get(in, "tags");
-	const char *name = str(in, "name"), *key = key_of(x, in);
-	const char *net = str(json_object_get(json_object_get(in, "refs"), "vnet"), "system_id");
+	const char *name = gcp_str(in, "name"), *key = gcp_key(x, in);
+	const char *net = gcp_str(json_object_get(json_object_get(in, "refs"), "vnet"), "system_id");
 	char tag[GCP_NAME_MAX], rel[256], netlink[384];
 	json_t *body;
 	char *d;
@@ -645,7 +619,7 @@ int gcp_sg_create(gcp_ctx *x, json_t *in, bar_sink *out)
 		bar_kit_err keep = *x->e;
 		int rrc;
 
-		forgive(x);
+		gcp_forgive(x);
 		rrc = gcp_sg_read(x, tag, out);
 		if (rc != BAR_OK) {
 			*x->e = keep;
@@ -662,7 +636,7 @@ int gcp_sg_update(gcp_ctx *x, const char *id, json_t *in, bar_sink *out)
 
 	if ((rc = sg_anchor(x, id, &anchor)) != BAR_OK)
 		return rc;
-	rc = sg_sync(x, id, last_seg(str(anchor, "network")), json_object_get(in, "attrs"), NULL);
+	rc = sg_sync(x, id, gcp_last(gcp_str(anchor, "network")), json_object_get(in, "attrs"), NULL);
 	json_decref(anchor);
 	if (rc == BAR_OK)
 		rc = gcp_sg_read(x, id, out);
@@ -682,12 +656,12 @@ int gcp_sg_delete(gcp_ctx *x, const char *id)
 		goto done;
 	json_array_foreach(fws, i, fw) {
 		int ing;
-		if (rule_index(id, str(fw, "name"), &ing) < 0)
+		if (rule_index(id, gcp_str(fw, "name"), &ing) < 0)
 			continue;
-		snprintf(rel, sizeof(rel), "global/firewalls/%s", str(fw, "name"));
-		rc = mutate(x, "DELETE", rel, NULL, NULL, "compute.firewalls.delete", str(fw, "name"));
+		snprintf(rel, sizeof(rel), "global/firewalls/%s", gcp_str(fw, "name"));
+		rc = mutate(x, "DELETE", rel, NULL, NULL, "compute.firewalls.delete", gcp_str(fw, "name"));
 		if (rc == BAR_ENOTFOUND) {
-			forgive(x);
+			gcp_forgive(x);
 			rc = BAR_OK;
 		}
 		if (rc != BAR_OK)

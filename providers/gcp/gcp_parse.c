@@ -9,10 +9,16 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *str(json_t *o, const char *k)
+const char *gcp_str(json_t *o, const char *k)
 {
 	const char *s = json_string_value(json_object_get(o, k));
 	return s ? s : "";
+}
+
+const char *gcp_last(const char *s)
+{
+	const char *p = s ? strrchr(s, '/') : NULL;
+	return p ? p + 1 : s ? s : "";
 }
 
 void gcp_parse_error(const char *body, size_t len, long status, char *code, size_t csize,
@@ -27,13 +33,13 @@ void gcp_parse_error(const char *body, size_t len, long status, char *code, size
 	if (json_is_string(err)) {
 		/* OAuth2: {"error":"invalid_grant","error_description":"..."} */
 		snprintf(code, csize, "%s", json_string_value(err));
-		snprintf(msg, msize, "%s", str(j, "error_description"));
+		snprintf(msg, msize, "%s", gcp_str(j, "error_description"));
 	} else if (json_is_object(err)) {
 		json_t *first = json_array_get(json_object_get(err, "errors"), 0);
-		const char *reason = str(first, "reason");
+		const char *reason = gcp_str(first, "reason");
 
-		snprintf(code, csize, "%s", *reason ? reason : str(err, "status"));
-		snprintf(msg, msize, "%s", str(err, "message"));
+		snprintf(code, csize, "%s", *reason ? reason : gcp_str(err, "status"));
+		snprintf(msg, msize, "%s", gcp_str(err, "message"));
 	}
 	json_decref(j);
 }
@@ -93,11 +99,11 @@ int gcp_op_code_rc(const char *code)
 int gcp_parse_token(const char *body, size_t len, char *tok, size_t size, int *expires_s)
 {
 	json_t *j = json_loadb(body, len, 0, NULL);
-	const char *t = str(j, "access_token");
+	const char *t = gcp_str(j, "access_token");
 	json_t *exp = json_object_get(j, "expires_in");
 	int rc = -1;
 
-	if (j && *t && strlen(t) < size && strcmp(str(j, "token_type"), "Bearer") == 0 &&
+	if (j && *t && strlen(t) < size && strcmp(gcp_str(j, "token_type"), "Bearer") == 0 &&
 	    json_is_integer(exp) && json_integer_value(exp) > 0 &&
 	    json_integer_value(exp) < 1000000) {
 		memcpy(tok, t, strlen(t) + 1);
@@ -134,19 +140,13 @@ const char *gcp_vm_status(const char *s)
 	return "Undefined";
 }
 
-static const char *last_seg(const char *s)
-{
-	const char *p = strrchr(s, '/');
-	return p ? p + 1 : s;
-}
-
 static json_t *meta_item(json_t *inst, const char *key)
 {
 	json_t *items = json_object_get(json_object_get(inst, "metadata"), "items"), *it;
 	size_t i;
 
 	json_array_foreach(items, i, it)
-		if (strcmp(str(it, "key"), key) == 0)
+		if (strcmp(gcp_str(it, "key"), key) == 0)
 			return json_object_get(it, "value");
 	return NULL;
 }
@@ -163,10 +163,10 @@ json_t *gcp_parse_instance(json_t *inst, json_t **tags)
 		if (strncmp(k, "barista-", 8) != 0 && json_is_string(v))
 			json_object_set(labels, k, v);
 	a = json_pack("{s:s,s:o,s:s,s:s,s:s,s:s,s:s,s:s}", "imageId", img ? img : "", "labels",
-	              labels, "nativeStatus", str(inst, "status"), "privateIp", str(nic, "networkIP"),
-	              "publicIp", str(ac, "natIP"), "specId", last_seg(str(inst, "machineType")),
-	              "subnet", last_seg(str(nic, "subnetwork")), "zone",
-	              last_seg(str(inst, "zone")));
+	              labels, "nativeStatus", gcp_str(inst, "status"), "privateIp", gcp_str(nic, "networkIP"),
+	              "publicIp", gcp_str(ac, "natIP"), "specId", gcp_last(gcp_str(inst, "machineType")),
+	              "subnet", gcp_last(gcp_str(nic, "subnetwork")), "zone",
+	              gcp_last(gcp_str(inst, "zone")));
 	if (tags) {
 		if (tj)
 			t = json_loads(tj, 0, NULL);
