@@ -100,7 +100,7 @@ static json_t *double_call(int port, const char *method, const char *path)
 }
 
 typedef struct run {
-	double s, serve_s;
+	double s, serve_s, http_s;
 	long calls, requests;
 	size_t listed;
 } run;
@@ -124,6 +124,7 @@ static int bench_driver(const char *src, const char *cloud, int vms, char *out, 
 	run runs[RUNS];
 	pid_t pid = -1;
 	int port = 0, rc = -1, page;
+	json_int_t seqs;
 	size_t i, np = 0;
 	json_t *a;
 
@@ -134,6 +135,12 @@ static int bench_driver(const char *src, const char *cloud, int vms, char *out, 
 	}
 	region = json_string_value(json_object_get(b, "region"));
 	page = (int)json_integer_value(json_object_get(b, "maxPageSize"));
+	/* list sequences one refresh of VMs needs on this API (ARM's VM list
+	 * has no addresses: VMs, NICs and public IPs), 1 unless bench.json
+	 * says otherwise */
+	seqs = json_integer_value(json_object_get(b, "listSequences"));
+	if (seqs < 1)
+		seqs = 1;
 	tmp = strdup("/tmp/barista-refresh-XXXXXX");
 	if (!mkdtemp(tmp) || asprintf(&portfile, "%s/port", tmp) < 0)
 		goto done;
@@ -222,10 +229,12 @@ static int bench_driver(const char *src, const char *cloud, int vms, char *out, 
 		}
 		ch_call_clear(&c);
 	}
-	for (int r = 0; r < RUNS; r++) {
+	/* run 0 warms the session up (a driver may fetch and cache something
+	 * once per session: an endpoint catalogue, a zone list); runs 1.. count */
+	for (int r = -1; r < RUNS; r++) {
 		bar_sink sink = {0};
 		ch_call c;
-		long before = ch_calls_recorded();
+		long before = ch_calls_recorded(), before_ms = ch_calls_ms();
 		json_t *stats;
 		double t0;
 		int prc;
@@ -235,8 +244,16 @@ static int bench_driver(const char *src, const char *cloud, int vms, char *out, 
 		sink.op = "list";
 		t0 = now_s();
 		prc = pl.p->list(pl.p, &c.call, "vm", &sink);
+		if (r < 0) {
+			ch_sink_clear(&sink);
+			ch_call_clear(&c);
+			if (prc != BAR_OK)
+				goto done;
+			continue;
+		}
 		runs[r].s = now_s() - t0;
 		runs[r].calls = ch_calls_recorded() - before;
+		runs[r].http_s = (double)(ch_calls_ms() - before_ms) / 1000.0;
 		runs[r].listed = sink.n;
 		stats = double_call(port, "GET", "/_double/stats");
 		runs[r].serve_s = json_number_value(json_object_get(stats, "serve_s"));
@@ -253,16 +270,17 @@ static int bench_driver(const char *src, const char *cloud, int vms, char *out, 
 	qsort(runs, RUNS, sizeof(*runs), by_time);
 	{
 		const run *m = &runs[RUNS / 2];
-		long min_calls = page > 0 ? (vms + page - 1) / page : -1;
+		long min_calls = page > 0 ? (long)seqs * ((vms + page - 1) / page) : -1;
 
 		snprintf(out + strlen(out), size - strlen(out),
 		         "%s%s_calls=%ld %s_min_calls=%ld %s_requests=%ld %s_s=%.4f %s_serve_s=%.4f "
 		         "%s_ratio=%.2f", out[0] ? " " : "", cloud, m->calls, cloud, min_calls, cloud,
 		         m->requests, cloud, m->s, cloud, m->serve_s, cloud,
 		         m->serve_s > 0 ? m->s / m->serve_s : 0);
-		fprintf(stderr, "# %s: %zu VMs in %ld calls (fewest pages %ld), %.1f ms; the double "
-		        "served %ld requests in %.1f ms\n", cloud, m->listed, m->calls, min_calls,
-		        m->s * 1000, m->requests, m->serve_s * 1000);
+		fprintf(stderr, "# %s: %zu VMs in %ld calls (fewest pages %ld), %.1f ms (%.1f ms of "
+		        "them waiting for answers); the double served %ld requests in %.1f ms\n",
+		        cloud, m->listed, m->calls, min_calls, m->s * 1000, m->http_s * 1000,
+		        m->requests, m->serve_s * 1000);
 	}
 	rc = 0;
 done:
@@ -315,6 +333,9 @@ int main(int argc, char **argv)
 		}
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* the test host's transcript (kept for the conformance suite's secret
+	 * scan) is not part of a refresh */
+	ch_transcript_limit(0);
 	if (asprintf(&dir, "%s/tests/doubles", BAR_SOURCE_DIR) < 0 || !(d = opendir(dir)))
 		return fprintf(stderr, "driver_refresh: no tests/doubles\n"), 1;
 	{

@@ -221,13 +221,14 @@ static void h_set_operation(bar_call *call, const char *token)
 	tr_add("operation token", c->op, token, 0);
 }
 
-static atomic_long n_records;
+static atomic_long n_records, records_ms;
 
 static void h_record_call(bar_call *call, const bar_call_record *r)
 {
 	ch_call *c = call->host_data;
 
 	atomic_fetch_add(&n_records, 1);
+	atomic_fetch_add(&records_ms, (long)r->duration_ms);
 	/* the call log is output too: nothing in it may be secret */
 	tr_add("call log operation", c->op, r->operation ? r->operation : "", 0);
 	tr_add("call log resource", c->op, r->resource ? r->resource : "", 0);
@@ -237,6 +238,11 @@ static void h_record_call(bar_call *call, const bar_call_record *r)
 long ch_calls_recorded(void)
 {
 	return atomic_load(&n_records);
+}
+
+long ch_calls_ms(void)
+{
+	return atomic_load(&records_ms);
 }
 
 static void h_report_check(bar_call *call, const char *check, int ok, const char *detail)

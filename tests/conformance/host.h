@@ -58,6 +58,8 @@ extern const bar_host_api ch_host;
 /* How many requests plugins have recorded with host->record_call so far
  * (the call log), across all calls. */
 long ch_calls_recorded(void);
+/* Their durations summed (ms), as the plugins reported them. */
+long ch_calls_ms(void);
 
 /* Start a call: every string is borrowed and must outlive the call.  The
  * call has no deadline, no key and no operation until the caller sets them. */
