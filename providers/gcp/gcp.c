@@ -520,8 +520,9 @@ done:
 	return ctx_end(&x, own, rc);
 }
 
-static int cb_read(bar_provider *p, bar_call *call, const char *type, const char *text,
-                   bar_sink *out)
+/* read and poll differ only for a VM, whose poll follows its operation. */
+static int read_or_poll(bar_call *call, const char *type, const char *text, bar_sink *out,
+                        int poll)
 {
 	bar_kit_err e = {0};
 	gcp_session *own;
@@ -530,7 +531,6 @@ static int cb_read(bar_provider *p, bar_call *call, const char *type, const char
 	const char *id;
 	int t = type_of(type), rc;
 
-	(void)p;
 	if ((rc = ctx_begin(&x, &own, call, &e)) != BAR_OK)
 		goto done;
 	if (t == T_NONE) {
@@ -546,11 +546,18 @@ static int cb_read(bar_provider *p, bar_call *call, const char *type, const char
 	case T_KEY: rc = gcp_key_read(&x, id, out); break;
 	case T_IMAGE: rc = gcp_image_read(&x, id, in, out); break;
 	case T_SPEC: rc = gcp_spec_read(&x, id, in, out); break;
-	default: rc = gcp_vm_read(&x, id, out); break;
+	default: rc = poll ? gcp_vm_poll(&x, id, in, out) : gcp_vm_read(&x, id, out); break;
 	}
 done:
 	json_decref(in);
 	return ctx_end(&x, own, rc);
+}
+
+static int cb_read(bar_provider *p, bar_call *call, const char *type, const char *text,
+                   bar_sink *out)
+{
+	(void)p;
+	return read_or_poll(call, type, text, out, 0);
 }
 
 static int cb_update(bar_provider *p, bar_call *call, const char *type, const char *text,
@@ -661,34 +668,8 @@ done:
 static int cb_poll(bar_provider *p, bar_call *call, const char *type, const char *text,
                    bar_sink *out)
 {
-	bar_kit_err e = {0};
-	gcp_session *own;
-	gcp_ctx x;
-	json_t *in = NULL;
-	const char *id;
-	int t = type_of(type), rc;
-
 	(void)p;
-	if ((rc = ctx_begin(&x, &own, call, &e)) != BAR_OK)
-		goto done;
-	if (t == T_NONE) {
-		rc = unknown_type(&x, type);
-		goto done;
-	}
-	if ((rc = input(&x, &in, type, text, 1)) != BAR_OK)
-		goto done;
-	id = json_string_value(json_object_get(in, "system_id"));
-	switch (t) {
-	case T_VNET: rc = gcp_vnet_read(&x, id, in, out); break;
-	case T_SG: rc = gcp_sg_read(&x, id, out); break;
-	case T_KEY: rc = gcp_key_read(&x, id, out); break;
-	case T_IMAGE: rc = gcp_image_read(&x, id, in, out); break;
-	case T_SPEC: rc = gcp_spec_read(&x, id, in, out); break;
-	default: rc = gcp_vm_poll(&x, id, in, out); break;
-	}
-done:
-	json_decref(in);
-	return ctx_end(&x, own, rc);
+	return read_or_poll(call, type, text, out, 1);
 }
 
 static int cb_check(bar_provider *p, bar_call *call)
