@@ -77,11 +77,14 @@ static int call_once(conf *c, conf_op *x, int op, const char *type, const char *
 {
 	bar_provider *p = c->p;
 	bar_call *call = &x->hc.call;
+	/* a call in another region goes to that region's connection */
+	int other = co->region && strcmp(co->region, c->o.region) != 0 && co->conn == 0;
 
 	ch_call_clear(&x->hc);
 	ch_sink_clear(&x->sink);
-	ch_call_init(&x->hc, conf_op_names[op], "conformance", co->region ? co->region : c->o.region,
-	             c->config[co->conn], c->session[co->conn]);
+	ch_call_init(&x->hc, conf_op_names[op], other ? "conformance-other" : "conformance",
+	             co->region ? co->region : c->o.region, c->config[co->conn],
+	             c->session[other ? 2 : co->conn]);
 	x->sink.op = conf_op_names[op];
 	x->sink.refuse_emits = co->refuse_emits;
 	x->sink.refuse_secrets = co->refuse_secrets;

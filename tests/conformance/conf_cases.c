@@ -168,6 +168,22 @@ void conf_open_sessions(conf *c)
 			         hc.n_errors ? "" : " (and it set no error)");
 		ch_call_clear(&hc);
 	}
+	/* the main config in the other region: a connection of its own */
+	{
+		const char *other = json_string_value(conf_fx(c, "otherRegion"));
+		ch_call hc;
+
+		if (!BAR_HAS(c->p, open) || !other || !*other || !strcmp(other, c->o.region))
+			return;
+		ch_call_init(&hc, "open", "conformance-other", other, c->config[0], NULL);
+		hc.call.deadline_ms = bar_kit_now_ms() + conf_fx_int(c, "callTimeoutMs");
+		c->open_rc[2] = c->p->open(c->p, &hc.call, &c->session[2]);
+		c->opened[2] = c->open_rc[2] == BAR_OK;
+		if (c->open_rc[2] != BAR_OK)
+			snprintf(c->open_err[2], sizeof(c->open_err[2]), "%s: %s%s", hc.code, hc.msg,
+			         hc.n_errors ? "" : " (and it set no error)");
+		ch_call_clear(&hc);
+	}
 }
 
 void case_open_close(conf *c, int t)
@@ -176,9 +192,10 @@ void case_open_close(conf *c, int t)
 		conf_skip(c, "the provider has no open() (it is optional)");
 		return;
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		if (c->open_rc[i] != BAR_OK)
-			conf_fail(c, "open() for the %s config failed: %s (%s)", i ? "wait" : "main",
+			conf_fail(c, "open() for the %s failed: %s (%s)",
+			          i == 2 ? "main config in otherRegion" : i ? "wait config" : "main config",
 			          conf_rc_name(c->open_rc[i]), c->open_err[i]);
 		else if (c->session[i] && !BAR_HAS(c->p, close))
 			conf_fail(c, "open() made a session but there is no close() to release it");

@@ -344,7 +344,7 @@ static void teardown(conf *c)
 	free(c->out);
 	c->out = NULL;
 	c->out_len = 0;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		if (c->opened[i] && BAR_HAS(c->p, close))
 			c->p->close(c->p, c->session[i]);
 }
@@ -491,7 +491,7 @@ static void cleanup_case(conf *c, int body_rc)
 		if (left)
 			conf_fail(c, "%d resources of this run are still listed after the cleanup",
 			          left);
-		for (int i = 0; i < 2; i++)
+		for (int i = 0; i < 3; i++)
 			if (c->opened[i] && BAR_HAS(c->p, close))
 				c->p->close(c->p, c->session[i]);
 		ch_plugin_close(&c->pl);

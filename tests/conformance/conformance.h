@@ -72,16 +72,18 @@ typedef struct conf {
 	bar_provider *p;
 	json_t *fx;                 /* fixture, defaults merged */
 	char *config[2];            /* main and wait config, placeholders resolved */
-	void *session[2];
-	int opened[2];
+	void *session[3];           /* per config; [2]: the main config in otherRegion
+	                             * (the host opens a session per connection, and
+	                             * a connection has one region) */
+	int opened[3];
 	char run_id[8], lineage[40];
 	char tmpdir[PATH_MAX], ledger[PATH_MAX + 16];
 	conf_res world[CONF_NTYPES];
 	int world_state[CONF_NTYPES]; /* 0 not made, 1 made, -1 failed, 2 deleted */
 	int counter[CONF_NTYPES];
 	pthread_mutex_t mu;         /* failures, counters, ledger */
-	int open_rc[2];             /* what open() returned per config */
-	char open_err[2][700];
+	int open_rc[3];             /* what open() returned per session */
+	char open_err[3][700];
 	json_t *creds;              /* -credentials: field -> value */
 	const char **cred_pairs;
 	/* the case running: its verdict and the lines printed under it */
