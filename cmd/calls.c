@@ -58,7 +58,8 @@ static void print_rows(const bar_calllog_rows *r, int json)
 		return;
 	}
 	if (r->n == 0) {
-		printf("No calls recorded.\n");
+		printf("No calls recorded (cloud drivers and sim record theirs; the local provider "
+		       "makes no API calls).\n");
 		free(cells);
 		return;
 	}

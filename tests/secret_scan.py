@@ -12,8 +12,9 @@ credential programs the specs refer to.  Every string value of at least 8
 characters in them (and each line of a PEM block) is a secret.
 
 The run: validate, plan -out, apply of the saved plan, show, plan
--detailed-exitcode (0), plan -json, connection test, calls, calls -summary
--json, mci status, mci suspend and resume, orphans, destroy.  Then every
+-detailed-exitcode (0), plan -json, connection test, catalog refresh,
+calls, calls -summary -json, mci status, mci suspend and resume, orphans,
+destroy.  Then every
 stdout and stderr, and every file the run left (state, call log, saved
 plan, key store, benchmark results), is searched.  Exit 0 when nothing
 leaked and every step did what it should, 1 otherwise.  Runs in a temporary
@@ -124,6 +125,16 @@ def main():
                  if l.strip()]
         for c in conns:
             step(["connection", "test", c], want=(0, 1))
+        if conns:
+            # the cloud's own catalogue, compared with the shipped one
+            r = step(["catalog", "refresh", conns[0], "-json"])
+            try:
+                report = json.loads(r.stdout)
+                listed = [report[w].get("count", 0) for w in ("regions", "specs", "images")]
+            except (ValueError, KeyError, AttributeError):
+                listed = [0]
+            if min(listed) == 0:
+                failures.append("catalog refresh listed nothing: %s" % r.stdout[:300])
         step(["calls", "-limit", "0"])
         summary = step(["calls", "-summary", "-json"])
         try:
