@@ -26,7 +26,7 @@ endif()
 # The token request against Microsoft's documented example, the parsers
 # against documented answers (tests/data/azure/responses/).
 if(TARGET bar_azure_parse)
-  add_executable(azure_unit ${CMAKE_SOURCE_DIR}/providers/azure/az_test.c)
+  add_executable(azure_unit ${CMAKE_SOURCE_DIR}/tests/test_azure_parse.c)
   target_link_libraries(azure_unit PRIVATE bar_azure_parse)
   add_test(NAME azure_unit COMMAND azure_unit ${CMAKE_SOURCE_DIR}/tests/data/azure/responses)
 endif()
@@ -47,7 +47,7 @@ endif()
 # check() and catalog(), and a refresh of 1,000 seeded VMs through pages of
 # 100 (what bench/driver_refresh does with bench.json), against the double.
 if(TARGET barista-provider-azure AND BAR_NODE)
-  add_executable(azure_ops_test ${CMAKE_SOURCE_DIR}/providers/azure/az_ops_test.c)
+  add_executable(azure_ops_test ${CMAKE_SOURCE_DIR}/tests/test_azure_driver.c)
   target_link_libraries(azure_ops_test PRIVATE bar_test_host PkgConfig::JANSSON)
   add_dependencies(azure_ops_test barista-provider-azure)
   set(BAR_AZ_CFG "{\"endpoint\":\"@ENDPOINT@\",\"authorityHost\":\"@ENDPOINT@\",\"subscriptionId\":\"${BAR_AZ_SUB}\",\"pollIntervalMs\":\"100\",\"resourceGroup\":\"barista-bench\"}")

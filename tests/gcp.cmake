@@ -5,7 +5,7 @@ if(TARGET barista-provider-gcp)
   set(BAR_GCP_DATA ${CMAKE_SOURCE_DIR}/tests/data/gcp)
   set(BAR_GCP_DOUBLE ${BAR_NODE} ${CMAKE_SOURCE_DIR}/tests/doubles/gcp/double.js)
 
-  add_executable(test_gcp_jwt ${CMAKE_SOURCE_DIR}/providers/gcp/test/test_gcp_jwt.c)
+  add_executable(test_gcp_jwt ${CMAKE_SOURCE_DIR}/tests/test_gcp_jwt.c)
   target_link_libraries(test_gcp_jwt PRIVATE bar_gcp_parse bar_kit_http PkgConfig::CRYPTO)
   add_test(NAME gcp_jwt COMMAND test_gcp_jwt ${BAR_GCP_DATA})
 
@@ -33,7 +33,7 @@ if(TARGET barista-provider-gcp)
               -run "create.*,read.vm,list.*,operations,idempotency,concurrency,delete.*"
               -fixture ${BAR_GCP_FIXTURE_PRIVATE} -wait-config ${BAR_GCP_WAIT}
               $<TARGET_FILE:barista-provider-gcp> ${BAR_GCP_CONFIG} us-central1)
-    add_executable(test_gcp_check ${CMAKE_SOURCE_DIR}/providers/gcp/test/test_gcp_check.c)
+    add_executable(test_gcp_check ${CMAKE_SOURCE_DIR}/tests/test_gcp_driver.c)
     # libcrypto and libcurl linked in too, so that dlclosing the plugin does
     # not unload them: LeakSanitizer's exit-time scan crashes on the dynamic
     # TLS of a library unloaded meanwhile ("Tracer caught signal 11")

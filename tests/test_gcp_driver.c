@@ -1,5 +1,5 @@
 /*
- * test_gcp_check.c - the gcp driver's check() and catalog() against the
+ * test_gcp_driver.c - the gcp driver's check() and catalog() against the
  * Compute Engine double (registered in tests/gcp.cmake), through the
  * conformance suite's host (tests/conformance/host.c): every check passes
  * with the test service account, each catalogue has entries, the session

@@ -1,14 +1,14 @@
 /*
- * az_ops_test.c - the azure driver's calls the conformance suite does not
+ * test_azure_driver.c - the azure driver's calls the conformance suite does not
  * make, against the ARM double (registered in tests/azure.cmake):
  *
- *   az_ops_test check PLUGIN CONFIG REGION CREDENTIALS
+ *   azure_ops_test check PLUGIN CONFIG REGION CREDENTIALS
  *       check() before the resource group exists and after, catalog() of
  *       regions, specs and images;
- *   az_ops_test list PLUGIN CONFIG REGION CREDENTIALS N
+ *   azure_ops_test list PLUGIN CONFIG REGION CREDENTIALS N
  *       list("vm") of the N VMs the double was seeded with: all of them,
  *       each with its IPs, through the nextLink pages;
- *   az_ops_test denied PLUGIN CONFIG REGION CREDENTIALS ACTION
+ *   azure_ops_test denied PLUGIN CONFIG REGION CREDENTIALS ACTION
  *       check() when the double's permissions leave ACTION out: BAR_EAUTH
  *       naming it.
  * "check" also polls a VNet's create and delete operations from a session
@@ -243,7 +243,7 @@ int main(int argc, char **argv)
 	ch_call c;
 
 	if (argc < 6) {
-		fprintf(stderr, "usage: az_ops_test check|list PLUGIN CONFIG REGION CREDENTIALS [N]\n");
+		fprintf(stderr, "usage: azure_ops_test check|list PLUGIN CONFIG REGION CREDENTIALS [N]\n");
 		return 2;
 	}
 	CFG = argv[3];

@@ -1,5 +1,5 @@
 /*
- * az_test.c - unit test of the azure driver's token request and response
+ * test_azure_parse.c - unit test of the azure driver's token request and response
  * parsers (registered as azure_unit in tests/azure.cmake).
  *
  * The token request is checked against the example request of Microsoft's
