@@ -498,34 +498,33 @@ static int read_any(os_ctx *x, const char *type, json_t *in, bar_sink *out, int 
 	return os_vm_read(x, sid(in), out, poll);
 }
 
-static int os_read(bar_provider *p, bar_call *call, const char *type, const char *text,
-                   bar_sink *out)
+/* read and poll: the same but for a VM, whose poll follows its operation. */
+static int read_call(bar_call *call, const char *type, const char *text, bar_sink *out,
+                     int poll)
 {
 	os_ctx x;
 	json_t *in = NULL;
 	int rc;
 
-	(void)p;
 	if (!(rc = begin(&x, call)) && !(rc = known(&x, type)) &&
 	    !(rc = input(&x, &in, type, text, 1)))
-		rc = read_any(&x, type, in, out, 0);
+		rc = read_any(&x, type, in, out, poll);
 	json_decref(in);
 	return end(&x, rc);
+}
+
+static int os_read(bar_provider *p, bar_call *call, const char *type, const char *text,
+                   bar_sink *out)
+{
+	(void)p;
+	return read_call(call, type, text, out, 0);
 }
 
 static int os_poll(bar_provider *p, bar_call *call, const char *type, const char *text,
                    bar_sink *out)
 {
-	os_ctx x;
-	json_t *in = NULL;
-	int rc;
-
 	(void)p;
-	if (!(rc = begin(&x, call)) && !(rc = known(&x, type)) &&
-	    !(rc = input(&x, &in, type, text, 1)))
-		rc = read_any(&x, type, in, out, 1);
-	json_decref(in);
-	return end(&x, rc);
+	return read_call(call, type, text, out, 1);
 }
 
 static int os_update(bar_provider *p, bar_call *call, const char *type, const char *text,
