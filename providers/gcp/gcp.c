@@ -249,8 +249,9 @@ static int token_get(gcp_ctx *x, char *hdr, size_t size, int force)
 
 /* ---- requests ---- */
 
-int gcp_req(gcp_ctx *x, const char *method, const char *path, const char *query, json_t *body,
-            const char *operation, const char *resource, json_t **out)
+/* gcp_req's work: the answer parsed into *doc when doc is not NULL. */
+static int request(gcp_ctx *x, const char *method, const char *path, const char *query,
+                   json_t *body, const char *operation, const char *resource, bar_kit_jdoc **doc)
 {
 	char auth[2200];
 	const char *hdrs[] = {auth, "Content-Type: application/json", NULL};
@@ -285,11 +286,14 @@ int gcp_req(gcp_ctx *x, const char *method, const char *path, const char *query,
 		}
 		break;
 	}
-	if (out) {
-		*out = json_loadb(r.body, r.body_len, 0, NULL);
-		if (!json_is_object(*out)) {
-			json_decref(*out);
-			*out = NULL;
+	if (doc) {
+		char why[128];
+		if (bar_kit_jparse(doc, r.body ? r.body : "", r.body_len, why, sizeof(why)) < 0)
+			rc = bar_kit_fail(x->e, BAR_EFAIL, "BadAnswer", "%s: the answer is not JSON "
+			                  "(HTTP %ld, %s)", operation, r.status, why);
+		else if (bar_kit_jtype(*doc, 0) != BAR_KIT_JOBJECT) {
+			bar_kit_jfree(*doc);
+			*doc = NULL;
 			rc = bar_kit_fail(x->e, BAR_EFAIL, "BadAnswer", "%s: the answer is not a JSON "
 			                  "object (HTTP %ld)", operation, r.status);
 		}
@@ -301,6 +305,18 @@ done:
 	return rc;
 }
 
+int gcp_req(gcp_ctx *x, const char *method, const char *path, const char *query, json_t *body,
+            const char *operation, const char *resource, json_t **out)
+{
+	bar_kit_jdoc *d = NULL;
+	int rc = request(x, method, path, query, body, operation, resource, out ? &d : NULL);
+
+	if (rc == BAR_OK && out && !(*out = bar_kit_jjson(d, 0)))
+		rc = bar_kit_fail(x->e, BAR_EFAIL, "NoMemory", "gcp: out of memory");
+	bar_kit_jfree(d);
+	return rc;
+}
+
 int gcp_preq(gcp_ctx *x, const char *method, const char *rel, const char *query, json_t *body,
              const char *operation, const char *resource, json_t **out)
 {
@@ -308,6 +324,15 @@ int gcp_preq(gcp_ctx *x, const char *method, const char *rel, const char *query,
 
 	snprintf(path, sizeof(path), "projects/%s/%s", x->project, rel);
 	return gcp_req(x, method, path, query, body, operation, resource, out);
+}
+
+int gcp_preq_doc(gcp_ctx *x, const char *method, const char *rel, const char *query,
+                 json_t *body, const char *operation, const char *resource, bar_kit_jdoc **out)
+{
+	char path[1024];
+
+	snprintf(path, sizeof(path), "projects/%s/%s", x->project, rel);
+	return request(x, method, path, query, body, operation, resource, out);
 }
 
 int gcp_op_wait(gcp_ctx *x, json_t *op, const char *what)

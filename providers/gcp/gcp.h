@@ -13,6 +13,7 @@
 #include "barista_provider.h"
 #include "kit.h"
 #include "http.h"
+#include "kit_json.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -61,6 +62,9 @@ int gcp_req(gcp_ctx *x, const char *method, const char *path, const char *query,
             const char *operation, const char *resource, json_t **out);
 int gcp_preq(gcp_ctx *x, const char *method, const char *rel, const char *query, json_t *body,
              const char *operation, const char *resource, json_t **out);
+/* The same with the answer as a kit document (root 0, an object). */
+int gcp_preq_doc(gcp_ctx *x, const char *method, const char *rel, const char *query,
+                 json_t *body, const char *operation, const char *resource, bar_kit_jdoc **out);
 
 /* Wait until the Operation `op` is DONE (operations.wait), then
  * fail with the operation's own error if it has one.  BAR_OK or a code. */
@@ -156,9 +160,12 @@ int gcp_op_code_rc(const char *code);
 int gcp_parse_token(const char *body, size_t len, char *tok, size_t size, int *expires_s);
 /* An Instance's status to the ABI's VM status. */
 const char *gcp_vm_status(const char *native);
-/* The observed attrs of an Instance (a new object) and its Barista tags
- * (from the metadata item barista-tags; a new object, {} when none). */
-json_t *gcp_parse_instance(json_t *inst, json_t **tags);
+/* The observed attrs of the Instance at node n of d (a new object) and its
+ * Barista tags (from the metadata item barista-tags; a new object, {} when
+ * none). */
+json_t *gcp_parse_instance(const bar_kit_jdoc *d, int n, json_t **tags);
+/* The value of an Instance's metadata item `key`, or NULL (borrowed). */
+const char *gcp_meta_value(const bar_kit_jdoc *d, int n, const char *key);
 /* Tags and region out of a description written by the driver (a JSON object
  * {"kind","region","tags",...}); NULL when it is not one. New reference. */
 json_t *gcp_parse_description(const char *desc);
@@ -173,3 +180,9 @@ void gcp_label_value(char *out, size_t size, const char *v);
  * whose name is "zones/<zone of the call's region>". */
 int gcp_list(gcp_ctx *x, const char *rel, const char *filter, const char *operation,
              int aggregated, const char *field, json_t **items);
+/* The same, handing each item to each(x, page, item node, ctx) as its page
+ * arrives, without building a jansson tree of the page (a refresh of
+ * thousands of VMs); each returns BAR_OK to go on or an error to stop with. */
+typedef int (*gcp_each_fn)(gcp_ctx *x, const bar_kit_jdoc *page, int item, void *ctx);
+int gcp_list_each(gcp_ctx *x, const char *rel, const char *filter, const char *operation,
+                  int aggregated, const char *field, gcp_each_fn each, void *ctx);

@@ -25,19 +25,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-int gcp_list(gcp_ctx *x, const char *rel, const char *filter, const char *operation,
-             int aggregated, const char *field, json_t **items)
+int gcp_list_each(gcp_ctx *x, const char *rel, const char *filter, const char *operation,
+                  int aggregated, const char *field, gcp_each_fn each, void *ctx)
 {
-	json_t *all = json_array();
 	char tok[1024] = "";
 	size_t rlen = strlen(x->call->region);
 	int rc = BAR_OK;
 
-	for (int page = 0; page < 100000; page++) {
+	for (int page = 0; page < 100000 && rc == BAR_OK; page++) {
 		bar_kit_buf q = {0};
-		json_t *j = NULL, *v;
-		const char *k, *next;
-		size_t i;
+		bar_kit_jdoc *d = NULL;
+		const char *next;
+		int items, v, it;
 
 		bar_kit_buf_str(&q, "maxResults=500");
 		if (filter) {
@@ -49,30 +48,54 @@ int gcp_list(gcp_ctx *x, const char *rel, const char *filter, const char *operat
 			bar_kit_buf_urlencode(&q, tok, 0);
 		}
 		rc = q.failed ? bar_kit_fail(x->e, BAR_EFAIL, "NoMemory", "gcp: out of memory")
-		              : gcp_preq(x, "GET", rel, q.p, NULL, operation, NULL, &j);
+		              : gcp_preq_doc(x, "GET", rel, q.p, NULL, operation, NULL, &d);
 		bar_kit_buf_free(&q);
 		if (rc != BAR_OK)
 			break;
+		items = bar_kit_jget(d, 0, "items");
 		if (aggregated) {
-			json_object_foreach(json_object_get(j, "items"), k, v) {
-				json_t *arr = json_object_get(v, field), *it;
-				if (strncmp(k, "zones/", 6) != 0 || strncmp(k + 6, x->call->region, rlen) != 0 ||
-				    k[6 + rlen] != '-')
+			for (v = bar_kit_jfirst(d, items); v >= 0 && rc == BAR_OK;
+			     v = bar_kit_jnext(d, items, v)) {
+				const char *k = bar_kit_jkey(d, v);
+				int arr = bar_kit_jget(d, v, field);
+				if (!k || strncmp(k, "zones/", 6) != 0 ||
+				    strncmp(k + 6, x->call->region, rlen) != 0 || k[6 + rlen] != '-')
 					continue;
-				json_array_foreach(arr, i, it)
-					json_array_append(all, it);
+				for (it = bar_kit_jfirst(d, arr); it >= 0 && rc == BAR_OK;
+				     it = bar_kit_jnext(d, arr, it))
+					rc = each(x, d, it, ctx);
 			}
-		} else {
-			json_array_extend(all, json_object_get(j, "items"));
+		} else if (bar_kit_jtype(d, items) == BAR_KIT_JARRAY) {
+			for (it = bar_kit_jfirst(d, items); it >= 0 && rc == BAR_OK;
+			     it = bar_kit_jnext(d, items, it))
+				rc = each(x, d, it, ctx);
 		}
-		next = gcp_str(j, "nextPageToken");
-		if (!*next || strlen(next) >= sizeof(tok)) {
-			json_decref(j);
+		next = bar_kit_jsv(d, bar_kit_jget(d, 0, "nextPageToken"));
+		if (!*next || strlen(next) >= sizeof(tok))
+			tok[0] = '\0';
+		else
+			snprintf(tok, sizeof(tok), "%s", next);
+		bar_kit_jfree(d);
+		if (!*tok)
 			break;
-		}
-		snprintf(tok, sizeof(tok), "%s", next);
-		json_decref(j);
 	}
+	return rc;
+}
+
+static int append(gcp_ctx *x, const bar_kit_jdoc *page, int item, void *ctx)
+{
+	if (json_array_append_new(ctx, bar_kit_jjson(page, item)) < 0)
+		return bar_kit_fail(x->e, BAR_EFAIL, "NoMemory", "gcp: out of memory");
+	return BAR_OK;
+}
+
+int gcp_list(gcp_ctx *x, const char *rel, const char *filter, const char *operation,
+             int aggregated, const char *field, json_t **items)
+{
+	json_t *all = json_array();
+	int rc = all ? gcp_list_each(x, rel, filter, operation, aggregated, field, append, all)
+	             : bar_kit_fail(x->e, BAR_EFAIL, "NoMemory", "gcp: out of memory");
+
 	if (rc != BAR_OK) {
 		json_decref(all);
 		return rc;

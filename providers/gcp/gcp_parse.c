@@ -140,33 +140,41 @@ const char *gcp_vm_status(const char *s)
 	return "Undefined";
 }
 
-static json_t *meta_item(json_t *inst, const char *key)
+const char *gcp_meta_value(const bar_kit_jdoc *d, int n, const char *key)
 {
-	json_t *items = json_object_get(json_object_get(inst, "metadata"), "items"), *it;
-	size_t i;
+	int items = bar_kit_jget(d, bar_kit_jget(d, n, "metadata"), "items");
 
-	json_array_foreach(items, i, it)
-		if (strcmp(gcp_str(it, "key"), key) == 0)
-			return json_object_get(it, "value");
+	for (int it = bar_kit_jfirst(d, items); it >= 0; it = bar_kit_jnext(d, items, it))
+		if (strcmp(bar_kit_jsv(d, bar_kit_jget(d, it, "key")), key) == 0)
+			return bar_kit_jstr(d, bar_kit_jget(d, it, "value"));
 	return NULL;
 }
 
-json_t *gcp_parse_instance(json_t *inst, json_t **tags)
+/* The string member k of object n, or "". */
+static const char *str(const bar_kit_jdoc *d, int n, const char *k)
 {
-	json_t *nic = json_array_get(json_object_get(inst, "networkInterfaces"), 0);
-	json_t *ac = json_array_get(json_object_get(nic, "accessConfigs"), 0);
-	json_t *labels = json_object(), *t = NULL, *v, *a;
-	const char *k, *img = json_string_value(meta_item(inst, "barista-image"));
-	const char *tj = json_string_value(meta_item(inst, "barista-tags"));
+	return bar_kit_jsv(d, bar_kit_jget(d, n, k));
+}
 
-	json_object_foreach(json_object_get(inst, "labels"), k, v)
-		if (strncmp(k, "barista-", 8) != 0 && json_is_string(v))
-			json_object_set(labels, k, v);
+json_t *gcp_parse_instance(const bar_kit_jdoc *d, int inst, json_t **tags)
+{
+	int nic = bar_kit_jat(d, bar_kit_jget(d, inst, "networkInterfaces"), 0);
+	int ac = bar_kit_jat(d, bar_kit_jget(d, nic, "accessConfigs"), 0);
+	int lab = bar_kit_jget(d, inst, "labels");
+	json_t *labels = json_object(), *t = NULL, *a;
+	const char *img = gcp_meta_value(d, inst, "barista-image");
+	const char *tj = gcp_meta_value(d, inst, "barista-tags");
+
+	for (int v = bar_kit_jfirst(d, lab); v >= 0; v = bar_kit_jnext(d, lab, v)) {
+		const char *k = bar_kit_jkey(d, v);
+		if (strncmp(k, "barista-", 8) != 0 && bar_kit_jstr(d, v))
+			json_object_set_new(labels, k, json_string(bar_kit_jstr(d, v)));
+	}
 	a = json_pack("{s:s,s:o,s:s,s:s,s:s,s:s,s:s,s:s}", "imageId", img ? img : "", "labels",
-	              labels, "nativeStatus", gcp_str(inst, "status"), "privateIp", gcp_str(nic, "networkIP"),
-	              "publicIp", gcp_str(ac, "natIP"), "specId", gcp_last(gcp_str(inst, "machineType")),
-	              "subnet", gcp_last(gcp_str(nic, "subnetwork")), "zone",
-	              gcp_last(gcp_str(inst, "zone")));
+	              labels, "nativeStatus", str(d, inst, "status"), "privateIp",
+	              str(d, nic, "networkIP"), "publicIp", str(d, ac, "natIP"), "specId",
+	              gcp_last(str(d, inst, "machineType")), "subnet",
+	              gcp_last(str(d, nic, "subnetwork")), "zone", gcp_last(str(d, inst, "zone")));
 	if (tags) {
 		if (tj)
 			t = json_loads(tj, 0, NULL);

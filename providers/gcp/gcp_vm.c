@@ -14,15 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *meta_value(json_t *inst, const char *key)
+/* The string member k of object n of d, or "". */
+static const char *jstr(const bar_kit_jdoc *d, int n, const char *k)
 {
-	json_t *it;
-	size_t i;
-
-	json_array_foreach(json_object_get(json_object_get(inst, "metadata"), "items"), i, it)
-		if (strcmp(gcp_str(it, "key"), key) == 0)
-			return gcp_str(it, "value");
-	return NULL;
+	return bar_kit_jsv(d, bar_kit_jget(d, n, k));
 }
 
 /* "zone/name" into its parts; -1 when it is not a VM id. */
@@ -38,16 +33,21 @@ static int vm_id(const char *id, char *zone, char *name)
 	return gcp_valid_name(zone) && gcp_valid_name(name) ? 0 : -1;
 }
 
-static int vm_emit(gcp_ctx *x, json_t *inst, const char *force_status, bar_sink *out)
+/* Emit the Instance at node n of d (only when it carries Barista's address
+ * tag, with only_ours). */
+static int vm_emit(gcp_ctx *x, const bar_kit_jdoc *d, int n, const char *force_status,
+                   int only_ours, bar_sink *out)
 {
-	json_t *tags = NULL, *a = gcp_parse_instance(inst, &tags);
-	const char *name = meta_value(inst, "barista-name");
+	json_t *tags = NULL, *a = gcp_parse_instance(d, n, &tags);
+	const char *name = gcp_meta_value(d, n, "barista-name");
 	char id[160];
-	int rc;
+	int rc = BAR_OK;
 
-	snprintf(id, sizeof(id), "%s/%s", gcp_last(gcp_str(inst, "zone")), gcp_str(inst, "name"));
-	rc = gcp_emit(x, out, id, name ? name : gcp_str(inst, "name"),
-	              force_status ? force_status : gcp_vm_status(gcp_str(inst, "status")), a, tags);
+	snprintf(id, sizeof(id), "%s/%s", gcp_last(jstr(d, n, "zone")), jstr(d, n, "name"));
+	if (!only_ours || json_is_string(json_object_get(tags, "barista:address")))
+		rc = gcp_emit(x, out, id, name ? name : jstr(d, n, "name"),
+		              force_status ? force_status : gcp_vm_status(jstr(d, n, "status")), a,
+		              tags);
 	json_decref(a);
 	json_decref(tags);
 	return rc;
@@ -70,24 +70,25 @@ static int vm_emit_pending(gcp_ctx *x, const char *id, const char *name, json_t 
 	return rc;
 }
 
-static int vm_get(gcp_ctx *x, const char *id, json_t **inst)
+/* The Instance named by id, as a document (root 0). */
+static int vm_get(gcp_ctx *x, const char *id, bar_kit_jdoc **inst)
 {
 	char zone[64], name[64], rel[192];
 
 	if (vm_id(id, zone, name) < 0)
 		return bar_kit_fail(x->e, BAR_ENOTFOUND, "notFound", "gcp: no instance %s", id);
 	snprintf(rel, sizeof(rel), "zones/%s/instances/%s", zone, name);
-	return gcp_preq(x, "GET", rel, NULL, NULL, "compute.instances.get", id, inst);
+	return gcp_preq_doc(x, "GET", rel, NULL, NULL, "compute.instances.get", id, inst);
 }
 
 int gcp_vm_read(gcp_ctx *x, const char *id, bar_sink *out)
 {
-	json_t *inst = NULL;
+	bar_kit_jdoc *inst = NULL;
 	int rc = vm_get(x, id, &inst);
 
 	if (rc == BAR_OK)
-		rc = vm_emit(x, inst, NULL, out);
-	json_decref(inst);
+		rc = vm_emit(x, inst, 0, NULL, 0, out);
+	bar_kit_jfree(inst);
 	return rc;
 }
 
@@ -135,7 +136,8 @@ int gcp_vm_create(gcp_ctx *x, json_t *in, bar_sink *out)
 	json_t *attrs = json_object_get(in, "attrs"), *refs = json_object_get(in, "refs");
 	json_t *tags = json_object_get(in, "tags"), *vnet = json_object_get(refs, "vnet");
 	json_t *sgs = json_object_get(refs, "securityGroups"), *sg, *sub, *body = NULL;
-	json_t *items, *nettags = json_array(), *op = NULL, *inst = NULL;
+	json_t *items, *nettags = json_array(), *op = NULL;
+	bar_kit_jdoc *inst = NULL;
 	const char *key = gcp_key(x, in), *name = gcp_str(in, "name");
 	const char *image = gcp_str(json_object_get(refs, "image"), "system_id");
 	const char *spec = gcp_str(json_object_get(refs, "spec"), "system_id");
@@ -210,12 +212,12 @@ int gcp_vm_create(gcp_ctx *x, json_t *in, bar_sink *out)
 		bar_kit_err keep = *x->e;
 		gcp_forgive(x);
 		if (vm_get(x, id, &inst) == BAR_OK) {
-			json_t *t = NULL, *a = gcp_parse_instance(inst, &t);
+			json_t *t = NULL, *a = gcp_parse_instance(inst, 0, &t);
 			int same = strcmp(gcp_str(t, "barista:idempotency"), key) == 0;
 			json_decref(a);
 			json_decref(t);
 			if (same) {
-				rc = vm_emit(x, inst, NULL, out);
+				rc = vm_emit(x, inst, 0, NULL, 0, out);
 				goto done;
 			}
 		}
@@ -244,15 +246,15 @@ int gcp_vm_create(gcp_ctx *x, json_t *in, bar_sink *out)
 		goto done;
 	if (strcmp(gcp_str(op, "status"), "DONE") != 0) {
 		vm_operation(x, op, 'c');
-		rc = vm_emit(x, inst, "Creating", out);
+		rc = vm_emit(x, inst, 0, "Creating", 0, out);
 	} else {
-		rc = vm_emit(x, inst, NULL, out);
+		rc = vm_emit(x, inst, 0, NULL, 0, out);
 	}
 done:
 	json_decref(nettags);
 	json_decref(body);
 	json_decref(op);
-	json_decref(inst);
+	bar_kit_jfree(inst);
 	return rc;
 }
 
@@ -276,7 +278,8 @@ int gcp_vm_poll(gcp_ctx *x, const char *id, json_t *in, bar_sink *out)
 {
 	const char *tok = BAR_COVERS(x->call, operation) && x->call->operation
 	                      ? x->call->operation : "";
-	json_t *op = NULL, *inst = NULL, *errs;
+	json_t *op = NULL, *errs;
+	bar_kit_jdoc *inst = NULL;
 	char kind;
 	int rc;
 
@@ -303,15 +306,15 @@ int gcp_vm_poll(gcp_ctx *x, const char *id, json_t *in, bar_sink *out)
 		goto done; /* a finished delete: ENOTFOUND */
 	if (strcmp(gcp_str(op, "status"), "DONE") != 0 || kind == 'd') {
 		x->call->retry_after_ms = 500;
-		rc = vm_emit(x, inst, kind == 'd' ? "Terminating" : "Creating", out);
+		rc = vm_emit(x, inst, 0, kind == 'd' ? "Terminating" : "Creating", 0, out);
 	} else {
-		rc = vm_emit(x, inst, NULL, out);
-		if (rc == BAR_OK && strcmp(gcp_vm_status(gcp_str(inst, "status")), "Creating") == 0)
+		rc = vm_emit(x, inst, 0, NULL, 0, out);
+		if (rc == BAR_OK && strcmp(gcp_vm_status(jstr(inst, 0, "status")), "Creating") == 0)
 			x->call->retry_after_ms = 500;
 	}
 done:
 	json_decref(op);
-	json_decref(inst);
+	bar_kit_jfree(inst);
 	return rc;
 }
 
@@ -327,7 +330,8 @@ int gcp_vm_action(gcp_ctx *x, const char *action, const char *id, bar_sink *out)
 	                   : !strcmp(action, "resume") ? "start"
 	                   : !strcmp(action, "reboot") ? "reset" : NULL;
 	char zone[64], name[64], rel[256], opname[64];
-	json_t *inst = NULL, *op = NULL;
+	bar_kit_jdoc *inst = NULL;
+	json_t *op = NULL;
 	const char *st;
 	int rc;
 
@@ -337,16 +341,16 @@ int gcp_vm_action(gcp_ctx *x, const char *action, const char *id, bar_sink *out)
 	if ((rc = vm_get(x, id, &inst)) != BAR_OK)
 		return rc;
 	vm_id(id, zone, name);
-	st = gcp_vm_status(gcp_str(inst, "status"));
+	st = gcp_vm_status(jstr(inst, 0, "status"));
 	if (!strcmp(verb, "reset") && strcmp(st, "Running") != 0) {
 		rc = bar_kit_fail(x->e, BAR_ECONFLICT, "InstanceNotRunning",
 		                  "gcp: %s is %s; only a running instance can be reset", id,
-		                  gcp_str(inst, "status"));
+		                  jstr(inst, 0, "status"));
 		goto done;
 	}
 	if ((!strcmp(verb, "stop") && !strcmp(st, "Suspended")) ||
 	    (!strcmp(verb, "start") && !strcmp(st, "Running"))) {
-		rc = vm_emit(x, inst, NULL, out);
+		rc = vm_emit(x, inst, 0, NULL, 0, out);
 		goto done;
 	}
 	snprintf(rel, sizeof(rel), "zones/%s/instances/%s/%s", zone, name, verb);
@@ -356,72 +360,64 @@ int gcp_vm_action(gcp_ctx *x, const char *action, const char *id, bar_sink *out)
 	if ((rc = gcp_op_wait(x, op, opname)) != BAR_OK)
 		goto done;
 	for (int i = 0;; i++) {
-		json_decref(inst);
+		bar_kit_jfree(inst);
 		inst = NULL;
 		if ((rc = vm_get(x, id, &inst)) != BAR_OK)
 			goto done;
-		if (settled(gcp_str(inst, "status")) || i >= 120)
+		if (settled(jstr(inst, 0, "status")) || i >= 120)
 			break;
 		if ((rc = bar_kit_sleep(x->host, x->call, 250, opname)) != BAR_OK)
 			goto done;
 	}
-	rc = vm_emit(x, inst, NULL, out);
+	rc = vm_emit(x, inst, 0, NULL, 0, out);
 done:
-	json_decref(inst);
+	bar_kit_jfree(inst);
 	json_decref(op);
 	return rc;
 }
 
 int gcp_vm_update(gcp_ctx *x, const char *id, json_t *in, bar_sink *out)
 {
-	json_t *inst = NULL, *labels, *body, *op = NULL, *v;
+	bar_kit_jdoc *inst = NULL;
+	json_t *labels, *body, *op = NULL, *v;
 	json_t *user = json_object_get(json_object_get(in, "attrs"), "labels");
 	char zone[64], name[64], rel[256];
 	const char *k;
-	int rc;
+	int rc, have;
 
 	if ((rc = vm_get(x, id, &inst)) != BAR_OK)
 		return rc;
 	vm_id(id, zone, name);
 	labels = json_object();
-	json_object_foreach(json_object_get(inst, "labels"), k, v)
-		if (strncmp(k, "barista-", 8) == 0)
-			json_object_set(labels, k, v);
+	have = bar_kit_jget(inst, 0, "labels");
+	for (int l = bar_kit_jfirst(inst, have); l >= 0; l = bar_kit_jnext(inst, have, l))
+		if (strncmp(bar_kit_jkey(inst, l), "barista-", 8) == 0)
+			json_object_set_new(labels, bar_kit_jkey(inst, l), bar_kit_jjson(inst, l));
 	json_object_foreach(user, k, v)
 		if (json_is_string(v))
 			json_object_set(labels, k, v);
 	body = json_pack("{s:o,s:s}", "labels", labels, "labelFingerprint",
-	                 gcp_str(inst, "labelFingerprint"));
+	                 jstr(inst, 0, "labelFingerprint"));
 	snprintf(rel, sizeof(rel), "zones/%s/instances/%s/setLabels", zone, name);
 	rc = gcp_preq(x, "POST", rel, NULL, body, "compute.instances.setLabels", id, &op);
 	if (rc == BAR_OK)
 		rc = gcp_op_wait(x, op, "compute.instances.setLabels");
 	json_decref(body);
 	json_decref(op);
-	json_decref(inst);
+	bar_kit_jfree(inst);
 	if (rc == BAR_OK)
 		rc = gcp_vm_read(x, id, out);
 	return rc;
 }
 
+static int list_one(gcp_ctx *x, const bar_kit_jdoc *page, int item, void *out)
+{
+	return vm_emit(x, page, item, NULL, 1, out);
+}
+
 int gcp_vm_list(gcp_ctx *x, bar_sink *out)
 {
-	json_t *all = NULL, *inst;
-	size_t i;
-	int rc;
-
-	rc = gcp_list(x, "aggregated/instances", "labels.barista-address eq \".+\"",
-	              "compute.instances.aggregatedList", 1, "instances", &all);
-	if (rc != BAR_OK)
-		return rc;
-	json_array_foreach(all, i, inst) {
-		json_t *t = NULL, *a = gcp_parse_instance(inst, &t);
-		int ours = json_is_string(json_object_get(t, "barista:address"));
-		json_decref(a);
-		json_decref(t);
-		if (ours && (rc = vm_emit(x, inst, NULL, out)) != BAR_OK)
-			break;
-	}
-	json_decref(all);
-	return rc;
+	/* each page's Instances are emitted as it arrives, read in place */
+	return gcp_list_each(x, "aggregated/instances", "labels.barista-address eq \".+\"",
+	                     "compute.instances.aggregatedList", 1, "instances", list_one, out);
 }
