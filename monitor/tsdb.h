@@ -1,0 +1,118 @@
+/*
+ * tsdb.h - a collector's time-series store: series named by label sets,
+ * samples compressed Gorilla-style in chunks, chunks kept in one SQLite file
+ * in three tiers (raw, rollup, coarse) with a retention each
+ * (docs/monitoring.md, "The store").
+ *
+ * One bar_tsdb may be used from many threads: appends and queries take its
+ * lock briefly (chunk encoding happens outside SQLite transactions; sealed
+ * chunks are written in batches).  Errors are returned as -1 with why[]
+ * filled where a caller passes one.
+ */
+#ifndef BAR_MONITOR_TSDB_H
+#define BAR_MONITOR_TSDB_H
+
+#include "wire.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct bar_tsdb bar_tsdb;
+
+enum { BAR_TSDB_RAW = 0, BAR_TSDB_ROLLUP = 1, BAR_TSDB_COARSE = 2, BAR_TSDB_TIERS = 3 };
+
+typedef struct bar_tsdb_opts {
+	int version;                      /* 1 */
+	const char *path;                 /* the SQLite file; created when missing */
+	int64_t step_ms[BAR_TSDB_TIERS];  /* 0 for raw (as collected); 10000; 300000 */
+	int64_t retention_ms[BAR_TSDB_TIERS]; /* 0: keep forever */
+	size_t chunk_points;              /* seal a chunk at this many samples: 512 */
+	int64_t chunk_span_ms;            /* ... or when it spans this long: 3600000 */
+} bar_tsdb_opts;
+#define BAR_TSDB_OPTS_INIT                                                                      \
+	{ 1, NULL, {0, 10000, 300000}, {6LL * 3600000, 7LL * 86400000, 90LL * 86400000}, 512,       \
+	  3600000 }
+
+/* Open (or create) the store at o->path.  0 with *out, or -1 with why. */
+int bar_tsdb_open(bar_tsdb **out, const bar_tsdb_opts *o, char *why, size_t wsize);
+
+/* Write every open chunk out and close; accepts NULL. */
+void bar_tsdb_close(bar_tsdb *db);
+
+/*
+ * Append samples (labels as wire.h requires: sorted, __name__ present).  A
+ * sample older than its series' newest one already stored is dropped and
+ * counted (*dropped, may be NULL), an equal timestamp replaces nothing (the
+ * first write wins: a batch resent after a lost acknowledgement is
+ * harmless).  Returns 0, or -1 with why.
+ */
+int bar_tsdb_append(bar_tsdb *db, const bar_mseries *series, size_t n, size_t *dropped,
+                    char *why, size_t wsize);
+
+/* Seal and write chunks older than the chunk span, compute roll-ups of what
+ * was sealed, and delete chunks past each tier's retention (as of now_ms).
+ * The collector calls it every few seconds; tests call it with a synthetic
+ * clock.  0, or -1 with why. */
+int bar_tsdb_maintain(bar_tsdb *db, int64_t now_ms, char *why, size_t wsize);
+
+/* Seal and write every open chunk now (shutdown, tests). */
+int bar_tsdb_flush(bar_tsdb *db, char *why, size_t wsize);
+
+/* ---- queries ---- */
+
+enum { BAR_TSDB_EQ, BAR_TSDB_NE, BAR_TSDB_RE, BAR_TSDB_NRE };
+
+typedef struct bar_tsdb_matcher {
+	const char *name;
+	const char *value;
+	int op; /* BAR_TSDB_EQ ... (regexes: POSIX extended, anchored, as PromQL's) */
+} bar_tsdb_matcher;
+
+/* What each output point of a step is: over the samples in (t - step, t]. */
+enum { BAR_TSDB_AVG, BAR_TSDB_MIN, BAR_TSDB_MAX, BAR_TSDB_LAST, BAR_TSDB_SUM, BAR_TSDB_COUNT };
+
+typedef struct bar_tsdb_query {
+	const bar_tsdb_matcher *matchers;
+	size_t nmatchers;
+	int64_t start_ms, end_ms;  /* inclusive */
+	int64_t step_ms;           /* 0: every sample as stored (raw tier) */
+	int fn;                    /* BAR_TSDB_AVG ... */
+	int64_t lookback_ms;       /* with BAR_TSDB_LAST: how far back a sample may
+	                            * be (Prometheus: 5 min); 0: one step */
+} bar_tsdb_query;
+
+typedef struct bar_tsdb_series {
+	bar_mlabel *labels;
+	size_t nlabels;
+	bar_msample *points;
+	size_t npoints;
+} bar_tsdb_series;
+
+typedef struct bar_tsdb_result {
+	bar_tsdb_series *series;   /* sorted by labels */
+	size_t nseries;
+	int tier;                  /* the tier the answer came from */
+} bar_tsdb_result;
+
+/* Run a query: every series matching all matchers, with its points.  The
+ * tier is the coarsest whose step divides the query's step and whose
+ * retention covers start_ms.  0 with *out (free with
+ * bar_tsdb_result_free), or -1 with why. */
+int bar_tsdb_select(bar_tsdb_result *out, bar_tsdb *db, const bar_tsdb_query *q, char *why,
+                    size_t wsize);
+void bar_tsdb_result_free(bar_tsdb_result *r);
+
+/* ---- health ---- */
+
+typedef struct bar_tsdb_stats {
+	uint64_t series;
+	uint64_t points[BAR_TSDB_TIERS];   /* stored, sealed or open */
+	uint64_t chunks[BAR_TSDB_TIERS];
+	uint64_t chunk_bytes;              /* compressed bytes of sealed chunks */
+	uint64_t file_bytes;               /* the SQLite file and its WAL */
+	uint64_t dropped;                  /* out-of-order samples since open */
+} bar_tsdb_stats;
+
+void bar_tsdb_stats_get(bar_tsdb *db, bar_tsdb_stats *out);
+
+#endif
