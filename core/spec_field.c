@@ -245,6 +245,18 @@ void spec_index_free(spec_index *ix)
 	ix->cap = 0;
 }
 
+int spec_name_taken(spec_load *L, spec_index *ix, const bar_ynode *const *names,
+                    const bar_ynode *v, size_t index, const char *what)
+{
+	const size_t *first = spec_index_put(ix, v->u.str, index);
+
+	if (!first)
+		return 0;
+	spec_diag(L, v, "%s name \"%s\" used twice; the first is at line %d", what,
+	          v->u.str, names[*first]->line);
+	return 1;
+}
+
 /* ---- field access ------------------------------------------------------ */
 
 int spec_absent(const bar_ynode *v)
@@ -478,8 +490,7 @@ int spec_enum(spec_load *L, const char **out, const bar_ynode *map,
 	return -1;
 }
 
-/* "1h30m" -> 5400.  Returns -1 on bad text or overflow. */
-static int duration_parse(const char *s, int64_t *out)
+int spec_duration_text(const char *s, int64_t *out)
 {
 	int64_t total = 0;
 
@@ -521,9 +532,9 @@ int spec_duration(spec_load *L, int64_t *out, const bar_ynode *map,
 	if (spec_absent(v)) {
 		if (!def)
 			return spec_missing(L, map, field);
-		return duration_parse(def, out);
+		return spec_duration_text(def, out);
 	}
-	if (v->type != BAR_Y_SCALAR || duration_parse(v->u.str, &secs) < 0) {
+	if (v->type != BAR_Y_SCALAR || spec_duration_text(v->u.str, &secs) < 0) {
 		spec_describe(v, desc, sizeof(desc));
 		spec_diag(L, v, "field \"%s\" must be a duration like 30s, 5m, 2h or 7d, "
 		          "got %s", field, desc);

@@ -189,6 +189,8 @@ int spec_enum(spec_load *L, const char **out, const bar_ynode *map,
 int spec_duration(spec_load *L, int64_t *out, const bar_ynode *map,
                   const bar_ynode *v, const char *field, const char *def,
                   int64_t min);
+/* "1h30m" -> 5400 into *out; -1 on bad text or overflow. */
+int spec_duration_text(const char *s, int64_t *out);
 /* A sequence / mapping or absent (*out NULL); `required` reports absence. */
 int spec_seq(spec_load *L, const bar_ynode **out, const bar_ynode *map,
              const bar_ynode *v, const char *field, int required);
@@ -214,6 +216,11 @@ void spec_index_init(spec_index *ix, size_t max_keys);
 const size_t *spec_index_put(spec_index *ix, const char *key, size_t value);
 const size_t *spec_index_get(const spec_index *ix, const char *key);
 void spec_index_free(spec_index *ix);
+/* Record the name node v of item `index` of a list; report it (naming
+ * `what`: "group", "alarm") and return 1 if an earlier item has it
+ * (names[] holds the name nodes of the items recorded so far). */
+int spec_name_taken(spec_load *L, spec_index *ix, const bar_ynode *const *names,
+                    const bar_ynode *v, size_t index, const char *what);
 
 /* Describe a value for "got ..." in messages. */
 void spec_describe(const bar_ynode *v, char *buf, size_t size);
@@ -245,6 +252,11 @@ spec_obj *spec_table_find(const bar_config *cfg, bar_kind kind, const char *ns,
 /* ---- kinds (spec_kinds.c, spec_mci.c) -------------------------------- *
  * Each validates o->spec, sets o->pub.attrs (always, even after errors) and
  * records references.  Problems are reported, not returned. */
+/* A credential reference ({env: {...}}, {file: PATH [, profile]} or
+ * {exec: [...]}) as stored (json null when absent), or NULL after reporting
+ * what is wrong (an inline secret is refused). */
+json_t *spec_credential(spec_load *L, const bar_ynode *v);
+
 void spec_check_namespace(spec_load *L, spec_obj *o);
 void spec_check_connection(spec_load *L, spec_obj *o);
 void spec_check_vnet(spec_load *L, spec_obj *o);

@@ -142,7 +142,7 @@ static json_t *credential_exec(spec_load *L, const bar_ynode *v)
 
 /* credential: {env: {...}}, {file: path [, profile: NAME]} or {exec: [...]},
  * never the secret itself. */
-static json_t *check_credential(spec_load *L, const bar_ynode *v)
+json_t *spec_credential(spec_load *L, const bar_ynode *v)
 {
 	const bar_ynode *env = NULL, *file = NULL, *exec = NULL, *profile = NULL;
 	json_t *cred;
@@ -245,7 +245,7 @@ void spec_check_connection(spec_load *L, spec_obj *o)
 	}
 	spec_str(L, &region, spec, f[C_REGION], "region", NULL);
 	spec_str(L, &zone, spec, f[C_ZONE], "zone", "");
-	cred = check_credential(L, f[C_CRED]);
+	cred = spec_credential(L, f[C_CRED]);
 	if (spec_strmap(L, &config, f[C_CONFIG], "config", 0) < 0)
 		config = json_object();
 	spec_int(L, &maxc, spec, f[C_MAXC], "maxConcurrency", &zero, 0, 1000000);

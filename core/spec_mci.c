@@ -1,10 +1,10 @@
 /*
  * spec_mci.c - the schema of the workload kinds: MCI (groups of VMs built
  * from MCIR objects), MCApp (applications placed on an MCI's groups, ordered
- * by `after`) and MonitoringPolicy (metrics, retention, alarms).
+ * by `after`); MonitoringPolicy is in spec_monitor.c.
  *
  * What can be checked inside one document is checked here (group and app
- * names unique, `after` names known and acyclic, alarm metrics collected).
+ * names unique, `after` names known and acyclic).
  * What needs other objects (the MCIR a group names, the MCI's groups an app
  * is placed on, generated VM names) is checked in spec_check.c; the two
  * attributes that default from another object (a group's subnet, an app's
@@ -23,20 +23,6 @@
 static void set_str(json_t *obj, const char *key, const char *value)
 {
 	json_object_set_new(obj, key, spec_jstr(value));
-}
-
-/* Record the name of item `index` of a list; report it if an earlier item
- * has it (names[] holds the name nodes of the items recorded so far). */
-static int name_taken(spec_load *L, spec_index *ix, const bar_ynode *const *names,
-                      const bar_ynode *v, size_t index, const char *what)
-{
-	const size_t *first = spec_index_put(ix, v->u.str, index);
-
-	if (!first)
-		return 0;
-	spec_diag(L, v, "%s name \"%s\" used twice; the first is at line %d", what,
-	          v->u.str, names[*first]->line);
-	return 1;
 }
 
 /* ---- MCI --------------------------------------------------------------- */
@@ -208,7 +194,7 @@ static void check_group(spec_load *L, spec_obj *o, spec_group *out,
 	if (spec_fields(L, item, "group", known, f) < 0 && item->type != BAR_Y_MAP)
 		return;
 	if (spec_name(L, &name, item, f[SPEC_G_NAME], "name") == 0) {
-		if (!name_taken(L, ix, names, f[SPEC_G_NAME], index, "group"))
+		if (!spec_name_taken(L, ix, names, f[SPEC_G_NAME], index, "group"))
 			names[index] = f[SPEC_G_NAME];
 	}
 	g.role = name ? bar_arena_cat(&L->cfg->arena, "groups[", name, "]")
@@ -447,7 +433,7 @@ static json_t *check_app(spec_load *L, const bar_ynode *item, uint32_t index,
 		return app;
 	}
 	if (spec_name(L, &name, item, f[A_NAME], "name") == 0) {
-		if (!name_taken(L, ix, names, f[A_NAME], index, "app"))
+		if (!spec_name_taken(L, ix, names, f[A_NAME], index, "app"))
 			names[index] = f[A_NAME];
 	}
 	spec_str(L, &image, item, f[A_IMAGE], "image", "");
@@ -512,125 +498,6 @@ void spec_check_mcapp(spec_load *L, spec_obj *o)
 		                                      runtime));
 	spec_scope_clear(L);
 	check_after(L, seq, &ix, names);
-	spec_index_free(&ix);
-	free(names);
-}
-
-/* ---- MonitoringPolicy -------------------------------------------------- */
-
-static const char *const metric_names[] = { "cpu", "memory", "disk", "network",
-                                            "process", NULL };
-
-static json_t *check_metrics(spec_load *L, const bar_ynode *spec, const bar_ynode *v)
-{
-	json_t *arr = json_array();
-	const bar_ynode *seq;
-
-	if (spec_absent(v)) {
-		for (int i = 0; i < 4; i++)
-			json_array_append_new(arr, json_string(metric_names[i]));
-		return arr;
-	}
-	if (spec_seq(L, &seq, spec, v, "metrics", 0) < 0)
-		return arr;
-	if (seq->n == 0)
-		spec_diag(L, seq, "field \"metrics\" must list at least one metric");
-	for (uint32_t i = 0; i < seq->n; i++) {
-		const char *m;
-		int dup = 0;
-
-		if (spec_enum(L, &m, seq, &seq->u.items[i], "metrics", metric_names, NULL, 0) < 0)
-			continue;
-		for (size_t j = 0; j < json_array_size(arr); j++)
-			dup |= strcmp(json_string_value(json_array_get(arr, j)), m) == 0;
-		if (dup)
-			spec_diag(L, &seq->u.items[i], "metric \"%s\" is listed twice", m);
-		else
-			json_array_append_new(arr, json_string(m));
-	}
-	return arr;
-}
-
-static int metric_listed(const json_t *metrics, const char *m)
-{
-	for (size_t j = 0; j < json_array_size(metrics); j++)
-		if (strcmp(json_string_value(json_array_get(metrics, j)), m) == 0)
-			return 1;
-	return 0;
-}
-
-static json_t *check_alarm(spec_load *L, const bar_ynode *item, uint32_t index,
-                           spec_index *ix, const bar_ynode **names,
-                           const json_t *metrics)
-{
-	static const char *const known[] = { "name", "metric", "op", "threshold", "for",
-	                                     "severity", NULL };
-	static const char *const ops[] = { ">", ">=", "<", "<=", "==", "!=", NULL };
-	static const char *const severities[] = { "info", "warning", "critical", NULL };
-	const bar_ynode *f[6];
-	const char *name = NULL, *metric = "", *op = "", *sev = "warning";
-	double threshold = 0;
-	int64_t for_s = 0;
-	json_t *alarm = json_object();
-
-	spec_scope_item(L, "alarm", item, index + 1);
-	if (spec_fields(L, item, "alarm", known, f) < 0 && item->type != BAR_Y_MAP)
-		return alarm;
-	if (spec_name(L, &name, item, f[0], "name") == 0) {
-		if (!name_taken(L, ix, names, f[0], index, "alarm"))
-			names[index] = f[0];
-	}
-	if (spec_enum(L, &metric, item, f[1], "metric", metric_names, NULL, 0) == 0 &&
-	    !metric_listed(metrics, metric))
-		spec_diag(L, f[1], "metric \"%s\" is not collected by this policy; add it "
-		          "to metrics", metric);
-	spec_enum(L, &op, item, f[2], "op", ops, NULL, 0);
-	spec_number(L, &threshold, item, f[3], "threshold");
-	spec_duration(L, &for_s, item, f[4], "for", "0s", 0);
-	spec_enum(L, &sev, item, f[5], "severity", severities, "warning", 1);
-	set_str(alarm, "name", name ? name : "");
-	set_str(alarm, "metric", metric);
-	set_str(alarm, "op", op);
-	json_object_set_new(alarm, "threshold", json_real(threshold));
-	json_object_set_new(alarm, "forSeconds", json_integer(for_s));
-	set_str(alarm, "severity", sev);
-	return alarm;
-}
-
-void spec_check_monitoringpolicy(spec_load *L, spec_obj *o)
-{
-	static const char *const known[] = { "mci", "metrics", "interval", "retention",
-	                                     "alarms", NULL };
-	enum { P_MCI, P_METRICS, P_INTERVAL, P_RETENTION, P_ALARMS };
-	const bar_ynode *f[5], *spec = o->spec, *seq, **names;
-	const char *mci = "";
-	int64_t interval = 10, retention = 7 * 86400;
-	json_t *attrs = json_object(), *metrics, *alarms = json_array();
-	spec_index ix;
-
-	o->pub.attrs = attrs;
-	spec_fields(L, spec, "MonitoringPolicy spec", known, f);
-	if (!spec_absent(f[P_MCI]) && spec_name(L, &mci, spec, f[P_MCI], "mci") == 0)
-		spec_ref_add(L, o, "mci", BAR_KIND_MCI, mci, f[P_MCI], "field \"mci\"");
-	metrics = check_metrics(L, spec, f[P_METRICS]);
-	spec_duration(L, &interval, spec, f[P_INTERVAL], "interval", "10s", 1);
-	if (spec_duration(L, &retention, spec, f[P_RETENTION], "retention", "7d", 1) == 0 &&
-	    retention < interval)
-		spec_diag(L, f[P_RETENTION], "field \"retention\" must not be shorter than "
-		          "interval (%llds)", (long long)interval);
-	set_str(attrs, "mci", mci);
-	json_object_set_new(attrs, "metrics", metrics);
-	json_object_set_new(attrs, "intervalSeconds", json_integer(interval));
-	json_object_set_new(attrs, "retentionSeconds", json_integer(retention));
-	json_object_set_new(attrs, "alarms", alarms);
-	if (spec_seq(L, &seq, spec, f[P_ALARMS], "alarms", 0) < 0 || !seq)
-		return;
-	names = bar_calloc(seq->n ? seq->n : 1, sizeof(*names));
-	spec_index_init(&ix, seq->n);
-	for (uint32_t i = 0; i < seq->n; i++)
-		json_array_append_new(alarms, check_alarm(L, &seq->u.items[i], i, &ix, names,
-		                                          metrics));
-	spec_scope_clear(L);
 	spec_index_free(&ix);
 	free(names);
 }

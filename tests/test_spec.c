@@ -667,9 +667,17 @@ static void test_kind_mcapp_monitoring(void)
 	    "apps: [{name: web, image: nginx}]}\n---\n"
 	    API "kind: MonitoringPolicy\nmetadata: {name: all}\nspec: {}\n---\n"
 	    API "kind: MonitoringPolicy\nmetadata: {name: web}\nspec:\n  mci: web\n"
-	    "  metrics: [cpu, process]\n  interval: 1m\n  retention: 2h\n  alarms:\n"
+	    "  metrics: [cpu, process]\n  interval: 1m\n  retention: 2h\n"
+	    "  collectors: [\"http://gateway:9109\", \"http://10.0.0.1:9110/x\"]\n"
+	    "  credential: {env: {secret: MON_SECRET}}\n  alarms:\n"
 	    "    - {name: hot, metric: cpu, op: \">\", threshold: 95.5, for: 1h30m}\n"
-	    "    - {name: procs, metric: process, op: \"==\", threshold: 0, severity: INFO}\n",
+	    "    - {name: procs, rule: \"proc.count == 0\", severity: INFO}\n"
+	    "    - {name: mci-hot, rule: \"avg(cpu.usage)>=80 for 30s\", summary: hot}\n"
+	    "  receivers:\n"
+	    "    - {name: ops, type: webhook, url: \"http://127.0.0.1:9/hook\"}\n"
+	    "    - {name: mail, type: email, smtp: \"smtp://127.0.0.1:25\", "
+	    "from: b@example.com, to: [ops@example.com], sendResolved: false}\n"
+	    "  route: {groupBy: [alarm], repeatInterval: 1h, receivers: [ops]}\n",
 	    base_mcir);
 	bar_config *cfg = load_ok(text);
 
@@ -696,14 +704,27 @@ static void test_kind_mcapp_monitoring(void)
 	            "\"name\":\"web\",\"order\":0,\"placement\":{\"groups\":[\"a\",\"b\"]},"
 	            "\"ports\":[],\"replicas\":1}],\"mci\":\"web\",\"runtime\":\"kubernetes\"}");
 	check_attrs(cfg, BAR_KIND_MONITORINGPOLICY, "default", "all",
-	            "{\"alarms\":[],\"intervalSeconds\":10,\"mci\":\"\",\"metrics\":"
-	            "[\"cpu\",\"memory\",\"disk\",\"network\"],\"retentionSeconds\":604800}");
+	            "{\"alarms\":[],\"coarseRetentionSeconds\":7776000,\"collectors\":[],\"credential\":null,"
+	            "\"intervalSeconds\":2,\"mci\":\"\",\"metrics\":[\"cpu\",\"memory\",\"disk\",\"network\","
+	            "\"process\",\"system\"],\"pullPort\":9108,\"rawRetentionSeconds\":21600,\"receivers\":[],"
+	            "\"retentionSeconds\":604800,\"route\":{\"groupBy\":[\"alarm\",\"ns\",\"mci\"],\"groupIntervalSeconds\":60,"
+	            "\"groupWaitSeconds\":10,\"receivers\":[],\"repeatIntervalSeconds\":14400},\"storeIntervalSeconds\":10}");
 	check_attrs(cfg, BAR_KIND_MONITORINGPOLICY, "default", "web",
-	            "{\"alarms\":[{\"forSeconds\":5400,\"metric\":\"cpu\",\"name\":\"hot\","
-	            "\"op\":\">\",\"severity\":\"warning\",\"threshold\":95.5},"
-	            "{\"forSeconds\":0,\"metric\":\"process\",\"name\":\"procs\",\"op\":\"==\","
-	            "\"severity\":\"info\",\"threshold\":0.0}],\"intervalSeconds\":60,"
-	            "\"mci\":\"web\",\"metrics\":[\"cpu\",\"process\"],\"retentionSeconds\":7200}");
+	            "{\"alarms\":[{\"aggregate\":\"none\",\"forSeconds\":5400,\"metric\":\"cpu.usage\","
+	            "\"name\":\"hot\",\"op\":\">\",\"severity\":\"warning\",\"summary\":\"\",\"threshold\":95.5},"
+	            "{\"aggregate\":\"none\",\"forSeconds\":0,\"metric\":\"proc.count\",\"name\":\"procs\","
+	            "\"op\":\"==\",\"severity\":\"info\",\"summary\":\"\",\"threshold\":0.0},{\"aggregate\":\"avg\","
+	            "\"forSeconds\":30,\"metric\":\"cpu.usage\",\"name\":\"mci-hot\",\"op\":\">=\",\"severity\":\"warning\","
+	            "\"summary\":\"hot\",\"threshold\":80.0}],\"coarseRetentionSeconds\":7776000,\"collectors\":[\"http://gateway:9109\","
+	            "\"http://10.0.0.1:9110/x\"],\"credential\":{\"env\":{\"secret\":\"MON_SECRET\"}},"
+	            "\"intervalSeconds\":60,\"mci\":\"web\",\"metrics\":[\"cpu\",\"process\"],\"pullPort\":9108,"
+	            "\"rawRetentionSeconds\":7200,\"receivers\":[{\"credential\":null,\"from\":\"\",\"name\":\"ops\","
+	            "\"sendResolved\":true,\"smtp\":\"\",\"to\":[],\"type\":\"webhook\",\"url\":\"http://127.0.0.1:9/hook\"},"
+	            "{\"credential\":null,\"from\":\"b@example.com\",\"name\":\"mail\",\"sendResolved\":false,"
+	            "\"smtp\":\"smtp://127.0.0.1:25\",\"to\":[\"ops@example.com\"],\"type\":\"email\",\"url\":\"\"}],"
+	            "\"retentionSeconds\":7200,\"route\":{\"groupBy\":[\"alarm\"],\"groupIntervalSeconds\":60,"
+	            "\"groupWaitSeconds\":10,\"receivers\":[\"ops\"],\"repeatIntervalSeconds\":3600},"
+	            "\"storeIntervalSeconds\":60}");
 	if (cfg) {
 		const bar_object *app = bar_config_find(cfg, BAR_KIND_MCAPP, "default", "shop");
 		const bar_object *mp = bar_config_find(cfg, BAR_KIND_MONITORINGPOLICY,
