@@ -34,6 +34,7 @@ static const char usage[] =
     "  calls [DIR]            the requests providers made to their clouds (the call log)\n"
     "  recommend [DIR]        instance types ranked by cost, distance and performance\n"
     "  catalog list|refresh   the drivers' catalogues; compare one with its cloud's API\n"
+    "  collector              run a monitoring collector (agents push to it; alarms)\n"
     "  version                print the version (-json: as JSON)\n"
     "  help                   print this help\n"
     "\n"
@@ -72,6 +73,10 @@ int main(int argc, char **argv)
 		return cmd_catalog(argc - 2, argv + 2);
 	if (!strcmp(cmd, "recommend"))
 		return cmd_recommend(argc - 2, argv + 2);
+#ifdef BAR_HAVE_MONITOR
+	if (!strcmp(cmd, "collector"))
+		return cmd_collector(argc - 2, argv + 2);
+#endif
 	if (!strcmp(cmd, "calls"))
 		return cmd_calls(argc - 2, argv + 2);
 	if (!strcmp(cmd, "connection"))
