@@ -35,6 +35,8 @@ static const char usage[] =
     "  recommend [DIR]        instance types ranked by cost, distance and performance\n"
     "  catalog list|refresh   the drivers' catalogues; compare one with its cloud's API\n"
     "  collector              run a monitoring collector (agents push to it; alarms)\n"
+    "  metrics list|query     barista-agent's metrics; their series from a collector\n"
+    "  alarms list            alarm states and history from a collector\n"
     "  version                print the version (-json: as JSON)\n"
     "  help                   print this help\n"
     "\n"
@@ -76,6 +78,10 @@ int main(int argc, char **argv)
 #ifdef BAR_HAVE_MONITOR
 	if (!strcmp(cmd, "collector"))
 		return cmd_collector(argc - 2, argv + 2);
+	if (!strcmp(cmd, "metrics"))
+		return cmd_metrics(argc - 2, argv + 2);
+	if (!strcmp(cmd, "alarms"))
+		return cmd_alarms(argc - 2, argv + 2);
 #endif
 	if (!strcmp(cmd, "calls"))
 		return cmd_calls(argc - 2, argv + 2);
