@@ -254,6 +254,14 @@ const char *bar_desired_vm_state(const bar_desired *d)
 	return json_string_value(json_object_get(d->attrs, "state"));
 }
 
+/* A VM's name: "<mci>-<group>-<i>" (also its hostname). */
+static const char *vm_name(char *buf, size_t size, const bar_object *mci, const json_t *g,
+                           json_int_t i)
+{
+	snprintf(buf, size, "%s-%s-%lld", mci->name, str(g, "name"), (long long)i);
+	return buf;
+}
+
 static void add_vms(builder *b, const bar_object *mci, json_t *owned, bar_buf *buf)
 {
 	const json_t *groups = json_object_get(mci->attrs, "groups");
@@ -271,9 +279,7 @@ static void add_vms(builder *b, const bar_object *mci, json_t *owned, bar_buf *b
 			char name[256];
 			bar_desired *d;
 
-			snprintf(name, sizeof(name), "%s-%s-%lld", mci->name, str(g, "name"),
-			         (long long)i);
-			d = add(b, mci->ns, "vm", name);
+			d = add(b, mci->ns, "vm", vm_name(name, sizeof(name), mci, g, i));
 			json_decref(d->refs); /* built on expansion */
 			json_decref(d->deps);
 			d->refs = d->deps = NULL;
@@ -310,6 +316,60 @@ static void add_object(builder *b, const bar_object *obj, json_t *owned, bar_buf
 		add_vms(b, obj, owned, buf);
 }
 
+/*
+ * The agents of a MonitoringPolicy: one "agent" resource per VM of the MCI
+ * it names (of every MCI of its namespace without one), installed over SSH
+ * by apply (planner/agent.c) and depending on the VM and the policy.  What
+ * the agent is told (collectors, groups, intervals, the credential
+ * reference its token derives from, the agent version) is its attrs, so a
+ * change re-installs it; the token itself is never in them.  A VM watched by
+ * two policies gets the first policy's agent (spec order).
+ */
+static void add_agents(builder *b, const bar_config *cfg, const bar_object *pol, bar_map *seen)
+{
+	static const char *const copied[] = {"collectors", "metrics", "intervalSeconds",
+	                                     "storeIntervalSeconds", "pullPort", "credential",
+	                                     NULL};
+	const char *want = str(pol->attrs, "mci");
+	size_t n = bar_config_count(cfg);
+
+	for (size_t k = 0; k < n; k++) {
+		const bar_object *mci = bar_config_get(cfg, k);
+		const json_t *groups;
+		size_t gi;
+		json_t *g;
+
+		if (mci->kind != BAR_KIND_MCI || strcmp(mci->ns, pol->ns) != 0 ||
+		    (*want && strcmp(mci->name, want) != 0))
+			continue;
+		groups = json_object_get(mci->attrs, "groups");
+		json_array_foreach(groups, gi, g) {
+			json_int_t count = json_integer_value(json_object_get(g, "count"));
+			for (json_int_t i = 1; i <= count; i++) {
+				char name[256], addr[ADDR_MAX];
+				bar_desired *d;
+
+				vm_name(name, sizeof(name), mci, g, i);
+				address_in(addr, sizeof(addr), mci->ns, "agent", name);
+				if (bar_map_get(seen, addr))
+					continue;
+				d = add(b, mci->ns, "agent", name);
+				bar_map_put(seen, d->address, (void *)1);
+				d->attrs = json_object();
+				set_str(d->attrs, "policy", pol->name);
+				set_str(d->attrs, "mci", mci->name);
+				set_str(d->attrs, "vm", name);
+				set_str(d->attrs, "version", BAR_VERSION);
+				for (int c = 0; copied[c]; c++)
+					json_object_set(d->attrs, copied[c], json_object_get(pol->attrs, copied[c]));
+				ref_add(d, "vm", "vm", name);
+				ref_add(d, "policy", "monitoringpolicy", pol->name);
+				common_deps(d, pol);
+			}
+		}
+	}
+}
+
 static int cmp_desired(const void *a, const void *b)
 {
 	return strcmp(((const bar_desired *)a)->address, ((const bar_desired *)b)->address);
@@ -330,6 +390,14 @@ int bar_desired_build(bar_desired_set *out, const bar_config *cfg)
 
 	for (size_t i = 0; i < n; i++)
 		add_object(&b, bar_config_get(cfg, i), owned, &buf);
+	{
+		bar_map seen;
+		bar_map_init(&seen, 64);
+		for (size_t i = 0; i < n; i++)
+			if (bar_config_get(cfg, i)->kind == BAR_KIND_MONITORINGPOLICY)
+				add_agents(&b, cfg, bar_config_get(cfg, i), &seen);
+		bar_map_free(&seen);
+	}
 	for (size_t i = 0; i < b.n; i++)
 		if (b.items[i].attrs)
 			finish(&b.items[i], &buf);

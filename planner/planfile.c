@@ -202,10 +202,11 @@ static int parse_action(const char *s, bar_action *out)
 	                     s ? s : "");
 }
 
-/* Every kind's type, and "vm" (an MCI's members). */
+/* Every kind's type, "vm" (an MCI's members) and "agent" (a
+ * MonitoringPolicy's, one per VM). */
 static int type_known(const char *t)
 {
-	if (!strcmp(t, "vm"))
+	if (!strcmp(t, "vm") || !strcmp(t, "agent"))
 		return 1;
 	for (int k = 0; k < BAR_KIND__COUNT; k++)
 		if (!strcmp(t, bar_kind_type((bar_kind)k)))
@@ -222,7 +223,7 @@ static int type_check(const char *t)
 		return 0;
 	for (int k = 0; k < BAR_KIND__COUNT; k++)
 		bar_buf_printf(&known, "%s, ", bar_kind_type((bar_kind)k));
-	rc = bar_error_set("unknown type \"%s\" (known: %svm)", t, known.data);
+	rc = bar_error_set("unknown type \"%s\" (known: %svm, agent)", t, known.data);
 	bar_buf_free(&known);
 	return rc;
 }
