@@ -174,7 +174,7 @@ static int confirm(const cmd_opts *o, int destroy)
 }
 
 static int make_plan(const cmd_opts *o, const char *dir, int destroy, bar_state *st,
-                     bar_registry *reg, bar_plan **out)
+                     bar_registry *reg, const char *keys_dir, bar_plan **out)
 {
 	bar_plan_opts po = BAR_PLAN_OPTS_INIT;
 	bar_diags diags = {NULL, 0};
@@ -186,6 +186,7 @@ static int make_plan(const cmd_opts *o, const char *dir, int destroy, bar_state 
 	po.replace = o->replace;
 	po.n_replace = o->n_replace;
 	po.refresh_only = o->refresh_only;
+	po.keys_dir = keys_dir;
 	rc = bar_workflow_plan(out, &diags, dir, st, reg, o->refresh, &po, &token);
 	if (rc == BAR_EINVALID && diags.n) {
 		cmd_print_diags(&diags, dir, o->json);
@@ -326,7 +327,7 @@ int cmd_plan_and_apply(const cmd_opts *o, int destroy, const char *saved)
 	if (saved) {
 		if (bar_plan_check_fresh(plan, st) < 0)
 			goto fail;
-	} else if ((prc = make_plan(o, dir, destroy, st, reg, &plan)) < 0) {
+	} else if ((prc = make_plan(o, dir, destroy, st, reg, keys, &plan)) < 0) {
 		if (prc == -2)
 			goto done;
 		goto fail;

@@ -576,6 +576,46 @@ static int record_live(engine *e, const bar_change *c)
 	return rc;
 }
 
+/* A MonitoringPolicy: pushed to (or taken off) its collectors, then
+ * recorded like any record. */
+static int policy_node(engine *e, const node *nd)
+{
+	const bar_change *c = nd->c;
+	bar_record prior = {0};
+	int rc;
+
+	if (nd->op == OP_DELETE) {
+		if (bar_state_get(e->st, c->address, &prior) < 0)
+			return 0;
+		{
+			json_t *a = json_loads(prior.desired ? prior.desired : "{}", 0, NULL);
+			rc = bar_policy_push(c->ns, c->name, a, 1);
+			json_decref(a);
+		}
+		bar_record_clear(&prior);
+		return rc < 0 ? rc : bar_state_delete(e->st, c->address);
+	}
+	if ((rc = bar_policy_push(c->ns, c->name, c->attrs, 0)) < 0)
+		return rc;
+	return record(e, c, NULL);
+}
+
+/* A VM's barista-agent: installed over SSH (planner/agent.c), recorded
+ * with what was installed; removed before its record goes. */
+static int agent_node(engine *e, const node *nd, bar_obs *o)
+{
+	const bar_change *c = nd->c;
+	int rc;
+
+	if (nd->op == OP_DELETE) {
+		rc = bar_agent_remove(c->address, e->st, e->o->keys_dir, e->o->cancel);
+		return rc < 0 ? rc : bar_state_delete(e->st, c->address);
+	}
+	if ((rc = bar_agent_install(o, c, e->st, e->o->keys_dir, e->o->cancel)) < 0)
+		return rc;
+	return record(e, c, o);
+}
+
 int apply_run_node(engine *e, node *nd, bar_obs *o, int *throttled)
 {
 	const bar_change *c = nd->c;
@@ -593,7 +633,11 @@ int apply_run_node(engine *e, node *nd, bar_obs *o, int *throttled)
 
 	if (c->record_only)
 		return record_live(e, c);
-	if (nd->op == OP_DELETE)
+	if (!prov && !strcmp(c->type, "agent"))
+		rc = agent_node(e, nd, o);
+	else if (!prov && !strcmp(c->type, "monitoringpolicy"))
+		rc = policy_node(e, nd);
+	else if (nd->op == OP_DELETE)
 		rc = do_delete(e, nd, conn, &ctx);
 	else if (!conn)
 		rc = record(e, c, NULL);

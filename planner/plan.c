@@ -211,6 +211,17 @@ static bar_change *state_change(plan_builder *b, const bar_desired *d, const bar
 		set_reason(c, bar_printf("tainted: %s", r->taint));
 		return c;
 	}
+	if (!strcmp(d->type, "agent") && lv && lv->checked) {
+		char *why = bar_agent_drift(d, r, lv->obs);
+		if (why) {
+			c = change_new(b, BAR_UPDATE, d->address, d->type, d->ns, d->name, d->connection);
+			change_set_desired(c, d);
+			set_prior(c, r);
+			c->diff = json_array();
+			set_reason(c, why);
+			return c;
+		}
+	}
 	if (r->operation && lv && lv->obs && bar_status_transitional(lv->obs->status)) {
 		c = change_new(b, BAR_UPDATE, d->address, d->type, d->ns, d->name, d->connection);
 		change_set_desired(c, d);

@@ -173,6 +173,8 @@ typedef struct bar_plan_opts {
 	size_t n_replace;
 	int refresh_only;            /* plan only to record what is live: drifted
 	                              * attributes and statuses, gone resources */
+	const char *keys_dir;        /* the key store: with it a refresh also checks
+	                              * every recorded barista-agent over SSH */
 } bar_plan_opts;
 #define BAR_PLAN_OPTS_INIT { .version = 1 }
 

@@ -40,6 +40,8 @@ struct bar_snapshot {
 	bar_intents intents; /* creates an interrupted run sent, unrecorded */
 	json_t *adopt;       /* address -> system id an open intent's key made
 	                      * (bar_snapshot_settle fills it) */
+	bar_obs **agent_obs; /* what the agent check saw (owned; live[] points here) */
+	size_t n_agent_obs;
 };
 
 /* "<ns>/connection/<name>", malloc'd. */
@@ -66,6 +68,44 @@ const bar_obs *bar_snapshot_tagged(const bar_snapshot *s, const char *ns,
 /* Re-list the groups whose list failed or used an outdated credential
  * reference, now that the configuration is known.  0 or -1. */
 int bar_snapshot_settle(bar_snapshot *s, const bar_desired_set *ds);
+
+/*
+ * A remote target for a VM from what its record holds: the observed
+ * attributes' privateIp and hostKey (JSON text), the private key of the
+ * SSHKey at address ssh_key in the key store.  BAR_EINVALID naming the VM
+ * and `what` ("postCommands", "the agent") when something is missing.  *t is
+ * the caller's (bar_remote_target_clear).
+ */
+struct bar_remote_target;
+int bar_vm_remote_target(struct bar_remote_target *t, const char *address, const char *name,
+                         const char *status, const char *system_id, const char *observed,
+                         const char *ssh_key, const char *keys_dir, const char *what);
+
+/* ---- MonitoringPolicies (planner/agent.c) ---- */
+
+/* Push a policy's normalised attrs to each of its collectors (remove: take
+ * it off them).  0, or an error naming the collector that refused. */
+int bar_policy_push(const char *ns, const char *name, const json_t *attrs, int remove);
+
+/* Install (or re-install) the agent of change c on its VM; *out is what
+ * to record (bar_obs_clear).  0 or an error naming the VM and the step. */
+int bar_agent_install(bar_obs *out, const bar_change *c, bar_state *st, const char *keys_dir,
+                      const bar_cancel *cancel);
+
+/* Stop and remove the agent recorded at address (nothing to do when its VM
+ * is gone).  0 or an error. */
+int bar_agent_remove(const char *address, bar_state *st, const char *keys_dir,
+                     const bar_cancel *cancel);
+
+/* Check every agent record of the snapshot on its VM: live[] says checked
+ * and Running/Stopped with version and config hash, or gone.  An agent
+ * whose VM does not answer is left unchecked.  0. */
+int bar_agents_check(bar_snapshot *s, const char *keys_dir, bar_state *st);
+
+/* Why a checked agent must be re-installed (live: what the check saw, NULL
+ * when it is not there), as a malloc'd reason; NULL when it is as apply
+ * left it. */
+char *bar_agent_drift(const bar_desired *d, const bar_record *r, const bar_obs *live);
 
 /* What a VM's postCommands did (planner/postcmd.c). */
 typedef struct bar_post_result {

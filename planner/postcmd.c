@@ -50,30 +50,37 @@ static void keep_tail(void *ud, size_t target, int stream, const char *data, siz
 	t->len += len;
 }
 
-/* The one target: the new VM as the provider reported it. */
-static int post_target(bar_remote_target *t, const bar_change *c, const bar_obs *o,
-                       const char *keys_dir)
+int bar_vm_remote_target(bar_remote_target *t, const char *address, const char *name,
+                         const char *status, const char *system_id, const char *observed,
+                         const char *ssh_key, const char *keys_dir, const char *what)
 {
-	json_t *obs = json_loads(o->attrs ? o->attrs : "{}", 0, NULL);
+	json_t *obs = json_loads(observed ? observed : "{}", 0, NULL);
 	const char *ip = json_string_value(json_object_get(obs, "privateIp"));
 	const char *hk = json_string_value(json_object_get(obs, "hostKey"));
-	const char *key = json_string_value(json_object_get(c->refs, "sshKey"));
 	int rc = 0;
 
-	if (!ip || !hk || !key || !keys_dir)
-		rc = bar_error_setc(BAR_EINVALID, "%s: postCommands need the VM's address, its "
-		                    "host key and its SSH key's private half in the key store",
-		                    c->address);
+	if (!ip || !hk || !ssh_key || !keys_dir)
+		rc = bar_error_setc(BAR_EINVALID, "%s: %s need the VM's address, its host key and "
+		                    "its SSH key's private half in the key store", address, what);
 	else
 		*t = (bar_remote_target){
-			.name = bar_strdup(c->name), .address = bar_strdup(c->address),
-			.status = bar_strdup(o->status), .host = bar_strdup(ip), .port = 22,
-			.user = bar_strdup("root"), .system_id = bar_strdup(o->system_id),
-			.host_key = bar_strdup(hk), .key_path = bar_keystore_path(keys_dir, key,
+			.name = bar_strdup(name), .address = bar_strdup(address),
+			.status = bar_strdup(status ? status : ""), .host = bar_strdup(ip), .port = 22,
+			.user = bar_strdup("root"), .system_id = bar_strdup(system_id ? system_id : ""),
+			.host_key = bar_strdup(hk), .key_path = bar_keystore_path(keys_dir, ssh_key,
 			                                                          "privateKey"),
 		};
 	json_decref(obs);
 	return rc;
+}
+
+/* The one target: the new VM as the provider reported it. */
+static int post_target(bar_remote_target *t, const bar_change *c, const bar_obs *o,
+                       const char *keys_dir)
+{
+	return bar_vm_remote_target(t, c->address, c->name, o->status, o->system_id, o->attrs,
+	                            json_string_value(json_object_get(c->refs, "sshKey")),
+	                            keys_dir, "postCommands");
 }
 
 /* "set -e", then the commands, one per line. */
@@ -146,14 +153,7 @@ int bar_post_run(bar_post_result *out, const bar_change *c, const bar_obs *o,
 	bar_remote_results_clear(&res);
 	ts.items = NULL;
 	ts.n = 0;
-	free(t.name);
-	free(t.address);
-	free(t.status);
-	free(t.host);
-	free(t.user);
-	free(t.system_id);
-	free(t.host_key);
-	free(t.key_path);
+	bar_remote_target_clear(&t);
 	free(script);
 	free(tail);
 	return rc;

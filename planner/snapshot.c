@@ -408,6 +408,11 @@ void bar_snapshot_free(bar_snapshot *s)
 		bar_obs_list_clear(&s->groups[i].list);
 	}
 	free(s->groups);
+	for (size_t i = 0; i < s->n_agent_obs; i++) {
+		bar_obs_clear(s->agent_obs[i]);
+		free(s->agent_obs[i]);
+	}
+	free(s->agent_obs);
 	free(s->live);
 	free(s->lineage);
 	bar_records_clear(&s->rs);

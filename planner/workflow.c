@@ -6,6 +6,7 @@
  * for the caller to show.
  */
 #include "planner.h"
+#include "planner_int.h"
 #include "error.h"
 #include "util.h"
 
@@ -81,6 +82,8 @@ int bar_workflow_plan(bar_plan **out, bar_diags *diags, const char *dir, bar_sta
 	                       po->destroy ? 0 : refresh, cancel);
 	if (rc < 0)
 		return rc;
+	if (refresh && !po->destroy && po->keys_dir)
+		bar_agents_check(snap, po->keys_dir, st);
 	rc = bar_plan_make(out, po->destroy ? NULL : &ds, snap, po);
 	bar_snapshot_free(snap);
 	bar_desired_set_clear(&ds);
