@@ -3,7 +3,10 @@
  * platform answer: errors, tokens, long-running operation status, list
  * pages, and the observation of each resource type (status mapping, the
  * observed attrs, tags).  They take untrusted text and never trust its
- * shape; fuzz_azure (tests/fuzz/fuzz_azure.c) runs each of them.
+ * shape; fuzz_azure (tests/fuzz/fuzz_azure.c) runs each of them.  Pages and
+ * resources are read in place in the kit's JSON documents (a node of one
+ * may be AZ_JV_NONE or of any type); the small answers (errors, tokens,
+ * operations) with jansson.
  */
 #include "az.h"
 
@@ -26,11 +29,41 @@ static const char *jstr(json_t *o, const char *k)
 	return s ? s : "";
 }
 
-static json_t *jpath(json_t *o, const char *a, const char *b)
+/* Member k of object r (AZ_JV_NONE when r is not an object or lacks k). */
+static az_jv get(az_jv r, const char *k)
 {
-	json_t *x = json_object_get(o, a);
+	return (az_jv){r.d, bar_kit_jget(r.d, r.n, k)};
+}
 
-	return b ? json_object_get(x, b) : x;
+/* Element i of array r. */
+static az_jv elem(az_jv r, size_t i)
+{
+	return (az_jv){r.d, bar_kit_jat(r.d, r.n, i)};
+}
+
+/* The string at r, or "" (sv) / NULL (sn). */
+static const char *sv(az_jv r) { return bar_kit_jsv(r.d, r.n); }
+
+static const char *sn(az_jv r) { return bar_kit_jstr(r.d, r.n); }
+
+/* The string member k of object r, or "". */
+static const char *str(az_jv r, const char *k) { return sv(get(r, k)); }
+
+/*
+ * The first element of r when r is of `type` (BAR_KIT_JARRAY: its
+ * elements; BAR_KIT_JOBJECT: its members' values), else AZ_JV_NONE; after()
+ * steps to the following one.  The type is checked because the reader
+ * iterates either kind, where jansson's foreach of the one kind skips the
+ * other.
+ */
+static az_jv first(az_jv r, int type)
+{
+	return (az_jv){r.d, bar_kit_jtype(r.d, r.n) == type ? bar_kit_jfirst(r.d, r.n) : -1};
+}
+
+static az_jv after(az_jv r, az_jv v)
+{
+	return (az_jv){r.d, bar_kit_jnext(r.d, r.n, v.n)};
 }
 
 void az_parse_error(const char *body, size_t len, long status, char *code, size_t csize,
@@ -155,20 +188,25 @@ done:
 	return rc;
 }
 
-int az_parse_page(const char *body, size_t len, json_t **items, char *next, size_t nsize)
+int az_parse_page_doc(bar_kit_jdoc **out, int *items, char *next, size_t nsize,
+                      const char *body, size_t len)
 {
-	json_t *j = json_loadb(body, len, 0, NULL), *v;
+	bar_kit_jdoc *d = NULL;
+	az_jv page, v;
 	const char *n;
 
-	v = json_object_get(j, "value");
-	if (!json_is_array(j) && !json_is_array(v)) {
-		json_decref(j);
+	if (bar_kit_jparse(&d, body ? body : "", len, NULL, 0) < 0)
+		return -1;
+	page = (az_jv){d, 0};
+	v = get(page, "value");
+	if (bar_kit_jtype(d, 0) != BAR_KIT_JARRAY && bar_kit_jtype(d, v.n) != BAR_KIT_JARRAY) {
+		bar_kit_jfree(d);
 		return -1;
 	}
-	n = jstr(j, "nextLink");
+	n = str(page, "nextLink");
 	copy(next, nsize, strlen(n) < nsize ? n : "");
-	*items = json_incref(json_is_array(j) ? j : v); /* image versions come bare */
-	json_decref(j);
+	*items = bar_kit_jtype(d, 0) == BAR_KIT_JARRAY ? 0 : v.n; /* image versions come bare */
+	*out = d;
 	return 0;
 }
 
@@ -226,29 +264,30 @@ static char *name_decode(const char *k)
 	return out;
 }
 
-static json_t *tags_pick(json_t *arm, int labels)
+/* The host's tags (labels 0) or a VM's labels (1) of ARM's tags object. */
+static json_t *tags_pick(az_jv arm, int labels)
 {
-	json_t *out = json_object(), *v;
-	const char *k;
+	json_t *out = json_object();
 	size_t pl = strlen(AZ_LABEL_PREFIX);
 
-	json_object_foreach(arm, k, v) {
+	for (az_jv v = first(arm, BAR_KIT_JOBJECT); v.n >= 0; v = after(arm, v)) {
+		const char *k = bar_kit_jkey(v.d, v.n);
 		int is_label = strncmp(k, AZ_LABEL_PREFIX, pl) == 0;
 		char *name;
 
-		if (!json_is_string(v) || is_label != labels)
+		if (!sn(v) || is_label != labels)
 			continue;
 		name = name_decode(labels ? k + pl : k);
 		if (name)
-			json_object_set(out, name, v);
+			json_object_set_new(out, name, json_stringn(sn(v), bar_kit_jlen(v.d, v.n)));
 		free(name);
 	}
 	return out;
 }
 
-json_t *az_tags_decode(json_t *arm_tags) { return tags_pick(arm_tags, 0); }
+json_t *az_tags_decode_doc(az_jv arm_tags) { return tags_pick(arm_tags, 0); }
 
-json_t *az_labels_of(json_t *arm_tags) { return tags_pick(arm_tags, 1); }
+json_t *az_labels_of_doc(az_jv arm_tags) { return tags_pick(arm_tags, 1); }
 
 json_t *az_tags_encode(json_t *tags, json_t *labels)
 {
@@ -282,9 +321,9 @@ const char *az_status_of(const char *p)
 	return "Creating"; /* Updating, Creating, Accepted, Provisioning ... */
 }
 
-static int obs_begin(az_obs *o, json_t *r, const char *provisioning)
+static int obs_begin(az_obs *o, az_jv r, const char *provisioning)
 {
-	const char *id = jstr(r, "id"), *name = jstr(r, "name");
+	const char *id = str(r, "id"), *name = str(r, "name");
 	json_t *tags;
 
 	memset(o, 0, sizeof(*o));
@@ -293,7 +332,7 @@ static int obs_begin(az_obs *o, json_t *r, const char *provisioning)
 	copy(o->system_id, sizeof(o->system_id), id);
 	copy(o->name, sizeof(o->name), name);
 	copy(o->status, sizeof(o->status), az_status_of(provisioning));
-	tags = az_tags_decode(json_object_get(r, "tags"));
+	tags = tags_pick(get(r, "tags"), 0);
 	o->tags = json_dumps(tags, AZ_JSON_FLAGS);
 	json_decref(tags);
 	return o->tags ? 0 : -1;
@@ -319,11 +358,11 @@ static void barista_name(az_obs *o)
 		o->name[n - 9] = '\0';
 }
 
-int az_obs_vnet(az_obs *o, json_t *r)
+int az_obs_vnet_doc(az_obs *o, az_jv r)
 {
-	json_t *p = json_object_get(r, "properties"), *subs = json_array(), *s;
-	const char *ps = jstr(p, "provisioningState");
-	size_t i;
+	az_jv p = get(r, "properties"), subnets = get(p, "subnets");
+	json_t *subs = json_array();
+	const char *ps = str(p, "provisioningState");
 
 	if (obs_begin(o, r, ps) < 0) {
 		json_decref(subs);
@@ -331,16 +370,15 @@ int az_obs_vnet(az_obs *o, json_t *r)
 		return -1;
 	}
 	barista_name(o);
-	json_array_foreach(json_object_get(p, "subnets"), i, s) {
-		json_t *sp = json_object_get(s, "properties");
+	for (az_jv s = first(subnets, BAR_KIT_JARRAY); s.n >= 0; s = after(subnets, s)) {
+		az_jv sp = get(s, "properties");
 
-		json_array_append_new(subs, json_pack("{s:s,s:s,s:s}", "name", jstr(s, "name"), "cidr",
-		                                      jstr(sp, "addressPrefix"), "id", jstr(s, "id")));
+		json_array_append_new(subs, json_pack("{s:s,s:s,s:s}", "name", str(s, "name"), "cidr",
+		                                      str(sp, "addressPrefix"), "id", str(s, "id")));
 	}
 	return obs_end(o, json_pack("{s:s?,s:s,s:s,s:o}", "cidr",
-	                            json_string_value(json_array_get(
-	                                jpath(p, "addressSpace", "addressPrefixes"), 0)),
-	                            "location", jstr(r, "location"), "nativeStatus", ps, "subnets",
+	                            sn(elem(get(get(p, "addressSpace"), "addressPrefixes"), 0)),
+	                            "location", str(r, "location"), "nativeStatus", ps, "subnets",
 	                            subs));
 }
 
@@ -367,27 +405,27 @@ static int rule_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static json_t *rules_of(json_t *rules, const char *direction)
+static json_t *rules_of(az_jv rules, const char *direction)
 {
-	json_t *out = json_array(), *r, *v[256];
+	json_t *out = json_array(), *v[256];
 	size_t i, n = 0;
 
-	json_array_foreach(rules, i, r) {
-		json_t *p = json_object_get(r, "properties");
-		const char *proto = jstr(p, "protocol"), *lp;
+	for (az_jv r = first(rules, BAR_KIT_JARRAY); r.n >= 0; r = after(rules, r)) {
+		az_jv p = get(r, "properties");
+		const char *proto = str(p, "protocol"), *lp;
 		json_int_t from, to;
 
-		if (strcmp(jstr(p, "direction"), direction) != 0 ||
-		    strcmp(jstr(p, "access"), "Allow") != 0 || n == 256)
+		if (strcmp(str(p, "direction"), direction) != 0 ||
+		    strcmp(str(p, "access"), "Allow") != 0 || n == 256)
 			continue;
 		lp = strcmp(proto, "Tcp") == 0 ? "tcp" : strcmp(proto, "Udp") == 0 ? "udp"
 		     : strcmp(proto, "Icmp") == 0 ? "icmp" : "all";
-		ports_of(jstr(p, "destinationPortRange"), lp, &from, &to);
+		ports_of(str(p, "destinationPortRange"), lp, &from, &to);
 		v[n++] = json_pack("{s:s,s:I,s:I,s:s,s:I}", "protocol", lp, "fromPort", from, "toPort",
 		                   to, "cidr",
-		                   jstr(p, strcmp(direction, "Inbound") == 0 ? "sourceAddressPrefix"
-		                                                             : "destinationAddressPrefix"),
-		                   "_p", json_integer_value(json_object_get(p, "priority")));
+		                   str(p, strcmp(direction, "Inbound") == 0 ? "sourceAddressPrefix"
+		                                                            : "destinationAddressPrefix"),
+		                   "_p", bar_kit_jint(p.d, get(p, "priority").n));
 	}
 	qsort(v, n, sizeof(v[0]), rule_cmp);
 	for (i = 0; i < n; i++) {
@@ -397,10 +435,10 @@ static json_t *rules_of(json_t *rules, const char *direction)
 	return out;
 }
 
-int az_obs_nsg(az_obs *o, json_t *r)
+int az_obs_nsg_doc(az_obs *o, az_jv r)
 {
-	json_t *p = json_object_get(r, "properties"), *rules = json_object_get(p, "securityRules");
-	const char *ps = jstr(p, "provisioningState");
+	az_jv p = get(r, "properties"), rules = get(p, "securityRules");
+	const char *ps = str(p, "provisioningState");
 
 	if (obs_begin(o, r, ps) < 0) {
 		az_obs_clear(o);
@@ -409,30 +447,29 @@ int az_obs_nsg(az_obs *o, json_t *r)
 	barista_name(o);
 	return obs_end(o, json_pack("{s:o,s:o,s:s,s:s}", "ingress", rules_of(rules, "Inbound"),
 	                            "egress", rules_of(rules, "Outbound"), "location",
-	                            jstr(r, "location"), "nativeStatus", ps[0] ? ps : "Succeeded"));
+	                            str(r, "location"), "nativeStatus", ps[0] ? ps : "Succeeded"));
 }
 
-int az_obs_sshkey(az_obs *o, json_t *r)
+int az_obs_sshkey_doc(az_obs *o, az_jv r)
 {
-	json_t *p = json_object_get(r, "properties");
+	az_jv p = get(r, "properties");
 
 	if (obs_begin(o, r, "Succeeded") < 0) {
 		az_obs_clear(o);
 		return -1;
 	}
 	barista_name(o);
-	return obs_end(o, json_pack("{s:s,s:s,s:s}", "publicKey", jstr(p, "publicKey"), "location",
-	                            jstr(r, "location"), "nativeStatus", "Succeeded"));
+	return obs_end(o, json_pack("{s:s,s:s,s:s}", "publicKey", str(p, "publicKey"), "location",
+	                            str(r, "location"), "nativeStatus", "Succeeded"));
 }
 
 /* The instance view's "PowerState/..." code, or "". */
-static const char *power_of(json_t *vm)
+static const char *power_of(az_jv vm)
 {
-	json_t *st = jpath(json_object_get(vm, "properties"), "instanceView", "statuses"), *s;
-	size_t i;
+	az_jv st = get(get(get(vm, "properties"), "instanceView"), "statuses");
 
-	json_array_foreach(st, i, s) {
-		const char *c = jstr(s, "code");
+	for (az_jv s = first(st, BAR_KIT_JARRAY); s.n >= 0; s = after(st, s)) {
+		const char *c = str(s, "code");
 
 		if (strncmp(c, "PowerState/", 11) == 0)
 			return c;
@@ -472,10 +509,12 @@ static const char *vm_status(const char *prov, const char *power, const char *op
 	return "Undefined";
 }
 
-int az_obs_vm(az_obs *o, json_t *vm, json_t *nic, json_t *pip, const char *op)
+int az_obs_vm_doc(az_obs *o, az_jv vm, az_jv nic, az_jv pip, const char *op)
 {
-	json_t *p = json_object_get(vm, "properties"), *img, *labels;
-	const char *prov = jstr(p, "provisioningState"), *power = power_of(vm), *ver;
+	az_jv p = get(vm, "properties"), img = get(get(p, "storageProfile"), "imageReference");
+	az_jv ipc = get(elem(get(get(nic, "properties"), "ipConfigurations"), 0), "properties");
+	const char *prov = str(p, "provisioningState"), *power = power_of(vm), *ver;
+	const char *zone = sn(elem(get(vm, "zones"), 0));
 	char image[600], native[80];
 
 	if (obs_begin(o, vm, NULL) < 0) {
@@ -484,25 +523,27 @@ int az_obs_vm(az_obs *o, json_t *vm, json_t *nic, json_t *pip, const char *op)
 	}
 	barista_name(o);
 	copy(o->status, sizeof(o->status), vm_status(prov, power, op));
-	img = jpath(p, "storageProfile", "imageReference");
-	ver = jstr(img, "exactVersion")[0] ? jstr(img, "exactVersion") : jstr(img, "version");
-	snprintf(image, sizeof(image), "%.140s:%.140s:%.140s:%.140s", jstr(img, "publisher"),
-	         jstr(img, "offer"), jstr(img, "sku"), ver);
+	ver = str(img, "exactVersion")[0] ? str(img, "exactVersion") : str(img, "version");
+	snprintf(image, sizeof(image), "%.140s:%.140s:%.140s:%.140s", str(img, "publisher"),
+	         str(img, "offer"), str(img, "sku"), ver);
 	snprintf(native, sizeof(native), "%.70s", power[0] ? power : prov);
-	labels = az_labels_of(json_object_get(vm, "tags"));
 	return obs_end(
 	    o, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "imageId", image, "specId",
-	                 jstr(jpath(p, "hardwareProfile", NULL), "vmSize"), "zone",
-	                 json_string_value(json_array_get(json_object_get(vm, "zones"), 0))
-	                     ? json_string_value(json_array_get(json_object_get(vm, "zones"), 0))
-	                     : "",
-	                 "privateIp",
-	                 jstr(json_object_get(json_array_get(jpath(json_object_get(nic, "properties"),
-	                                                           "ipConfigurations", NULL),
-	                                                     0),
-	                                      "properties"),
-	                      "privateIPAddress"),
-	                 "publicIp", jstr(json_object_get(pip, "properties"), "ipAddress"),
-	                 "location", jstr(vm, "location"), "nativeStatus", native, "labels",
-	                 labels));
+	                 str(get(p, "hardwareProfile"), "vmSize"), "zone", zone ? zone : "",
+	                 "privateIp", str(ipc, "privateIPAddress"), "publicIp",
+	                 str(get(pip, "properties"), "ipAddress"), "location", str(vm, "location"),
+	                 "nativeStatus", native, "labels", tags_pick(get(vm, "tags"), 1)));
+}
+
+const char *az_vm_nic_id(az_jv vm)
+{
+	return str(elem(get(get(get(vm, "properties"), "networkProfile"), "networkInterfaces"), 0),
+	           "id");
+}
+
+const char *az_nic_pip_id(az_jv nic)
+{
+	az_jv ipc = elem(get(get(nic, "properties"), "ipConfigurations"), 0);
+
+	return str(get(get(ipc, "properties"), "publicIPAddress"), "id");
 }

@@ -16,7 +16,8 @@
  * resource.  ARM's long-running operations (201/202 with
  * Azure-AsyncOperation) become the host's operation tokens, followed by
  * poll().  Requests go through the kit's HTTP client with a bearer token of
- * the client-credentials grant, cached per session.
+ * the client-credentials grant, cached per session; answers are read in
+ * place with the kit's JSON reader (az.h), list pages included.
  */
 #include "az.h"
 #include "barista_provider.h"
@@ -288,14 +289,17 @@ static int url_ours(az_sess *s, const char *url)
 	return strncmp(url, s->endpoint, n) == 0 && url[n] == '/' && !strpbrk(url, " \r\n");
 }
 
-static json_t *body_of(const bar_kit_http_resp *r)
+/* The answer parsed by the kit's reader (kit_json.h): 0 with *out, -1 when
+ * it is not JSON. */
+static int doc_of(bar_kit_jdoc **out, const bar_kit_http_resp *r)
 {
-	return json_loadb(r->body ? r->body : "", r->body_len, 0, NULL);
+	return bar_kit_jparse(out, r->body ? r->body : "", r->body_len, NULL, 0);
 }
 
-/* GET a resource by path; *out a new reference.  404 -> BAR_ENOTFOUND. */
-static int arm_get(az_ctx *x, const char *path, const char *api, const char *extra,
-                   const char *operation, json_t **out, bar_kit_err *e)
+/* GET a resource by path; *out its answer (bar_kit_jfree).  404 ->
+ * BAR_ENOTFOUND. */
+static int arm_get_doc(az_ctx *x, const char *path, const char *api, const char *extra,
+                       const char *operation, bar_kit_jdoc **out, bar_kit_err *e)
 {
 	char url[1600];
 	bar_kit_http_resp r;
@@ -303,10 +307,24 @@ static int arm_get(az_ctx *x, const char *path, const char *api, const char *ext
 
 	url_of(url, sizeof(url), x->s, path, api, extra);
 	rc = arm_do(x, "GET", url, NULL, operation, path, &r, e);
-	if (rc == BAR_OK && !(*out = body_of(&r)))
+	if (rc == BAR_OK && doc_of(out, &r) < 0)
 		rc = bar_kit_fail(e, BAR_EFAIL, "InvalidResponse", "%s: the answer is not JSON",
 		                  operation);
 	bar_kit_http_resp_clear(&r);
+	return rc;
+}
+
+/* The same as a jansson value (a new reference), for the small answers
+ * read whole: lookups, check(), catalog(). */
+static int arm_get(az_ctx *x, const char *path, const char *api, const char *extra,
+                   const char *operation, json_t **out, bar_kit_err *e)
+{
+	bar_kit_jdoc *d = NULL;
+	int rc = arm_get_doc(x, path, api, extra, operation, &d, e);
+
+	if (rc == BAR_OK && !(*out = bar_kit_jjson(d, 0)))
+		rc = bar_kit_fail(e, BAR_EFAIL, "OutOfMemory", "%s: out of memory", operation);
+	bar_kit_jfree(d);
 	return rc;
 }
 
@@ -386,9 +404,11 @@ static int op_wait(az_ctx *x, const char *url, const char *what)
 	}
 }
 
-/* PUT (or PATCH) a resource; *out its answer (new ref), opurl the operation. */
+/* PUT (or PATCH) a resource; *out its answer ({} when it is not JSON;
+ * bar_kit_jfree) unless out is NULL, opurl the operation. */
 static int arm_put(az_ctx *x, const char *method, const char *path, const char *api,
-                   json_t *body, const char *operation, json_t **out, char *opurl, size_t osize)
+                   json_t *body, const char *operation, bar_kit_jdoc **out, char *opurl,
+                   size_t osize)
 {
 	char url[1600];
 	bar_kit_http_resp r;
@@ -398,9 +418,8 @@ static int arm_put(az_ctx *x, const char *method, const char *path, const char *
 	rc = arm_do(x, method, url, body, operation, path, &r, &x->err);
 	if (rc == BAR_OK) {
 		op_url(x, &r, opurl, osize);
-		*out = body_of(&r);
-		if (!*out)
-			*out = json_object();
+		if (out && doc_of(out, &r) < 0 && bar_kit_jparse(out, "{}", 2, NULL, 0) < 0)
+			rc = fail(x, BAR_EFAIL, "OutOfMemory", "%s: out of memory", operation);
 	}
 	bar_kit_http_resp_clear(&r);
 	return rc;
@@ -409,7 +428,7 @@ static int arm_put(az_ctx *x, const char *method, const char *path, const char *
 static int ensure_rg(az_ctx *x)
 {
 	char path[300];
-	json_t *body, *ans = NULL;
+	json_t *body;
 	char opurl[1100];
 	int ready, rc;
 
@@ -421,10 +440,9 @@ static int ensure_rg(az_ctx *x)
 	snprintf(path, sizeof(path), "/subscriptions/%s/resourcegroups/%s", x->s->sub, x->s->rg);
 	body = json_pack("{s:s,s:{s:s}}", "location", x->call->region, "tags", "barista:managed",
 	                 "true");
-	rc = arm_put(x, "PUT", path, AZ_API_RESOURCES, body, "ResourceGroups_CreateOrUpdate", &ans,
+	rc = arm_put(x, "PUT", path, AZ_API_RESOURCES, body, "ResourceGroups_CreateOrUpdate", NULL,
 	             opurl, sizeof(opurl));
 	json_decref(body);
-	json_decref(ans);
 	if (rc == BAR_OK) {
 		pthread_mutex_lock(&x->s->mu);
 		x->s->rg_ready = 1;
@@ -446,14 +464,14 @@ static int emit_obs(az_ctx *x, az_obs *o, const char *name)
 	return BAR_OK;
 }
 
-/* What a resource looks like with the input's name and (for lookups) tags. */
-static int observe(az_ctx *x, const char *type, json_t *r, json_t *nic, json_t *pip,
-                   const char *op, az_obs *o)
+/* What the resource r (nic and pip for a VM) looks like to the host. */
+static int observe(az_ctx *x, const char *type, az_jv r, az_jv nic, az_jv pip, const char *op,
+                   az_obs *o)
 {
-	int rc = strcmp(type, "vnet") == 0            ? az_obs_vnet(o, r)
-	         : strcmp(type, "securitygroup") == 0 ? az_obs_nsg(o, r)
-	         : strcmp(type, "sshkey") == 0        ? az_obs_sshkey(o, r)
-	                                              : az_obs_vm(o, r, nic, pip, op);
+	int rc = strcmp(type, "vnet") == 0            ? az_obs_vnet_doc(o, r)
+	         : strcmp(type, "securitygroup") == 0 ? az_obs_nsg_doc(o, r)
+	         : strcmp(type, "sshkey") == 0        ? az_obs_sshkey_doc(o, r)
+	                                              : az_obs_vm_doc(o, r, nic, pip, op);
 
 	if (rc < 0)
 		return fail(x, BAR_EFAIL, "InvalidResponse", "ARM answered a %s without id or name",
@@ -493,49 +511,40 @@ static const char *opname(const char *type, const char *verb)
 	return "?";
 }
 
-/* A VM's NIC and public IP, as far as they exist (new refs or NULL). */
-static void vm_parts(az_ctx *x, json_t *vm, json_t **nic, json_t **pip)
+/* A VM's NIC and public IP, as far as they exist (documents, or NULL). */
+static void vm_parts(az_ctx *x, az_jv vm, bar_kit_jdoc **nic, bar_kit_jdoc **pip)
 {
-	json_t *ref = json_array_get(
-	    json_object_get(json_object_get(json_object_get(vm, "properties"), "networkProfile"),
-	                    "networkInterfaces"),
-	    0);
-	const char *nid = jstr(ref, "id"), *pid;
+	const char *nid = az_vm_nic_id(vm), *pid;
 	bar_kit_err scratch = {0};
 
 	*nic = *pip = NULL;
 	if (!id_ok(nid, "/providers/Microsoft.Network/networkInterfaces/") ||
-	    arm_get(x, nid, AZ_API_NETWORK, NULL, "NetworkInterfaces_Get", nic, &scratch) != BAR_OK)
+	    arm_get_doc(x, nid, AZ_API_NETWORK, NULL, "NetworkInterfaces_Get", nic, &scratch) !=
+	        BAR_OK)
 		return;
-	pid = jstr(json_object_get(
-	               json_object_get(json_array_get(json_object_get(json_object_get(*nic, "properties"),
-	                                                              "ipConfigurations"),
-	                                              0),
-	                               "properties"),
-	               "publicIPAddress"),
-	           "id");
+	pid = az_nic_pip_id(az_root(*nic));
 	if (id_ok(pid, "/providers/Microsoft.Network/publicIPAddresses/"))
-		arm_get(x, pid, AZ_API_NETWORK, NULL, "PublicIPAddresses_Get", pip, &scratch);
+		arm_get_doc(x, pid, AZ_API_NETWORK, NULL, "PublicIPAddresses_Get", pip, &scratch);
 }
 
 /* GET and observe a resource by id. */
 static int read_id(az_ctx *x, const char *type, const char *id, const char *op, az_obs *o)
 {
-	json_t *r = NULL, *nic = NULL, *pip = NULL;
+	bar_kit_jdoc *r = NULL, *nic = NULL, *pip = NULL;
 	int vm = strcmp(type, "vm") == 0, rc;
 
 	if (!id_ok(id, kind_of(type)))
 		return fail(x, BAR_ENOTFOUND, "ResourceNotFound", "%s is not a %s of this driver", id,
 		            type);
-	rc = arm_get(x, id, api_of(type), vm ? "$expand=instanceView" : NULL, opname(type, "get"),
-	             &r, &x->err);
+	rc = arm_get_doc(x, id, api_of(type), vm ? "$expand=instanceView" : NULL,
+	                 opname(type, "get"), &r, &x->err);
 	if (rc == BAR_OK && vm)
-		vm_parts(x, r, &nic, &pip);
+		vm_parts(x, az_root(r), &nic, &pip);
 	if (rc == BAR_OK)
-		rc = observe(x, type, r, nic, pip, op, o);
-	json_decref(r);
-	json_decref(nic);
-	json_decref(pip);
+		rc = observe(x, type, az_root(r), az_root(nic), az_root(pip), op, o);
+	bar_kit_jfree(r);
+	bar_kit_jfree(nic);
+	bar_kit_jfree(pip);
 	return rc;
 }
 
@@ -667,7 +676,9 @@ static int key_generate(az_ctx *x, const char *path)
 	         AZ_API_COMPUTE);
 	rc = arm_do(x, "POST", url, NULL, "SshPublicKeys_GenerateKeyPair", path, &r, &x->err);
 	if (rc == BAR_OK) {
-		b = body_of(&r);
+		/* jansson, not the kit's reader: that one unescapes in place and
+		 * would keep the escaped tail of the key past what the wipe covers */
+		b = json_loadb(r.body ? r.body : "", r.body_len, 0, NULL);
 		pk = json_object_get(b, "privateKey");
 		if (!json_is_string(pk))
 			rc = fail(x, BAR_EFAIL, "InvalidResponse", "generateKeyPair gave no private key");
@@ -692,7 +703,8 @@ static int create_simple(az_ctx *x, az_obs *o)
 {
 	const char *type = x->type;
 	char name[80], path[400], opurl[1100], why[200] = "";
-	json_t *tags = tags_of(x, NULL), *body = NULL, *ans = NULL;
+	json_t *tags = tags_of(x, NULL), *body = NULL;
+	bar_kit_jdoc *ans = NULL;
 	int key = strcmp(type, "sshkey") == 0, rc;
 
 	arm_name(name, sizeof(name), jstr(x->in, "name"), x->call->idempotency_key);
@@ -735,13 +747,13 @@ static int create_simple(az_ctx *x, az_obs *o)
 			del_path(x, path, AZ_API_COMPUTE, "SshPublicKeys_Delete", u2, sizeof(u2), &scratch);
 			goto done;
 		}
-		json_decref(ans);
+		bar_kit_jfree(ans);
 		ans = NULL;
-		rc = arm_get(x, path, AZ_API_COMPUTE, NULL, "SshPublicKeys_Get", &ans, &x->err);
+		rc = arm_get_doc(x, path, AZ_API_COMPUTE, NULL, "SshPublicKeys_Get", &ans, &x->err);
 		if (rc != BAR_OK)
 			goto done;
 	}
-	rc = observe(x, type, ans, NULL, NULL, NULL, o);
+	rc = observe(x, type, az_root(ans), AZ_JV_NONE, AZ_JV_NONE, NULL, o);
 	if (rc == BAR_OK && opurl[0]) {
 		char token[1200];
 
@@ -759,7 +771,7 @@ static int create_simple(az_ctx *x, az_obs *o)
 done:
 	json_decref(tags);
 	json_decref(body);
-	json_decref(ans);
+	bar_kit_jfree(ans);
 	return rc;
 }
 
@@ -941,7 +953,7 @@ static const char *ref_id(json_t *refs, const char *role)
 static int create_vm(az_ctx *x, az_obs *o)
 {
 	json_t *a = attrs_of(x), *refs = json_object_get(x->in, "refs"), *labels, *tags = NULL;
-	json_t *body = NULL, *ans = NULL;
+	json_t *body = NULL;
 	char name[80], host[80], vmpath[400], nicpath[400], pippath[400], subnet[900], opurl[1100];
 	char img[4][128];
 	const char *vnet = ref_id(refs, "vnet"), *sg = ref_id(refs, "securityGroups");
@@ -993,15 +1005,13 @@ static int create_vm(az_ctx *x, az_obs *o)
 	if (*x->call->zone)
 		json_object_set_new(body, "zones", json_pack("[s]", x->call->zone));
 	rc = arm_put(x, "PUT", pippath, AZ_API_NETWORK, body, "PublicIPAddresses_CreateOrUpdate",
-	             &ans, opurl, sizeof(opurl));
+	             NULL, opurl, sizeof(opurl));
 	if (rc != BAR_OK)
 		goto done;
 	made = 1;
 	if (opurl[0] && (rc = op_wait(x, opurl, "public IP create")) != BAR_OK)
 		goto done;
 	json_decref(body);
-	json_decref(ans);
-	ans = NULL;
 	body = json_pack("{s:s,s:O,s:{s:[{s:s,s:{s:{s:s},s:s,s:{s:s,s:{s:s}}}}]}}", "location",
 	                 x->call->region, "tags", tags, "properties", "ipConfigurations", "name",
 	                 "ipconfig1", "properties", "subnet", "id", subnet,
@@ -1011,14 +1021,12 @@ static int create_vm(az_ctx *x, az_obs *o)
 		json_object_set_new(json_object_get(body, "properties"), "networkSecurityGroup",
 		                    json_pack("{s:s}", "id", sg));
 	rc = arm_put(x, "PUT", nicpath, AZ_API_NETWORK, body, "NetworkInterfaces_CreateOrUpdate",
-	             &ans, opurl, sizeof(opurl));
+	             NULL, opurl, sizeof(opurl));
 	if (rc != BAR_OK)
 		goto done;
 	if (opurl[0] && (rc = op_wait(x, opurl, "network interface create")) != BAR_OK)
 		goto done;
 	json_decref(body);
-	json_decref(ans);
-	ans = NULL;
 
 	/* the VM: its create is the long-running operation the host follows */
 	body = json_pack(
@@ -1042,7 +1050,7 @@ static int create_vm(az_ctx *x, az_obs *o)
 	}
 	if (*x->call->zone)
 		json_object_set_new(body, "zones", json_pack("[s]", x->call->zone));
-	rc = arm_put(x, "PUT", vmpath, AZ_API_COMPUTE, body, "VirtualMachines_CreateOrUpdate", &ans,
+	rc = arm_put(x, "PUT", vmpath, AZ_API_COMPUTE, body, "VirtualMachines_CreateOrUpdate", NULL,
 	             opurl, sizeof(opurl));
 	if (rc != BAR_OK)
 		goto done;
@@ -1078,7 +1086,6 @@ done:
 	}
 	json_decref(tags);
 	json_decref(body);
-	json_decref(ans);
 	return rc;
 }
 
@@ -1134,7 +1141,7 @@ static int az_update(bar_provider *p, bar_call *call, const char *type, const ch
 {
 	az_ctx x;
 	az_obs o = {0};
-	json_t *body = NULL, *ans = NULL, *tags = NULL;
+	json_t *body = NULL, *tags = NULL;
 	char opurl[1100], why[200] = "";
 	const char *id;
 	int rc = begin(&x, p, call, type, input, 1, out);
@@ -1153,7 +1160,7 @@ static int az_update(bar_provider *p, bar_call *call, const char *type, const ch
 			rc = fail(&x, BAR_EINVALID, "InvalidInput", "%s", why[0] ? why : "bad tags");
 			goto done;
 		}
-		rc = arm_put(&x, "PUT", id, AZ_API_NETWORK, body, opname(type, "put"), &ans, opurl,
+		rc = arm_put(&x, "PUT", id, AZ_API_NETWORK, body, opname(type, "put"), NULL, opurl,
 		             sizeof(opurl));
 	} else if (strcmp(type, "vm") == 0) {
 		json_t *labels = json_object_get(attrs_of(&x), "labels");
@@ -1164,7 +1171,7 @@ static int az_update(bar_provider *p, bar_call *call, const char *type, const ch
 		}
 		tags = tags_of(&x, json_is_object(labels) ? labels : NULL);
 		body = json_pack("{s:o}", "tags", tags ? json_incref(tags) : json_object());
-		rc = arm_put(&x, "PATCH", id, AZ_API_COMPUTE, body, "VirtualMachines_Update", &ans,
+		rc = arm_put(&x, "PATCH", id, AZ_API_COMPUTE, body, "VirtualMachines_Update", NULL,
 		             opurl, sizeof(opurl));
 	} else {
 		rc = fail(&x, BAR_ENOTSUP, "NotUpdatable", "a %s changes only by replacement", type);
@@ -1179,7 +1186,6 @@ static int az_update(bar_provider *p, bar_call *call, const char *type, const ch
 done:
 	json_decref(tags);
 	json_decref(body);
-	json_decref(ans);
 	az_obs_clear(&o);
 	return finish(&x, rc);
 }
@@ -1363,21 +1369,56 @@ done:
 	return finish(&x, rc);
 }
 
-/* Observations of one list: follow nextLink, keep what carries
- * barista:address in the call's region.  *all the items (new ref). */
+/* The pages of one list, parsed and kept until their items are observed
+ * (a VM's NIC and public IP come in lists of their own). */
+typedef struct az_pages {
+	bar_kit_jdoc **doc;
+	int *items; /* each page's array of resources */
+	size_t n;
+} az_pages;
+
+static void pages_free(az_pages *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		bar_kit_jfree(p->doc[i]);
+	free(p->doc);
+	free(p->items);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Keep a page (its document is the list's from here on); -1 out of memory. */
+static int pages_add(az_pages *p, bar_kit_jdoc *d, int items)
+{
+	bar_kit_jdoc **nd = realloc(p->doc, (p->n + 1) * sizeof(*nd));
+	int *ni = nd ? realloc(p->items, (p->n + 1) * sizeof(*ni)) : NULL;
+
+	if (nd)
+		p->doc = nd;
+	if (!ni) {
+		bar_kit_jfree(d);
+		return -1;
+	}
+	p->items = ni;
+	p->doc[p->n] = d;
+	p->items[p->n++] = items;
+	return 0;
+}
+
+/* One list of the resource group: every page, following nextLink, into
+ * *out (pages_free, also on failure).  A missing group is an empty list. */
 static int list_all(az_ctx *x, const char *prov, const char *type, const char *api,
-                    const char *extra, const char *operation, json_t **all)
+                    const char *extra, const char *operation, az_pages *out)
 {
 	char path[400], url[2100], next[2100];
 	int rc = BAR_OK;
 
-	*all = json_array();
 	rg_path(path, sizeof(path), x->s, prov, type, NULL);
 	url_of(url, sizeof(url), x->s, path, api, extra);
 	for (int pages = 0; url[0] && pages < 100000; pages++) {
 		bar_kit_http_resp r;
 		bar_kit_err scratch = {0};
-		json_t *items = NULL;
+		bar_kit_jdoc *d = NULL;
+		int items;
 
 		rc = arm_do(x, "GET", url, NULL, operation, NULL, &r, &scratch);
 		if (rc == BAR_ENOTFOUND && pages == 0 &&
@@ -1390,13 +1431,13 @@ static int list_all(az_ctx *x, const char *prov, const char *type, const char *a
 			bar_kit_http_resp_clear(&r);
 			return rc;
 		}
-		if (az_parse_page(r.body, r.body_len, &items, next, sizeof(next)) < 0) {
+		if (az_parse_page_doc(&d, &items, next, sizeof(next), r.body, r.body_len) < 0) {
 			bar_kit_http_resp_clear(&r);
 			return fail(x, BAR_EFAIL, "InvalidResponse", "%s: not a list page", operation);
 		}
-		json_array_extend(*all, items);
-		json_decref(items);
 		bar_kit_http_resp_clear(&r);
+		if (pages_add(out, d, items) < 0)
+			return fail(x, BAR_EFAIL, "OutOfMemory", "%s: out of memory", operation);
 		if (next[0] && !url_ours(x->s, next))
 			return fail(x, BAR_EFAIL, "InvalidResponse",
 			            "%s: a nextLink outside the endpoint", operation);
@@ -1419,39 +1460,78 @@ static int same_region(const char *a, const char *b)
 	}
 }
 
-static json_t *by_id(json_t *items)
+/* The resources of a list by id, ARM's ids being case-insensitive: an
+ * open-addressing hash of lower-cased FNV-1a; of equal ids the last one
+ * listed counts. */
+typedef struct az_index {
+	struct az_slot {
+		const char *id; /* NULL: free */
+		az_jv r;
+	} *slot;
+	size_t mask;
+} az_index;
+
+static size_t id_hash(const char *id)
 {
-	json_t *m = json_object(), *v;
-	size_t i;
+	size_t h = 2166136261u;
 
-	json_array_foreach(items, i, v) {
-		char k[1024];
-		size_t n;
-
-		snprintf(k, sizeof(k), "%s", jstr(v, "id"));
-		for (n = 0; k[n]; n++)
-			k[n] = (char)tolower((unsigned char)k[n]);
-		json_object_set(m, k, v);
-	}
-	return m;
+	for (; *id; id++)
+		h = (h ^ (unsigned char)tolower((unsigned char)*id)) * 16777619u;
+	return h;
 }
 
-static json_t *lookup_id(json_t *m, const char *id)
+/* The slot of id: where it is, or the free one where it goes. */
+static struct az_slot *index_slot(const az_index *m, const char *id)
 {
-	char k[1024];
+	size_t i = id_hash(id) & m->mask;
 
-	snprintf(k, sizeof(k), "%s", id);
-	for (size_t n = 0; k[n]; n++)
-		k[n] = (char)tolower((unsigned char)k[n]);
-	return json_object_get(m, k);
+	while (m->slot[i].id && strcasecmp(m->slot[i].id, id) != 0)
+		i = (i + 1) & m->mask;
+	return &m->slot[i];
+}
+
+/* Index every resource of the list's pages; -1 out of memory. */
+static int index_build(az_index *m, const az_pages *p)
+{
+	size_t n = 0, cap = 16;
+
+	for (size_t k = 0; k < p->n; k++)
+		n += bar_kit_jlen(p->doc[k], p->items[k]);
+	while (cap < 2 * n)
+		cap *= 2;
+	m->slot = calloc(cap, sizeof(*m->slot));
+	m->mask = cap - 1;
+	if (!m->slot)
+		return -1;
+	for (size_t k = 0; k < p->n; k++) {
+		const bar_kit_jdoc *d = p->doc[k];
+
+		for (int v = bar_kit_jfirst(d, p->items[k]); v >= 0;
+		     v = bar_kit_jnext(d, p->items[k], v)) {
+			const char *id = bar_kit_jsv(d, bar_kit_jget(d, v, "id"));
+			struct az_slot *sl = index_slot(m, id);
+
+			sl->id = id;
+			sl->r = (az_jv){d, v};
+		}
+	}
+	return 0;
+}
+
+/* The resource with that id, or AZ_JV_NONE. */
+static az_jv index_get(const az_index *m, const char *id)
+{
+	const struct az_slot *sl = m->slot ? index_slot(m, id) : NULL;
+
+	return sl && sl->id ? sl->r : AZ_JV_NONE;
 }
 
 static int az_list(bar_provider *p, bar_call *call, const char *type, bar_sink *out)
 {
 	az_ctx x;
-	json_t *items = NULL, *nics = NULL, *pips = NULL, *nmap = NULL, *pmap = NULL, *v;
+	az_pages items = {0}, nics = {0}, pips = {0};
+	az_index nmap = {0}, pmap = {0};
 	int vm, rc = begin(&x, p, call, type, NULL, 0, out);
-	size_t i;
 
 	if (rc != BAR_OK || bar_kit_type_lookup(bar_kit_cloud_types, type))
 		goto done;
@@ -1474,41 +1554,38 @@ static int az_list(bar_provider *p, bar_call *call, const char *type, bar_sink *
 		if (rc == BAR_OK)
 			rc = list_all(&x, "Microsoft.Network", "publicIPAddresses", AZ_API_NETWORK, NULL,
 			              "PublicIPAddresses_List", &pips);
-		nmap = by_id(nics);
-		pmap = by_id(pips);
+		if (rc == BAR_OK && (index_build(&nmap, &nics) < 0 || index_build(&pmap, &pips) < 0))
+			rc = fail(&x, BAR_EFAIL, "OutOfMemory", "list: out of memory");
 	}
-	json_array_foreach(items, i, v) {
-		az_obs o = {0};
-		json_t *nic = NULL, *pip = NULL;
+	for (size_t k = 0; k < items.n && rc == BAR_OK; k++) {
+		const bar_kit_jdoc *d = items.doc[k];
+		int list = items.items[k];
 
-		if (rc != BAR_OK)
-			break;
-		if (!json_is_string(json_object_get(json_object_get(v, "tags"), "barista:address")) ||
-		    !same_region(jstr(v, "location"), call->region))
-			continue;
-		if (vm) {
-			nic = lookup_id(nmap, jstr(json_array_get(json_object_get(json_object_get(json_object_get(
-			                                              v, "properties"), "networkProfile"),
-			                                                                 "networkInterfaces"),
-			                                          0),
-			                           "id"));
-			pip = lookup_id(pmap, jstr(json_object_get(json_object_get(json_array_get(json_object_get(
-			                                              json_object_get(nic, "properties"),
-			                                              "ipConfigurations"), 0), "properties"),
-			                                           "publicIPAddress"),
-			                           "id"));
+		for (int v = bar_kit_jfirst(d, list); v >= 0 && rc == BAR_OK;
+		     v = bar_kit_jnext(d, list, v)) {
+			int tags = bar_kit_jget(d, v, "tags");
+			az_jv nic = AZ_JV_NONE, pip = AZ_JV_NONE;
+			az_obs o = {0};
+
+			if (!bar_kit_jstr(d, bar_kit_jget(d, tags, "barista:address")) ||
+			    !same_region(bar_kit_jsv(d, bar_kit_jget(d, v, "location")), call->region))
+				continue;
+			if (vm) {
+				nic = index_get(&nmap, az_vm_nic_id((az_jv){d, v}));
+				pip = index_get(&pmap, az_nic_pip_id(nic));
+			}
+			rc = observe(&x, type, (az_jv){d, v}, nic, pip, NULL, &o);
+			if (rc == BAR_OK)
+				rc = emit_obs(&x, &o, NULL);
+			az_obs_clear(&o);
 		}
-		rc = observe(&x, type, v, nic, pip, NULL, &o);
-		if (rc == BAR_OK)
-			rc = emit_obs(&x, &o, NULL);
-		az_obs_clear(&o);
 	}
 done:
-	json_decref(items);
-	json_decref(nics);
-	json_decref(pips);
-	json_decref(nmap);
-	json_decref(pmap);
+	pages_free(&items);
+	pages_free(&nics);
+	pages_free(&pips);
+	free(nmap.slot);
+	free(pmap.slot);
 	return finish(&x, rc);
 }
 
