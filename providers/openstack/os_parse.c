@@ -2,6 +2,13 @@
  * os_parse.c - parsers of the OpenStack services' answers (see os_parse.h).
  * Everything here reads untrusted text: every length is bounded and every
  * member's type is checked before use.
+ *
+ * Keystone's token and Nova's servers are read with the kit's JSON reader
+ * (a token's catalogue is read again for each call of another region, a
+ * list page holds a thousand servers), the small error bodies and Neutron's
+ * objects with jansson.  What is read from a document reads as it did from
+ * jansson's tree: an array or object of the wrong type is empty, and an
+ * object's duplicate keys are seen once, with their last value (members()).
  */
 #include "os_parse.h"
 
@@ -13,10 +20,15 @@
 
 const char *const os_service_types[OS_NSVC] = {"compute", "network", "image"};
 
+/* s (NULL: "") into out[size], cut to fit. */
 static void copy(char *out, size_t size, const char *s)
 {
-	if (size)
-		snprintf(out, size, "%s", s ? s : "");
+	size_t n = s ? strnlen(s, size ? size - 1 : 0) : 0;
+
+	if (!size)
+		return;
+	memcpy(out, s ? s : "", n);
+	out[n] = '\0';
 }
 
 static const char *str(const json_t *o, const char *key)
@@ -98,38 +110,113 @@ static void trim_slash(char *s)
 		s[--n] = '\0';
 }
 
+/* ---- documents ---- */
+
+const char *os_jstr(const bar_kit_jdoc *d, int n, const char *key)
+{
+	return bar_kit_jstr(d, bar_kit_jget(d, n, key));
+}
+
+int os_jelems(const bar_kit_jdoc *d, int n)
+{
+	return bar_kit_jtype(d, n) == BAR_KIT_JARRAY ? bar_kit_jfirst(d, n) : -1;
+}
+
+typedef struct member {
+	const char *key;
+	size_t at; /* the place among the object's members where the key came first */
+	int val;   /* the value it came with last */
+} member;
+
+static int cmp_member(const void *a, const void *b)
+{
+	const member *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+/*
+ * The members of object o as jansson holds them once json_loadb has read
+ * the text: a key that comes twice is one member, at the place it came
+ * first, with the value that came last.  Sorted by key into m[cap] when
+ * they fit, else into a malloc'd array; *out is the one used (free it when
+ * it is not m).  Returns how many (0 when o is not an object), or -1
+ * without memory.  Sorting keeps a hostile object of a million keys at
+ * n log n.
+ */
+static long members(const bar_kit_jdoc *d, int o, member *m, size_t cap, member **out)
+{
+	size_t n = bar_kit_jtype(d, o) == BAR_KIT_JOBJECT ? bar_kit_jlen(d, o) : 0, i = 0, u = 0;
+
+	*out = m;
+	if (n > cap && !(*out = m = malloc(n * sizeof(*m))))
+		return -1;
+	for (int v = bar_kit_jfirst(d, o); v >= 0 && i < n; v = bar_kit_jnext(d, o, v), i++)
+		m[i] = (member){bar_kit_jkey(d, v), i, v};
+	n = i;
+	qsort(m, n, sizeof(*m), cmp_member);
+	for (i = 0; i < n; u++) {
+		size_t g = i + 1;
+
+		while (g < n && strcmp(m[g].key, m[i].key) == 0)
+			g++;
+		m[u] = (member){m[i].key, m[i].at, m[g - 1].val};
+		i = g;
+	}
+	return (long)u;
+}
+
+/* body[len] as a document, or NULL when it is not JSON (or no memory). */
+static bar_kit_jdoc *doc_of(const char *body, size_t len)
+{
+	bar_kit_jdoc *d = NULL;
+
+	if (!body || bar_kit_jparse(&d, body, len, NULL, 0) < 0)
+		return NULL;
+	return d;
+}
+
+/* The region of a catalogue endpoint: region_id, or the older region. */
+static const char *ep_region(const bar_kit_jdoc *d, int ep)
+{
+	const char *r = os_jstr(d, ep, "region_id");
+
+	return r ? r : os_jstr(d, ep, "region");
+}
+
 int os_parse_token(os_catalog *out, const char *body, size_t len, const char *region,
                    const char *iface, char *why, size_t size)
 {
-	json_t *j = json_loadb(body, len, 0, NULL), *tok, *cat, *svc, *ep;
-	size_t i, k;
+	bar_kit_jdoc *d = doc_of(body, len);
+	int tok = bar_kit_jget(d, 0, "token"), cat, svc, ep;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	tok = json_object_get(j, "token");
-	if (!json_is_object(tok)) {
+	if (bar_kit_jtype(d, tok) != BAR_KIT_JOBJECT) {
 		copy(why, size, "Keystone's answer has no token");
 		goto done;
 	}
-	out->expires_unix = os_parse_time(str(tok, "expires_at"));
+	out->expires_unix = os_parse_time(os_jstr(d, tok, "expires_at"));
 	if (out->expires_unix < 0) {
 		copy(why, size, "the token has no readable expires_at");
 		goto done;
 	}
-	copy(out->project_id, sizeof(out->project_id), str(json_object_get(tok, "project"), "id"));
-	cat = json_object_get(tok, "catalog");
-	json_array_foreach(cat, i, svc) {
-		const char *type = str(svc, "type");
-		int s;
+	copy(out->project_id, sizeof(out->project_id),
+	     os_jstr(d, bar_kit_jget(d, tok, "project"), "id"));
+	cat = bar_kit_jget(d, tok, "catalog");
+	for (svc = os_jelems(d, cat); svc >= 0; svc = bar_kit_jnext(d, cat, svc)) {
+		const char *type = os_jstr(d, svc, "type");
+		int s, eps = bar_kit_jget(d, svc, "endpoints");
 
 		for (s = 0; s < OS_NSVC; s++)
 			if (type && strcmp(type, os_service_types[s]) == 0)
 				break;
 		if (s == OS_NSVC || out->url[s][0])
 			continue;
-		json_array_foreach(json_object_get(svc, "endpoints"), k, ep) {
-			const char *r = str(ep, "region_id") ? str(ep, "region_id") : str(ep, "region");
-			const char *f = str(ep, "interface"), *u = str(ep, "url");
+		for (ep = os_jelems(d, eps); ep >= 0; ep = bar_kit_jnext(d, eps, ep)) {
+			const char *r = ep_region(d, ep);
+			const char *f = os_jstr(d, ep, "interface"), *u = os_jstr(d, ep, "url");
 
 			if (r && f && u && strcmp(r, region) == 0 && strcmp(f, iface) == 0 &&
 			    strlen(u) < OS_URL_MAX) {
@@ -141,26 +228,29 @@ int os_parse_token(os_catalog *out, const char *body, size_t len, const char *re
 	}
 	rc = 0;
 done:
-	json_decref(j);
+	bar_kit_jfree(d);
 	return rc;
 }
 
 json_t *os_parse_regions(const char *body, size_t len, const char *type)
 {
-	json_t *j = json_loadb(body, len, 0, NULL), *tok = json_object_get(j, "token"), *svc, *ep,
-	       *out;
-	size_t i, k, m;
+	bar_kit_jdoc *d = doc_of(body, len);
+	int tok = bar_kit_jget(d, 0, "token"), cat = bar_kit_jget(d, tok, "catalog"), svc, ep;
+	json_t *out;
+	size_t m;
 
-	if (!json_is_object(tok)) {
-		json_decref(j);
+	if (bar_kit_jtype(d, tok) != BAR_KIT_JOBJECT) {
+		bar_kit_jfree(d);
 		return NULL;
 	}
 	out = json_array();
-	json_array_foreach(json_object_get(tok, "catalog"), i, svc) {
-		if (!str(svc, "type") || strcmp(str(svc, "type"), type) != 0)
+	for (svc = os_jelems(d, cat); svc >= 0; svc = bar_kit_jnext(d, cat, svc)) {
+		int eps = bar_kit_jget(d, svc, "endpoints");
+
+		if (!os_jstr(d, svc, "type") || strcmp(os_jstr(d, svc, "type"), type) != 0)
 			continue;
-		json_array_foreach(json_object_get(svc, "endpoints"), k, ep) {
-			const char *r = str(ep, "region_id") ? str(ep, "region_id") : str(ep, "region");
+		for (ep = os_jelems(d, eps); ep >= 0; ep = bar_kit_jnext(d, eps, ep)) {
+			const char *r = ep_region(d, ep);
 			json_t *have;
 			int seen = 0;
 
@@ -172,7 +262,7 @@ json_t *os_parse_regions(const char *body, size_t len, const char *type)
 				json_array_append_new(out, json_string(r));
 		}
 	}
-	json_decref(j);
+	bar_kit_jfree(d);
 	return out;
 }
 
@@ -321,65 +411,123 @@ const char *os_server_status(const char *status, const char *task)
 	return "Undefined";
 }
 
-/* The first address of `type` ("fixed", "floating") in a server's addresses. */
-static const char *address_of(const json_t *server, const char *type)
+/* The first IPv4 address of `type` ("fixed", "floating") in a server's
+ * addresses (the n networks of members()), or "".  jansson went through
+ * the networks by `at`: the match in the network of the lowest one wins. */
+static const char *address_of(const bar_kit_jdoc *d, const member *net, long n,
+                              const char *type)
 {
-	const char *net;
-	json_t *list, *a;
-	size_t i;
+	const char *found = "";
+	size_t first = (size_t)-1;
 
-	json_object_foreach(json_object_get(server, "addresses"), net, list) {
-		json_array_foreach(list, i, a) {
-			const char *t = str(a, "OS-EXT-IPS:type");
-			json_int_t v = json_integer_value(json_object_get(a, "version"));
+	for (long i = 0; i < n; i++) {
+		for (int a = os_jelems(d, net[i].val); a >= 0 && net[i].at < first;
+		     a = bar_kit_jnext(d, net[i].val, a)) {
+			const char *t = os_jstr(d, a, "OS-EXT-IPS:type");
+			json_int_t v = bar_kit_jint(d, bar_kit_jget(d, a, "version"));
 
-			if (v == 4 && t && strcmp(t, type) == 0 && str(a, "addr"))
-				return str(a, "addr");
+			if (v == 4 && t && strcmp(t, type) == 0 && os_jstr(d, a, "addr")) {
+				found = os_jstr(d, a, "addr");
+				first = net[i].at;
+			}
 		}
 	}
-	return "";
+	return found;
 }
 
-int os_server_observe(os_server_obs *out, const json_t *server)
+int os_server_node(const bar_kit_jdoc *d, int n)
 {
-	const json_t *s = json_object_get(server, "server") ? json_object_get(server, "server")
-	                                                     : server;
-	const char *status = str(s, "status"), *task = str(s, "OS-EXT-STS:task_state"), *k;
-	json_t *attrs, *labels, *tags, *v, *img = json_object_get(s, "image");
+	int s = bar_kit_jget(d, n, "server");
+
+	return s >= 0 ? s : n;
+}
+
+/* Metadata "label:<k>" into labels {k: v}, the rest into tags (strings
+ * only), each in key order. */
+static int metadata_into(const bar_kit_jdoc *d, int md, json_t *labels, json_t *tags)
+{
+	member buf[32], *m;
+	long n = members(d, md, buf, sizeof(buf) / sizeof(buf[0]), &m);
+	int rc = n < 0 ? -1 : 0;
+
+	for (long i = 0; i < n; i++) {
+		const char *k = m[i].key, *v = bar_kit_jstr(d, m[i].val);
+
+		if (!v)
+			continue;
+		if (strncmp(k, "label:", 6) == 0)
+			rc |= json_object_set_new(labels, k + 6, json_string(v));
+		else
+			rc |= json_object_set_new(tags, k, json_string(v));
+	}
+	if (m != buf)
+		free(m);
+	return rc;
+}
+
+/*
+ * The compact text of an object built in key order (malloc'd), or NULL.
+ * That is what JSON_SORT_KEYS would print (jansson keeps the order of
+ * insertion) without the sort, which costs as much as the rest of an
+ * observation; tests/fuzz/fuzz_openstack.c holds the two equal.
+ */
+static char *text_of(const json_t *j)
+{
+	char buf[2048], *t;
+	size_t n = json_dumpb(j, buf, sizeof(buf), JSON_COMPACT);
+
+	if (!n || n >= sizeof(buf)) /* too big for buf (or failed): the long way */
+		return json_dumps(j, JSON_COMPACT);
+	if ((t = malloc(n + 1))) {
+		memcpy(t, buf, n);
+		t[n] = '\0';
+	}
+	return t;
+}
+
+int os_server_observe_doc(os_server_obs *out, const bar_kit_jdoc *d, int s)
+{
+	const char *status = os_jstr(d, s, "status");
+	const char *task = os_jstr(d, s, "OS-EXT-STS:task_state");
+	const char *img = os_jstr(d, bar_kit_jget(d, s, "image"), "id"), *floating;
+	const char *key = os_jstr(d, s, "key_name"), *ip4 = os_jstr(d, s, "accessIPv4");
+	const char *flavor = os_jstr(d, bar_kit_jget(d, s, "flavor"), "id");
+	const char *zone = os_jstr(d, s, "OS-EXT-AZ:availability_zone");
+	json_t *attrs = NULL, *labels, *tags;
+	member buf[8], *nets = buf;
+	long nn;
 	char native[128];
 
 	memset(out, 0, sizeof(*out));
-	if (!json_is_object(s) || !str(s, "id") || !status)
+	if (bar_kit_jtype(d, s) != BAR_KIT_JOBJECT || !os_jstr(d, s, "id") || !status)
 		return -1;
-	copy(out->id, sizeof(out->id), str(s, "id"));
-	copy(out->name, sizeof(out->name), str(s, "name"));
+	copy(out->id, sizeof(out->id), os_jstr(d, s, "id"));
+	copy(out->name, sizeof(out->name), os_jstr(d, s, "name"));
 	out->status = os_server_status(status, task);
 	labels = json_object();
 	tags = json_object();
-	json_object_foreach(json_object_get(s, "metadata"), k, v) {
-		if (!json_is_string(v))
-			continue;
-		if (strncmp(k, "label:", 6) == 0)
-			json_object_set(labels, k + 6, v);
-		else
-			json_object_set(tags, k, v);
+	nn = members(d, bar_kit_jget(d, s, "addresses"), buf, sizeof(buf) / sizeof(buf[0]), &nets);
+	if (!labels || !tags || nn < 0 ||
+	    metadata_into(d, bar_kit_jget(d, s, "metadata"), labels, tags) < 0) {
+		json_decref(labels);
+		goto done;
 	}
 	snprintf(native, sizeof(native), "%s%s%s", status, task ? "/" : "", task ? task : "");
+	floating = address_of(d, nets, nn, "floating");
+	/* in key order, for text_of */
 	attrs = json_pack("{s:s,s:s,s:o,s:s,s:s,s:s,s:s,s:s}",
-	                  "imageId", json_is_object(img) && str(img, "id") ? str(img, "id") : "",
-	                  "keyName", str(s, "key_name") ? str(s, "key_name") : "",
+	                  "imageId", img ? img : "", "keyName", key ? key : "",
 	                  "labels", labels, "nativeStatus", native,
-	                  "privateIp", address_of(s, "fixed"),
-	                  "publicIp", address_of(s, "floating")[0] ? address_of(s, "floating")
-	                              : str(s, "accessIPv4") ? str(s, "accessIPv4") : "",
-	                  "specId", str(json_object_get(s, "flavor"), "id")
-	                                ? str(json_object_get(s, "flavor"), "id") : "",
-	                  "zone", str(s, "OS-EXT-AZ:availability_zone")
-	                              ? str(s, "OS-EXT-AZ:availability_zone") : "");
+	                  "privateIp", address_of(d, nets, nn, "fixed"),
+	                  "publicIp", *floating ? floating : ip4 ? ip4 : "",
+	                  "specId", flavor ? flavor : "", "zone", zone ? zone : "");
 	if (attrs) {
-		out->attrs = json_dumps(attrs, JSON_COMPACT | JSON_SORT_KEYS);
-		out->tags = json_dumps(tags, JSON_COMPACT | JSON_SORT_KEYS);
+		out->attrs = text_of(attrs);
+		out->tags = text_of(tags);
 	}
+done:
+	if (nets != buf)
+		free(nets);
 	json_decref(attrs);
 	json_decref(tags);
 	if (!out->attrs || !out->tags) {
@@ -387,6 +535,20 @@ int os_server_observe(os_server_obs *out, const json_t *server)
 		return -1;
 	}
 	return 0;
+}
+
+int os_server_observe(os_server_obs *out, const json_t *server)
+{
+	char *text = server ? json_dumps(server, JSON_COMPACT) : NULL;
+	bar_kit_jdoc *d = text ? doc_of(text, strlen(text)) : NULL;
+	int rc;
+
+	rc = d ? os_server_observe_doc(out, d, os_server_node(d, 0)) : -1;
+	if (!d)
+		memset(out, 0, sizeof(*out));
+	bar_kit_jfree(d);
+	free(text);
+	return rc;
 }
 
 void os_server_obs_clear(os_server_obs *o)
