@@ -98,10 +98,11 @@ int os_server_node(const bar_kit_jdoc *d, int n);
 
 /*
  * Observe the Nova server object at node n of d (the one parser of servers:
- * show, list pages, create, actions).  Duplicate keys read as jansson reads
- * them.  Returns 0 with *out (clear it with os_server_obs_clear), or -1
- * with *out empty when n is not a server (no id or status) or memory ran
- * out.
+ * show, poll, list pages, create, actions, update).  Duplicate keys read
+ * as jansson reads them.  Returns 0 with *out (clear it with
+ * os_server_obs_clear), or -1 with *out empty when n is not a server (no id
+ * or status), when "status/task_state" cut to 127 bytes splits a character
+ * (jansson refused that text), or when memory ran out.
  */
 int os_server_observe_doc(os_server_obs *out, const bar_kit_jdoc *d, int n);
 

@@ -6,8 +6,8 @@
  * show answer and as each item of a list page, and through the jansson
  * entry point, which must agree), Neutron tags and security-group rules,
  * and a key pair's public-key comment.  A server's attrs and tags must be
- * the text jansson prints with JSON_SORT_KEYS (the parser builds them in
- * key order instead of sorting).  Seeds: tests/data/openstack.
+ * the text jansson prints with JSON_SORT_KEYS (the parser writes them
+ * itself).  Seeds: tests/data/openstack.
  */
 #include "os_parse.h"
 
