@@ -350,8 +350,8 @@ static int endpoint(os_ctx *x, int svc, char *out, size_t size, const char *op)
 	return BAR_OK;
 }
 
-int os_req(os_ctx *x, const char *method, int svc, const char *path, const json_t *body,
-           const char *op, const char *resource, json_t **out, long *status)
+int os_req_doc(os_ctx *x, const char *method, int svc, const char *path, const json_t *body,
+               const char *op, const char *resource, bar_kit_jdoc **out, long *status)
 {
 	char url[OS_URL_MAX + 2048], auth[8300], base[OS_URL_MAX], *text = NULL;
 	const char *hdrs[] = {auth, "Accept: application/json", "Content-Type: application/json",
@@ -395,16 +395,35 @@ again:
 	if (status)
 		*status = r.status;
 	if (rc == BAR_OK && out) {
-		json_error_t jerr;
+		char why[128];
 
-		*out = r.body_len ? json_loadb(r.body, r.body_len, 0, &jerr) : json_null();
-		if (!*out)
+		*out = NULL;
+		if (r.body_len && bar_kit_jparse(out, r.body, r.body_len, why, sizeof(why)) < 0) {
+			/* jansson's words, as before the kit read answers (the one text
+			 * they differ on, a NUL byte, keeps the kit's) */
+			json_error_t jerr;
+			json_t *j = json_loadb(r.body, r.body_len, 0, &jerr);
+
 			rc = bar_kit_fail(&x->e, BAR_EFAIL, "BadResponse", "%s: the answer is not "
-			                  "JSON: %s", op, jerr.text);
+			                  "JSON: %s", op, j ? why : jerr.text);
+			json_decref(j);
+		}
 	}
 	bar_kit_http_resp_clear(&r);
 done:
 	free(text);
+	return rc;
+}
+
+int os_req(os_ctx *x, const char *method, int svc, const char *path, const json_t *body,
+           const char *op, const char *resource, json_t **out, long *status)
+{
+	bar_kit_jdoc *d = NULL;
+	int rc = os_req_doc(x, method, svc, path, body, op, resource, out ? &d : NULL, status);
+
+	if (rc == BAR_OK && out && !(*out = d ? bar_kit_jjson(d, 0) : json_null()))
+		rc = bar_kit_fail(&x->e, BAR_EFAIL, "OutOfMemory", "openstack: out of memory");
+	bar_kit_jfree(d);
 	return rc;
 }
 
@@ -751,20 +770,21 @@ static int catalog_images(os_ctx *x, bar_sink *out)
 	int rc = BAR_OK;
 
 	for (int pages = 0; rc == BAR_OK && pages < 1000; pages++) {
-		json_t *j = NULL, *img;
-		size_t i;
+		bar_kit_jdoc *d = NULL;
+		int list, img;
 
 		if (*marker)
 			snprintf(path, sizeof(path), "/images?limit=1000&marker=%s", marker);
-		if ((rc = os_req(x, "GET", OS_IMAGE, path, NULL, "image.images.index", NULL, &j,
-		                 NULL)) != BAR_OK)
+		if ((rc = os_req_doc(x, "GET", OS_IMAGE, path, NULL, "image.images.index", NULL, &d,
+		                     NULL)) != BAR_OK)
 			break;
-		json_array_foreach(json_object_get(j, "images"), i, img) {
-			const char *id = json_string_value(json_object_get(img, "id"));
-			const char *os = json_string_value(json_object_get(img, "os_distro"));
-			const char *ver = json_string_value(json_object_get(img, "os_version"));
-			const char *arch = json_string_value(json_object_get(img, "architecture"));
-			const char *name = json_string_value(json_object_get(img, "name"));
+		/* a page of up to a thousand images, read in place */
+		list = bar_kit_jget(d, 0, "images");
+		for (img = os_jelems(d, list); img >= 0; img = bar_kit_jnext(d, list, img)) {
+			const char *id = os_jstr(d, img, "id"), *os = os_jstr(d, img, "os_distro");
+			const char *ver = os_jstr(d, img, "os_version");
+			const char *arch = os_jstr(d, img, "architecture");
+			const char *name = os_jstr(d, img, "name");
 			json_t *a = json_pack("{s:s,s:s,s:s,s:s}", "os", os ? os : "", "version",
 			                      ver ? ver : "", "arch", arch ? arch : "", "description",
 			                      name ? name : "");
@@ -775,9 +795,9 @@ static int catalog_images(os_ctx *x, bar_sink *out)
 				snprintf(marker, sizeof(marker), "%s", id);
 			json_decref(a);
 		}
-		if (!json_object_get(j, "next"))
+		if (bar_kit_jget(d, 0, "next") < 0)
 			pages = 1000;
-		json_decref(j);
+		bar_kit_jfree(d);
 	}
 	json_decref(tags);
 	return rc;

@@ -53,6 +53,15 @@ extern const bar_host_api *os_host;
 int os_req(os_ctx *x, const char *method, int svc, const char *path, const json_t *body,
            const char *op, const char *resource, json_t **out, long *status);
 
+/*
+ * The same with the answer read in place by the kit's JSON reader, for big
+ * answers (list pages) and Nova's servers: on BAR_OK *out (may be NULL) is
+ * the document (root 0; free it with bar_kit_jfree), NULL for an empty
+ * answer.  os_req is this with the document turned into jansson.
+ */
+int os_req_doc(os_ctx *x, const char *method, int svc, const char *path, const json_t *body,
+               const char *op, const char *resource, bar_kit_jdoc **out, long *status);
+
 /* Make sure the session has a valid token (fetching one if needed). */
 int os_auth(os_ctx *x);
 

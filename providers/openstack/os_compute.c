@@ -442,15 +442,15 @@ static int transitional(const char *s)
 	       strcmp(s, "Terminating") == 0;
 }
 
-/* Emit a server; with `op` a transitional status starts (or continues) an
- * operation: the token and the next poll's time. */
-static int vm_emit(os_ctx *x, bar_sink *out, const json_t *server, const char *op)
+/* Emit the server at node n of d; with `op` a transitional status starts
+ * (or continues) an operation: the token and the next poll's time. */
+static int vm_emit(os_ctx *x, bar_sink *out, const bar_kit_jdoc *d, int n, const char *op)
 {
 	os_server_obs o;
 	bar_observed ob;
 	int rc = BAR_OK;
 
-	if (os_server_observe(&o, server) < 0)
+	if (os_server_observe_doc(&o, d, n) < 0)
 		return bar_kit_fail(&x->e, BAR_EFAIL, "BadResponse", "compute.servers.show: the "
 		                    "answer is not a server");
 	if (strcmp(o.status, "Terminated") == 0) {
@@ -474,35 +474,44 @@ static int vm_emit(os_ctx *x, bar_sink *out, const json_t *server, const char *o
 	return rc;
 }
 
-static int vm_get(os_ctx *x, const char *id, json_t **out)
+/* GET /servers/<id>: the answer ({"server": {...}}) as a document. */
+static int vm_get(os_ctx *x, const char *id, bar_kit_jdoc **out)
 {
 	char path[600];
 
 	*out = NULL;
 	PATH(path, x, "/servers/", id, NULL);
-	return os_req(x, "GET", OS_COMPUTE, path, NULL, "compute.servers.show", id, out, NULL);
+	return os_req_doc(x, "GET", OS_COMPUTE, path, NULL, "compute.servers.show", id, out,
+	                  NULL);
+}
+
+/* GET the server and emit it (vm_emit). */
+static int vm_show(os_ctx *x, bar_sink *out, const char *id, const char *op)
+{
+	bar_kit_jdoc *d = NULL;
+	int rc = vm_get(x, id, &d);
+
+	if (rc == BAR_OK)
+		rc = vm_emit(x, out, d, os_server_node(d, 0), op);
+	bar_kit_jfree(d);
+	return rc;
 }
 
 int os_vm_read(os_ctx *x, const char *id, bar_sink *out, int poll)
 {
-	json_t *j = NULL;
-	int rc = vm_get(x, id, &j);
-
-	if (rc == BAR_OK)
-		rc = vm_emit(x, out, j, poll ? "poll" : NULL);
-	json_decref(j);
-	return rc;
+	return vm_show(x, out, id, poll ? "poll" : NULL);
 }
 
-/* A server this idempotency key made, found by name: *out or NULL. */
-static int vm_find(os_ctx *x, const char *name, const char *key, json_t **out)
+/* A server this idempotency key made, found by name: *server its node in
+ * *page (free the page in every case), or -1. */
+static int vm_find(os_ctx *x, const char *name, const char *key, bar_kit_jdoc **page,
+                   int *server)
 {
 	bar_kit_buf q = {0}, rx = {0};
-	json_t *j = NULL, *s;
-	size_t i;
-	int rc;
+	int rc, list;
 
-	*out = NULL;
+	*page = NULL;
+	*server = -1;
 	bar_kit_buf_str(&rx, "^");
 	for (const char *c = name; *c; c++) /* Nova's name filter is a regular expression */
 		bar_kit_buf_printf(&rx, "%s%c", strchr(".^$*+?()[]{}|\\", *c) ? "\\" : "", *c);
@@ -513,17 +522,19 @@ static int vm_find(os_ctx *x, const char *name, const char *key, json_t **out)
 		rc = bar_kit_fail(&x->e, BAR_EFAIL, "OutOfMemory", "openstack: out of memory");
 		goto done;
 	}
-	if ((rc = os_req(x, "GET", OS_COMPUTE, q.p, NULL, "compute.servers.detail", NULL, &j,
-	                 NULL)))
+	if ((rc = os_req_doc(x, "GET", OS_COMPUTE, q.p, NULL, "compute.servers.detail", NULL,
+	                     page, NULL)))
 		goto done;
-	json_array_foreach(json_object_get(j, "servers"), i, s) {
-		const char *k = jstr(json_object_get(s, "metadata"), "barista:idempotency");
+	list = bar_kit_jget(*page, 0, "servers");
+	for (int s = os_jelems(*page, list); s >= 0 && *server < 0;
+	     s = bar_kit_jnext(*page, list, s)) {
+		const char *k = os_jstr(*page, bar_kit_jget(*page, s, "metadata"),
+		                        "barista:idempotency");
 
-		if (!*out && k && strcmp(k, key) == 0)
-			*out = json_pack("{s:O}", "server", s);
+		if (k && strcmp(k, key) == 0)
+			*server = s;
 	}
 done:
-	json_decref(j);
 	bar_kit_buf_free(&q);
 	bar_kit_buf_free(&rx);
 	return rc;
@@ -698,7 +709,7 @@ int os_vm_create(os_ctx *x, json_t *in, bar_sink *out)
 	const char *name = jstr(in, "name"), *key = idem_key(x, in);
 	const char *image = ref_id(in, "image"), *flavor = ref_id(in, "spec");
 	const char *net = ref_id(in, "vnet"), *kp = ref_id(in, "sshKey");
-	json_t *found = NULL, *sv, *body = NULL, *ans = NULL, *sgs, *g;
+	json_t *sv, *body = NULL, *ans = NULL, *sgs, *g;
 	char desc[160], port[64] = "";
 	size_t i;
 	int rc;
@@ -708,13 +719,15 @@ int os_vm_create(os_ctx *x, json_t *in, bar_sink *out)
 		                    "image and spec (refs.image, refs.spec)");
 	snprintf(desc, sizeof(desc), "barista:idempotency=%s", key ? key : "");
 	if (key && *key) {
-		if ((rc = vm_find(x, name, key, &found)))
+		bar_kit_jdoc *page = NULL;
+		int found = -1;
+
+		rc = vm_find(x, name, key, &page, &found);
+		if (rc == BAR_OK && found >= 0)
+			rc = vm_emit(x, out, page, found, "create");
+		bar_kit_jfree(page);
+		if (rc != BAR_OK || found >= 0)
 			return rc;
-		if (found) {
-			rc = vm_emit(x, out, found, "create");
-			json_decref(found);
-			return rc;
-		}
 	}
 	/* the port first: it puts the VM in its subnet and carries the groups
 	 * and the floating IP (with a key only: the port is found by it) */
@@ -743,14 +756,12 @@ int os_vm_create(os_ctx *x, json_t *in, bar_sink *out)
 	json_decref(body);
 	if (rc == BAR_OK) {
 		const char *id = jstr(json_object_get(ans, "server"), "id");
-		json_t *s = NULL;
 
 		if (!id)
 			rc = bar_kit_fail(&x->e, BAR_EFAIL, "BadResponse", "compute.servers.create: no "
 			                  "server id");
-		else if ((rc = vm_get(x, id, &s)) == BAR_OK)
-			rc = vm_emit(x, out, s, "create");
-		json_decref(s);
+		else
+			rc = vm_show(x, out, id, "create");
 		json_decref(ans);
 		return rc;
 	}
@@ -779,7 +790,7 @@ static int vm_post_action(os_ctx *x, const char *id, const char *op, const json_
 int os_vm_action(os_ctx *x, const char *action, json_t *in, bar_sink *out)
 {
 	const char *id = jstr(in, "system_id");
-	json_t *body, *s = NULL;
+	json_t *body;
 	const char *op;
 	int rc;
 
@@ -798,9 +809,8 @@ int os_vm_action(os_ctx *x, const char *action, json_t *in, bar_sink *out)
 	}
 	rc = vm_post_action(x, id, op, body);
 	json_decref(body);
-	if (rc == BAR_OK && (rc = vm_get(x, id, &s)) == BAR_OK)
-		rc = vm_emit(x, out, s, action);
-	json_decref(s);
+	if (rc == BAR_OK)
+		rc = vm_show(x, out, id, action);
 	return rc;
 }
 
@@ -810,13 +820,21 @@ int os_vm_update(os_ctx *x, json_t *in, bar_sink *out)
 	const json_t *attrs = json_object_get(in, "attrs");
 	const json_t *labels = json_object_get(attrs, "labels");
 	const char *state = jstr(attrs, "state");
-	json_t *s = NULL, *md, *v, *add = json_object(), *body;
+	bar_kit_jdoc *s = NULL;
+	json_t *md = NULL, *v, *add = json_object(), *body;
 	char path[900], mk[300];
-	int rc;
+	int rc, have;
 
 	if ((rc = vm_get(x, id, &s)))
 		goto done;
-	md = json_object_get(json_object_get(s, "server"), "metadata");
+	/* the metadata as jansson: it is compared with the input's labels */
+	have = bar_kit_jget(s, bar_kit_jget(s, 0, "server"), "metadata");
+	md = bar_kit_jjson(s, have);
+	bar_kit_jfree(s);
+	if (have >= 0 && !md) {
+		rc = bar_kit_fail(&x->e, BAR_EFAIL, "OutOfMemory", "openstack: out of memory");
+		goto done;
+	}
 	json_object_foreach(md, k, v) { /* labels no longer wanted */
 		if (strncmp(k, "label:", 6) != 0 || json_object_get(labels, k + 6))
 			continue;
@@ -853,34 +871,31 @@ int os_vm_update(os_ctx *x, json_t *in, bar_sink *out)
 		if (rc)
 			goto done;
 	}
-	json_decref(s);
-	s = NULL;
 	if (state) {
-		json_t *cur = NULL;
+		bar_kit_jdoc *cur = NULL;
 		os_server_obs o;
 
 		if ((rc = vm_get(x, id, &cur)))
 			goto done;
-		if (os_server_observe(&o, cur) == 0) {
+		if (os_server_observe_doc(&o, cur, os_server_node(cur, 0)) == 0) {
 			const char *act = strcmp(state, "Suspended") == 0 &&
 			                          strcmp(o.status, "Running") == 0 ? "suspend"
 			                  : strcmp(state, "Running") == 0 &&
 			                          strcmp(o.status, "Suspended") == 0 ? "resume" : NULL;
 
 			os_server_obs_clear(&o);
-			json_decref(cur);
+			bar_kit_jfree(cur);
 			if (act) {
 				rc = os_vm_action(x, act, in, out);
 				goto done;
 			}
 		} else {
-			json_decref(cur);
+			bar_kit_jfree(cur);
 		}
 	}
-	if ((rc = vm_get(x, id, &s)) == BAR_OK)
-		rc = vm_emit(x, out, s, "update");
+	rc = vm_show(x, out, id, "update");
 done:
-	json_decref(s);
+	json_decref(md);
 	json_decref(add);
 	return rc;
 }
@@ -913,31 +928,33 @@ int os_vm_list(os_ctx *x, bar_sink *out)
 	int rc = BAR_OK;
 
 	for (int pages = 0; rc == BAR_OK && pages < 100000; pages++) {
-		json_t *j = NULL, *s, *l;
-		size_t i, n;
-		int next = 0;
+		bar_kit_jdoc *d = NULL;
+		int list, links, s, l, last = -1, next = 0;
+		const char *id;
 
 		snprintf(path, sizeof(path), "/servers/detail?limit=%d%s%s", NOVA_PAGE,
 		         *marker ? "&marker=" : "", marker);
-		if ((rc = os_req(x, "GET", OS_COMPUTE, path, NULL, "compute.servers.detail", NULL, &j,
-		                 NULL)))
+		if ((rc = os_req_doc(x, "GET", OS_COMPUTE, path, NULL, "compute.servers.detail", NULL,
+		                     &d, NULL)))
 			break;
-		n = json_array_size(json_object_get(j, "servers"));
-		json_array_foreach(json_object_get(j, "servers"), i, s) {
-			const char *id = jstr(s, "id");
-
-			if (jstr(json_object_get(s, "metadata"), "barista:address") && rc == BAR_OK) {
-				rc = vm_emit(x, out, s, NULL);
+		/* each page's servers are observed in place as it arrives */
+		list = bar_kit_jget(d, 0, "servers");
+		for (s = os_jelems(d, list); s >= 0; s = bar_kit_jnext(d, list, s)) {
+			if (os_jstr(d, bar_kit_jget(d, s, "metadata"), "barista:address") &&
+			    rc == BAR_OK) {
+				rc = vm_emit(x, out, d, os_server_node(d, s), NULL);
 				if (rc == BAR_ENOTFOUND) /* a deleted one in the list */
 					x->e = (bar_kit_err){0}, rc = BAR_OK;
 			}
-			if (i + 1 == n && id && strlen(id) < sizeof(marker))
-				snprintf(marker, sizeof(marker), "%s", id);
+			last = s;
 		}
-		json_array_foreach(json_object_get(j, "servers_links"), i, l)
-			next |= jstr(l, "rel") && strcmp(jstr(l, "rel"), "next") == 0;
-		json_decref(j);
-		if (!next || !n)
+		if ((id = os_jstr(d, last, "id")) && strlen(id) < sizeof(marker))
+			snprintf(marker, sizeof(marker), "%s", id);
+		links = bar_kit_jget(d, 0, "servers_links");
+		for (l = os_jelems(d, links); l >= 0; l = bar_kit_jnext(d, links, l))
+			next |= os_jstr(d, l, "rel") && strcmp(os_jstr(d, l, "rel"), "next") == 0;
+		bar_kit_jfree(d);
+		if (!next || last < 0)
 			break;
 	}
 	return rc;

@@ -2,6 +2,15 @@
  * os_parse.c - parsers of the OpenStack services' answers (see os_parse.h).
  * Everything here reads untrusted text: every length is bounded and every
  * member's type is checked before use.
+ *
+ * Keystone's token and Nova's servers are read with the kit's JSON reader
+ * (a token's catalogue is read again for each call of another region, a
+ * list page holds a thousand servers), the small error bodies and Neutron's
+ * objects with jansson.  What is read from a document reads as it did from
+ * jansson's tree: an array or object of the wrong type is empty, and an
+ * object's duplicate keys are seen once, with their last value (members()).
+ * A server's observation is written as text here (put_attrs), the text
+ * jansson printed.
  */
 #include "os_parse.h"
 
@@ -13,10 +22,15 @@
 
 const char *const os_service_types[OS_NSVC] = {"compute", "network", "image"};
 
+/* s (NULL: "") into out[size], cut to fit. */
 static void copy(char *out, size_t size, const char *s)
 {
-	if (size)
-		snprintf(out, size, "%s", s ? s : "");
+	size_t n = s ? strnlen(s, size ? size - 1 : 0) : 0;
+
+	if (!size)
+		return;
+	memcpy(out, s ? s : "", n);
+	out[n] = '\0';
 }
 
 static const char *str(const json_t *o, const char *key)
@@ -98,38 +112,113 @@ static void trim_slash(char *s)
 		s[--n] = '\0';
 }
 
+/* ---- documents ---- */
+
+const char *os_jstr(const bar_kit_jdoc *d, int n, const char *key)
+{
+	return bar_kit_jstr(d, bar_kit_jget(d, n, key));
+}
+
+int os_jelems(const bar_kit_jdoc *d, int n)
+{
+	return bar_kit_jtype(d, n) == BAR_KIT_JARRAY ? bar_kit_jfirst(d, n) : -1;
+}
+
+typedef struct member {
+	const char *key;
+	size_t at; /* the place among the object's members where the key came first */
+	int val;   /* the value it came with last */
+} member;
+
+static int cmp_member(const void *a, const void *b)
+{
+	const member *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+/*
+ * The members of object o as jansson holds them once json_loadb has read
+ * the text: a key that comes twice is one member, at the place it came
+ * first, with the value that came last.  Sorted by key into m[cap] when
+ * they fit, else into a malloc'd array; *out is the one used (free it when
+ * it is not m).  Returns how many (0 when o is not an object), or -1
+ * without memory.  Sorting keeps a hostile object of a million keys at
+ * n log n.
+ */
+static long members(const bar_kit_jdoc *d, int o, member *m, size_t cap, member **out)
+{
+	size_t n = bar_kit_jtype(d, o) == BAR_KIT_JOBJECT ? bar_kit_jlen(d, o) : 0, i = 0, u = 0;
+
+	*out = m;
+	if (n > cap && !(*out = m = malloc(n * sizeof(*m))))
+		return -1;
+	for (int v = bar_kit_jfirst(d, o); v >= 0 && i < n; v = bar_kit_jnext(d, o, v), i++)
+		m[i] = (member){bar_kit_jkey(d, v), i, v};
+	n = i;
+	qsort(m, n, sizeof(*m), cmp_member);
+	for (i = 0; i < n; u++) {
+		size_t g = i + 1;
+
+		while (g < n && strcmp(m[g].key, m[i].key) == 0)
+			g++;
+		m[u] = (member){m[i].key, m[i].at, m[g - 1].val};
+		i = g;
+	}
+	return (long)u;
+}
+
+/* body[len] as a document, or NULL when it is not JSON (or no memory). */
+static bar_kit_jdoc *doc_of(const char *body, size_t len)
+{
+	bar_kit_jdoc *d = NULL;
+
+	if (!body || bar_kit_jparse(&d, body, len, NULL, 0) < 0)
+		return NULL;
+	return d;
+}
+
+/* The region of a catalogue endpoint: region_id, or the older region. */
+static const char *ep_region(const bar_kit_jdoc *d, int ep)
+{
+	const char *r = os_jstr(d, ep, "region_id");
+
+	return r ? r : os_jstr(d, ep, "region");
+}
+
 int os_parse_token(os_catalog *out, const char *body, size_t len, const char *region,
                    const char *iface, char *why, size_t size)
 {
-	json_t *j = json_loadb(body, len, 0, NULL), *tok, *cat, *svc, *ep;
-	size_t i, k;
+	bar_kit_jdoc *d = doc_of(body, len);
+	int tok = bar_kit_jget(d, 0, "token"), cat, svc, ep;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	tok = json_object_get(j, "token");
-	if (!json_is_object(tok)) {
+	if (bar_kit_jtype(d, tok) != BAR_KIT_JOBJECT) {
 		copy(why, size, "Keystone's answer has no token");
 		goto done;
 	}
-	out->expires_unix = os_parse_time(str(tok, "expires_at"));
+	out->expires_unix = os_parse_time(os_jstr(d, tok, "expires_at"));
 	if (out->expires_unix < 0) {
 		copy(why, size, "the token has no readable expires_at");
 		goto done;
 	}
-	copy(out->project_id, sizeof(out->project_id), str(json_object_get(tok, "project"), "id"));
-	cat = json_object_get(tok, "catalog");
-	json_array_foreach(cat, i, svc) {
-		const char *type = str(svc, "type");
-		int s;
+	copy(out->project_id, sizeof(out->project_id),
+	     os_jstr(d, bar_kit_jget(d, tok, "project"), "id"));
+	cat = bar_kit_jget(d, tok, "catalog");
+	for (svc = os_jelems(d, cat); svc >= 0; svc = bar_kit_jnext(d, cat, svc)) {
+		const char *type = os_jstr(d, svc, "type");
+		int s, eps = bar_kit_jget(d, svc, "endpoints");
 
 		for (s = 0; s < OS_NSVC; s++)
 			if (type && strcmp(type, os_service_types[s]) == 0)
 				break;
 		if (s == OS_NSVC || out->url[s][0])
 			continue;
-		json_array_foreach(json_object_get(svc, "endpoints"), k, ep) {
-			const char *r = str(ep, "region_id") ? str(ep, "region_id") : str(ep, "region");
-			const char *f = str(ep, "interface"), *u = str(ep, "url");
+		for (ep = os_jelems(d, eps); ep >= 0; ep = bar_kit_jnext(d, eps, ep)) {
+			const char *r = ep_region(d, ep);
+			const char *f = os_jstr(d, ep, "interface"), *u = os_jstr(d, ep, "url");
 
 			if (r && f && u && strcmp(r, region) == 0 && strcmp(f, iface) == 0 &&
 			    strlen(u) < OS_URL_MAX) {
@@ -141,26 +230,29 @@ int os_parse_token(os_catalog *out, const char *body, size_t len, const char *re
 	}
 	rc = 0;
 done:
-	json_decref(j);
+	bar_kit_jfree(d);
 	return rc;
 }
 
 json_t *os_parse_regions(const char *body, size_t len, const char *type)
 {
-	json_t *j = json_loadb(body, len, 0, NULL), *tok = json_object_get(j, "token"), *svc, *ep,
-	       *out;
-	size_t i, k, m;
+	bar_kit_jdoc *d = doc_of(body, len);
+	int tok = bar_kit_jget(d, 0, "token"), cat = bar_kit_jget(d, tok, "catalog"), svc, ep;
+	json_t *out;
+	size_t m;
 
-	if (!json_is_object(tok)) {
-		json_decref(j);
+	if (bar_kit_jtype(d, tok) != BAR_KIT_JOBJECT) {
+		bar_kit_jfree(d);
 		return NULL;
 	}
 	out = json_array();
-	json_array_foreach(json_object_get(tok, "catalog"), i, svc) {
-		if (!str(svc, "type") || strcmp(str(svc, "type"), type) != 0)
+	for (svc = os_jelems(d, cat); svc >= 0; svc = bar_kit_jnext(d, cat, svc)) {
+		int eps = bar_kit_jget(d, svc, "endpoints");
+
+		if (!os_jstr(d, svc, "type") || strcmp(os_jstr(d, svc, "type"), type) != 0)
 			continue;
-		json_array_foreach(json_object_get(svc, "endpoints"), k, ep) {
-			const char *r = str(ep, "region_id") ? str(ep, "region_id") : str(ep, "region");
+		for (ep = os_jelems(d, eps); ep >= 0; ep = bar_kit_jnext(d, eps, ep)) {
+			const char *r = ep_region(d, ep);
 			json_t *have;
 			int seen = 0;
 
@@ -172,7 +264,7 @@ json_t *os_parse_regions(const char *body, size_t len, const char *type)
 				json_array_append_new(out, json_string(r));
 		}
 	}
-	json_decref(j);
+	bar_kit_jfree(d);
 	return out;
 }
 
@@ -321,72 +413,220 @@ const char *os_server_status(const char *status, const char *task)
 	return "Undefined";
 }
 
-/* The first address of `type` ("fixed", "floating") in a server's addresses. */
-static const char *address_of(const json_t *server, const char *type)
+/* The first IPv4 address of `type` ("fixed", "floating") in a server's
+ * addresses (the n networks of members()), or "".  jansson went through
+ * the networks by `at`: the match in the network of the lowest one wins. */
+static const char *address_of(const bar_kit_jdoc *d, const member *net, long n,
+                              const char *type)
 {
-	const char *net;
-	json_t *list, *a;
-	size_t i;
+	const char *found = "";
+	size_t first = (size_t)-1;
 
-	json_object_foreach(json_object_get(server, "addresses"), net, list) {
-		json_array_foreach(list, i, a) {
-			const char *t = str(a, "OS-EXT-IPS:type");
-			json_int_t v = json_integer_value(json_object_get(a, "version"));
+	for (long i = 0; i < n; i++) {
+		for (int a = os_jelems(d, net[i].val); a >= 0 && net[i].at < first;
+		     a = bar_kit_jnext(d, net[i].val, a)) {
+			const char *t = os_jstr(d, a, "OS-EXT-IPS:type");
+			json_int_t v = bar_kit_jint(d, bar_kit_jget(d, a, "version"));
 
-			if (v == 4 && t && strcmp(t, type) == 0 && str(a, "addr"))
-				return str(a, "addr");
+			if (v == 4 && t && strcmp(t, type) == 0 && os_jstr(d, a, "addr")) {
+				found = os_jstr(d, a, "addr");
+				first = net[i].at;
+			}
 		}
 	}
-	return "";
+	return found;
 }
 
-int os_server_observe(os_server_obs *out, const json_t *server)
+int os_server_node(const bar_kit_jdoc *d, int n)
 {
-	const json_t *s = json_object_get(server, "server") ? json_object_get(server, "server")
-	                                                     : server;
-	const char *status = str(s, "status"), *task = str(s, "OS-EXT-STS:task_state"), *k;
-	json_t *attrs, *labels, *tags, *v, *img = json_object_get(s, "image");
+	int s = bar_kit_jget(d, n, "server");
+
+	return s >= 0 ? s : n;
+}
+
+/*
+ * The observation's text is written here rather than built with jansson
+ * and printed: that was two thirds of an observation's cost (a refresh
+ * observes a thousand servers).  It is exactly what json_dumps(...,
+ * JSON_COMPACT | JSON_SORT_KEYS) prints of the same object, which
+ * tests/fuzz/fuzz_openstack.c holds: keys in byte order (the members are
+ * sorted, the attrs' names are written in order), '"', '\\' and control
+ * characters escaped as jansson escapes them (\b \f \n \r \t, else \u00XX),
+ * everything else as it is (the document's strings are valid UTF-8 without
+ * NUL).  Each put_* writes at o when o is not NULL and returns the length,
+ * so that a first pass sizes the text.
+ */
+#define PUT(c) ((void)(o ? o[n] = (char)(c) : 0), n++)
+
+static size_t put_raw(char *o, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (o)
+		memcpy(o, s, n);
+	return n;
+}
+
+static size_t put_str(char *o, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+
+	PUT('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		const char *e = *p == '"' ? "\\\"" : *p == '\\' ? "\\\\" : *p == '\b' ? "\\b"
+		              : *p == '\f' ? "\\f" : *p == '\n' ? "\\n" : *p == '\r' ? "\\r"
+		              : *p == '\t' ? "\\t" : NULL;
+
+		if (e) {
+			PUT(e[0]);
+			PUT(e[1]);
+		} else if (*p < 0x20) {
+			n += put_raw(o ? o + n : NULL, "\\u00");
+			PUT(hex[*p >> 4]);
+			PUT(hex[*p & 15]);
+		} else {
+			PUT(*p);
+		}
+	}
+	PUT('"');
+	return n;
+}
+
+/* The metadata's labels ("label:<k>", as k) or, without `labels`, its other
+ * keys, string values only, as an object. */
+static size_t put_meta(char *o, const bar_kit_jdoc *d, const member *m, long nm, int labels)
+{
+	size_t n = 0;
+	int first = 1;
+
+	PUT('{');
+	for (long i = 0; i < nm; i++) {
+		const char *v = bar_kit_jstr(d, m[i].val);
+		int label = strncmp(m[i].key, "label:", 6) == 0;
+
+		if (!v || label != labels)
+			continue;
+		if (!first)
+			PUT(',');
+		first = 0;
+		n += put_str(o ? o + n : NULL, m[i].key + (label ? 6 : 0));
+		PUT(':');
+		n += put_str(o ? o + n : NULL, v);
+	}
+	PUT('}');
+	return n;
+}
+
+/* {"imageId":…,"keyName":…,"labels":{…},"nativeStatus":…,"privateIp":…,
+ * "publicIp":…,"specId":…,"zone":…}: v[] the seven strings in that order
+ * but labels. */
+static size_t put_attrs(char *o, const char *const v[7], const bar_kit_jdoc *d,
+                        const member *md, long nmd)
+{
+	static const char *const names[] = {"imageId", "keyName", "nativeStatus", "privateIp",
+	                                    "publicIp", "specId", "zone"};
+	size_t n = 0;
+
+	for (int i = 0; i < 7; i++) {
+		PUT(i ? ',' : '{');
+		n += put_str(o ? o + n : NULL, names[i]);
+		PUT(':');
+		n += put_str(o ? o + n : NULL, v[i]);
+		if (i == 1) { /* labels come after keyName */
+			n += put_raw(o ? o + n : NULL, ",\"labels\":");
+			n += put_meta(o ? o + n : NULL, d, md, nmd, 1);
+		}
+	}
+	PUT('}');
+	return n;
+}
+
+#undef PUT
+
+/* 1 when the last character of UTF-8 text s lacks bytes (s was cut). */
+static int cut_char(const char *s)
+{
+	size_t n = strlen(s), i = n, need;
+	unsigned char lead;
+
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+		i--;
+	if (i == 0) /* no lead byte at all */
+		return n > 0;
+	lead = (unsigned char)s[i - 1];
+	need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+	return n - (i - 1) < need;
+}
+
+int os_server_observe_doc(os_server_obs *out, const bar_kit_jdoc *d, int s)
+{
+	const char *status = os_jstr(d, s, "status");
+	const char *task = os_jstr(d, s, "OS-EXT-STS:task_state");
+	const char *img = os_jstr(d, bar_kit_jget(d, s, "image"), "id"), *floating;
+	const char *key = os_jstr(d, s, "key_name"), *ip4 = os_jstr(d, s, "accessIPv4");
+	const char *flavor = os_jstr(d, bar_kit_jget(d, s, "flavor"), "id");
+	const char *zone = os_jstr(d, s, "OS-EXT-AZ:availability_zone");
+	member nbuf[8], mbuf[32], *nets = nbuf, *md = mbuf;
+	long nn, nm;
+	size_t an, tn;
 	char native[128];
 
 	memset(out, 0, sizeof(*out));
-	if (!json_is_object(s) || !str(s, "id") || !status)
+	if (bar_kit_jtype(d, s) != BAR_KIT_JOBJECT || !os_jstr(d, s, "id") || !status)
 		return -1;
-	copy(out->id, sizeof(out->id), str(s, "id"));
-	copy(out->name, sizeof(out->name), str(s, "name"));
+	copy(out->id, sizeof(out->id), os_jstr(d, s, "id"));
+	copy(out->name, sizeof(out->name), os_jstr(d, s, "name"));
 	out->status = os_server_status(status, task);
-	labels = json_object();
-	tags = json_object();
-	json_object_foreach(json_object_get(s, "metadata"), k, v) {
-		if (!json_is_string(v))
-			continue;
-		if (strncmp(k, "label:", 6) == 0)
-			json_object_set(labels, k + 6, v);
-		else
-			json_object_set(tags, k, v);
-	}
+	nn = members(d, bar_kit_jget(d, s, "addresses"), nbuf, 8, &nets);
+	nm = members(d, bar_kit_jget(d, s, "metadata"), mbuf, 32, &md);
 	snprintf(native, sizeof(native), "%s%s%s", status, task ? "/" : "", task ? task : "");
-	attrs = json_pack("{s:s,s:s,s:o,s:s,s:s,s:s,s:s,s:s}",
-	                  "imageId", json_is_object(img) && str(img, "id") ? str(img, "id") : "",
-	                  "keyName", str(s, "key_name") ? str(s, "key_name") : "",
-	                  "labels", labels, "nativeStatus", native,
-	                  "privateIp", address_of(s, "fixed"),
-	                  "publicIp", address_of(s, "floating")[0] ? address_of(s, "floating")
-	                              : str(s, "accessIPv4") ? str(s, "accessIPv4") : "",
-	                  "specId", str(json_object_get(s, "flavor"), "id")
-	                                ? str(json_object_get(s, "flavor"), "id") : "",
-	                  "zone", str(s, "OS-EXT-AZ:availability_zone")
-	                              ? str(s, "OS-EXT-AZ:availability_zone") : "");
-	if (attrs) {
-		out->attrs = json_dumps(attrs, JSON_COMPACT | JSON_SORT_KEYS);
-		out->tags = json_dumps(tags, JSON_COMPACT | JSON_SORT_KEYS);
+	/* a cut through a character is not UTF-8, which jansson refused */
+	if (nn >= 0 && nm >= 0 && !cut_char(native)) {
+		const char *v[7];
+
+		floating = address_of(d, nets, nn, "floating");
+		v[0] = img ? img : "";
+		v[1] = key ? key : "";
+		v[2] = native;
+		v[3] = address_of(d, nets, nn, "fixed");
+		v[4] = *floating ? floating : ip4 ? ip4 : "";
+		v[5] = flavor ? flavor : "";
+		v[6] = zone ? zone : "";
+		an = put_attrs(NULL, v, d, md, nm);
+		tn = put_meta(NULL, d, md, nm, 0);
+		out->attrs = malloc(an + 1);
+		out->tags = malloc(tn + 1);
+		if (out->attrs && out->tags) {
+			put_attrs(out->attrs, v, d, md, nm);
+			out->attrs[an] = '\0';
+			put_meta(out->tags, d, md, nm, 0);
+			out->tags[tn] = '\0';
+		}
 	}
-	json_decref(attrs);
-	json_decref(tags);
+	if (nets != nbuf)
+		free(nets);
+	if (md != mbuf)
+		free(md);
 	if (!out->attrs || !out->tags) {
 		os_server_obs_clear(out);
 		return -1;
 	}
 	return 0;
+}
+
+int os_server_observe(os_server_obs *out, const json_t *server)
+{
+	char *text = server ? json_dumps(server, JSON_COMPACT) : NULL;
+	bar_kit_jdoc *d = text ? doc_of(text, strlen(text)) : NULL;
+	int rc;
+
+	rc = d ? os_server_observe_doc(out, d, os_server_node(d, 0)) : -1;
+	if (!d)
+		memset(out, 0, sizeof(*out));
+	bar_kit_jfree(d);
+	free(text);
+	return rc;
 }
 
 void os_server_obs_clear(os_server_obs *o)

@@ -4,12 +4,16 @@
  * (expiry and service catalogue), and the translation of Nova servers,
  * Neutron tags and security-group rules into Barista's observed attributes.
  *
- * They see only response text or jansson values and never a credential, so
- * that a fuzz target (tests/fuzz/fuzz_openstack.c) can drive them alone;
+ * They see only response text, the provider kit's read-only documents
+ * (kit_json.h: big answers such as a page of a thousand servers are read in
+ * place, without a jansson tree) or jansson values, and never a credential,
+ * so that a fuzz target (tests/fuzz/fuzz_openstack.c) can drive them alone;
  * they live in the static library bar_os_parse.
  */
 #ifndef BAR_OS_PARSE_H
 #define BAR_OS_PARSE_H
+
+#include "kit_json.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -56,6 +60,12 @@ json_t *os_parse_regions(const char *body, size_t len, const char *type);
  * into seconds since 1970; -1 when malformed. */
 int64_t os_parse_time(const char *s);
 
+/* Reading a document as jansson's tree was read: the first element of n
+ * when n is an array (an object is none: json_array_foreach's view), else
+ * -1, bar_kit_jnext going on; the string member key of object n, or NULL. */
+int os_jelems(const bar_kit_jdoc *d, int n);
+const char *os_jstr(const bar_kit_jdoc *d, int n, const char *key);
+
 /* ---- tags ---- */
 
 /* Neutron tag strings carry "key=value" with '%' and ',' percent-encoded
@@ -72,9 +82,8 @@ json_t *os_tags_decode(const json_t *tags);
 /* Barista's status of a Nova server from status and OS-EXT-STS:task_state. */
 const char *os_server_status(const char *status, const char *task);
 
-/* What a Nova server body ({"server": {...}} or the bare object) says: its
- * Barista status, compact sorted attrs text (malloc'd) and tags (malloc'd:
- * metadata other than "label:*").  Returns 0, -1 when it is not a server. */
+/* What a Nova server says: its Barista status, compact sorted attrs text
+ * (malloc'd) and tags (malloc'd: metadata other than "label:*"). */
 typedef struct os_server_obs {
 	char id[64];
 	char name[256];
@@ -82,7 +91,25 @@ typedef struct os_server_obs {
 	char *attrs;
 	char *tags;
 } os_server_obs;
+
+/* The server of a Nova answer at node n of d: n's member "server" when it
+ * has one ({"server": {...}}), else n itself (a list's item). */
+int os_server_node(const bar_kit_jdoc *d, int n);
+
+/*
+ * Observe the Nova server object at node n of d (the one parser of servers:
+ * show, poll, list pages, create, actions, update).  Duplicate keys read
+ * as jansson reads them.  Returns 0 with *out (clear it with
+ * os_server_obs_clear), or -1 with *out empty when n is not a server (no id
+ * or status), when "status/task_state" cut to 127 bytes splits a character
+ * (jansson refused that text), or when memory ran out.
+ */
+int os_server_observe_doc(os_server_obs *out, const bar_kit_jdoc *d, int n);
+
+/* The same for a jansson value ({"server": {...}} or the bare object), for
+ * a caller that holds one: it is read through os_server_observe_doc. */
 int os_server_observe(os_server_obs *out, const json_t *server);
+/* Free what an observation holds (it is left empty). */
 void os_server_obs_clear(os_server_obs *o);
 
 /* A security group's Neutron rules as Barista's {"egress": [...], "ingress":
