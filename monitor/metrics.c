@@ -24,7 +24,7 @@ static const bar_metric_info catalogue[] = {
 	PCT("cpu.irq", "cpu_irq", "CPU time serving hard and soft interrupts, percent"),
 	PCT("cpu.steal", "cpu_steal", "CPU time taken by the hypervisor for others, percent"),
 	PCT("cpu.idle", "cpu_idle", "CPU time idle, percent"),
-	{"cpu.count", "barista_cpu_count", "cpu", "", "", "Online CPUs", 0},
+	{"cpu.count", "barista_cpus", "cpu", "", "", "Online CPUs", 0}, /* promtool: no _count */
 
 	{"mem.total", "barista_memory_total_bytes", "memory", "bytes", "", "Memory in total", 0},
 	{"mem.used", "barista_memory_used_bytes", "memory", "bytes", "",

@@ -64,7 +64,8 @@ int bar_snappy_uncompress(bar_mbuf *out, const void *in, size_t n, size_t max_ou
 /* ---- remote-write 1.0 (prometheus/prompb: remote.proto, types.proto) ---- */
 
 /* The body of a POST: series encoded as a WriteRequest and snappy-compressed,
- * appended to out.  0, or -1 (out->failed). */
+ * appended to out.  The series are taken as they are (the receiver checks
+ * them).  0, or -1 (out->failed). */
 int bar_rw_encode(bar_mbuf *out, const bar_mseries *series, size_t n);
 
 /* A decoded WriteRequest: the series and everything they point to live in
@@ -79,13 +80,20 @@ typedef struct bar_rw_request {
 /*
  * Decode a POST body (snappy-compressed WriteRequest), uncompressed size
  * at most max_uncompressed.  Validates as Prometheus does: every series has
- * a "__name__", label names match [a-zA-Z_][a-zA-Z0-9_]* ("__name__"
- * included) and values are non-empty UTF-8, names are sorted and unique,
- * timestamps do not go back within a series (values are any float64: NaN
- * is Prometheus's staleness marker).  Fields this product does not use (metadata,
- * exemplars, histograms) are skipped.  0 with *out (free with
- * bar_rw_request_free), or -1 with why[wsize] saying what is wrong and
- * where (for a 400 answer).
+ * a "__name__" whose value is a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*),
+ * label names match [a-zA-Z_][a-zA-Z0-9_]* ("__name__" included) and
+ * values are non-empty UTF-8 (without NUL bytes: they come back as C
+ * strings), names are sorted (bytewise) and unique, timestamps do not go
+ * back within a series (equal ones may follow; values are any float64: NaN
+ * is Prometheus's staleness marker).  Fields this product does not use
+ * (metadata, exemplars, histograms, anything unknown) are skipped by their
+ * wire type; the deprecated group wire types are refused.  0 with *out
+ * (free with bar_rw_request_free), or -1 with why[wsize] saying what is
+ * wrong and where ("byte 120: series 3 label 2: name \"a-b\" is not
+ * [a-zA-Z_][a-zA-Z0-9_]*", the byte counted in the uncompressed request;
+ * "snappy: ..." for the body itself), for a 400 answer.  The decoded
+ * request takes at most 13 times max_uncompressed in memory (a 4-byte
+ * series is 50 bytes decoded, a 2-byte sample 16).
  */
 int bar_rw_decode(bar_rw_request *out, const void *body, size_t len, size_t max_uncompressed,
                   char *why, size_t wsize);
