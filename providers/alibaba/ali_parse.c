@@ -336,39 +336,44 @@ json_t *ali_vm_attrs(const bar_kit_jdoc *d, int inst, json_t **tags)
 	return a;
 }
 
+typedef struct sorted {
+	char *text;
+	json_t *v;
+} sorted;
+
 static int cmp_text(const void *x, const void *y)
 {
-	return strcmp(*(char *const *)x, *(char *const *)y);
+	return strcmp(((const sorted *)x)->text, ((const sorted *)y)->text);
 }
 
 void ali_sort_json(json_t *arr)
 {
 	size_t n = json_array_size(arr);
-	char **text;
-	json_t *sorted;
+	sorted *s;
 
 	if (n < 2)
 		return;
-	text = calloc(n, sizeof(*text));
-	if (!text)
+	s = calloc(n, sizeof(*s));
+	if (!s)
 		return;
+	for (size_t i = 0; i < n; i++) {
+		s[i].v = json_incref(json_array_get(arr, i));
+		s[i].text = json_dumps(s[i].v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	}
 	for (size_t i = 0; i < n; i++)
-		text[i] = json_dumps(json_array_get(arr, i),
-		                     JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-	for (size_t i = 0; i < n; i++)
-		if (!text[i])
+		if (!s[i].text)
 			goto done;
-	qsort(text, n, sizeof(*text), cmp_text);
-	sorted = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(sorted, json_loads(text[i], JSON_DECODE_ANY, NULL));
+	/* values whose texts are equal are equal: order among them is moot */
+	qsort(s, n, sizeof(*s), cmp_text);
 	json_array_clear(arr);
-	json_array_extend(arr, sorted);
-	json_decref(sorted);
-done:
 	for (size_t i = 0; i < n; i++)
-		free(text[i]);
-	free(text);
+		json_array_append(arr, s[i].v);
+done:
+	for (size_t i = 0; i < n; i++) {
+		free(s[i].text);
+		json_decref(s[i].v);
+	}
+	free(s);
 }
 
 json_t *ali_vnet_attrs(const bar_kit_jdoc *d, int vpc, const ali_item *vsw, size_t nvsw)
