@@ -27,15 +27,37 @@ typedef struct ali_ctx {
 /* Pagination styles of Describe* calls. */
 enum { ALI_PAGE_NUMBER = 0, ALI_PAGE_TOKEN = 1 };
 
-/* Called for each item of a list; returns BAR_OK or an error (stops). */
-typedef int (*ali_item_fn)(ali_ctx *x, json_t *item, void *ud);
+/* Called for each item of a list: node `item` of the page's answer (read
+ * in place, borrowed for the call); returns BAR_OK or an error (stops). */
+typedef int (*ali_item_fn)(ali_ctx *x, const bar_kit_jdoc *page, int item, void *ud);
 
 /*
  * Every page of a Describe* call: `base` parameters plus PageSize/PageNumber
- * (or MaxResults/NextToken) of `size`, items at `path`, each handed to fn.
+ * (or MaxResults/NextToken) of `size`, items at `path`, each handed to fn
+ * as its page arrives; the page is freed once its items are done.
  */
 int ali_pages(ali_ctx *x, int svc, const char *action, const ali_params *base,
               const char *path, int style, int size, ali_item_fn fn, void *ud);
+
+/* Items kept across pages: v[0..n) point into the answers in pages, which
+ * the list owns.  Zero-initialise; free with ali_items_free. */
+typedef struct ali_items {
+	ali_item *v;
+	size_t n, cap;
+	bar_kit_jdoc **pages;
+	size_t npages, pcap;
+} ali_items;
+
+/* ali_pages gathering every item into *out (appended) rather than handing
+ * them on, for what needs all of them at once (a VNet's vSwitches). */
+int ali_pages_keep(ali_ctx *x, int svc, const char *action, const ali_params *base,
+                   const char *path, int style, int size, ali_items *out);
+
+/* Free the items and their answers; the list is empty again. */
+void ali_items_free(ali_items *it);
+
+/* The string member key of an input object (json_t), or "" (borrowed). */
+const char *ali_in_str(json_t *o, const char *key);
 
 /* Copy p's parameters into dst (appended). */
 void ali_params_copy(ali_params *dst, const ali_params *p);
@@ -47,7 +69,7 @@ void ali_client_token(ali_ctx *x, const char *suffix, char *out, size_t size);
 /* ali_rpc with base copied, retried (at poll_ms) up to `tries` times while
  * the cloud answers a conflict (DependencyViolation, IncorrectStatus). */
 int ali_rpc_patient(ali_ctx *x, int svc, const char *action, const ali_params *base,
-                    const char *resource, json_t **out, int tries);
+                    const char *resource, bar_kit_jdoc **out, int tries);
 
 
 int ali_vnet_create(ali_ctx *x);

@@ -141,7 +141,7 @@ static int until_next_minute_ms(void)
 }
 
 int ali_rpc(ali_session *s, bar_call *call, int svc, const char *action, ali_params *p,
-            const char *resource, json_t **out, bar_kit_err *e)
+            const char *resource, bar_kit_jdoc **out, bar_kit_err *e)
 {
 	const char *id = bar_kit_credential(ali_host, call, KEY_ID);
 	const char *secret = bar_kit_credential(ali_host, call, KEY_SECRET);
@@ -151,10 +151,12 @@ int ali_rpc(ali_session *s, bar_call *call, int svc, const char *action, ali_par
 	bar_kit_http_req req = {0};
 	bar_kit_http_resp resp;
 	bar_kit_buf body = {0};
+	bar_kit_jdoc *d = NULL;
 	char ts[32], nonce[40], url[600];
 	int rc;
 
-	*out = NULL;
+	if (out)
+		*out = NULL;
 	if (!id || !secret)
 		return bar_kit_fail(e, BAR_EAUTH, "MissingCredential",
 		                    "%s: the connection's credential has no access_key_id and "
@@ -192,13 +194,13 @@ int ali_rpc(ali_session *s, bar_call *call, int svc, const char *action, ali_par
 	if (rc == BAR_ERETRY && strncmp(resp.code, "Throttling", 10) == 0 &&
 	    call->retry_after_ms <= 0)
 		call->retry_after_ms = until_next_minute_ms();
-	if (rc == BAR_OK) {
-		*out = ali_parse_body(resp.body, resp.body_len);
-		if (!*out)
-			rc = bar_kit_fail(e, BAR_ERETRY, "InvalidResponse",
-			                  "%s: the answer (HTTP %ld) is not a JSON object", action,
-			                  resp.status);
-	}
+	if (rc == BAR_OK && ali_parse_doc(&d, resp.body, resp.body_len) < 0)
+		rc = bar_kit_fail(e, BAR_ERETRY, "InvalidResponse",
+		                  "%s: the answer (HTTP %ld) is not a JSON object", action, resp.status);
+	if (rc == BAR_OK && out)
+		*out = d;
+	else
+		bar_kit_jfree(d);
 	bar_kit_http_resp_clear(&resp);
 	return rc;
 }
@@ -232,7 +234,7 @@ int ali_zone(ali_session *s, bar_call *call, char *out, size_t size, bar_kit_err
 	const char *region = call->region && *call->region ? call->region : s->region;
 	int own = strcmp(region, s->region) == 0;
 	ali_params p = {0};
-	json_t *r = NULL;
+	bar_kit_jdoc *r = NULL;
 	const char *z;
 	int rc;
 
@@ -253,9 +255,9 @@ int ali_zone(ali_session *s, bar_call *call, char *out, size_t size, bar_kit_err
 	ali_params_free(&p);
 	if (rc)
 		return rc;
-	z = ali_jstr(json_array_get(ali_jlist(r, "Zones.Zone"), 0), "ZoneId");
+	z = ali_jstr(r, bar_kit_jat(r, ali_jlist(r, 0, "Zones.Zone"), 0), "ZoneId");
 	if (!*z) {
-		json_decref(r);
+		bar_kit_jfree(r);
 		return bar_kit_fail(e, BAR_EINVALID, "NoZone", "DescribeZones: region %s has no zone",
 		                    region);
 	}
@@ -265,7 +267,7 @@ int ali_zone(ali_session *s, bar_call *call, char *out, size_t size, bar_kit_err
 		snprintf(s->zone, sizeof(s->zone), "%s", z);
 		pthread_mutex_unlock(&s->lock);
 	}
-	json_decref(r);
+	bar_kit_jfree(r);
 	return BAR_OK;
 }
 

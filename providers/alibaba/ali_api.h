@@ -40,12 +40,14 @@ void ali_session_free(ali_session *s);
 /*
  * One RPC request: `action` of service ALI_ECS / ALI_VPC with the
  * parameters in p (the common ones are added here).  Returns BAR_OK with
- * *out the answer (a new reference), or the error (in e, first failure
- * wins; e->code the cloud's code).  `resource` names the id the request is
- * about, for the call log (may be NULL).
+ * *out the answer read with the kit's JSON reader (root 0, an object; the
+ * caller's, free with bar_kit_jfree), or the error (in e, first failure
+ * wins; e->code the cloud's code).  out may be NULL when only success
+ * matters; the answer is still checked.  `resource` names the id the
+ * request is about, for the call log (may be NULL).
  */
 int ali_rpc(ali_session *s, bar_call *call, int svc, const char *action, ali_params *p,
-            const char *resource, json_t **out, bar_kit_err *e);
+            const char *resource, bar_kit_jdoc **out, bar_kit_err *e);
 
 /* Add the tags (and, when labels is not NULL, the labels) as Tag.N.Key /
  * Tag.N.Value, numbering from 1. */

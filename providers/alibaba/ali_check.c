@@ -35,12 +35,10 @@ static int dry_run(ali_ctx *x, int svc, const char *action, ali_params *p, const
                    int *first)
 {
 	bar_kit_err e = {0};
-	json_t *r = NULL;
 	int rc;
 
 	ali_params_add(p, "DryRun", "true");
-	rc = ali_rpc(x->s, x->call, svc, action, p, NULL, &r, &e);
-	json_decref(r);
+	rc = ali_rpc(x->s, x->call, svc, action, p, NULL, NULL, &e);
 	if (rc == BAR_OK || strcmp(e.code, "DryRunOperation") == 0) {
 		report(x, check, 1, "%s dry run allowed", action);
 		return BAR_OK;
@@ -58,11 +56,10 @@ static int dry_run(ali_ctx *x, int svc, const char *action, ali_params *p, const
 int ali_check(ali_ctx *x)
 {
 	ali_params p = {0};
-	json_t *r = NULL, *reg;
+	bar_kit_jdoc *r = NULL;
 	bar_kit_err e = {0};
 	int64_t t0 = bar_kit_now_ms();
-	int rc, first = 0, found = 0;
-	size_t i;
+	int rc, first = 0, found = 0, regs;
 
 	rc = ali_rpc(x->s, x->call, ALI_ECS, "DescribeRegions", &p, NULL, &r, &e);
 	ali_params_free(&p);
@@ -81,9 +78,10 @@ int ali_check(ali_ctx *x)
 	report(x, "reach", 1, "ECS at %s answered in %lld ms", x->s->base[ALI_ECS],
 	       (long long)(bar_kit_now_ms() - t0));
 	report(x, "credential", 1, "the AccessKey was accepted (DescribeRegions)");
-	json_array_foreach(ali_jlist(r, "Regions.Region"), i, reg)
-		found |= strcmp(ali_jstr(reg, "RegionId"), x->region) == 0;
-	json_decref(r);
+	regs = ali_jlist(r, 0, "Regions.Region");
+	for (int reg = bar_kit_jfirst(r, regs); reg >= 0; reg = bar_kit_jnext(r, regs, reg))
+		found |= strcmp(ali_jstr(r, reg, "RegionId"), x->region) == 0;
+	bar_kit_jfree(r);
 	report(x, "region", found, found ? "%s is one of the account's regions"
 	                                 : "%s is not in DescribeRegions; use a RegionId it lists",
 	       x->region);
@@ -108,10 +106,8 @@ int ali_check(ali_ctx *x)
 
 			ali_params_add(&p, "RegionId", x->region);
 			ali_params_add(&p, "PageSize", "1");
-			rc = ali_rpc(x->s, x->call, ALI_ECS, reads[k][0], &p, NULL, &r, &e2);
+			rc = ali_rpc(x->s, x->call, ALI_ECS, reads[k][0], &p, NULL, NULL, &e2);
 			ali_params_free(&p);
-			json_decref(r);
-			r = NULL;
 			report(x, reads[k][1], rc == BAR_OK,
 			       rc == BAR_OK ? "%s allowed%s" : "%s refused: %s; grant it to the AccessKey's user",
 			       reads[k][0], rc == BAR_OK ? "" : e2.msg);
@@ -136,33 +132,33 @@ static int cat_emit(ali_ctx *x, const char *name, json_t *attrs)
 	return rc;
 }
 
-static int cat_type(ali_ctx *x, json_t *it, void *ud)
+static int cat_type(ali_ctx *x, const bar_kit_jdoc *page, int it, void *ud)
 {
-	json_t *a = ali_type_attrs(it);
+	json_t *a = ali_type_attrs(page, it);
 
 	(void)ud;
 	if (a) {
 		json_object_del(a, "family");
 		json_object_del(a, "specId");
 	}
-	return cat_emit(x, ali_jstr(it, "InstanceTypeId"), a);
+	return cat_emit(x, ali_jstr(page, it, "InstanceTypeId"), a);
 }
 
-static int cat_image(ali_ctx *x, json_t *img, void *ud)
+static int cat_image(ali_ctx *x, const bar_kit_jdoc *page, int img, void *ud)
 {
 	(void)ud;
-	return cat_emit(x, ali_jstr(img, "ImageId"),
-	                json_pack("{s:s,s:s,s:s,s:s}", "arch", ali_jstr(img, "Architecture"),
-	                          "description", ali_jstr(img, "OSNameEn"), "os",
-	                          ali_jstr(img, "Platform"), "version", ali_jstr(img, "ImageVersion")));
+	return cat_emit(x, ali_jstr(page, img, "ImageId"),
+	                json_pack("{s:s,s:s,s:s,s:s}", "arch", ali_jstr(page, img, "Architecture"),
+	                          "description", ali_jstr(page, img, "OSNameEn"), "os",
+	                          ali_jstr(page, img, "Platform"), "version",
+	                          ali_jstr(page, img, "ImageVersion")));
 }
 
 int ali_catalog(ali_ctx *x, const char *what)
 {
 	ali_params p = {0};
-	json_t *r = NULL, *z = NULL, *reg, *zone;
-	size_t i, j;
-	int rc;
+	bar_kit_jdoc *r = NULL, *z = NULL;
+	int rc, regs, zones;
 
 	if (strcmp(what, "specs") == 0) {
 		rc = ali_pages(x, ALI_ECS, "DescribeInstanceTypes", &p, "InstanceTypes.InstanceType",
@@ -188,20 +184,20 @@ int ali_catalog(ali_ctx *x, const char *what)
 		rc = ali_rpc(x->s, x->call, ALI_ECS, "DescribeZones", &p, NULL, &z, &x->e);
 		ali_params_free(&p);
 	}
-	json_array_foreach(ali_jlist(r, "Regions.Region"), i, reg) {
-		const char *name = ali_jstr(reg, "RegionId");
-		json_t *zones = json_array();
+	regs = ali_jlist(r, 0, "Regions.Region");
+	zones = ali_jlist(z, 0, "Zones.Zone");
+	for (int reg = bar_kit_jfirst(r, regs); reg >= 0 && !rc; reg = bar_kit_jnext(r, regs, reg)) {
+		const char *name = ali_jstr(r, reg, "RegionId");
+		json_t *zl = json_array();
 
-		if (rc)
-			break;
 		/* zones only for the call's region: DescribeZones is per region */
 		if (strcmp(name, x->region) == 0)
-			json_array_foreach(ali_jlist(z, "Zones.Zone"), j, zone)
-				json_array_append_new(zones, json_string(ali_jstr(zone, "ZoneId")));
-		rc = cat_emit(x, name, json_pack("{s:o,s:s}", "zones", zones, "localName",
-		                                 ali_jstr(reg, "LocalName")));
+			for (int zn = bar_kit_jfirst(z, zones); zn >= 0; zn = bar_kit_jnext(z, zones, zn))
+				json_array_append_new(zl, json_string(ali_jstr(z, zn, "ZoneId")));
+		rc = cat_emit(x, name, json_pack("{s:o,s:s}", "zones", zl, "localName",
+		                                 ali_jstr(r, reg, "LocalName")));
 	}
-	json_decref(r);
-	json_decref(z);
+	bar_kit_jfree(r);
+	bar_kit_jfree(z);
 	return rc;
 }

@@ -10,58 +10,66 @@
 
 /* ---- VNet ---- */
 
-static int collect(ali_ctx *x, json_t *item, void *ud)
+/* A VPC as read: the DescribeVpcs answer, the VPC's node in it (-1 when it
+ * does not exist) and its vSwitches. */
+typedef struct vnet {
+	bar_kit_jdoc *doc;
+	int vpc;
+	ali_items vsw;
+} vnet;
+
+static void vnet_clear(vnet *v)
 {
-	(void)x;
-	return json_array_append(ud, item) ? BAR_EFAIL : BAR_OK;
+	bar_kit_jfree(v->doc);
+	ali_items_free(&v->vsw);
+	v->doc = NULL;
+	v->vpc = -1;
 }
 
-/* The VPC (new reference in *vpc, NULL when it does not exist) and its
- * vSwitches (*vsw, an array). */
-static int vnet_fetch(ali_ctx *x, const char *id, json_t **vpc, json_t **vsw)
+/* The VPC id into *v (cleared first; the caller clears it after). */
+static int vnet_fetch(ali_ctx *x, const char *id, vnet *v)
 {
 	ali_params p = {0};
-	json_t *r = NULL, *v;
-	int rc;
+	int rc, n;
 
-	*vpc = NULL;
-	*vsw = json_array();
+	vnet_clear(v);
 	ali_params_add(&p, "RegionId", x->region);
 	ali_params_add(&p, "VpcId", id);
-	rc = ali_rpc(x->s, x->call, ALI_VPC, "DescribeVpcs", &p, id, &r, &x->e);
+	rc = ali_rpc(x->s, x->call, ALI_VPC, "DescribeVpcs", &p, id, &v->doc, &x->e);
 	ali_params_free(&p);
 	if (rc)
 		return rc;
-	v = json_array_get(ali_jlist(r, "Vpcs.Vpc"), 0);
-	if (v && strcmp(ali_jstr(v, "VpcId"), id) == 0)
-		*vpc = json_incref(v);
-	json_decref(r);
-	if (!*vpc)
+	n = bar_kit_jat(v->doc, ali_jlist(v->doc, 0, "Vpcs.Vpc"), 0);
+	if (n >= 0 && strcmp(ali_jstr(v->doc, n, "VpcId"), id) == 0)
+		v->vpc = n;
+	if (v->vpc < 0)
 		return BAR_OK;
 	ali_params_add(&p, "RegionId", x->region);
 	ali_params_add(&p, "VpcId", id);
-	rc = ali_pages(x, ALI_VPC, "DescribeVSwitches", &p, "VSwitches.VSwitch", ALI_PAGE_NUMBER,
-	               50, collect, *vsw);
+	rc = ali_pages_keep(x, ALI_VPC, "DescribeVSwitches", &p, "VSwitches.VSwitch",
+	                    ALI_PAGE_NUMBER, 50, &v->vsw);
 	ali_params_free(&p);
 	return rc;
 }
 
-static int vnet_emit(ali_ctx *x, json_t *vpc, json_t *vsw)
+/* Emit the VPC at node n of d with the vSwitches in vsw (those of other
+ * VPCs passed over). */
+static int vnet_emit(ali_ctx *x, const bar_kit_jdoc *d, int n, const ali_items *vsw)
 {
-	json_t *attrs = ali_vnet_attrs(vpc, vsw), *tags = NULL;
-	const char *status = ali_res_status(ali_jstr(vpc, "Status"));
-	json_t *s;
-	size_t i;
+	json_t *attrs = ali_vnet_attrs(d, n, vsw->v, vsw->n), *tags = NULL;
+	const char *status = ali_res_status(ali_jstr(d, n, "Status"));
 	int rc;
 
 	/* a VNet is Available once its vSwitches are too */
-	json_array_foreach(vsw, i, s)
-		if (strcmp(ali_jstr(s, "VpcId"), ali_jstr(vpc, "VpcId")) == 0 &&
-		    strcmp(ali_res_status(ali_jstr(s, "Status")), "Available") != 0 &&
-		    strcmp(status, "Available") == 0)
-			status = ali_res_status(ali_jstr(s, "Status"));
-	ali_tags(vpc, "Tags.Tag", &tags, NULL);
-	rc = attrs ? ali_emit(x->sink, ali_jstr(vpc, "VpcId"), ali_jstr(vpc, "VpcName"), status,
+	for (size_t i = 0; i < vsw->n; i++) {
+		const char *st = ali_jstr(vsw->v[i].d, vsw->v[i].n, "Status");
+
+		if (strcmp(ali_jstr(vsw->v[i].d, vsw->v[i].n, "VpcId"), ali_jstr(d, n, "VpcId")) == 0 &&
+		    strcmp(ali_res_status(st), "Available") != 0 && strcmp(status, "Available") == 0)
+			status = ali_res_status(st);
+	}
+	ali_tags(d, n, "Tags.Tag", &tags, NULL);
+	rc = attrs ? ali_emit(x->sink, ali_jstr(d, n, "VpcId"), ali_jstr(d, n, "VpcName"), status,
 	                      attrs, tags, &x->e)
 	           : bar_kit_fail(&x->e, BAR_EFAIL, "InvalidResponse",
 	                          "DescribeVpcs: an item without VpcId");
@@ -75,22 +83,20 @@ static int vnet_emit(ali_ctx *x, json_t *vpc, json_t *vsw)
 static int vnet_settle(ali_ctx *x, const char *id, int emit)
 {
 	for (;;) {
-		json_t *vpc = NULL, *vsw = NULL, *s;
-		int rc = vnet_fetch(x, id, &vpc, &vsw), busy = 0;
-		size_t i;
+		vnet v = {.vpc = -1};
+		int rc = vnet_fetch(x, id, &v), busy = 0;
 
-		if (!rc && !vpc)
+		if (!rc && v.vpc < 0)
 			rc = bar_kit_fail(&x->e, BAR_ENOTFOUND, "InvalidVpcId.NotFound",
 			                  "DescribeVpcs: VPC %s does not exist", id);
 		if (!rc) {
-			busy = strcmp(ali_jstr(vpc, "Status"), "Pending") == 0;
-			json_array_foreach(vsw, i, s)
-				busy |= strcmp(ali_jstr(s, "Status"), "Pending") == 0;
+			busy = strcmp(ali_jstr(v.doc, v.vpc, "Status"), "Pending") == 0;
+			for (size_t i = 0; i < v.vsw.n; i++)
+				busy |= strcmp(ali_jstr(v.vsw.v[i].d, v.vsw.v[i].n, "Status"), "Pending") == 0;
 			if (!busy && emit)
-				rc = vnet_emit(x, vpc, vsw);
+				rc = vnet_emit(x, v.doc, v.vpc, &v.vsw);
 		}
-		json_decref(vpc);
-		json_decref(vsw);
+		vnet_clear(&v);
 		if (rc || !busy)
 			return rc;
 		rc = ali_wait(x->call, x->s->poll_ms, "waiting for the VPC", &x->e);
@@ -102,7 +108,8 @@ static int vnet_settle(ali_ctx *x, const char *id, int emit)
 int ali_vnet_create(ali_ctx *x)
 {
 	const char *cidr = json_string_value(json_object_get(x->attrs, "cidr"));
-	json_t *subnets = json_object_get(x->attrs, "subnets"), *sub, *r = NULL;
+	json_t *subnets = json_object_get(x->attrs, "subnets"), *sub;
+	bar_kit_jdoc *r = NULL;
 	char token[80], zone[64], vpc[64] = "";
 	ali_params p = {0};
 	size_t i;
@@ -124,8 +131,8 @@ int ali_vnet_create(ali_ctx *x)
 	ali_params_free(&p);
 	if (rc)
 		return rc;
-	snprintf(vpc, sizeof(vpc), "%s", ali_jstr(r, "VpcId"));
-	json_decref(r);
+	snprintf(vpc, sizeof(vpc), "%s", ali_jstr(r, 0, "VpcId"));
+	bar_kit_jfree(r);
 	if (!*vpc)
 		return bar_kit_fail(&x->e, BAR_EFAIL, "InvalidResponse", "CreateVpc: no VpcId");
 	rc = vnet_settle(x, vpc, 0);
@@ -151,23 +158,20 @@ int ali_vnet_create(ali_ctx *x)
 		if (*token)
 			ali_params_add(&p, "ClientToken", token);
 		ali_params_tags(&p, x->tags, NULL);
-		rc = ali_rpc_patient(x, ALI_VPC, "CreateVSwitch", &p, vpc, &r, 20);
+		rc = ali_rpc_patient(x, ALI_VPC, "CreateVSwitch", &p, vpc, NULL, 20);
 		ali_params_free(&p);
-		json_decref(r);
-		r = NULL;
 	}
 	if (!rc)
 		return vnet_settle(x, vpc, 1);
 	/* made, then failed: report what there is (the host records it failed) */
 	{
 		bar_kit_err keep = x->e;
-		json_t *v = NULL, *s = NULL;
+		vnet v = {.vpc = -1};
 
 		memset(&x->e, 0, sizeof(x->e));
-		if (vnet_fetch(x, vpc, &v, &s) == BAR_OK && v)
-			vnet_emit(x, v, s);
-		json_decref(v);
-		json_decref(s);
+		if (vnet_fetch(x, vpc, &v) == BAR_OK && v.vpc >= 0)
+			vnet_emit(x, v.doc, v.vpc, &v.vsw);
+		vnet_clear(&v);
 		x->e = keep;
 	}
 	return rc;
@@ -175,38 +179,34 @@ int ali_vnet_create(ali_ctx *x)
 
 int ali_vnet_read(ali_ctx *x)
 {
-	json_t *vpc = NULL, *vsw = NULL;
-	int rc = vnet_fetch(x, x->id, &vpc, &vsw);
+	vnet v = {.vpc = -1};
+	int rc = vnet_fetch(x, x->id, &v);
 
-	if (!rc && !vpc)
+	if (!rc && v.vpc < 0)
 		rc = bar_kit_fail(&x->e, BAR_ENOTFOUND, "InvalidVpcId.NotFound",
 		                  "DescribeVpcs: VPC %s does not exist", x->id);
 	if (!rc)
-		rc = vnet_emit(x, vpc, vsw);
-	json_decref(vpc);
-	json_decref(vsw);
+		rc = vnet_emit(x, v.doc, v.vpc, &v.vsw);
+	vnet_clear(&v);
 	return rc;
 }
 
 int ali_vnet_delete(ali_ctx *x)
 {
-	json_t *vpc = NULL, *vsw = NULL, *s, *r = NULL;
+	vnet v = {.vpc = -1};
 	ali_params p = {0};
-	size_t i;
-	int rc = vnet_fetch(x, x->id, &vpc, &vsw);
+	int rc = vnet_fetch(x, x->id, &v);
 
-	if (!rc && !vpc)
+	if (!rc && v.vpc < 0)
 		rc = bar_kit_fail(&x->e, BAR_ENOTFOUND, "InvalidVpcId.NotFound",
 		                  "DescribeVpcs: VPC %s does not exist", x->id);
-	json_array_foreach(vsw, i, s) {
-		if (rc)
-			break;
+	for (size_t i = 0; i < v.vsw.n && !rc; i++) {
+		const char *vsw = ali_jstr(v.vsw.v[i].d, v.vsw.v[i].n, "VSwitchId");
+
 		ali_params_add(&p, "RegionId", x->region);
-		ali_params_add(&p, "VSwitchId", ali_jstr(s, "VSwitchId"));
-		rc = ali_rpc_patient(x, ALI_VPC, "DeleteVSwitch", &p, ali_jstr(s, "VSwitchId"), &r, 40);
+		ali_params_add(&p, "VSwitchId", vsw);
+		rc = ali_rpc_patient(x, ALI_VPC, "DeleteVSwitch", &p, vsw, NULL, 40);
 		ali_params_free(&p);
-		json_decref(r);
-		r = NULL;
 		if (rc == BAR_ENOTFOUND) {
 			memset(&x->e, 0, sizeof(x->e));
 			rc = BAR_OK;
@@ -215,42 +215,36 @@ int ali_vnet_delete(ali_ctx *x)
 	if (!rc) {
 		ali_params_add(&p, "RegionId", x->region);
 		ali_params_add(&p, "VpcId", x->id);
-		rc = ali_rpc_patient(x, ALI_VPC, "DeleteVpc", &p, x->id, &r, 40);
+		rc = ali_rpc_patient(x, ALI_VPC, "DeleteVpc", &p, x->id, NULL, 40);
 		ali_params_free(&p);
-		json_decref(r);
 	}
-	json_decref(vpc);
-	json_decref(vsw);
+	vnet_clear(&v);
 	return rc;
 }
 
 int ali_vnet_list(ali_ctx *x)
 {
-	json_t *vpcs = json_array(), *vsws = json_array(), *v;
+	ali_items vpcs = {0}, vsws = {0};
 	ali_params p = {0};
-	size_t i;
 	int rc;
 
 	ali_params_add(&p, "RegionId", x->region);
 	ali_params_add(&p, "Tag.1.Key", "barista:address");
-	rc = ali_pages(x, ALI_VPC, "DescribeVpcs", &p, "Vpcs.Vpc", ALI_PAGE_NUMBER, 50, collect,
-	               vpcs);
-	if (!rc && json_array_size(vpcs))
-		rc = ali_pages(x, ALI_VPC, "DescribeVSwitches", &p, "VSwitches.VSwitch",
-		               ALI_PAGE_NUMBER, 50, collect, vsws);
+	rc = ali_pages_keep(x, ALI_VPC, "DescribeVpcs", &p, "Vpcs.Vpc", ALI_PAGE_NUMBER, 50, &vpcs);
+	if (!rc && vpcs.n)
+		rc = ali_pages_keep(x, ALI_VPC, "DescribeVSwitches", &p, "VSwitches.VSwitch",
+		                    ALI_PAGE_NUMBER, 50, &vsws);
 	ali_params_free(&p);
-	json_array_foreach(vpcs, i, v) {
+	for (size_t i = 0; i < vpcs.n && !rc; i++) {
 		json_t *t = NULL;
 
-		if (rc)
-			break;
-		ali_tags(v, "Tags.Tag", &t, NULL);
+		ali_tags(vpcs.v[i].d, vpcs.v[i].n, "Tags.Tag", &t, NULL);
 		if (json_object_get(t, "barista:address"))
-			rc = vnet_emit(x, v, vsws);
+			rc = vnet_emit(x, vpcs.v[i].d, vpcs.v[i].n, &vsws);
 		json_decref(t);
 	}
-	json_decref(vpcs);
-	json_decref(vsws);
+	ali_items_free(&vpcs);
+	ali_items_free(&vsws);
 	return rc;
 }
 
@@ -267,7 +261,7 @@ static const char *ali_proto(const char *p)
  * Permissions.N parameters. */
 static void add_perm(ali_params *p, int n, json_t *r, int ingress)
 {
-	const char *proto = ali_jstr(r, "protocol");
+	const char *proto = ali_in_str(r, "protocol");
 	char k[64];
 
 	snprintf(k, sizeof(k), "Permissions.%d.IpProtocol", n);
@@ -280,7 +274,7 @@ static void add_perm(ali_params *p, int n, json_t *r, int ingress)
 	else
 		ali_params_add(p, k, "-1/-1");
 	snprintf(k, sizeof(k), "Permissions.%d.%s", n, ingress ? "SourceCidrIp" : "DestCidrIp");
-	ali_params_add(p, k, ali_jstr(r, "cidr"));
+	ali_params_add(p, k, ali_in_str(r, "cidr"));
 	snprintf(k, sizeof(k), "Permissions.%d.Policy", n);
 	ali_params_add(p, k, "accept");
 }
@@ -302,7 +296,7 @@ static int sg_send(ali_ctx *x, const char *id, const char *action, json_t *list,
                    int ingress)
 {
 	ali_params p = {0};
-	json_t *r, *out = NULL;
+	json_t *r;
 	size_t i;
 	int n = 0, rc = BAR_OK;
 
@@ -315,24 +309,21 @@ static int sg_send(ali_ctx *x, const char *id, const char *action, json_t *list,
 		}
 		add_perm(&p, ++n, r, ingress);
 		if (n == 100 || i + 1 == json_array_size(list)) {
-			rc = ali_rpc(x->s, x->call, ALI_ECS, action, &p, id, &out, &x->e);
+			rc = ali_rpc(x->s, x->call, ALI_ECS, action, &p, id, NULL, &x->e);
 			ali_params_free(&p);
-			json_decref(out);
-			out = NULL;
 			n = 0;
 			if (rc)
 				return rc;
 		}
 	}
-	if (n) {
-		rc = ali_rpc(x->s, x->call, ALI_ECS, action, &p, id, &out, &x->e);
-		json_decref(out);
-	}
+	if (n)
+		rc = ali_rpc(x->s, x->call, ALI_ECS, action, &p, id, NULL, &x->e);
 	ali_params_free(&p);
 	return rc;
 }
 
-static int sg_attribute(ali_ctx *x, const char *id, json_t **out)
+/* DescribeSecurityGroupAttribute of id: the answer in *out. */
+static int sg_attribute(ali_ctx *x, const char *id, bar_kit_jdoc **out)
 {
 	ali_params p = {0};
 	int rc;
@@ -363,13 +354,14 @@ static json_t *desired_rules(json_t *list)
  * direction the attrs leave out is left alone). */
 static int sg_apply(ali_ctx *x, const char *id)
 {
-	json_t *attr = NULL, *cur, *want;
+	bar_kit_jdoc *attr = NULL;
+	json_t *cur, *want;
 	int rc = sg_attribute(x, id, &attr);
 
 	if (rc)
 		return rc;
-	cur = ali_sg_rules(attr);
-	json_decref(attr);
+	cur = ali_sg_rules(attr, 0);
+	bar_kit_jfree(attr);
 	for (int ingress = 1; ingress >= 0 && !rc; ingress--) {
 		const char *dir = ingress ? "ingress" : "egress";
 		json_t *in = json_object_get(x->attrs, dir), *have = json_object_get(cur, dir);
@@ -389,15 +381,17 @@ static int sg_apply(ali_ctx *x, const char *id)
 	return rc;
 }
 
-static int sg_emit(ali_ctx *x, json_t *attr, json_t *item)
+/* Emit the group: its rules from the DescribeSecurityGroupAttribute answer
+ * attr, its tags from the DescribeSecurityGroups item at node n of d. */
+static int sg_emit(ali_ctx *x, const bar_kit_jdoc *attr, const bar_kit_jdoc *d, int n)
 {
-	json_t *attrs = ali_sg_rules(attr), *tags = NULL;
+	json_t *attrs = ali_sg_rules(attr, 0), *tags = NULL;
 	int rc;
 
-	json_object_set_new(attrs, "vpcId", json_string(ali_jstr(attr, "VpcId")));
-	ali_tags(item, "Tags.Tag", &tags, NULL);
-	rc = ali_emit(x->sink, ali_jstr(attr, "SecurityGroupId"), ali_jstr(attr, "SecurityGroupName"),
-	              "Available", attrs, tags, &x->e);
+	json_object_set_new(attrs, "vpcId", json_string(ali_jstr(attr, 0, "VpcId")));
+	ali_tags(d, n, "Tags.Tag", &tags, NULL);
+	rc = ali_emit(x->sink, ali_jstr(attr, 0, "SecurityGroupId"),
+	              ali_jstr(attr, 0, "SecurityGroupName"), "Available", attrs, tags, &x->e);
 	json_decref(attrs);
 	json_decref(tags);
 	return rc;
@@ -406,9 +400,9 @@ static int sg_emit(ali_ctx *x, json_t *attr, json_t *item)
 static int sg_observe(ali_ctx *x, const char *id)
 {
 	ali_params p = {0};
-	json_t *attr = NULL, *r = NULL, *item;
+	bar_kit_jdoc *attr = NULL, *r = NULL;
 	char *ids = ali_json_list1(id);
-	int rc = sg_attribute(x, id, &attr);
+	int item, rc = sg_attribute(x, id, &attr);
 
 	if (!rc) {
 		ali_params_add(&p, "RegionId", x->region);
@@ -417,23 +411,23 @@ static int sg_observe(ali_ctx *x, const char *id)
 		ali_params_free(&p);
 	}
 	if (!rc) {
-		item = json_array_get(ali_jlist(r, "SecurityGroups.SecurityGroup"), 0);
-		rc = item ? sg_emit(x, attr, item)
-		          : bar_kit_fail(&x->e, BAR_ENOTFOUND, "InvalidSecurityGroupId.NotFound",
-		                         "DescribeSecurityGroups: %s does not exist", id);
+		item = bar_kit_jat(r, ali_jlist(r, 0, "SecurityGroups.SecurityGroup"), 0);
+		rc = item >= 0 ? sg_emit(x, attr, r, item)
+		               : bar_kit_fail(&x->e, BAR_ENOTFOUND, "InvalidSecurityGroupId.NotFound",
+		                              "DescribeSecurityGroups: %s does not exist", id);
 	}
 	free(ids);
-	json_decref(attr);
-	json_decref(r);
+	bar_kit_jfree(attr);
+	bar_kit_jfree(r);
 	return rc;
 }
 
 int ali_sg_create(ali_ctx *x)
 {
-	const char *vpc = ali_jstr(json_object_get(x->refs, "vnet"), "system_id");
+	const char *vpc = ali_in_str(json_object_get(x->refs, "vnet"), "system_id");
 	char token[80], id[64];
 	ali_params p = {0};
-	json_t *r = NULL;
+	bar_kit_jdoc *r = NULL;
 	int rc;
 
 	if (!*vpc)
@@ -451,8 +445,8 @@ int ali_sg_create(ali_ctx *x)
 	ali_params_free(&p);
 	if (rc)
 		return rc;
-	snprintf(id, sizeof(id), "%s", ali_jstr(r, "SecurityGroupId"));
-	json_decref(r);
+	snprintf(id, sizeof(id), "%s", ali_jstr(r, 0, "SecurityGroupId"));
+	bar_kit_jfree(r);
 	if (!*id)
 		return bar_kit_fail(&x->e, BAR_EFAIL, "InvalidResponse",
 		                    "CreateSecurityGroup: no SecurityGroupId");
@@ -483,34 +477,33 @@ int ali_sg_update(ali_ctx *x)
 int ali_sg_delete(ali_ctx *x)
 {
 	ali_params p = {0};
-	json_t *r = NULL;
 	int rc;
 
 	ali_params_add(&p, "RegionId", x->region);
 	ali_params_add(&p, "SecurityGroupId", x->id);
-	rc = ali_rpc_patient(x, ALI_ECS, "DeleteSecurityGroup", &p, x->id, &r, 40);
+	rc = ali_rpc_patient(x, ALI_ECS, "DeleteSecurityGroup", &p, x->id, NULL, 40);
 	ali_params_free(&p);
-	json_decref(r);
 	return rc;
 }
 
-static int sg_list_one(ali_ctx *x, json_t *item, void *ud)
+static int sg_list_one(ali_ctx *x, const bar_kit_jdoc *page, int item, void *ud)
 {
-	json_t *attr = NULL, *t = NULL;
+	bar_kit_jdoc *attr = NULL;
+	json_t *t = NULL;
 	int rc = BAR_OK;
 
 	(void)ud;
-	ali_tags(item, "Tags.Tag", &t, NULL);
+	ali_tags(page, item, "Tags.Tag", &t, NULL);
 	if (json_object_get(t, "barista:address")) {
-		rc = sg_attribute(x, ali_jstr(item, "SecurityGroupId"), &attr);
+		rc = sg_attribute(x, ali_jstr(page, item, "SecurityGroupId"), &attr);
 		if (rc == BAR_ENOTFOUND) { /* deleted since the page was read */
 			memset(&x->e, 0, sizeof(x->e));
 			rc = BAR_OK;
 		} else if (!rc)
-			rc = sg_emit(x, attr, item);
+			rc = sg_emit(x, attr, page, item);
 	}
 	json_decref(t);
-	json_decref(attr);
+	bar_kit_jfree(attr);
 	return rc;
 }
 

@@ -13,42 +13,49 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The instance (a new reference, or NULL when it does not exist). */
-static int vm_fetch(ali_ctx *x, const char *id, json_t **out)
+/* The answer to DescribeInstances of id in *doc (the caller's, also when
+ * there is no such instance) and the instance's node in *inst, -1 when it
+ * does not exist. */
+static int vm_fetch(ali_ctx *x, const char *id, bar_kit_jdoc **doc, int *inst)
 {
 	ali_params p = {0};
 	char *ids = ali_json_list1(id);
-	json_t *r = NULL, *i;
-	int rc;
+	int rc, i;
 
-	*out = NULL;
+	*doc = NULL;
+	*inst = -1;
 	ali_params_add(&p, "RegionId", x->region);
 	ali_params_add(&p, "InstanceIds", ids ? ids : "[]");
-	rc = ali_rpc(x->s, x->call, ALI_ECS, "DescribeInstances", &p, id, &r, &x->e);
+	rc = ali_rpc(x->s, x->call, ALI_ECS, "DescribeInstances", &p, id, doc, &x->e);
 	ali_params_free(&p);
 	free(ids);
 	if (rc)
 		return rc;
-	i = json_array_get(ali_jlist(r, "Instances.Instance"), 0);
-	if (i && strcmp(ali_jstr(i, "InstanceId"), id) == 0)
-		*out = json_incref(i);
-	json_decref(r);
+	i = bar_kit_jat(*doc, ali_jlist(*doc, 0, "Instances.Instance"), 0);
+	if (i >= 0 && strcmp(ali_jstr(*doc, i, "InstanceId"), id) == 0)
+		*inst = i;
 	return BAR_OK;
 }
 
-/* Emit the instance; with an operation verb the status says what that
- * operation is doing, and while it runs the token is set. */
-static int vm_emit(ali_ctx *x, json_t *inst, const char *verb)
+/* Emit the instance at node n of d; with an operation verb the status says
+ * what that operation is doing, and while it runs the token is set.  With
+ * only_ours (a list), an instance without Barista's address tag is passed
+ * over. */
+static int vm_emit(ali_ctx *x, const bar_kit_jdoc *d, int n, const char *verb, int only_ours)
 {
-	json_t *attrs = ali_vm_attrs(inst), *tags = NULL;
-	const char *status = ali_vm_status(ali_jstr(inst, "Status"), verb);
-	const char *id = ali_jstr(inst, "InstanceId");
+	json_t *tags = NULL, *attrs = ali_vm_attrs(d, n, &tags);
+	const char *status = ali_vm_status(ali_jstr(d, n, "Status"), verb);
+	const char *id = ali_jstr(d, n, "InstanceId");
 	int rc;
 
+	if (only_ours && !json_object_get(tags, "barista:address")) {
+		json_decref(attrs);
+		json_decref(tags);
+		return BAR_OK;
+	}
 	if (!attrs)
 		return bar_kit_fail(&x->e, BAR_EFAIL, "InvalidResponse", "an instance without an id");
-	ali_tags(inst, "Tags.Tag", &tags, NULL);
-	rc = ali_emit(x->sink, id, ali_jstr(inst, "InstanceName"), status, attrs, tags, &x->e);
+	rc = ali_emit(x->sink, id, ali_jstr(d, n, "InstanceName"), status, attrs, tags, &x->e);
 	if (!rc && verb && *verb && !ali_vm_final(status)) {
 		char token[128];
 
@@ -66,8 +73,8 @@ static int vm_emit(ali_ctx *x, json_t *inst, const char *verb)
  * not visible yet (eventual consistency) is emitted as just made. */
 static int vm_after(ali_ctx *x, const char *id, const char *verb)
 {
-	json_t *inst = NULL;
-	int rc = vm_fetch(x, id, &inst);
+	bar_kit_jdoc *d = NULL;
+	int inst, rc = vm_fetch(x, id, &d, &inst);
 
 	if (rc == BAR_ERETRY && strcmp(verb, "run") == 0) {
 		/* made, but the look at it failed for now: the operation's poll
@@ -85,9 +92,10 @@ static int vm_after(ali_ctx *x, const char *id, const char *verb)
 		json_decref(a);
 		json_decref(t);
 		x->e = keep;
+		bar_kit_jfree(d);
 		return rc;
 	}
-	if (!rc && !inst) {
+	if (!rc && inst < 0) {
 		json_t *a = json_object(), *t = json_deep_copy(x->tags);
 
 		rc = ali_emit(x->sink, id, x->name ? x->name : "", "Creating", a, t, &x->e);
@@ -100,30 +108,32 @@ static int vm_after(ali_ctx *x, const char *id, const char *verb)
 		}
 		json_decref(a);
 		json_decref(t);
+		bar_kit_jfree(d);
 		return rc;
 	}
 	if (!rc)
-		rc = vm_emit(x, inst, verb);
-	json_decref(inst);
+		rc = vm_emit(x, d, inst, verb, 0);
+	bar_kit_jfree(d);
 	return rc;
 }
 
 static const char *ref_id(json_t *refs, const char *role)
 {
-	return ali_jstr(json_object_get(refs, role), "system_id");
+	return ali_in_str(json_object_get(refs, role), "system_id");
 }
 
 /* The vSwitch of attrs.subnet (or the VNet's only subnet). */
 static const char *vm_vswitch(ali_ctx *x)
 {
-	json_t *subs = ali_jlist(json_object_get(x->refs, "vnet"), "attrs.subnets"), *s;
+	json_t *vnet_attrs = json_object_get(json_object_get(x->refs, "vnet"), "attrs");
+	json_t *subs = json_object_get(vnet_attrs, "subnets"), *s;
 	const char *want = json_string_value(json_object_get(x->attrs, "subnet"));
 	size_t i;
 
 	json_array_foreach(subs, i, s)
 		if (!want || !*want ? json_array_size(subs) == 1
-		                    : strcmp(ali_jstr(s, "name"), want) == 0)
-			return ali_jstr(s, "id");
+		                    : strcmp(ali_in_str(s, "name"), want) == 0)
+			return ali_in_str(s, "id");
 	return "";
 }
 
@@ -131,9 +141,11 @@ int ali_vm_create(ali_ctx *x)
 {
 	const char *vsw = vm_vswitch(x), *image = ref_id(x->refs, "image");
 	const char *spec = ref_id(x->refs, "spec"), *key = ref_id(x->refs, "sshKey");
-	json_t *sgs = json_object_get(x->refs, "securityGroups"), *g, *r = NULL;
+	json_t *sgs = json_object_get(x->refs, "securityGroups"), *g;
 	json_t *labels = json_object_get(x->attrs, "labels");
-	json_t *disk = ali_jpath(json_object_get(x->refs, "spec"), "attrs.diskGiB");
+	json_t *disk = json_object_get(json_object_get(json_object_get(x->refs, "spec"), "attrs"),
+	                               "diskGiB");
+	bar_kit_jdoc *r = NULL;
 	char token[80], id[64];
 	ali_params p = {0};
 	size_t i;
@@ -142,7 +154,7 @@ int ali_vm_create(ali_ctx *x)
 	if (!*vsw || !*image || !*spec)
 		return bar_kit_fail(&x->e, BAR_EINVALID, "InvalidInput",
 		                    "a vm needs refs.vnet with its subnet \"%s\", refs.image and "
-		                    "refs.spec", ali_jstr(x->attrs, "subnet"));
+		                    "refs.spec", ali_in_str(x->attrs, "subnet"));
 	ali_client_token(x, "", token, sizeof(token));
 	ali_params_add(&p, "RegionId", x->region);
 	ali_params_add(&p, "ImageId", image);
@@ -151,10 +163,10 @@ int ali_vm_create(ali_ctx *x)
 	json_array_foreach(sgs, i, g) {
 		char k[40];
 
-		if (!*ali_jstr(g, "system_id"))
+		if (!*ali_in_str(g, "system_id"))
 			continue;
 		snprintf(k, sizeof(k), "SecurityGroupIds.%d", ++n);
-		ali_params_add(&p, k, ali_jstr(g, "system_id"));
+		ali_params_add(&p, k, ali_in_str(g, "system_id"));
 	}
 	if (*key)
 		ali_params_add(&p, "KeyPairName", key);
@@ -176,13 +188,9 @@ int ali_vm_create(ali_ctx *x)
 	ali_params_free(&p);
 	if (rc)
 		return rc;
-	{
-		const char *made = json_string_value(
-		    json_array_get(ali_jlist(r, "InstanceIdSets.InstanceIdSet"), 0));
-
-		snprintf(id, sizeof(id), "%s", made ? made : "");
-	}
-	json_decref(r);
+	snprintf(id, sizeof(id), "%s",
+	         bar_kit_jsv(r, bar_kit_jat(r, ali_jlist(r, 0, "InstanceIdSets.InstanceIdSet"), 0)));
+	bar_kit_jfree(r);
 	if (!*id)
 		return bar_kit_fail(&x->e, BAR_EFAIL, "InvalidResponse",
 		                    "RunInstances: no instance id in the answer");
@@ -191,30 +199,28 @@ int ali_vm_create(ali_ctx *x)
 
 int ali_vm_read(ali_ctx *x)
 {
-	json_t *inst = NULL;
-	int rc = vm_fetch(x, x->id, &inst);
+	bar_kit_jdoc *d = NULL;
+	int inst, rc = vm_fetch(x, x->id, &d, &inst);
 
-	if (!rc && !inst)
+	if (!rc && inst < 0)
 		rc = bar_kit_fail(&x->e, BAR_ENOTFOUND, "InvalidInstanceId.NotFound",
 		                  "DescribeInstances: instance %s does not exist", x->id);
 	if (!rc)
-		rc = vm_emit(x, inst, NULL);
-	json_decref(inst);
+		rc = vm_emit(x, d, inst, NULL, 0);
+	bar_kit_jfree(d);
 	return rc;
 }
 
 static int vm_simple(ali_ctx *x, const char *action, const char *extra_k, const char *extra_v)
 {
 	ali_params p = {0};
-	json_t *r = NULL;
 	int rc;
 
 	ali_params_add(&p, "InstanceId", x->id);
 	if (extra_k)
 		ali_params_add(&p, extra_k, extra_v);
-	rc = ali_rpc(x->s, x->call, ALI_ECS, action, &p, x->id, &r, &x->e);
+	rc = ali_rpc(x->s, x->call, ALI_ECS, action, &p, x->id, NULL, &x->e);
 	ali_params_free(&p);
-	json_decref(r);
 	return rc;
 }
 
@@ -225,8 +231,8 @@ int ali_vm_poll(ali_ctx *x)
 	                     : "";
 	const char *slash = strchr(op, '/');
 	char verb[16] = "";
-	json_t *inst = NULL;
-	int rc;
+	bar_kit_jdoc *d = NULL;
+	int inst, rc;
 
 	if (slash && (size_t)(slash - op) < sizeof(verb)) {
 		memcpy(verb, op, (size_t)(slash - op));
@@ -235,22 +241,22 @@ int ali_vm_poll(ali_ctx *x)
 			return bar_kit_fail(&x->e, BAR_EINVALID, "InvalidOperation",
 			                    "operation %s is not about %s", op, x->id);
 	}
-	rc = vm_fetch(x, x->id, &inst);
-	if (!rc && !inst)
+	rc = vm_fetch(x, x->id, &d, &inst);
+	if (!rc && inst < 0)
 		rc = strcmp(verb, "run") == 0
 		         ? vm_after(x, x->id, "run") /* not visible yet */
 		         : bar_kit_fail(&x->e, BAR_ENOTFOUND, "InvalidInstanceId.NotFound",
 		                        "DescribeInstances: instance %s does not exist", x->id);
 	else if (!rc && strcmp(verb, "run") == 0 &&
-	         strcmp(ali_jstr(inst, "Status"), "Running") == 0 &&
-	         strcmp(ali_jstr(x->attrs, "state"), "Suspended") == 0) {
+	         strcmp(ali_jstr(d, inst, "Status"), "Running") == 0 &&
+	         strcmp(ali_in_str(x->attrs, "state"), "Suspended") == 0) {
 		/* made Suspended: stop it once it runs */
 		rc = vm_simple(x, "StopInstance", NULL, NULL);
 		if (!rc)
 			rc = vm_after(x, x->id, "stop");
 	} else if (!rc)
-		rc = vm_emit(x, inst, verb);
-	json_decref(inst);
+		rc = vm_emit(x, d, inst, verb, 0);
+	bar_kit_jfree(d);
 	return rc;
 }
 
@@ -276,19 +282,21 @@ int ali_vm_action(ali_ctx *x)
  * removes them with TagResources / UntagResources. */
 int ali_vm_update(ali_ctx *x)
 {
-	json_t *want = json_object_get(x->attrs, "labels"), *inst = NULL, *tags = NULL;
-	json_t *have = NULL, *v, *r = NULL;
+	json_t *want = json_object_get(x->attrs, "labels"), *tags = NULL, *have = NULL, *v;
+	bar_kit_jdoc *d = NULL;
 	ali_params p = {0};
 	const char *k;
-	int rc = vm_fetch(x, x->id, &inst), n = 0;
+	int inst, rc = vm_fetch(x, x->id, &d, &inst), n = 0;
 
-	if (!rc && !inst)
+	if (!rc && inst < 0)
 		rc = bar_kit_fail(&x->e, BAR_ENOTFOUND, "InvalidInstanceId.NotFound",
 		                  "DescribeInstances: instance %s does not exist", x->id);
-	if (rc)
+	if (rc) {
+		bar_kit_jfree(d);
 		return rc;
-	ali_tags(inst, "Tags.Tag", &tags, &have);
-	json_decref(inst);
+	}
+	ali_tags(d, inst, "Tags.Tag", &tags, &have);
+	bar_kit_jfree(d);
 	json_decref(tags);
 	if (json_is_object(want)) {
 		json_object_foreach(have, k, v) {
@@ -304,11 +312,8 @@ int ali_vm_update(ali_ctx *x)
 			snprintf(key, sizeof(key), "TagKey.%d", ++n);
 			ali_params_add(&p, key, k);
 		}
-		if (n) {
-			rc = ali_rpc(x->s, x->call, ALI_ECS, "UntagResources", &p, x->id, &r, &x->e);
-			json_decref(r);
-			r = NULL;
-		}
+		if (n)
+			rc = ali_rpc(x->s, x->call, ALI_ECS, "UntagResources", &p, x->id, NULL, &x->e);
 		ali_params_free(&p);
 		n = 0;
 		json_object_foreach(want, k, v) {
@@ -327,10 +332,8 @@ int ali_vm_update(ali_ctx *x)
 			snprintf(key, sizeof(key), "Tag.%d.Value", n);
 			ali_params_add(&p, key, json_string_value(v));
 		}
-		if (!rc && n) {
-			rc = ali_rpc(x->s, x->call, ALI_ECS, "TagResources", &p, x->id, &r, &x->e);
-			json_decref(r);
-		}
+		if (!rc && n)
+			rc = ali_rpc(x->s, x->call, ALI_ECS, "TagResources", &p, x->id, NULL, &x->e);
 		ali_params_free(&p);
 	}
 	json_decref(have);
@@ -342,17 +345,10 @@ int ali_vm_delete(ali_ctx *x)
 	return vm_simple(x, "DeleteInstance", "Force", "true");
 }
 
-static int vm_list_one(ali_ctx *x, json_t *item, void *ud)
+static int vm_list_one(ali_ctx *x, const bar_kit_jdoc *page, int item, void *ud)
 {
-	json_t *t = NULL;
-	int rc = BAR_OK;
-
 	(void)ud;
-	ali_tags(item, "Tags.Tag", &t, NULL);
-	if (json_object_get(t, "barista:address"))
-		rc = vm_emit(x, item, NULL);
-	json_decref(t);
-	return rc;
+	return vm_emit(x, page, item, NULL, 1);
 }
 
 int ali_vm_list(ali_ctx *x)
