@@ -129,6 +129,7 @@ typedef struct xfer {
 	bar_kit_buf headers;
 	const bar_host_api *host;
 	bar_call *call;
+	CURL *easy;
 	int stopped; /* 1 cancelled, 2 deadline */
 } xfer;
 
@@ -136,6 +137,13 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
 	xfer *x = ud;
 
+	if (!x->body.cap) {
+		/* a known length: one allocation instead of a dozen doublings */
+		curl_off_t len = -1;
+		if (curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len) == CURLE_OK &&
+		    len > 0 && (size_t)len < x->body.max)
+			bar_kit_buf_reserve(&x->body, (size_t)len + 1);
+	}
 	return bar_kit_buf_add(&x->body, data, size * n) < 0 ? 0 : size * n;
 }
 
@@ -341,6 +349,7 @@ int bar_kit_http_do(bar_kit_http *h, const bar_host_api *host, bar_call *call,
 		rc = bar_kit_fail(e, BAR_EFAIL, "OutOfMemory", "%s: out of memory", req->operation);
 		goto done;
 	}
+	x.easy = c;
 	res = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
 	curl_easy_cleanup(c);

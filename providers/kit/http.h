@@ -35,6 +35,10 @@ typedef struct bar_kit_buf {
 /* Append; on failure set b->failed and return -1 (later appends fail too). */
 int bar_kit_buf_add(bar_kit_buf *b, const void *data, size_t n);
 int bar_kit_buf_str(bar_kit_buf *b, const char *s);
+/* Make room for n bytes in all (a body whose Content-Length is known is
+ * read without growing); more than the ceiling is not reserved.  0, or -1
+ * (b->failed) without memory. */
+int bar_kit_buf_reserve(bar_kit_buf *b, size_t n);
 int bar_kit_buf_printf(bar_kit_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append s percent-encoded (RFC 3986: everything but A-Z a-z 0-9 - _ . ~),
  * keeping '/' when keep_slash. */

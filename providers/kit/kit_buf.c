@@ -124,10 +124,31 @@ void bar_kit_buf_free(bar_kit_buf *b)
 
 void bar_kit_wipe(void *p, size_t n)
 {
-	volatile unsigned char *v = p;
+	/* glibc's: a memset the compiler may not drop, at memset's speed (a
+	 * refresh wipes megabytes of grown buffers) */
+	if (p && n)
+		explicit_bzero(p, n);
+}
 
-	while (n--)
-		*v++ = 0;
+int bar_kit_buf_reserve(bar_kit_buf *b, size_t n)
+{
+	size_t max = b->max ? b->max : BUF_DEFAULT_MAX;
+	char *p;
+
+	if (b->failed || n <= b->cap || n > max + 1)
+		return b->failed ? -1 : 0;
+	if (!(p = malloc(n))) {
+		b->failed = 1;
+		return -1;
+	}
+	if (b->p) {
+		memcpy(p, b->p, b->len + 1);
+		bar_kit_wipe(b->p, b->cap);
+		free(b->p);
+	}
+	b->p = p;
+	b->cap = n;
+	return 0;
 }
 
 void bar_kit_sha256(unsigned char *out, const void *data, size_t n)
