@@ -455,6 +455,25 @@ static void put_labels(bar_buf *b, const bar_tsdb_series *s)
 	bar_buf_puts(b, "}");
 }
 
+/* [{"labels":{...},"points":[[t_ms,v|null],...]},...] without the brackets. */
+static void put_series_list(bar_buf *b, const bar_tsdb_result *r)
+{
+	for (size_t i = 0; i < r->nseries; i++) {
+		bar_buf_puts(b, i ? ",{\"labels\":" : "{\"labels\":");
+		put_labels(b, &r->series[i]);
+		bar_buf_puts(b, ",\"points\":[");
+		for (size_t k = 0; k < r->series[i].npoints; k++) {
+			double v = r->series[i].points[k].v;
+			bar_buf_printf(b, "%s[%lld,", k ? "," : "", (long long)r->series[i].points[k].t_ms);
+			if (isfinite(v))
+				bar_buf_printf(b, "%.17g]", v);
+			else
+				bar_buf_puts(b, "null]");
+		}
+		bar_buf_puts(b, "]}");
+	}
+}
+
 static void put_warning(bar_buf *b, const char *warn)
 {
 	if (!warn || !*warn)
@@ -601,20 +620,7 @@ enum MHD_Result collector_select(bar_collector *c, struct MHD_Connection *conn)
 		return collector_error(conn, 500, "internal", "%s", why);
 	}
 	bar_buf_puts(&b, "{\"series\":[");
-	for (size_t i = 0; i < r.nseries; i++) {
-		bar_buf_puts(&b, i ? ",{\"labels\":" : "{\"labels\":");
-		put_labels(&b, &r.series[i]);
-		bar_buf_puts(&b, ",\"points\":[");
-		for (size_t k = 0; k < r.series[i].npoints; k++) {
-			double v = r.series[i].points[k].v;
-			bar_buf_printf(&b, "%s[%lld,", k ? "," : "", (long long)r.series[i].points[k].t_ms);
-			if (isfinite(v))
-				bar_buf_printf(&b, "%.17g]", v);
-			else
-				bar_buf_puts(&b, "null]");
-		}
-		bar_buf_puts(&b, "]}");
-	}
+	put_series_list(&b, &r);
 	bar_buf_puts(&b, "]}\n");
 	bar_tsdb_result_free(&r);
 	bar_promql_free(&pq);
@@ -686,20 +692,7 @@ enum MHD_Result collector_query_barista(bar_collector *c, struct MHD_Connection 
 	               "\"series\":[", mi->name, mi->prom, mi->unit, fns[q.fn],
 	               pq.agg == BAR_PROMQL_NONE ? "none" : aggs[pq.agg], (long long)q.start_ms,
 	               (long long)q.end_ms, (long long)step, r.tier);
-	for (size_t i = 0; i < r.nseries; i++) {
-		bar_buf_puts(&b, i ? ",{\"labels\":" : "{\"labels\":");
-		put_labels(&b, &r.series[i]);
-		bar_buf_puts(&b, ",\"points\":[");
-		for (size_t k = 0; k < r.series[i].npoints; k++) {
-			double v = r.series[i].points[k].v;
-			bar_buf_printf(&b, "%s[%lld,", k ? "," : "", (long long)r.series[i].points[k].t_ms);
-			if (isfinite(v))
-				bar_buf_printf(&b, "%.17g]", v);
-			else
-				bar_buf_puts(&b, "null]");
-		}
-		bar_buf_puts(&b, "]}");
-	}
+	put_series_list(&b, &r);
 	bar_buf_puts(&b, "]");
 	put_warning(&b, why);
 	bar_buf_puts(&b, "}\n");
