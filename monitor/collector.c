@@ -11,6 +11,7 @@
  * 4xx naming the reason, and the agent keeps it.
  */
 #include "collector_int.h"
+#include "json.h"
 #include "metrics.h"
 
 #include <arpa/inet.h>
@@ -68,22 +69,6 @@ enum MHD_Result collector_answer(struct MHD_Connection *conn, unsigned status, c
 	return ret;
 }
 
-/* s as a JSON string body (quotes added, escaped). */
-static void json_escape(bar_buf *b, const char *s)
-{
-	bar_buf_puts(b, "\"");
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			bar_buf_printf(b, "\\%c", ch);
-		else if (ch < 0x20)
-			bar_buf_printf(b, "\\u%04x", ch);
-		else
-			bar_buf_add(b, s, 1);
-	}
-	bar_buf_puts(b, "\"");
-}
-
 enum MHD_Result collector_error(struct MHD_Connection *conn, unsigned status, const char *type,
                                 const char *fmt, ...)
 {
@@ -96,7 +81,7 @@ enum MHD_Result collector_error(struct MHD_Connection *conn, unsigned status, co
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	bar_buf_printf(&b, "{\"status\":\"error\",\"errorType\":\"%s\",\"error\":", type);
-	json_escape(&b, msg);
+	bar_json_canon_string(&b, msg, strlen(msg));
 	bar_buf_puts(&b, "}\n");
 	len = b.len;
 	return collector_answer(conn, status, bar_buf_take(&b), len, "application/json");

@@ -9,6 +9,7 @@
  * failed: the answer carries a warning naming it (Prometheus' "warnings").
  */
 #include "collector_int.h"
+#include "json.h"
 #include "metrics.h"
 #include "promql.h"
 
@@ -438,19 +439,9 @@ static void put_labels(bar_buf *b, const bar_tsdb_series *s)
 	for (size_t j = 0; j < s->nlabels; j++) {
 		if (j)
 			bar_buf_puts(b, ",");
-		bar_buf_puts(b, "\"");
-		bar_buf_puts(b, s->labels[j].name);
-		bar_buf_puts(b, "\":\"");
-		for (const char *v = s->labels[j].value; *v; v++) {
-			unsigned char ch = (unsigned char)*v;
-			if (ch == '"' || ch == '\\')
-				bar_buf_printf(b, "\\%c", ch);
-			else if (ch < 0x20)
-				bar_buf_printf(b, "\\u%04x", ch);
-			else
-				bar_buf_add(b, v, 1);
-		}
-		bar_buf_puts(b, "\"");
+		bar_json_canon_string(b, s->labels[j].name, strlen(s->labels[j].name));
+		bar_buf_puts(b, ":");
+		bar_json_canon_string(b, s->labels[j].value, strlen(s->labels[j].value));
 	}
 	bar_buf_puts(b, "}");
 }
@@ -478,13 +469,9 @@ static void put_warning(bar_buf *b, const char *warn)
 {
 	if (!warn || !*warn)
 		return;
-	bar_buf_puts(b, ",\"warnings\":[\"");
-	for (const char *v = warn; *v; v++)
-		if (*v == '"' || *v == '\\')
-			bar_buf_printf(b, "\\%c", *v);
-		else if ((unsigned char)*v >= 0x20)
-			bar_buf_add(b, v, 1);
-	bar_buf_puts(b, "\"]");
+	bar_buf_puts(b, ",\"warnings\":[");
+	bar_json_canon_string(b, warn, strlen(warn));
+	bar_buf_puts(b, "]");
 }
 
 static enum MHD_Result answer_buf(struct MHD_Connection *conn, bar_buf *b)
@@ -735,13 +722,9 @@ enum MHD_Result collector_labels(bar_collector *c, struct MHD_Connection *conn,
 		}
 	bar_buf_puts(&b, "{\"status\":\"success\",\"data\":[");
 	for (size_t k = 0; k < nseen; k++) {
-		bar_buf_puts(&b, k ? ",\"" : "\"");
-		for (const char *v = seen[k]; *v; v++)
-			if (*v == '"' || *v == '\\')
-				bar_buf_printf(&b, "\\%c", *v);
-			else if ((unsigned char)*v >= 0x20)
-				bar_buf_add(&b, v, 1);
-		bar_buf_puts(&b, "\"");
+		if (k)
+			bar_buf_puts(&b, ",");
+		bar_json_canon_string(&b, seen[k], strlen(seen[k]));
 	}
 	bar_buf_puts(&b, "]}\n");
 	free(seen);
