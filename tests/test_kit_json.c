@@ -137,6 +137,9 @@ static void accessors(void)
 	for (v = bar_kit_jfirst(d, list); v >= 0; v = bar_kit_jnext(d, list, v))
 		count++;
 	CHECK(count == 3);
+	CHECK(bar_kit_jobject(d, tags) == tags && bar_kit_jarray(d, tags) == -1);
+	CHECK(bar_kit_jarray(d, list) == list && bar_kit_jobject(d, list) == -1);
+	CHECK(bar_kit_jobject(d, -1) == -1 && bar_kit_jarray(d, bar_kit_jget(d, 0, "n")) == -1);
 	bar_kit_jfree(d);
 	bar_kit_jfree(NULL);
 }

@@ -54,10 +54,11 @@ int gcp_list_each(gcp_ctx *x, const char *rel, const char *filter, const char *o
 			break;
 		items = bar_kit_jget(d, 0, "items");
 		if (aggregated) {
+			items = bar_kit_jobject(d, items);
 			for (v = bar_kit_jfirst(d, items); v >= 0 && rc == BAR_OK;
 			     v = bar_kit_jnext(d, items, v)) {
 				const char *k = bar_kit_jkey(d, v);
-				int arr = bar_kit_jget(d, v, field);
+				int arr = bar_kit_jarray(d, bar_kit_jget(d, v, field));
 				if (!k || strncmp(k, "zones/", 6) != 0 ||
 				    strncmp(k + 6, x->call->region, rlen) != 0 || k[6 + rlen] != '-')
 					continue;

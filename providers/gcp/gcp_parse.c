@@ -142,7 +142,7 @@ const char *gcp_vm_status(const char *s)
 
 const char *gcp_meta_value(const bar_kit_jdoc *d, int n, const char *key)
 {
-	int items = bar_kit_jget(d, bar_kit_jget(d, n, "metadata"), "items");
+	int items = bar_kit_jarray(d, bar_kit_jget(d, bar_kit_jget(d, n, "metadata"), "items"));
 
 	for (int it = bar_kit_jfirst(d, items); it >= 0; it = bar_kit_jnext(d, items, it))
 		if (strcmp(bar_kit_jsv(d, bar_kit_jget(d, it, "key")), key) == 0)
@@ -160,7 +160,7 @@ json_t *gcp_parse_instance(const bar_kit_jdoc *d, int inst, json_t **tags)
 {
 	int nic = bar_kit_jat(d, bar_kit_jget(d, inst, "networkInterfaces"), 0);
 	int ac = bar_kit_jat(d, bar_kit_jget(d, nic, "accessConfigs"), 0);
-	int lab = bar_kit_jget(d, inst, "labels");
+	int lab = bar_kit_jobject(d, bar_kit_jget(d, inst, "labels"));
 	json_t *labels = json_object(), *t = NULL, *a;
 	const char *img = gcp_meta_value(d, inst, "barista-image");
 	const char *tj = gcp_meta_value(d, inst, "barista-tags");

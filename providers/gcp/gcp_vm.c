@@ -389,7 +389,7 @@ int gcp_vm_update(gcp_ctx *x, const char *id, json_t *in, bar_sink *out)
 		return rc;
 	vm_id(id, zone, name);
 	labels = json_object();
-	have = bar_kit_jget(inst, 0, "labels");
+	have = bar_kit_jobject(inst, bar_kit_jget(inst, 0, "labels"));
 	for (int l = bar_kit_jfirst(inst, have); l >= 0; l = bar_kit_jnext(inst, have, l))
 		if (strncmp(bar_kit_jkey(inst, l), "barista-", 8) == 0)
 			json_object_set_new(labels, bar_kit_jkey(inst, l), bar_kit_jjson(inst, l));

@@ -511,6 +511,16 @@ int bar_kit_jtype(const bar_kit_jdoc *d, int n)
 	return x ? x->type : BAR_KIT_JNONE;
 }
 
+int bar_kit_jobject(const bar_kit_jdoc *d, int n)
+{
+	return bar_kit_jtype(d, n) == BAR_KIT_JOBJECT ? n : -1;
+}
+
+int bar_kit_jarray(const bar_kit_jdoc *d, int n)
+{
+	return bar_kit_jtype(d, n) == BAR_KIT_JARRAY ? n : -1;
+}
+
 int bar_kit_jget(const bar_kit_jdoc *d, int n, const char *key)
 {
 	const node *x = at(d, n);

@@ -55,6 +55,13 @@ void bar_kit_jfree(bar_kit_jdoc *d);
 /* The type of node n (BAR_KIT_JNONE for -1). */
 int bar_kit_jtype(const bar_kit_jdoc *d, int n);
 
+/* n when node n is an object (bar_kit_jobject) or an array
+ * (bar_kit_jarray), else -1: what an answer should hold is iterated
+ * through these, so a hostile answer's array where an object belongs
+ * (whose values have no keys) iterates as nothing. */
+int bar_kit_jobject(const bar_kit_jdoc *d, int n);
+int bar_kit_jarray(const bar_kit_jdoc *d, int n);
+
 /* The value of key in object n, or -1 (n not an object, key absent). */
 int bar_kit_jget(const bar_kit_jdoc *d, int n, const char *key);
 

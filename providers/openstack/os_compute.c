@@ -863,8 +863,11 @@ int os_vm_update(os_ctx *x, json_t *in, bar_sink *out)
 			json_object_set(add, mk, v);
 	}
 	if (json_object_size(add)) {
+		if (path_of(path, sizeof(path), "/servers/", id, "/metadata") < 0) {
+			rc = bar_kit_fail(&x->e, BAR_EINVALID, "InvalidId", "openstack: id too long");
+			goto done;
+		}
 		body = json_pack("{s:O}", "metadata", add);
-		PATH(path, x, "/servers/", id, "/metadata");
 		rc = os_req(x, "POST", OS_COMPUTE, path, body, "compute.server_metadata.create", id,
 		            NULL, NULL);
 		json_decref(body);
