@@ -7,7 +7,7 @@
 #include "collector.h"
 #include "credential.h"
 #include "error.h"
-#include "remote.h" /* bar_duration_parse */
+#include "spec.h" /* bar_spec_duration */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +40,7 @@ static const char usage[] =
     "  -coarse-retention D   keep the 5-minute roll-ups D (default 90d)\n"
     "  -rollup-step D        the roll-up step (default 10s: the store interval)\n"
     "  -threads N            HTTP worker threads (default 2)\n"
+    "  -max-body BYTES       the largest push body taken (default 16 MiB)\n"
     "  -gen-secret FILE      write a new random secret to FILE (mode 0600) and exit\n";
 
 static volatile sig_atomic_t stop_now;
@@ -131,14 +132,14 @@ static int need(int i, int argc, char **argv)
 
 static int span(int64_t *out, const char *flag, const char *text)
 {
-	int ms;
+	int64_t s;
 
-	if (bar_duration_parse(&ms, text) < 0 || ms <= 0) {
+	if (bar_spec_duration(&s, text) < 0 || s <= 0) {
 		fprintf(stderr, "barista collector: %s \"%s\": give a duration like 10s, 6h, 7d\n",
 		        flag, text);
 		return -1;
 	}
-	*out = ms;
+	*out = s * 1000;
 	return 0;
 }
 
@@ -189,8 +190,21 @@ int cmd_collector(int argc, char **argv)
 		} else if (!strcmp(a, "-rollup-step")) {
 			if (span(&o.tsdb.step_ms[BAR_TSDB_ROLLUP], a, argv[++i]) < 0)
 				return 1;
-		} else if (!strcmp(a, "-threads"))
-			o.threads = atoi(argv[++i]);
+		} else if (!strcmp(a, "-threads")) {
+			if ((o.threads = atoi(argv[++i])) < 1 || o.threads > 256) {
+				fprintf(stderr, "barista collector: -threads takes 1 to 256\n");
+				return 1;
+			}
+		} else if (!strcmp(a, "-max-body")) {
+			char *end;
+			unsigned long long n = strtoull(argv[++i], &end, 10);
+			if (*end || n < 1024 || n > (1ull << 30)) {
+				fprintf(stderr, "barista collector: -max-body takes 1024 to 1073741824 "
+				        "bytes\n");
+				return 1;
+			}
+			o.max_body = (size_t)n;
+		}
 		else {
 			fprintf(stderr, "barista collector: unknown option \"%s\"\n\n%s", a, usage);
 			return 1;

@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A position in a spec file; line and col are 1-based. */
 typedef struct bar_loc {
@@ -123,5 +124,10 @@ char *bar_diag_format(const bar_diag *d);
 /* Free the items of a diagnostics list (not the list itself); accepts an
  * empty list. */
 void bar_diags_clear(bar_diags *diags);
+
+/* A duration as specs write it ("90d", "1h30m", "10s") in seconds into
+ * *seconds: 0, or -1 (nothing set) for text that is not one or is over the
+ * specs' maximum.  For flags that take what a spec field would. */
+int bar_spec_duration(int64_t *seconds, const char *text);
 
 #endif

@@ -521,6 +521,11 @@ int spec_duration_text(const char *s, int64_t *out)
 	return 0;
 }
 
+int bar_spec_duration(int64_t *seconds, const char *text)
+{
+	return text ? spec_duration_text(text, seconds) : -1;
+}
+
 int spec_duration(spec_load *L, int64_t *out, const bar_ynode *map,
                   const bar_ynode *v, const char *field, const char *def,
                   int64_t min)

@@ -246,7 +246,7 @@ static void group_add(alarm_engine *e, const policy *p, bar_alert *a, int64_t no
 
 	bar_buf_printf(&key, "%s/%s|", p->ns, p->name);
 	json_array_foreach(by, i, v)
-		bar_buf_printf(&key, "%s=%s,", json_string_value(v),
+		bar_buf_printf(&key, "%s%s=%s", i ? "," : "", json_string_value(v),
 		               jstr(a->labels, json_string_value(v)));
 	for (i = 0; i < e->ngroups && !g; i++)
 		if (!strcmp(e->groups[i]->key, key.data))

@@ -30,25 +30,22 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 
-SKIP = 77
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import monitor_common  # noqa: E402
+from monitor_common import die_with_parent, free_port, http  # noqa: E402
+
 DEADLINE = 120  # seconds for any one check, under ctest's TIMEOUT
 
 
 def missing(what):
-    if os.environ.get("BARISTA_REQUIRE_DOUBLES") == "1":
-        print(f"monitor_wire_check: {what} is missing (BARISTA_REQUIRE_DOUBLES=1)")
-        sys.exit(1)
-    print(f"monitor_wire_check: {what} is missing; skipped")
-    sys.exit(SKIP)
+    monitor_common.missing("monitor_wire_check", what)
 
 
 def run(cmd, data=b"", timeout=60):
@@ -119,30 +116,6 @@ def check_snappy(test_wire):
         print(f"damaged stream: rc {r.returncode} {r.stderr.decode().strip()}")
         failures += 1
     return failures
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(url, data=None, headers=None, timeout=10):
-    req = urllib.request.Request(url, data=data, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def die_with_parent():
-    # the server goes when this script goes, even if ctest kills it
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 def check_victoria(test_wire):
