@@ -13,6 +13,7 @@
  *   encode_mpts_s=... decode_mpts_s=... snappy_ratio=... compressed_bytes_per_point=...
  *   snappy_compress_mb_s=... snappy_uncompress_mb_s=...
  */
+#include "agent_data.h"
 #include "wire.h"
 
 #include <math.h>
@@ -21,22 +22,8 @@
 #include <string.h>
 #include <time.h>
 
-enum { VMS = 50, METRICS = 20, SAMPLES = 500 };
-#define SERIES (VMS * METRICS)
-
-static uint64_t rnd_state = 0x2545f4914f6cdd1dULL;
-static uint64_t rnd(void)
-{
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 7;
-	rnd_state ^= rnd_state << 17;
-	return rnd_state;
-}
-
-static double uniform(void)
-{
-	return (double)(rnd() >> 11) / 9007199254740992.0;
-}
+enum { VMS = 50, SAMPLES = 500 };
+#define SERIES (VMS * BENCH_AGENT_METRICS)
 
 static double now(void)
 {
@@ -44,86 +31,6 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static const struct {
-	const char *name, *extra, *extra_value;
-	int kind; /* 0 percent, 1 byte rate, 2 count, 3 load, 4 bytes */
-} metrics[METRICS] = {
-        {"barista_cpu_usage_percent", NULL, NULL, 0},
-        {"barista_cpu_user_percent", NULL, NULL, 0},
-        {"barista_cpu_system_percent", NULL, NULL, 0},
-        {"barista_cpu_iowait_percent", NULL, NULL, 0},
-        {"barista_cpu_idle_percent", NULL, NULL, 0},
-        {"barista_memory_used_bytes", NULL, NULL, 4},
-        {"barista_memory_available_bytes", NULL, NULL, 4},
-        {"barista_memory_usage_percent", NULL, NULL, 0},
-        {"barista_filesystem_used_bytes", "device", "/dev/vda1", 4},
-        {"barista_filesystem_usage_percent", "device", "/dev/vda1", 0},
-        {"barista_disk_read_bytes_per_second", "device", "vda", 1},
-        {"barista_disk_written_bytes_per_second", "device", "vda", 1},
-        {"barista_disk_busy_percent", "device", "vda", 0},
-        {"barista_network_receive_bytes_per_second", "interface", "eth0", 1},
-        {"barista_network_transmit_bytes_per_second", "interface", "eth0", 1},
-        {"barista_network_receive_packets_per_second", "interface", "eth0", 1},
-        {"barista_processes", NULL, NULL, 2},
-        {"barista_processes_running", NULL, NULL, 2},
-        {"barista_load1", NULL, NULL, 3},
-        {"barista_load5", NULL, NULL, 3},
-};
-
-static bar_mlabel labels[SERIES][5];
-static bar_msample samples[SERIES][SAMPLES];
-static bar_mseries series[SERIES];
-static char vm_names[VMS][16];
-
-static void generate(void)
-{
-	int64_t base = 1700000000000;
-
-	for (int v = 0; v < VMS; v++)
-		snprintf(vm_names[v], sizeof(vm_names[v]), "web-%d", v + 1);
-	for (int v = 0; v < VMS; v++) {
-		for (int m = 0; m < METRICS; m++) {
-			int s = v * METRICS + m, k = 0;
-			double level = uniform();
-
-			/* sorted by name: __name__, device|interface, mci, ns, vm */
-			labels[s][k++] = (bar_mlabel){"__name__", metrics[m].name};
-			if (metrics[m].extra)
-				labels[s][k++] =
-				        (bar_mlabel){metrics[m].extra, metrics[m].extra_value};
-			labels[s][k++] = (bar_mlabel){"mci", "shop"};
-			labels[s][k++] = (bar_mlabel){"ns", "default"};
-			labels[s][k++] = (bar_mlabel){"vm", vm_names[v]};
-			for (int i = 0; i < SAMPLES; i++) {
-				double x;
-
-				level += (uniform() - 0.5) * 0.05;
-				level = level < 0 ? 0 : level > 1 ? 1 : level;
-				switch (metrics[m].kind) {
-				case 0:
-					x = round(level * 10000) / 100;
-					break;
-				case 1:
-					x = round(level * 5e6 * uniform());
-					break;
-				case 2:
-					x = round(80 + level * 40);
-					break;
-				case 3:
-					x = round(level * 400) / 100;
-					break;
-				default:
-					x = round(level * 4e9 / 4096) * 4096;
-					break;
-				}
-				samples[s][i] =
-				        (bar_msample){base + 2000 * i + (int64_t)(rnd() % 7), x};
-			}
-			series[s] = (bar_mseries){labels[s], (size_t)k, samples[s], SAMPLES};
-		}
-	}
 }
 
 int main(int argc, char **argv)
@@ -135,7 +42,14 @@ int main(int argc, char **argv)
 	char why[256];
 	size_t body_len;
 
-	generate();
+	bench_agent_data d;
+	const bar_mseries *series;
+
+	if (bench_agent_data_make(&d, VMS, SAMPLES, 1700000000000, VMS, 0) < 0) {
+		fprintf(stderr, "wire_codec: out of memory\n");
+		return 1;
+	}
+	series = d.series;
 	if (bar_rw_encode(&body, series, SERIES) < 0 ||
 	    bar_snappy_uncompress(&raw, body.p, body.len, (size_t)200 << 20, why, sizeof(why)) <
 	            0) {
@@ -205,5 +119,6 @@ int main(int argc, char **argv)
 	       raw.len * (double)comp_n / comp_s / 1e6, raw.len * (double)unc_n / unc_s / 1e6);
 	bar_mbuf_free(&body);
 	bar_mbuf_free(&raw);
+	bench_agent_data_free(&d);
 	return 0;
 }
