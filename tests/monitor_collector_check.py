@@ -425,7 +425,10 @@ def check_alarms(barista, tmp):
             "mci": MCI, "storeIntervalSeconds": 1, "intervalSeconds": 1,
             "alarms": [{"name": "cpu-high", "metric": "cpu.usage", "op": ">",
                         "threshold": 80, "forSeconds": 2, "aggregate": "none",
-                        "severity": "critical", "summary": ""}],
+                        "severity": "critical", "summary": ""},
+                       {"name": "mci-cpu", "metric": "cpu.usage", "op": ">",
+                        "threshold": 50, "forSeconds": 2, "aggregate": "avg",
+                        "severity": "warning", "summary": "the MCI is busy"}],
             "receivers": [
                 {"name": "hook", "type": "webhook", "url": hook + "/hook",
                  "sendResolved": True, "credential": None},
@@ -451,11 +454,16 @@ def check_alarms(barista, tmp):
 
         def firing(path):
             return lambda: [m for m in got_on(path) if m.get("status") == "firing"]
-        msgs = wait_for("the firing webhook", firing("/hook"), 40)
-        m = msgs[0]
-        assert m["alerts"][0]["labels"]["alarm"] == "cpu-high", m
-        assert m["alerts"][0]["labels"]["vm"] == "vm-1", m
-        assert all(a["labels"]["vm"] != "vm-2" for x in msgs for a in x["alerts"]), msgs
+        def by_alarm(msgs, name):
+            return [a for x in msgs for a in x["alerts"] if a["labels"]["alarm"] == name]
+        msgs = wait_for("both alarms firing on the webhook",
+                        lambda: (lambda m: m if by_alarm(m, "cpu-high") and
+                                 by_alarm(m, "mci-cpu") else None)(firing("/hook")()), 40)
+        per_vm, per_mci = by_alarm(msgs, "cpu-high"), by_alarm(msgs, "mci-cpu")
+        assert [a["labels"]["vm"] for a in per_vm] == ["vm-1"], msgs  # vm-2 stays at 10
+        assert "vm" not in per_mci[0]["labels"] and per_mci[0]["labels"]["mci"] == MCI, msgs
+        assert per_mci[0]["annotations"]["summary"] == "the MCI is busy", per_mci
+        assert all(x["groupLabels"]["alarm"] in ("cpu-high", "mci-cpu") for x in msgs), msgs
         wait_for("the Slack message", lambda: [x for x in got_on("/slack")
                                               if "FIRING" in x.get("text", "")], 20)
         amq = f"http://127.0.0.1:{am_port}/api/v2/alerts"
@@ -478,23 +486,25 @@ def check_alarms(barista, tmp):
                             out.append(msg)
                 return out
             return f
-        mm = wait_for("the firing e-mail", mails("FIRING"), 20)
-        assert "oncall@example.test" in mm[0]["To"] and "cpu-high" in mm[0].get_payload(), mm[0]
+        mm = wait_for("a firing e-mail of each alarm", lambda: (lambda m: m if len(m) == 2
+                                                               else None)(mails("FIRING")()), 20)
+        assert all("oncall@example.test" in x["To"] for x in mm), mm
+        assert sorted("cpu-high" in x.get_payload() for x in mm) == [False, True], mm
 
         # while it stays high, no second notice (repeat interval 1 h)
         time.sleep(4)
-        assert len(firing("/hook")()) == 1, got_on("/hook")
+        assert len(firing("/hook")()) == 2, got_on("/hook")  # one per group
 
         out = subprocess.run([barista, "alarms", "list", "-json", "-collector", c.base],
                              capture_output=True, text=True, timeout=30)
         assert out.returncode == 0, out.stderr
         j = json.loads(out.stdout)
-        states = {(a["labels"]["alarm"], a["labels"]["vm"]): a["state"] for a in j["alerts"]}
-        assert states.get(("cpu-high", "vm-1")) == "firing", j
+        states = {(a["labels"]["alarm"], a["labels"].get("vm")): a["state"] for a in j["alerts"]}
+        assert states == {("cpu-high", "vm-1"): "firing", ("mci-cpu", None): "firing"}, j
 
         level["v"] = 20.0
-        wait_for("the resolved webhook", lambda: [x for x in got_on("/hook")
-                                                 if x.get("status") == "resolved"], 30)
+        wait_for("both resolved on the webhook", lambda: len(
+            [x for x in got_on("/hook") if x.get("status") == "resolved"]) == 2, 30)
         wait_for("the resolved Slack message", lambda: [x for x in got_on("/slack")
                                                        if "RESOLVED" in x.get("text", "")], 20)
         wait_for("the resolved e-mail", mails("RESOLVED"), 20)
