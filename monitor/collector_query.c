@@ -585,11 +585,11 @@ enum MHD_Result collector_select(bar_collector *c, struct MHD_Connection *conn)
 	char why[512], *end;
 	const char *fn = arg(conn, "fn");
 
-	if (bar_promql_parse(&pq, arg(conn, "match"), why, sizeof(why)) < 0 ||
-	    pq.agg != BAR_PROMQL_NONE) {
-		if (pq.agg != BAR_PROMQL_NONE)
-			bar_promql_free(&pq);
-		return bad(c, conn, "match: %s", "a selector is required");
+	if (bar_promql_parse(&pq, arg(conn, "match"), why, sizeof(why)) < 0)
+		return bad(c, conn, "match: %s", why);
+	if (pq.agg != BAR_PROMQL_NONE) {
+		bar_promql_free(&pq);
+		return bad(c, conn, "match: %s", "a plain selector is required");
 	}
 	q.matchers = pq.m;
 	q.nmatchers = pq.nm;

@@ -24,7 +24,7 @@ typedef struct lexer {
 	int failed;
 } lexer;
 
-static int fail(lexer *l, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int fail(lexer *l, const char *fmt, ...)
 {
 	va_list ap;
 	char msg[160];

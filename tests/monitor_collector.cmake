@@ -16,3 +16,16 @@ if(TARGET bar_monitor)
   set_tests_properties(monitor_collector_forward monitor_collector_alarms PROPERTIES
     LABELS "monitor;integration")
 endif()
+
+if(BAR_FUZZ AND TARGET bar_monitor)
+  add_executable(fuzz_promql ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_promql.c)
+  target_link_libraries(fuzz_promql PRIVATE bar_monitor)
+  target_link_options(fuzz_promql PRIVATE -fsanitize=fuzzer)
+  set(corpus ${CMAKE_BINARY_DIR}/fuzz-corpus/promql)
+  file(MAKE_DIRECTORY ${corpus})
+  add_test(NAME fuzz_promql
+    COMMAND fuzz_promql -max_total_time=${BAR_FUZZ_SECONDS} -timeout=10 -rss_limit_mb=2048
+            -print_final_stats=1 ${corpus} ${CMAKE_SOURCE_DIR}/tests/data/fuzz/promql)
+  set_tests_properties(fuzz_promql PROPERTIES LABELS "fuzz"
+    TIMEOUT 300 ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
+endif()
