@@ -726,9 +726,11 @@ enum MHD_Result collector_policies(bar_collector *c, struct MHD_Connection *conn
 		}
 		if (ok)
 			policy_put(e, ns, name, attrs);
+		/* the engine shares attrs by reference count, which jansson does not
+		 * count atomically: every reference changes under the lock */
+		json_decref(attrs);
 		pthread_cond_broadcast(&e->cond);
 		pthread_mutex_unlock(&e->lock);
-		json_decref(attrs);
 		if (!ok)
 			return collector_error(conn, 500, "internal", "cannot store the policy");
 		return collector_answer(conn, MHD_HTTP_NO_CONTENT, NULL, 0, NULL);

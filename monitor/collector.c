@@ -165,12 +165,15 @@ static enum MHD_Result do_write(bar_collector *c, struct MHD_Connection *conn, c
 	for (size_t i = 0; i < rq.nseries; i++) {
 		const char *sns = label_of(&rq.series[i], "ns"), *smci = label_of(&rq.series[i], "mci");
 		if (!sns || !smci || strcmp(sns, ns) != 0 || strcmp(smci, mci) != 0) {
+			enum MHD_Result r;
+
 			atomic_fetch_add(&c->st.writes_denied, 1);
+			r = collector_error(conn, MHD_HTTP_FORBIDDEN, "forbidden",
+			                    "series %zu has ns=\"%.63s\" mci=\"%.63s\"; the token "
+			                    "opens %s/%s only", i, sns ? sns : "", smci ? smci : "", ns,
+			                    mci);
 			bar_rw_request_free(&rq);
-			return collector_error(conn, MHD_HTTP_FORBIDDEN, "forbidden",
-			                       "series %zu has ns=\"%.63s\" mci=\"%.63s\"; the token "
-			                       "opens %s/%s only", i, sns ? sns : "", smci ? smci : "",
-			                       ns, mci);
+			return r;
 		}
 	}
 	if (bar_tsdb_append(c->db, rq.series, rq.nseries, &dropped, why, sizeof(why)) < 0) {

@@ -94,7 +94,16 @@ class Collector:
         return int(self.base.rsplit(":", 1)[1])
 
     def stop(self, sig=signal.SIGTERM):
+        """Stop it; a clean stop must exit 0 with no sanitizer report in its log
+        (the ASan/TSan builds run this check too)."""
+        if self.proc is None or self.proc.poll() is not None and self.proc.returncode == 0:
+            return
         stop(self.proc, sig)
+        rc, self.proc = self.proc.returncode, None
+        log = open(self.log, errors="replace").read()
+        assert "Sanitizer" not in log, log[-6000:]
+        if sig == signal.SIGTERM:
+            assert rc == 0, f"the collector exited {rc} on SIGTERM: {log[-3000:]}"
 
     def get(self, path, **q):
         url = self.base + path + ("?" + urllib.parse.urlencode(q) if q else "")
