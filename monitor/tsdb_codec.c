@@ -1,0 +1,466 @@
+/*
+ * tsdb_codec.c - the store's chunk format (docs/monitoring.md, "The store"):
+ * a time column and value columns, each a bit stream in the manner of
+ * Gorilla (Pelkonen et al., "Gorilla: A Fast, Scalable, In-Memory Time
+ * Series Database", VLDB 2015, section 4.1).
+ *
+ *   chunk   = kind (1 byte: 0xC0 | ncols), count (LEB128 varint), bits
+ *   bits    = int column (timestamps), then ncols value columns, MSB first,
+ *             the last byte padded with zeros
+ *   int col = mode (1 bit: 0 delta, 1 delta-of-delta), widths w1 w2 w3
+ *             (7 bits each, 0..64), the first value (7-bit length L, then
+ *             L bits of its zigzag), then per later value its delta (or
+ *             delta of delta) zigzagged as '0' (zero), '10' + w1 bits,
+ *             '110' + w2 bits or '111' + w3 bits
+ *   value col = mode (2 bits): 0 XOR, 1 decimal
+ *     XOR:     Gorilla's: the first float64 in 64 bits, then per value its
+ *              XOR with the previous: '0' (equal), '10' + the meaningful
+ *              bits inside the previous window, or '11' + leading zeros
+ *              (6 bits) + meaningful length - 1 (6 bits) + the bits
+ *     decimal: d (3 bits, 0..6), then an int column of m, every value being
+ *              exactly m / 10^d (what the agent's rounding produces)
+ *
+ * Gorilla fixes its buckets (7, 9, 12 bits); here the encoder picks the
+ * three widths per column that make that column shortest, and picks delta
+ * or delta-of-delta per column: a random walk (CPU %) is cheaper in
+ * deltas, a steady clock or counter in deltas of deltas.  A regular 2 s
+ * clock costs 1 bit a point; a constant gauge 1 bit a point.
+ */
+#include "tsdb_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double pow10_tab[7] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+
+/* ---- bits ---- */
+
+typedef struct bw {
+	uint8_t *p;
+	size_t cap, len; /* bytes */
+	uint64_t acc;
+	int nacc;        /* bits in acc */
+} bw;
+
+static void bw_put(bw *w, uint64_t v, int nbits)
+{
+	/* nbits 0..64: written MSB first */
+	while (nbits > 0) {
+		int take = nbits > 32 ? 32 : nbits;
+		uint64_t part = (v >> (nbits - take)) & ((1ULL << take) - 1);
+		w->acc = (w->acc << take) | part;
+		w->nacc += take;
+		nbits -= take;
+		while (w->nacc >= 8) {
+			w->nacc -= 8;
+			w->p[w->len++] = (uint8_t)(w->acc >> w->nacc);
+		}
+	}
+}
+
+static void bw_end(bw *w)
+{
+	if (w->nacc > 0)
+		w->p[w->len++] = (uint8_t)(w->acc << (8 - w->nacc));
+	w->nacc = 0;
+}
+
+typedef struct br {
+	const uint8_t *p;
+	size_t len, pos; /* pos in bits */
+	int bad;
+} br;
+
+static uint64_t br_get(br *r, int nbits)
+{
+	uint64_t v = 0;
+
+	if (nbits == 0)
+		return 0;
+	if (r->pos + (size_t)nbits > r->len * 8) {
+		r->bad = 1;
+		return 0;
+	}
+	for (int left = nbits; left > 0;) {
+		size_t byte = r->pos >> 3;
+		int off = (int)(r->pos & 7), avail = 8 - off, take = left < avail ? left : avail;
+		uint64_t bits = ((uint64_t)r->p[byte] >> (avail - take)) & ((1u << take) - 1);
+		v = (v << take) | bits;
+		r->pos += (size_t)take;
+		left -= take;
+	}
+	return v;
+}
+
+static int br_bit(br *r)
+{
+	size_t byte = r->pos >> 3;
+
+	if (byte >= r->len) {
+		r->bad = 1;
+		return 0;
+	}
+	int b = (r->p[byte] >> (7 - (r->pos & 7))) & 1;
+	r->pos++;
+	return b;
+}
+
+static uint64_t zigzag(int64_t x)
+{
+	return ((uint64_t)x << 1) ^ (uint64_t)(x >> 63);
+}
+
+static int64_t unzigzag(uint64_t z)
+{
+	return (int64_t)((z >> 1) ^ (~(z & 1) + 1));
+}
+
+static int bitlen(uint64_t z)
+{
+	return z ? 64 - __builtin_clzll(z) : 0;
+}
+
+/* ---- int columns ---- */
+
+/* The cheapest widths for a histogram of code bit lengths; its cost. */
+static uint64_t widths_pick(const uint64_t h[65], int w[3])
+{
+	uint64_t cum[65], best = UINT64_MAX;
+	int maxb = 0;
+
+	cum[0] = 0;
+	for (int b = 1; b <= 64; b++) {
+		cum[b] = cum[b - 1] + h[b];
+		if (h[b])
+			maxb = b;
+	}
+	w[0] = w[1] = w[2] = maxb;
+	for (int a = 0; a <= maxb; a++)
+		for (int b = a; b <= maxb; b++) {
+			uint64_t c = h[0] + cum[a] * (uint64_t)(2 + a) +
+			             (cum[b] - cum[a]) * (uint64_t)(3 + b) +
+			             (cum[maxb] - cum[b]) * (uint64_t)(3 + maxb);
+			if (c < best) {
+				best = c;
+				w[0] = a;
+				w[1] = b;
+				w[2] = maxb;
+			}
+		}
+	return best;
+}
+
+static uint64_t code_of(const int64_t *x, size_t i, int dod)
+{
+	uint64_t d = (uint64_t)x[i] - (uint64_t)x[i - 1];
+	if (dod && i >= 2)
+		d -= (uint64_t)x[i - 1] - (uint64_t)x[i - 2];
+	return zigzag((int64_t)d);
+}
+
+static void intcol_put(bw *w, const int64_t *x, size_t n)
+{
+	uint64_t h[2][65] = {{0}};
+	int wd[2][3], mode;
+	uint64_t first = zigzag(x[0]);
+
+	for (size_t i = 1; i < n; i++) {
+		h[0][bitlen(code_of(x, i, 0))]++;
+		h[1][bitlen(code_of(x, i, 1))]++;
+	}
+	mode = widths_pick(h[1], wd[1]) < widths_pick(h[0], wd[0]);
+	bw_put(w, (uint64_t)mode, 1);
+	for (int k = 0; k < 3; k++)
+		bw_put(w, (uint64_t)wd[mode][k], 7);
+	bw_put(w, (uint64_t)bitlen(first), 7);
+	bw_put(w, first, bitlen(first));
+	for (size_t i = 1; i < n; i++) {
+		uint64_t z = code_of(x, i, mode);
+		int b = bitlen(z);
+		if (b == 0)
+			bw_put(w, 0, 1);
+		else if (b <= wd[mode][0])
+			bw_put(w, 2, 2), bw_put(w, z, wd[mode][0]);
+		else if (b <= wd[mode][1])
+			bw_put(w, 6, 3), bw_put(w, z, wd[mode][1]);
+		else
+			bw_put(w, 7, 3), bw_put(w, z, wd[mode][2]);
+	}
+}
+
+static int intcol_get(br *r, int64_t *x, size_t n)
+{
+	int mode = (int)br_get(r, 1), wd[3], fl;
+	uint64_t prev_d = 0;
+
+	for (int k = 0; k < 3; k++)
+		if ((wd[k] = (int)br_get(r, 7)) > 64)
+			return -1;
+	if ((fl = (int)br_get(r, 7)) > 64)
+		return -1;
+	x[0] = unzigzag(br_get(r, fl));
+	for (size_t i = 1; i < n && !r->bad; i++) {
+		uint64_t z, d;
+		if (!br_bit(r))
+			z = 0;
+		else if (!br_bit(r))
+			z = br_get(r, wd[0]);
+		else if (!br_bit(r))
+			z = br_get(r, wd[1]);
+		else
+			z = br_get(r, wd[2]);
+		d = (uint64_t)unzigzag(z);
+		if (mode)
+			d += prev_d;
+		prev_d = d;
+		x[i] = (int64_t)((uint64_t)x[i - 1] + d);
+	}
+	return r->bad ? -1 : 0;
+}
+
+/* ---- value columns ---- */
+
+int tsdb_decimals(double v)
+{
+	for (int d = 0; d <= 6; d++) {
+		double s = v * pow10_tab[d];
+		if (!(fabs(s) < 9007199254740992.0))
+			return -1;
+		double m = (double)llround(s), back = m / pow10_tab[d];
+		if (memcmp(&back, &v, sizeof(v)) == 0)
+			return d;
+	}
+	return -1;
+}
+
+/* The decimals that fit every value at once (0..6), or -1; scaled ints
+ * into m. */
+static int decimals_of(const double *v, size_t n, int64_t *m)
+{
+	int d = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		double s = v[i] * pow10_tab[d];
+		if (fabs(s) < 9007199254740992.0) {
+			double back = (double)llround(s) / pow10_tab[d];
+			if (memcmp(&back, &v[i], sizeof(back)) == 0)
+				continue;
+		}
+		int e = tsdb_decimals(v[i]);
+		if (e < 0)
+			return -1;
+		if (e > d)
+			d = e;
+	}
+	/* a value exact at fewer decimals is exact at more (IEEE division is
+	 * correctly rounded and m*10^k / 10^(d+k) is the same real), but check */
+	for (size_t i = 0; i < n; i++) {
+		double s = v[i] * pow10_tab[d];
+		if (!(fabs(s) < 9007199254740992.0))
+			return -1;
+		m[i] = llround(s);
+		double back = (double)m[i] / pow10_tab[d];
+		if (memcmp(&back, &v[i], sizeof(back)) != 0)
+			return -1;
+	}
+	return d;
+}
+
+static void xorcol_put(bw *w, const double *v, size_t n)
+{
+	uint64_t prev;
+	int plead = -1, ptrail = 0;
+
+	memcpy(&prev, &v[0], 8);
+	bw_put(w, prev, 64);
+	for (size_t i = 1; i < n; i++) {
+		uint64_t cur, x;
+		memcpy(&cur, &v[i], 8);
+		x = cur ^ prev;
+		prev = cur;
+		if (!x) {
+			bw_put(w, 0, 1);
+			continue;
+		}
+		int lead = __builtin_clzll(x), trail = __builtin_ctzll(x);
+		if (plead >= 0 && lead >= plead && trail >= ptrail) {
+			bw_put(w, 2, 2);
+			bw_put(w, x >> ptrail, 64 - plead - ptrail);
+		} else {
+			int sig = 64 - lead - trail;
+			bw_put(w, 3, 2);
+			bw_put(w, (uint64_t)lead, 6);
+			bw_put(w, (uint64_t)(sig - 1), 6);
+			bw_put(w, x >> trail, sig);
+			plead = lead;
+			ptrail = trail;
+		}
+	}
+}
+
+static int xorcol_get(br *r, double *v, size_t n)
+{
+	uint64_t prev = br_get(r, 64);
+	int plead = -1, ptrail = 0;
+
+	memcpy(&v[0], &prev, 8);
+	for (size_t i = 1; i < n && !r->bad; i++) {
+		if (br_bit(r)) {
+			uint64_t x;
+			if (!br_bit(r)) {
+				if (plead < 0)
+					return -1;
+				x = br_get(r, 64 - plead - ptrail) << ptrail;
+			} else {
+				int lead = (int)br_get(r, 6), sig = (int)br_get(r, 6) + 1;
+				if (lead + sig > 64)
+					return -1;
+				plead = lead;
+				ptrail = 64 - lead - sig;
+				x = br_get(r, sig) << ptrail;
+			}
+			prev ^= x;
+		}
+		memcpy(&v[i], &prev, 8);
+	}
+	return r->bad ? -1 : 0;
+}
+
+static void valcol_put(bw *w, const double *v, size_t n, int64_t *scratch)
+{
+	int d = decimals_of(v, n, scratch);
+
+	if (d < 0) {
+		bw_put(w, 0, 2);
+		xorcol_put(w, v, n);
+		return;
+	}
+	bw_put(w, 1, 2);
+	bw_put(w, (uint64_t)d, 3);
+	intcol_put(w, scratch, n);
+}
+
+static int valcol_get(br *r, double *v, size_t n, int64_t *scratch)
+{
+	int mode = (int)br_get(r, 2), d;
+
+	if (mode == 0)
+		return xorcol_get(r, v, n);
+	if (mode != 1 || (d = (int)br_get(r, 3)) > 6 || intcol_get(r, scratch, n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		v[i] = (double)scratch[i] / pow10_tab[d];
+	return 0;
+}
+
+/* ---- chunks ---- */
+
+int tsdb_chunk_encode(bar_mbuf *out, const int64_t *t, const double *const *cols, size_t ncols,
+                      size_t n)
+{
+	bw w = {0};
+	int64_t *scratch = NULL;
+	uint8_t head[12];
+	size_t hl = 0, cnt = n;
+	int rc = -1;
+
+	if (n == 0 || n > TSDB_CHUNK_MAX_POINTS || (ncols != 1 && ncols != TSDB_AGG_COLS)) {
+		out->failed = 1;
+		return -1;
+	}
+	/* worst case per row: 67 bits of time, 78 per value column */
+	w.cap = (n * (67 + 78 * ncols) + 7) / 8 + 64;
+	w.p = malloc(w.cap);
+	scratch = malloc(n * sizeof(*scratch));
+	if (!w.p || !scratch) {
+		out->failed = 1;
+		goto done;
+	}
+	head[hl++] = (uint8_t)(0xC0 | ncols);
+	do {
+		head[hl++] = (uint8_t)((cnt & 0x7f) | (cnt > 0x7f ? 0x80 : 0));
+		cnt >>= 7;
+	} while (cnt);
+	intcol_put(&w, t, n);
+	for (size_t c = 0; c < ncols; c++)
+		valcol_put(&w, cols[c], n, scratch);
+	bw_end(&w);
+	if (bar_mbuf_add(out, head, hl) < 0 || bar_mbuf_add(out, w.p, w.len) < 0)
+		goto done;
+	rc = 0;
+done:
+	free(w.p);
+	free(scratch);
+	return rc;
+}
+
+/* The header: column count and row count; the offset of the bits or -1. */
+static long chunk_head(const uint8_t *p, size_t len, size_t *ncols, size_t *n)
+{
+	size_t pos = 1, v = 0;
+	int shift = 0;
+
+	if (len < 2 || (p[0] & 0xF0) != 0xC0)
+		return -1;
+	*ncols = p[0] & 0x0F;
+	for (;;) {
+		if (pos >= len || shift > 21)
+			return -1;
+		v |= (size_t)(p[pos] & 0x7f) << shift;
+		shift += 7;
+		if (!(p[pos++] & 0x80))
+			break;
+	}
+	*n = v;
+	return (long)pos;
+}
+
+long tsdb_chunk_count(const void *data, size_t len)
+{
+	size_t nc, n;
+	return chunk_head(data, len, &nc, &n) < 0 ? -1 : (long)n;
+}
+
+int tsdb_chunk_decode(size_t *nout, int64_t *t, double *const *cols, size_t ncols, size_t max,
+                      const void *data, size_t len, char *why, size_t wsize)
+{
+	size_t nc, n;
+	long off = chunk_head(data, len, &nc, &n);
+	int64_t *scratch = NULL;
+	br r;
+	int rc = -1;
+
+	if (off < 0) {
+		snprintf(why, wsize, "chunk: bad header");
+		return -1;
+	}
+	if (nc != ncols || n == 0 || n > max || n > TSDB_CHUNK_MAX_POINTS) {
+		snprintf(why, wsize, "chunk: %zu columns of %zu rows (expected %zu, at most %zu)", nc,
+		         n, ncols, max);
+		return -1;
+	}
+	r = (br){(const uint8_t *)data + off, len - (size_t)off, 0, 0};
+	scratch = malloc(n * sizeof(*scratch));
+	if (!scratch) {
+		snprintf(why, wsize, "chunk: out of memory");
+		return -1;
+	}
+	if (intcol_get(&r, t, n) < 0)
+		goto bad;
+	for (size_t i = 1; i < n; i++)
+		if (t[i] <= t[i - 1])
+			goto bad;
+	for (size_t c = 0; c < ncols; c++)
+		if (valcol_get(&r, cols[c], n, scratch) < 0)
+			goto bad;
+	*nout = n;
+	rc = 0;
+	goto done;
+bad:
+	snprintf(why, wsize, "chunk: malformed or truncated at bit %zu", r.pos);
+done:
+	free(scratch);
+	return rc;
+}

@@ -1,0 +1,124 @@
+/*
+ * tsdb_store.h - the store's private state, shared by tsdb.c (series,
+ * appends, open), tsdb_log.c (the write-ahead log and checkpoints),
+ * tsdb_rollup.c (roll-ups and retention) and tsdb_query.c (select).
+ */
+#ifndef BAR_MONITOR_TSDB_STORE_H
+#define BAR_MONITOR_TSDB_STORE_H
+
+#include "tsdb_int.h"
+
+#define TSDB_MAX_LABELS_BYTES 65536
+
+typedef struct tsdb_series {
+	int64_t id;
+	uint64_t hash;
+	struct tsdb_series *next;       /* hash chain */
+	char *blob;                     /* "name\0value\0"..., the text once */
+	size_t bloblen;
+	bar_mlabel *labels;             /* into blob */
+	size_t nlabels;
+	int64_t *t;                     /* the open raw chunk */
+	double *v;
+	size_t n, cap;
+	int64_t newest;                 /* newest timestamp taken; INT64_MIN: none */
+	int64_t first[BAR_TSDB_TIERS];  /* t_first of the oldest stored chunk per tier */
+	int64_t first_end[BAR_TSDB_TIERS]; /* ... and its t_last; INT64_MAX: none */
+	int64_t rolled[BAR_TSDB_TIERS]; /* tiers 1, 2: roll-ups exist up to here */
+	int64_t ret[BAR_TSDB_TIERS];    /* the retention that applies */
+} tsdb_series;
+
+typedef struct tsdb_pending {
+	tsdb_series *series;
+	int tier;
+	int64_t t_first, t_last;
+	size_t count;
+	bar_mbuf data;
+} tsdb_pending;
+
+typedef struct tsdb_policy {
+	char ns[128], mci[128]; /* mci "": the whole namespace */
+	int64_t ret[BAR_TSDB_TIERS];
+} tsdb_policy;
+
+struct bar_tsdb {
+	bar_tsdb_opts o;
+	char *path, *logdir;
+	pthread_mutex_t mu;           /* everything below but r */
+	sqlite3 *w;
+	sqlite3_stmt *st_series, *st_chunk;
+	pthread_mutex_t rmu;          /* the reading connection */
+	sqlite3 *r;
+
+	tsdb_series **tab;            /* the label index */
+	size_t tabcap, nseries;
+	tsdb_series **byid;           /* id - 1 */
+	size_t byidcap;
+	int64_t maxid;
+	uint64_t open_points;
+
+	tsdb_pending *pend;           /* sealed, not yet written */
+	size_t npend, pendcap;
+	tsdb_series **newser;         /* created, row not yet written */
+	size_t nnew, newcap;
+
+	tsdb_policy *pol;
+	size_t npol, polcap;
+	int64_t last_retention;
+
+	/* the log: segments <path>-log/<16 hex>.log */
+	bar_mbuf lbuf;                /* the frame being built (under mu) */
+	int logfd;
+	uint64_t logseg;
+	uint64_t log_bytes;           /* in all live segments */
+	uint64_t wseq;                /* frames written (under mu) */
+	pthread_mutex_t syncmu;       /* group commit */
+	uint64_t synced;              /* frames known on disk (under syncmu) */
+
+	struct {
+		uint64_t stored[BAR_TSDB_TIERS], chunks[BAR_TSDB_TIERS], chunk_bytes, dropped;
+	} st;
+};
+
+/* tsdb.c */
+int tsdb_sql_fail(sqlite3 *c, const char *what, char *why, size_t wsize);
+int tsdb_exec(sqlite3 *c, const char *sql, char *why, size_t wsize);
+const char *tsdb_label(const tsdb_series *s, const char *name);
+void tsdb_series_retention(bar_tsdb *db, tsdb_series *s);
+tsdb_series *tsdb_series_add(bar_tsdb *db, int64_t id, const void *blob, size_t len);
+int tsdb_accept(bar_tsdb *db, tsdb_series *s, const bar_msample *in, size_t n, bar_mbuf *log,
+                size_t *dropped);
+int tsdb_pend(bar_tsdb *db, tsdb_series *s, int tier, int64_t t_first, int64_t t_last,
+              size_t count, bar_mbuf *data);
+int tsdb_write_pending(bar_tsdb *db, int in_tx, char *why, size_t wsize);
+int tsdb_seal_all(bar_tsdb *db, int64_t older_than, char *why, size_t wsize);
+
+/* tsdb_log.c (all under mu but tsdb_log_sync) */
+int tsdb_log_series_def(bar_mbuf *b, const tsdb_series *s);
+int tsdb_log_series_head(bar_mbuf *b, int64_t id, size_t n, size_t *mark);
+int tsdb_log_sample(bar_mbuf *b, int64_t dt, double v);
+void tsdb_log_series_end(bar_mbuf *b, size_t mark, size_t nacc);
+int tsdb_log_write(bar_tsdb *db, uint64_t *seq, char *why, size_t wsize);
+int tsdb_log_sync(bar_tsdb *db, uint64_t seq, char *why, size_t wsize);
+int tsdb_log_replay(bar_tsdb *db, char *why, size_t wsize);
+int tsdb_log_load_open(bar_tsdb *db, char *why, size_t wsize);
+int tsdb_checkpoint(bar_tsdb *db, char *why, size_t wsize);
+void tsdb_log_close(bar_tsdb *db);
+
+/* tsdb_rollup.c */
+typedef struct tsdb_rec {
+	int64_t t;                         /* a sample's time or a bucket's end */
+	double c[TSDB_AGG_COLS];           /* sum, min, max, last, count */
+} tsdb_rec;
+typedef struct tsdb_recs {
+	tsdb_rec *r;
+	size_t n, cap;
+} tsdb_recs;
+int tsdb_recs_load(tsdb_recs *out, sqlite3 *c, const tsdb_series *s, int tier, int64_t lo,
+                   int64_t hi, char *why, size_t wsize);
+int tsdb_recs_add(tsdb_recs *out, int64_t t, const double c[TSDB_AGG_COLS]);
+int tsdb_rollup_run(bar_tsdb *db, int64_t now_ms, int force, char *why, size_t wsize);
+int tsdb_retention_run(bar_tsdb *db, int64_t now_ms, char *why, size_t wsize);
+double tsdb_sum_exact(const double *v, size_t n, size_t stride);
+
+#endif
