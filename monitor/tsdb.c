@@ -255,6 +255,7 @@ static int seal(bar_tsdb *db, tsdb_series *s)
 	p->t_last = s->t[s->n - 1];
 	p->count = s->n;
 	db->npend++;
+	db->open_points -= s->n;
 	s->n = 0;
 	return 0;
 }
