@@ -7,11 +7,9 @@
  *   chunk   = kind (1 byte: 0xC0 | ncols), count (LEB128 varint), bits
  *   bits    = int column (timestamps), then ncols value columns, MSB first,
  *             the last byte padded with zeros
- *   int col = mode (1 bit: 0 delta, 1 delta-of-delta), widths w1 w2 w3
- *             (7 bits each, 0..64), the first value (7-bit length L, then
- *             L bits of its zigzag), then per later value its delta (or
- *             delta of delta) zigzagged as '0' (zero), '10' + w1 bits,
- *             '110' + w2 bits or '111' + w3 bits
+ *   int col = see intcol_put: a common factor, a transform (the value,
+ *             delta, delta of delta), zigzag codes in prefix buckets or
+ *             Rice codes
  *   value col = mode (2 bits): 0 XOR, 1 decimal
  *     XOR:     Gorilla's: the first float64 in 64 bits, then per value its
  *              XOR with the previous: '0' (equal), '10' + the meaningful
@@ -20,10 +18,11 @@
  *     decimal: d (3 bits, 0..6), then an int column of m, every value being
  *              exactly m / 10^d (what the agent's rounding produces)
  *
- * Gorilla fixes its buckets (7, 9, 12 bits); here the encoder picks the
- * three widths per column that make that column shortest, and picks delta
- * or delta-of-delta per column: a random walk (CPU %) is cheaper in
- * deltas, a steady clock or counter in deltas of deltas.  A regular 2 s
+ * Gorilla fixes its buckets (7, 9, 12 bits); here the encoder picks, per
+ * column, the transform, the coding (three bucket widths, or a Rice
+ * parameter) and a common factor that make that column shortest: a random
+ * walk (CPU %) is cheapest in Rice-coded deltas, a steady clock in
+ * deltas of deltas, byte counts in pages divided by 4096.  A regular 2 s
  * clock costs 1 bit a point; a constant gauge 1 bit a point.
  */
 #include "tsdb_int.h"
@@ -42,6 +41,7 @@ typedef struct bw {
 	size_t cap, len; /* bytes */
 	uint64_t acc;
 	int nacc;        /* bits in acc */
+	int over;        /* cap was too small (a bug): the chunk is refused */
 } bw;
 
 static void bw_put(bw *w, uint64_t v, int nbits)
@@ -55,15 +55,20 @@ static void bw_put(bw *w, uint64_t v, int nbits)
 		nbits -= take;
 		while (w->nacc >= 8) {
 			w->nacc -= 8;
-			w->p[w->len++] = (uint8_t)(w->acc >> w->nacc);
+			if (w->len < w->cap)
+				w->p[w->len++] = (uint8_t)(w->acc >> w->nacc);
+			else
+				w->over = 1;
 		}
 	}
 }
 
 static void bw_end(bw *w)
 {
-	if (w->nacc > 0)
+	if (w->nacc > 0 && w->len < w->cap)
 		w->p[w->len++] = (uint8_t)(w->acc << (8 - w->nacc));
+	else if (w->nacc > 0)
+		w->over = 1;
 	w->nacc = 0;
 }
 
@@ -152,58 +157,185 @@ static uint64_t widths_pick(const uint64_t h[65], int w[3])
 	return best;
 }
 
-static uint64_t code_of(const int64_t *x, size_t i, int dod)
+/* The code of value i under a transform: 0 the value, 1 its delta, 2 its
+ * delta of delta (the first delta taken from 0). */
+static uint64_t code_of(const int64_t *x, size_t i, int tr)
 {
-	uint64_t d = (uint64_t)x[i] - (uint64_t)x[i - 1];
-	if (dod && i >= 2)
+	uint64_t d;
+
+	if (tr == 0)
+		return zigzag(x[i]);
+	d = (uint64_t)x[i] - (uint64_t)x[i - 1];
+	if (tr == 2 && i >= 2)
 		d -= (uint64_t)x[i - 1] - (uint64_t)x[i - 2];
 	return zigzag((int64_t)d);
 }
 
-static void intcol_put(bw *w, const int64_t *x, size_t n)
-{
-	uint64_t h[2][65] = {{0}};
-	int wd[2][3], mode;
-	uint64_t first = zigzag(x[0]);
+#define RICE_ESC 16 /* quotients from here on are escaped */
 
-	for (size_t i = 1; i < n; i++) {
-		h[0][bitlen(code_of(x, i, 0))]++;
-		h[1][bitlen(code_of(x, i, 1))]++;
+static uint64_t rice_cost(const uint64_t *z, size_t n, int k)
+{
+	uint64_t c = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t q = z[i] >> k;
+		c += q < RICE_ESC ? q + 1 + (uint64_t)k : RICE_ESC + 7 + (uint64_t)bitlen(z[i]);
 	}
-	mode = widths_pick(h[1], wd[1]) < widths_pick(h[0], wd[0]);
-	bw_put(w, (uint64_t)mode, 1);
-	for (int k = 0; k < 3; k++)
-		bw_put(w, (uint64_t)wd[mode][k], 7);
+	return c;
+}
+
+/* The cheapest Rice parameter near log2 of the mean code; its cost. */
+static uint64_t rice_pick(const uint64_t *z, size_t n, int *k)
+{
+	double mean = 0;
+	uint64_t best = UINT64_MAX;
+	int k0;
+
+	for (size_t i = 0; i < n; i++)
+		mean += (double)z[i];
+	mean = n ? mean / (double)n : 0;
+	k0 = mean >= 1 ? (int)log2(mean) : 0;
+	*k = 0;
+	for (int c = k0 - 2; c <= k0 + 1; c++) {
+		if (c < 0 || c > 63)
+			continue;
+		uint64_t cost = rice_cost(z, n, c);
+		if (cost < best) {
+			best = cost;
+			*k = c;
+		}
+	}
+	return best;
+}
+
+static uint64_t gcd64(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/*
+ * int col = gcd g (7-bit length, bits; every value is a multiple: byte
+ *           counts in pages or sectors), transform (2 bits: 0 the value,
+ *           1 delta, 2 delta of delta) of x / g, coding (1 bit), the first
+ *           value (7-bit length, its zigzag), then per later value its code
+ *   coding 0, buckets: widths w1 w2 w3 (7 bits each); '0' (zero), '10' +
+ *           w1 bits, '110' + w2 bits, '111' + w3 bits
+ *   coding 1, Rice (Golomb with a power of two): k (6 bits); the quotient
+ *           z >> k in unary ('1' x q, '0') and k low bits, or for q >= 16
+ *           sixteen '1's, a 7-bit length and the bits
+ * The encoder tries every transform and both codings and keeps the
+ * shortest: the prefix buckets win on runs of zeros, Rice on the evenly
+ * spread steps of a random walk.
+ */
+static void intcol_put(bw *w, const int64_t *xin, size_t n, int64_t *x, uint64_t *z)
+{
+	uint64_t g = 0, best = UINT64_MAX, first;
+	int tr = 1, coding = 0, wd[3] = {0, 0, 0}, k = 0;
+
+	for (size_t i = 0; i < n && g != 1; i++)
+		g = gcd64(g, xin[i] < 0 ? 0 - (uint64_t)xin[i] : (uint64_t)xin[i]);
+	if (g == 0 || g > (uint64_t)INT64_MAX)
+		g = 1;
+	for (size_t i = 0; i < n; i++)
+		x[i] = g == 1 ? xin[i] : xin[i] / (int64_t)g;
+	for (int t = 0; t < 3; t++) {
+		uint64_t h[65] = {0}, c;
+		int wt[3], kt;
+		for (size_t i = 1; i < n; i++) {
+			z[i - 1] = code_of(x, i, t);
+			h[bitlen(z[i - 1])]++;
+		}
+		if ((c = widths_pick(h, wt)) < best) {
+			best = c;
+			tr = t;
+			coding = 0;
+			memcpy(wd, wt, sizeof(wd));
+		}
+		if ((c = rice_pick(z, n - 1, &kt)) < best) {
+			best = c;
+			tr = t;
+			coding = 1;
+			k = kt;
+		}
+	}
+	bw_put(w, (uint64_t)bitlen(g), 7);
+	bw_put(w, g, bitlen(g));
+	bw_put(w, (uint64_t)tr, 2);
+	bw_put(w, (uint64_t)coding, 1);
+	if (coding == 0)
+		for (int j = 0; j < 3; j++)
+			bw_put(w, (uint64_t)wd[j], 7);
+	else
+		bw_put(w, (uint64_t)k, 6);
+	first = zigzag(x[0]);
 	bw_put(w, (uint64_t)bitlen(first), 7);
 	bw_put(w, first, bitlen(first));
 	for (size_t i = 1; i < n; i++) {
-		uint64_t z = code_of(x, i, mode);
-		int b = bitlen(z);
-		if (b == 0)
+		uint64_t c = code_of(x, i, tr);
+		int b = bitlen(c);
+		if (coding == 1) {
+			uint64_t q = c >> k;
+			if (q < RICE_ESC) {
+				bw_put(w, ((1ULL << q) - 1) << 1, (int)q + 1);
+				bw_put(w, c & ((k < 64 ? (1ULL << k) : 0) - 1), k);
+			} else {
+				bw_put(w, (1ULL << RICE_ESC) - 1, RICE_ESC);
+				bw_put(w, (uint64_t)b, 7);
+				bw_put(w, c, b);
+			}
+		} else if (b == 0)
 			bw_put(w, 0, 1);
-		else if (b <= wd[mode][0])
-			bw_put(w, 2, 2), bw_put(w, z, wd[mode][0]);
-		else if (b <= wd[mode][1])
-			bw_put(w, 6, 3), bw_put(w, z, wd[mode][1]);
+		else if (b <= wd[0])
+			bw_put(w, 2, 2), bw_put(w, c, wd[0]);
+		else if (b <= wd[1])
+			bw_put(w, 6, 3), bw_put(w, c, wd[1]);
 		else
-			bw_put(w, 7, 3), bw_put(w, z, wd[mode][2]);
+			bw_put(w, 7, 3), bw_put(w, c, wd[2]);
 	}
 }
 
 static int intcol_get(br *r, int64_t *x, size_t n)
 {
-	int mode = (int)br_get(r, 1), wd[3], fl;
-	uint64_t prev_d = 0;
+	int gl = (int)br_get(r, 7), tr, coding, wd[3] = {0, 0, 0}, k = 0, fl;
+	uint64_t g, prev_d = 0;
 
-	for (int k = 0; k < 3; k++)
-		if ((wd[k] = (int)br_get(r, 7)) > 64)
-			return -1;
+	if (gl > 64)
+		return -1;
+	g = br_get(r, gl);
+	tr = (int)br_get(r, 2);
+	coding = (int)br_get(r, 1);
+	if (g == 0 || g > (uint64_t)INT64_MAX || tr > 2)
+		return -1;
+	if (coding == 0) {
+		for (int j = 0; j < 3; j++)
+			if ((wd[j] = (int)br_get(r, 7)) > 64)
+				return -1;
+	} else {
+		k = (int)br_get(r, 6);
+	}
 	if ((fl = (int)br_get(r, 7)) > 64)
 		return -1;
 	x[0] = unzigzag(br_get(r, fl));
 	for (size_t i = 1; i < n && !r->bad; i++) {
 		uint64_t z, d;
-		if (!br_bit(r))
+		if (coding == 1) {
+			int q = 0;
+			while (q < RICE_ESC && br_bit(r))
+				q++;
+			if (q < RICE_ESC) {
+				z = ((uint64_t)q << k) | br_get(r, k);
+			} else {
+				int b = (int)br_get(r, 7);
+				if (b > 64)
+					return -1;
+				z = br_get(r, b);
+			}
+		} else if (!br_bit(r))
 			z = 0;
 		else if (!br_bit(r))
 			z = br_get(r, wd[0]);
@@ -212,12 +344,20 @@ static int intcol_get(br *r, int64_t *x, size_t n)
 		else
 			z = br_get(r, wd[2]);
 		d = (uint64_t)unzigzag(z);
-		if (mode)
+		if (tr == 0) {
+			x[i] = (int64_t)d;
+			continue;
+		}
+		if (tr == 2)
 			d += prev_d;
 		prev_d = d;
 		x[i] = (int64_t)((uint64_t)x[i - 1] + d);
 	}
-	return r->bad ? -1 : 0;
+	if (r->bad)
+		return -1;
+	for (size_t i = 0; g != 1 && i < n; i++)
+		x[i] = (int64_t)((uint64_t)x[i] * g);
+	return 0;
 }
 
 /* ---- value columns ---- */
@@ -328,7 +468,8 @@ static int xorcol_get(br *r, double *v, size_t n)
 	return r->bad ? -1 : 0;
 }
 
-static void valcol_put(bw *w, const double *v, size_t n, int64_t *scratch)
+static void valcol_put(bw *w, const double *v, size_t n, int64_t *scratch, int64_t *x,
+                       uint64_t *z)
 {
 	int d = decimals_of(v, n, scratch);
 
@@ -339,7 +480,7 @@ static void valcol_put(bw *w, const double *v, size_t n, int64_t *scratch)
 	}
 	bw_put(w, 1, 2);
 	bw_put(w, (uint64_t)d, 3);
-	intcol_put(w, scratch, n);
+	intcol_put(w, scratch, n, x, z);
 }
 
 static int valcol_get(br *r, double *v, size_t n, int64_t *scratch)
@@ -361,7 +502,8 @@ int tsdb_chunk_encode(bar_mbuf *out, const int64_t *t, const double *const *cols
                       size_t n)
 {
 	bw w = {0};
-	int64_t *scratch = NULL;
+	int64_t *scratch = NULL, *x = NULL;
+	uint64_t *z = NULL;
 	uint8_t head[12];
 	size_t hl = 0, cnt = n;
 	int rc = -1;
@@ -370,11 +512,14 @@ int tsdb_chunk_encode(bar_mbuf *out, const int64_t *t, const double *const *cols
 		out->failed = 1;
 		return -1;
 	}
-	/* worst case per row: 67 bits of time, 78 per value column */
-	w.cap = (n * (67 + 78 * ncols) + 7) / 8 + 64;
+	/* worst case per row: 87 bits of time, 87 per value column; per column
+	 * at most 171 bits of header (bw_put checks anyway) */
+	w.cap = (n * (90 + 90 * ncols) + 7) / 8 + 32 * (ncols + 1) + 64;
 	w.p = malloc(w.cap);
 	scratch = malloc(n * sizeof(*scratch));
-	if (!w.p || !scratch) {
+	x = malloc(n * sizeof(*x));
+	z = malloc(n * sizeof(*z));
+	if (!w.p || !scratch || !x || !z) {
 		out->failed = 1;
 		goto done;
 	}
@@ -383,16 +528,22 @@ int tsdb_chunk_encode(bar_mbuf *out, const int64_t *t, const double *const *cols
 		head[hl++] = (uint8_t)((cnt & 0x7f) | (cnt > 0x7f ? 0x80 : 0));
 		cnt >>= 7;
 	} while (cnt);
-	intcol_put(&w, t, n);
+	intcol_put(&w, t, n, x, z);
 	for (size_t c = 0; c < ncols; c++)
-		valcol_put(&w, cols[c], n, scratch);
+		valcol_put(&w, cols[c], n, scratch, x, z);
 	bw_end(&w);
+	if (w.over) {
+		out->failed = 1;
+		goto done;
+	}
 	if (bar_mbuf_add(out, head, hl) < 0 || bar_mbuf_add(out, w.p, w.len) < 0)
 		goto done;
 	rc = 0;
 done:
 	free(w.p);
 	free(scratch);
+	free(x);
+	free(z);
 	return rc;
 }
 
