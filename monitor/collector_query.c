@@ -47,17 +47,8 @@ void collector_result_free(bar_tsdb_result *r)
 	}
 }
 
-static int label_cmp(const bar_tsdb_series *a, const bar_tsdb_series *b)
-{
-	size_t n = a->nlabels < b->nlabels ? a->nlabels : b->nlabels;
-
-	for (size_t i = 0; i < n; i++) {
-		int c = strcmp(a->labels[i].name, b->labels[i].name);
-		if (c || (c = strcmp(a->labels[i].value, b->labels[i].value)))
-			return c;
-	}
-	return a->nlabels < b->nlabels ? -1 : a->nlabels > b->nlabels;
-}
+/* the store's order, so merged lists sort as the store's own answers */
+#define label_cmp bar_tsdb_series_cmp
 
 static int series_sort_cmp(const void *a, const void *b)
 {

@@ -44,6 +44,23 @@ int tsdb_exec(sqlite3 *c, const char *sql, char *why, size_t wsize)
 	return 0;
 }
 
+int tsdb_grow(void *pptr, size_t *cap, size_t need, size_t elem)
+{
+	void *p, *np;
+	size_t nc = *cap ? *cap : 16;
+
+	if (need <= *cap)
+		return 0;
+	while (nc < need)
+		nc *= 2;
+	memcpy(&p, pptr, sizeof(p));
+	if (!(np = realloc(p, nc * elem)))
+		return -1;
+	memcpy(pptr, &np, sizeof(np));
+	*cap = nc;
+	return 0;
+}
+
 /* ---- series ---- */
 
 static uint64_t labels_hash(const bar_mlabel *l, size_t n)
@@ -230,31 +247,16 @@ static tsdb_series *series_intern(bar_tsdb *db, const bar_mlabel *l, size_t n, i
 /* Encode s's open chunk and queue it for writing; the open chunk empties. */
 static int seal(bar_tsdb *db, tsdb_series *s)
 {
-	tsdb_pending *p;
 	const double *cols[1] = {s->v};
+	bar_mbuf b = {0};
 
 	if (s->n == 0)
 		return 0;
-	if (db->npend == db->pendcap) {
-		size_t cap = db->pendcap ? db->pendcap * 2 : 64;
-		tsdb_pending *np = realloc(db->pend, cap * sizeof(*np));
-		if (!np)
-			return -1;
-		db->pend = np;
-		db->pendcap = cap;
-	}
-	p = &db->pend[db->npend];
-	memset(p, 0, sizeof(*p));
-	if (tsdb_chunk_encode(&p->data, s->t, cols, 1, s->n) < 0) {
-		bar_mbuf_free(&p->data);
+	if (tsdb_chunk_encode(&b, s->t, cols, 1, s->n) < 0 ||
+	    tsdb_pend(db, s, BAR_TSDB_RAW, s->t[0], s->t[s->n - 1], s->n, &b) < 0) {
+		bar_mbuf_free(&b);
 		return -1;
 	}
-	p->series = s;
-	p->tier = BAR_TSDB_RAW;
-	p->t_first = s->t[0];
-	p->t_last = s->t[s->n - 1];
-	p->count = s->n;
-	db->npend++;
 	db->open_points -= s->n;
 	s->n = 0;
 	return 0;
@@ -264,14 +266,8 @@ static int seal(bar_tsdb *db, tsdb_series *s)
 int tsdb_pend(bar_tsdb *db, tsdb_series *s, int tier, int64_t t_first, int64_t t_last,
               size_t count, bar_mbuf *data)
 {
-	if (db->npend == db->pendcap) {
-		size_t cap = db->pendcap ? db->pendcap * 2 : 64;
-		tsdb_pending *np = realloc(db->pend, cap * sizeof(*np));
-		if (!np)
-			return -1;
-		db->pend = np;
-		db->pendcap = cap;
-	}
+	if (tsdb_grow(&db->pend, &db->pendcap, db->npend + 1, sizeof(*db->pend)) < 0)
+		return -1;
 	db->pend[db->npend++] = (tsdb_pending){s, tier, t_first, t_last, count, *data};
 	memset(data, 0, sizeof(*data));
 	return 0;
@@ -434,16 +430,8 @@ int bar_tsdb_append(bar_tsdb *db, const bar_mseries *series, size_t n, size_t *d
 			goto done;
 		}
 		if (created) {
-			if (db->nnew == db->newcap) {
-				size_t cap = db->newcap ? db->newcap * 2 : 64;
-				tsdb_series **nn = realloc(db->newser, cap * sizeof(*nn));
-				if (!nn) {
-					snprintf(why, wsize, "tsdb: out of memory");
-					goto done;
-				}
-				db->newser = nn;
-				db->newcap = cap;
-			}
+			if (tsdb_grow(&db->newser, &db->newcap, db->nnew + 1, sizeof(s)) < 0)
+				goto oom;
 			db->newser[db->nnew++] = s;
 			if (tsdb_log_series_def(&db->lbuf, s) < 0)
 				goto oom;
@@ -586,15 +574,9 @@ int bar_tsdb_retention_set(bar_tsdb *db, const char *ns, const char *mci,
 			db->pol[i] = db->pol[--db->npol];
 	} else {
 		if (i == db->npol) {
-			if (db->npol == db->polcap) {
-				size_t cap = db->polcap ? db->polcap * 2 : 8;
-				tsdb_policy *np = realloc(db->pol, cap * sizeof(*np));
-				if (!np) {
-					snprintf(why, wsize, "tsdb: out of memory");
-					goto done;
-				}
-				db->pol = np;
-				db->polcap = cap;
+			if (tsdb_grow(&db->pol, &db->polcap, db->npol + 1, sizeof(*db->pol)) < 0) {
+				snprintf(why, wsize, "tsdb: out of memory");
+				goto done;
 			}
 			db->npol++;
 			memset(&db->pol[i], 0, sizeof(db->pol[i]));
@@ -701,14 +683,8 @@ static int load(bar_tsdb *db, char *why, size_t wsize)
 		int64_t r[BAR_TSDB_TIERS];
 		for (int k = 0; k < BAR_TSDB_TIERS; k++)
 			r[k] = sqlite3_column_int64(st, 2 + k);
-		if (db->npol == db->polcap) {
-			size_t cap = db->polcap ? db->polcap * 2 : 8;
-			tsdb_policy *np = realloc(db->pol, cap * sizeof(*np));
-			if (!np)
-				goto oom;
-			db->pol = np;
-			db->polcap = cap;
-		}
+		if (tsdb_grow(&db->pol, &db->polcap, db->npol + 1, sizeof(*db->pol)) < 0)
+			goto oom;
 		tsdb_policy *p = &db->pol[db->npol++];
 		snprintf(p->ns, sizeof(p->ns), "%s", (const char *)sqlite3_column_text(st, 0));
 		snprintf(p->mci, sizeof(p->mci), "%s", (const char *)sqlite3_column_text(st, 1));

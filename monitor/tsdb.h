@@ -128,6 +128,10 @@ int bar_tsdb_select(bar_tsdb_result *out, bar_tsdb *db, const bar_tsdb_query *q,
                     size_t wsize);
 void bar_tsdb_result_free(bar_tsdb_result *r);
 
+/* The order of series in a result: label by label, name then value
+ * (bytewise), a shorter list first on a tie.  <0, 0, >0 as strcmp. */
+int bar_tsdb_series_cmp(const bar_tsdb_series *a, const bar_tsdb_series *b);
+
 /* ---- health ---- */
 
 typedef struct bar_tsdb_stats {

@@ -192,14 +192,8 @@ static int replay_frame(bar_tsdb *db, const uint8_t *p, size_t len, bar_msample 
 				tsdb_series *s = tsdb_series_add(db, (int64_t)id, p + pos, (size_t)n);
 				if (!s)
 					return -1;
-				if (db->nnew == db->newcap) {
-					size_t cap = db->newcap ? db->newcap * 2 : 64;
-					tsdb_series **nn = realloc(db->newser, cap * sizeof(*nn));
-					if (!nn)
-						return -1;
-					db->newser = nn;
-					db->newcap = cap;
-				}
+				if (tsdb_grow(&db->newser, &db->newcap, db->nnew + 1, sizeof(s)) < 0)
+					return -1;
 				db->newser[db->nnew++] = s;
 			}
 			pos += (size_t)n;

@@ -44,7 +44,7 @@ static int64_t ceil_to(int64_t t, int64_t step)
 	return q * step;
 }
 
-static int label_cmp(const bar_tsdb_series *a, const bar_tsdb_series *b)
+int bar_tsdb_series_cmp(const bar_tsdb_series *a, const bar_tsdb_series *b)
 {
 	size_t n = a->nlabels < b->nlabels ? a->nlabels : b->nlabels;
 
@@ -58,7 +58,7 @@ static int label_cmp(const bar_tsdb_series *a, const bar_tsdb_series *b)
 
 static int series_cmp(const void *a, const void *b)
 {
-	return label_cmp(a, b);
+	return bar_tsdb_series_cmp(a, b);
 }
 
 static int matches(const tsdb_series *s, const bar_tsdb_query *q, regex_t *re)
@@ -295,14 +295,8 @@ int bar_tsdb_select(bar_tsdb_result *out, bar_tsdb *db, const bar_tsdb_query *q,
 		job *jb;
 		if (!s || !matches(s, q, re))
 			continue;
-		if (njobs == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			job *nj = realloc(jobs, nc * sizeof(*nj));
-			if (!nj)
-				goto oom_locked;
-			jobs = nj;
-			cap = nc;
-		}
+		if (tsdb_grow(&jobs, &cap, njobs + 1, sizeof(*jobs)) < 0)
+			goto oom_locked;
 		jb = &jobs[njobs];
 		memset(jb, 0, sizeof(*jb));
 		jb->s = s;

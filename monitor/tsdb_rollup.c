@@ -36,14 +36,8 @@ static int64_t floor_to(int64_t t, int64_t step)
 
 int tsdb_recs_add(tsdb_recs *out, int64_t t, const double c[TSDB_AGG_COLS])
 {
-	if (out->n == out->cap) {
-		size_t cap = out->cap ? out->cap * 2 : 256;
-		tsdb_rec *r = realloc(out->r, cap * sizeof(*r));
-		if (!r)
-			return -1;
-		out->r = r;
-		out->cap = cap;
-	}
+	if (tsdb_grow(&out->r, &out->cap, out->n + 1, sizeof(*out->r)) < 0)
+		return -1;
 	out->r[out->n].t = t;
 	memcpy(out->r[out->n].c, c, sizeof(out->r[out->n].c));
 	out->n++;
@@ -174,14 +168,8 @@ static int bucketise(tsdb_recs *rows, const tsdb_recs *in, int64_t step, double 
 			const tsdb_rec *r = &in->r[i];
 			if (isnan(r->c[TSDB_COL_LAST]) || r->c[TSDB_COL_COUNT] <= 0)
 				continue;
-			if (ns == *tmpcap) {
-				size_t cap = *tmpcap ? *tmpcap * 2 : 64;
-				double *nt = realloc(*tmp, cap * sizeof(*nt));
-				if (!nt)
-					return -1;
-				*tmp = nt;
-				*tmpcap = cap;
-			}
+			if (tsdb_grow(tmp, tmpcap, ns + 1, sizeof(**tmp)) < 0)
+				return -1;
 			(*tmp)[ns++] = r->c[TSDB_COL_SUM];
 			if (r->c[TSDB_COL_MIN] < c[TSDB_COL_MIN])
 				c[TSDB_COL_MIN] = r->c[TSDB_COL_MIN];

@@ -81,6 +81,9 @@ struct bar_tsdb {
 };
 
 /* tsdb.c */
+/* Make room for need elements of elem bytes in the array *pptr (a pointer
+ * to the array's pointer) of *cap; doubles.  0, or -1 out of memory. */
+int tsdb_grow(void *pptr, size_t *cap, size_t need, size_t elem);
 int tsdb_sql_fail(sqlite3 *c, const char *what, char *why, size_t wsize);
 int tsdb_exec(sqlite3 *c, const char *sql, char *why, size_t wsize);
 const char *tsdb_label(const tsdb_series *s, const char *name);
