@@ -19,8 +19,9 @@
  *                        and coarse tiers are materialised
  *   query_ms             1 h range, avg by 10 s step, one metric, all VMs
  *
- *   tsdb_store [-jitter MS] [-nosync] [-keep]   (-keep: leave the store; -jitter: timestamps off the 2 s
- *   tick by up to MS ms, as an agent stamping its read time would)
+ *   tsdb_store [-jitter MS] [-nosync] [-keep]
+ *   -jitter: timestamps off the 2 s tick by up to MS ms, as an agent
+ *   stamping its read time would; -keep: leave the store behind
  */
 #include "tsdb.h"
 
@@ -148,7 +149,8 @@ static void generate(int jitter)
 					level = level < 0 ? 0 : level;
 					x = round(level * 400) / 100;
 				}
-				samples[s][i] = (bar_msample){t[i] + (jitter ? (int64_t)(rnd() % (uint64_t)(jitter + 1)) : 0), x};
+				int64_t off = jitter ? (int64_t)(rnd() % (uint64_t)(jitter + 1)) : 0;
+				samples[s][i] = (bar_msample){t[i] + off, x};
 			}
 		}
 }
