@@ -157,18 +157,41 @@ static uint64_t widths_pick(const uint64_t h[65], int w[3])
 	return best;
 }
 
-/* The code of value i under a transform: 0 the value, 1 its delta, 2 its
- * delta of delta (the first delta taken from 0). */
-static uint64_t code_of(const int64_t *x, size_t i, int tr)
+/* The code of value i under a transform: 0 the value, 1 its delta less
+ * base, 2 its delta of delta (the first delta taken from 0). */
+static uint64_t code_of(const int64_t *x, size_t i, int tr, uint64_t base)
 {
 	uint64_t d;
 
 	if (tr == 0)
 		return zigzag(x[i]);
 	d = (uint64_t)x[i] - (uint64_t)x[i - 1];
-	if (tr == 2 && i >= 2)
+	if (tr == 1 || tr == 3)
+		d -= base;
+	else if (i >= 2)
 		d -= (uint64_t)x[i - 1] - (uint64_t)x[i - 2];
 	return zigzag((int64_t)d);
+}
+
+static int i64_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The median of (up to 63 evenly picked) deltas: what a delta column is
+ * centred on (a clock's interval; 0 for a random walk). */
+static uint64_t delta_base(const int64_t *x, size_t n)
+{
+	int64_t d[63];
+	size_t m = 0, stride = n > 64 ? (n - 1) / 63 : 1;
+
+	for (size_t i = 1; i < n && m < 63; i += stride)
+		d[m++] = (int64_t)((uint64_t)x[i] - (uint64_t)x[i - 1]);
+	if (m == 0)
+		return 0;
+	qsort(d, m, sizeof(d[0]), i64_cmp);
+	return (uint64_t)d[m / 2];
 }
 
 #define RICE_ESC 16 /* quotients from here on are escaped */
@@ -221,7 +244,9 @@ static uint64_t gcd64(uint64_t a, uint64_t b)
 /*
  * int col = gcd g (7-bit length, bits; every value is a multiple: byte
  *           counts in pages or sectors), transform (2 bits: 0 the value,
- *           1 delta, 2 delta of delta) of x / g, coding (1 bit), the first
+ *           1 delta, 2 delta of delta, 3 delta less a base, the median
+ *           delta, given next as 7-bit length and zigzag bits) of x / g,
+ *           coding (1 bit), the first
  *           value (7-bit length, its zigzag), then per later value its code
  *   coding 0, buckets: widths w1 w2 w3 (7 bits each); '0' (zero), '10' +
  *           w1 bits, '110' + w2 bits, '111' + w3 bits
@@ -234,7 +259,7 @@ static uint64_t gcd64(uint64_t a, uint64_t b)
  */
 static void intcol_put(bw *w, const int64_t *xin, size_t n, int64_t *x, uint64_t *z)
 {
-	uint64_t g = 0, best = UINT64_MAX, first;
+	uint64_t g = 0, best = UINT64_MAX, first, base = 0, median;
 	int tr = 1, coding = 0, wd[3] = {0, 0, 0}, k = 0;
 
 	for (size_t i = 0; i < n && g != 1; i++)
@@ -243,22 +268,29 @@ static void intcol_put(bw *w, const int64_t *xin, size_t n, int64_t *x, uint64_t
 		g = 1;
 	for (size_t i = 0; i < n; i++)
 		x[i] = g == 1 ? xin[i] : xin[i] / (int64_t)g;
-	for (int t = 0; t < 3; t++) {
-		uint64_t h[65] = {0}, c;
-		int wt[3], kt;
+	median = delta_base(x, n);
+	/* candidates: the value, delta, delta less the median, delta of delta */
+	for (int cand = 0; cand < 4; cand++) {
+		uint64_t h[65] = {0}, c, b = cand == 2 ? median : 0, head;
+		int wt[3], kt, t = cand == 2 ? 3 : cand == 3 ? 2 : cand;
+		if (cand == 2 && median == 0)
+			continue;
+		head = t == 3 ? 7 + (uint64_t)bitlen(zigzag((int64_t)median)) : 0; /* header bits */
 		for (size_t i = 1; i < n; i++) {
-			z[i - 1] = code_of(x, i, t);
+			z[i - 1] = code_of(x, i, t, b);
 			h[bitlen(z[i - 1])]++;
 		}
-		if ((c = widths_pick(h, wt)) < best) {
+		if ((c = widths_pick(h, wt) + head + 21) < best) {
 			best = c;
 			tr = t;
+			base = b;
 			coding = 0;
 			memcpy(wd, wt, sizeof(wd));
 		}
-		if ((c = rice_pick(z, n - 1, &kt)) < best) {
+		if ((c = rice_pick(z, n - 1, &kt) + head + 6) < best) {
 			best = c;
 			tr = t;
+			base = b;
 			coding = 1;
 			k = kt;
 		}
@@ -266,6 +298,11 @@ static void intcol_put(bw *w, const int64_t *xin, size_t n, int64_t *x, uint64_t
 	bw_put(w, (uint64_t)bitlen(g), 7);
 	bw_put(w, g, bitlen(g));
 	bw_put(w, (uint64_t)tr, 2);
+	if (tr == 3) {
+		uint64_t zb = zigzag((int64_t)base);
+		bw_put(w, (uint64_t)bitlen(zb), 7);
+		bw_put(w, zb, bitlen(zb));
+	}
 	bw_put(w, (uint64_t)coding, 1);
 	if (coding == 0)
 		for (int j = 0; j < 3; j++)
@@ -276,7 +313,7 @@ static void intcol_put(bw *w, const int64_t *xin, size_t n, int64_t *x, uint64_t
 	bw_put(w, (uint64_t)bitlen(first), 7);
 	bw_put(w, first, bitlen(first));
 	for (size_t i = 1; i < n; i++) {
-		uint64_t c = code_of(x, i, tr);
+		uint64_t c = code_of(x, i, tr, base);
 		int b = bitlen(c);
 		if (coding == 1) {
 			uint64_t q = c >> k;
@@ -302,14 +339,20 @@ static void intcol_put(bw *w, const int64_t *xin, size_t n, int64_t *x, uint64_t
 static int intcol_get(br *r, int64_t *x, size_t n)
 {
 	int gl = (int)br_get(r, 7), tr, coding, wd[3] = {0, 0, 0}, k = 0, fl;
-	uint64_t g, prev_d = 0;
+	uint64_t g, prev_d = 0, base = 0;
 
 	if (gl > 64)
 		return -1;
 	g = br_get(r, gl);
 	tr = (int)br_get(r, 2);
+	if (tr == 3) {
+		int bl = (int)br_get(r, 7);
+		if (bl > 64)
+			return -1;
+		base = (uint64_t)unzigzag(br_get(r, bl));
+	}
 	coding = (int)br_get(r, 1);
-	if (g == 0 || g > (uint64_t)INT64_MAX || tr > 2)
+	if (g == 0 || g > (uint64_t)INT64_MAX)
 		return -1;
 	if (coding == 0) {
 		for (int j = 0; j < 3; j++)
@@ -350,6 +393,8 @@ static int intcol_get(br *r, int64_t *x, size_t n)
 		}
 		if (tr == 2)
 			d += prev_d;
+		else
+			d += base;
 		prev_d = d;
 		x[i] = (int64_t)((uint64_t)x[i - 1] + d);
 	}
@@ -513,8 +558,8 @@ int tsdb_chunk_encode(bar_mbuf *out, const int64_t *t, const double *const *cols
 		return -1;
 	}
 	/* worst case per row: 87 bits of time, 87 per value column; per column
-	 * at most 171 bits of header (bw_put checks anyway) */
-	w.cap = (n * (90 + 90 * ncols) + 7) / 8 + 32 * (ncols + 1) + 64;
+	 * at most 242 bits of header (bw_put checks anyway) */
+	w.cap = (n * (90 + 90 * ncols) + 7) / 8 + 48 * (ncols + 1) + 64;
 	w.p = malloc(w.cap);
 	scratch = malloc(n * sizeof(*scratch));
 	x = malloc(n * sizeof(*x));
