@@ -313,6 +313,8 @@ int tsdb_write_pending(bar_tsdb *db, int in_tx, char *why, size_t wsize)
 done:
 	if (rc < 0 && !in_tx)
 		sqlite3_exec(db->w, "ROLLBACK", NULL, NULL, NULL);
+	if (rc < 0)
+		return -1; /* kept for the next try; the log still has them */
 	if (rc == 0) {
 		for (size_t i = 0; i < db->npend; i++) {
 			tsdb_pending *p = &db->pend[i];
@@ -491,7 +493,9 @@ int bar_tsdb_maintain(bar_tsdb *db, int64_t now_ms, char *why, size_t wsize)
 			goto done;
 		db->last_retention = now_ms;
 	}
-	if (db->log_bytes >= CKPT_LOG_BYTES && tsdb_checkpoint(db, why, wsize) < 0)
+	if (db->log_bytes >= (db->o.log_checkpoint_bytes ? db->o.log_checkpoint_bytes
+	                                                 : CKPT_LOG_BYTES) &&
+	    tsdb_checkpoint(db, why, wsize) < 0)
 		goto done;
 	rc = 0;
 done:
@@ -783,6 +787,7 @@ int bar_tsdb_open(bar_tsdb **out, const bar_tsdb_opts *o, char *why, size_t wsiz
 	if (o->version < 2) {
 		db->o.rollup_after_ms = 3600000;
 		db->o.sync = 1;
+		db->o.log_checkpoint_bytes = 0;
 	}
 	if (db->o.rollup_after_ms < 0)
 		db->o.rollup_after_ms = 0;

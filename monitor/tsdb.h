@@ -32,11 +32,14 @@ typedef struct bar_tsdb_opts {
 	int64_t rollup_after_ms;          /* roll a range up once it is this old: 1 h
 	                                   * (earlier when its raw data is about to leave) */
 	int sync;                         /* fdatasync the log before append returns: 1 */
+	uint64_t log_checkpoint_bytes;    /* maintain checkpoints open chunks and starts
+	                                   * a new log past this: 0 (64 MiB) */
 } bar_tsdb_opts;
 #define BAR_TSDB_OPTS_INIT                                                                      \
 	{ .version = 2, .path = NULL, .step_ms = {0, 10000, 300000},                               \
 	  .retention_ms = {6LL * 3600000, 7LL * 86400000, 90LL * 86400000}, .chunk_points = 512,   \
-	  .chunk_span_ms = 3600000, .rollup_after_ms = 3600000, .sync = 1 }
+	  .chunk_span_ms = 3600000, .rollup_after_ms = 3600000, .sync = 1,                       \
+	  .log_checkpoint_bytes = 0 }
 
 /* Open (or create) the store at o->path.  0 with *out, or -1 with why. */
 int bar_tsdb_open(bar_tsdb **out, const bar_tsdb_opts *o, char *why, size_t wsize);

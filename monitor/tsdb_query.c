@@ -279,8 +279,14 @@ int bar_tsdb_select(bar_tsdb_result *out, bar_tsdb *db, const bar_tsdb_query *q,
 				snprintf(why, wsize, "tsdb: query: regex over 4096 bytes");
 				goto done;
 			}
-			snprintf(pat, sizeof(pat), "^(%s)$", m->value);
-			if ((e = regcomp(&re[i], pat, REG_EXTENDED | REG_NOSUB)) != 0) {
+			/* the pattern alone first: one that compiles has balanced
+			 * parentheses, so the anchors wrap all of it */
+			if ((e = regcomp(&re[i], m->value, REG_EXTENDED | REG_NOSUB)) == 0) {
+				regfree(&re[i]);
+				snprintf(pat, sizeof(pat), "^(%s)$", m->value);
+				e = regcomp(&re[i], pat, REG_EXTENDED | REG_NOSUB);
+			}
+			if (e != 0) {
 				char msg[128];
 				regerror(e, &re[i], msg, sizeof(msg));
 				snprintf(why, wsize, "tsdb: query: regex \"%.80s\": %s", m->value, msg);

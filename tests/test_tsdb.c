@@ -349,6 +349,11 @@ static void test_select(void)
 		CHECK(r.nseries == 2);
 		bar_tsdb_result_free(&r);
 	}
+	m[0] = (bar_tsdb_matcher){"vm", "x)|(a", BAR_TSDB_RE}; /* no way around the anchors */
+	{
+		bar_tsdb_query q = {m, 1, 0, 1, 0, BAR_TSDB_AVG, 0};
+		CHECK(bar_tsdb_select(&r, db, &q, why, sizeof(why)) < 0 && strstr(why, "regex"));
+	}
 	m[0] = (bar_tsdb_matcher){"vm", "(", BAR_TSDB_RE};
 	{
 		bar_tsdb_query q = {m, 1, 0, 1, 0, BAR_TSDB_AVG, 0};
@@ -568,6 +573,7 @@ static void crash_child(int wfd)
 	snprintf(path, sizeof(path), "%s/crash.db", scratch);
 	o.path = path;
 	o.chunk_points = 128;
+	o.log_checkpoint_bytes = 16384; /* checkpoints often: a kill may land in one */
 	if (bar_tsdb_open(&db, &o, why, sizeof(why)) < 0)
 		_exit(3);
 	for (int32_t b = 0;; b++) {
@@ -580,8 +586,8 @@ static void crash_child(int wfd)
 		se[1] = (bar_mseries){l[1], 2, s, 40};
 		if (bar_tsdb_append(db, se, 2, NULL, why, sizeof(why)) < 0)
 			_exit(4);
-		if (b % 25 == 0)
-			bar_tsdb_maintain(db, 1000LL * (b * 40), why, sizeof(why));
+		if (b % 5 == 0 && bar_tsdb_maintain(db, 1000LL * (b * 40), why, sizeof(why)) < 0)
+			_exit(6);
 		/* acknowledged: tell the parent */
 		if (write(wfd, &b, sizeof(b)) != (ssize_t)sizeof(b))
 			_exit(5);
