@@ -4,9 +4,12 @@
  * Gorilla (Pelkonen et al., "Gorilla: A Fast, Scalable, In-Memory Time
  * Series Database", VLDB 2015, section 4.1).
  *
- *   chunk   = kind (1 byte: 0xC0 | ncols), count (LEB128 varint), bits
- *   bits    = int column (timestamps), then ncols value columns, MSB first,
- *             the last byte padded with zeros
+ *   chunk   = kind (1 byte: 0xC0 | ncols, or 0xE5: roll-up rows relative
+ *             to their last value, see agg_relative), count (LEB128
+ *             varint), bits
+ *   bits    = int column (timestamps), then ncols value columns (0xE5: d in
+ *             3 bits and five int columns), MSB first, the last byte padded
+ *             with zeros
  *   int col = see intcol_put: a common factor, a transform (the value,
  *             delta, delta of delta), zigzag codes in prefix buckets or
  *             Rice codes
@@ -541,15 +544,92 @@ static int valcol_get(br *r, double *v, size_t n, int64_t *scratch)
 	return 0;
 }
 
+/* ---- roll-up rows in relation to their last value ---- */
+
+/* v[] as integers at exactly d decimals into m, or -1. */
+static int scaled_at(const double *v, size_t n, int d, int64_t *m)
+{
+	for (size_t i = 0; i < n; i++) {
+		double s = v[i] * pow10_tab[d], back;
+		if (!(fabs(s) < 9007199254740992.0))
+			return -1;
+		m[i] = llround(s);
+		back = (double)m[i] / pow10_tab[d];
+		if (memcmp(&back, &v[i], sizeof(back)) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * A roll-up chunk whose sum, min, max and last are all decimals (at one d)
+ * and whose counts are whole is stored as last, last - min, max - last,
+ * sum - count * last and count: within a bucket the four move together, so
+ * the differences are small where the columns themselves wander.  The
+ * caller gives 5 * n int64 of room in m (last, dmin, dmax, dsum, count).
+ * The decimals, or -1 when the rows do not qualify.
+ */
+static int agg_relative(const double *const *cols, size_t n, int64_t *m, int64_t *scratch)
+{
+	int d = 0;
+	int64_t *L = m, *dn = m + n, *dx = m + 2 * n, *ds = m + 3 * n, *C = m + 4 * n;
+
+	for (int c = TSDB_COL_SUM; c <= TSDB_COL_LAST; c++) {
+		int e = decimals_of(cols[c], n, scratch);
+		if (e < 0)
+			return -1;
+		if (e > d)
+			d = e;
+	}
+	if (scaled_at(cols[TSDB_COL_COUNT], n, 0, C) < 0 ||
+	    scaled_at(cols[TSDB_COL_LAST], n, d, L) < 0 ||
+	    scaled_at(cols[TSDB_COL_MIN], n, d, dn) < 0 ||
+	    scaled_at(cols[TSDB_COL_MAX], n, d, dx) < 0 ||
+	    scaled_at(cols[TSDB_COL_SUM], n, d, ds) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int64_t cl;
+		/* all of magnitude < 2^53, so the differences cannot overflow */
+		dn[i] = L[i] - dn[i];
+		dx[i] = dx[i] - L[i];
+		if (__builtin_mul_overflow(C[i], L[i], &cl) ||
+		    __builtin_sub_overflow(ds[i], cl, &ds[i]))
+			return -1;
+	}
+	return d;
+}
+
+static int agg_relative_get(br *r, double *const *cols, size_t n, int64_t *m)
+{
+	int d = (int)br_get(r, 3);
+	int64_t *L = m, *dn = m + n, *dx = m + 2 * n, *ds = m + 3 * n, *C = m + 4 * n;
+
+	if (d > 6)
+		return -1;
+	for (int k = 0; k < 5; k++)
+		if (intcol_get(r, m + (size_t)k * n, n) < 0)
+			return -1;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t s = (uint64_t)ds[i] + (uint64_t)C[i] * (uint64_t)L[i];
+		cols[TSDB_COL_LAST][i] = (double)L[i] / pow10_tab[d];
+		cols[TSDB_COL_MIN][i] = (double)(int64_t)((uint64_t)L[i] - (uint64_t)dn[i]) / pow10_tab[d];
+		cols[TSDB_COL_MAX][i] = (double)(int64_t)((uint64_t)L[i] + (uint64_t)dx[i]) / pow10_tab[d];
+		cols[TSDB_COL_SUM][i] = (double)(int64_t)s / pow10_tab[d];
+		cols[TSDB_COL_COUNT][i] = (double)C[i];
+	}
+	return 0;
+}
+
 /* ---- chunks ---- */
 
 int tsdb_chunk_encode(bar_mbuf *out, const int64_t *t, const double *const *cols, size_t ncols,
                       size_t n)
 {
 	bw w = {0};
-	int64_t *scratch = NULL, *x = NULL;
+	int64_t *scratch = NULL, *x = NULL, *rel = NULL;
 	uint64_t *z = NULL;
 	uint8_t head[12];
+	int d;
 	size_t hl = 0, cnt = n;
 	int rc = -1;
 
@@ -568,14 +648,25 @@ int tsdb_chunk_encode(bar_mbuf *out, const int64_t *t, const double *const *cols
 		out->failed = 1;
 		goto done;
 	}
-	head[hl++] = (uint8_t)(0xC0 | ncols);
+	if (ncols == TSDB_AGG_COLS && !(rel = malloc(5 * n * sizeof(*rel)))) {
+		out->failed = 1;
+		goto done;
+	}
+	d = ncols == TSDB_AGG_COLS ? agg_relative(cols, n, rel, scratch) : -1;
+	head[hl++] = (uint8_t)((d >= 0 ? 0xE0 : 0xC0) | ncols);
 	do {
 		head[hl++] = (uint8_t)((cnt & 0x7f) | (cnt > 0x7f ? 0x80 : 0));
 		cnt >>= 7;
 	} while (cnt);
 	intcol_put(&w, t, n, x, z);
-	for (size_t c = 0; c < ncols; c++)
-		valcol_put(&w, cols[c], n, scratch, x, z);
+	if (d >= 0) {
+		bw_put(&w, (uint64_t)d, 3);
+		for (size_t k = 0; k < 5; k++)
+			intcol_put(&w, rel + k * n, n, x, z);
+	} else {
+		for (size_t c = 0; c < ncols; c++)
+			valcol_put(&w, cols[c], n, scratch, x, z);
+	}
 	bw_end(&w);
 	if (w.over) {
 		out->failed = 1;
@@ -589,6 +680,7 @@ done:
 	free(scratch);
 	free(x);
 	free(z);
+	free(rel);
 	return rc;
 }
 
@@ -598,7 +690,8 @@ static long chunk_head(const uint8_t *p, size_t len, size_t *ncols, size_t *n)
 	size_t pos = 1, v = 0;
 	int shift = 0;
 
-	if (len < 2 || (p[0] & 0xF0) != 0xC0)
+	/* 0xC0 | ncols, or 0xE0 | 5: roll-up rows relative to their last */
+	if (len < 2 || ((p[0] & 0xF0) != 0xC0 && p[0] != (0xE0 | TSDB_AGG_COLS)))
 		return -1;
 	*ncols = p[0] & 0x0F;
 	for (;;) {
@@ -626,7 +719,7 @@ int tsdb_chunk_decode(size_t *nout, int64_t *t, double *const *cols, size_t ncol
 	long off = chunk_head(data, len, &nc, &n);
 	int64_t *scratch = NULL;
 	br r;
-	int rc = -1;
+	int rc = -1, rel;
 
 	if (off < 0) {
 		snprintf(why, wsize, "chunk: bad header");
@@ -638,7 +731,8 @@ int tsdb_chunk_decode(size_t *nout, int64_t *t, double *const *cols, size_t ncol
 		return -1;
 	}
 	r = (br){(const uint8_t *)data + off, len - (size_t)off, 0, 0};
-	scratch = malloc(n * sizeof(*scratch));
+	rel = ((const uint8_t *)data)[0] & 0x20;
+	scratch = malloc((rel ? 5 : 1) * n * sizeof(*scratch));
 	if (!scratch) {
 		snprintf(why, wsize, "chunk: out of memory");
 		return -1;
@@ -648,9 +742,14 @@ int tsdb_chunk_decode(size_t *nout, int64_t *t, double *const *cols, size_t ncol
 	for (size_t i = 1; i < n; i++)
 		if (t[i] <= t[i - 1])
 			goto bad;
-	for (size_t c = 0; c < ncols; c++)
-		if (valcol_get(&r, cols[c], n, scratch) < 0)
+	if (rel) {
+		if (agg_relative_get(&r, cols, n, scratch) < 0)
 			goto bad;
+	} else {
+		for (size_t c = 0; c < ncols; c++)
+			if (valcol_get(&r, cols[c], n, scratch) < 0)
+				goto bad;
+	}
 	*nout = n;
 	rc = 0;
 	goto done;

@@ -76,7 +76,9 @@ static int same_bits(double a, double b)
 
 /* ---- codec ---- */
 
-static void roundtrip(const int64_t *t, const double *v, size_t n, size_t ncols)
+/* Round trip of n rows; v is every column unless cols5 gives five. */
+static void roundtrip5(const int64_t *t, const double *v, size_t n, size_t ncols,
+                       const double *const *cols5)
 {
 	bar_mbuf b = {0};
 	const double *cols[TSDB_AGG_COLS];
@@ -86,7 +88,7 @@ static void roundtrip(const int64_t *t, const double *v, size_t n, size_t ncols)
 	char why[200];
 
 	for (size_t c = 0; c < ncols; c++) {
-		cols[c] = v; /* the same column each time, shifted by c */
+		cols[c] = cols5 ? cols5[c] : v;
 		out[c] = malloc(n * sizeof(double));
 	}
 	CHECK(tsdb_chunk_encode(&b, t, cols, ncols, n) == 0);
@@ -96,8 +98,9 @@ static void roundtrip(const int64_t *t, const double *v, size_t n, size_t ncols)
 	for (size_t i = 0; i < n && got == n; i++) {
 		CHECK(tt[i] == t[i]);
 		for (size_t c = 0; c < ncols; c++)
-			if (!same_bits(out[c][i], v[i])) {
-				fprintf(stderr, "row %zu col %zu: %.17g != %.17g\n", i, c, out[c][i], v[i]);
+			if (!same_bits(out[c][i], cols[c][i])) {
+				fprintf(stderr, "row %zu col %zu: %.17g != %.17g\n", i, c, out[c][i],
+				        cols[c][i]);
 				failures++;
 				break;
 			}
@@ -113,6 +116,46 @@ static void roundtrip(const int64_t *t, const double *v, size_t n, size_t ncols)
 		free(out[c]);
 	free(tt);
 	bar_mbuf_free(&b);
+}
+
+static void roundtrip(const int64_t *t, const double *v, size_t n, size_t ncols)
+{
+	roundtrip5(t, v, n, ncols, NULL);
+}
+
+/* Roll-up rows as the store makes them (sum, min, max, last, count), in
+ * decimals (stored relative to last) or not. */
+static void rollup_rows(int decimals, int64_t big)
+{
+	enum { N = 300 };
+	static int64_t t[N];
+	static double c[TSDB_AGG_COLS][N];
+	const double *cols[TSDB_AGG_COLS];
+
+	for (int i = 0; i < N; i++) {
+		double cnt = (double)(1 + rnd() % 5), last, mn, mx;
+		t[i] = 1700000000000LL + 10000LL * i;
+		last = (double)((int64_t)(rnd() % 20001) - 10000 + big) / 100;
+		mn = last - (double)(rnd() % 300) / 100;
+		mx = last + (double)(rnd() % 300) / 100;
+		if (!decimals)
+			last += 1.0 / 3.0, mn -= 1e-9;
+		c[TSDB_COL_SUM][i] = round((mn + mx) / 2 * cnt * 100) / 100;
+		c[TSDB_COL_MIN][i] = round(mn * 100) / 100;
+		c[TSDB_COL_MAX][i] = round(mx * 100) / 100;
+		c[TSDB_COL_LAST][i] = decimals ? round(last * 100) / 100 : last;
+		c[TSDB_COL_COUNT][i] = cnt;
+	}
+	for (int k = 0; k < TSDB_AGG_COLS; k++)
+		cols[k] = c[k];
+	roundtrip5(t, NULL, N, TSDB_AGG_COLS, cols);
+	roundtrip5(t, NULL, 1, TSDB_AGG_COLS, cols);
+	if (big == 0) {
+		bar_mbuf b = {0};
+		CHECK(tsdb_chunk_encode(&b, t, cols, TSDB_AGG_COLS, N) == 0);
+		CHECK(b.len > 0 && (uint8_t)b.p[0] == (decimals ? 0xE5 : 0xC5));
+		bar_mbuf_free(&b);
+	}
 }
 
 static size_t encoded_size(const int64_t *t, const double *v, size_t n)
@@ -186,6 +229,11 @@ static void test_codec(void)
 			}
 	if (t[1] > INT64_MIN + 1)
 		roundtrip(t, v, 8, 1);
+	/* roll-up rows: relative to last, plain, near 2^53 (overflow falls back) */
+	rollup_rows(1, 0);
+	rollup_rows(0, 0);
+	rollup_rows(1, 9007199254000000LL);
+	rollup_rows(1, -9007199254000000LL);
 	/* decimal detection */
 	CHECK(tsdb_decimals(12.34) == 2);
 	CHECK(tsdb_decimals(7.0) == 0);

@@ -97,6 +97,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				}
 				col[c][rows] = c ? v * (double)c : v;
 			}
+			if (ncols == TSDB_AGG_COLS && data[off + 2] % 4 == 1) {
+				/* a roll-up row in decimals: stored relative to last */
+				double v = col[0][rows], cnt = (double)(1 + (bits >> 40) % 6);
+				col[TSDB_COL_LAST][rows] = v;
+				col[TSDB_COL_MIN][rows] = v - (double)((bits >> 32) & 0xff) / 100;
+				col[TSDB_COL_MAX][rows] = v + (double)((bits >> 48) & 0xff) / 100;
+				col[TSDB_COL_SUM][rows] = round(v * cnt * 100) / 100;
+				col[TSDB_COL_COUNT][rows] = cnt;
+			}
 		}
 		if (rows)
 			roundtrip(rows, ncols);
