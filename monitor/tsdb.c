@@ -202,7 +202,7 @@ fail:
 	return NULL;
 }
 
-static void series_free(tsdb_series *s)
+void tsdb_series_free(tsdb_series *s)
 {
 	free(s->blob);
 	free(s->labels);
@@ -489,9 +489,12 @@ int bar_tsdb_maintain(bar_tsdb *db, int64_t now_ms, char *why, size_t wsize)
 		goto done;
 	if (db->last_retention == INT64_MIN || now_ms - db->last_retention >= RETENTION_EVERY_MS ||
 	    now_ms < db->last_retention) {
+		uint64_t gone = db->gone;
 		if (tsdb_retention_run(db, now_ms, why, wsize) < 0)
 			goto done;
 		db->last_retention = now_ms;
+		if (db->gone != gone && tsdb_checkpoint(db, why, wsize) < 0)
+			goto done;
 	}
 	if (db->log_bytes >= (db->o.log_checkpoint_bytes ? db->o.log_checkpoint_bytes
 	                                                 : CKPT_LOG_BYTES) &&
@@ -647,7 +650,7 @@ void bar_tsdb_close(bar_tsdb *db)
 	sqlite3_close(db->r);
 	for (int64_t id = 1; id <= db->maxid; id++)
 		if (db->byid[id - 1])
-			series_free(db->byid[id - 1]);
+			tsdb_series_free(db->byid[id - 1]);
 	for (size_t i = 0; i < db->npend; i++)
 		bar_mbuf_free(&db->pend[i].data);
 	free(db->pend);

@@ -26,8 +26,7 @@
 #define MAX_STEPS 1000000   /* output points per series */
 
 typedef struct job {
-	const tsdb_series *s;   /* its id only is read outside the lock */
-	int64_t id;
+	int64_t id;             /* the series itself may go once the lock is left */
 	bar_mlabel *labels;     /* the caller's copy: one block */
 	size_t nlabels;
 	int64_t first[BAR_TSDB_TIERS], rolled[BAR_TSDB_TIERS];
@@ -305,7 +304,6 @@ int bar_tsdb_select(bar_tsdb_result *out, bar_tsdb *db, const bar_tsdb_query *q,
 			goto oom_locked;
 		jb = &jobs[njobs];
 		memset(jb, 0, sizeof(*jb));
-		jb->s = s;
 		jb->id = s->id;
 		jb->nlabels = s->nlabels;
 		memcpy(jb->first, s->first, sizeof(jb->first));

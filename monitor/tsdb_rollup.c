@@ -350,6 +350,49 @@ static int expire(bar_tsdb *db, tsdb_series *s, int k, int64_t cutoff, sqlite3_s
 	return 0;
 }
 
+/* Forget the series that have nothing left in any tier and nothing new for
+ * a raw retention (VMs gone): their rows, index entries and memory, so a
+ * store whose VMs come and go stays bounded.  Within retention_run's
+ * transaction; db->gone counts them (maintain then checkpoints, so the log
+ * cannot bring them back). */
+static int gc(bar_tsdb *db, int64_t now_ms, char *why, size_t wsize)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	for (int64_t id = 1; id <= db->maxid; id++) {
+		tsdb_series *s = db->byid[id - 1], **pp;
+		int empty = s && s->n == 0 && s->newest != INT64_MIN && s->ret[BAR_TSDB_RAW] > 0 &&
+		            s->newest < now_ms - s->ret[BAR_TSDB_RAW];
+		for (int k = 0; empty && k < BAR_TSDB_TIERS; k++)
+			empty = s->first[k] == INT64_MAX;
+		if (!empty)
+			continue;
+		if (!st && sqlite3_prepare_v2(db->w, "DELETE FROM series WHERE id = ?1", -1, &st,
+		                              NULL) != SQLITE_OK) {
+			tsdb_sql_fail(db->w, "forget series", why, wsize);
+			goto done;
+		}
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			tsdb_sql_fail(db->w, "forget series", why, wsize);
+			goto done;
+		}
+		for (pp = &db->tab[s->hash & (db->tabcap - 1)]; *pp != s; pp = &(*pp)->next)
+			;
+		*pp = s->next;
+		db->byid[id - 1] = NULL;
+		db->nseries--;
+		db->gone++;
+		tsdb_series_free(s);
+	}
+	rc = 0;
+done:
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int tsdb_retention_run(bar_tsdb *db, int64_t now_ms, char *why, size_t wsize)
 {
 	static const char *const sql[3] = {
@@ -395,6 +438,8 @@ int tsdb_retention_run(bar_tsdb *db, int64_t now_ms, char *why, size_t wsize)
 				goto done;
 		}
 	}
+	if (gc(db, now_ms, why, wsize) < 0)
+		goto done;
 	if (tsdb_exec(db->w, "COMMIT", why, wsize) < 0)
 		goto done;
 	rc = 0;

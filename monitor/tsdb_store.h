@@ -65,6 +65,7 @@ struct bar_tsdb {
 	tsdb_policy *pol;
 	size_t npol, polcap;
 	int64_t last_retention;
+	uint64_t gone;                /* series forgotten since open */
 
 	/* the log: segments <path>-log/<16 hex>.log */
 	bar_mbuf lbuf;                /* the frame being built (under mu) */
@@ -89,6 +90,7 @@ int tsdb_exec(sqlite3 *c, const char *sql, char *why, size_t wsize);
 const char *tsdb_label(const tsdb_series *s, const char *name);
 void tsdb_series_retention(bar_tsdb *db, tsdb_series *s);
 tsdb_series *tsdb_series_add(bar_tsdb *db, int64_t id, const void *blob, size_t len);
+void tsdb_series_free(tsdb_series *s);
 int tsdb_accept(bar_tsdb *db, tsdb_series *s, const bar_msample *in, size_t n, bar_mbuf *log,
                 size_t *dropped);
 int tsdb_pend(bar_tsdb *db, tsdb_series *s, int tier, int64_t t_first, int64_t t_last,

@@ -828,7 +828,8 @@ static void test_bounded(void)
 		for (int sidx = 0; sidx < SERIES; sidx++) {
 			bar_msample s[PER_HOUR];
 			char vm[16];
-			snprintf(vm, sizeof(vm), "vm%d", sidx);
+			/* half the VMs stay, half are new every hour */
+			snprintf(vm, sizeof(vm), "vm%d-%d", sidx, sidx < SERIES / 2 ? 0 : h);
 			for (int i = 0; i < PER_HOUR; i++)
 				s[i] = (bar_msample){T0 + 3600000LL * h + 10000LL * i,
 				                     (double)(rnd() % 10000) / 100};
@@ -853,6 +854,10 @@ static void test_bounded(void)
 	        (unsigned long long)st.points[2], (unsigned long long)st.chunks[0],
 	        (unsigned long long)st.chunks[1], (unsigned long long)st.chunks[2]);
 	CHECK(st.points[BAR_TSDB_RAW] <= (uint64_t)SERIES * PER_HOUR * 4);
+	/* the VMs gone were forgotten once their data expired: 20 stay, 20 a
+	 * hour for the 8 h of coarse retention and the hours around it */
+	fprintf(stderr, "bounded: %llu series\n", (unsigned long long)st.series);
+	CHECK(st.series <= SERIES / 2 + SERIES / 2 * 12);
 	bar_tsdb_close(db);
 }
 
