@@ -422,6 +422,15 @@ int bar_tsdb_append(bar_tsdb *db, const bar_mseries *series, size_t n, size_t *d
 		if (labels_ok(&series[i], why, wsize) < 0)
 			return -1;
 	pthread_mutex_lock(&db->mu);
+	/* an earlier call failed after taking samples it could not log: make
+	 * the open chunks durable another way before acknowledging anything */
+	if (db->broken) {
+		if (tsdb_checkpoint(db, why, wsize) < 0) {
+			pthread_mutex_unlock(&db->mu);
+			return -1;
+		}
+		db->broken = 0;
+	}
 	db->lbuf.len = 0;
 	db->lbuf.failed = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -441,20 +450,29 @@ int bar_tsdb_append(bar_tsdb *db, const bar_mseries *series, size_t n, size_t *d
 		if (tsdb_accept(db, s, series[i].samples, series[i].nsamples, &db->lbuf, &drop) < 0)
 			goto oom;
 	}
-	/* new series rows and chunks sealed on the way, one transaction */
-	if (tsdb_write_pending(db, 0, why, wsize) < 0)
-		goto done;
 	if (tsdb_log_write(db, &seq, why, wsize) < 0)
 		goto done;
 	db->st.dropped += drop;
+	/* new series rows and chunks sealed on the way, one transaction (on
+	 * failure they stay queued, and the log has their samples) */
+	if (tsdb_write_pending(db, 0, why, wsize) < 0) {
+		seq = 0;
+		goto done;
+	}
 	rc = 0;
 	goto done;
 oom:
 	snprintf(why, wsize, "tsdb: out of memory (log)");
 done:
+	if (rc < 0 && !seq)
+		db->broken = 1; /* samples may have been taken and not logged */
 	pthread_mutex_unlock(&db->mu);
-	if (rc == 0 && db->o.sync && seq && tsdb_log_sync(db, seq, why, wsize) < 0)
+	if (rc == 0 && db->o.sync && seq && tsdb_log_sync(db, seq, why, wsize) < 0) {
+		pthread_mutex_lock(&db->mu);
+		db->broken = 1;
+		pthread_mutex_unlock(&db->mu);
 		rc = -1;
+	}
 	if (rc == 0 && dropped)
 		*dropped = drop;
 	return rc;

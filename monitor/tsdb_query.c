@@ -24,6 +24,7 @@
 
 #define MAX_MATCHERS 64
 #define MAX_STEPS 1000000   /* output points per series */
+#define TIME_LIMIT (1LL << 62)
 
 typedef struct job {
 	int64_t id;             /* the series itself may go once the lock is left */
@@ -149,8 +150,6 @@ static int run_job(bar_tsdb_series *out, int *tier_used, bar_tsdb *db, const job
 	tsdb_series key = {0};
 
 	key.id = j->id;
-	if (wlo > q->start_ms) /* overflow */
-		wlo = INT64_MIN;
 	for (int k = 1; q->step_ms && k < BAR_TSDB_TIERS; k++)
 		use[k] = db->o.step_ms[k] > 0 && q->step_ms % db->o.step_ms[k] == 0;
 	/* each used tier's range (lo, hi], finest newest */
@@ -255,9 +254,11 @@ int bar_tsdb_select(bar_tsdb_result *out, bar_tsdb *db, const bar_tsdb_query *q,
 	bar_tsdb_result r = {0};
 	int rc = -1, tier = 0;
 
+	/* times within +-2^62 ms (146 million years), so no sum below overflows */
 	if (!q || q->nmatchers > MAX_MATCHERS || (q->nmatchers && !q->matchers) ||
-	    q->end_ms < q->start_ms || q->step_ms < 0 || q->fn < BAR_TSDB_AVG ||
-	    q->fn > BAR_TSDB_COUNT || q->lookback_ms < 0) {
+	    q->end_ms < q->start_ms || q->start_ms < -TIME_LIMIT || q->end_ms > TIME_LIMIT ||
+	    q->step_ms < 0 || q->step_ms > TIME_LIMIT || q->fn < BAR_TSDB_AVG ||
+	    q->fn > BAR_TSDB_COUNT || q->lookback_ms < 0 || q->lookback_ms > TIME_LIMIT) {
 		snprintf(why, wsize, "tsdb: query: bad matchers, range, step or fn");
 		return -1;
 	}

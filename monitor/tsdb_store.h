@@ -66,6 +66,7 @@ struct bar_tsdb {
 	size_t npol, polcap;
 	int64_t last_retention;
 	uint64_t gone;                /* series forgotten since open */
+	int broken;                   /* samples taken but maybe not logged */
 
 	/* the log: segments <path>-log/<16 hex>.log */
 	bar_mbuf lbuf;                /* the frame being built (under mu) */
