@@ -47,21 +47,10 @@ void collector_result_free(bar_tsdb_result *r)
 	}
 }
 
-static int label_cmp(const bar_tsdb_series *a, const bar_tsdb_series *b)
-{
-	size_t n = a->nlabels < b->nlabels ? a->nlabels : b->nlabels;
-
-	for (size_t i = 0; i < n; i++) {
-		int c = strcmp(a->labels[i].name, b->labels[i].name);
-		if (c || (c = strcmp(a->labels[i].value, b->labels[i].value)))
-			return c;
-	}
-	return a->nlabels < b->nlabels ? -1 : a->nlabels > b->nlabels;
-}
 
 static int series_sort_cmp(const void *a, const void *b)
 {
-	return label_cmp(a, b);
+	return bar_tsdb_series_cmp(a, b);
 }
 
 static int point_cmp(const void *a, const void *b)
@@ -102,7 +91,7 @@ static void list_merge(bar_tsdb_result *list)
 	for (size_t i = 0; i < list->nseries; i++) {
 		bar_tsdb_series *s = &list->series[i];
 
-		if (w > 0 && label_cmp(&list->series[w - 1], s) == 0) {
+		if (w > 0 && bar_tsdb_series_cmp(&list->series[w - 1], s) == 0) {
 			bar_tsdb_series *d = &list->series[w - 1];
 			size_t k = 0;
 
@@ -299,7 +288,8 @@ void collector_aggregate(bar_tsdb_result *list, const bar_promql *pq)
 		size_t *counts;
 		bar_tsdb_series g;
 
-		while (j < list->nseries && label_cmp(&list->series[i], &list->series[j]) == 0)
+		while (j < list->nseries &&
+		       bar_tsdb_series_cmp(&list->series[i], &list->series[j]) == 0)
 			total += list->series[j++].npoints;
 		all = bar_malloc((total + 1) * sizeof(*all));
 		for (size_t k = i, o = 0; k < j; k++) {

@@ -28,10 +28,18 @@ typedef struct bar_tsdb_opts {
 	int64_t retention_ms[BAR_TSDB_TIERS]; /* 0: keep forever */
 	size_t chunk_points;              /* seal a chunk at this many samples: 512 */
 	int64_t chunk_span_ms;            /* ... or when it spans this long: 3600000 */
+	/* version 2 (version 1: 3600000 and 1) */
+	int64_t rollup_after_ms;          /* roll a range up once it is this old: 1 h
+	                                   * (earlier when its raw data is about to leave) */
+	int sync;                         /* fdatasync the log before append returns: 1 */
+	uint64_t log_checkpoint_bytes;    /* maintain checkpoints open chunks and starts
+	                                   * a new log past this: 0 (64 MiB) */
 } bar_tsdb_opts;
 #define BAR_TSDB_OPTS_INIT                                                                      \
-	{ 1, NULL, {0, 10000, 300000}, {6LL * 3600000, 7LL * 86400000, 90LL * 86400000}, 512,       \
-	  3600000 }
+	{ .version = 2, .path = NULL, .step_ms = {0, 10000, 300000},                               \
+	  .retention_ms = {6LL * 3600000, 7LL * 86400000, 90LL * 86400000}, .chunk_points = 512,   \
+	  .chunk_span_ms = 3600000, .rollup_after_ms = 3600000, .sync = 1,                       \
+	  .log_checkpoint_bytes = 0 }
 
 /* Open (or create) the store at o->path.  0 with *out, or -1 with why. */
 int bar_tsdb_open(bar_tsdb **out, const bar_tsdb_opts *o, char *why, size_t wsize);
@@ -49,14 +57,31 @@ void bar_tsdb_close(bar_tsdb *db);
 int bar_tsdb_append(bar_tsdb *db, const bar_mseries *series, size_t n, size_t *dropped,
                     char *why, size_t wsize);
 
-/* Seal and write chunks older than the chunk span, compute roll-ups of what
- * was sealed, and delete chunks past each tier's retention (as of now_ms).
+/* Seal open chunks older than the chunk span, materialise roll-ups of
+ * ranges past rollup_after_ms (or whose raw data is about to leave), and
+ * (at most once a minute of now_ms) delete chunks past each tier's
+ * retention (as of now_ms); checkpoint when the log has grown.
  * The collector calls it every few seconds; tests call it with a synthetic
  * clock.  0, or -1 with why. */
 int bar_tsdb_maintain(bar_tsdb *db, int64_t now_ms, char *why, size_t wsize);
 
-/* Seal and write every open chunk now (shutdown, tests). */
+/* Seal and write every open chunk now (shutdown, tests), then empty the
+ * log (checkpoint) and SQLite's WAL into the file. */
 int bar_tsdb_flush(bar_tsdb *db, char *why, size_t wsize);
+
+/* Materialise every roll-up and coarse bucket that ends by now_ms, whatever
+ * its age (benchmarks, tests; maintain does it by age).  0, or -1 with why. */
+int bar_tsdb_rollup_force(bar_tsdb *db, int64_t now_ms, char *why, size_t wsize);
+
+/*
+ * A retention of its own for the series whose ns label is ns and, unless
+ * mci is NULL or "", whose mci label is mci (an ns+mci policy beats an ns
+ * one); 0 in a tier keeps it forever.  NULL retention_ms removes the
+ * override.  Persisted in the SQLite file; applied at the next maintain.
+ * 0, or -1 with why.
+ */
+int bar_tsdb_retention_set(bar_tsdb *db, const char *ns, const char *mci,
+                           const int64_t retention_ms[BAR_TSDB_TIERS], char *why, size_t wsize);
 
 /* ---- queries ---- */
 
@@ -94,13 +119,21 @@ typedef struct bar_tsdb_result {
 	int tier;                  /* the tier the answer came from */
 } bar_tsdb_result;
 
-/* Run a query: every series matching all matchers, with its points.  The
- * tier is the coarsest whose step divides the query's step and whose
- * retention covers start_ms.  0 with *out (free with
+/* Run a query: every series matching all matchers that has points, with
+ * its points (step 0: the raw samples in [start, end], NaN included; else
+ * one point per t = start + k*step <= end over (t - step, t], or
+ * (t - lookback, t] for LAST, steps without samples left out; NaN samples,
+ * Prometheus' staleness markers, are not counted).  A series is answered
+ * from raw where raw data remains and from the coarser tiers (those whose
+ * step divides the query's) before that; tier says the coarsest used.  0 with *out (free with
  * bar_tsdb_result_free), or -1 with why. */
 int bar_tsdb_select(bar_tsdb_result *out, bar_tsdb *db, const bar_tsdb_query *q, char *why,
                     size_t wsize);
 void bar_tsdb_result_free(bar_tsdb_result *r);
+
+/* The order of series in a result: label by label, name then value
+ * (bytewise), a shorter list first on a tie.  <0, 0, >0 as strcmp. */
+int bar_tsdb_series_cmp(const bar_tsdb_series *a, const bar_tsdb_series *b);
 
 /* ---- health ---- */
 

@@ -1,0 +1,287 @@
+/*
+ * tsdb_store.c - the collector's store (monitor/tsdb*.c) on agent-like
+ * data: 1,000 VMs x 20 metrics x 500 samples every 2 s (10 M points),
+ * labels __name__/ns/mci/vm (+ device or interface), values as the agent
+ * rounds them: CPU and other percents a random walk with 2 decimals, byte
+ * and packet rates as whole numbers (noisy, disks mostly idle), memory
+ * and filesystem bytes in pages, gauges mostly constant (CPUs, totals),
+ * process counts, load averages.
+ *
+ * Appends in batches of 10,000 points (25 VMs x 20 series x 20 samples,
+ * oldest first, as pushes arrive) with the log fdatasynced per call (the
+ * default), then flushes, then forces the roll-ups.  The last line:
+ *   append_pts_s   points appended per second (the appends alone)
+ *   append_flush_pts_s  ... counting the flush that seals every chunk
+ *   bytes_per_point      the SQLite file, its WAL and the log after flush
+ *   raw_bytes_per_point  compressed chunk bytes alone
+ *   label_bytes_per_point  label text (stored once per series)
+ *   rollup_bytes_per_point the file's growth per raw point once the roll-up
+ *                        and coarse tiers are materialised
+ *   query_ms             1 h range, avg by 10 s step, one metric, all VMs
+ *
+ *   tsdb_store [-jitter MS] [-nosync] [-keep]
+ *   -jitter: timestamps off the 2 s tick by up to MS ms, as an agent
+ *   stamping its read time would; -keep: leave the store behind
+ */
+#include "tsdb.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { VMS = 1000, METRICS = 20, SAMPLES = 500, BATCH_VMS = 25, BATCH_SAMPLES = 20 };
+#define SERIES (VMS * METRICS)
+#define BASE 1700000100000LL
+
+static uint64_t rnd_state = 0x9E3779B97F4A7C15ULL;
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+static double uniform(void)
+{
+	return (double)(rnd() >> 11) / 9007199254740992.0;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+enum { PCT, RATE, IDLE_RATE, PAGES, CONST, COUNT, LOAD };
+static const struct {
+	const char *name, *extra, *extra_value;
+	int kind;
+} metrics[METRICS] = {
+	{"barista_cpu_usage_percent", NULL, NULL, PCT},
+	{"barista_cpu_user_percent", NULL, NULL, PCT},
+	{"barista_cpu_system_percent", NULL, NULL, PCT},
+	{"barista_cpu_iowait_percent", NULL, NULL, PCT},
+	{"barista_cpu_idle_percent", NULL, NULL, PCT},
+	{"barista_cpus", NULL, NULL, CONST},
+	{"barista_memory_total_bytes", NULL, NULL, CONST},
+	{"barista_memory_used_bytes", NULL, NULL, PAGES},
+	{"barista_memory_usage_percent", NULL, NULL, PCT},
+	{"barista_filesystem_size_bytes", "device", "/dev/vda1", CONST},
+	{"barista_filesystem_used_bytes", "device", "/dev/vda1", PAGES},
+	{"barista_disk_read_bytes_per_second", "device", "vda", IDLE_RATE},
+	{"barista_disk_written_bytes_per_second", "device", "vda", IDLE_RATE},
+	{"barista_disk_busy_percent", "device", "vda", PCT},
+	{"barista_network_receive_bytes_per_second", "interface", "eth0", RATE},
+	{"barista_network_transmit_bytes_per_second", "interface", "eth0", RATE},
+	{"barista_processes", NULL, NULL, COUNT},
+	{"barista_processes_running", NULL, NULL, COUNT},
+	{"barista_load1", NULL, NULL, LOAD},
+	{"barista_swap_total_bytes", NULL, NULL, CONST},
+};
+
+static bar_mlabel (*labels)[5];
+static size_t nlabels[SERIES];
+static bar_msample (*samples)[SAMPLES];
+static char vm_names[VMS][16];
+static double label_bytes;
+
+static void generate(int jitter)
+{
+	int64_t t[SAMPLES];
+
+	for (int i = 0; i < SAMPLES; i++)
+		t[i] = BASE + 2000LL * i;
+	for (int v = 0; v < VMS; v++)
+		snprintf(vm_names[v], sizeof(vm_names[v]), "web-%04d", v + 1);
+	for (int v = 0; v < VMS; v++)
+		for (int m = 0; m < METRICS; m++) {
+			int s = v * METRICS + m;
+			size_t k = 0;
+			double level = uniform(), x = 0, c = (double)(1 + rnd() % 16);
+
+			labels[s][k++] = (bar_mlabel){"__name__", metrics[m].name};
+			if (metrics[m].extra)
+				labels[s][k++] = (bar_mlabel){metrics[m].extra, metrics[m].extra_value};
+			labels[s][k++] = (bar_mlabel){"mci", "shop"};
+			labels[s][k++] = (bar_mlabel){"ns", "default"};
+			labels[s][k++] = (bar_mlabel){"vm", vm_names[v]};
+			nlabels[s] = k;
+			for (size_t j = 0; j < k; j++)
+				label_bytes += (double)(strlen(labels[s][j].name) +
+				                        strlen(labels[s][j].value) + 2);
+			for (int i = 0; i < SAMPLES; i++) {
+				switch (metrics[m].kind) {
+				case PCT: /* a random walk, steps of up to 1 point */
+					level += (uniform() - 0.5) * 0.02;
+					level = level < 0 ? 0 : level > 1 ? 1 : level;
+					x = round(level * 10000) / 100;
+					break;
+				case RATE: /* noisy around a drifting level */
+					level += (uniform() - 0.5) * 0.02;
+					level = level < 0.05 ? 0.05 : level > 1 ? 1 : level;
+					x = round(level * 2e5 * (0.8 + 0.4 * uniform()));
+					break;
+				case IDLE_RATE: /* mostly idle, bursts of writes */
+					x = rnd() % 10 < 8 ? 0 : (double)(4096 * (rnd() % 256));
+					break;
+				case PAGES:
+					if (rnd() % 4 == 0)
+						level += (uniform() - 0.5) * 0.001;
+					x = round(level * 8e9 / 4096) * 4096;
+					break;
+				case CONST:
+					x = metrics[m].name[8] == 'c' ? c : metrics[m].name[8] == 's' ? 0
+					                                                            : c * 1073741824.0;
+					break;
+				case COUNT:
+					if (i == 0)
+						x = round(80 + level * 100);
+					else if (rnd() % 10 == 0)
+						x += (double)(rnd() % 3) - 1;
+					break;
+				default: /* load: 2 decimals, slow */
+					level += (uniform() - 0.5) * 0.004;
+					level = level < 0 ? 0 : level;
+					x = round(level * 400) / 100;
+				}
+				int64_t off = jitter ? (int64_t)(rnd() % (uint64_t)(jitter + 1)) : 0;
+				samples[s][i] = (bar_msample){t[i] + off, x};
+			}
+		}
+}
+
+int main(int argc, char **argv)
+{
+	bar_tsdb_opts o = BAR_TSDB_OPTS_INIT;
+	bar_tsdb *db = NULL;
+	bar_tsdb_stats st;
+	char dir[] = "/tmp/tsdb_store.XXXXXX", path[200], why[300];
+	double points = (double)SERIES * SAMPLES, t_app = 0, t_flush, t0, q_ms[3];
+	double file_after, file_rolled, chunk_raw;
+	int jitter = 0, keep = 0, rc = 1;
+	bar_mseries *batch = malloc(BATCH_VMS * METRICS * sizeof(*batch));
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-jitter") && i + 1 < argc)
+			jitter = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "-nosync"))
+			o.sync = 0;
+		else if (!strcmp(argv[i], "-keep"))
+			keep = 1;
+		else {
+			fprintf(stderr, "usage: tsdb_store [-jitter MS] [-nosync]\n");
+			return 2;
+		}
+	}
+	labels = calloc(SERIES, sizeof(*labels));
+	samples = malloc(SERIES * sizeof(*samples));
+	if (!labels || !samples || !batch || !mkdtemp(dir)) {
+		fprintf(stderr, "tsdb_store: out of memory or no scratch directory\n");
+		return 1;
+	}
+	generate(jitter);
+	snprintf(path, sizeof(path), "%s/store.db", dir);
+	o.path = path;
+	if (bar_tsdb_open(&db, &o, why, sizeof(why)) < 0) {
+		fprintf(stderr, "tsdb_store: %s\n", why);
+		goto done;
+	}
+	fprintf(stderr, "tsdb_store: %d series x %d samples, batches of %d points%s\n", SERIES,
+	        SAMPLES, BATCH_VMS * METRICS * BATCH_SAMPLES, o.sync ? ", log synced" : "");
+	for (int i0 = 0; i0 < SAMPLES; i0 += BATCH_SAMPLES)
+		for (int v0 = 0; v0 < VMS; v0 += BATCH_VMS) {
+			size_t n = 0;
+			for (int v = v0; v < v0 + BATCH_VMS; v++)
+				for (int m = 0; m < METRICS; m++) {
+					int s = v * METRICS + m;
+					batch[n++] = (bar_mseries){labels[s], nlabels[s], &samples[s][i0],
+					                           BATCH_SAMPLES};
+				}
+			t0 = now();
+			if (bar_tsdb_append(db, batch, n, NULL, why, sizeof(why)) < 0) {
+				fprintf(stderr, "tsdb_store: append: %s\n", why);
+				goto done;
+			}
+			t_app += now() - t0;
+		}
+	t0 = now();
+	if (bar_tsdb_flush(db, why, sizeof(why)) < 0) {
+		fprintf(stderr, "tsdb_store: flush: %s\n", why);
+		goto done;
+	}
+	t_flush = now() - t0;
+	bar_tsdb_stats_get(db, &st);
+	file_after = (double)st.file_bytes;
+	chunk_raw = (double)st.chunk_bytes;
+	fprintf(stderr, "tsdb_store: append %.2f s, flush %.2f s; %llu chunks, %llu chunk bytes, "
+	        "%.0f file bytes\n", t_app, t_flush, (unsigned long long)st.chunks[0],
+	        (unsigned long long)st.chunk_bytes, file_after);
+	if ((double)st.points[BAR_TSDB_RAW] != points) {
+		fprintf(stderr, "tsdb_store: %llu points stored, not %.0f\n",
+		        (unsigned long long)st.points[BAR_TSDB_RAW], points);
+		goto done;
+	}
+	/* 1 h up to the newest sample, avg per 10 s, one metric on every VM */
+	for (int k = 0; k < 3; k++) {
+		bar_tsdb_matcher m = {"__name__", "barista_cpu_usage_percent", BAR_TSDB_EQ};
+		int64_t end = (BASE + 2000LL * SAMPLES) / 10000 * 10000;
+		bar_tsdb_query q = {&m, 1, end - 3600000, end, 10000, BAR_TSDB_AVG, 0};
+		bar_tsdb_result r;
+		t0 = now();
+		if (bar_tsdb_select(&r, db, &q, why, sizeof(why)) < 0) {
+			fprintf(stderr, "tsdb_store: select: %s\n", why);
+			goto done;
+		}
+		q_ms[k] = (now() - t0) * 1000;
+		if (r.nseries != VMS) {
+			fprintf(stderr, "tsdb_store: the query found %zu series\n", r.nseries);
+			goto done;
+		}
+		bar_tsdb_result_free(&r);
+	}
+	/* materialise roll-up and coarse buckets of everything */
+	t0 = now();
+	if (bar_tsdb_rollup_force(db, BASE + 2000LL * SAMPLES + 600000, why, sizeof(why)) < 0 ||
+	    bar_tsdb_flush(db, why, sizeof(why)) < 0) {
+		fprintf(stderr, "tsdb_store: roll-up: %s\n", why);
+		goto done;
+	}
+	bar_tsdb_stats_get(db, &st);
+	file_rolled = (double)st.file_bytes;
+	fprintf(stderr, "tsdb_store: roll-ups %.2f s: %llu rollup rows, %llu coarse rows, %.0f chunk "
+	        "bytes\n", now() - t0, (unsigned long long)st.points[1],
+	        (unsigned long long)st.points[2], (double)st.chunk_bytes - chunk_raw);
+	for (int a = 0; a < 3; a++) /* the median */
+		for (int b = a + 1; b < 3; b++)
+			if (q_ms[b] < q_ms[a]) {
+				double x = q_ms[a];
+				q_ms[a] = q_ms[b];
+				q_ms[b] = x;
+			}
+	printf("append_pts_s=%.0f append_flush_pts_s=%.0f bytes_per_point=%.3f "
+	       "raw_bytes_per_point=%.3f label_bytes_per_point=%.3f rollup_bytes_per_point=%.3f "
+	       "query_ms=%.1f\n",
+	       points / t_app, points / (t_app + t_flush), file_after / points,
+	       chunk_raw / points, label_bytes / points,
+	       (file_rolled - file_after) / points, q_ms[1]);
+	rc = 0;
+done:
+	bar_tsdb_close(db);
+	if (keep)
+		fprintf(stderr, "tsdb_store: kept %s\n", dir);
+	else {
+		char cmd[300];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "tsdb_store: cannot remove %s\n", dir);
+	}
+	free(labels);
+	free(samples);
+	free(batch);
+	return rc;
+}
