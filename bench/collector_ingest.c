@@ -445,6 +445,20 @@ int main(int argc, char **argv)
 		stop_child(pid, SIGTERM);
 		snprintf(data, sizeof(data), "%s/collector", tmp);
 		bpp = (double)du(data) / (double)d.points;
+		{ /* where the bytes are */
+			DIR *dh = opendir(data);
+			struct dirent *e;
+			while (dh && (e = readdir(dh))) {
+				char sub[1200];
+				if (e->d_name[0] == '.')
+					continue;
+				snprintf(sub, sizeof(sub), "%s/%s", data, e->d_name);
+				fprintf(stderr, "collector_ingest: collector %s: %.3f bytes per point\n",
+				        e->d_name, (double)du(sub) / (double)d.points);
+			}
+			if (dh)
+				closedir(dh);
+		}
 	}
 	/* ---- VictoriaMetrics ---- */
 	if (!skip_vm) {

@@ -674,6 +674,37 @@ static int path_parts(const char *url, char *ns, char *name)
 	return 0;
 }
 
+/* The store keeps the series of the policy's MCI (ns-wide when it names
+ * none) as long as the policy says; drop: back to the collector's own
+ * retention.  0, or -1 (logged). */
+static int policy_retention(bar_collector *c, const char *ns, const json_t *attrs, int drop)
+{
+	static const char *const keys[BAR_TSDB_TIERS] = {"rawRetentionSeconds", "retentionSeconds",
+	                                                 "coarseRetentionSeconds"};
+	int64_t ms[BAR_TSDB_TIERS];
+	char why[256];
+
+	for (int t = 0; t < BAR_TSDB_TIERS; t++) {
+		json_int_t s = json_integer_value(json_object_get(attrs, keys[t]));
+		ms[t] = s > 0 ? (int64_t)s * 1000 : c->o.tsdb.retention_ms[t];
+	}
+	if (bar_tsdb_retention_set(c->db, ns, jstr(attrs, "mci"), drop ? NULL : ms, why,
+	                           sizeof(why)) < 0) {
+		collector_log(c, 2, "policy of %s: retention: %s", ns, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Before a policy is removed: its retention goes with it. */
+static void policy_find_retention_drop(alarm_engine *e, bar_collector *c, const char *ns,
+                                       const char *name)
+{
+	for (size_t i = 0; i < e->npol; i++)
+		if (!strcmp(e->pol[i].ns, ns) && !strcmp(e->pol[i].name, name))
+			policy_retention(c, ns, e->pol[i].attrs, 1);
+}
+
 enum MHD_Result collector_policies(bar_collector *c, struct MHD_Connection *conn,
                                    const char *method, const char *url, const char *body,
                                    size_t len)
@@ -726,6 +757,8 @@ enum MHD_Result collector_policies(bar_collector *c, struct MHD_Connection *conn
 		}
 		if (ok)
 			policy_put(e, ns, name, attrs);
+		if (ok && policy_retention(c, ns, attrs, 0) < 0)
+			ok = 0;
 		/* the engine shares attrs by reference count, which jansson does not
 		 * count atomically: every reference changes under the lock */
 		json_decref(attrs);
@@ -745,6 +778,7 @@ enum MHD_Result collector_policies(bar_collector *c, struct MHD_Connection *conn
 			sqlite3_step(st);
 			sqlite3_finalize(st);
 		}
+		policy_find_retention_drop(e, c, ns, name);
 		policy_put(e, ns, name, NULL);
 		pthread_mutex_unlock(&e->lock);
 		return collector_answer(conn, MHD_HTTP_NO_CONTENT, NULL, 0, NULL);

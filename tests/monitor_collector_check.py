@@ -432,6 +432,8 @@ def check_alarms(barista, tmp):
     try:
         policy = {
             "mci": MCI, "storeIntervalSeconds": 1, "intervalSeconds": 1,
+            "rawRetentionSeconds": 7200, "retentionSeconds": 86400,
+            "coarseRetentionSeconds": 864000,
             "alarms": [{"name": "cpu-high", "metric": "cpu.usage", "op": ">",
                         "threshold": 80, "forSeconds": 2, "aggregate": "none",
                         "severity": "critical", "summary": ""},
@@ -459,6 +461,11 @@ def check_alarms(barista, tmp):
                             {"Authorization": "Bearer " + admin_token(SECRET),
                              "Content-Type": "application/json"}, method="PUT")
         assert status in (200, 204), (status, body)
+        # the policy's retention reaches the store (read from its file)
+        import sqlite3
+        with sqlite3.connect(f"file:{c.data}?mode=ro", uri=True) as db:
+            rows = db.execute("SELECT ns, mci, raw, rollup, coarse FROM retention").fetchall()
+        assert rows == [(NS, MCI, 7200000, 86400000, 864000000)], rows
         threading.Thread(target=pusher, daemon=True).start()
 
         def firing(path):
