@@ -16,6 +16,7 @@
 static const char usage[] =
     "Usage: barista metrics list [-json]\n"
     "       barista metrics query -metric NAME [-mci M] [-vm V] [options]\n"
+    "       barista metrics now MCI[/VM] [-vm V]... [-metric M]... [-json]   (-help: more)\n"
     "The metrics barista-agent collects, and their series from a collector.\n"
     "  -metric NAME         a catalogue metric (barista metrics list): cpu.usage ...\n"
     "  -mci M, -vm V        only MCI M, only VM V (its name)\n"
@@ -271,6 +272,8 @@ int cmd_metrics(int argc, char **argv)
 		return metrics_list(argc > 1 && !strcmp(argv[1], "-json"));
 	if (!strcmp(argv[0], "query"))
 		return metrics_query(argc - 1, argv + 1);
+	if (!strcmp(argv[0], "now"))
+		return cmd_metrics_now(argc - 1, argv + 1);
 	fprintf(stderr, "barista metrics: unknown subcommand \"%s\"\n\n%s", argv[0], usage);
 	return 1;
 }
