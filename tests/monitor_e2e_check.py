@@ -282,6 +282,12 @@ def check(barista, tmp):
         left = subprocess.run(["pgrep", "-f", "barista-agent -daemon"], capture_output=True,
                               text=True)
         assert not left.stdout.strip(), "barista-agent processes left: " + left.stdout
+    except BaseException:
+        if applied:  # what the agents say, for the failure's report
+            r = run("exec", MCI, "--", "tail -n 20 /run/barista/agent/state/agent.log",
+                    check=False, timeout=60)
+            print("--- the agents' logs:\n" + r.stdout + r.stderr)
+        raise
     finally:
         if applied:
             run("destroy", "-auto-approve", "specs", check=False, timeout=240)
