@@ -725,7 +725,7 @@ static void *appender(void *arg)
 			se[k] = (bar_mseries){l[k], 2, s, 50};
 		if (bar_tsdb_append(w->db, se, 3, NULL, why, sizeof(why)) < 0)
 			w->failed = 1;
-		if (w->id == 0 && b % 50 == 0 &&
+		if (w->id == 0 && b % 10 == 0 &&
 		    bar_tsdb_maintain(w->db, T0 + 1000LL * b * 50, why, sizeof(why)) < 0)
 			w->failed = 1;
 	}
@@ -764,6 +764,7 @@ static void test_concurrent(void)
 	worker w[6];
 
 	o.chunk_points = 100;
+	o.log_checkpoint_bytes = 65536; /* checkpoints among the appends and syncs */
 	if (!(db = open_db("conc.db", &o)))
 		return;
 	for (int i = 0; i < 6; i++) {
