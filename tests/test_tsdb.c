@@ -428,6 +428,40 @@ static void test_select(void)
 		bar_mseries se = {l, 2, s, 1};
 		CHECK(bar_tsdb_append(db, &se, 1, NULL, why, sizeof(why)) < 0);
 	}
+	/* options refused with a reason; version 1 (no rollup_after_ms, sync) */
+	{
+		bar_tsdb_opts o = BAR_TSDB_OPTS_INIT;
+		bar_tsdb *bad = NULL;
+		char path[200];
+		snprintf(path, sizeof(path), "%s/opts.db", scratch);
+		o.path = path;
+		o.chunk_points = 1;
+		CHECK(bar_tsdb_open(&bad, &o, why, sizeof(why)) < 0 && bad == NULL &&
+		      strstr(why, "chunk_points"));
+		o.chunk_points = 512;
+		o.step_ms[2] = 12345;
+		CHECK(bar_tsdb_open(&bad, &o, why, sizeof(why)) < 0 && strstr(why, "multiple"));
+		o.step_ms[2] = 300000;
+		o.path = NULL;
+		CHECK(bar_tsdb_open(&bad, &o, why, sizeof(why)) < 0);
+		o.path = path;
+		o.version = 1;
+		o.sync = 0;
+		CHECK(bar_tsdb_open(&bad, &o, why, sizeof(why)) == 0 && bad);
+		bar_tsdb_close(bad);
+		bar_tsdb_close(NULL);
+	}
+	/* query limits */
+	{
+		bar_tsdb_query q = {NULL, 0, 0, 10000000000LL, 1, BAR_TSDB_AVG, 0};
+		CHECK(bar_tsdb_select(&r, db, &q, why, sizeof(why)) < 0 && strstr(why, "steps"));
+		q = (bar_tsdb_query){NULL, 0, 10, 5, 0, BAR_TSDB_AVG, 0};
+		CHECK(bar_tsdb_select(&r, db, &q, why, sizeof(why)) < 0);
+		q = (bar_tsdb_query){NULL, 0, INT64_MIN, 0, 0, BAR_TSDB_AVG, 0};
+		CHECK(bar_tsdb_select(&r, db, &q, why, sizeof(why)) < 0);
+		q = (bar_tsdb_query){NULL, 0, 0, 200000, 0, BAR_TSDB_COUNT + 1, 0};
+		CHECK(bar_tsdb_select(&r, db, &q, why, sizeof(why)) < 0);
+	}
 	/* close and reopen: the same answers */
 	bar_tsdb_close(db);
 	db = open_db("select.db", NULL);
