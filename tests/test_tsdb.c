@@ -551,6 +551,14 @@ static void test_rollup(void)
 	CHECK(st.points[BAR_TSDB_ROLLUP] == 0); /* too young to roll up */
 	check_steps(db, 10000, BAR_TSDB_RAW, "raw, 10 s");
 	check_steps(db, 300000, BAR_TSDB_RAW, "raw, 5 min");
+	/* 2.5 h later: rolled up, the older half of raw expired: answers
+	 * stitched from roll-ups and raw, the same */
+	CHECK(bar_tsdb_maintain(db, end + 9000000, why, sizeof(why)) == 0);
+	bar_tsdb_stats_get(db, &st);
+	CHECK(st.points[BAR_TSDB_ROLLUP] == RN / 10);
+	CHECK(st.points[BAR_TSDB_RAW] > RN / 4 && st.points[BAR_TSDB_RAW] < RN * 3 / 4);
+	check_steps(db, 10000, BAR_TSDB_ROLLUP, "roll-up and raw, 10 s");
+	check_steps(db, 60000, BAR_TSDB_ROLLUP, "roll-up and raw, 1 min");
 	/* 4 h later: rolled up, raw expired */
 	CHECK(bar_tsdb_maintain(db, end + 4 * 3600000, why, sizeof(why)) == 0);
 	bar_tsdb_stats_get(db, &st);
