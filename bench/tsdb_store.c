@@ -18,6 +18,9 @@
  *   rollup_bytes_per_point the file's growth per raw point once the roll-up
  *                        and coarse tiers are materialised
  *   query_ms             1 h range, avg by 10 s step, one metric, all VMs
+ *   push100_pts_s        points per second appended as agents push (one
+ *                        VM's 20 series x 5 samples a call, 2 threads, the
+ *                        log synced per call), 200 VMs on a store of its own
  *
  *   tsdb_store [-jitter MS] [-nosync] [-keep]
  *   -jitter: timestamps off the 2 s tick by up to MS ms, as an agent
@@ -26,6 +29,7 @@
 #include "tsdb.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +159,69 @@ static void generate(int jitter)
 		}
 }
 
+/* ---- pushes as agents make them: one VM's 20 series x 5 samples ---- */
+
+enum { PUSH_THREADS = 2, PUSH_VMS = 200 };
+
+typedef struct pusher {
+	bar_tsdb *db;
+	int first_vm, failed;
+} pusher;
+
+static void *push_main(void *arg)
+{
+	pusher *p = arg;
+	bar_mseries se[METRICS];
+	char why[300];
+
+	for (int i0 = 0; i0 < SAMPLES && !p->failed; i0 += 5)
+		for (int v = p->first_vm; v < p->first_vm + PUSH_VMS / PUSH_THREADS; v++) {
+			for (int m = 0; m < METRICS; m++) {
+				int s = v * METRICS + m;
+				se[m] = (bar_mseries){labels[s], nlabels[s], &samples[s][i0], 5};
+			}
+			if (bar_tsdb_append(p->db, se, METRICS, NULL, why, sizeof(why)) < 0) {
+				fprintf(stderr, "tsdb_store: push: %s\n", why);
+				p->failed = 1;
+				break;
+			}
+		}
+	return NULL;
+}
+
+/* Points per second of 100-point appends from PUSH_THREADS threads on a
+ * store of its own (the log synced per call, shared by group commit), or
+ * -1. */
+static double push_rate(const bar_tsdb_opts *base, const char *dir)
+{
+	bar_tsdb_opts o = *base;
+	bar_tsdb *db = NULL;
+	pthread_t th[PUSH_THREADS];
+	pusher p[PUSH_THREADS];
+	char path[200], why[300];
+	double t0, dt;
+	int failed = 0;
+
+	snprintf(path, sizeof(path), "%s/push.db", dir);
+	o.path = path;
+	if (bar_tsdb_open(&db, &o, why, sizeof(why)) < 0) {
+		fprintf(stderr, "tsdb_store: %s\n", why);
+		return -1;
+	}
+	t0 = now();
+	for (int i = 0; i < PUSH_THREADS; i++) {
+		p[i] = (pusher){db, i * (PUSH_VMS / PUSH_THREADS), 0};
+		pthread_create(&th[i], NULL, push_main, &p[i]);
+	}
+	for (int i = 0; i < PUSH_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		failed |= p[i].failed;
+	}
+	dt = now() - t0;
+	bar_tsdb_close(db);
+	return failed ? -1 : (double)PUSH_VMS * METRICS * SAMPLES / dt;
+}
+
 int main(int argc, char **argv)
 {
 	bar_tsdb_opts o = BAR_TSDB_OPTS_INIT;
@@ -244,6 +311,9 @@ int main(int argc, char **argv)
 		}
 		bar_tsdb_result_free(&r);
 	}
+	double push = push_rate(&o, dir);
+	if (push < 0)
+		goto done;
 	/* materialise roll-up and coarse buckets of everything */
 	t0 = now();
 	if (bar_tsdb_rollup_force(db, BASE + 2000LL * SAMPLES + 600000, why, sizeof(why)) < 0 ||
@@ -265,10 +335,10 @@ int main(int argc, char **argv)
 			}
 	printf("append_pts_s=%.0f append_flush_pts_s=%.0f bytes_per_point=%.3f "
 	       "raw_bytes_per_point=%.3f label_bytes_per_point=%.3f rollup_bytes_per_point=%.3f "
-	       "query_ms=%.1f\n",
+	       "query_ms=%.1f push100_pts_s=%.0f\n",
 	       points / t_app, points / (t_app + t_flush), file_after / points,
 	       chunk_raw / points, label_bytes / points,
-	       (file_rolled - file_after) / points, q_ms[1]);
+	       (file_rolled - file_after) / points, q_ms[1], push);
 	rc = 0;
 done:
 	bar_tsdb_close(db);

@@ -664,6 +664,8 @@ void bar_tsdb_close(bar_tsdb *db)
 	tsdb_log_close(db);
 	sqlite3_finalize(db->st_series);
 	sqlite3_finalize(db->st_chunk);
+	sqlite3_finalize(db->ld_w);
+	sqlite3_finalize(db->ld_r);
 	sqlite3_close(db->w);
 	sqlite3_close(db->r);
 	for (int64_t id = 1; id <= db->maxid; id++)
@@ -847,6 +849,13 @@ int bar_tsdb_open(bar_tsdb **out, const bar_tsdb_opts *o, char *why, size_t wsiz
 	}
 	if (conn_open(&db->r, db->path, why, wsize) < 0)
 		goto fail;
+	if (sqlite3_prepare_v3(db->w, TSDB_SQL_LOAD, -1, SQLITE_PREPARE_PERSISTENT, &db->ld_w,
+	                       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(db->r, TSDB_SQL_LOAD, -1, SQLITE_PREPARE_PERSISTENT, &db->ld_r,
+	                       NULL) != SQLITE_OK) {
+		tsdb_sql_fail(db->ld_w ? db->r : db->w, "prepare", why, wsize);
+		goto fail;
+	}
 	if (mkdir(db->logdir, 0700) < 0 && errno != EEXIST) {
 		snprintf(why, wsize, "tsdb: %s: %s", db->logdir, strerror(errno));
 		goto fail;
@@ -865,7 +874,8 @@ fail:
 	tsdb_log_close(db);
 	sqlite3_finalize(db->st_series);
 	sqlite3_finalize(db->st_chunk);
-	db->st_series = db->st_chunk = NULL;
+	sqlite3_finalize(db->ld_w);
+	db->st_series = db->st_chunk = db->ld_w = NULL;
 	sqlite3_close(db->w);
 	db->w = NULL;
 	bar_tsdb_close(db);

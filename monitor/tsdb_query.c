@@ -187,7 +187,7 @@ static int run_job(bar_tsdb_series *out, int *tier_used, bar_tsdb *db, const job
 		b = hi[k] < whi ? hi[k] : whi;
 		if (a >= b)
 			continue;
-		if (tsdb_recs_load(&recs, db->r, &key, k, a, b, why, wsize) < 0)
+		if (tsdb_recs_load(&recs, db->r, db->ld_r, &key, k, a, b, why, wsize) < 0)
 			goto done;
 		for (size_t i = 0; k == BAR_TSDB_RAW && i < j->nopen; i++) {
 			double c[TSDB_AGG_COLS] = {j->open[i].v, j->open[i].v, j->open[i].v,

@@ -44,20 +44,15 @@ int tsdb_recs_add(tsdb_recs *out, int64_t t, const double c[TSDB_AGG_COLS])
 	return 0;
 }
 
-int tsdb_recs_load(tsdb_recs *out, sqlite3 *c, const tsdb_series *s, int tier, int64_t lo,
-                   int64_t hi, char *why, size_t wsize)
+int tsdb_recs_load(tsdb_recs *out, sqlite3 *c, sqlite3_stmt *st, const tsdb_series *s, int tier,
+                   int64_t lo, int64_t hi, char *why, size_t wsize)
 {
-	sqlite3_stmt *st = NULL;
 	int64_t *t = NULL;
 	double *col[TSDB_AGG_COLS] = {0};
 	size_t ncols = tier == BAR_TSDB_RAW ? 1 : TSDB_AGG_COLS;
 	int rc = -1, step;
 
-	if (sqlite3_prepare_v2(c,
-	                       "SELECT data FROM chunks WHERE series = ?1 AND tier = ?2 AND"
-	                       " t_first <= ?4 AND t_last > ?3 ORDER BY t_first",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return tsdb_sql_fail(c, "select chunks", why, wsize);
+	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, s->id);
 	sqlite3_bind_int(st, 2, tier);
 	sqlite3_bind_int64(st, 3, lo);
@@ -105,7 +100,7 @@ int tsdb_recs_load(tsdb_recs *out, sqlite3 *c, const tsdb_series *s, int tier, i
 	}
 	rc = 0;
 done:
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	free(t);
 	for (size_t k = 0; k < TSDB_AGG_COLS; k++)
 		free(col[k]);
@@ -201,7 +196,7 @@ static int materialise(bar_tsdb *db, tsdb_series *s, int k, int64_t lo, int64_t 
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
-	if (tsdb_recs_load(&in, db->w, s, src, lo, cut, why, wsize) < 0)
+	if (tsdb_recs_load(&in, db->w, db->ld_w, s, src, lo, cut, why, wsize) < 0)
 		goto done;
 	for (size_t i = 0; src == BAR_TSDB_RAW && i < s->n; i++) {
 		double c[TSDB_AGG_COLS] = {s->v[i], s->v[i], s->v[i], s->v[i], 1};

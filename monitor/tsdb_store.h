@@ -46,9 +46,10 @@ struct bar_tsdb {
 	char *path, *logdir;
 	pthread_mutex_t mu;           /* everything below but r */
 	sqlite3 *w;
-	sqlite3_stmt *st_series, *st_chunk;
+	sqlite3_stmt *st_series, *st_chunk, *ld_w;
 	pthread_mutex_t rmu;          /* the reading connection */
 	sqlite3 *r;
+	sqlite3_stmt *ld_r;
 
 	tsdb_series **tab;            /* the label index */
 	size_t tabcap, nseries;
@@ -149,9 +150,13 @@ typedef struct tsdb_recs {
 } tsdb_recs;
 /* Append to out the rows of s's stored chunks of tier in (lo, hi], in time
  * order, those not after out's last skipped; a raw sample v as
- * {v, v, v, v, 1}.  0, or -1 with why. */
-int tsdb_recs_load(tsdb_recs *out, sqlite3 *c, const tsdb_series *s, int tier, int64_t lo,
-                   int64_t hi, char *why, size_t wsize);
+ * {v, v, v, v, 1}.  st is TSDB_SQL_LOAD prepared on c (db->ld_w under mu,
+ * db->ld_r under rmu).  0, or -1 with why. */
+#define TSDB_SQL_LOAD                                                                          \
+	"SELECT data FROM chunks WHERE series = ?1 AND tier = ?2 AND t_first <= ?4 AND"       \
+	" t_last > ?3 ORDER BY t_first"
+int tsdb_recs_load(tsdb_recs *out, sqlite3 *c, sqlite3_stmt *st, const tsdb_series *s, int tier,
+                   int64_t lo, int64_t hi, char *why, size_t wsize);
 /* Append one row.  0, or -1 out of memory. */
 int tsdb_recs_add(tsdb_recs *out, int64_t t, const double c[TSDB_AGG_COLS]);
 /* Materialise the roll-up and coarse buckets due as of now_ms (all that end

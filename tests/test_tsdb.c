@@ -428,6 +428,40 @@ static void test_select(void)
 		bar_mseries se = {l, 2, s, 1};
 		CHECK(bar_tsdb_append(db, &se, 1, NULL, why, sizeof(why)) < 0);
 	}
+	/* options refused with a reason; version 1 (no rollup_after_ms, sync) */
+	{
+		bar_tsdb_opts o = BAR_TSDB_OPTS_INIT;
+		bar_tsdb *bad = NULL;
+		char path[200];
+		snprintf(path, sizeof(path), "%s/opts.db", scratch);
+		o.path = path;
+		o.chunk_points = 1;
+		CHECK(bar_tsdb_open(&bad, &o, why, sizeof(why)) < 0 && bad == NULL &&
+		      strstr(why, "chunk_points"));
+		o.chunk_points = 512;
+		o.step_ms[2] = 12345;
+		CHECK(bar_tsdb_open(&bad, &o, why, sizeof(why)) < 0 && strstr(why, "multiple"));
+		o.step_ms[2] = 300000;
+		o.path = NULL;
+		CHECK(bar_tsdb_open(&bad, &o, why, sizeof(why)) < 0);
+		o.path = path;
+		o.version = 1;
+		o.sync = 0;
+		CHECK(bar_tsdb_open(&bad, &o, why, sizeof(why)) == 0 && bad);
+		bar_tsdb_close(bad);
+		bar_tsdb_close(NULL);
+	}
+	/* query limits */
+	{
+		bar_tsdb_query q = {NULL, 0, 0, 10000000000LL, 1, BAR_TSDB_AVG, 0};
+		CHECK(bar_tsdb_select(&r, db, &q, why, sizeof(why)) < 0 && strstr(why, "steps"));
+		q = (bar_tsdb_query){NULL, 0, 10, 5, 0, BAR_TSDB_AVG, 0};
+		CHECK(bar_tsdb_select(&r, db, &q, why, sizeof(why)) < 0);
+		q = (bar_tsdb_query){NULL, 0, INT64_MIN, 0, 0, BAR_TSDB_AVG, 0};
+		CHECK(bar_tsdb_select(&r, db, &q, why, sizeof(why)) < 0);
+		q = (bar_tsdb_query){NULL, 0, 0, 200000, 0, BAR_TSDB_COUNT + 1, 0};
+		CHECK(bar_tsdb_select(&r, db, &q, why, sizeof(why)) < 0);
+	}
 	/* close and reopen: the same answers */
 	bar_tsdb_close(db);
 	db = open_db("select.db", NULL);
@@ -517,6 +551,14 @@ static void test_rollup(void)
 	CHECK(st.points[BAR_TSDB_ROLLUP] == 0); /* too young to roll up */
 	check_steps(db, 10000, BAR_TSDB_RAW, "raw, 10 s");
 	check_steps(db, 300000, BAR_TSDB_RAW, "raw, 5 min");
+	/* 2.5 h later: rolled up, the older half of raw expired: answers
+	 * stitched from roll-ups and raw, the same */
+	CHECK(bar_tsdb_maintain(db, end + 9000000, why, sizeof(why)) == 0);
+	bar_tsdb_stats_get(db, &st);
+	CHECK(st.points[BAR_TSDB_ROLLUP] == RN / 10);
+	CHECK(st.points[BAR_TSDB_RAW] > RN / 4 && st.points[BAR_TSDB_RAW] < RN * 3 / 4);
+	check_steps(db, 10000, BAR_TSDB_ROLLUP, "roll-up and raw, 10 s");
+	check_steps(db, 60000, BAR_TSDB_ROLLUP, "roll-up and raw, 1 min");
 	/* 4 h later: rolled up, raw expired */
 	CHECK(bar_tsdb_maintain(db, end + 4 * 3600000, why, sizeof(why)) == 0);
 	bar_tsdb_stats_get(db, &st);
@@ -725,7 +767,7 @@ static void *appender(void *arg)
 			se[k] = (bar_mseries){l[k], 2, s, 50};
 		if (bar_tsdb_append(w->db, se, 3, NULL, why, sizeof(why)) < 0)
 			w->failed = 1;
-		if (w->id == 0 && b % 50 == 0 &&
+		if (w->id == 0 && b % 10 == 0 &&
 		    bar_tsdb_maintain(w->db, T0 + 1000LL * b * 50, why, sizeof(why)) < 0)
 			w->failed = 1;
 	}
@@ -764,6 +806,7 @@ static void test_concurrent(void)
 	worker w[6];
 
 	o.chunk_points = 100;
+	o.log_checkpoint_bytes = 65536; /* checkpoints among the appends and syncs */
 	if (!(db = open_db("conc.db", &o)))
 		return;
 	for (int i = 0; i < 6; i++) {
