@@ -23,7 +23,8 @@
  *   bytes_per_point=… vm_bytes_per_point=… influx_bytes_per_point=…
  *   query_ms=… vm_query_ms=… influx_query_ms=…
  * Targets: ratio_vm >= 0.5, ratio_influx >= 2, bytes_per_point <= 2.
- * Options: -vms N -samples N -senders N -skip-influx -skip-vm.
+ * Options: -vms N -samples N -senders N -jitter MS (samples off the tick,
+ * bench/agent_data.h) -skip-influx -skip-vm.
  */
 #include "agent_data.h"
 #include "bench_util.h"
@@ -365,7 +366,7 @@ static void free_bodies(body *b, size_t n)
 
 int main(int argc, char **argv)
 {
-	int vms = 1000, samples = 500, senders = 2, skip_influx = 0, skip_vm = 0;
+	int vms = 1000, samples = 500, senders = 2, skip_influx = 0, skip_vm = 0, jitter = 0;
 	const char *tmp = bench_tmpdir();
 	bench_agent_data d;
 	body *rw = NULL, *lp = NULL;
@@ -382,13 +383,15 @@ int main(int argc, char **argv)
 			samples = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "-senders") && i + 1 < argc)
 			senders = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "-jitter") && i + 1 < argc)
+			jitter = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "-skip-influx"))
 			skip_influx = 1;
 		else if (!strcmp(argv[i], "-skip-vm"))
 			skip_vm = 1;
 		else {
 			fprintf(stderr, "usage: collector_ingest [-vms N] [-samples N] [-senders N] "
-			        "[-skip-vm] [-skip-influx]\n");
+			        "[-jitter MS] [-skip-vm] [-skip-influx]\n");
 			return 2;
 		}
 	}
@@ -398,7 +401,7 @@ int main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	/* recent data (inside every retention): the last sample a minute ago */
 	base = ((int64_t)time(NULL) - 60 - 2LL * samples) * 1000;
-	if (bench_agent_data_make(&d, vms, samples, base, BATCH_VMS, 0) < 0 ||
+	if (bench_agent_data_make(&d, vms, samples, base, BATCH_VMS, jitter, 0) < 0 ||
 	    make_bodies(&rw, &nrw, &d, 0) < 0 || (!skip_influx && make_bodies(&lp, &nlp, &d, 1) < 0)) {
 		fprintf(stderr, "collector_ingest: out of memory\n");
 		return 1;

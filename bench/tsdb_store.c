@@ -26,6 +26,7 @@
  *   -jitter: timestamps off the 2 s tick by up to MS ms, as an agent
  *   stamping its read time would; -keep: leave the store behind
  */
+#include "agent_data.h"
 #include "tsdb.h"
 
 #include <math.h>
@@ -36,23 +37,9 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { VMS = 1000, METRICS = 20, SAMPLES = 500, BATCH_VMS = 25, BATCH_SAMPLES = 20 };
+enum { VMS = 1000, METRICS = BENCH_AGENT_METRICS, SAMPLES = 500, BATCH_VMS = 25, BATCH_SAMPLES = 20 };
 #define SERIES (VMS * METRICS)
 #define BASE 1700000100000LL
-
-static uint64_t rnd_state = 0x9E3779B97F4A7C15ULL;
-static uint64_t rnd(void)
-{
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 7;
-	rnd_state ^= rnd_state << 17;
-	return rnd_state;
-}
-
-static double uniform(void)
-{
-	return (double)(rnd() >> 11) / 9007199254740992.0;
-}
 
 static double now(void)
 {
@@ -61,103 +48,7 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-enum { PCT, RATE, IDLE_RATE, PAGES, CONST, COUNT, LOAD };
-static const struct {
-	const char *name, *extra, *extra_value;
-	int kind;
-} metrics[METRICS] = {
-	{"barista_cpu_usage_percent", NULL, NULL, PCT},
-	{"barista_cpu_user_percent", NULL, NULL, PCT},
-	{"barista_cpu_system_percent", NULL, NULL, PCT},
-	{"barista_cpu_iowait_percent", NULL, NULL, PCT},
-	{"barista_cpu_idle_percent", NULL, NULL, PCT},
-	{"barista_cpus", NULL, NULL, CONST},
-	{"barista_memory_total_bytes", NULL, NULL, CONST},
-	{"barista_memory_used_bytes", NULL, NULL, PAGES},
-	{"barista_memory_usage_percent", NULL, NULL, PCT},
-	{"barista_filesystem_size_bytes", "device", "/dev/vda1", CONST},
-	{"barista_filesystem_used_bytes", "device", "/dev/vda1", PAGES},
-	{"barista_disk_read_bytes_per_second", "device", "vda", IDLE_RATE},
-	{"barista_disk_written_bytes_per_second", "device", "vda", IDLE_RATE},
-	{"barista_disk_busy_percent", "device", "vda", PCT},
-	{"barista_network_receive_bytes_per_second", "interface", "eth0", RATE},
-	{"barista_network_transmit_bytes_per_second", "interface", "eth0", RATE},
-	{"barista_processes", NULL, NULL, COUNT},
-	{"barista_processes_running", NULL, NULL, COUNT},
-	{"barista_load1", NULL, NULL, LOAD},
-	{"barista_swap_total_bytes", NULL, NULL, CONST},
-};
-
-static bar_mlabel (*labels)[5];
-static size_t nlabels[SERIES];
-static bar_msample (*samples)[SAMPLES];
-static char vm_names[VMS][16];
-static double label_bytes;
-
-static void generate(int jitter)
-{
-	int64_t t[SAMPLES];
-
-	for (int i = 0; i < SAMPLES; i++)
-		t[i] = BASE + 2000LL * i;
-	for (int v = 0; v < VMS; v++)
-		snprintf(vm_names[v], sizeof(vm_names[v]), "web-%04d", v + 1);
-	for (int v = 0; v < VMS; v++)
-		for (int m = 0; m < METRICS; m++) {
-			int s = v * METRICS + m;
-			size_t k = 0;
-			double level = uniform(), x = 0, c = (double)(1 + rnd() % 16);
-
-			labels[s][k++] = (bar_mlabel){"__name__", metrics[m].name};
-			if (metrics[m].extra)
-				labels[s][k++] = (bar_mlabel){metrics[m].extra, metrics[m].extra_value};
-			labels[s][k++] = (bar_mlabel){"mci", "shop"};
-			labels[s][k++] = (bar_mlabel){"ns", "default"};
-			labels[s][k++] = (bar_mlabel){"vm", vm_names[v]};
-			nlabels[s] = k;
-			for (size_t j = 0; j < k; j++)
-				label_bytes += (double)(strlen(labels[s][j].name) +
-				                        strlen(labels[s][j].value) + 2);
-			for (int i = 0; i < SAMPLES; i++) {
-				switch (metrics[m].kind) {
-				case PCT: /* a random walk, steps of up to 1 point */
-					level += (uniform() - 0.5) * 0.02;
-					level = level < 0 ? 0 : level > 1 ? 1 : level;
-					x = round(level * 10000) / 100;
-					break;
-				case RATE: /* noisy around a drifting level */
-					level += (uniform() - 0.5) * 0.02;
-					level = level < 0.05 ? 0.05 : level > 1 ? 1 : level;
-					x = round(level * 2e5 * (0.8 + 0.4 * uniform()));
-					break;
-				case IDLE_RATE: /* mostly idle, bursts of writes */
-					x = rnd() % 10 < 8 ? 0 : (double)(4096 * (rnd() % 256));
-					break;
-				case PAGES:
-					if (rnd() % 4 == 0)
-						level += (uniform() - 0.5) * 0.001;
-					x = round(level * 8e9 / 4096) * 4096;
-					break;
-				case CONST:
-					x = metrics[m].name[8] == 'c' ? c : metrics[m].name[8] == 's' ? 0
-					                                                            : c * 1073741824.0;
-					break;
-				case COUNT:
-					if (i == 0)
-						x = round(80 + level * 100);
-					else if (rnd() % 10 == 0)
-						x += (double)(rnd() % 3) - 1;
-					break;
-				default: /* load: 2 decimals, slow */
-					level += (uniform() - 0.5) * 0.004;
-					level = level < 0 ? 0 : level;
-					x = round(level * 400) / 100;
-				}
-				int64_t off = jitter ? (int64_t)(rnd() % (uint64_t)(jitter + 1)) : 0;
-				samples[s][i] = (bar_msample){t[i] + off, x};
-			}
-		}
-}
+static bench_agent_data D; /* bench/agent_data.h */
 
 /* ---- pushes as agents make them: one VM's 20 series x 5 samples ---- */
 
@@ -178,7 +69,9 @@ static void *push_main(void *arg)
 		for (int v = p->first_vm; v < p->first_vm + PUSH_VMS / PUSH_THREADS; v++) {
 			for (int m = 0; m < METRICS; m++) {
 				int s = v * METRICS + m;
-				se[m] = (bar_mseries){labels[s], nlabels[s], &samples[s][i0], 5};
+				se[m] = D.series[s];
+				se[m].samples += i0;
+				se[m].nsamples = 5;
 			}
 			if (bar_tsdb_append(p->db, se, METRICS, NULL, why, sizeof(why)) < 0) {
 				fprintf(stderr, "tsdb_store: push: %s\n", why);
@@ -245,13 +138,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	labels = calloc(SERIES, sizeof(*labels));
-	samples = malloc(SERIES * sizeof(*samples));
-	if (!labels || !samples || !batch || !mkdtemp(dir)) {
+	if (!batch || bench_agent_data_make(&D, VMS, SAMPLES, BASE, VMS, jitter, 0) < 0 ||
+	    !mkdtemp(dir)) {
 		fprintf(stderr, "tsdb_store: out of memory or no scratch directory\n");
 		return 1;
 	}
-	generate(jitter);
 	snprintf(path, sizeof(path), "%s/store.db", dir);
 	o.path = path;
 	if (bar_tsdb_open(&db, &o, why, sizeof(why)) < 0) {
@@ -265,9 +156,8 @@ int main(int argc, char **argv)
 			size_t n = 0;
 			for (int v = v0; v < v0 + BATCH_VMS; v++)
 				for (int m = 0; m < METRICS; m++) {
-					int s = v * METRICS + m;
-					batch[n++] = (bar_mseries){labels[s], nlabels[s], &samples[s][i0],
-					                           BATCH_SAMPLES};
+					bench_agent_data_slice(&batch[n++], &D, (size_t)(v * METRICS + m), 1, i0,
+					                       BATCH_SAMPLES);
 				}
 			t0 = now();
 			if (bar_tsdb_append(db, batch, n, NULL, why, sizeof(why)) < 0) {
@@ -337,7 +227,7 @@ int main(int argc, char **argv)
 	       "raw_bytes_per_point=%.3f label_bytes_per_point=%.3f rollup_bytes_per_point=%.3f "
 	       "query_ms=%.1f push100_pts_s=%.0f\n",
 	       points / t_app, points / (t_app + t_flush), file_after / points,
-	       chunk_raw / points, label_bytes / points,
+	       chunk_raw / points, (double)D.label_bytes / points,
 	       (file_rolled - file_after) / points, q_ms[1], push);
 	rc = 0;
 done:
@@ -350,8 +240,7 @@ done:
 		if (system(cmd) != 0)
 			fprintf(stderr, "tsdb_store: cannot remove %s\n", dir);
 	}
-	free(labels);
-	free(samples);
+	bench_agent_data_free(&D);
 	free(batch);
 	return rc;
 }

@@ -45,7 +45,7 @@ int main(int argc, char **argv)
 	bench_agent_data d;
 	const bar_mseries *series;
 
-	if (bench_agent_data_make(&d, VMS, SAMPLES, 1700000000000, VMS, 0) < 0) {
+	if (bench_agent_data_make(&d, VMS, SAMPLES, 1700000000000, VMS, 0, 0) < 0) {
 		fprintf(stderr, "wire_codec: out of memory\n");
 		return 1;
 	}
