@@ -492,12 +492,12 @@ static int procs_under_root(void)
 /* Nothing of VM `id` left anywhere. */
 static void check_vm_gone(const char *id)
 {
-	static const char *const cg[] = { "memory", "cpu", "pids", "freezer" };
+	static const char *const cg[] = { "memory", "cpu", "cpuacct", "pids", "freezer" };
 	char path[PATH_MAX];
 
 	CHECK(!exists("/run/netns/", id), "netns %s left", id);
 	CHECK(!exists("/sys/class/net/", id), "veth %s left", id);
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < sizeof(cg) / sizeof(cg[0]); i++) {
 		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/barista/%s", cg[i], id);
 		CHECK(access(path, F_OK) < 0, "cgroup %s left", path);
 	}

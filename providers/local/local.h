@@ -236,7 +236,7 @@ int bar_local_res_dir(bar_local_ctx *c, char *buf, const char *type, const char 
 
 /* ---- local_cgroup.c: limits, freezing, killing ---- */
 
-#define BAR_LOCAL_CG_MAX 5 /* group directories of one VM, all modes */
+#define BAR_LOCAL_CG_MAX 6 /* group directories of one VM, all modes */
 
 /* "v2", "v1" or "none": what this host lets us use. */
 const char *bar_local_cgroup_mode(void);

@@ -5,7 +5,8 @@
  * cgroup v2 (when /sys/fs/cgroup/cgroup.controllers exists): one group
  * /sys/fs/cgroup/barista/<vm id> with memory.max, cpu.max, pids.max and
  * cgroup.freeze.  cgroup v1: /sys/fs/cgroup/<ctrl>/barista/<vm id> for the
- * memory, cpu, pids and freezer hierarchies that are mounted.  When neither
+ * memory, cpu, cpuacct (what the VM's agent reads its CPU time from), pids
+ * and freezer hierarchies that are mounted.  When neither
  * can be written the VM runs without limits ("none") and cannot be
  * suspended.  Disk size is never enforced.
  */
@@ -24,7 +25,7 @@
 #define CG_ROOT "/sys/fs/cgroup"
 #define CG_WAIT_MS 3000
 
-static const char *const V1_CTRLS[] = { "memory", "cpu", "pids", "freezer" };
+static const char *const V1_CTRLS[] = { "memory", "cpu", "cpuacct", "pids", "freezer" };
 #define V1_N (sizeof(V1_CTRLS) / sizeof(V1_CTRLS[0]))
 
 const char *bar_local_cgroup_mode(void)
