@@ -185,6 +185,10 @@ static char *agent_config(const bar_change *c, const char *dir, const json_t *po
 	else
 		bar_buf_puts(&b, "\nlisten=\n");
 	bar_buf_printf(&b, "state_dir=%s/state\n", dir);
+	/* a local VM shares the host's kernel: its CPU and memory are its
+	 * cgroup's, not /proc/stat's (monitor/agent_cgroup.h) */
+	if (!strcmp(dir, "/run/barista/agent"))
+		bar_buf_puts(&b, "scope=cgroup\n");
 	return bar_buf_take(&b);
 }
 
