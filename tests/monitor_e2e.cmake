@@ -6,5 +6,5 @@ if(TARGET bar_monitor AND TARGET barista-agent)
   add_test(NAME monitor_e2e
     COMMAND ${BAR_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/monitor_e2e_check.py $<TARGET_FILE:barista>)
   set_tests_properties(monitor_e2e PROPERTIES TIMEOUT 480 SKIP_RETURN_CODE 77
-    LABELS "monitor;integration;e2e" ENVIRONMENT "BARISTA_AGENT=$<TARGET_FILE:barista-agent>")
+    LABELS "monitor;integration;e2e;long" ENVIRONMENT "BARISTA_AGENT=$<TARGET_FILE:barista-agent>")
 endif()
