@@ -38,11 +38,9 @@ import io
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -50,7 +48,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from monitor_common import (RW_HEADERS, admin_token, find_program, free_port, http,  # noqa
-                            missing, push_token, rw_body, start, stop, wait_for)
+                            missing, push_token, run_check, rw_body, start, stop, wait_for)
 
 CHECK = "monitor_collector_check"
 DEADLINE = 150
@@ -554,24 +552,8 @@ def main():
     except ImportError:
         need("python3-snappy", False)
 
-    def out_of_time(*_):
-        raise AssertionError(f"over {DEADLINE} s")
-    signal.signal(signal.SIGALRM, out_of_time)
-    signal.signal(signal.SIGTERM, out_of_time)
-    signal.alarm(DEADLINE)
-    tmp = tempfile.mkdtemp(prefix=f"bar-coll-{sys.argv[1]}-")
-    ok = False
-    try:
-        CHECKS[sys.argv[1]](os.path.abspath(sys.argv[2]), tmp)
-        ok = True
-    finally:
-        if not ok:
-            for n in sorted(os.listdir(tmp)):
-                if n.endswith(".log"):
-                    print(f"--- {n}:\n" + open(os.path.join(tmp, n), errors="replace").read()[-4000:])
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{CHECK} {sys.argv[1]}: ok")
-    return 0
+    return run_check(f"{CHECK} {sys.argv[1]}", CHECKS[sys.argv[1]], sys.argv[2], DEADLINE,
+                     f"bar-coll-{sys.argv[1]}-")
 
 
 if __name__ == "__main__":

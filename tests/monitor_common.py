@@ -158,3 +158,32 @@ def push_token(secret, ns, mci):
 
 def admin_token(secret):
     return "admin." + hmac.new(secret.encode(), b"admin", hashlib.sha256).hexdigest()
+
+
+def run_check(name, fn, barista, deadline, prefix):
+    """Run fn(barista, tmp) in a fresh temporary directory within deadline
+    seconds (SIGALRM, and SIGTERM from ctest, end it with an error, so its
+    own clean-up runs); on failure print the tail of every *.log it left;
+    the directory goes either way.  Returns the exit status."""
+    import tempfile
+
+    def out_of_time(*_):
+        raise AssertionError(f"over {deadline} s")
+    signal.signal(signal.SIGALRM, out_of_time)
+    signal.signal(signal.SIGTERM, out_of_time)
+    signal.alarm(deadline)
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    ok = False
+    try:
+        fn(os.path.abspath(barista), tmp)
+        ok = True
+    finally:
+        if not ok:
+            for n in sorted(os.listdir(tmp)):
+                if n.endswith(".log"):
+                    text = open(os.path.join(tmp, n), errors="replace").read()[-4000:]
+                    print(f"--- {n}:\n{text}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        signal.alarm(0)
+    print(f"{name}: ok")
+    return 0

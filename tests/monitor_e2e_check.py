@@ -29,18 +29,16 @@ on failure; the check bounds its own time.
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from monitor_common import SKIP, free_port, http, start, stop, wait_for  # noqa: E402
+from monitor_common import SKIP, free_port, http, run_check, start, stop, wait_for  # noqa: E402
 
 DEADLINE = 420
 MCI = "mon"
@@ -304,24 +302,7 @@ def main():
         print("monitor_e2e_check: needs root (local VMs); skipped")
         return SKIP
 
-    def out_of_time(*_):
-        raise AssertionError(f"over {DEADLINE} s")
-    signal.signal(signal.SIGALRM, out_of_time)
-    signal.signal(signal.SIGTERM, out_of_time)
-    signal.alarm(DEADLINE)
-    tmp = tempfile.mkdtemp(prefix="bar-mon-e2e-")
-    ok = False
-    try:
-        check(os.path.abspath(sys.argv[1]), tmp)
-        ok = True
-    finally:
-        if not ok:
-            for n in sorted(os.listdir(tmp)):
-                if n.endswith(".log"):
-                    print(f"--- {n}:\n" + open(os.path.join(tmp, n), errors="replace").read()[-3000:])
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("monitor_e2e_check: ok")
-    return 0
+    return run_check("monitor_e2e_check", check, sys.argv[1], DEADLINE, "bar-mon-e2e-")
 
 
 if __name__ == "__main__":

@@ -12,15 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-
-#define CHECK(c)                                                              \
-	do {                                                                      \
-		if (!(c)) {                                                           \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-			failures++;                                                       \
-		}                                                                     \
-	} while (0)
+#include "check.h"
 
 /* Both parsers on one text: same verdict, and on success equal values. */
 static void same(const char *what, const char *text, size_t len)

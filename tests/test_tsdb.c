@@ -35,16 +35,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static int failures;
-static char scratch[64];
+#include "check.h"
 
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c)) {                                                                        \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);      \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
+static char scratch[64];
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
