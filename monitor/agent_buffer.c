@@ -65,6 +65,7 @@ struct bar_agent_buffer {
 	size_t peek_len, peek_samples, peek_next;
 	int peek_from; /* 0 nothing, 1 spool, 2 memory */
 	uint64_t dropped;
+	uint64_t last_seq; /* the newest segment's number, also once it is gone */
 };
 
 static uint32_t fnv1a(const void *p, size_t n)
@@ -184,8 +185,8 @@ static int spool_append(bar_agent_buffer *b, const char *body, size_t len, size_
 	while (b->nsegs && b->spool_bytes + rec > b->spool_max)
 		drop_oldest_segment(b);
 	if (!b->nsegs || b->wfd < 0 || b->segs[b->nsegs - 1].size + rec > b->seg_max) {
+		uint64_t seq = b->nsegs ? b->segs[b->nsegs - 1].seq + 1 : b->last_seq + 1;
 		segment *ns = realloc(b->segs, (b->nsegs + 1) * sizeof(*ns));
-		uint64_t seq = b->nsegs ? b->segs[b->nsegs - 1].seq + 1 : 1;
 		if (!ns) {
 			snprintf(why, wsize, "spool: out of memory");
 			return -1;
@@ -202,6 +203,7 @@ static int spool_append(bar_agent_buffer *b, const char *body, size_t len, size_
 		if (!b->nsegs)
 			b->head_off = 0;
 		b->segs[b->nsegs++] = (segment){.seq = seq};
+		b->last_seq = seq;
 	}
 	memcpy(hdr, "BAS1", 4);
 	put32(hdr + 4, (uint32_t)len);
@@ -276,7 +278,8 @@ static int spool_replay(bar_agent_buffer *b, char *why, size_t wsize)
 		b->segs[b->nsegs++] = (segment){.seq = seq};
 	}
 	closedir(d);
-	qsort(b->segs, b->nsegs, sizeof(*b->segs), seq_cmp);
+	if (b->nsegs)
+		qsort(b->segs, b->nsegs, sizeof(*b->segs), seq_cmp);
 	snprintf(path, sizeof(path), "%s/head", b->dir);
 	if ((f = fopen(path, "re"))) {
 		if (fscanf(f, "%llu %llu", &hseq, &hoff) != 2)
@@ -291,6 +294,10 @@ static int spool_replay(bar_agent_buffer *b, char *why, size_t wsize)
 		b->nsegs--;
 	}
 	b->head_off = b->nsegs && b->segs[0].seq == hseq ? hoff : 0;
+	/* numbers only grow, so the head file never names a newer segment */
+	b->last_seq = b->nsegs ? b->segs[b->nsegs - 1].seq : 0;
+	if (b->last_seq < hseq)
+		b->last_seq = hseq;
 	for (size_t i = 0; i < b->nsegs; i++) {
 		int fd;
 		seg_path(path, sizeof(path), b, b->segs[i].seq);
