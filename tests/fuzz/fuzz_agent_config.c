@@ -32,15 +32,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < c.ncollectors; i++)
 			if (strncmp(c.collectors[i], "http://", 7) != 0)
 				abort();
-		/* a parse error later in the same text must not leak the token */
-		if (c.token[0] && strlen(c.token) >= 6) {
+		/* a parse error later in the same text is that line's fixed message,
+		 * which carries nothing of the token */
+		if (c.token[0]) {
 			char *bad = malloc(size + 8);
 			if (bad) {
 				memcpy(bad, copy, size);
 				memcpy(bad + size, "\nzzz=1\n", 7);
 				if (bar_agent_config_parse(&c, bad, size + 7, "f.conf", why, sizeof(why)) ==
 				        0 ||
-				    strstr(why, c.token))
+				    !strstr(why, ": unknown key \"zzz\": use version"))
 					abort();
 				free(bad);
 			}
