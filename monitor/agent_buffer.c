@@ -147,8 +147,9 @@ done:
 	return rc;
 }
 
-/* Drop the oldest segment (its unacknowledged samples counted dropped). */
-static void drop_oldest_segment(bar_agent_buffer *b)
+/* Remove the oldest segment's file; its unacknowledged samples counted as
+ * dropped when it is given up (not when it was all acknowledged). */
+static void remove_head_segment(bar_agent_buffer *b, int given_up)
 {
 	char path[700];
 
@@ -160,7 +161,8 @@ static void drop_oldest_segment(bar_agent_buffer *b)
 	}
 	seg_path(path, sizeof(path), b, b->segs[0].seq);
 	unlink(path);
-	b->dropped += b->segs[0].samples;
+	if (given_up)
+		b->dropped += b->segs[0].samples;
 	b->spool_samples -= b->segs[0].samples;
 	b->spool_bytes -= b->segs[0].size;
 	memmove(b->segs, b->segs + 1, (b->nsegs - 1) * sizeof(*b->segs));
@@ -183,7 +185,7 @@ static int spool_append(bar_agent_buffer *b, const char *body, size_t len, size_
 		return 0;
 	}
 	while (b->nsegs && b->spool_bytes + rec > b->spool_max)
-		drop_oldest_segment(b);
+		remove_head_segment(b, 1);
 	if (!b->nsegs || b->wfd < 0 || b->segs[b->nsegs - 1].size + rec > b->seg_max) {
 		uint64_t seq = b->nsegs ? b->segs[b->nsegs - 1].seq + 1 : b->last_seq + 1;
 		segment *ns = realloc(b->segs, (b->nsegs + 1) * sizeof(*ns));
@@ -414,15 +416,12 @@ static void series_clear(bar_agent_buffer *b)
 	b->open_samples = 0;
 }
 
-/* Move the oldest memory batch to the spool (or count it dropped when the
- * spool cannot take it). */
-static int spill_one(bar_agent_buffer *b, char *why, size_t wsize)
+/* Free the oldest memory batch (its samples counted dropped if given_up). */
+static void mem_pop(bar_agent_buffer *b, int given_up)
 {
 	qitem *q = b->head;
-	int rc;
 
-	rc = spool_append(b, q->body, q->len, q->nsamples, why, wsize);
-	if (rc < 0)
+	if (given_up)
 		b->dropped += q->nsamples;
 	b->head = q->next;
 	if (!b->head)
@@ -431,6 +430,17 @@ static int spill_one(bar_agent_buffer *b, char *why, size_t wsize)
 	b->mem_samples -= q->nsamples;
 	free(q);
 	b->peek_from = 0;
+}
+
+/* Move the oldest memory batch to the spool (or count it dropped when the
+ * spool cannot take it). */
+static int spill_one(bar_agent_buffer *b, char *why, size_t wsize)
+{
+	qitem *q = b->head;
+	int rc;
+
+	rc = spool_append(b, q->body, q->len, q->nsamples, why, wsize);
+	mem_pop(b, rc < 0);
 	return rc;
 }
 
@@ -487,18 +497,7 @@ int bar_agent_buffer_peek(bar_agent_buffer *b, const char **body, size_t *len,
 		uint32_t n;
 
 		if (b->head_off >= s->size) {
-			/* this segment is done */
-			if (b->nsegs == 1 && b->wfd >= 0) {
-				close(b->wfd);
-				b->wfd = -1;
-			}
-			seg_path(path, sizeof(path), b, s->seq);
-			unlink(path);
-			b->spool_bytes -= s->size;
-			b->spool_samples -= s->samples;
-			memmove(b->segs, b->segs + 1, (b->nsegs - 1) * sizeof(*b->segs));
-			b->nsegs--;
-			b->head_off = 0;
+			remove_head_segment(b, 0); /* all sent */
 			if (write_head(b, why, wsize) < 0)
 				return -1;
 			continue;
@@ -548,17 +547,8 @@ int bar_agent_buffer_pop(bar_agent_buffer *b, int dropped, char *why, size_t wsi
 		b->peek_from = 0;
 		return write_head(b, why, wsize);
 	}
-	if (b->peek_from == 2 && b->head) {
-		qitem *q = b->head;
-		if (dropped)
-			b->dropped += q->nsamples;
-		b->head = q->next;
-		if (!b->head)
-			b->tail = NULL;
-		b->mem_bytes -= q->len;
-		b->mem_samples -= q->nsamples;
-		free(q);
-	}
+	if (b->peek_from == 2 && b->head)
+		mem_pop(b, dropped);
 	b->peek_from = 0;
 	return 0;
 }
