@@ -184,14 +184,15 @@ static double meminfo(const char *text, const char *key)
 	return -1;
 }
 
-/* Names from the kernel become label values: printable ASCII only (a
- * rename to something odd must not break the wire's key scheme). */
+/* Names from the kernel become label values: printable ASCII, spaces
+ * included (control bytes would break the series keys of
+ * bar_agent_sample_add, and other bytes need not be UTF-8). */
 static int clean_name(const char *s)
 {
 	if (!*s)
 		return 0;
 	for (; *s; s++)
-		if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
 			return 0;
 	return 1;
 }

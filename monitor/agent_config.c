@@ -307,6 +307,11 @@ int bar_agent_config_parse(bar_agent_config *out, const char *text, size_t len,
 		         line ? line : 1);
 		goto done;
 	}
+	if (c->ncollectors && (!c->ns[0] || !c->mci[0] || !c->vm[0])) {
+		snprintf(why, wsize, "%s:%d: collectors are set but ns, mci or vm is missing: the "
+		         "collector accepts only series labelled with all three; add them", file, line);
+		goto done;
+	}
 	if (c->ncollectors && !c->token[0]) {
 		snprintf(why, wsize, "%s:%d: collectors are set but no token: add the MCI's token=",
 		         file, line);

@@ -363,7 +363,8 @@ static int case_config(void)
 	    {"version=1\ncollect_interval_ms=5\n", ":2: collect_interval_ms must be"},
 	    {"version=1\ngroups=cpu,nosuch\n", ":2: unknown metric group \"nosuch\""},
 	    {"version=1\ntoken=s3cr3t-token\ncollectors=ftp://x\n", ":3: collector \"ftp://x\""},
-	    {"version=1\ncollectors=http://127.0.0.1:1\n", "no token"},
+	    {"version=1\nns=a\nmci=b\nvm=c\ncollectors=http://127.0.0.1:1\n", "no token"},
+	    {"version=1\ntoken=x\nns=a\ncollectors=http://127.0.0.1:1\n", "ns, mci or vm is missing"},
 	    {"version=1\nlisten=nowhere\n", ":2: listen must be"},
 	    {"version=1\nmemory_max_bytes=12\n", ":2: memory_max_bytes must be"},
 	};
@@ -872,6 +873,20 @@ static int case_daemon(void)
 	CHECK(pid > 1 && kill(pid, 0) == 0);
 	if (pid <= 1)
 		return 0;
+	/* SIGHUP re-reads the config; a broken one is refused and the old kept */
+	write_file(path_of("a.conf"), "version=1\nbogus=1\n");
+	kill(pid, SIGHUP);
+	sleep_ms(300);
+	agent_conf(path_of("a.conf"), "", 1000, 3000, NULL);
+	kill(pid, SIGHUP);
+	sleep_ms(300);
+	CHECK(kill(pid, 0) == 0);
+	{
+		char *log = read_file(path_of("state/agent.log"));
+		CHECK(log && strstr(log, ":2: unknown key \"bogus\"") && strstr(log, "keeping"));
+		CHECK(log && strstr(log, "reloaded"));
+		free(log);
+	}
 	kill(pid, SIGTERM);
 	for (i = 0; i < 50 && access(path_of("state/agent.pid"), F_OK) == 0; i++)
 		sleep_ms(100);
