@@ -7,7 +7,7 @@ if(TARGET barista-agent)
   target_link_libraries(test_agent PRIVATE bar_monitor_agent PkgConfig::JANSSON PkgConfig::CURL)
   target_compile_definitions(test_agent PRIVATE BAR_VERSION="${PROJECT_VERSION}")
   foreach(case config version once_prom once_json values push outage failover spool restart
-               pull daemon)
+               refused pull daemon)
     add_test(NAME monitor_agent_${case} COMMAND test_agent ${case} $<TARGET_FILE:barista-agent>)
     set_tests_properties(monitor_agent_${case} PROPERTIES TIMEOUT 90 SKIP_RETURN_CODE 77
       LABELS monitor)

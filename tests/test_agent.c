@@ -6,7 +6,8 @@
  * jansson, its values against /proc and statvfs.  One test per run:
  *
  *   test_agent CASE AGENT     CASE: config version once_prom once_json values
- *                             push outage failover spool restart pull daemon
+ *                             push outage failover spool restart refused pull
+ *                             daemon
  *
  * Every case works in its own temporary directory and kills what it started
  * (also when a check fails or its alarm fires); 77 = a component is missing.
@@ -760,6 +761,15 @@ static int case_restart(void)
 	t_stop = wall_ms();
 	CHECK(stop(a, SIGTERM, 5000) == 0);
 	CHECK(count_segments() >= 1);
+	/* a torn record at the end of the last segment (a crash mid-write) is
+	 * skipped at replay */
+	{
+		char cmd[900];
+		snprintf(cmd, sizeof(cmd),
+		         "f=$(ls %s/state/spool/*.seg | tail -1) && printf 'BAS1\\020\\000\\000' >> \"$f\"",
+		         tmp);
+		CHECK(system(cmd) == 0);
+	}
 	if ((rc = vm_start(&v, "vm", port)))
 		return rc;
 	a = agent_start(path_of("a.conf"));
@@ -774,6 +784,53 @@ static int case_restart(void)
 	CHECK(contiguous(ts, before, 500));
 	CHECK(stop(a, SIGTERM, 5000) == 0);
 	vm_stop(&v);
+	return 0;
+}
+
+/* A collector that answers 404 (Prometheus without its remote-write
+ * receiver): batches refused, counted as dropped, logged without the token. */
+static int case_refused(void)
+{
+	int lport = free_port(), pport = free_port();
+	char coll[64], extra[100], a1[700], a2[700], a3[100], *argv[8], *out;
+	double dropped = 0;
+	pid_t a, prom;
+
+	if (access("/usr/bin/prometheus", X_OK) != 0)
+		return 77;
+	write_file(path_of("prometheus.yml"), "global:\n  scrape_interval: 1m\n");
+	snprintf(a1, sizeof(a1), "--config.file=%s", path_of("prometheus.yml"));
+	snprintf(a2, sizeof(a2), "--storage.tsdb.path=%s", path_of("prom"));
+	snprintf(a3, sizeof(a3), "--web.listen-address=127.0.0.1:%d", pport);
+	argv[0] = "/usr/bin/prometheus", argv[1] = a1, argv[2] = a2, argv[3] = a3,
+	argv[4] = "--log.level=error", argv[5] = NULL;
+	prom = spawn(argv, path_of("prom.log"));
+	snprintf(coll, sizeof(coll), "http://127.0.0.1:%d/-/ready", pport);
+	for (int i = 0; i < 100; i++) {
+		long st = 0;
+		free(http_get(coll, &st));
+		if (st == 200)
+			break;
+		sleep_ms(100);
+	}
+	snprintf(coll, sizeof(coll), "http://127.0.0.1:%d", pport);
+	snprintf(extra, sizeof(extra), "groups=memory\nlisten=127.0.0.1:%d\n", lport);
+	agent_conf(path_of("a.conf"), coll, 500, 1000, extra);
+	a = agent_start(path_of("a.conf"));
+	for (int i = 0; i < 40 && dropped <= 0; i++) {
+		sleep_ms(250);
+		dropped = pulled(lport, "barista_agent_dropped_samples");
+	}
+	fprintf(stderr, "dropped %g\n", dropped);
+	CHECK(dropped > 0);
+	/* refused batches are not kept */
+	CHECK(pulled(lport, "barista_agent_buffered_samples") < 40);
+	CHECK(stop(a, SIGTERM, 5000) == 0);
+	out = read_file(path_of("agent.out"));
+	CHECK(out && strstr(out, "refused a batch") && strstr(out, "HTTP 404"));
+	CHECK(out && !strstr(out, "0123456789abcdef"));
+	free(out);
+	stop(prom, SIGTERM, 10000);
 	return 0;
 }
 
@@ -948,6 +1005,8 @@ int main(int argc, char **argv)
 		rc = case_restart();
 	else if (!strcmp(c, "pull"))
 		rc = case_pull();
+	else if (!strcmp(c, "refused"))
+		rc = case_refused();
 	else if (!strcmp(c, "daemon"))
 		rc = case_daemon();
 	else
