@@ -33,6 +33,8 @@ typedef struct bar_agent_config {
 	char state_dir[512];
 	size_t memory_max_bytes;    /* 8 MiB */
 	size_t spool_max_bytes;     /* 256 MiB */
+	int scope_cgroup;           /* scope=cgroup: CPU and memory of the agent's own
+	                             * cgroup (agent_cgroup.h), for VMs sharing a kernel */
 } bar_agent_config;
 
 /* Defaults (every group on, nothing to push to, state_dir "."). */

@@ -9,6 +9,7 @@
  * always 512 bytes there).
  */
 #include "agent.h"
+#include "agent_cgroup.h"
 #include "metrics.h"
 
 #include <ctype.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_DEVS 64    /* block devices, interfaces, filesystems kept per collection */
@@ -40,6 +42,11 @@ struct bar_agent_probe {
 	dev_counters disk[MAX_DEVS], net[MAX_DEVS];
 	size_t ndisk, nnet;
 	char *buf;       /* FILE_MAX + 1 */
+	/* scope=cgroup: the group (found on first use) and its counters then */
+	int cg_state;    /* 0 not looked for, 1 found, -1 none */
+	bar_agent_cgroup cg;
+	bar_agent_cgroup_stat cg_last;
+	int64_t cg_t_ns;
 };
 
 bar_agent_probe *bar_agent_probe_new(void)
@@ -236,8 +243,74 @@ static double rate(uint64_t now, uint64_t before, double secs)
 	return now >= before && secs > 0 ? (double)(now - before) / secs : 0;
 }
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * scope=cgroup: CPU shares of the agent's cgroup over the time since the
+ * last collection, as a share of the CPUs its quota allows (all online
+ * CPUs without one), and its memory against its limit (MemTotal without
+ * one); *handled = 1 when the group could be read, else the kernel-wide
+ * figures are used.  iowait, irq and steal have no per-group counter and
+ * are left out.
+ */
+static int collect_cgroup(bar_agent_sample *out, bar_agent_probe *p, const bar_agent_config *c,
+                          int *cpu_done, int *mem_done)
+{
+	bar_agent_cgroup_stat st;
+	int64_t t = mono_ns();
+	double online = (double)sysconf(_SC_NPROCESSORS_ONLN), cpus;
+
+	*cpu_done = *mem_done = 0;
+	if (!c->scope_cgroup)
+		return 0;
+	if (!p->cg_state)
+		p->cg_state = bar_agent_cgroup_find(&p->cg, NULL, NULL) == 0 ? 1 : -1;
+	if (p->cg_state < 0 || bar_agent_cgroup_read(&p->cg, &st) < 0)
+		return 0;
+	cpus = st.cpus > 0 && st.cpus < online ? st.cpus : online;
+	if (st.have_cpu && group_on(c, "cpu")) {
+		*cpu_done = 1;
+		if (p->cg_last.have_cpu && t > p->cg_t_ns && st.usage_ns >= p->cg_last.usage_ns) {
+			double span = (double)(t - p->cg_t_ns) * cpus / 100;
+			double used = (double)(st.usage_ns - p->cg_last.usage_ns) / span;
+			double user = st.user_ns >= p->cg_last.user_ns
+			                  ? (double)(st.user_ns - p->cg_last.user_ns) / span : 0;
+			double sys = st.system_ns >= p->cg_last.system_ns
+			                 ? (double)(st.system_ns - p->cg_last.system_ns) / span : 0;
+			used = used > 100 ? 100 : used;
+			ADD("cpu.usage", NULL, 0, used);
+			ADD("cpu.user", NULL, 0, user > 100 ? 100 : user);
+			ADD("cpu.system", NULL, 0, sys > 100 ? 100 : sys);
+			ADD("cpu.idle", NULL, 0, 100 - used);
+		}
+		ADD("cpu.count", NULL, 0, cpus);
+	}
+	if (st.have_mem && group_on(c, "memory") && slurp(p, "/proc/meminfo") == 0) {
+		double total = meminfo(p->buf, "MemTotal") * 1024, used = (double)st.mem_used;
+		if (st.mem_limit > 0 && (double)st.mem_limit < total)
+			total = (double)st.mem_limit;
+		if (total > 0) {
+			*mem_done = 1;
+			used = used > total ? total : used;
+			ADD("mem.total", NULL, 0, total);
+			ADD("mem.used", NULL, 0, used);
+			ADD("mem.available", NULL, 0, total - used);
+			ADD("mem.usage", NULL, 0, 100 * used / total);
+		}
+	}
+	p->cg_last = st;
+	p->cg_t_ns = t;
+	return 0;
+}
+
 static int collect_cpu(bar_agent_sample *out, bar_agent_probe *p, const bar_agent_config *c,
-                       uint64_t *running, uint64_t *blocked)
+                       uint64_t *running, uint64_t *blocked, int cgroup_done)
 {
 	uint64_t now[8] = {0};
 	char *l;
@@ -251,7 +324,7 @@ static int collect_cpu(bar_agent_sample *out, bar_agent_probe *p, const bar_agen
 		*running = strtoull(l + 15, NULL, 10);
 	if ((l = strstr(p->buf, "\nprocs_blocked ")))
 		*blocked = strtoull(l + 15, NULL, 10);
-	if (p->have && group_on(c, "cpu")) {
+	if (p->have && group_on(c, "cpu") && !cgroup_done) {
 		double d[8], total = 0;
 		for (int i = 0; i < 8; i++) {
 			d[i] = now[i] >= p->cpu[i] ? (double)(now[i] - p->cpu[i]) : 0;
@@ -268,16 +341,19 @@ static int collect_cpu(bar_agent_sample *out, bar_agent_probe *p, const bar_agen
 		}
 	}
 	memcpy(p->cpu, now, sizeof(now));
-	if (group_on(c, "cpu"))
+	if (group_on(c, "cpu") && !cgroup_done)
 		ADD("cpu.count", NULL, 0, (double)sysconf(_SC_NPROCESSORS_ONLN));
 	return 0;
 }
 
-static int collect_memory(bar_agent_sample *out, bar_agent_probe *p, const bar_agent_config *c)
+static int collect_memory(bar_agent_sample *out, bar_agent_probe *p, const bar_agent_config *c,
+                          int cgroup_done)
 {
 	double total, avail, st, sf, kb = 1024;
 
-	if (!group_on(c, "memory") || slurp(p, "/proc/meminfo") < 0)
+	/* a cgroup's figures replace the kernel's; the host's swap is not the
+	 * VM's either */
+	if (cgroup_done || !group_on(c, "memory") || slurp(p, "/proc/meminfo") < 0)
 		return 0;
 	total = meminfo(p->buf, "MemTotal");
 	avail = meminfo(p->buf, "MemAvailable");
@@ -513,12 +589,15 @@ int bar_agent_collect(bar_agent_sample *out, bar_agent_probe *p, const bar_agent
 	double secs = p->have ? (double)(t_ms - p->t_ms) / 1000 : 0;
 	uint64_t running = 0, blocked = 0;
 	const char *ver[1] = {BAR_VERSION};
+	int cg_cpu = 0, cg_mem = 0;
 
 	bar_agent_sample_clear(out);
 	out->t_ms = t_ms;
 	if (p->have && secs <= 0)
 		p->have = 0; /* the clock went back: start the rates again */
-	if (collect_cpu(out, p, c, &running, &blocked) < 0 || collect_memory(out, p, c) < 0 ||
+	if (collect_cgroup(out, p, c, &cg_cpu, &cg_mem) < 0 ||
+	    collect_cpu(out, p, c, &running, &blocked, cg_cpu) < 0 ||
+	    collect_memory(out, p, c, cg_mem) < 0 ||
 	    collect_fs(out, p, c) < 0 || collect_disk(out, p, c, secs) < 0 ||
 	    collect_net(out, p, c, secs) < 0 || collect_system(out, p, c, running, blocked) < 0)
 		return -1;

@@ -235,11 +235,22 @@ static int set_key(bar_agent_config *c, unsigned *seen, const char *k, size_t kn
 			c->memory_max_bytes = (size_t)x;
 		else
 			c->spool_max_bytes = (size_t)x;
+	} else if (IS("scope")) {
+		if (vn == 2 && !memcmp(v, "vm", 2)) {
+			c->scope_cgroup = 0;
+		} else if (vn == 6 && !memcmp(v, "cgroup", 6)) {
+			c->scope_cgroup = 1;
+		} else {
+			snprintf(what, wsize, "scope must be vm (the kernel's figures: a VM of its own) "
+			         "or cgroup (this cgroup's CPU and memory: a VM sharing its host's "
+			         "kernel)");
+			return -1;
+		}
 	} else {
 		snprintf(what, wsize,
 		         "unknown key \"%.*s\": use version, ns, mci, vm, token, collectors, "
 		         "collect_interval_ms, push_interval_ms, groups, listen, state_dir, "
-		         "memory_max_bytes, spool_max_bytes",
+		         "memory_max_bytes, spool_max_bytes, scope",
 		         kn > 40 ? 40 : (int)kn, k);
 		return -1;
 	}

@@ -7,6 +7,7 @@
  * start) and otherwise ignored.
  */
 #include "agent.h"
+#include "agent_gateway.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -88,7 +89,17 @@ static int dial(const char *host, const char *port, int64_t deadline, char *reas
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	struct addrinfo *res = NULL, *ai;
 	int fd = -1, err = 0, g;
+	char gw[16];
 
+	/* "gateway": the VM's default gateway (docs/spec-reference.md) */
+	if (!strcmp(host, "gateway")) {
+		if (bar_agent_gateway(gw, sizeof(gw), NULL) < 0) {
+			snprintf(reason, rsize, "gateway: this VM has no default route through a "
+			         "gateway (/proc/net/route)");
+			return -1;
+		}
+		host = gw;
+	}
 	/* numeric addresses need no resolver (and no NSS in a static binary) */
 	hints.ai_flags |= AI_NUMERICHOST;
 	if ((g = getaddrinfo(host, port, &hints, &res)) != 0) {

@@ -98,6 +98,18 @@ static void order_collectors(agent *a)
 	a->cur = 0;
 }
 
+/* A collection's timestamp: the wall-clock tick of the collect interval
+ * nearest to now (collections are scheduled on those ticks), as
+ * Telegraf's round_interval and Prometheus' scrape offsets do: a regular
+ * series costs its store a bit a timestamp instead of a few jittered ones
+ * (docs/monitoring.md, "The store"). */
+static int64_t tick_ms(const agent *a)
+{
+	int64_t iv = a->c.collect_interval_ms > 0 ? a->c.collect_interval_ms : 1;
+
+	return (wall_ms() + iv / 2) / iv * iv;
+}
+
 /* Collect if due (catching up on at most one missed step). */
 static void tick_collect(agent *a)
 {
@@ -108,7 +120,7 @@ static void tick_collect(agent *a)
 		return;
 	self.buffered = bar_agent_buffer_pending(a->buf);
 	self.dropped = bar_agent_buffer_dropped(a->buf);
-	if (bar_agent_collect(&a->last, a->probe, &a->c, &self, wall_ms()) < 0)
+	if (bar_agent_collect(&a->last, a->probe, &a->c, &self, tick_ms(a)) < 0)
 		logf_(a, "collection: out of memory");
 	else if (a->c.ncollectors && bar_agent_buffer_add(a->buf, &a->last) < 0)
 		logf_(a, "buffer: out of memory; this collection is lost");
@@ -363,8 +375,13 @@ int bar_agent_run(const bar_agent_config *c, const bar_agent_run_opts *o, char *
 		      (unsigned long long)bar_agent_buffer_pending(a->buf));
 	a->next_collect = mono_ms();
 	a->next_push = a->next_collect + c->push_interval_ms;
+	/* the first collection at once (for /metrics), the next on the wall tick */
 	a->reprobe_at = a->next_collect + REPROBE_MS;
 	tick_collect(a); /* /metrics has something from the start */
+	{
+		int64_t iv = a->c.collect_interval_ms, w = wall_ms() % iv;
+		a->next_collect = mono_ms() + (iv - w) % iv;
+	}
 	if (o->ready)
 		o->ready(o->ready_ctx);
 	logf_(a, "started: %zu collectors, collect every %ld ms, push every %ld ms%s%s",

@@ -12,7 +12,7 @@ if(TARGET barista-agent)
     set_tests_properties(monitor_agent_${case} PROPERTIES TIMEOUT 90 SKIP_RETURN_CODE 77
       LABELS monitor)
   endforeach()
-  set_tests_properties(monitor_agent_outage PROPERTIES TIMEOUT 170)
+  set_tests_properties(monitor_agent_outage PROPERTIES TIMEOUT 170 LABELS "monitor;long")
 endif()
 
 if(BAR_FUZZ)
