@@ -7,6 +7,7 @@
  */
 #include "remote_common.h"
 #include "metrics.h"
+#include "wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,7 +114,8 @@ static void print_table(const now_ctx *x)
 				own = bar_realloc(own, cap * sizeof(*own));
 			}
 			own[nown++] = bar_buf_take(&labels);
-			own[nown++] = bar_printf("%.17g", json_number_value(json_object_get(s, "value")));
+			own[nown] = bar_malloc(32);
+			bar_promtext_value(own[nown++], json_number_value(json_object_get(s, "value")));
 			cmd_table_add(&t, (const char *[]){x->r->targets.items[i].name, name,
 			                                    own[nown - 2], own[nown - 1],
 			                                    mi ? mi->unit : ""});

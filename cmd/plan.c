@@ -38,7 +38,7 @@ int cmd_plan(int argc, char **argv)
 	bar_plan *plan = NULL;
 	bar_plan_opts po = BAR_PLAN_OPTS_INIT;
 	bar_snapshot *snap = NULL;
-	char *state_path = NULL;
+	char *state_path = NULL, *keys = NULL;
 	int rc = 1, fresh = 0, prc;
 
 	if (cmd_parse(&o, argc, argv,
@@ -56,6 +56,13 @@ int cmd_plan(int argc, char **argv)
 		if (prc == -2)
 			goto done;
 		goto fail;
+	}
+	/* what a refresh checks on the VMs besides the providers: the agents
+	 * (as apply's plan does, planner/workflow.c) */
+	if (o.refresh) {
+		keys = cmd_keys_dir(state_path);
+		bar_agents_check(snap, keys, st);
+		po.keys_dir = keys;
 	}
 	po.targets = o.targets;
 	po.n_targets = o.n_targets;
@@ -102,6 +109,7 @@ done:
 	bar_state_free(st); /* closes the database cleanly */
 	bar_registry_free(reg);
 	free(state_path);
+	free(keys);
 	if (CMD_FREE_AT_EXIT) {
 		bar_plan_free(plan);
 		bar_snapshot_free(snap);

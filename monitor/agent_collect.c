@@ -649,14 +649,13 @@ static void json_str(bar_mbuf *out, const char *s)
 	bar_mbuf_add(out, "\"", 1);
 }
 
-/* The shortest %g form that reads back as v (values are finite). */
-static const char *shortest(char *buf, size_t size, double v)
+/* v in JSON: the shortest digits that read back as v (promtext's), null
+ * for what JSON has no number for. */
+static const char *json_number(char *buf, double v)
 {
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, size, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			break;
-	}
+	if (!isfinite(v))
+		return "null";
+	bar_promtext_value(buf, v);
 	return buf;
 }
 
@@ -679,7 +678,7 @@ int bar_agent_sample_json(bar_mbuf *out, const bar_agent_sample *s)
 			bar_mbuf_str(out, ":");
 			json_str(out, pt->labels[j].value);
 		}
-		bar_mbuf_printf(out, "},\"value\":%s}", shortest(num, sizeof(num), pt->v));
+		bar_mbuf_printf(out, "},\"value\":%s}", json_number(num, pt->v));
 	}
 	bar_mbuf_str(out, "]}\n");
 	return out->failed ? -1 : 0;

@@ -70,8 +70,7 @@ static int shortest_digits(char *digits, int *dp, double v)
 	return nd;
 }
 
-/* v as Prometheus writes it, into buf[32] (it takes at most 25); its length. */
-static size_t format_value(char *buf, double v)
+size_t bar_promtext_value(char *buf, double v)
 {
 	char digits[24];
 	size_t o = 0;
@@ -166,7 +165,7 @@ int bar_promtext_sample(bar_mbuf *out, const char *name, const bar_mlabel *label
 	if (n)
 		bar_mbuf_add(out, "}", 1);
 	num[0] = ' ';
-	len = 1 + format_value(num + 1, v);
+	len = 1 + bar_promtext_value(num + 1, v);
 	bar_mbuf_add(out, num, len);
 	if (t_ms)
 		bar_mbuf_printf(out, " %lld", (long long)t_ms);

@@ -104,6 +104,10 @@ void bar_rw_request_free(bar_rw_request *r);
 /* "# HELP name help\n# TYPE name type\n" (help escaped as the format says). */
 int bar_promtext_family(bar_mbuf *out, const char *name, const char *help, const char *type);
 
+/* v as Prometheus writes it (the shortest digits that read back as v;
+ * +Inf, -Inf, NaN) into buf[32] (it takes at most 25); its length. */
+size_t bar_promtext_value(char *buf, double v);
+
 /* One sample line: name{labels} value [timestamp_ms] (t_ms 0: none).
  * Label values escaped (\\, \", \n); values as Prometheus writes them
  * (shortest round-trip form, +Inf, -Inf, NaN). */

@@ -276,6 +276,13 @@ int bar_workflow_load(bar_config **cfg, bar_desired_set *ds, bar_snapshot **snap
                       bar_diags *diags, const char *dir, bar_state *st, bar_registry *reg,
                       int refresh, const bar_cancel *cancel);
 
+/* Check every agent record of the snapshot on its VM over SSH (keys from
+ * keys_dir): live[] says checked and Running/Stopped with version and
+ * config hash, or gone, so the plan re-installs what drifted.  An agent
+ * whose VM does not answer is left unchecked.  A refresh's plan runs it
+ * (bar_workflow_plan does).  0. */
+int bar_agents_check(bar_snapshot *s, const char *keys_dir, bar_state *st);
+
 /* Load (as above) and make the plan `po` asks for (destroy: no specs are
  * read and nothing is refreshed).  *out is the caller's. */
 int bar_workflow_plan(bar_plan **out, bar_diags *diags, const char *dir, bar_state *st,

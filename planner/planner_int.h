@@ -97,11 +97,6 @@ int bar_agent_install(bar_obs *out, const bar_change *c, bar_state *st, const ch
 int bar_agent_remove(const char *address, bar_state *st, const char *keys_dir,
                      const bar_cancel *cancel);
 
-/* Check every agent record of the snapshot on its VM: live[] says checked
- * and Running/Stopped with version and config hash, or gone.  An agent
- * whose VM does not answer is left unchecked.  0. */
-int bar_agents_check(bar_snapshot *s, const char *keys_dir, bar_state *st);
-
 /* Why a checked agent must be re-installed (live: what the check saw, NULL
  * when it is not there), as a malloc'd reason; NULL when it is as apply
  * left it. */

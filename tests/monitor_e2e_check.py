@@ -269,7 +269,8 @@ def check(barista, tmp):
 
         # an agent killed on its VM: plan shows it, apply puts it back
         run("exec", MCI, "-vm", names[1], "--",
-            "kill $(cat /run/barista/agent/state/agent.pid)")
+            "p=$(cat /run/barista/agent/state/agent.pid); kill $p; "
+            "i=0; while kill -0 $p 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done")
         drift = run("plan", "-detailed-exitcode", "specs", check=False)
         assert drift.returncode == 2 and f"agent/{names[1]}" in drift.stdout, drift.stdout
         run("apply", "-auto-approve", "specs", timeout=240)
