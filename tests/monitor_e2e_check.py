@@ -19,7 +19,8 @@
    other within 30 s; then both collectors are stopped for 60 s and started
    again: once they are back, every VM has a sample for every second of the
    whole time (no gap, no loss);
-6. an agent killed on its VM shows up in the next plan as a change and is
+6. the agent's worker killed with SIGKILL is restarted by its supervisor;
+   the agent stopped on its VM shows up in the next plan as a change and is
    put back by apply; `barista destroy` removes agents and VMs: no
    barista-agent process is left.
 
@@ -266,6 +267,19 @@ def check(barista, tmp):
             raise AssertionError(f"gaps (kill {t_kill:.0f}, down {t_down:.0f}, up {t_up:.0f}): "
                                  + json.dumps(q)[:3000])
         print(f"monitor_e2e_check: failover took {moved:.1f} s; 60 s outage: no gap")
+
+        # supervised: the worker killed with SIGKILL is started again
+        def worker(vm):
+            r = run("exec", MCI, "-vm", vm, "--",
+                    "pgrep -P $(cat /run/barista/agent/state/agent.pid)", check=False)
+            return r.stdout.split(":")[-1].strip() if r.returncode == 0 else None
+        first = wait_for("the agent's worker", lambda: worker(names[0]), 10)
+        run("exec", MCI, "-vm", names[0], "--", f"kill -9 {first}")
+        again = wait_for("a new worker", lambda: (lambda w: w if w and w != first else None)(
+            worker(names[0])), 15)
+        assert again != first
+        wait_for("samples from the restarted agent", lambda: vms_seen(col, 0, [names[0]], "6s")
+                 or vms_seen(col, 1, [names[0]], "6s"), 20)
 
         # an agent killed on its VM: plan shows it, apply puts it back
         run("exec", MCI, "-vm", names[1], "--",

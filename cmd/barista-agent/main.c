@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,6 +87,7 @@ static void log_line(void *ctx, const char *msg)
 typedef struct ready_ctx {
 	char pidfile[700];
 	int written;
+	int supervised; /* the pidfile names the supervisor, which removes it */
 } ready_ctx;
 
 /* Written once the agent listens and its spool is open: the installer
@@ -98,7 +100,7 @@ static void write_pidfile(void *ctx)
 	int fd, n;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", r->pidfile);
-	n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+	n = snprintf(line, sizeof(line), "%ld\n", (long)(r->supervised ? getppid() : getpid()));
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
@@ -134,6 +136,84 @@ static int daemonise(const char *logpath)
 		return -1;
 	close(fd);
 	return 0;
+}
+
+/* ---- supervision (-daemon): the pidfile's process restarts its worker ---- */
+
+static volatile sig_atomic_t sup_sig;
+
+static void on_sup_signal(int sig)
+{
+	sup_sig = sig;
+}
+
+/*
+ * -daemon's supervisor, what systemd's Restart= is on a VM without systemd
+ * (local VMs): fork the worker and wait; a worker that dies (a crash, a
+ * kill -9, the OOM killer) is started again after 1 s, doubling to 30 s
+ * while it keeps dying within a minute.  SIGTERM, SIGINT and SIGHUP are
+ * passed to the worker; after SIGTERM or SIGINT the supervisor exits with
+ * it and removes the pidfile, which holds the supervisor's pid (so the
+ * installer's `kill $(cat agent.pid)` stops the agent for good).  A worker
+ * that exits 2 (its config is wrong) is not restarted.  Returns 0 in the
+ * worker; never returns in the supervisor.
+ */
+static int supervise(const char *pidfile, logger *lg)
+{
+	struct sigaction sa;
+	int backoff = 1, stopping = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sup_signal; /* no SA_RESTART: waitpid returns on a signal */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	for (;;) {
+		time_t began = time(NULL);
+		pid_t pid = fork();
+		int st = 0;
+		char msg[200];
+
+		if (pid == 0)
+			return 0;
+		if (pid < 0) {
+			log_line(lg, "supervisor: cannot fork the worker; trying again in 5 s");
+			sleep(5);
+			continue;
+		}
+		while (waitpid(pid, &st, 0) < 0) {
+			if (errno != EINTR)
+				break;
+			if (sup_sig) {
+				if (sup_sig != SIGHUP)
+					stopping = 1;
+				kill(pid, sup_sig);
+				sup_sig = 0;
+			}
+		}
+		if (stopping || (WIFEXITED(st) && WEXITSTATUS(st) == 2)) {
+			unlink(pidfile);
+			_exit(stopping ? 0 : 2);
+		}
+		if (time(NULL) - began > 60)
+			backoff = 1;
+		if (WIFSIGNALED(st))
+			snprintf(msg, sizeof(msg), "supervisor: the worker was killed by signal %d; "
+			         "starting it again in %d s", WTERMSIG(st), backoff);
+		else
+			snprintf(msg, sizeof(msg), "supervisor: the worker exited %d; starting it "
+			         "again in %d s", WEXITSTATUS(st), backoff);
+		log_line(lg, msg);
+		for (int i = 0; i < backoff * 10 && !sup_sig; i++)
+			usleep(100000);
+		if (sup_sig && sup_sig != SIGHUP) {
+			unlink(pidfile);
+			_exit(0);
+		}
+		sup_sig = 0;
+		backoff = backoff * 2 > 30 ? 30 : backoff * 2;
+	}
 }
 
 static int run_once(const bar_agent_config *c, int json)
@@ -244,6 +324,8 @@ int main(int argc, char **argv)
 			goto done;
 		}
 		lg.daemon = 1;
+		supervise(rd.pidfile, &lg);
+		rd.supervised = 1;
 	}
 	/* signals only set flags; the loop sees them through ppoll's mask */
 	sigemptyset(&block);
@@ -272,7 +354,7 @@ int main(int argc, char **argv)
 	log_line(&lg, "stopped");
 	rc = 0;
 done:
-	if (rd.written)
+	if (rd.written && !rd.supervised)
 		unlink(rd.pidfile);
 	bar_agent_config_clear(&c);
 	return rc;
