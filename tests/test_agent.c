@@ -34,19 +34,13 @@
 #include <time.h>
 #include <unistd.h>
 
-static int failures;
+#include "check.h"
+
 static const char *agent_bin;
 static char tmp[] = "/tmp/test-agent-XXXXXX";
 static pid_t kids[16];
 static int nkids;
 
-#define CHECK(cond)                                                                    \
-	do {                                                                               \
-		if (!(cond)) {                                                                 \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-			failures++;                                                                \
-		}                                                                              \
-	} while (0)
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
