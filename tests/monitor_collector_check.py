@@ -33,7 +33,6 @@ started is stopped and every file made is removed, also on failure; each
 check bounds its own time.
 """
 import csv
-import email
 import io
 import json
 import os
@@ -44,11 +43,11 @@ import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from monitor_common import (RW_HEADERS, admin_token, find_program, free_port, http,  # noqa
-                            missing, push_token, run_check, rw_body, start, stop, wait_for)
+                            missing, push_token, run_check, rw_body, start, stop, wait_for,
+                            Receivers)
 
 CHECK = "monitor_collector_check"
 DEADLINE = 150
@@ -371,52 +370,10 @@ def check_restart(barista, tmp):
 
 # ---- alarms ----
 
-class Sink(BaseHTTPRequestHandler):
-    """Keeps every POST body by path (the webhook and the Slack hook)."""
-    got = []
-    lock = threading.Lock()
-
-    def do_POST(self):  # noqa: N802
-        n = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(n)
-        with Sink.lock:
-            Sink.got.append((self.path, self.headers.get("Content-Type"), body))
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *a):
-        pass
-
-
-def got_on(path):
-    with Sink.lock:
-        return [json.loads(b) for p, _, b in Sink.got if p == path]
-
-
 def check_alarms(barista, tmp):
-    am_bin = find_program("prometheus-alertmanager", "/usr/bin/prometheus-alertmanager")
-    need("prometheus-alertmanager", am_bin)
-    try:
-        import aiosmtpd  # noqa: F401
-    except ImportError:
-        need("python3-aiosmtpd", False)
-    sink = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
-    threading.Thread(target=sink.serve_forever, daemon=True).start()
-    hook = f"http://127.0.0.1:{sink.server_address[1]}"
-    smtp_port, am_port = free_port(), free_port()
-    maildir = os.path.join(tmp, "mail")
-    smtp = start([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}",
-                  "-c", "aiosmtpd.handlers.Mailbox", maildir], os.path.join(tmp, "smtp.log"),
-                 lambda: __import__("socket").create_connection(("127.0.0.1", smtp_port), 1))
-    amconf = os.path.join(tmp, "am.yml")
-    with open(amconf, "w") as f:
-        f.write("route:\n  receiver: none\nreceivers:\n  - name: none\n")
-    am = start([am_bin, f"--config.file={amconf}", f"--storage.path={tmp}/am",
-                f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="],
-               os.path.join(tmp, "am.log"),
-               lambda: http(f"http://127.0.0.1:{am_port}/-/ready", timeout=2)[0] == 200)
-    os.environ["BAR_TEST_SLACK_URL"] = hook + "/slack"  # the collector resolves it
+    rx = Receivers(CHECK, tmp)
+    hook, smtp_port, am_port = rx.hook, rx.smtp_port, rx.am_port
+    got_on = rx.posts
     c = Collector(barista, tmp, "c1").start()
     stop_push = threading.Event()
     level = {"v": 95.0}
@@ -480,28 +437,10 @@ def check_alarms(barista, tmp):
         assert all(x["groupLabels"]["alarm"] in ("cpu-high", "mci-cpu") for x in msgs), msgs
         wait_for("the Slack message", lambda: [x for x in got_on("/slack")
                                               if "FIRING" in x.get("text", "")], 20)
-        amq = f"http://127.0.0.1:{am_port}/api/v2/alerts"
-
-        def in_am(active):
-            status, body = http(amq + "?" + urllib.parse.urlencode(
-                {"active": str(active).lower(), "inhibited": "false", "silenced": "false",
-                 "unprocessed": "true"}))
-            return [a for a in json.loads(body) if a["labels"].get("alarm") == "cpu-high"]
-        wait_for("the alert in Alertmanager", lambda: in_am(True), 20)
-
-        def mails(word):
-            def f():
-                out = []
-                for sub in ("new", "cur"):
-                    d = os.path.join(maildir, sub)
-                    for n in os.listdir(d) if os.path.isdir(d) else []:
-                        msg = email.message_from_bytes(open(os.path.join(d, n), "rb").read())
-                        if word in msg["Subject"]:
-                            out.append(msg)
-                return out
-            return f
+        wait_for("the alert in Alertmanager", lambda: rx.am_alerts("cpu-high"), 20)
+        mails = rx.mails
         mm = wait_for("a firing e-mail of each alarm", lambda: (lambda m: m if len(m) == 2
-                                                               else None)(mails("FIRING")()), 20)
+                                                               else None)(mails("FIRING")), 20)
         assert all("oncall@example.test" in x["To"] for x in mm), mm
         assert sorted("cpu-high" in x.get_payload() for x in mm) == [False, True], mm
 
@@ -521,8 +460,8 @@ def check_alarms(barista, tmp):
             [x for x in got_on("/hook") if x.get("status") == "resolved"]) == 2, 30)
         wait_for("the resolved Slack message", lambda: [x for x in got_on("/slack")
                                                        if "RESOLVED" in x.get("text", "")], 20)
-        wait_for("the resolved e-mail", mails("RESOLVED"), 20)
-        wait_for("the alert resolved in Alertmanager", lambda: not in_am(True), 30)
+        wait_for("the resolved e-mail", lambda: mails("RESOLVED"), 20)
+        wait_for("the alert resolved in Alertmanager", lambda: not rx.am_alerts("cpu-high"), 30)
         out = subprocess.run([barista, "alarms", "list", "-collector", c.base],
                              capture_output=True, text=True, timeout=30)
         assert out.returncode == 0 and "cpu-high" in out.stdout, out
@@ -533,9 +472,7 @@ def check_alarms(barista, tmp):
     finally:
         stop_push.set()
         c.stop()
-        stop(am)
-        stop(smtp)
-        sink.shutdown()
+        rx.stop()
 
 
 CHECKS = {"ingest": check_ingest, "refuse": check_refuse, "promtool": check_promtool,

@@ -187,3 +187,89 @@ def run_check(name, fn, barista, deadline, prefix):
         signal.alarm(0)
     print(f"{name}: ok")
     return 0
+
+
+class Receivers:
+    """The alarm receivers, real and local: an HTTP server keeping every POST
+    by path (the webhook at /hook, Slack's format at /slack), Debian's
+    python3-aiosmtpd as an SMTP server writing a Maildir, and Debian's
+    prometheus-alertmanager.  BAR_TEST_SLACK_URL is set for a collector
+    started afterwards (the Slack URL is a credential).  stop() ends them."""
+
+    def __init__(self, check, tmp):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        am_bin = find_program("prometheus-alertmanager", "/usr/bin/prometheus-alertmanager")
+        if not am_bin:
+            missing(check, "prometheus-alertmanager")
+        try:
+            import aiosmtpd  # noqa: F401
+        except ImportError:
+            missing(check, "python3-aiosmtpd")
+        self.got, self.lock = [], threading.Lock()
+        recv = self
+
+        class Sink(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with recv.lock:
+                    recv.got.append((self.path, body))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *a):
+                pass
+        self.sink = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+        threading.Thread(target=self.sink.serve_forever, daemon=True).start()
+        self.hook = f"http://127.0.0.1:{self.sink.server_address[1]}"
+        os.environ["BAR_TEST_SLACK_URL"] = self.hook + "/slack"
+        self.smtp_port, self.am_port = free_port(), free_port()
+        self.maildir = os.path.join(tmp, "mail")
+        self.smtp = self.am = None
+        self.smtp = start([sys.executable, "-m", "aiosmtpd", "-n", "-l",
+                           f"127.0.0.1:{self.smtp_port}", "-c", "aiosmtpd.handlers.Mailbox",
+                           self.maildir], os.path.join(tmp, "smtp.log"),
+                          lambda: socket.create_connection(("127.0.0.1", self.smtp_port), 1))
+        amconf = os.path.join(tmp, "am.yml")
+        with open(amconf, "w") as f:
+            f.write("route:\n  receiver: none\nreceivers:\n  - name: none\n")
+        self.am_url = f"http://127.0.0.1:{self.am_port}"
+        self.am = start([am_bin, f"--config.file={amconf}", f"--storage.path={tmp}/am",
+                         f"--web.listen-address=127.0.0.1:{self.am_port}",
+                         "--cluster.listen-address="], os.path.join(tmp, "am.log"),
+                        lambda: http(self.am_url + "/-/ready", timeout=2)[0] == 200)
+
+    def posts(self, path):
+        """The JSON bodies POSTed to path."""
+        import json
+        with self.lock:
+            return [json.loads(b) for p, b in self.got if p == path]
+
+    def mails(self, word):
+        """The e-mails whose subject has word."""
+        import email
+        out = []
+        for sub in ("new", "cur"):
+            d = os.path.join(self.maildir, sub)
+            for n in os.listdir(d) if os.path.isdir(d) else []:
+                with open(os.path.join(d, n), "rb") as f:
+                    msg = email.message_from_bytes(f.read())
+                if word in msg["Subject"]:
+                    out.append(msg)
+        return out
+
+    def am_alerts(self, alarm):
+        """The active alerts of alarm that Alertmanager holds."""
+        import json
+        import urllib.parse
+        status, body = http(self.am_url + "/api/v2/alerts?" + urllib.parse.urlencode(
+            {"active": "true", "inhibited": "false", "silenced": "false",
+             "unprocessed": "true"}))
+        return [a for a in json.loads(body) if a["labels"].get("alarm") == alarm]
+
+    def stop(self):
+        stop(self.am)
+        stop(self.smtp)
+        self.sink.shutdown()

@@ -3,8 +3,9 @@
 
     monitor_e2e_check.py BARISTA
 
-1. two `barista collector`s (peers of each other) and a webhook receiver
-   on this host; a spec of one MCI of two local VMs and a MonitoringPolicy
+1. two `barista collector`s (peers of each other) and the receivers on
+   this host (a webhook, Slack's format, a real SMTP server, a real
+   Alertmanager: monitor_common.Receivers); a spec of one MCI of two local VMs and a MonitoringPolicy
    pushing to both collectors (`gateway`), with a pull port and an alarm
    `cpu.usage > 60 for 4s`;
 2. `barista apply`: the plan has an agent per VM; afterwards a barista-agent
@@ -13,16 +14,17 @@
    (Prometheus text) answers from this host; `barista metrics now` gets a
    fresh sample over SSH;
 4. load on one VM (two busy loops under its 1-vCPU cgroup): its alarm fires
-   (the other VM's does not) and the webhook gets it; the load ends: the
-   resolved notice comes;
+   (the other VM's does not) and every receiver gets it; the load ends:
+   every receiver gets the resolved notice;
 5. the collector serving one VM is killed: that VM's agent moves to the
    other within 30 s; then both collectors are stopped for 60 s and started
    again: once they are back, every VM has a sample for every second of the
    whole time (no gap, no loss);
 6. the agent's worker killed with SIGKILL is restarted by its supervisor;
    the agent stopped on its VM shows up in the next plan as a change and is
-   put back by apply; `barista destroy` removes agents and VMs: no
-   barista-agent process is left.
+   put back by apply, and so is another version found on the VM; the
+   policy removed from the specs takes its agents along; `barista destroy`
+   removes the VMs: no barista-agent process is left.
 
 Everything made is removed (destroy, then the collectors, the files) also
 on failure; the check bounds its own time.
@@ -33,13 +35,12 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from monitor_common import SKIP, free_port, http, run_check, start, stop, wait_for  # noqa: E402
+from monitor_common import (SKIP, Receivers, free_port, http, run_check, start,  # noqa: E402
+                            stop, wait_for)
 
 DEADLINE = 420
 MCI = "mon"
@@ -104,26 +105,17 @@ spec:
   alarms:
     - {{name: busy, rule: "cpu.usage > 60 for 4s"}}
   receivers:
-    - {{name: hook, type: webhook, url: "http://127.0.0.1:{ph}/hook"}}
+    - {{name: hook, type: webhook, url: "{hook}/hook"}}
+    - {{name: chat, type: slack, credential: {{env: {{url: BAR_TEST_SLACK_URL}}}}}}
+    - {{name: mail, type: email, smtp: "smtp://127.0.0.1:{smtp}", from: barista@example.test,
+       to: [oncall@example.test]}}
+    - {{name: am, type: alertmanager, url: "{am}"}}
   route: {{groupBy: [alarm, vm], groupWait: 0s, groupInterval: 1s}}
 """
 
 
-class Hook(BaseHTTPRequestHandler):
-    got = []
-
-    def do_POST(self):  # noqa: N802
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        Hook.got.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *a):
-        pass
-
-
-def alerts(status):
-    return [(a["labels"]["alarm"], a["labels"].get("vm")) for m in list(Hook.got)
+def alerts(rx, status):
+    return [(a["labels"]["alarm"], a["labels"].get("vm")) for m in rx.posts("/hook")
             if m.get("status") == status for a in m["alerts"] if a.get("status") == status]
 
 
@@ -179,16 +171,15 @@ def check(barista, tmp):
     run = Run(barista, tmp)
     secret = os.path.join(tmp, "secret.json")
     run("collector", "-gen-secret", secret)
+    rx = Receivers("monitor_e2e_check", tmp)  # before the collectors: they read its env
     col = Collectors(barista, tmp, secret)
     col.start(0)
     col.start(1)
-    hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=hook.serve_forever, daemon=True).start()
     specs = os.path.join(tmp, "specs")
     os.makedirs(specs)
     with open(os.path.join(specs, "all.yaml"), "w") as f:
         f.write(SPEC.format(octet=80 + os.getpid() % 40, pa=col.ports[0], pb=col.ports[1],
-                            secret=secret, ph=hook.server_address[1]))
+                            secret=secret, hook=rx.hook, smtp=rx.smtp_port, am=rx.am_url))
     applied = False
     try:
         plan = run("plan", "specs")
@@ -223,10 +214,18 @@ def check(barista, tmp):
             [barista, "exec", MCI, "-vm", busy, "--",
              "sh -c 'for i in 1 2; do timeout 15 sh -c \"while :; do :; done\" & done; wait'"],
             cwd=tmp, env=run.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for("the busy VM's alarm", lambda: ("busy", busy) in alerts("firing"), 40)
+        wait_for("the busy VM's alarm", lambda: ("busy", busy) in alerts(rx, "firing"), 40)
+        wait_for("the Slack message", lambda: [m for m in rx.posts("/slack")
+                                              if "FIRING" in m.get("text", "")], 20)
+        wait_for("the e-mail", lambda: rx.mails("FIRING"), 20)
+        wait_for("the alert in Alertmanager", lambda: rx.am_alerts("busy"), 20)
         load.wait(60)
-        wait_for("the resolved notice", lambda: ("busy", busy) in alerts("resolved"), 40)
-        assert ("busy", names[1]) not in alerts("firing"), Hook.got
+        wait_for("the resolved notice", lambda: ("busy", busy) in alerts(rx, "resolved"), 40)
+        wait_for("the resolved Slack message", lambda: [m for m in rx.posts("/slack")
+                                                       if "RESOLVED" in m.get("text", "")], 20)
+        wait_for("the resolved e-mail", lambda: rx.mails("RESOLVED"), 20)
+        wait_for("the alert resolved in Alertmanager", lambda: not rx.am_alerts("busy"), 30)
+        assert ("busy", names[1]) not in alerts(rx, "firing"), rx.posts("/hook")
 
         # failover: kill the collector of the first VM; it moves within 30 s
         serving = 0 if vms_seen(col, 0, [names[0]]) else 1
@@ -290,6 +289,27 @@ def check(barista, tmp):
         run("apply", "-auto-approve", "specs", timeout=240)
         assert run("plan", "-detailed-exitcode", "specs", check=False).returncode == 0
 
+        # another version on the VM: the plan says so and apply puts this one back
+        run("exec", MCI, "-vm", names[0], "--",
+            "printf '#!/bin/sh\\necho barista-agent 0.0.1\\n' > /run/barista/agent/v && "
+            "chmod 700 /run/barista/agent/v && mv /run/barista/agent/v /run/barista/agent/barista-agent")
+        drift = run("plan", "-detailed-exitcode", "specs", check=False)
+        assert drift.returncode == 2 and "version 0.0.1" in drift.stdout, drift.stdout
+        run("apply", "-auto-approve", "specs", timeout=240)
+        assert run("plan", "-detailed-exitcode", "specs", check=False).returncode == 0
+
+        # the policy removed from the specs: its agents go with it, the VMs stay
+        text = open(os.path.join(specs, "all.yaml")).read()
+        open(os.path.join(specs, "all.yaml"), "w").write(
+            text[:text.index("kind: MonitoringPolicy")].rsplit("---", 1)[0])
+        gone = run("plan", "specs")
+        assert gone.stdout.count("- default/agent/") == 2, gone.stdout
+        run("apply", "-auto-approve", "specs", timeout=240)
+        for n in names:
+            r = run("exec", MCI, "-vm", n, "--", "test -e /run/barista/agent && echo present; "
+                    "pgrep -f '[b]arista-agent -daemon' >/dev/null && echo running; true")
+            assert "present" not in r.stdout and "running" not in r.stdout, (n, r.stdout)
+
         run("destroy", "-auto-approve", "specs", timeout=240)
         applied = False
         left = subprocess.run(["pgrep", "-f", "barista-agent -daemon"], capture_output=True,
@@ -306,7 +326,7 @@ def check(barista, tmp):
             run("destroy", "-auto-approve", "specs", check=False, timeout=240)
         col.stop(0)
         col.stop(1)
-        hook.shutdown()
+        rx.stop()
 
 
 def main():
