@@ -291,7 +291,7 @@ static int collect_cgroup(bar_agent_sample *out, bar_agent_probe *p, const bar_a
 		}
 		ADD("cpu.count", NULL, 0, cpus);
 	}
-	if (st.have_mem && group_on(c, "memory") && slurp(p, "/proc/meminfo") == 0) {
+	if (st.have_mem && group_on(c, "memory") && slurp(p, "/proc/meminfo") > 0) {
 		double total = meminfo(p->buf, "MemTotal") * 1024, used = (double)st.mem_used;
 		if (st.mem_limit > 0 && (double)st.mem_limit < total)
 			total = (double)st.mem_limit;

@@ -207,6 +207,9 @@ def check(barista, tmp):
         now = run("metrics", "now", f"{MCI}/{names[0]}", "-json")
         sample = json.loads(now.stdout.splitlines()[0])
         assert sample["vm"] == names[0] and sample["metrics"], sample
+        # scope=cgroup: the VM's own spec (1 vCPU, 256 MiB), not the host's
+        got = {m["name"]: m["value"] for m in sample["metrics"] if not m["labels"].get("mount")}
+        assert got.get("cpu.count") == 1 and got.get("mem.total") == 256 << 20, got
 
         # load on one VM: its alarm fires and resolves, the other's never
         busy = names[0]
