@@ -961,10 +961,33 @@ static int case_daemon(void)
 	return 0;
 }
 
+static int case_json(void)
+{
+	return case_once_json(0);
+}
+
+static int case_values(void)
+{
+	return case_once_json(1);
+}
+
+/* The cases by the name ctest passes (tests/monitor_agent.cmake). */
+static const struct {
+	const char *name;
+	int (*run)(void);
+} cases[] = {
+	{"config", case_config},     {"version", case_version},   {"once_prom", case_once_prom},
+	{"once_json", case_json},    {"values", case_values},     {"push", case_push},
+	{"outage", case_outage},     {"failover", case_failover}, {"spool", case_spool},
+	{"restart", case_restart},   {"pull", case_pull},         {"refused", case_refused},
+	{"daemon", case_daemon},     {NULL, NULL},
+};
+
 int main(int argc, char **argv)
 {
 	const char *c;
 	int rc = 2;
+	size_t i;
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: test_agent CASE AGENT\n");
@@ -977,32 +1000,10 @@ int main(int argc, char **argv)
 	signal(SIGALRM, on_alarm);
 	alarm(!strcmp(c, "outage") ? 150 : 60);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (!strcmp(c, "config"))
-		rc = case_config();
-	else if (!strcmp(c, "version"))
-		rc = case_version();
-	else if (!strcmp(c, "once_prom"))
-		rc = case_once_prom();
-	else if (!strcmp(c, "once_json"))
-		rc = case_once_json(0);
-	else if (!strcmp(c, "values"))
-		rc = case_once_json(1);
-	else if (!strcmp(c, "push"))
-		rc = case_push();
-	else if (!strcmp(c, "outage"))
-		rc = case_outage();
-	else if (!strcmp(c, "failover"))
-		rc = case_failover();
-	else if (!strcmp(c, "spool"))
-		rc = case_spool();
-	else if (!strcmp(c, "restart"))
-		rc = case_restart();
-	else if (!strcmp(c, "pull"))
-		rc = case_pull();
-	else if (!strcmp(c, "refused"))
-		rc = case_refused();
-	else if (!strcmp(c, "daemon"))
-		rc = case_daemon();
+	for (i = 0; cases[i].name && strcmp(cases[i].name, c); i++)
+		;
+	if (cases[i].name)
+		rc = cases[i].run();
 	else
 		fprintf(stderr, "test_agent: unknown case %s\n", c);
 	cleanup();
