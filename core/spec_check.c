@@ -285,49 +285,82 @@ static void check_mci(spec_load *L, spec_obj *o)
 	spec_scope_clear(L);
 }
 
-/* Placement names groups of the MCI; without it an app runs on all. */
+/* Does group g (its attrs) carry every label of want? */
+static int labels_match(const json_t *g, const json_t *want)
+{
+	const json_t *have = json_object_get(g, "labels"), *v;
+	const char *k;
+
+	json_object_foreach((json_t *)want, k, v) {
+		const char *h = json_string_value(json_object_get(have, k));
+		if (!h || strcmp(h, json_string_value(v)) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* Placement names groups of the MCI (without it, every group), narrowed
+ * to the groups carrying all of placement.labels; `groups` is replaced by
+ * the groups the app runs on, and placement.count may not exceed their VMs. */
 static void check_mcapp(spec_load *L, spec_obj *o)
 {
 	const char *mci_name = jstr(o->pub.attrs, "mci");
 	spec_obj *mci = find_in(L, o, BAR_KIND_MCI, mci_name);
 	const json_t *apps = json_object_get(o->pub.attrs, "apps");
+	const json_t *mgroups;
 	const bar_ynode *seq = bar_ymap_get(o->spec, "apps");
-	json_t *all;
 	spec_index ix;
 
 	if (!mci || mci->broken)
 		return;
-	all = json_array();
+	mgroups = json_object_get(mci->pub.attrs, "groups");
 	spec_index_init(&ix, mci->n_groups);
-	for (size_t g = 0; g < mci->n_groups; g++) {
-		const char *name = mci->groups[g].f[SPEC_G_NAME]->u.str;
-
-		json_array_append_new(all, spec_jstr(name));
-		spec_index_put(&ix, name, g);
-	}
+	for (size_t g = 0; g < mci->n_groups; g++)
+		spec_index_put(&ix, mci->groups[g].f[SPEC_G_NAME]->u.str, g);
 	for (size_t i = 0; i < json_array_size(apps); i++) {
 		json_t *app = json_array_get(apps, i);
 		json_t *placement = json_object_get(app, "placement");
-		json_t *want = json_object_get(placement, "groups");
-		const bar_ynode *nodes = bar_ymap_get(bar_ymap_get(&seq->u.items[i], "placement"),
-		                                      "groups");
+		const json_t *want = json_object_get(placement, "groups");
+		const json_t *labels = json_object_get(placement, "labels");
+		const bar_ynode *pnode = bar_ymap_get(&seq->u.items[i], "placement");
+		const bar_ynode *nodes = bar_ymap_get(pnode, "groups");
+		json_t *chosen = json_array();
+		json_int_t vms = 0, count = json_integer_value(json_object_get(placement, "count"));
+		int bad = 0;
 
-		if (json_array_size(want) == 0) {
-			json_object_set_new(placement, "groups", json_deep_copy(all));
-			continue;
-		}
 		spec_scope_name(L, "app", jstr(app, "name"));
 		for (size_t k = 0; k < json_array_size(want); k++) {
 			const char *g = json_string_value(json_array_get(want, k));
 
-			if (!spec_index_get(&ix, g))
+			if (!spec_index_get(&ix, g)) {
 				spec_diag(L, &nodes->u.items[k], "placement group \"%s\" is not a "
 				          "group of mci \"%s\"", g, mci_name);
+				bad = 1;
+			}
 		}
+		for (size_t g = 0; !bad && g < json_array_size(mgroups); g++) {
+			const json_t *grp = json_array_get(mgroups, g);
+			const char *gname = jstr(grp, "name");
+			int named = json_array_size(want) == 0;
+
+			for (size_t k = 0; !named && k < json_array_size(want); k++)
+				named = !strcmp(json_string_value(json_array_get(want, k)), gname);
+			if (named && labels_match(grp, labels)) {
+				json_array_append_new(chosen, spec_jstr(gname));
+				vms += json_integer_value(json_object_get(grp, "count"));
+			}
+		}
+		if (!bad && json_array_size(chosen) == 0)
+			spec_diag(L, pnode ? pnode : &seq->u.items[i], "placement matches no group of mci "
+			          "\"%s\"; check placement.groups and placement.labels against the "
+			          "groups' labels", mci_name);
+		else if (!bad && count > vms)
+			spec_diag(L, bar_ymap_get(pnode, "count"), "placement.count is %lld but the "
+			          "groups it places on have %lld VMs", (long long)count, (long long)vms);
+		json_object_set_new(placement, "groups", chosen);
 		spec_scope_clear(L);
 	}
 	spec_index_free(&ix);
-	json_decref(all);
 }
 
 /* ---- generated VM names -------------------------------------------------- */

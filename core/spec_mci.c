@@ -1,10 +1,9 @@
 /*
- * spec_mci.c - the schema of the workload kinds: MCI (groups of VMs built
- * from MCIR objects), MCApp (applications placed on an MCI's groups, ordered
- * by `after`); MonitoringPolicy is in spec_monitor.c.
+ * spec_mci.c - the schema of the MCI kind (groups of VMs built from MCIR
+ * objects); MCApp is in spec_mcapp.c and MonitoringPolicy in spec_monitor.c.
  *
- * What can be checked inside one document is checked here (group and app
- * names unique, `after` names known and acyclic).
+ * What can be checked inside one document is checked here (group names
+ * unique, bastions).
  * What needs other objects (the MCIR a group names, the MCI's groups an app
  * is placed on, generated VM names) is checked in spec_check.c; the two
  * attributes that default from another object (a group's subnet, an app's
@@ -17,8 +16,6 @@
 #include <string.h>
 
 #define GROUP_COUNT_MAX 1000
-#define REPLICAS_MAX 1000
-#define ORDER_LIMIT 1000000
 
 static void set_str(json_t *obj, const char *key, const char *value)
 {
@@ -289,215 +286,6 @@ void spec_check_mci(spec_load *L, spec_obj *o)
 	}
 	spec_scope_clear(L);
 	check_bastions(L, o, &ix);
-	spec_index_free(&ix);
-	free(names);
-}
-
-/* ---- MCApp ------------------------------------------------------------- */
-
-typedef struct app_graph {
-	spec_load *L;
-	const bar_ynode *const *names; /* name node per app (NULL if invalid) */
-	const bar_ynode **edge_at;     /* the `after` entry of each edge */
-} app_graph;
-
-static void app_cycle(void *ctx, const size_t *path, size_t len, size_t edge)
-{
-	app_graph *ag = ctx;
-	char text[512];
-	size_t off = 0;
-
-	text[0] = '\0';
-	for (size_t i = 0; i < len && off < sizeof(text); i++) {
-		int n = snprintf(text + off, sizeof(text) - off, "%s%s", i ? " -> " : "",
-		                 ag->names[path[i]]->u.str);
-
-		if (n < 0)
-			break;
-		off += (size_t)n;
-	}
-	spec_diag(ag->L, ag->edge_at[edge], "apps form a dependency cycle through "
-	          "\"after\": %s", text);
-}
-
-/* `after` names must be apps of this MCApp, without cycles. */
-static void check_after(spec_load *L, const bar_ynode *apps, const spec_index *ix,
-                        const bar_ynode **names)
-{
-	size_t n = apps->n, n_edges = 0;
-	size_t *start = bar_calloc(n + 1, sizeof(*start));
-	size_t *edges = NULL;
-	const bar_ynode **edge_at = NULL;
-	app_graph ag = { L, names, NULL };
-	spec_graph g;
-
-	for (size_t i = 0; i < n; i++) {
-		const bar_ynode *after = bar_ymap_get(&apps->u.items[i], "after");
-
-		start[i] = n_edges;
-		if (!names[i] || !after || after->type != BAR_Y_SEQ)
-			continue;
-		spec_scope_name(L, "app", names[i]->u.str);
-		edges = bar_realloc(edges, (n_edges + after->n + 1) * sizeof(*edges));
-		edge_at = bar_realloc(edge_at, (n_edges + after->n + 1) * sizeof(*edge_at));
-		for (uint32_t a = 0; a < after->n; a++) {
-			const bar_ynode *e = &after->u.items[a];
-			const size_t *j;
-
-			if (e->type != BAR_Y_SCALAR)
-				continue; /* reported already */
-			if (!(j = spec_index_get(ix, e->u.str))) {
-				spec_diag(L, e, "field \"after\" names unknown app \"%.80s\"", e->u.str);
-				continue;
-			}
-			edge_at[n_edges] = e;
-			edges[n_edges++] = *j;
-		}
-	}
-	start[n] = n_edges;
-	spec_scope_clear(L);
-	g.n = n;
-	g.start = start;
-	g.edges = edges;
-	ag.edge_at = edge_at;
-	spec_graph_cycles(&g, app_cycle, &ag);
-	free(start);
-	free(edges);
-	free(edge_at);
-}
-
-static json_t *check_app_ports(spec_load *L, const bar_ynode *app, const bar_ynode *v)
-{
-	static const char *const known[] = { "port", "protocol", NULL };
-	static const char *const protocols[] = { "tcp", "udp", NULL };
-	json_t *arr = json_array();
-	const bar_ynode *seq;
-
-	if (spec_seq(L, &seq, app, v, "ports", 0) < 0 || !seq)
-		return arr;
-	for (uint32_t i = 0; i < seq->n; i++) {
-		const bar_ynode *item = &seq->u.items[i], *f[2];
-		const char *proto = "tcp";
-		int64_t port = 0;
-		json_t *p;
-
-		if (spec_fields(L, item, "port", known, f) < 0 && item->type != BAR_Y_MAP)
-			continue;
-		spec_int(L, &port, item, f[0], "port", NULL, 1, 65535);
-		spec_enum(L, &proto, item, f[1], "protocol", protocols, "tcp", 1);
-		p = json_object();
-		json_object_set_new(p, "port", json_integer(port));
-		set_str(p, "protocol", proto);
-		json_array_append_new(arr, p);
-	}
-	return arr;
-}
-
-static json_t *check_placement(spec_load *L, const bar_ynode *app, const bar_ynode *v)
-{
-	static const char *const known[] = { "groups", NULL };
-	json_t *placement = json_object(), *groups = json_array();
-	const bar_ynode *f[1], *seq;
-
-	json_object_set_new(placement, "groups", groups); /* empty: every group */
-	if (spec_fields(L, v, "placement", known, f) < 0 ||
-	    spec_seq(L, &seq, v, f[0], "placement.groups", 0) < 0 || !seq)
-		return placement;
-	if (seq->n == 0)
-		spec_diag(L, seq, "field \"placement.groups\" must name at least one group; "
-		          "leave placement out to run on every group");
-	for (uint32_t i = 0; i < seq->n; i++) {
-		const char *s;
-
-		if (spec_name(L, &s, seq, &seq->u.items[i], "placement.groups") == 0)
-			json_array_append_new(groups, spec_jstr(s));
-	}
-	return placement;
-}
-
-static json_t *check_app(spec_load *L, const bar_ynode *item, uint32_t index,
-                         spec_index *ix, const bar_ynode **names, const char *runtime)
-{
-	static const char *const known[] = { "name", "image", "command", "order", "after",
-	                                     "ports", "env", "placement", "replicas", NULL };
-	enum { A_NAME, A_IMAGE, A_CMD, A_ORDER, A_AFTER, A_PORTS, A_ENV, A_PLACE, A_REPL };
-	static const int64_t zero = 0, one = 1;
-	const bar_ynode *f[9], *after;
-	const char *name = NULL, *image = "", *cmd = "";
-	int64_t order = 0, replicas = 1;
-	json_t *app = json_object(), *after_json = json_array(), *env = NULL;
-
-	spec_scope_item(L, "app", item, index + 1);
-	if (spec_fields(L, item, "app", known, f) < 0 && item->type != BAR_Y_MAP) {
-		json_decref(after_json);
-		return app;
-	}
-	if (spec_name(L, &name, item, f[A_NAME], "name") == 0) {
-		if (!spec_name_taken(L, ix, names, f[A_NAME], index, "app"))
-			names[index] = f[A_NAME];
-	}
-	spec_str(L, &image, item, f[A_IMAGE], "image", "");
-	spec_str(L, &cmd, item, f[A_CMD], "command", "");
-	if (spec_absent(f[A_IMAGE]) && spec_absent(f[A_CMD]))
-		spec_diag(L, item, "set exactly one of image or command");
-	else if (!spec_absent(f[A_IMAGE]) && !spec_absent(f[A_CMD]))
-		spec_diag(L, f[A_CMD], "set either image or command, not both");
-	else if (cmd[0] && strcmp(runtime, "kubernetes") == 0)
-		spec_diag(L, f[A_CMD], "runtime \"kubernetes\" runs container images; set "
-		          "image instead of command");
-	spec_int(L, &order, item, f[A_ORDER], "order", &zero, -ORDER_LIMIT, ORDER_LIMIT);
-	if (spec_seq(L, &after, item, f[A_AFTER], "after", 0) == 0 && after)
-		for (uint32_t i = 0; i < after->n; i++) {
-			const char *s;
-
-			if (spec_name(L, &s, after, &after->u.items[i], "after") == 0)
-				json_array_append_new(after_json, spec_jstr(s));
-		}
-	if (spec_strmap(L, &env, f[A_ENV], "env", 1) < 0)
-		env = json_object();
-	spec_int(L, &replicas, item, f[A_REPL], "replicas", &one, 1, REPLICAS_MAX);
-	set_str(app, "name", name ? name : "");
-	set_str(app, "image", image);
-	set_str(app, "command", cmd);
-	json_object_set_new(app, "order", json_integer(order));
-	json_object_set_new(app, "after", after_json);
-	json_object_set_new(app, "ports", check_app_ports(L, item, f[A_PORTS]));
-	json_object_set_new(app, "env", env);
-	json_object_set_new(app, "placement", check_placement(L, item, f[A_PLACE]));
-	json_object_set_new(app, "replicas", json_integer(replicas));
-	return app;
-}
-
-void spec_check_mcapp(spec_load *L, spec_obj *o)
-{
-	static const char *const known[] = { "mci", "runtime", "apps", NULL };
-	static const char *const runtimes[] = { "agent", "kubernetes", NULL };
-	const bar_ynode *f[3], *spec = o->spec, *seq, **names;
-	const char *mci = "", *runtime = "agent";
-	json_t *attrs = json_object(), *apps = json_array();
-	spec_index ix;
-
-	o->pub.attrs = attrs;
-	spec_fields(L, spec, "MCApp spec", known, f);
-	if (spec_name(L, &mci, spec, f[0], "mci") == 0)
-		spec_ref_add(L, o, "mci", BAR_KIND_MCI, mci, f[0], "field \"mci\"");
-	spec_enum(L, &runtime, spec, f[1], "runtime", runtimes, "agent", 1);
-	set_str(attrs, "mci", mci);
-	set_str(attrs, "runtime", runtime);
-	json_object_set_new(attrs, "apps", apps);
-	if (spec_seq(L, &seq, spec, f[2], "apps", 1) < 0)
-		return;
-	if (seq->n == 0) {
-		spec_diag(L, seq, "field \"apps\" must list at least one app");
-		return;
-	}
-	names = bar_calloc(seq->n, sizeof(*names));
-	spec_index_init(&ix, seq->n);
-	for (uint32_t i = 0; i < seq->n; i++)
-		json_array_append_new(apps, check_app(L, &seq->u.items[i], i, &ix, names,
-		                                      runtime));
-	spec_scope_clear(L);
-	check_after(L, seq, &ix, names);
 	spec_index_free(&ix);
 	free(names);
 }

@@ -690,19 +690,28 @@ static void test_kind_mcapp_monitoring(void)
 	            "\"name\":\"b\",\"securityGroups\":[],\"spec\":\"sp\",\"sshKey\":\"key\","
 	            "\"subnet\":\"s1\",\"vnet\":\"net\"}],\"state\":\"Suspended\"}");
 	check_attrs(cfg, BAR_KIND_MCAPP, "default", "shop",
-	            "{\"apps\":["
-	            "{\"after\":[],\"command\":\"\",\"env\":{},\"image\":\"postgres:15\","
-	            "\"name\":\"db\",\"order\":0,\"placement\":{\"groups\":[\"b\"]},"
-	            "\"ports\":[{\"port\":5432,\"protocol\":\"tcp\"}],\"replicas\":1},"
-	            "{\"after\":[\"db\"],\"command\":\"run-api\",\"env\":{\"MODE\":\"prod\","
-	            "\"PORT\":\"8080\"},\"image\":\"\",\"name\":\"api\",\"order\":2,"
-	            "\"placement\":{\"groups\":[\"a\",\"b\"]},"
-	            "\"ports\":[{\"port\":53,\"protocol\":\"udp\"}],\"replicas\":3}],"
-	            "\"mci\":\"web\",\"runtime\":\"agent\"}");
+	            "{\"apps\":[{\"after\":[],\"args\":[],\"command\":\"\",\"env\":{},\"health\":{\"failur"
+	            "eThreshold\":3,\"initialDelaySeconds\":0,\"intervalSeconds\":2,\"kind\":\"none"
+	            "\",\"timeoutSeconds\":1},\"image\":\"postgres:15\",\"name\":\"db\",\"order\":0,\"pla"
+	            "cement\":{\"count\":0,\"groups\":[\"b\"],\"labels\":{}},\"ports\":[{\"port\":5432,\""
+	            "protocol\":\"tcp\"}],\"replicas\":1,\"resources\":{\"cpu\":0.0,\"memory\":0},\"res"
+	            "tart\":\"always\",\"volumes\":[]},{\"after\":[\"db\"],\"args\":[],\"command\":\"run-"
+	            "api\",\"env\":{\"MODE\":\"prod\",\"PORT\":\"8080\"},\"health\":{\"failureThreshold\":"
+	            "3,\"initialDelaySeconds\":0,\"intervalSeconds\":2,\"kind\":\"none\",\"timeoutSe"
+	            "conds\":1},\"image\":\"\",\"name\":\"api\",\"order\":2,\"placement\":{\"count\":0,\"gr"
+	            "oups\":[\"a\",\"b\"],\"labels\":{}},\"ports\":[{\"port\":53,\"protocol\":\"udp\"}],\"r"
+	            "eplicas\":3,\"resources\":{\"cpu\":0.0,\"memory\":0},\"restart\":\"always\",\"volu"
+	            "mes\":[]}],\"mci\":\"web\",\"rollout\":{\"healthTimeoutSeconds\":120,\"maxUnavai"
+	            "lable\":1},\"runtime\":\"agent\"}");
 	check_attrs(cfg, BAR_KIND_MCAPP, "default", "k8s",
-	            "{\"apps\":[{\"after\":[],\"command\":\"\",\"env\":{},\"image\":\"nginx\","
-	            "\"name\":\"web\",\"order\":0,\"placement\":{\"groups\":[\"a\",\"b\"]},"
-	            "\"ports\":[],\"replicas\":1}],\"mci\":\"web\",\"runtime\":\"kubernetes\"}");
+	            "{\"apps\":[{\"after\":[],\"args\":[],\"command\":\"\",\"env\":{},\"health\":{\"failur"
+	            "eThreshold\":3,\"initialDelaySeconds\":0,\"intervalSeconds\":2,\"kind\":\"none"
+	            "\",\"timeoutSeconds\":1},\"image\":\"nginx\",\"name\":\"web\",\"order\":0,\"placemen"
+	            "t\":{\"count\":0,\"groups\":[\"a\",\"b\"],\"labels\":{}},\"ports\":[],\"replicas\":1,"
+	            "\"resources\":{\"cpu\":0.0,\"memory\":0},\"restart\":\"always\",\"volumes\":[]}],\""
+	            "kubernetes\":{\"context\":\"\",\"kubeconfig\":\"\",\"namespace\":\"default\"},\"mci\""
+	            ":\"web\",\"rollout\":{\"healthTimeoutSeconds\":120,\"maxUnavailable\":1},\"runt"
+	            "ime\":\"kubernetes\"}");
 	check_attrs(cfg, BAR_KIND_MONITORINGPOLICY, "default", "all",
 	            "{\"alarms\":[],\"coarseRetentionSeconds\":7776000,\"collectors\":[],\"credential\":null,"
 	            "\"intervalSeconds\":2,\"mci\":\"\",\"metrics\":[\"cpu\",\"memory\",\"disk\",\"network\","
