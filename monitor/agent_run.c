@@ -13,7 +13,9 @@
  * GET /healthz; requests are bounded (2 KiB, 2 s) and answered whole.
  */
 #include "agent.h"
+#include "apps.h"
 #include "assign.h"
+#include "metrics.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -54,7 +56,10 @@ typedef struct agent {
 	int64_t next_collect, next_push, reprobe_at;
 	int lfd;
 	client cl[MAX_CLIENTS];
+	bar_apps *apps;         /* the MCApp unit apps of this VM; NULL without a manifest */
 } agent;
+
+#define APP_FDS 256
 
 static int64_t mono_ms(void)
 {
@@ -110,6 +115,52 @@ static int64_t tick_ms(const agent *a)
 	return (wall_ms() + iv / 2) / iv * iv;
 }
 
+/* One value of an app's metric into the collection being made. */
+static void app_metric(void *ctx, const char *metric, const char *app, const char *replica,
+                       double v)
+{
+	agent *a = ctx;
+	const bar_metric_info *m = bar_metric_find(metric);
+	const char *own[2] = {app, replica};
+
+	if (m && bar_agent_sample_add(&a->last, &a->c, m, own, 2, v) < 0)
+		logf_(a, "collection: out of memory");
+}
+
+/* The apps of the config's manifest: opened when the config names one,
+ * reloaded when it names the same, closed (the apps stopped) when none. */
+static void apps_sync(agent *a)
+{
+	bar_apps_opts ao = BAR_APPS_OPTS_INIT;
+	char dir[512], status[700], why[300], *slash;
+
+	if (a->apps && !a->c.apps[0]) {
+		bar_apps_close(a->apps);
+		a->apps = NULL;
+	}
+	if (!a->c.apps[0])
+		return;
+	if (a->apps) {
+		bar_apps_reload(a->apps);
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s", a->c.apps);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	snprintf(status, sizeof(status), "%s/apps.json", a->c.state_dir);
+	ao.manifest = a->c.apps;
+	ao.dir = dir;
+	ao.status = status;
+	ao.vm = a->c.vm;
+	ao.log = a->o->log;
+	ao.log_ctx = a->o->log_ctx;
+	if (bar_apps_open(&a->apps, &ao, why, sizeof(why)) < 0)
+		logf_(a, "apps: %s", why);
+}
+
 /* Collect if due (catching up on at most one missed step). */
 static void tick_collect(agent *a)
 {
@@ -122,6 +173,8 @@ static void tick_collect(agent *a)
 	self.dropped = bar_agent_buffer_dropped(a->buf);
 	if (bar_agent_collect(&a->last, a->probe, &a->c, &self, tick_ms(a)) < 0)
 		logf_(a, "collection: out of memory");
+	else if (a->apps)
+		bar_apps_metrics(a->apps, app_metric, a);
 	else if (a->c.ncollectors && bar_agent_buffer_add(a->buf, &a->last) < 0)
 		logf_(a, "buffer: out of memory; this collection is lost");
 	a->next_collect += a->c.collect_interval_ms;
@@ -336,6 +389,7 @@ static void reload(agent *a)
 	a->c = nc;
 	bar_agent_config_clear(&nc);
 	order_collectors(a);
+	apps_sync(a);
 	logf_(a, "reloaded %s: %zu collectors", a->o->config_path, a->c.ncollectors);
 }
 
@@ -360,6 +414,7 @@ int bar_agent_run(const bar_agent_config *c, const bar_agent_run_opts *o, char *
 	sigdelset(&waitmask, SIGTERM);
 	sigdelset(&waitmask, SIGINT);
 	sigdelset(&waitmask, SIGHUP);
+	sigdelset(&waitmask, SIGCHLD); /* an app exited: the caller handles it (a no-op) */
 	snprintf(spool, sizeof(spool), "%s/spool", c->state_dir);
 	if (!(a->probe = bar_agent_probe_new())) {
 		snprintf(why, wsize, "out of memory");
@@ -370,6 +425,7 @@ int bar_agent_run(const bar_agent_config *c, const bar_agent_run_opts *o, char *
 	    listen_on(a, why, wsize) < 0)
 		goto done;
 	order_collectors(a);
+	apps_sync(a);
 	if (bar_agent_buffer_pending(a->buf))
 		logf_(a, "spool: %llu samples to send from the last run",
 		      (unsigned long long)bar_agent_buffer_pending(a->buf));
@@ -388,8 +444,8 @@ int bar_agent_run(const bar_agent_config *c, const bar_agent_run_opts *o, char *
 	      a->c.ncollectors, a->c.collect_interval_ms, a->c.push_interval_ms,
 	      a->c.listen[0] ? ", pull on " : "", a->c.listen);
 	while (!*o->stop) {
-		struct pollfd pf[1 + MAX_CLIENTS];
-		size_t npf = 1;
+		struct pollfd pf[1 + MAX_CLIENTS + APP_FDS];
+		size_t npf = 1, first_app;
 		int64_t now, next;
 		struct timespec ts;
 
@@ -409,21 +465,30 @@ int bar_agent_run(const bar_agent_config *c, const bar_agent_run_opts *o, char *
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			if (a->cl[i].fd >= 0)
 				pf[npf++] = (struct pollfd){.fd = a->cl[i].fd, .events = POLLIN};
+		first_app = npf;
+		if (a->apps)
+			npf += bar_apps_fds(a->apps, pf + npf, APP_FDS);
 		now = mono_ms();
 		next = a->next_collect < a->next_push ? a->next_collect : a->next_push;
-		if (npf > 1 && next > now + REQ_MS)
+		if (a->apps && bar_apps_next_ms(a->apps) < next)
+			next = bar_apps_next_ms(a->apps);
+		if (first_app > 1 && next > now + REQ_MS)
 			next = now + REQ_MS; /* to time clients out */
 		if (next < now)
 			next = now;
 		ts.tv_sec = (next - now) / 1000;
 		ts.tv_nsec = ((next - now) % 1000) * 1000000;
 		if (ppoll(pf, npf, &ts, &waitmask) < 0) {
-			if (errno == EINTR)
-				continue;
-			snprintf(why, wsize, "poll: %s", strerror(errno));
-			goto done;
+			if (errno != EINTR) {
+				snprintf(why, wsize, "poll: %s", strerror(errno));
+				goto done;
+			}
+			for (size_t i = 0; i < npf; i++)
+				pf[i].revents = 0;
 		}
-		serve(a, pf, npf);
+		if (a->apps)
+			bar_apps_step(a->apps, pf + first_app, npf - first_app);
+		serve(a, pf, first_app);
 	}
 	if (bar_agent_buffer_persist(a->buf, why, wsize) < 0) {
 		logf_(a, "stopping: %s", why);
@@ -434,6 +499,7 @@ int bar_agent_run(const bar_agent_config *c, const bar_agent_run_opts *o, char *
 		      (unsigned long long)bar_agent_buffer_pending(a->buf));
 	rc = 0;
 done:
+	bar_apps_close(a->apps); /* stops the apps: they are the agent's children */
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (a->cl[i].fd >= 0)
 			close(a->cl[i].fd);

@@ -96,6 +96,18 @@ static const bar_metric_info catalogue[] = {
 	 "Samples collected and not yet acknowledged by a collector", 0},
 	{"agent.dropped", "barista_agent_dropped_samples", "agent", "", "",
 	 "Samples given up since the agent started (its buffer was full)", 0},
+
+	/* the MCApp unit apps the agent runs on the VM (runtime/agent/apps.h) */
+	{"app.up", "barista_app_up", "agent", "", "app,replica",
+	 "1 while the app's process runs", 0},
+	{"app.healthy", "barista_app_healthy", "agent", "", "app,replica",
+	 "1 while the app passes its health check (or runs, without one)", 0},
+	{"app.restarts", "barista_app_restarts", "agent", "", "app,replica",
+	 "Times the agent started the app again since the agent started", 0},
+	{"app.cpu", "barista_app_cpu_percent", "agent", "percent", "app,replica",
+	 "CPU time of the app's processes, percent of one CPU", 2},
+	{"app.memory", "barista_app_memory_bytes", "agent", "bytes", "app,replica",
+	 "Memory charged to the app's cgroup", 0},
 };
 
 const bar_metric_info *bar_metrics(size_t *n)

@@ -484,9 +484,10 @@ static int case_once_json(int values)
 		CHECK(!strcmp(json_string_value(json_object_get(json_object_get(s, "labels"), "vm")),
 		              "web-1"));
 	}
-	/* and every metric of the catalogue is there (this VM has all sources) */
+	/* and every metric of the catalogue is there (this VM has all sources),
+	 * but the apps' (-once runs none; tests/test_apps.c checks those) */
 	for (i = 0; i < ncat; i++)
-		if (json_value(doc, cat[i].name, NULL, NULL) < 0) {
+		if (strncmp(cat[i].name, "app.", 4) != 0 && json_value(doc, cat[i].name, NULL, NULL) < 0) {
 			fprintf(stderr, "-once json has no %s\n", cat[i].name);
 			failures++;
 		}

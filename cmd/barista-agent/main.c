@@ -41,6 +41,11 @@ static const char usage[] =
 
 static volatile sig_atomic_t got_term, got_hup;
 
+static void on_child(int sig)
+{
+	(void)sig;
+}
+
 static void on_signal(int sig)
 {
 	int saved = errno;
@@ -332,6 +337,7 @@ int main(int argc, char **argv)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &block, NULL);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -339,6 +345,10 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* an app that exits wakes the loop (it reaps in bar_apps_step) */
+	sa.sa_handler = on_child;
+	sa.sa_flags = SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	o.config_path = config;
 	o.log = log_line;
