@@ -96,7 +96,7 @@ static int app_order(size_t *idx, const json_t *apps)
 				    strcmp(app_name(json_array_get(apps, j)), json_string_value(a)) == 0)
 					break;
 			if (j == n) {
-				bar_error_setc(BAR_EINVALID, "app \"%s\": after names no app \"%s\"",
+				rc = bar_error_setc(BAR_EINVALID, "app \"%s\": after names no app \"%s\"",
 				               app_name(json_array_get(apps, i)),
 				               json_is_string(a) ? json_string_value(a) : "?");
 				goto done;
@@ -126,7 +126,7 @@ static int app_order(size_t *idx, const json_t *apps)
 			}
 		}
 		if (best == n) {
-			bar_error_setc(BAR_EINVALID, "apps: `after` forms a cycle");
+			rc = bar_error_setc(BAR_EINVALID, "apps: `after` forms a cycle");
 			goto done;
 		}
 		done[best] = 1;
