@@ -21,7 +21,7 @@ if(TARGET bar_runtime_k8s)
   file(GLOB BAR_K8S_SCRIPTS ${CMAKE_SOURCE_DIR}/runtime/kubernetes/bootstrap/*.sh)
   if(BAR_SHELLCHECK)
     add_test(NAME k8s_bootstrap_shellcheck
-      COMMAND ${BAR_SHELLCHECK} --shell=sh --severity=style ${BAR_K8S_SCRIPTS}
+      COMMAND ${BAR_SHELLCHECK} --severity=style ${BAR_K8S_SCRIPTS}
               ${CMAKE_SOURCE_DIR}/tests/k8s_runtime.sh)
   else()
     # shellcheck is part of ./dev's packages: without it the test fails
