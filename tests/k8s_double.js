@@ -411,7 +411,9 @@ const server = https.createServer({
     if (!req.url.startsWith('/_test/'))
       log.push({ method: req.method, path: req.url.split('?')[0], query: req.url.split('?')[1] || '',
                  contentType: req.headers['content-type'] || '', code,
-                 reason: answer && answer.kind === 'Status' ? answer.reason || '' : '' });
+                 reason: answer && answer.kind === 'Status' ? answer.reason || '' : '',
+                 available: answer && answer.status && typeof answer.status === 'object'
+                   ? answer.status.availableReplicas : undefined });
     const text = JSON.stringify(answer);
     resp.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
     resp.end(text);

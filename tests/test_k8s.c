@@ -461,8 +461,29 @@ static void lifecycle(env *e)
 			CHECK(strcmp(patched[4], "/api/v1/namespaces/default/configmaps/api-env") == 0);
 			CHECK(strcmp(patched[5], "/apis/apps/v1/namespaces/default/deployments/api") == 0);
 		}
-		/* the api app was applied only after nginx was available: a GET
-		 * of nginx's Deployment sits between */
+		/* the api app was applied only after nginx was available: the
+		 * last GET of nginx's Deployment before api's first PATCH saw it
+		 * so (the double logs the answer's replicas) */
+		{
+			long patch_nginx = -1, get_nginx = -1, patch_api = -1;
+
+			json_array_foreach(log, i, entry) {
+				const char *meth = json_string_value(json_object_get(entry, "method"));
+				const char *path = json_string_value(json_object_get(entry, "path"));
+				int dep = strcmp(path, "/apis/apps/v1/namespaces/default/deployments/"
+				                       "nginx") == 0;
+
+				if (dep && strcmp(meth, "PATCH") == 0 && patch_nginx < 0)
+					patch_nginx = (long)i;
+				if (dep && strcmp(meth, "GET") == 0 && patch_api < 0 &&
+				    json_integer_value(json_object_get(entry, "available")) == 3)
+					get_nginx = (long)i;
+				if (strcmp(path, "/api/v1/namespaces/default/configmaps/api-env") == 0 &&
+				    patch_api < 0)
+					patch_api = (long)i;
+			}
+			CHECK(patch_nginx >= 0 && patch_nginx < get_nginx && get_nginx < patch_api);
+		}
 		json_decref(log);
 	}
 	CHECK(bar_k8s_manifests(&m, "t", "web", attrs) == 0);
