@@ -30,3 +30,17 @@ if(TARGET bar_runtime_k8s)
   endif()
   set_tests_properties(k8s_bootstrap_shellcheck PROPERTIES LABELS "k8s" TIMEOUT 60)
 endif()
+
+if(BAR_FUZZ AND TARGET bar_runtime_k8s)
+  add_executable(fuzz_k8s_kubeconfig ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_k8s_kubeconfig.c)
+  target_link_libraries(fuzz_k8s_kubeconfig PRIVATE bar_runtime_k8s)
+  target_link_options(fuzz_k8s_kubeconfig PRIVATE -fsanitize=fuzzer)
+  set(corpus ${CMAKE_BINARY_DIR}/fuzz-corpus/k8s_kubeconfig)
+  file(MAKE_DIRECTORY ${corpus})
+  add_test(NAME fuzz_k8s_kubeconfig
+    COMMAND fuzz_k8s_kubeconfig -max_total_time=${BAR_FUZZ_SECONDS} -timeout=10
+            -rss_limit_mb=2048 -print_final_stats=1 ${corpus}
+            ${CMAKE_SOURCE_DIR}/tests/data/k8s/kubeconfigs)
+  set_tests_properties(fuzz_k8s_kubeconfig PROPERTIES LABELS "fuzz;k8s"
+    TIMEOUT 300 ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
+endif()

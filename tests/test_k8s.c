@@ -562,8 +562,13 @@ static void lifecycle(env *e)
 		CHECK(bar_now_ms() - t0 < 15000); /* the condition, not our deadline */
 	}
 
-	/* the app removed: its objects are pruned, nginx's stay */
+	/* the app removed: drift names what apply will delete; its objects
+	 * are pruned, nginx's stay */
 	json_array_remove(json_object_get(attrs, "apps"), 1);
+	d = drift(e, attrs);
+	CHECK(d && strstr(d, "deployment api: not in the MCApp (apply deletes it)") != NULL);
+	CHECK(d && strstr(d, "configmap api-env: not in the MCApp") != NULL);
+	free(d);
 	CHECK(apply(e, attrs, 120000) == 0);
 	{
 		long st = 0;
@@ -609,6 +614,22 @@ static void double_rejects(env *e)
 	             "spec.replicas") == 0);
 	json_decref(j);
 	j = NULL;
+	/* the same through bar_k8s_apply: the Status as Barista's error */
+	{
+		json_t *bad = json_pack("[{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:{}, s:{s:{s:[{s:s}]}}}}]",
+		                        "apiVersion", "apps/v1", "kind", "Deployment", "metadata",
+		                        "name", "x", "namespace", "default", "spec", "replicas",
+		                        "three", "selector", "template", "spec", "containers", "name",
+		                        "x");
+
+		CHECK(bar_k8s_apply(e->c, bad, "t.web", 10000, NULL, NULL) == BAR_EINVALID);
+		CHECK(strcmp(bar_error_last(), "PATCH /apis/apps/v1/namespaces/default/deployments/x"
+		                               "?fieldManager=barista&force=true: 422 Invalid: "
+		                               "Deployment.apps \"x\" is invalid: spec.replicas: "
+		                               "must be integer") == 0);
+		CHECK(strcmp(bar_error_get()->provider_code, "Invalid") == 0);
+		json_decref(bad);
+	}
 	bar_k8s_request(&j, &st, e->c, "PATCH", path, "{}", "application/merge-patch+json");
 	CHECK(st == 415);
 	json_decref(j);

@@ -37,4 +37,9 @@ char *k8s_path(const k8s_kind *k, const char *ns, const char *name);
 int k8s_call(json_t **out, const bar_k8s_cluster *c, const char *method, const char *path,
              const char *body, const char *ctype);
 
+/* bar_k8s_cluster_open on a kubeconfig already read: len bytes of data,
+ * `path` for messages and relative paths (also the fuzz target's entry). */
+int k8s_kubeconfig_parse(bar_k8s_cluster **out, const char *data, size_t len,
+                         const char *path, const char *context);
+
 #endif

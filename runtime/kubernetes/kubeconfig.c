@@ -23,10 +23,11 @@ typedef struct kc {
 	const char *dir; /* for relative paths */
 } kc;
 
-static int kc_err(const kc *k, const bar_ynode *n, const char *fmt, const char *what)
+/* "<file>:<line>:<col>: <subject> <problem>", at node n. */
+static int kc_err(const kc *k, const bar_ynode *n, const char *problem, const char *subject)
 {
 	return bar_error_set("%s:%d:%d: %s %s", k->path, n ? n->line : 1, n ? n->col : 1,
-	                     what, fmt);
+	                     subject, problem);
 }
 
 /* The scalar under key, or NULL when absent; -1 when present but not a
@@ -230,45 +231,34 @@ static int kc_load(const kc *k, const bar_ynode *root, const char *context, bar_
 	return 0;
 }
 
-int bar_k8s_cluster_open(bar_k8s_cluster **out, const char *kubeconfig_path, const char *context)
+int k8s_kubeconfig_parse(bar_k8s_cluster **out, const char *data, size_t len,
+                         const char *path, const char *context)
 {
-	FILE *f = fopen(kubeconfig_path, "rb");
-	bar_buf b = BAR_BUF_INIT(KUBECONFIG_MAX);
 	bar_yaml *y = NULL;
 	bar_k8s_cluster *c = NULL;
-	char chunk[4096], *dir = NULL, *slash;
-	size_t n;
+	char *dir = NULL, *slash;
 	kc k;
 	int rc = -1;
 
-	if (!f)
-		return bar_error_set("%s: cannot open the kubeconfig: %m", kubeconfig_path);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (bar_buf_add(&b, chunk, n) < 0) {
-			bar_error_set("%s: larger than %u bytes", kubeconfig_path, KUBECONFIG_MAX);
-			fclose(f);
-			goto done;
-		}
-	fclose(f);
-	if (bar_yaml_parse(&y, b.data ? b.data : "", b.len) < 0)
+	if (bar_yaml_parse(&y, data, len) < 0)
 		goto done;
 	if (bar_yaml_error_count(y) > 0) {
 		const bar_yaml_error *e = bar_yaml_error_get(y, 0);
 
-		bar_error_set("%s:%d:%d: %s", kubeconfig_path, e->line, e->col, e->message);
+		bar_error_set("%s:%d:%d: %s", path, e->line, e->col, e->message);
 		goto done;
 	}
 	if (bar_yaml_doc_count(y) != 1) {
-		bar_error_set("%s: a kubeconfig is one YAML document", kubeconfig_path);
+		bar_error_set("%s: a kubeconfig is one YAML document", path);
 		goto done;
 	}
-	dir = bar_strdup(kubeconfig_path);
+	dir = bar_strdup(path);
 	slash = strrchr(dir, '/');
 	if (slash)
 		*slash = 0;
 	else
 		strcpy(dir, ".");
-	k.path = kubeconfig_path;
+	k.path = path;
 	k.dir = dir;
 	c = bar_calloc(1, sizeof(*c));
 	k8s_cluster_init(c);
@@ -282,6 +272,28 @@ done:
 	bar_k8s_cluster_free(c);
 	free(dir);
 	bar_yaml_free(y);
+	return rc;
+}
+
+int bar_k8s_cluster_open(bar_k8s_cluster **out, const char *kubeconfig_path, const char *context)
+{
+	FILE *f = fopen(kubeconfig_path, "rb");
+	bar_buf b = BAR_BUF_INIT(KUBECONFIG_MAX);
+	char chunk[4096];
+	size_t n;
+	int rc = -1;
+
+	if (!f)
+		return bar_error_set("%s: cannot open the kubeconfig: %m", kubeconfig_path);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (bar_buf_add(&b, chunk, n) < 0) {
+			bar_error_set("%s: larger than %u bytes", kubeconfig_path, KUBECONFIG_MAX);
+			fclose(f);
+			goto done;
+		}
+	fclose(f);
+	rc = k8s_kubeconfig_parse(out, b.data ? b.data : "", b.len, kubeconfig_path, context);
+done:
 	if (b.data)
 		bar_memzero(b.data, b.len);
 	bar_buf_free(&b);
