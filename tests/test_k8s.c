@@ -182,6 +182,11 @@ static void unit_order(void)
 	attrs = json_pack("{s:[{s:s, s:s}]}", "apps", "name", "Bad_Name", "image", "x");
 	CHECK(bar_k8s_manifests(&m, "ns", "app", attrs) == BAR_EINVALID);
 	json_decref(attrs);
+	attrs = json_pack("{s:[{s:s, s:s, s:[{s:s, s:s}]}]}", "apps", "name", "a", "image", "x",
+	                  "volumes", "name", "Data", "path", "/data");
+	CHECK(bar_k8s_manifests(&m, "ns", "app", attrs) == BAR_EINVALID);
+	CHECK(strstr(bar_error_last(), "volume name \"Data\"") != NULL);
+	json_decref(attrs);
 }
 
 static void unit_pick(void)

@@ -298,7 +298,7 @@ static json_t *resources(const json_t *r)
 	}
 	if (mem > 0)
 		json_object_set_new(q, "memory", bytes_quantity(mem));
-	return json_pack("{s:O, s:o}", "requests", q, "limits", q);
+	return json_pack("{s:o, s:o}", "requests", json_deep_copy(q), "limits", q);
 }
 
 /* The pod's node placement: its groups (node label barista.io/group, which
@@ -420,6 +420,27 @@ static json_t *deployment(const char *ns, const char *app, const char *label, co
 	return d;
 }
 
+/* Volume names become claim names "<app>-<volume>" and pod volume names. */
+static int volumes_ok(const char *app, const json_t *vols)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(vols, i, v) {
+		const char *vn = json_string_value(json_object_get(v, "name"));
+		const char *vp = json_string_value(json_object_get(v, "path"));
+
+		if (!vn || !name_ok(vn, 63 - strlen(app) - 1, 0))
+			return bar_error_setc(BAR_EINVALID, "app \"%s\": volume name \"%s\" is not a "
+			                      "DNS label that fits in \"%s-<volume>\" (63 characters)",
+			                      app, vn ? vn : "", app);
+		if (!vp || vp[0] != '/')
+			return bar_error_setc(BAR_EINVALID, "app \"%s\": volume \"%s\" needs an "
+			                      "absolute path", app, vn);
+	}
+	return 0;
+}
+
 int bar_k8s_manifests(json_t **out, const char *barista_ns, const char *mcapp,
                       const json_t *attrs)
 {
@@ -457,6 +478,9 @@ int bar_k8s_manifests(json_t **out, const char *barista_ns, const char *mcapp,
 			rc = bar_error_setc(BAR_EINVALID, "app \"%s\": no image", an);
 			goto done;
 		}
+		rc = volumes_ok(an, json_object_get(a, "volumes"));
+		if (rc < 0)
+			goto done;
 	}
 	rc = app_order(idx, apps);
 	if (rc < 0)
