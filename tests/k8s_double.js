@@ -26,7 +26,9 @@
 // generation bumps when the spec changes.
 //
 // Test-only endpoints (no auth): GET /_test/log (every request so far),
-// GET /_test/rollouts (template changes per Deployment), POST
+// GET /_test/violations (requests answered 400/405/413/415/422, or 404 for a
+// path the API does not have), GET /_test/rollouts (template changes per
+// Deployment), POST
 // /_test/scale?namespace=&name=&replicas= (another actor changes replicas).
 //
 //   node k8s_double.js --models DIR --cert F --key F --client-ca F
@@ -85,6 +87,9 @@ const NAMESPACES = new Set(['default', 'kube-system']);
 const store = new Map(); // "resource/ns/name" -> {obj, rolloutStart, prevAvailable}
 const log = [];
 const rollouts = {}; // "ns/name" -> template changes
+// requests that do not fit the published API (a bad body, content type or
+// path), as opposed to answers a client must expect (404 of an object, 401)
+const violations = [];
 let resourceVersion = 1000;
 
 function status(code, reason, message, details) {
@@ -330,6 +335,7 @@ function route(req, body) {
 
   if (p === '/_test/log') return [200, log];
   if (p === '/_test/rollouts') return [200, rollouts];
+  if (p === '/_test/violations') return [200, violations];
   if (p === '/_test/scale' && req.method === 'POST') {
     const e = store.get(`deployments/${q.get('namespace')}/${q.get('name')}`);
     if (!e) return notFound(RESOURCES.deployments, q.get('name'));
@@ -408,6 +414,10 @@ const server = https.createServer({
         [code, answer] = [500, status(500, 'InternalError', 'double: ' + e.stack)];
       }
     }
+    if (!req.url.startsWith('/_test/') &&
+        ([400, 405, 413, 415, 422].includes(code) ||
+         (code === 404 && answer.message === 'the server could not find the requested resource')))
+      violations.push({ method: req.method, url: req.url, code, message: answer.message });
     if (!req.url.startsWith('/_test/'))
       log.push({ method: req.method, path: req.url.split('?')[0], query: req.url.split('?')[1] || '',
                  contentType: req.headers['content-type'] || '', code,

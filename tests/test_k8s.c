@@ -776,7 +776,22 @@ int main(int argc, char **argv)
 		}
 		lifecycle(&e);
 		if (!e.real) {
+			json_t *v = get(&e, "/_test/violations", NULL);
+
+			/* Barista's own requests all fit the published API */
+			CHECK(json_is_array(v) && json_array_size(v) == 0);
+			if (json_array_size(v) > 0) {
+				char *t = json_dumps(v, JSON_INDENT(1));
+
+				fprintf(stderr, "requests the double rejected:\n%s\n", t);
+				free(t);
+			}
+			json_decref(v);
 			double_rejects(&e);
+			/* and the five wrong ones were caught */
+			v = get(&e, "/_test/violations", NULL);
+			CHECK(json_array_size(v) == 5);
+			json_decref(v);
 			credentials(e.dir);
 		}
 		bar_k8s_cluster_free(e.c);
