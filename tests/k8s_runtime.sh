@@ -104,6 +104,14 @@ EOF
 kubeconfig "$dir/token.kubeconfig" "    certificate-authority: ca.crt" "    token: $token"
 kubeconfig "$dir/wrong.kubeconfig" "    certificate-authority: ca.crt" \
   "    token: wrong-$token"
+# the token from a file (relative path), read at each request
+printf '%s\n' "$token" > "$dir/token-file"
+kubeconfig "$dir/tokenfile.kubeconfig" "    certificate-authority: ca.crt" \
+  "    tokenFile: token-file"
+# no CA: verification must fail; told to skip it, it works
+kubeconfig "$dir/noca.kubeconfig" "" "    token: $token"
+kubeconfig "$dir/insecure.kubeconfig" "    insecure-skip-tls-verify: true" \
+  "    token: $token"
 # everything inline
 kubeconfig "$dir/cert.kubeconfig" "    certificate-authority-data: $(b64 "$dir/ca.crt")" \
   "    client-certificate-data: $(b64 "$dir/client.crt")

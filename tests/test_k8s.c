@@ -518,6 +518,20 @@ static void lifecycle(env *e)
 	CHECK(e->real || rollouts(e, "nginx") == ro + 1);
 	CHECK(deployment_field(e, "nginx", "status", "updatedReplicas") == 3);
 
+	/* an env change alone: the ConfigMap changes and the pods roll once */
+	ro = rollouts(e, "nginx");
+	json_object_set_new(json_object_get(app0(attrs), "env"), "MODE", json_string("canary"));
+	CHECK(apply(e, attrs, 120000) == 0);
+	CHECK(e->real || rollouts(e, "nginx") == ro + 1);
+	{
+		char *p = bar_printf("/api/v1/namespaces/%s/configmaps/nginx-env", e->ns);
+		json_t *j = get(e, p, NULL);
+
+		CHECK(strcmp(at_str(j, "data", "MODE", NULL) ?: "", "canary") == 0);
+		json_decref(j);
+		free(p);
+	}
+
 	/* another actor scales nginx: drift names it, apply repairs it */
 	if (e->real) {
 		char *p = bar_printf("/apis/apps/v1/namespaces/%s/deployments/nginx", e->ns);
@@ -679,6 +693,33 @@ static void credentials(const char *dir)
 	bar_k8s_cluster_free(c);
 	c = NULL;
 	free(p);
+
+	/* tokenFile; no CA (the server's certificate is not trusted); no CA
+	 * but insecure-skip-tls-verify */
+	{
+		static const char *const kcs[] = {"tokenfile", "noca", "insecure"};
+
+		for (int i = 0; i < 3; i++) {
+			int rc;
+
+			p = bar_printf("%s/%s.kubeconfig", dir, kcs[i]);
+			CHECK(bar_k8s_cluster_open(&c, p, NULL) == 0);
+			st = 0;
+			rc = c ? bar_k8s_request(&j, &st, c, "GET", "/api/v1/namespaces/default/pods",
+			                         NULL, NULL) : -1;
+			if (i == 1) {
+				CHECK(rc < 0 && st == 0);
+				CHECK(strstr(bar_error_last(), "certificate") != NULL);
+			} else {
+				CHECK(rc == 0 && st == 200);
+			}
+			json_decref(j);
+			j = NULL;
+			bar_k8s_cluster_free(c);
+			c = NULL;
+			free(p);
+		}
+	}
 
 	/* exec plugin: run once, its token cached until it expires */
 	p = bar_printf("%s/exec.kubeconfig", dir);
