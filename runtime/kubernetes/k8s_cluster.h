@@ -42,6 +42,8 @@ struct bar_k8s_cluster {
 	k8s_exec_cache *exec_cache;
 };
 
+/* Give a zeroed cluster its exec token cache / zero and free the cache
+ * (the rest is freed by bar_k8s_cluster_free). */
 void k8s_cluster_init(bar_k8s_cluster *c);
 void k8s_cluster_fini(bar_k8s_cluster *c);
 
