@@ -370,6 +370,132 @@ static void add_agents(builder *b, const bar_config *cfg, const bar_object *pol,
 	}
 }
 
+/* A VM barista-agent must be on to run an MCApp's apps: the policy's agent
+ * when a MonitoringPolicy watches the VM (added first), else one that
+ * pushes nowhere (collectors empty) and only runs apps. */
+static void add_app_agent(builder *b, const bar_object *app, const char *mci, const char *vm,
+                          bar_map *seen)
+{
+	char addr[ADDR_MAX];
+	bar_desired *d;
+
+	address_in(addr, sizeof(addr), app->ns, "agent", vm);
+	if (bar_map_get(seen, addr))
+		return;
+	d = add(b, app->ns, "agent", vm);
+	bar_map_put(seen, d->address, (void *)1);
+	d->attrs = json_object();
+	set_str(d->attrs, "policy", "");
+	set_str(d->attrs, "mci", mci);
+	set_str(d->attrs, "vm", vm);
+	set_str(d->attrs, "version", BAR_VERSION);
+	json_object_set_new(d->attrs, "collectors", json_array());
+	json_object_set_new(d->attrs, "metrics", json_array());
+	json_object_set_new(d->attrs, "intervalSeconds", json_integer(10));
+	json_object_set_new(d->attrs, "storeIntervalSeconds", json_integer(10));
+	json_object_set_new(d->attrs, "pullPort", json_integer(0));
+	json_object_set_new(d->attrs, "credential", json_null());
+	ref_add(d, "vm", "vm", vm);
+	common_deps(d, app);
+}
+
+/* The VMs an app runs on, in placement order: every VM of its groups, or
+ * placement.count of them taken one group after the other in turn
+ * (seoul-1, tokyo-1, seoul-2, ...), so a count spreads over the groups. */
+static json_t *app_vms(const bar_object *mci, const json_t *app)
+{
+	const json_t *placement = json_object_get(app, "placement");
+	const json_t *want = json_object_get(placement, "groups");
+	json_int_t count = json_integer_value(json_object_get(placement, "count"));
+	json_t *out = json_array();
+	size_t gi, left = 1;
+	json_t *g;
+
+	for (json_int_t i = 1; left; i++) {
+		left = 0;
+		json_array_foreach(json_object_get(mci->attrs, "groups"), gi, g) {
+			char name[256];
+			size_t k;
+			json_t *w;
+			int on = 0;
+
+			json_array_foreach(want, k, w)
+				on |= !strcmp(json_string_value(w), str(g, "name"));
+			if (!on || i > json_integer_value(json_object_get(g, "count")))
+				continue;
+			left = 1;
+			if (count && (json_int_t)json_array_size(out) >= count)
+				return out;
+			json_array_append_new(out, json_string(vm_name(name, sizeof(name), mci, g, i)));
+		}
+	}
+	return out;
+}
+
+/*
+ * The apps of an MCApp (runtime "agent") on each VM they are placed on:
+ * one "app" resource per VM, "<mcapp>.<vm>", whose attrs are the apps that
+ * VM runs (planner/app.c writes them to the VM's agent as its manifest),
+ * depending on the VM's agent.  A change to an app changes the resources
+ * of the VMs it runs on, and the plan rolls those out a few VMs at a time
+ * (bar_plan_rollout).  runtime "kubernetes" is one resource for the MCApp.
+ */
+static void add_apps(builder *b, const bar_config *cfg, const bar_object *mcapp, bar_map *seen)
+{
+	const char *mci_name = str(mcapp->attrs, "mci");
+	const bar_object *mci = NULL;
+	json_t *per_vm = json_object(), *order = json_array();
+	size_t n = bar_config_count(cfg), ai, vi;
+	json_t *app, *vm;
+
+	if (strcmp(str(mcapp->attrs, "runtime"), "agent") != 0)
+		goto done;
+	for (size_t k = 0; k < n && !mci; k++) {
+		const bar_object *o = bar_config_get(cfg, k);
+		if (o->kind == BAR_KIND_MCI && !strcmp(o->ns, mcapp->ns) && !strcmp(o->name, mci_name))
+			mci = o;
+	}
+	if (!mci)
+		goto done;
+	json_array_foreach(json_object_get(mcapp->attrs, "apps"), ai, app) {
+		json_t *vms = app_vms(mci, app);
+
+		json_array_foreach(vms, vi, vm) {
+			const char *v = json_string_value(vm);
+			json_t *list = json_object_get(per_vm, v);
+			if (!list) {
+				list = json_array();
+				json_object_set_new(per_vm, v, list);
+				json_array_append(order, vm);
+			}
+			json_array_append(list, app);
+		}
+		json_decref(vms);
+	}
+	json_array_foreach(order, vi, vm) {
+		const char *v = json_string_value(vm);
+		char name[600];
+		bar_desired *d;
+
+		add_app_agent(b, mcapp, mci_name, v, seen);
+		snprintf(name, sizeof(name), "%s.%s", mcapp->name, v);
+		d = add(b, mcapp->ns, "app", name);
+		d->attrs = json_object();
+		set_str(d->attrs, "mcapp", mcapp->name);
+		set_str(d->attrs, "mci", mci_name);
+		set_str(d->attrs, "vm", v);
+		json_object_set(d->attrs, "apps", json_object_get(per_vm, v));
+		json_object_set(d->attrs, "rollout", json_object_get(mcapp->attrs, "rollout"));
+		ref_add(d, "vm", "vm", v);
+		ref_add(d, "agent", "agent", v);
+		ref_add(d, "mcapp", "mcapp", mcapp->name);
+		common_deps(d, mcapp);
+	}
+done:
+	json_decref(per_vm);
+	json_decref(order);
+}
+
 static int cmp_desired(const void *a, const void *b)
 {
 	return strcmp(((const bar_desired *)a)->address, ((const bar_desired *)b)->address);
@@ -396,6 +522,9 @@ int bar_desired_build(bar_desired_set *out, const bar_config *cfg)
 		for (size_t i = 0; i < n; i++)
 			if (bar_config_get(cfg, i)->kind == BAR_KIND_MONITORINGPOLICY)
 				add_agents(&b, cfg, bar_config_get(cfg, i), &seen);
+		for (size_t i = 0; i < n; i++)
+			if (bar_config_get(cfg, i)->kind == BAR_KIND_MCAPP)
+				add_apps(&b, cfg, bar_config_get(cfg, i), &seen);
 		bar_map_free(&seen);
 	}
 	for (size_t i = 0; i < b.n; i++)
