@@ -202,11 +202,11 @@ static int parse_action(const char *s, bar_action *out)
 	                     s ? s : "");
 }
 
-/* Every kind's type, "vm" (an MCI's members) and "agent" (a
- * MonitoringPolicy's, one per VM). */
+/* Every kind's type, "vm" (an MCI's members), "agent" (barista-agent on
+ * a VM) and "app" (an MCApp's apps on one VM). */
 static int type_known(const char *t)
 {
-	if (!strcmp(t, "vm") || !strcmp(t, "agent"))
+	if (!strcmp(t, "vm") || !strcmp(t, "agent") || !strcmp(t, "app"))
 		return 1;
 	for (int k = 0; k < BAR_KIND__COUNT; k++)
 		if (!strcmp(t, bar_kind_type((bar_kind)k)))
@@ -223,7 +223,7 @@ static int type_check(const char *t)
 		return 0;
 	for (int k = 0; k < BAR_KIND__COUNT; k++)
 		bar_buf_printf(&known, "%s, ", bar_kind_type((bar_kind)k));
-	rc = bar_error_set("unknown type \"%s\" (known: %svm, agent)", t, known.data);
+	rc = bar_error_set("unknown type \"%s\" (known: %svm, agent, app)", t, known.data);
 	bar_buf_free(&known);
 	return rc;
 }
