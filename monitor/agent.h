@@ -35,7 +35,8 @@ typedef struct bar_agent_config {
 	size_t spool_max_bytes;     /* 256 MiB */
 	int scope_cgroup;           /* scope=cgroup: CPU and memory of the agent's own
 	                             * cgroup (agent_cgroup.h), for VMs sharing a kernel */
-	char apps[512];             /* the apps manifest (runtime/agent/apps.h), "" for none;
+	char apps[512];             /* the apps manifest, a file or a directory of them
+	                             * (runtime/agent/apps.h), "" for none;
 	                             * its directory holds the apps' files */
 } bar_agent_config;
 

@@ -37,8 +37,7 @@
 #define INSTALL_TIMEOUT_MS (3 * 60000)
 #define CHECK_TIMEOUT_MS 20000
 
-/* The agent's directory on a VM made by `driver`. */
-static const char *agent_dir(const char *driver)
+const char *bar_agent_dir(const char *driver)
 {
 	return driver && !strcmp(driver, "local") ? "/run/barista/agent" : "/opt/barista-agent";
 }
@@ -185,6 +184,8 @@ static char *agent_config(const bar_change *c, const char *dir, const json_t *po
 	else
 		bar_buf_puts(&b, "\nlisten=\n");
 	bar_buf_printf(&b, "state_dir=%s/state\n", dir);
+	/* the MCApp apps of this VM, when apply writes some (planner/app.c) */
+	bar_buf_printf(&b, "apps=%s/apps.d\n", dir);
 	/* a local VM shares the host's kernel: its CPU and memory are its
 	 * cgroup's, not /proc/stat's (monitor/agent_cgroup.h) */
 	if (!strcmp(dir, "/run/barista/agent"))
@@ -208,7 +209,7 @@ static int vm_record(bar_record *out, bar_state *st, const char *vm_addr, const 
 	return rc;
 }
 
-static int target_of(bar_remote_target *t, const bar_record *vm, const char *keys_dir)
+int bar_agent_target(bar_remote_target *t, const bar_record *vm, const char *keys_dir)
 {
 	json_t *refs = json_loads(vm->refs ? vm->refs : "{}", 0, NULL);
 	json_t *desired = json_loads(vm->desired ? vm->desired : "{}", 0, NULL);
@@ -226,9 +227,8 @@ static int target_of(bar_remote_target *t, const bar_record *vm, const char *key
 	return rc;
 }
 
-/* Run one job on one target; the result's failure as the error. */
-static int run_one(bar_remote_target *t, const bar_remote_job *job, const bar_cancel *cancel,
-                   char **out, const char *what)
+int bar_agent_run_one(bar_remote_target *t, const bar_remote_job *job, const bar_cancel *cancel,
+                      char **out, const char *what)
 {
 	bar_remote_targets ts = {NULL, t, 1};
 	bar_remote_opts ro = BAR_REMOTE_OPTS_INIT;
@@ -360,8 +360,8 @@ int bar_agent_install(bar_obs *out, const bar_change *c, bar_state *st, const ch
 		goto done;
 	if (bar_state_get(st, jstr(c->refs, "policy"), &pol) == 0)
 		pattrs = json_loads(pol.desired ? pol.desired : "{}", 0, NULL);
-	dir = agent_dir(vm.provider);
-	if ((rc = target_of(&t, &vm, keys_dir)) < 0)
+	dir = bar_agent_dir(vm.provider);
+	if ((rc = bar_agent_target(&t, &vm, keys_dir)) < 0)
 		goto done;
 	if (!(config = agent_config(c, dir, pattrs ? pattrs : c->attrs))) {
 		rc = -1;
@@ -382,7 +382,7 @@ int bar_agent_install(bar_obs *out, const bar_change *c, bar_state *st, const ch
 	remote = bar_printf("mkdir -p %s && chmod 700 %s", dir, dir);
 	job.command = remote;
 	job.timeout_ms = CHECK_TIMEOUT_MS;
-	if ((rc = run_one(&t, &job, cancel, NULL, "preparing the agent's directory")) < 0)
+	if ((rc = bar_agent_run_one(&t, &job, cancel, NULL, "preparing the agent's directory")) < 0)
 		goto done;
 	free(remote);
 	remote = bar_printf("%s/barista-agent.new", dir);
@@ -391,19 +391,19 @@ int bar_agent_install(bar_obs *out, const bar_change *c, bar_state *st, const ch
 	job.local = bin;
 	job.remote = remote;
 	job.timeout_ms = INSTALL_TIMEOUT_MS;
-	if ((rc = run_one(&t, &job, cancel, NULL, "copying barista-agent")) < 0)
+	if ((rc = bar_agent_run_one(&t, &job, cancel, NULL, "copying barista-agent")) < 0)
 		goto done;
 	free(remote);
 	remote = bar_printf("%s/agent.conf.new", dir);
 	job.local = conf_path;
 	job.remote = remote;
-	if ((rc = run_one(&t, &job, cancel, NULL, "copying the agent's config")) < 0)
+	if ((rc = bar_agent_run_one(&t, &job, cancel, NULL, "copying the agent's config")) < 0)
 		goto done;
 	script = install_script(dir);
 	job = (bar_remote_job)BAR_REMOTE_JOB_INIT;
 	job.command = script;
 	job.timeout_ms = INSTALL_TIMEOUT_MS;
-	if ((rc = run_one(&t, &job, cancel, &version, "starting barista-agent")) < 0)
+	if ((rc = bar_agent_run_one(&t, &job, cancel, &version, "starting barista-agent")) < 0)
 		goto done;
 	out->system_id = bar_printf("%s:%s", vm.system_id ? vm.system_id : "", dir);
 	out->status = bar_strdup("Running");
@@ -452,12 +452,12 @@ int bar_agent_remove(const char *address, bar_state *st, const char *keys_dir,
 		rc = 0; /* the VM is gone and the agent with it */
 		goto done;
 	}
-	if (rc < 0 || (rc = target_of(&t, &vm, keys_dir)) < 0)
+	if (rc < 0 || (rc = bar_agent_target(&t, &vm, keys_dir)) < 0)
 		goto done;
-	script = remove_script(agent_dir(vm.provider));
+	script = remove_script(bar_agent_dir(vm.provider));
 	job.command = script;
 	job.timeout_ms = INSTALL_TIMEOUT_MS;
-	rc = run_one(&t, &job, cancel, NULL, "removing barista-agent");
+	rc = bar_agent_run_one(&t, &job, cancel, NULL, "removing barista-agent");
 done:
 	bar_remote_target_clear(&t);
 	bar_record_clear(&me);
@@ -504,8 +504,8 @@ int bar_agents_check(bar_snapshot *s, const char *keys_dir, bar_state *st)
 			continue;
 		refs = json_loads(r->refs ? r->refs : "{}", 0, NULL);
 		if (bar_state_get(st, jstr(refs, "vm"), &vm) == 0 &&
-		    target_of(&ts[n], &vm, keys_dir) == 0) {
-			scripts[n] = check_script(agent_dir(vm.provider));
+		    bar_agent_target(&ts[n], &vm, keys_dir) == 0) {
+			scripts[n] = check_script(bar_agent_dir(vm.provider));
 			which[n++] = i;
 		} else {
 			/* no VM to reach: the agent cannot be there */

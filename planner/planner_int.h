@@ -97,6 +97,22 @@ int bar_agent_install(bar_obs *out, const bar_change *c, bar_state *st, const ch
 int bar_agent_remove(const char *address, bar_state *st, const char *keys_dir,
                      const bar_cancel *cancel);
 
+/* The agent's directory on a VM made by `driver` (/run/barista/agent on a
+ * local VM, /opt/barista-agent elsewhere); static. */
+const char *bar_agent_dir(const char *driver);
+
+/* A remote target for the VM of record vm (not through bastions yet).
+ * 0 or an error naming the VM; *t is the caller's. */
+struct bar_remote_job;
+struct bar_cancel;
+int bar_agent_target(struct bar_remote_target *t, const bar_record *vm, const char *keys_dir);
+
+/* Run one job on one target (16 KiB of output kept); *out (may be NULL)
+ * gets its stdout (malloc'd).  A failure is the error, naming the VM and
+ * what (the step). */
+int bar_agent_run_one(struct bar_remote_target *t, const struct bar_remote_job *job,
+                      const struct bar_cancel *cancel, char **out, const char *what);
+
 /* Why a checked agent must be re-installed (live: what the check saw, NULL
  * when it is not there), as a malloc'd reason; NULL when it is as apply
  * left it. */

@@ -275,6 +275,36 @@ static void case_manifest(void)
 			fprintf(stderr, "  bad case %zu\n", i);
 			failures++;
 		}
+	/* a directory: one file per MCApp, names qualified by the file's */
+	{
+		char d[700], f1[800], f2[800];
+		FILE *f;
+		snprintf(d, sizeof(d), "%s/apps.d", dir);
+		mkdir(d, 0700);
+		snprintf(f1, sizeof(f1), "%s/shop.conf", d);
+		snprintf(f2, sizeof(f2), "%s/blog.conf", d);
+		f = fopen(f1, "w");
+		fputs("generation=7\n[app db]\nkind=command\nhash=1\ncommand=x\n"
+		      "[app web]\nkind=command\nhash=2\ncommand=y\nafter=db\n", f);
+		fclose(f);
+		f = fopen(f2, "w");
+		fputs("generation=2\n[app web]\nkind=command\nhash=3\ncommand=z\n", f);
+		fclose(f);
+		CHECK(bar_app_manifest_load(&m, d, why, sizeof(why)) == 0);
+		CHECK(m.n == 3 && m.nsources == 2 && m.generation == 7);
+		if (m.n == 3 && m.nsources == 2) {
+			CHECK(!strcmp(m.apps[0].name, "blog.web") && !strcmp(m.apps[1].name, "shop.db"));
+			CHECK(m.apps[2].nafter == 1 && !strcmp(m.apps[2].after[0], "shop.db"));
+			CHECK(!strcmp(m.sources[0], "blog") && m.generations[0] == 2);
+			CHECK(!strcmp(m.sources[1], "shop") && m.generations[1] == 7);
+		}
+		bar_app_manifest_clear(&m);
+		f = fopen(f2, "w");
+		fputs("generation=2\n[app web]\nkind=bogus\n", f);
+		fclose(f);
+		CHECK(bar_app_manifest_load(&m, d, why, sizeof(why)) < 0 &&
+		      strstr(why, "blog.conf:3: kind=bogus"));
+	}
 	/* no file: nothing to run */
 	CHECK(bar_app_manifest_load(&m, "/nonexistent/apps.conf", why, sizeof(why)) == 0 &&
 	      m.n == 0);

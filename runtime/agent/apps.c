@@ -495,6 +495,9 @@ void bar_apps_reload(bar_apps *a)
 	if (m.generation != a->generation)
 		apps_log(a, "apps: generation %ld loaded: %zu apps", m.generation, m.n);
 	a->generation = m.generation;
+	memcpy(a->sources, m.sources, sizeof(a->sources));
+	memcpy(a->generations, m.generations, sizeof(a->generations));
+	a->nsources = m.nsources;
 	bar_app_manifest_clear(&m);
 	a->dirty = 1;
 }

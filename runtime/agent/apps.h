@@ -22,7 +22,7 @@
 #define BAR_APPS_MAX 64            /* apps in one manifest */
 #define BAR_APPS_REPLICAS_MAX 64   /* replicas of one app on one VM */
 #define BAR_APPS_MANIFEST_MAX (1024 * 1024)
-#define BAR_APP_NAME_MAX 64
+#define BAR_APP_NAME_MAX 128 /* "<source>.<app>" */
 
 typedef enum bar_app_kind { BAR_APP_COMMAND, BAR_APP_IMAGE } bar_app_kind;
 typedef enum bar_app_health_kind {
@@ -67,10 +67,17 @@ typedef struct bar_app_def {
 	uint64_t memory;
 } bar_app_def;
 
+/* A manifest: one file, or a directory of them (apps.d/<source>.conf, one
+ * per MCApp), whose apps are named "<source>.<app>" and whose `after`
+ * names stay within their own file. */
+#define BAR_APPS_SOURCES_MAX 32
 typedef struct bar_app_manifest {
-	long generation;
+	long generation;           /* of a single file; the highest of a directory */
 	bar_app_def *apps;
 	size_t n;
+	char sources[BAR_APPS_SOURCES_MAX][BAR_APP_NAME_MAX]; /* a directory's files */
+	long generations[BAR_APPS_SOURCES_MAX];
+	size_t nsources;
 } bar_app_manifest;
 
 /*
@@ -81,8 +88,10 @@ typedef struct bar_app_manifest {
 int bar_app_manifest_parse(bar_app_manifest *out, const char *text, size_t len,
                            const char *file, char *why, size_t wsize);
 
-/* Read and parse the file at path; a missing file is an empty manifest
- * (generation 0).  As bar_app_manifest_parse. */
+/* Read and parse the file at path, or every *.conf file of the directory
+ * at path (in name order; each its own generation); a missing file or
+ * directory is an empty manifest (generation 0).  As
+ * bar_app_manifest_parse. */
 int bar_app_manifest_load(bar_app_manifest *out, const char *path, char *why, size_t wsize);
 
 void bar_app_manifest_clear(bar_app_manifest *m);

@@ -73,6 +73,9 @@ struct bar_apps {
 	app **apps;
 	size_t n;
 	long generation;
+	char sources[BAR_APPS_SOURCES_MAX][BAR_APP_NAME_MAX];
+	long generations[BAR_APPS_SOURCES_MAX];
+	size_t nsources;
 	char manifest_error[400];
 	int dirty;
 };

@@ -368,7 +368,13 @@ void apps_status_write(bar_apps *a)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", a->status);
 	if (!(f = fopen(tmp, "we")))
 		return;
-	fprintf(f, "{\"generation\":%ld,\"error\":", a->generation);
+	fprintf(f, "{\"generation\":%ld,\"generations\":{", a->generation);
+	for (size_t i = 0; i < a->nsources; i++) {
+		fputs(i ? "," : "", f);
+		json_str(f, a->sources[i]);
+		fprintf(f, ":%ld", a->generations[i]);
+	}
+	fputs("},\"error\":", f);
 	json_str(f, a->manifest_error);
 	fputs(",\"apps\":[", f);
 	for (size_t i = 0; i < a->n; i++) {

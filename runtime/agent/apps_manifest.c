@@ -17,6 +17,7 @@
  */
 #include "apps.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -29,6 +30,7 @@
 #define LIST_MAX 1024 /* items of one repeated key */
 
 typedef struct parser {
+	const char *prefix; /* "<source>." for a directory's file, else "" */
 	const char *file;
 	int line;
 	char *why;
@@ -105,11 +107,12 @@ static int parse_long(parser *p, long *out, const char *v, const char *key, long
 	return 0;
 }
 
-static int name_ok(const char *s)
+/* A DNS label (an app, a volume, a source file's name). */
+static int label_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n >= BAR_APP_NAME_MAX)
+	if (n == 0 || n > 63)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
@@ -196,7 +199,7 @@ static void parse_volume(parser *p, bar_app_def *d, const char *v)
 		fail(p, "volume=%s: want \"NAME /PATH\"", v);
 		return;
 	}
-	if (!(name = dup_n(v, (size_t)(sp - v))) || !name_ok(name)) {
+	if (!(name = dup_n(v, (size_t)(sp - v))) || !label_ok(name)) {
 		fail(p, "volume=%s: the name must be a DNS label", v);
 		free(name);
 		return;
@@ -233,15 +236,16 @@ static void parse_port(parser *p, bar_app_def *d, const char *v)
 
 static void parse_after(parser *p, bar_app_def *d, const char *v)
 {
-	char buf[4096], *save = NULL, *tok;
+	char buf[4096], *save = NULL, *tok, full[BAR_APP_NAME_MAX * 2];
 
 	snprintf(buf, sizeof(buf), "%s", v);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!name_ok(tok)) {
+		if (!label_ok(tok)) {
 			fail(p, "after=%s: \"%s\" is not an app name", v, tok);
 			return;
 		}
-		if (push(p, &d->after, &d->nafter, tok) < 0)
+		snprintf(full, sizeof(full), "%s%s", p->prefix, tok);
+		if (push(p, &d->after, &d->nafter, full) < 0)
 			return;
 	}
 }
@@ -389,10 +393,10 @@ static void finish_app(parser *p, const bar_app_manifest *m, const bar_app_def *
 		fail(p, "app %s: health_timeout_ms is longer than health_interval_ms", d->name);
 }
 
-int bar_app_manifest_parse(bar_app_manifest *out, const char *text, size_t len,
-                           const char *file, char *why, size_t wsize)
+static int parse_text(bar_app_manifest *out, const char *text, size_t len, const char *file,
+                      const char *prefix, char *why, size_t wsize)
 {
-	parser p = {file, 0, why, wsize, 0};
+	parser p = {prefix, file, 0, why, wsize, 0};
 	bar_app_manifest m = {0};
 	bar_app_def *cur = NULL;
 	size_t off = 0;
@@ -424,10 +428,10 @@ int bar_app_manifest_parse(bar_app_manifest *out, const char *text, size_t len,
 			line[n - 1] = '\0';
 			if (cur)
 				finish_app(&p, &m, cur);
-			if (!name_ok(line + 5))
+			if (!label_ok(line + 5))
 				fail(&p, "\"%s\" is not an app name", line + 5);
 			for (size_t i = 0; i < m.n && !p.failed; i++)
-				if (!strcmp(m.apps[i].name, line + 5))
+				if (!strcmp(m.apps[i].name + strlen(prefix), line + 5))
 					fail(&p, "app %s is given twice", line + 5);
 			if (p.failed)
 				;
@@ -439,7 +443,7 @@ int bar_app_manifest_parse(bar_app_manifest *out, const char *text, size_t len,
 				m.apps = na;
 				cur = &m.apps[m.n++];
 				def_init(cur);
-				snprintf(cur->name, sizeof(cur->name), "%s", line + 5);
+				snprintf(cur->name, sizeof(cur->name), "%s%s", prefix, line + 5);
 			}
 		} else if (!(eq = strchr(line, '='))) {
 			fail(&p, "want KEY=VALUE or [app NAME]");
@@ -485,7 +489,14 @@ int bar_app_manifest_parse(bar_app_manifest *out, const char *text, size_t len,
 	return 0;
 }
 
-int bar_app_manifest_load(bar_app_manifest *out, const char *path, char *why, size_t wsize)
+int bar_app_manifest_parse(bar_app_manifest *out, const char *text, size_t len,
+                           const char *file, char *why, size_t wsize)
+{
+	return parse_text(out, text, len, file, "", why, wsize);
+}
+
+static int load_file(bar_app_manifest *out, const char *path, const char *prefix, char *why,
+                     size_t wsize)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -495,10 +506,6 @@ int bar_app_manifest_load(bar_app_manifest *out, const char *path, char *why, si
 	int rc;
 
 	if (fd < 0) {
-		if (errno == ENOENT) {
-			memset(out, 0, sizeof(*out));
-			return 0;
-		}
 		snprintf(why, wsize, "%s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -517,7 +524,100 @@ int bar_app_manifest_load(bar_app_manifest *out, const char *path, char *why, si
 	       (r = read(fd, text + got, (size_t)st.st_size - got)) > 0)
 		got += (size_t)r;
 	close(fd);
-	rc = bar_app_manifest_parse(out, text, got, path, why, wsize);
+	rc = parse_text(out, text, got, path, prefix, why, wsize);
 	free(text);
 	return rc;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every <source>.conf of dir, each parsed with its apps named
+ * "<source>.<app>", into one manifest. */
+static int load_dir(bar_app_manifest *out, const char *dir, char *why, size_t wsize)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char *names[BAR_APPS_SOURCES_MAX + 1];
+	size_t nn = 0;
+	bar_app_manifest m = {0};
+	int rc = 0;
+
+	if (!d) {
+		snprintf(why, wsize, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (len < 6 || strcmp(e->d_name + len - 5, ".conf") != 0)
+			continue;
+		if (nn == BAR_APPS_SOURCES_MAX) {
+			snprintf(why, wsize, "%s: more than %d manifests", dir, BAR_APPS_SOURCES_MAX);
+			rc = -1;
+			break;
+		}
+		names[nn++] = strdup(e->d_name);
+	}
+	closedir(d);
+	if (nn)
+		qsort(names, nn, sizeof(*names), cmp_name);
+	for (size_t i = 0; rc == 0 && i < nn; i++) {
+		char path[1024], prefix[80], src[64];
+		bar_app_manifest one;
+		bar_app_def *na;
+
+		snprintf(src, sizeof(src), "%.*s", (int)(strlen(names[i]) - 5), names[i]);
+		if (!names[i] || !label_ok(src)) {
+			snprintf(why, wsize, "%s/%s: the name must be a DNS label and .conf", dir,
+			         names[i] ? names[i] : "?");
+			rc = -1;
+			break;
+		}
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		snprintf(prefix, sizeof(prefix), "%s.", src);
+		if ((rc = load_file(&one, path, prefix, why, wsize)) < 0)
+			break;
+		if (m.n + one.n > BAR_APPS_MAX ||
+		    !(na = realloc(m.apps, (m.n + one.n + 1) * sizeof(*na)))) {
+			snprintf(why, wsize, "%s: more than %d apps in all", dir, BAR_APPS_MAX);
+			bar_app_manifest_clear(&one);
+			rc = -1;
+			break;
+		}
+		m.apps = na;
+		memcpy(m.apps + m.n, one.apps, one.n * sizeof(*one.apps));
+		m.n += one.n;
+		snprintf(m.sources[m.nsources], sizeof(m.sources[0]), "%s", src);
+		m.generations[m.nsources++] = one.generation;
+		if (one.generation > m.generation)
+			m.generation = one.generation;
+		free(one.apps);
+	}
+	for (size_t i = 0; i < nn; i++)
+		free(names[i]);
+	if (rc < 0) {
+		bar_app_manifest_clear(&m);
+		return -1;
+	}
+	*out = m;
+	return 0;
+}
+
+int bar_app_manifest_load(bar_app_manifest *out, const char *path, char *why, size_t wsize)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT) {
+			memset(out, 0, sizeof(*out));
+			return 0;
+		}
+		snprintf(why, wsize, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode))
+		return load_dir(out, path, why, wsize);
+	return load_file(out, path, "", why, wsize);
 }
