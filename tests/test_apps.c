@@ -650,6 +650,74 @@ static void case_metrics(void)
 	bar_apps_close(a);
 }
 
+/* bar_apps_wait, against a supervisor running in a child (as the agent
+ * runs on the VM): healthy at the generation; a failed app's message; a
+ * timeout naming what was awaited; generation 0 once the source is gone. */
+static void case_wait(void)
+{
+	char d[700], f1[800], why[600];
+	FILE *f;
+	pid_t child;
+	int rc;
+
+	snprintf(d, sizeof(d), "%s/apps.d", dir);
+	mkdir(d, 0700);
+	snprintf(manifest, sizeof(manifest), "%s", d);
+	snprintf(f1, sizeof(f1), "%s/shop.conf", d);
+	f = fopen(f1, "w");
+	fprintf(f, "generation=3\n[app web]\nkind=command\nhash=w1\nreplicas=2\n"
+	        "command=sleep 0.3; exec busybox httpd -f -p 127.0.0.1:$((%d + BARISTA_REPLICA)) "
+	        "-h %s\nhealth=exec busybox wget -q -O /dev/null http://127.0.0.1:$((%d + BARISTA_REPLICA))/\n"
+	        "health_interval_ms=200\nhealth_timeout_ms=150\n",
+	        port0, www, port0);
+	fclose(f);
+	child = fork();
+	if (child == 0) {
+		bar_apps *a = open_apps(0);
+		if (!a)
+			_exit(1);
+		/* the agent reloads on SIGHUP; here: every 200 ms */
+		for (int i = 0; i < 40; i++) {
+			run_for(a, 200);
+			bar_apps_reload(a);
+		}
+		bar_apps_close(a);
+		_exit(0);
+	}
+	rc = bar_apps_wait(status, "shop", 3, 5000, why, sizeof(why));
+	CHECK(rc == 0);
+	if (rc)
+		fprintf(stderr, "wait: %s\n", why);
+	/* a generation never written: a timeout saying what was awaited */
+	rc = bar_apps_wait(status, "shop", 4, 300, why, sizeof(why));
+	CHECK(rc == -2 && strstr(why, "has not loaded generation 4 of shop yet (it has 3)"));
+	CHECK(bar_apps_wait(status, "blog", 0, 300, why, sizeof(why)) == 0);
+	/* generation 4 adds an app that exits for good: its own message */
+	{
+		char *text = slurp(f1), tmp[900];
+		char *g = strstr(text, "generation=3");
+		if (g)
+			g[11] = '4';
+		snprintf(tmp, sizeof(tmp), "%s.new", f1);
+		f = fopen(tmp, "w");
+		fputs(text, f);
+		fputs("[app broken]\nkind=command\nhash=b1\nrestart=never\ncommand=exit 4\n", f);
+		fclose(f);
+		rename(tmp, f1); /* as apply does: the agent sees the whole file or none */
+		free(text);
+	}
+	rc = bar_apps_wait(status, "shop", 4, 5000, why, sizeof(why));
+	CHECK(rc == -1 && strstr(why, "app shop.broken/1 exited: exited 4"));
+	if (rc != -1)
+		fprintf(stderr, "wait: %d %s\n", rc, why);
+	/* the source removed: generation 0 once its apps are stopped */
+	unlink(f1);
+	rc = bar_apps_wait(status, "shop", 0, 5000, why, sizeof(why));
+	CHECK(rc == 0);
+	kill(child, SIGTERM);
+	waitpid(child, NULL, 0);
+}
+
 static void rm_rf(const char *path)
 {
 	char cmd[700];
@@ -668,6 +736,7 @@ int main(int argc, char **argv)
 		{"manifest", case_manifest}, {"order", case_order},     {"restart", case_restart},
 		{"backoff", case_backoff},   {"health", case_health},   {"reload", case_reload},
 		{"logs", case_logs},         {"cgroup", case_cgroup},   {"metrics", case_metrics},
+		{"wait", case_wait},
 	};
 	size_t i;
 

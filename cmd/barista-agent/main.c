@@ -10,6 +10,7 @@
  * Exit codes: 0 done, 1 a runtime failure, 2 bad usage or config.
  */
 #include "agent.h"
+#include "apps.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,15 +28,21 @@
 static const char usage[] =
     "usage: barista-agent [-config FILE] [-daemon]\n"
     "       barista-agent -once [-format prom|json] [-config FILE]\n"
+    "       barista-agent -wait-apps SOURCE -generation G [-timeout-ms T] -status FILE\n"
     "       barista-agent -version\n"
     "\n"
     "Collects the VM's metrics from /proc and /sys, pushes them to the\n"
-    "collectors of its config (remote-write) and serves them for pull.\n"
+    "collectors of its config (remote-write) and serves them for pull; runs\n"
+    "the MCApp apps of the manifests its config names (apps=).\n"
     "  -config FILE   the config (default /etc/barista/agent.conf)\n"
     "  -daemon        detach; log to <state_dir>/agent.log, pid in\n"
     "                 <state_dir>/agent.pid\n"
     "  -once          print one sample (two reads 1 s apart) and exit\n"
     "  -format F      for -once: prom (text format 0.0.4, default) or json\n"
+    "  -wait-apps S   wait until the apps of manifest S (apps.d/S.conf) at\n"
+    "                 generation G are healthy, reading the running agent's\n"
+    "                 status FILE; exit 0, or 1 (an app cannot start) or 3\n"
+    "                 (timed out, default 120000 ms) with the reason\n"
     "  -version       print the version\n"
     "Signals: SIGTERM stops (unsent data kept in the spool), SIGHUP reloads.\n";
 
@@ -256,6 +263,8 @@ done:
 int main(int argc, char **argv)
 {
 	const char *config = "/etc/barista/agent.conf", *format = "prom";
+	const char *wait_source = NULL, *wait_status = NULL;
+	long wait_gen = -1, wait_ms = 120000;
 	int daemon_mode = 0, once = 0, config_given = 0, rc = 1;
 	bar_agent_config c;
 	bar_agent_run_opts o = BAR_AGENT_RUN_OPTS_INIT;
@@ -278,6 +287,14 @@ int main(int argc, char **argv)
 			daemon_mode = 1;
 		} else if (!strcmp(a, "-once")) {
 			once = 1;
+		} else if (!strcmp(a, "-wait-apps") && i + 1 < argc) {
+			wait_source = argv[++i];
+		} else if (!strcmp(a, "-generation") && i + 1 < argc) {
+			wait_gen = strtol(argv[++i], NULL, 10);
+		} else if (!strcmp(a, "-timeout-ms") && i + 1 < argc) {
+			wait_ms = strtol(argv[++i], NULL, 10);
+		} else if (!strcmp(a, "-status") && i + 1 < argc) {
+			wait_status = argv[++i];
 		} else if (!strcmp(a, "-version")) {
 			printf("barista-agent %s\n", BAR_VERSION);
 			return 0;
@@ -288,6 +305,18 @@ int main(int argc, char **argv)
 			fprintf(stderr, "barista-agent: unknown or incomplete flag %s\n%s", argv[i], usage);
 			return 2;
 		}
+	}
+	if (wait_source) {
+		int w;
+		if (!wait_status || wait_gen < 0 || wait_ms <= 0) {
+			fprintf(stderr, "barista-agent: -wait-apps needs -generation G (0 or more), "
+			        "-status FILE and a positive -timeout-ms\n");
+			return 2;
+		}
+		w = bar_apps_wait(wait_status, wait_source, wait_gen, wait_ms, why, sizeof(why));
+		if (w < 0)
+			printf("%s\n", why);
+		return w == 0 ? 0 : w == -1 ? 1 : 3;
 	}
 	if (strcmp(format, "prom") && strcmp(format, "json")) {
 		fprintf(stderr, "barista-agent: -format %s: use prom or json\n", format);

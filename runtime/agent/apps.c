@@ -106,7 +106,7 @@ static int alive(const replica *r)
 
 /* ---- starting ---- */
 
-static char **command_env(const bar_app_def *d, int replica_index)
+char **apps_command_env(const bar_app_def *d, int replica_index)
 {
 	size_t n = 0, cap = d->nenv + 8;
 	char **env = calloc(cap, sizeof(*env)), buf[128];
@@ -135,7 +135,7 @@ static char **command_env(const bar_app_def *d, int replica_index)
 	return env;
 }
 
-static void free_strv(char **v)
+void apps_free_strv(char **v)
 {
 	for (size_t i = 0; v && v[i]; i++)
 		free(v[i]);
@@ -165,7 +165,7 @@ static void child_setup(const replica *r, int out_w)
 static int spawn_command(bar_apps *a, replica *r, int out_w, char *why, size_t wsize)
 {
 	const bar_app_def *d = &r->app->def;
-	char **env = command_env(d, r->index), appdir[700];
+	char **env = apps_command_env(d, r->index), appdir[700];
 	pid_t pid;
 
 	if (!env) {
@@ -176,7 +176,7 @@ static int spawn_command(bar_apps *a, replica *r, int out_w, char *why, size_t w
 	pid = fork();
 	if (pid < 0) {
 		snprintf(why, wsize, "fork: %s", strerror(errno));
-		free_strv(env);
+		apps_free_strv(env);
 		return -1;
 	}
 	if (pid == 0) {
@@ -193,7 +193,7 @@ static int spawn_command(bar_apps *a, replica *r, int out_w, char *why, size_t w
 		dprintf(2, "barista-agent: cannot run /bin/sh: %s\n", strerror(errno));
 		_exit(127);
 	}
-	free_strv(env);
+	apps_free_strv(env);
 	setpgid(pid, pid); /* as the child does: a stop sent at once must reach its group */
 	r->pid = pid;
 	return 0;

@@ -153,4 +153,15 @@ void bar_apps_metrics(bar_apps *a, bar_apps_metric_fn fn, void *ctx);
  * them; for the agent's own stop.  Then free. */
 void bar_apps_close(bar_apps *a);
 
+/*
+ * Wait, reading the status file a running agent writes at status_path,
+ * until the apps of source (an apps.d file's name) at `generation` are all
+ * healthy and none of an earlier generation of it runs (generation 0: the
+ * source is gone and none of its apps runs).  0 when so; -1 with why when
+ * one cannot start or exited for good, or the agent refused the manifest;
+ * -2 with why (what was still awaited) after timeout_ms.
+ */
+int bar_apps_wait(const char *status_path, const char *source, long generation,
+                  long timeout_ms, char *why, size_t wsize);
+
 #endif

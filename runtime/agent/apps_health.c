@@ -48,7 +48,7 @@ void apps_probe_cancel(replica *r)
 static void start_exec(bar_apps *a, replica *r)
 {
 	const bar_app_health *h = &r->app->def.health;
-	char *argv[16];
+	char *argv[16], **env = NULL;
 	pid_t pid;
 
 	if (r->app->def.kind == BAR_APP_IMAGE &&
@@ -56,9 +56,14 @@ static void start_exec(bar_apps *a, replica *r)
 		snprintf(r->msg, sizeof(r->msg), "exec check: cannot build the runc exec command");
 		return;
 	}
+	if (r->app->def.kind == BAR_APP_COMMAND && !(env = apps_command_env(&r->app->def, r->index))) {
+		snprintf(r->msg, sizeof(r->msg), "exec check: out of memory");
+		return;
+	}
 	pid = fork();
 	if (pid < 0) {
 		snprintf(r->msg, sizeof(r->msg), "exec check: fork: %s", strerror(errno));
+		apps_free_strv(env);
 		return;
 	}
 	if (pid == 0) {
@@ -82,10 +87,11 @@ static void start_exec(bar_apps *a, replica *r)
 			char *sh[] = {"sh", "-c", h->command, NULL};
 			if (chdir(r->app->def.cwd && r->app->def.cwd[0] ? r->app->def.cwd : "/") < 0)
 				_exit(126);
-			execv("/bin/sh", sh);
+			execve("/bin/sh", sh, env);
 		}
 		_exit(127);
 	}
+	apps_free_strv(env);
 	(void)a;
 	r->pr.active = 1;
 	r->pr.pid = pid;

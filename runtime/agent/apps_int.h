@@ -87,6 +87,12 @@ void apps_set_state(bar_apps *a, replica *r, rstate st, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 const char *apps_state_name(rstate st);
 
+/* The environment of a command app's processes (and its exec checks):
+ * PATH, HOME, LANG unless the app sets them, BARISTA_APP, BARISTA_REPLICA,
+ * then the app's env.  NULL-terminated, malloc'd: apps_free_strv. */
+char **apps_command_env(const bar_app_def *d, int replica_index);
+void apps_free_strv(char **v);
+
 /* health (apps_health.c) */
 void apps_probe_start(bar_apps *a, replica *r);
 /* Advance an active probe (pf: poll's results); returns 1 when it ended
