@@ -256,8 +256,9 @@ class Registry:
             env=self._tool_env())
         with open(digestfile) as f:
             digest = f.read().strip()
-        raw = json.loads(self._get(f"/v2/{short.split(':')[0]}/manifests/{digest}"))
-        img = Image(self.ref(short), digest, raw.get("mediaType", ""))
+        body, ctype = self._get(f"/v2/{short.split(':')[0]}/manifests/{digest}")
+        raw = json.loads(body)
+        img = Image(self.ref(short), digest, raw.get("mediaType") or ctype)
         if "layers" in raw:
             img.config = raw["config"]["digest"]
             img.layers = [(l["digest"], l["mediaType"], l["size"]) for l in raw["layers"]]
@@ -290,7 +291,7 @@ class Registry:
             "application/vnd.docker.distribution.manifest.v2+json",
             "application/vnd.docker.distribution.manifest.list.v2+json"])})
         with urllib.request.urlopen(req, timeout=10) as r:
-            return r.read()
+            return r.read(), r.headers.get("Content-Type", "")
 
     def _config(self, lay, tag, args):
         run(["umoci", "config", "--image", f"{lay}:{tag}", "--no-history",

@@ -1,0 +1,26 @@
+# runtime/oci*.c, the OCI distribution client: unit tests (references,
+# documents) and oci_pull, which pulls real images from Debian's
+# docker-registry (tests/oci_fixture.py builds them with umoci and pushes
+# them with skopeo) through tests/oci_pull_check.py.
+add_executable(test_oci ${CMAKE_SOURCE_DIR}/tests/test_oci.c)
+target_link_libraries(test_oci PRIVATE bar_runtime_oci)
+add_test(NAME oci_unit COMMAND test_oci)
+set_tests_properties(oci_unit PROPERTIES TIMEOUT 60)
+
+add_test(NAME oci_pull
+  COMMAND ${BAR_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/oci_pull_check.py $<TARGET_FILE:test_oci>)
+set_tests_properties(oci_pull PROPERTIES TIMEOUT 180 LABELS integration)
+
+if(BAR_FUZZ)
+  add_executable(fuzz_oci_manifest ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_oci_manifest.c)
+  target_link_libraries(fuzz_oci_manifest PRIVATE bar_runtime_oci)
+  target_link_options(fuzz_oci_manifest PRIVATE -fsanitize=fuzzer)
+  set(corpus ${CMAKE_BINARY_DIR}/fuzz-corpus/oci_manifest)
+  file(MAKE_DIRECTORY ${corpus})
+  add_test(NAME fuzz_oci_manifest
+    COMMAND fuzz_oci_manifest -max_total_time=${BAR_FUZZ_SECONDS} -timeout=10
+            -rss_limit_mb=2048 -print_final_stats=1 ${corpus}
+            ${CMAKE_SOURCE_DIR}/tests/data/fuzz/oci_manifest)
+  set_tests_properties(fuzz_oci_manifest PROPERTIES LABELS "fuzz"
+    TIMEOUT 300 ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
+endif()

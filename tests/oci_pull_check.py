@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""oci_pull_check.py TEST_OCI - the OCI client against a real registry.
+
+Starts tests/oci_fixture.py's docker-registry with its images and drives
+`test_oci pull|resolve` (tests/test_oci.c): every image is pulled and held
+to what the fixture pushed (manifest, config and layer digests), the cache
+is checked to be a valid OCI image layout by skopeo and umoci and by
+re-hashing every blob, a second pull fetches no blob (counted both by the
+client and in the registry's access log), tags and the platform index
+resolve, unknown tags and repositories fail with the registry's own
+message, a corrupted blob in the registry's storage fails with both
+digests named, and a stopped registry gives BAR_ERETRY.
+"""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oci_fixture  # noqa: E402
+
+BAR_ENOTFOUND, BAR_ERETRY, BAR_EINVALID = -2, -5, -6
+STEP_SECONDS = 60
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print(f"FAIL: {what}", flush=True)
+
+
+def oci(test_oci, *args):
+    p = subprocess.run([test_oci, *args], capture_output=True, text=True, timeout=STEP_SECONDS)
+    try:
+        out = json.loads(p.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise SystemExit(f"test_oci {' '.join(args)}: exit {p.returncode}, no JSON: "
+                         f"{p.stdout!r} {p.stderr!r}")
+    if p.returncode != 0 and "error" not in out:
+        raise SystemExit(f"test_oci {' '.join(args)}: exit {p.returncode}: {out}")
+    return out
+
+
+def blob_gets(reg, since):
+    return [path for method, path in reg.requests()[since:]
+            if method == "GET" and "/blobs/" in path]
+
+
+def check_layout(cache, pulled):
+    with open(os.path.join(cache, "oci-layout")) as f:
+        check(json.load(f).get("imageLayoutVersion") == "1.0.0", "oci-layout version")
+    blobs = os.path.join(cache, "blobs", "sha256")
+    for name in os.listdir(blobs):
+        check(not name.startswith("."), f"no temporary file left in the cache: {name}")
+        if name.startswith("."):
+            continue
+        with open(os.path.join(blobs, name), "rb") as f:
+            got = hashlib.sha256(f.read()).hexdigest()
+        check(got == name, f"cached blob {name} hashes to {got}")
+    with open(os.path.join(cache, "index.json")) as f:
+        idx = json.load(f)
+    names = [m["annotations"]["org.opencontainers.image.ref.name"] for m in idx["manifests"]]
+    check(len(names) == len(set(names)), f"one index.json entry per reference: {names}")
+    listed = subprocess.run(["umoci", "ls", "--layout", cache], capture_output=True, text=True,
+                            timeout=STEP_SECONDS)
+    check(listed.returncode == 0, f"umoci ls --layout: {listed.stderr}")
+    for ref, img in pulled.items():
+        check(ref in listed.stdout.split(), f"umoci ls lists {ref}")
+        if "docker" in img["manifest_media_type"]:
+            continue  # skopeo's oci: transport reads only OCI manifests from index.json
+        p = subprocess.run(["skopeo", "inspect", f"oci:{cache}:{ref}"], capture_output=True,
+                           text=True, timeout=STEP_SECONDS)
+        check(p.returncode == 0, f"skopeo inspect oci:{ref}: {p.stderr.strip()}")
+        if p.returncode == 0:
+            info = json.loads(p.stdout)
+            check(info["Digest"] == img["manifest_digest"], f"skopeo sees {ref}'s digest")
+            check(info["Layers"] == [l["digest"] for l in img["layers"]],
+                  f"skopeo sees {ref}'s layers")
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.stderr.write("usage: oci_pull_check.py TEST_OCI\n")
+        return 2
+    t = sys.argv[1]
+    with tempfile.TemporaryDirectory(prefix="oci-pull-") as tmp, \
+            oci_fixture.Registry(tmp) as reg:
+        reg.build_all()
+        cache = os.path.join(tmp, "cache")
+        pulled = {}
+
+        # every image, held to what was pushed
+        for short in ("busybox:1", "busybox:v2s2", "nginx:1", "nginx:2"):
+            want = reg.images[short]
+            got = oci(t, "pull", want.ref, cache)
+            check("error" not in got, f"pull {short}: {got.get('error')}")
+            if "error" in got:
+                continue
+            pulled[want.ref] = got
+            check(got["manifest_digest"] == want.digest, f"{short}: manifest digest")
+            check(got["manifest_media_type"] == want.media_type, f"{short}: media type")
+            check(got["config_digest"] == want.config, f"{short}: config digest")
+            check([(l["digest"], l["media_type"], l["size"]) for l in got["layers"]] ==
+                  [tuple(l) for l in want.layers], f"{short}: layers {got['layers']}")
+        bb = pulled.get(reg.ref("busybox:1"), {})
+        check(bb.get("entrypoint") == ["/bin/sh", "-c"], f"busybox entrypoint {bb}")
+        check(bb.get("cmd") == ["httpd -f -p 8080 -h /www"], "busybox cmd")
+        check("BARISTA_IMAGE=busybox" in bb.get("env", []), "busybox env")
+        check(bb.get("workdir") == "/www" and bb.get("exposed_tcp") == [8080],
+              "busybox workdir and port")
+        ng = pulled.get(reg.ref("nginx:1"), {})
+        check(ng.get("entrypoint") == ["/usr/sbin/nginx", "-g", "daemon off;"],
+              "nginx entrypoint")
+        n2 = pulled.get(reg.ref("nginx:2"), {})
+        check(n2.get("blobs_fetched") == 3,
+              f"nginx:2 after nginx:1 fetches its config and 2 new layers, not the shared "
+              f"base: {n2.get('blobs_fetched')}")
+
+        # the index: amd64 by default, arm64 on request
+        multi = reg.images["busybox:multi"]
+        amd = [d for d, p in multi.manifests if p.get("architecture") == "amd64"][0]
+        arm = [d for d, p in multi.manifests if p.get("architecture") == "arm64"][0]
+        check(amd == reg.images["busybox:1"].digest, "the index's amd64 entry is busybox:1")
+        got = oci(t, "resolve", multi.ref)
+        check(got.get("digest") == amd, f"busybox:multi resolves to amd64: {got}")
+        got = oci(t, "resolve", multi.ref, "linux/arm64")
+        check(got.get("digest") == arm, f"busybox:multi resolves to arm64 on request: {got}")
+        got = oci(t, "pull", multi.ref, cache)
+        check(got.get("manifest_digest") == amd and got.get("blobs_fetched") == 0,
+              f"pull busybox:multi = busybox:1 from the cache: {got}")
+        if "error" not in got:
+            pulled[multi.ref] = got
+        got = oci(t, "pull", multi.ref, os.path.join(tmp, "cache-arm"), "linux/arm64")
+        check(got.get("manifest_digest") == arm and got.get("architecture") == "arm64",
+              f"pull busybox:multi for linux/arm64: {got}")
+        got = oci(t, "resolve", multi.ref, "linux/s390x")
+        check(got.get("code") == BAR_ENOTFOUND and "linux/arm64, linux/amd64" in
+              got.get("error", ""), f"no s390x in the index: {got}")
+
+        # tags and digests resolve
+        for short in ("busybox:1", "busybox:v2s2", "nginx:1", "nginx:2"):
+            got = oci(t, "resolve", reg.ref(short))
+            check(got.get("digest") == reg.images[short].digest, f"resolve {short}: {got}")
+        by_digest = f"{reg.address}/nginx@{reg.images['nginx:1'].digest}"
+        got = oci(t, "resolve", by_digest)
+        check(got.get("digest") == reg.images["nginx:1"].digest, f"resolve by digest: {got}")
+
+        # a second pull fetches nothing but the manifest
+        since = len(reg.requests())
+        got = oci(t, "pull", reg.ref("nginx:1"), cache)
+        check(got.get("blobs_fetched") == 0, f"second pull fetches no blob: {got}")
+        check(blob_gets(reg, since) == [], f"registry saw blob GETs: {blob_gets(reg, since)}")
+        got = oci(t, "pull", by_digest, cache)
+        check(got.get("manifest_digest") == reg.images["nginx:1"].digest and
+              got.get("blobs_fetched") == 0, f"pull by digest from the cache: {got}")
+        if "error" not in got:
+            pulled[by_digest] = got
+
+        check_layout(cache, pulled)
+
+        # the registry's own errors
+        got = oci(t, "pull", reg.ref("nginx:9"), cache)
+        check(got.get("code") == BAR_ENOTFOUND and got.get("error") ==
+              f"{reg.address}/nginx:9: the registry answered 404 MANIFEST_UNKNOWN: "
+              "manifest unknown", f"unknown tag: {got}")
+        got = oci(t, "resolve", reg.ref("nginx:9"))
+        check(got.get("code") == BAR_ENOTFOUND and "404 MANIFEST_UNKNOWN" in got["error"],
+              f"resolve unknown tag: {got}")
+        got = oci(t, "pull", reg.ref("no/such-repo:1"), cache)
+        check(got.get("code") == BAR_ENOTFOUND and "the registry answered 404" in
+              got.get("error", ""), f"unknown repository: {got}")
+        missing = "sha256:" + "0" * 64
+        got = oci(t, "pull", f"{reg.address}/nginx@{missing}", cache)
+        check(got.get("code") == BAR_ENOTFOUND and "MANIFEST_UNKNOWN" in got.get("error", ""),
+              f"unknown digest: {got}")
+        got = oci(t, "pull", "Bad/Ref", cache)
+        check(got.get("code") == BAR_EINVALID and "lowercase" in got.get("error", ""),
+              f"bad reference: {got}")
+
+        # a blob the registry serves wrong: both digests named, nothing cached
+        layer = reg.images["nginx:2"].layers[-1][0]
+        data = os.path.join(reg.dir, "storage", "docker", "registry", "v2", "blobs", "sha256",
+                            layer[7:9], layer[7:], "data")
+        with open(data, "rb") as f:
+            body = bytearray(f.read())
+        body[-1] ^= 0xff
+        with open(data, "wb") as f:
+            f.write(body)
+        fresh = os.path.join(tmp, "cache-bad")
+        got = oci(t, "pull", reg.ref("nginx:2"), fresh)
+        bad = "sha256:" + hashlib.sha256(body).hexdigest()
+        check(got.get("code") == BAR_EINVALID and layer in got.get("error", "") and
+              bad in got.get("error", "") and "digest mismatch" in got.get("error", ""),
+              f"corrupt blob: {got}")
+        check(not os.path.exists(os.path.join(fresh, "blobs", "sha256", layer[7:])),
+              "the corrupt blob is not cached")
+        check([n for n in os.listdir(os.path.join(fresh, "blobs", "sha256"))
+               if n.startswith(".")] == [], "no temporary file left after a bad blob")
+
+        # the registry down
+        reg.stop()
+        got = oci(t, "pull", reg.ref("nginx:1"), cache)
+        check(got.get("code") == BAR_ERETRY and "cannot reach the registry" in
+              got.get("error", "") and "onnect" in got.get("error", ""),
+              f"registry down: {got}")
+        got = oci(t, "resolve", reg.ref("nginx:1"))
+        check(got.get("code") == BAR_ERETRY, f"resolve with the registry down: {got}")
+
+    if failures:
+        print(f"oci_pull_check: {len(failures)} checks failed", flush=True)
+        return 1
+    print("oci_pull_check: all checks passed", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
