@@ -1,15 +1,19 @@
 # runtime/oci*.c, the OCI distribution client: unit tests (references,
 # documents) and oci_pull, which pulls real images from Debian's
 # docker-registry (tests/oci_fixture.py builds them with umoci and pushes
-# them with skopeo) through tests/oci_pull_check.py.
+# them with skopeo) and oci_auth (htpasswd and token auth) through
+# tests/oci_pull_check.py.
 add_executable(test_oci ${CMAKE_SOURCE_DIR}/tests/test_oci.c)
 target_link_libraries(test_oci PRIVATE bar_runtime_oci)
 add_test(NAME oci_unit COMMAND test_oci)
 set_tests_properties(oci_unit PROPERTIES TIMEOUT 60)
 
-add_test(NAME oci_pull
-  COMMAND ${BAR_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/oci_pull_check.py $<TARGET_FILE:test_oci>)
-set_tests_properties(oci_pull PROPERTIES TIMEOUT 180 LABELS integration)
+foreach(check pull auth)
+  add_test(NAME oci_${check}
+    COMMAND ${BAR_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/oci_pull_check.py $<TARGET_FILE:test_oci>
+            ${check})
+  set_tests_properties(oci_${check} PROPERTIES TIMEOUT 180 LABELS integration)
+endforeach()
 
 if(BAR_FUZZ)
   add_executable(fuzz_oci_manifest ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_oci_manifest.c)

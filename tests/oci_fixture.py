@@ -32,7 +32,9 @@ The images (short name -> what it is):
                  layer whiting out /usr/share/nginx/html/legacy.html (present
                  in nginx:1)
 """
+import base64
 import hashlib
+import http.server
 import json
 import os
 import re
@@ -42,7 +44,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 STARTUP_SECONDS = 20
@@ -103,6 +108,134 @@ def run(cmd, **kw):
     return p.stdout
 
 
+def bcrypt_hash(password):
+    """A bcrypt hash for htpasswd (the registry accepts only bcrypt)."""
+    try:
+        import bcrypt
+        return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=5)).decode()
+    except ImportError:
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt
+        return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=32))
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenServer:
+    """The token service of distribution's token auth
+    (docs/spec/auth/token.md): GET /token?service=&scope=... with optional
+    Basic credentials answers {"token", "access_token"} holding an RS256 JWT
+    whose x5c header carries the self-signed certificate the registry
+    trusts (rootcertbundle).  Counts the tokens it issued and refused."""
+    SERVICE = "barista-fixture"
+    ISSUER = "barista-fixture-issuer"
+
+    def __init__(self, directory, username, password, anonymous_pull):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+        import datetime
+
+        self.username, self.password, self.anonymous_pull = username, password, anonymous_pull
+        self.issued, self.refused = 0, 0
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "barista fixture tokens")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(hours=1))
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .sign(self.key, hashes.SHA256()))
+        self.cert_der = cert.public_bytes(serialization.Encoding.DER)
+        self.cert_path = os.path.join(directory, "token-cert.pem")
+        with open(self.cert_path, "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                server.handle(self)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.realm = f"http://127.0.0.1:{self.httpd.server_address[1]}/token"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=10)
+
+    def issue(self, subject, access):
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [base64.b64encode(self.cert_der).decode()]}
+        claims = {"iss": self.ISSUER, "sub": subject, "aud": self.SERVICE, "exp": now + 300,
+                  "nbf": now - 10, "iat": now, "jti": os.urandom(8).hex(),
+                  "access": [{"type": t, "name": n, "actions": a} for t, n, a in access]}
+        signing = (b64url(json.dumps(header).encode()) + "." +
+                   b64url(json.dumps(claims).encode())).encode()
+        sig = self.key.sign(signing, padding.PKCS1v15(), hashes.SHA256())
+        return signing.decode() + "." + b64url(sig)
+
+    def handle(self, h):
+        url = urllib.parse.urlparse(h.path)
+        q = urllib.parse.parse_qs(url.query)
+        auth = h.headers.get("Authorization", "")
+        user = None
+        if auth.startswith("Basic "):
+            try:
+                u, _, p = base64.b64decode(auth[6:]).decode().partition(":")
+            except ValueError:
+                u, p = "", ""
+            if u != self.username or p != self.password:
+                return self._refuse(h)
+            user = u
+        elif not self.anonymous_pull:
+            return self._refuse(h)
+        if url.path != "/token" or q.get("service") != [self.SERVICE]:
+            return self._answer(h, 400, {"errors": [{"code": "UNSUPPORTED",
+                                                     "message": "unknown service"}]})
+        access = []
+        for scope in q.get("scope", []):
+            parts = scope.split(":")
+            if len(parts) != 3:
+                continue
+            actions = parts[2].split(",")
+            if user is None:
+                actions = [a for a in actions if a == "pull"]
+            access.append((parts[0], parts[1], actions))
+        tok = self.issue(user or "anonymous", access)
+        self.issued += 1
+        self._answer(h, 200, {"token": tok, "access_token": tok, "expires_in": 300})
+
+    def _refuse(self, h):
+        self.refused += 1
+        self._answer(h, 401, {"errors": [{"code": "UNAUTHORIZED",
+                                          "message": "bad credentials"}]},
+                     {"WWW-Authenticate": 'Basic realm="barista-fixture"'})
+
+    def _answer(self, h, status, body, headers=None):
+        data = json.dumps(body).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(data)
+
+
 class Image:
     """What was pushed: the reference, the manifest digest and media type,
     the config digest and the layers as (digest, media_type, size)."""
@@ -119,8 +252,20 @@ class Registry:
     """A docker-registry process and its storage under a new directory of
     `parent` (removed on exit)."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, auth=None, username="barista", password=None,
+                 anonymous_pull=False):
+        """auth: None, "basic" (htpasswd: a Basic challenge) or "token"
+        (distribution's token auth, with a token server of this fixture that
+        signs RS256 JWTs; anonymous_pull lets it hand pull-only tokens to
+        clients without credentials, as Docker Hub does)."""
+        if auth not in (None, "basic", "token"):
+            raise ValueError(f"auth {auth!r}")
         self.parent = parent
+        self.auth = auth
+        self.username = username
+        self.password = password or ("pw-" + os.urandom(12).hex())
+        self.anonymous_pull = anonymous_pull
+        self.tokens = None
         self.dir = None
         self.proc = None
         self.port = None
@@ -153,7 +298,7 @@ class Registry:
                     "log:\n  level: info\n  formatter: text\n  accesslog:\n    disabled: false\n"
                     f"storage:\n  filesystem:\n    rootdirectory: {self.dir}/storage\n"
                     "  delete:\n    enabled: true\n"
-                    f"http:\n  addr: {self.address}\n")
+                    f"http:\n  addr: {self.address}\n" + self._auth_config())
         self._log = open(os.path.join(self.dir, "registry.log"), "w")
         self.proc = subprocess.Popen(["docker-registry", "serve", cfg], stdout=self._log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -166,12 +311,30 @@ class Registry:
                 with urllib.request.urlopen(f"http://{self.address}/v2/", timeout=2) as r:
                     if r.status == 200:
                         return
+            except urllib.error.HTTPError as e:
+                if e.code == 401 and self.auth:
+                    return
             except OSError:
                 pass
             if time.monotonic() > deadline:
                 raise FixtureError(f"docker-registry not answering on {self.address} after "
                                    f"{STARTUP_SECONDS} s")
             time.sleep(0.1)
+
+    def _auth_config(self):
+        if self.auth == "basic":
+            path = os.path.join(self.dir, "htpasswd")
+            with open(path, "w") as f:
+                f.write(f"{self.username}:{bcrypt_hash(self.password)}\n")
+            return f"auth:\n  htpasswd:\n    realm: barista-fixture\n    path: {path}\n"
+        if self.auth == "token":
+            self.tokens = TokenServer(self.dir, self.username, self.password,
+                                      self.anonymous_pull)
+            return ("auth:\n  token:\n"
+                    f"    realm: {self.tokens.realm}\n    service: {TokenServer.SERVICE}\n"
+                    f"    issuer: {TokenServer.ISSUER}\n"
+                    f"    rootcertbundle: {self.tokens.cert_path}\n")
+        return ""
 
     def stop(self):
         """Stop the registry process (the storage stays until close())."""
@@ -186,6 +349,9 @@ class Registry:
     def close(self):
         self.stop()
         self.proc = None
+        if self.tokens:
+            self.tokens.close()
+            self.tokens = None
         if self._log:
             self._log.close()
             self._log = None
@@ -248,6 +414,8 @@ class Registry:
         digestfile = os.path.join(self.dir, "build", "digest")
         cmd = ["skopeo", "--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false",
                "--digestfile", digestfile]
+        if self.auth:
+            cmd += ["--dest-creds", f"{self.username}:{self.password}"]
         if fmt:
             cmd += ["--format", fmt]
         if all_:
@@ -285,7 +453,15 @@ class Registry:
                 'mount -t tmpfs -o size=64m tmpfs /var/lib && exec "$@"', "sh"] + cmd
 
     def _get(self, path):
-        req = urllib.request.Request(f"http://{self.address}{path}", headers={"Accept": ", ".join([
+        headers = {}
+        if self.auth == "basic":
+            headers["Authorization"] = "Basic " + base64.b64encode(
+                f"{self.username}:{self.password}".encode()).decode()
+        elif self.auth == "token":
+            repo = path.split("/")[2]
+            headers["Authorization"] = "Bearer " + self.tokens.issue(
+                self.username, [("repository", repo, ["pull"])])
+        req = urllib.request.Request(f"http://{self.address}{path}", headers={**headers, "Accept": ", ".join([
             "application/vnd.oci.image.manifest.v1+json",
             "application/vnd.oci.image.index.v1+json",
             "application/vnd.docker.distribution.manifest.v2+json",

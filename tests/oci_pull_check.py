@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""oci_pull_check.py TEST_OCI - the OCI client against a real registry.
+"""oci_pull_check.py TEST_OCI [pull|auth] - the OCI client against a real registry.
 
 Starts tests/oci_fixture.py's docker-registry with its images and drives
 `test_oci pull|resolve` (tests/test_oci.c): every image is pulled and held
@@ -10,6 +10,12 @@ client and in the registry's access log), tags and the platform index
 resolve, unknown tags and repositories fail with the registry's own
 message, a corrupted blob in the registry's storage fails with both
 digests named, and a stopped registry gives BAR_ERETRY.
+
+`auth` runs the registry behind htpasswd (a Basic challenge) and behind
+distribution's token auth (the fixture's token server, whose RS256 JWTs the
+registry verifies): the right credentials pull, none or wrong ones give
+BAR_EAUTH, an anonymous-pull token service lets anonymous clients pull, and
+no output ever holds the password.
 """
 import hashlib
 import json
@@ -21,7 +27,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oci_fixture  # noqa: E402
 
-BAR_ENOTFOUND, BAR_ERETRY, BAR_EINVALID = -2, -5, -6
+BAR_ENOTFOUND, BAR_EAUTH, BAR_ERETRY, BAR_EINVALID = -2, -4, -5, -6
 STEP_SECONDS = 60
 failures = []
 
@@ -32,8 +38,14 @@ def check(cond, what):
         print(f"FAIL: {what}", flush=True)
 
 
-def oci(test_oci, *args):
-    p = subprocess.run([test_oci, *args], capture_output=True, text=True, timeout=STEP_SECONDS)
+def oci(test_oci, *args, creds=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCI_")}
+    if creds:
+        env["OCI_USERNAME"], env["OCI_PASSWORD"] = creds
+    p = subprocess.run([test_oci, *args], capture_output=True, text=True, timeout=STEP_SECONDS,
+                       env=env)
+    if creds and (creds[1] in p.stdout or creds[1] in p.stderr):
+        failures.append(f"test_oci {' '.join(args)} printed the password")
     try:
         out = json.loads(p.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -81,11 +93,51 @@ def check_layout(cache, pulled):
                   f"skopeo sees {ref}'s layers")
 
 
+def check_auth(t):
+    for mode, anonymous in (("basic", False), ("token", False), ("token", True)):
+        name = f"{mode}{' (anonymous pull)' if anonymous else ''}"
+        with tempfile.TemporaryDirectory(prefix="oci-auth-") as tmp, \
+                oci_fixture.Registry(tmp, auth=mode, anonymous_pull=anonymous) as reg:
+            reg.build_busybox()
+            want = reg.images["busybox:1"]
+            good = (reg.username, reg.password)
+            got = oci(t, "pull", want.ref, os.path.join(tmp, "c1"), creds=good)
+            check(got.get("manifest_digest") == want.digest, f"{name}: pull with credentials: {got}")
+            got = oci(t, "resolve", reg.ref("busybox:v2s2"), creds=good)
+            check(got.get("digest") == reg.images["busybox:v2s2"].digest,
+                  f"{name}: resolve with credentials: {got}")
+            got = oci(t, "pull", want.ref, os.path.join(tmp, "c2"), creds=(reg.username, "nope"))
+            check(got.get("code") == BAR_EAUTH, f"{name}: wrong password: {got}")
+            got = oci(t, "pull", want.ref, os.path.join(tmp, "c3"))
+            if anonymous:
+                check(got.get("manifest_digest") == want.digest, f"{name}: anonymous pull: {got}")
+            else:
+                check(got.get("code") == BAR_EAUTH, f"{name}: no credentials: {got}")
+            if mode == "token":
+                check(reg.tokens.refused >= 1 and reg.tokens.issued >= 3,
+                      f"{name}: the token service issued {reg.tokens.issued}, refused "
+                      f"{reg.tokens.refused}")
+            log = reg.log_text()
+            check(reg.password not in log, f"{name}: the password is not in the registry's log")
+
+
 def main():
-    if len(sys.argv) != 2:
-        sys.stderr.write("usage: oci_pull_check.py TEST_OCI\n")
+    if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and sys.argv[2] not in ("pull", "auth")):
+        sys.stderr.write("usage: oci_pull_check.py TEST_OCI [pull|auth]\n")
         return 2
     t = sys.argv[1]
+    if len(sys.argv) == 3 and sys.argv[2] == "auth":
+        check_auth(t)
+    else:
+        check_pull(t)
+    if failures:
+        print(f"oci_pull_check: {len(failures)} checks failed", flush=True)
+        return 1
+    print("oci_pull_check: all checks passed", flush=True)
+    return 0
+
+
+def check_pull(t):
     with tempfile.TemporaryDirectory(prefix="oci-pull-") as tmp, \
             oci_fixture.Registry(tmp) as reg:
         reg.build_all()
@@ -208,12 +260,6 @@ def main():
               f"registry down: {got}")
         got = oci(t, "resolve", reg.ref("nginx:1"))
         check(got.get("code") == BAR_ERETRY, f"resolve with the registry down: {got}")
-
-    if failures:
-        print(f"oci_pull_check: {len(failures)} checks failed", flush=True)
-        return 1
-    print("oci_pull_check: all checks passed", flush=True)
-    return 0
 
 
 if __name__ == "__main__":
