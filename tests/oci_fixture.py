@@ -59,13 +59,13 @@ APPLETS = ["sh", "ash", "httpd", "sleep", "cat", "nc", "ls", "echo", "env", "ps"
            "head", "tail", "touch", "chmod", "hostname", "ip", "ifconfig", "uname", "date"]
 NGINX_CONF = """\
 # barista test image: nginx in the foreground, logging to stderr
+# (the entrypoint adds "daemon off;")
 worker_processes 1;
-daemon off;
 pid /tmp/nginx.pid;
 error_log stderr;
 events { worker_connections 64; }
 http {
-    access_log /dev/stdout;
+    access_log off; # no /dev/stdout to count on in every runtime
     client_body_temp_path /tmp/client_body;
     proxy_temp_path /tmp/proxy;
     fastcgi_temp_path /tmp/fastcgi;
