@@ -16,10 +16,11 @@
 #include "error.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <stdatomic.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,6 @@
 #define INDEX_MAX (16u << 20)
 #define REF_NAME "org.opencontainers.image.ref.name"
 #define DEFAULT_PLATFORM "linux/amd64"
-
-static atomic_uint tmp_counter;
 
 static const char *platform_of(const bar_oci_opts *o)
 {
@@ -142,10 +141,22 @@ static int cached(const char *cache, const char *digest, uint64_t size)
 	return ok;
 }
 
+/* A temporary name in dir: the pid (sweep_leftovers) and a random part, so
+ * no two writers (threads, or a process reusing a dead one's pid) collide. */
+static char *tmp_in(const char *dir, const char *name)
+{
+	char id[37];
+
+	bar_uuid(id);
+	return bar_printf("%s/.%s.tmp.%ld.%s", dir, name, (long)getpid(), id);
+}
+
 static char *tmp_path(const char *cache, const char *name)
 {
-	return bar_printf("%s/blobs/sha256/.%s.tmp.%ld.%u", cache, name, (long)getpid(),
-	                  atomic_fetch_add(&tmp_counter, 1));
+	char *dir = bar_printf("%s/blobs/sha256", cache), *p = tmp_in(dir, name);
+
+	free(dir);
+	return p;
 }
 
 static int fsync_dir(const char *dir)
@@ -226,6 +237,26 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
+/* Remove the temporary files of pulls that were killed: their names carry
+ * the pid of the process writing them (tmp_path), so a file whose process
+ * is gone is a leftover; a live pull's files are left alone. */
+static void sweep_leftovers(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		const char *t = e->d_name[0] == '.' ? strstr(e->d_name, ".tmp.") : NULL;
+		long pid = t ? strtol(t + 5, NULL, 10) : 0;
+
+		if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+}
+
 /* Make cache an image layout if it is not one yet. */
 static int layout_init(const char *cache)
 {
@@ -236,8 +267,12 @@ static int layout_init(const char *cache)
 	int rc = mkdir_p(dir);
 
 	if (rc == 0 && stat(f, &st) != 0) {
-		t = bar_printf("%s/.oci-layout.tmp.%ld", cache, (long)getpid());
+		t = tmp_in(cache, "oci-layout");
 		rc = write_atomic(f, t, layout, sizeof(layout) - 1);
+	}
+	if (rc == 0) {
+		sweep_leftovers(dir);
+		sweep_leftovers(cache);
 	}
 	free(dir);
 	free(f);
@@ -320,7 +355,7 @@ static int get_layer(bar_oci_client *c, const char *cache, const bar_oci_layer *
 static int index_record(const char *cache, const bar_oci_image *img)
 {
 	char *path = bar_printf("%s/index.json", cache), *lock = bar_printf("%s/.barista-lock", cache);
-	char *tmp = bar_printf("%s/.index.json.tmp.%ld", cache, (long)getpid());
+	char *tmp = tmp_in(cache, "index.json");
 	char *text = NULL, *out = NULL;
 	json_t *idx = NULL, *ms, *m, *entry;
 	size_t len = 0, i;

@@ -18,11 +18,16 @@ BAR_EAUTH, an anonymous-pull token service lets anonymous clients pull, and
 no output ever holds the password.
 """
 import hashlib
+import http.server
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oci_fixture  # noqa: E402
@@ -93,6 +98,103 @@ def check_layout(cache, pulled):
             check(info["Digest"] == img["manifest_digest"], f"skopeo sees {ref}'s digest")
             check(info["Layers"] == [l["digest"] for l in img["layers"]],
                   f"skopeo sees {ref}'s layers")
+
+
+class SlowProxy:
+    """An HTTP proxy in front of the registry that trickles blob bodies
+    (4 KiB every 10 ms), so a pull can be killed in the middle of a layer."""
+
+    def __init__(self, upstream):
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                proxy.forward(self, "GET")
+
+            def do_HEAD(self):
+                proxy.forward(self, "HEAD")
+
+        self.upstream = upstream
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.address = f"127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def forward(self, h, method):
+        req = urllib.request.Request(f"http://{self.upstream}{h.path}", method=method,
+                                     headers={k: v for k, v in h.headers.items()
+                                              if k.lower() in ("accept", "authorization")})
+        try:
+            r = urllib.request.urlopen(req, timeout=10)
+        except urllib.error.HTTPError as e:
+            r = e
+        body = r.read()
+        h.send_response(r.status if hasattr(r, "status") else r.code)
+        for k, v in r.headers.items():
+            if k.lower() not in ("connection", "transfer-encoding", "content-length"):
+                h.send_header(k, v)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        if method == "HEAD":
+            return
+        try:
+            step = 4096 if "/blobs/" in h.path else len(body) or 1
+            for i in range(0, len(body), step):
+                h.wfile.write(body[i:i + step])
+                h.wfile.flush()
+                if step == 4096:
+                    time.sleep(0.01)
+        except OSError:
+            pass
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=10)
+
+
+def check_kill(t, reg, tmp):
+    """A pull SIGKILLed in the middle of a layer leaves no blob under its
+    final name, only a temporary file that the next pull sweeps away; a
+    live process's temporary file is left alone."""
+    proxy = SlowProxy(reg.address)
+    try:
+        cache = os.path.join(tmp, "cache-kill")
+        ref = f"{proxy.address}/nginx:1"
+        base = reg.images["nginx:1"].layers[0][0]
+        p = subprocess.Popen([t, "pull", ref, cache], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        blobs = os.path.join(cache, "blobs", "sha256")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and p.poll() is None:
+            part = [n for n in os.listdir(blobs) if n.startswith("." + base[7:])] \
+                if os.path.isdir(blobs) else []
+            if part and os.path.getsize(os.path.join(blobs, part[0])) > 100000:
+                break
+            time.sleep(0.05)
+        check(p.poll() is None, "the slow pull was still running when killed")
+        p.kill()
+        p.wait(timeout=10)
+        left = sorted(os.listdir(blobs))
+        check(base[7:] not in left, f"no half layer under its final name: {left}")
+        check(any(n.startswith("." + base[7:] + ".tmp.") for n in left),
+              f"the killed pull's temporary file is there: {left}")
+        live = os.path.join(blobs, f".{'f' * 64}.tmp.{os.getpid()}.x")
+        open(live, "w").close()
+        got = oci(t, "pull", reg.ref("nginx:1"), cache)
+        check(got.get("manifest_digest") == reg.images["nginx:1"].digest,
+              f"the pull after the kill: {got}")
+        left = [n for n in os.listdir(blobs) if n.startswith(".")]
+        check(left == [os.path.basename(live)],
+              f"only the live process's temporary file is left: {left}")
+    finally:
+        proxy.close()
 
 
 def check_auth(t):
@@ -214,6 +316,7 @@ def check_pull(t):
             pulled[by_digest] = got
 
         check_layout(cache, pulled)
+        check_kill(t, reg, tmp)
 
         # the registry's own errors
         got = oci(t, "pull", reg.ref("nginx:9"), cache)
