@@ -32,6 +32,14 @@
 #define REF_NAME "org.opencontainers.image.ref.name"
 #define DEFAULT_PLATFORM "linux/amd64"
 
+static int opts_ok(const bar_oci_opts *o)
+{
+	if (!o || o->version != 1)
+		return bar_error_setc(BAR_EINVALID, "bar_oci_opts version %d: this library knows "
+		                      "version 1 (BAR_OCI_OPTS_INIT)", o ? o->version : 0);
+	return 0;
+}
+
 static const char *platform_of(const bar_oci_opts *o)
 {
 	return o->platform && *o->platform ? o->platform : DEFAULT_PLATFORM;
@@ -98,7 +106,9 @@ int bar_oci_resolve(char *digest_out, const char *text, const bar_oci_opts *o)
 	size_t len;
 	int rc;
 
-	rc = bar_oci_ref_parse(&r, text);
+	rc = opts_ok(o);
+	if (rc == 0)
+		rc = bar_oci_ref_parse(&r, text);
 	if (rc < 0)
 		return rc;
 	rc = bar_oci_client_new(&c, &r, text, o);
@@ -418,13 +428,15 @@ int bar_oci_pull(bar_oci_image **out, const char *text, const bar_oci_opts *o)
 {
 	bar_oci_client *c = NULL;
 	bar_oci_image *img = NULL;
-	const char *cache = o->cache_dir;
+	const char *cache = o ? o->cache_dir : NULL;
 	char *manifest = NULL, *config = NULL, *dir = NULL;
 	size_t mlen = 0, clen = 0, i;
 	bar_oci_ref r;
 	int rc;
 
-	rc = bar_oci_ref_parse(&r, text);
+	rc = opts_ok(o);
+	if (rc == 0)
+		rc = bar_oci_ref_parse(&r, text);
 	if (rc < 0)
 		return rc;
 	if (!cache || !*cache)

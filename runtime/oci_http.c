@@ -53,7 +53,7 @@ typedef struct resp {
 	bar_buf *body;                   /* 2xx body into memory, or */
 	FILE *file;                      /* into a file, hashed on the way */
 	EVP_MD_CTX *md;
-	uint64_t got, limit;
+	uint64_t got, limit;             /* the body may not pass limit */
 	int over;                        /* the body passed its limit */
 	bar_buf err;                     /* a non-2xx body */
 	CURL *h;
@@ -120,9 +120,11 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 	long status = 0;
 
 	curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status >= 300) /* an error body: keep what fits */
-		return bar_buf_add(&r->err, p, len) < 0 ? len : len;
-	if (r->limit && r->got + len > r->limit) {
+	if (status < 200 || status >= 300) { /* an error body: keep what fits */
+		(void)bar_buf_add(&r->err, p, len);
+		return len;
+	}
+	if (r->got + len > r->limit) { /* every body has a limit, 0 included */
 		r->over = 1;
 		return 0;
 	}
@@ -302,6 +304,7 @@ static int bearer_token(bar_oci_client *c, const char *params)
 
 	resp_init(&r, c->h);
 	r.body = &body;
+	r.limit = TOKEN_BODY_MAX;
 	if (challenge_param(realm, sizeof(realm), params, "realm") < 0 ||
 	    (strncmp(realm, "https://", 8) != 0 && strncmp(realm, "http://", 7) != 0)) {
 		rc = bar_error_setc(BAR_EAUTH, "%s: the registry's Bearer challenge has no http(s) "

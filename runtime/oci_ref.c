@@ -135,6 +135,12 @@ static int tag_ok(const char *t)
 
 static int bad(const char *text, const char *why)
 {
+	const char *at = strchr(text, '@'), *slash = strchr(text, '/');
+
+	/* "user:password@host/..." is no reference, but it must not be echoed */
+	if (at && (!slash || at < slash))
+		return bar_error_setc(BAR_EINVALID, "image reference (not shown: it has '@' before "
+		                      "the first '/', as credentials would): %s", why);
 	return bar_error_setc(BAR_EINVALID, "image reference \"%.300s\": %s", text, why);
 }
 

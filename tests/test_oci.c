@@ -64,6 +64,7 @@ static const struct ref_case {
 	{"nginx latest", NULL, NULL, NULL, NULL, "white space"},
 	{":tag", NULL, NULL, NULL, NULL, "no repository"},
 	{"@sha256:" D64, NULL, NULL, NULL, NULL, "no repository"},
+	{"user:secret@reg.io/x", NULL, NULL, NULL, NULL, "not shown"},
 };
 
 static void test_refs(void)
@@ -114,6 +115,8 @@ static void test_refs(void)
 		memset(&r, 0x55, sizeof(r));
 		r2 = r;
 		CHECK(bar_oci_ref_parse(&r, "BAD") < 0 && memcmp(&r, &r2, sizeof(r)) == 0);
+		CHECK(bar_oci_ref_parse(&r, "u:hunter2@reg.io/x") < 0);
+		CHECK(strstr(bar_error_last(), "hunter2") == NULL);
 	}
 }
 
@@ -316,6 +319,17 @@ int main(int argc, char **argv)
 	}
 	test_refs();
 	test_docs();
+	{ /* options are versioned */
+		bar_oci_opts o = {.version = 2};
+		char d[BAR_OCI_DIGEST_MAX];
+
+		CHECK(bar_oci_resolve(d, "localhost:1/x", &o) == BAR_EINVALID);
+		CHECK(strstr(bar_error_last(), "version 2") != NULL);
+		CHECK(bar_oci_resolve(d, "localhost:1/x", NULL) == BAR_EINVALID);
+		o.version = 1;
+		CHECK(bar_oci_pull(NULL, "localhost:1/x", &o) == BAR_EINVALID);
+		CHECK(strstr(bar_error_last(), "no cache directory") != NULL);
+	}
 	if (test_failures)
 		fprintf(stderr, "test_oci: %d checks failed\n", test_failures);
 	return test_failures ? 1 : 0;
