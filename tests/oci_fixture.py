@@ -14,9 +14,10 @@ Module use:
         reg.requests()                # [("GET", "/v2/nginx/blobs/sha256:..."), ...]
 
 CLI:
-    python3 tests/oci_fixture.py serve DIR
-prints `registry=127.0.0.1:PORT`, then one `<ref> <digest>` line per image,
-then `ready`, and serves until SIGTERM/SIGINT.
+    python3 tests/oci_fixture.py serve DIR [--no-build] [--auth basic|token]
+prints `registry=127.0.0.1:PORT` (with --auth also `username=` and
+`password=`), then one `<ref> <digest>` line per image, then `ready`, and
+serves until SIGTERM/SIGINT.
 
 The images (short name -> what it is):
   busybox:1      busybox-static with its applet symlinks, one layer; entrypoint
@@ -356,7 +357,18 @@ class Registry:
             self._log.close()
             self._log = None
         if self.dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
+            # a process still writing in an unpacked image (a test's) can
+            # race the first attempt
+            for attempt in range(3):
+                try:
+                    shutil.rmtree(self.dir)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError as e:
+                    if attempt == 2:
+                        sys.stderr.write(f"oci_fixture: cannot remove {self.dir}: {e}\n")
+                    time.sleep(0.5)
             self.dir = None
 
     # -- what the registry saw ------------------------------------------
@@ -587,15 +599,21 @@ class Registry:
 
 
 def main(argv):
-    if len(argv) < 3 or argv[1] != "serve":
-        sys.stderr.write("usage: oci_fixture.py serve DIR [--no-build]\n")
+    auth = None
+    if "--auth" in argv:
+        i = argv.index("--auth")
+        auth = argv[i + 1] if i + 1 < len(argv) else ""
+    if len(argv) < 3 or argv[1] != "serve" or auth not in (None, "basic", "token"):
+        sys.stderr.write("usage: oci_fixture.py serve DIR [--no-build] [--auth basic|token]\n")
         return 2
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
-    with Registry(argv[2]) as reg:
+    with Registry(argv[2], auth=auth) as reg:
         digests = {} if "--no-build" in argv else reg.build_all()
         print(f"registry={reg.address}", flush=True)
+        if auth:
+            print(f"username={reg.username}\npassword={reg.password}", flush=True)
         for ref, digest in digests.items():
             print(f"{ref} {digest}", flush=True)
         print("ready", flush=True)
