@@ -21,6 +21,7 @@ import hashlib
 import http.server
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -43,8 +44,10 @@ def check(cond, what):
         print(f"FAIL: {what}", flush=True)
 
 
-def oci(test_oci, *args, creds=None):
+def oci(test_oci, *args, creds=None, timeout_ms=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCI_")}
+    if timeout_ms:
+        env["OCI_TIMEOUT_MS"] = str(timeout_ms)
     if creds:
         env["OCI_USERNAME"], env["OCI_PASSWORD"] = creds
     p = subprocess.run([test_oci, *args], capture_output=True, text=True, timeout=STEP_SECONDS,
@@ -365,6 +368,18 @@ def check_pull(t):
               f"registry down: {got}")
         got = oci(t, "resolve", reg.ref("nginx:1"))
         check(got.get("code") == BAR_ERETRY, f"resolve with the registry down: {got}")
+
+        # a registry that takes the connection and never answers
+        with socket.socket() as mute:
+            mute.bind(("127.0.0.1", 0))
+            mute.listen(8)
+            port = mute.getsockname()[1]
+            start = time.monotonic()
+            got = oci(t, "pull", f"127.0.0.1:{port}/nginx:1", cache, timeout_ms=1000)
+            took = time.monotonic() - start
+        check(got.get("code") == BAR_ERETRY and "timed out" in got.get("error", ""),
+              f"a mute registry times out: {got}")
+        check(took < 5, f"the 1 s timeout is kept: {took:.1f} s")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@
  * The two commands print {"error", "code"} and exit 1 on failure; the
  * integration test tests/oci_pull_check.py drives them against a real
  * registry (tests/oci_fixture.py).  OCI_USERNAME / OCI_PASSWORD give
- * credentials.
+ * credentials, OCI_TIMEOUT_MS the per-request timeout (10 s by default).
  */
 #include "oci.h"
 #include "oci_int.h"
@@ -249,6 +249,13 @@ static json_t *strv_json(char **v, size_t n)
 	return a;
 }
 
+static long timeout_ms(void)
+{
+	const char *t = getenv("OCI_TIMEOUT_MS");
+
+	return t && atol(t) > 0 ? atol(t) : 10000;
+}
+
 static int cmd_pull(const char *ref, const char *cache, const char *platform)
 {
 	bar_oci_opts o = BAR_OCI_OPTS_INIT;
@@ -259,7 +266,7 @@ static int cmd_pull(const char *ref, const char *cache, const char *platform)
 
 	o.cache_dir = cache;
 	o.platform = platform;
-	o.timeout_ms = 10000;
+	o.timeout_ms = timeout_ms();
 	o.username = getenv("OCI_USERNAME");
 	o.password = getenv("OCI_PASSWORD");
 	if (bar_oci_pull(&img, ref, &o) < 0)
@@ -297,7 +304,7 @@ static int cmd_resolve(const char *ref, const char *platform)
 	char digest[BAR_OCI_DIGEST_MAX];
 
 	o.platform = platform;
-	o.timeout_ms = 10000;
+	o.timeout_ms = timeout_ms();
 	o.username = getenv("OCI_USERNAME");
 	o.password = getenv("OCI_PASSWORD");
 	if (bar_oci_resolve(digest, ref, &o) < 0)
