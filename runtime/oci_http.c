@@ -17,6 +17,7 @@
 #include "util.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -55,6 +56,7 @@ typedef struct resp {
 	EVP_MD_CTX *md;
 	uint64_t got, limit;             /* the body may not pass limit */
 	int over;                        /* the body passed its limit */
+	int write_errno;                 /* writing the blob file failed */
 	bar_buf err;                     /* a non-2xx body */
 	CURL *h;
 } resp;
@@ -72,6 +74,7 @@ static void resp_reset(resp *r)
 	r->digest[0] = r->ctype[0] = r->challenge[0] = '\0';
 	r->got = 0;
 	r->over = 0;
+	r->write_errno = 0;
 	bar_buf_free(&r->err);
 	if (r->body)
 		bar_buf_free(r->body);
@@ -131,7 +134,11 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 	r->got += len;
 	if (r->file) {
 		EVP_DigestUpdate(r->md, p, len);
-		return fwrite(p, 1, len, r->file) == len ? len : 0;
+		if (fwrite(p, 1, len, r->file) != len) {
+			r->write_errno = errno ? errno : EIO;
+			return 0;
+		}
+		return len;
 	}
 	if (r->body && bar_buf_add(r->body, p, len) < 0) {
 		r->over = 1;
@@ -295,7 +302,6 @@ static int bearer_token(bar_oci_client *c, const char *params)
 	char realm[1024], service[512] = "", scope[512] = "", errbuf[CURL_ERROR_SIZE] = "";
 	char *url = NULL, *es = NULL, *esc = NULL;
 	bar_buf body = BAR_BUF_INIT(TOKEN_BODY_MAX);
-	struct curl_slist *hd = NULL;
 	json_t *j = NULL;
 	const char *tok;
 	CURLcode cc;
@@ -370,7 +376,6 @@ done:
 	}
 	curl_free(es);
 	curl_free(esc);
-	curl_slist_free_all(hd);
 	bar_buf_free(&body);
 	bar_buf_free(&r.err);
 	free(url);
@@ -402,6 +407,7 @@ static int status_error(bar_oci_client *c, const resp *r)
 	int rc = r->status == 404                        ? BAR_ENOTFOUND
 	         : r->status == 401 || r->status == 403 ? BAR_EAUTH
 	         : r->status == 429 || r->status >= 500 ? BAR_ERETRY
+	         : r->status == 400                     ? BAR_EINVALID /* NAME_INVALID ... */
 	                                                 : -1;
 	bar_error *be;
 
@@ -415,6 +421,16 @@ static int status_error(bar_oci_client *c, const resp *r)
 	snprintf(be->provider_message, sizeof(be->provider_message), "%s", msg ? msg : "");
 	json_decref(j);
 	return rc;
+}
+
+/* Free a header list whose strings may hold a credential, zeroing them. */
+static void slist_free_secret(struct curl_slist *l)
+{
+	struct curl_slist *n;
+
+	for (n = l; n; n = n->next)
+		bar_memzero(n->data, strlen(n->data));
+	curl_slist_free_all(l);
 }
 
 /* GET/HEAD url into r, answering one 401 challenge.  0 with r->status set
@@ -437,7 +453,10 @@ static int perform(bar_oci_client *c, const char *url, int head, int blob, const
 		setup(c, url, head, blob, r, hd, errbuf);
 		cc = curl_easy_perform(c->h);
 		c->requests++;
-		curl_slist_free_all(hd); /* the copy of the Authorization line */
+		slist_free_secret(hd); /* holds a copy of the Authorization line */
+		if (cc != CURLE_OK && r->write_errno)
+			return bar_error_setc(-1, "%s: cannot write %s: %s", c->text,
+			                      url + strlen(c->base), strerror(r->write_errno));
 		if (cc != CURLE_OK && r->over)
 			return bar_error_setc(BAR_EINVALID, "%s: %s is larger than %llu bytes", c->text,
 			                      url + strlen(c->base), (unsigned long long)r->limit);
