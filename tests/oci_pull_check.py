@@ -303,6 +303,15 @@ def check_pull(t):
         for short in ("busybox:1", "busybox:v2s2", "nginx:1", "nginx:2"):
             got = oci(t, "resolve", reg.ref(short))
             check(got.get("digest") == reg.images[short].digest, f"resolve {short}: {got}")
+        since = len(reg.requests())
+        oci(t, "resolve", reg.ref("nginx:1"))
+        check(reg.requests()[since:] == [("HEAD", "/v2/nginx/manifests/1")],
+              f"resolving a tag is one HEAD: {reg.requests()[since:]}")
+        since = len(reg.requests())
+        oci(t, "resolve", multi.ref)
+        check([m for m, _ in reg.requests()[since:]] == ["HEAD", "GET", "GET"],
+              f"resolving an index: HEAD, then the index and the platform manifest: "
+              f"{reg.requests()[since:]}")
         by_digest = f"{reg.address}/nginx@{reg.images['nginx:1'].digest}"
         got = oci(t, "resolve", by_digest)
         check(got.get("digest") == reg.images["nginx:1"].digest, f"resolve by digest: {got}")
@@ -320,6 +329,20 @@ def check_pull(t):
 
         check_layout(cache, pulled)
         check_kill(t, reg, tmp)
+
+        # concurrent pulls into one cache: every reference recorded
+        shared = os.path.join(tmp, "cache-shared")
+        refs = [reg.ref(s) for s in ("busybox:1", "busybox:v2s2", "nginx:1", "nginx:2",
+                                      "busybox:multi")]
+        procs = [subprocess.Popen([t, "pull", r, shared], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for r in refs]
+        for r, p in zip(refs, procs):
+            out, err = p.communicate(timeout=STEP_SECONDS)
+            check(p.returncode == 0, f"concurrent pull {r}: {out} {err}")
+        with open(os.path.join(shared, "index.json")) as f:
+            names = sorted(m["annotations"]["org.opencontainers.image.ref.name"]
+                           for m in json.load(f)["manifests"])
+        check(names == sorted(refs), f"concurrent pulls all recorded: {names}")
 
         # the registry's own errors
         got = oci(t, "pull", reg.ref("nginx:9"), cache)
