@@ -200,6 +200,101 @@ def check_kill(t, reg, tmp):
         proxy.close()
 
 
+class RedirectingRegistry:
+    """A front for a token-auth registry that answers blob GETs it has
+    authorised with a 307 to a "storage" server on another host name
+    (localhost instead of 127.0.0.1), the way registries hand blobs to S3.
+    The storage server records the Authorization header of every request:
+    the client must not carry its registry token there."""
+
+    def __init__(self, reg):
+        self.reg = reg
+        self.storage_auth = []
+
+        def handler(fn):
+            class H(http.server.BaseHTTPRequestHandler):
+                protocol_version = "HTTP/1.1"
+
+                def log_message(self, *args):
+                    pass
+
+                def do_GET(self):
+                    fn(self, "GET")
+
+                def do_HEAD(self):
+                    fn(self, "HEAD")
+            return H
+
+        self.front = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler(self.on_front))
+        self.store = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler(self.on_store))
+        self.address = f"127.0.0.1:{self.front.server_address[1]}"
+        self.threads = [threading.Thread(target=srv.serve_forever, daemon=True)
+                        for srv in (self.front, self.store)]
+        for th in self.threads:
+            th.start()
+
+    def upstream(self, path, method, headers):
+        req = urllib.request.Request(f"http://{self.reg.address}{path}", method=method,
+                                     headers=headers)
+        try:
+            r = urllib.request.urlopen(req, timeout=10)
+            return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def reply(self, h, status, headers, body, method):
+        h.send_response(status)
+        for k, v in headers.items():
+            if k.lower() not in ("connection", "transfer-encoding", "content-length"):
+                h.send_header(k, v)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        if method != "HEAD":
+            h.wfile.write(body)
+
+    def on_front(self, h, method):
+        fwd = {k: v for k, v in h.headers.items() if k.lower() in ("accept", "authorization")}
+        if "/blobs/" in h.path and method == "GET":
+            status, headers, body = self.upstream(h.path, "HEAD", fwd)
+            if status == 200:
+                port = self.store.server_address[1]
+                return self.reply(h, 307, {"Location": f"http://localhost:{port}{h.path}"},
+                                  b"", method)
+            return self.reply(h, status, headers, body, method)
+        status, headers, body = self.upstream(h.path, method, fwd)
+        self.reply(h, status, headers, body, method)
+
+    def on_store(self, h, method):
+        self.storage_auth.append(h.headers.get("Authorization"))
+        repo = h.path.split("/")[2]
+        tok = self.reg.tokens.issue(self.reg.username, [("repository", repo, ["pull"])])
+        status, headers, body = self.upstream(h.path, method, {"Authorization": "Bearer " + tok})
+        self.reply(h, status, headers, body, method)
+
+    def close(self):
+        for srv in (self.front, self.store):
+            srv.shutdown()
+            srv.server_close()
+        for th in self.threads:
+            th.join(timeout=10)
+
+
+def check_redirect(t, reg, tmp):
+    front = RedirectingRegistry(reg)
+    try:
+        want = reg.images["busybox:1"]
+        got = oci(t, "pull", f"{front.address}/busybox:1", os.path.join(tmp, "c-redirect"),
+                  creds=(reg.username, reg.password))
+        check(got.get("manifest_digest") == want.digest and got.get("blobs_fetched") == 2,
+              f"a pull with redirected blobs: {got}")
+        carried = sum(1 for a in front.storage_auth if a)
+        check(len(front.storage_auth) == 2 and carried == 0,
+              f"the storage host got no Authorization header: {carried} of "
+              f"{len(front.storage_auth)} requests carried one")
+    finally:
+        front.close()
+
+
 def check_auth(t):
     for mode, anonymous in (("basic", False), ("token", False), ("token", True)):
         name = f"{mode}{' (anonymous pull)' if anonymous else ''}"
@@ -224,6 +319,8 @@ def check_auth(t):
                 check(reg.tokens.refused >= 1 and reg.tokens.issued >= 3,
                       f"{name}: the token service issued {reg.tokens.issued}, refused "
                       f"{reg.tokens.refused}")
+            if mode == "token" and not anonymous:
+                check_redirect(t, reg, tmp)
             log = reg.log_text()
             check(reg.password not in log, f"{name}: the password is not in the registry's log")
 
