@@ -116,7 +116,7 @@ int bar_oci_resolve(char *digest_out, const char *text, const bar_oci_opts *o)
 		return rc;
 	if (!r.digest[0]) {
 		rc = bar_oci_client_manifest(c, 1, r.tag, digest, ctype, NULL, NULL);
-		if (rc == BAR_ERETRY)
+		if (rc == BAR_ERETRY || rc == BAR_EAUTH) /* a GET would only repeat it */
 			goto done;
 		if (rc == 0 && digest[0] &&
 		    (strcmp(ctype, BAR_OCI_MT_MANIFEST) == 0 ||

@@ -109,8 +109,12 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 		return len;
 	if (kn == 21 && strncasecmp(p, "Docker-Content-Digest", kn) == 0)
 		copy_trimmed(r->digest, sizeof(r->digest), colon + 1, len - kn - 1);
-	else if (kn == 12 && strncasecmp(p, "Content-Type", kn) == 0)
-		copy_trimmed(r->ctype, sizeof(r->ctype), colon + 1, len - kn - 1);
+	else if (kn == 12 && strncasecmp(p, "Content-Type", kn) == 0) {
+		const char *semi = memchr(colon + 1, ';', len - kn - 1); /* "; charset=..." */
+
+		copy_trimmed(r->ctype, sizeof(r->ctype), colon + 1,
+		             semi ? (size_t)(semi - colon - 1) : len - kn - 1);
+	}
 	else if (kn == 16 && strncasecmp(p, "WWW-Authenticate", kn) == 0)
 		copy_trimmed(r->challenge, sizeof(r->challenge), colon + 1, len - kn - 1);
 	return len;
