@@ -28,3 +28,8 @@ if(BAR_FUZZ)
   set_tests_properties(fuzz_oci_manifest PROPERTIES LABELS "fuzz"
     TIMEOUT 300 ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
 endif()
+
+# the fixture's own images do what other tests count on (root: chroot, unshare)
+add_test(NAME oci_fixture
+  COMMAND ${BAR_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/oci_fixture.py selftest /tmp)
+set_tests_properties(oci_fixture PROPERTIES TIMEOUT 120 LABELS integration)

@@ -14,6 +14,7 @@ Module use:
         reg.requests()                # [("GET", "/v2/nginx/blobs/sha256:..."), ...]
 
 CLI:
+    python3 tests/oci_fixture.py selftest DIR   (root: runs the images)
     python3 tests/oci_fixture.py serve DIR [--no-build] [--auth basic|token]
 prints `registry=127.0.0.1:PORT` (with --auth also `username=` and
 `password=`), then one `<ref> <digest>` line per image, then `ready`, and
@@ -598,7 +599,46 @@ class Registry:
         return {img.ref: img.digest for img in self.images.values()}
 
 
+def selftest(parent):
+    """The images do what they promise: unpacked by umoci, busybox's shell
+    runs, each nginx serves its page on port 80 in its own network namespace,
+    and nginx:2's whiteout hides legacy.html.  Needs root (chroot, unshare)."""
+    if os.geteuid() != 0:
+        raise FixtureError("selftest needs root (chroot and unshare -n)")
+    problems = []
+    with Registry(parent) as reg:
+        reg.build_all()
+        lay = os.path.join(reg.dir, "build", "layout")
+        for tag in ("busybox-1", "nginx-1", "nginx-2"):
+            bundle = os.path.join(reg.dir, "unpacked-" + tag)
+            run(["umoci", "unpack", "--image", f"{lay}:{tag}", bundle])
+            rootfs = os.path.join(bundle, "rootfs")
+            if tag.startswith("busybox"):
+                out = run(["chroot", rootfs, "/bin/sh", "-c", "echo ok; cat /www/index.html"])
+                if out != "ok\nbarista busybox\n":
+                    problems.append(f"{tag}: the shell said {out!r}")
+                continue
+            v = tag[-1]
+            script = (f"ip link set lo up; chroot {rootfs} /usr/sbin/nginx -g 'daemon off;' &"
+                      " for i in $(seq 50); do"
+                      f"  {BUSYBOX} wget -qO- http://127.0.0.1/ 2>/dev/null && break;"
+                      "  sleep 0.1; done;"
+                      f" {BUSYBOX} wget -S -qO /dev/null http://127.0.0.1/legacy.html 2>&1 |"
+                      "  sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9]*\\).*/\\1/p' | head -n 1;"
+                      " kill $!; wait")
+            out = run(["unshare", "--net", "sh", "-c", script])
+            want = f"barista nginx v{v}\n" + ("200\n" if v == "1" else "404\n")
+            if out != want:
+                problems.append(f"{tag}: served {out!r}, expected {want!r}")
+    if problems:
+        raise FixtureError("; ".join(problems))
+
+
 def main(argv):
+    if len(argv) == 3 and argv[1] == "selftest":
+        selftest(argv[2])
+        print("oci_fixture: selftest passed")
+        return 0
     auth = None
     if "--auth" in argv:
         i = argv.index("--auth")
