@@ -500,6 +500,7 @@ void bar_apps_reload(bar_apps *a)
 	a->nsources = m.nsources;
 	bar_app_manifest_clear(&m);
 	a->dirty = 1;
+	bar_apps_step(a, NULL, 0); /* start what may start now, not at the next wake-up */
 }
 
 /* May r start now?  Its older definition is stopped, its `after` apps are
@@ -723,7 +724,6 @@ int bar_apps_open(bar_apps **out, const bar_apps_opts *o, char *why, size_t wsiz
 	apps_image_sweep(a);
 	apps_cgroup_sweep(a);
 	bar_apps_reload(a);
-	bar_apps_step(a, NULL, 0);
 	*out = a;
 	return 0;
 }
