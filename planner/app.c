@@ -720,3 +720,36 @@ char *bar_app_drift(const bar_record *r, const bar_obs *live)
 	json_decref(now);
 	return why;
 }
+
+/* ---- status ---- */
+
+json_t *bar_app_status_parse(const char *text, size_t len, const char *mcapp, const char *app)
+{
+	json_t *doc = json_loadb(text ? text : "", len, 0, NULL), *out, *r;
+	char prefix[200];
+	size_t i;
+
+	if (!json_is_array(json_object_get(doc, "apps"))) {
+		json_decref(doc);
+		return NULL;
+	}
+	out = json_array();
+	snprintf(prefix, sizeof(prefix), "%s.", mcapp);
+	json_array_foreach(json_object_get(doc, "apps"), i, r) {
+		const char *name = jstr(r, "name");
+
+		if (strncmp(name, prefix, strlen(prefix)) != 0 ||
+		    json_is_true(json_object_get(r, "gone")))
+			continue;
+		if (app && *app && strcmp(name + strlen(prefix), app) != 0)
+			continue;
+		json_array_append_new(out, json_pack(
+		    "{s:s,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "app", name + strlen(prefix), "replica",
+		    json_object_get(r, "replica"), "state", json_object_get(r, "state"), "healthy",
+		    json_object_get(r, "healthy"), "restarts", json_object_get(r, "restarts"), "pid",
+		    json_object_get(r, "pid"), "exitCode", json_object_get(r, "exitCode"), "message",
+		    json_object_get(r, "message"), "sinceMs", json_object_get(r, "sinceMs")));
+	}
+	json_decref(doc);
+	return out;
+}
