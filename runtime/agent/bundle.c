@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -261,6 +262,27 @@ done:
 
 /* ---- config.json ---- */
 
+/* RLIMIT_NOFILE for the container: NOFILE_LIMIT, or the agent's own hard
+ * limit when that is lower and the agent may not raise it (no
+ * CAP_SYS_RESOURCE, as in some sandboxes): runc would fail to set it. */
+static unsigned long long nofile_limit(void)
+{
+	struct rlimit rl;
+	char line[256];
+	unsigned long long eff = ~0ULL;
+	FILE *f;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_max >= NOFILE_LIMIT)
+		return NOFILE_LIMIT;
+	if ((f = fopen("/proc/self/status", "re"))) {
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "CapEff:", 7))
+				eff = strtoull(line + 7, NULL, 16);
+		fclose(f);
+	}
+	return (eff >> 24) & 1 ? NOFILE_LIMIT : (unsigned long long)rl.rlim_max; /* CAP_SYS_RESOURCE */
+}
+
 static void jb_config(jbuf *j, const bar_ctr_spec *s, const char *root, long uid, long gid)
 {
 	const size_t ncaps = sizeof(default_caps) / sizeof(default_caps[0]);
@@ -290,8 +312,8 @@ static void jb_config(jbuf *j, const bar_ctr_spec *s, const char *root, long uid
 	jb_strs(j, default_caps, ncaps);
 	JB_LIT(j, ",\"permitted\":");
 	jb_strs(j, default_caps, ncaps);
-	jb_fmt(j, "},\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":%d,\"soft\":%d}],"
-	          "\"noNewPrivileges\":true},", NOFILE_LIMIT, NOFILE_LIMIT);
+	jb_fmt(j, "},\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":%llu,\"soft\":%llu}],"
+	          "\"noNewPrivileges\":true},", nofile_limit(), nofile_limit());
 	JB_LIT(j, "\"root\":{\"path\":");
 	jb_str(j, root);
 	JB_LIT(j, ",\"readonly\":false},\"hostname\":");
