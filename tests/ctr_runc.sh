@@ -212,6 +212,30 @@ out=$(timeout 30 "$DRIVER" run id="$ID3" root="$RROOT" dir="$DIR3" 2>&1) || fail
 "$DRIVER" cleanup "$RROOT" "$ID3" "$DIR3" 1
 [ ! -e "$DIR3" ] || fail "remove_data left $DIR3"
 
+# --- stopping a running container by cleanup (the supervisor's stop path);
+#     no PATH in its env: the default one finds "sleep" ---
+ID4=${PREFIX}stop
+DIR4=$APPS/$ID4
+OPTS4=(id="$ID4" root="$RROOT" dir="$DIR4" rootfs="$ROOTFS" cgroup="$CG")
+"$DRIVER" prepare "${OPTS4[@]}" -- sleep 1000 >/dev/null
+grep -q '"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"' "$DIR4/config.json" ||
+  fail "no default PATH in config.json"
+"$DRIVER" run "${OPTS4[@]}" > /dev/null 2> "$T/stop.err" &
+RUNC4=$!
+PIDS+=("$RUNC4")
+for _ in $(seq 50); do
+  "$RUNC" --root "$RROOT" state "$ID4" 2>/dev/null | grep -q '"status": "running"' && break
+  sleep 0.2
+done
+"$RUNC" --root "$RROOT" state "$ID4" 2>/dev/null | grep -q '"status": "running"' ||
+  fail "$ID4 did not start: $(cat "$T/stop.err")"
+"$DRIVER" cleanup "$RROOT" "$ID4" "$DIR4" 1
+for _ in $(seq 50); do kill -0 "$RUNC4" 2>/dev/null || break; sleep 0.2; done
+kill -0 "$RUNC4" 2>/dev/null && fail "runc run still runs after cleanup"
+wait "$RUNC4" 2>/dev/null || true
+[ ! -e "$RROOT/$ID4" ] && [ ! -e "$DIR4" ] || fail "cleanup of a running container left state or dir"
+grep -q " $T/" /proc/mounts && fail "mounts left: $(grep " $T/" /proc/mounts)"
+
 # --- gc keeps what is named ---
 [ "$("$DRIVER" gc "$T/cache" "sha256:$M")" = 0 ] || fail "gc removed a kept rootfs"
 [ "$("$DRIVER" gc "$T/cache")" = 1 ] || fail "gc did not remove the unkept rootfs"

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -93,6 +94,28 @@ static void tw_entry(tarw *t, char type, const char *name, unsigned mode, const 
 		tw_put(t, data, n);
 		tw_pad(t);
 	}
+}
+
+/* A pax header with one record "key=value" for the next entry. */
+static void tw_pax(tarw *t, const char *key, const char *value)
+{
+	char rec[600];
+	size_t body = strlen(key) + strlen(value) + 3, len = body + 1;
+
+	while ((size_t)snprintf(NULL, 0, "%zu", len) + body != len)
+		len++;
+	snprintf(rec, sizeof(rec), "%zu %s=%s\n", len, key, value);
+	tw_header(t, 'x', "PaxHeaders/x", 0644, strlen(rec), NULL);
+	tw_put(t, rec, strlen(rec));
+	tw_pad(t);
+}
+
+/* A GNU long name ('L') for the next entry. */
+static void tw_gnu_long(tarw *t, const char *name)
+{
+	tw_header(t, 'L', "././@LongLink", 0644, strlen(name) + 1, NULL);
+	tw_put(t, name, strlen(name) + 1);
+	tw_pad(t);
 }
 
 static void tw_end(tarw *t)
@@ -210,7 +233,7 @@ static void test_tree(void)
 	tarw t = { 0 };
 	bar_ctr_layer l[2];
 	char root[1024], why[512] = "", p[1024], q[1024], lnk[256];
-	char longname[300];
+	char longname[300], gnuname[300];
 	struct stat a, b;
 	ssize_t n;
 
@@ -218,6 +241,7 @@ static void test_tree(void)
 	snprintf(longname, sizeof(longname), "deep/%s/%s/file",
 	         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 	         "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+	snprintf(gnuname, sizeof(gnuname), "gnu/%s/name", longname);
 	/* layer 1 */
 	tw_entry(&t, '5', "./", 0755, NULL, NULL);
 	tw_entry(&t, '5', "./etc/", 0755, NULL, NULL);
@@ -238,6 +262,11 @@ static void test_tree(void)
 	tw_entry(&t, '2', "esc", 0777, NULL, "/");
 	tw_entry(&t, '2', "up", 0777, NULL, "../../../../../../..");
 	tw_entry(&t, '0', "a/../c", 0644, "c", NULL); /* .. that stays inside */
+	tw_pax(&t, "SCHILY.xattr.user.barista", "kept");
+	tw_entry(&t, '0', "xattr", 0644, "x", NULL);
+	tw_gnu_long(&t, gnuname);
+	tw_entry(&t, '0', "stub", 0644, "gnu", NULL);
+	tw_entry(&t, '0', "olddir/", 0755, NULL, NULL); /* a dir by its slash */
 	tw_end(&t);
 	layer_of(&l[0], &t, 0);
 	/* layer 2, gzip: whiteouts, opaque dir, replacements, writes through symlinks */
@@ -284,6 +313,12 @@ static void test_tree(void)
 	CHECK(file_is(root, "ctr-test-escaped2", "in"));
 	CHECK(access("/ctr-test-escaped", F_OK) != 0 && access("/ctr-test-escaped2", F_OK) != 0);
 	CHECK(file_is(root, "c", "c"));
+	CHECK(file_is(root, gnuname, "gnu"));
+	snprintf(p, sizeof(p), "%s/olddir", root);
+	CHECK(stat(p, &a) == 0 && S_ISDIR(a.st_mode));
+	snprintf(p, sizeof(p), "%s/xattr", root);
+	n = getxattr(p, "user.barista", lnk, sizeof(lnk));
+	CHECK(n == 4 && !memcmp(lnk, "kept", 4));
 	snprintf(p, sizeof(p), "%s/etc/b", root);
 	CHECK(stat(p, &a) == 0 && a.st_mtime == 1700000000);
 
@@ -395,6 +430,30 @@ static void test_refusals(void)
 	}
 }
 
+/* The streaming SHA-256 against FIPS 180-4's examples and the one-shot
+ * form, fed in pieces of every size around a block. */
+static void test_sha256(void)
+{
+	static const char *abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+	unsigned char data[1000], one[BAR_SHA256_LEN], two[BAR_SHA256_LEN];
+	char hex[65];
+	bar_sha256_ctx c;
+
+	hex_of(hex, (const unsigned char *)"abc", 3);
+	CHECK(!strcmp(hex, abc));
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 7 + 3);
+	bar_sha256_digest(one, data, sizeof(data));
+	for (size_t piece = 1; piece <= 130; piece++) {
+		bar_sha256_init(&c);
+		for (size_t off = 0; off < sizeof(data); off += piece)
+			bar_sha256_update(&c, data + off,
+			                  off + piece > sizeof(data) ? sizeof(data) - off : piece);
+		bar_sha256_final(&c, two);
+		CHECK(!memcmp(one, two, sizeof(one)));
+	}
+}
+
 static void test_gc(void)
 {
 	tarw t = { 0 };
@@ -441,6 +500,7 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "%s/sha256", blobs);
 	mkdir(blobs, 0700);
 	mkdir(cmd, 0700);
+	test_sha256();
 	test_tree();
 	test_refusals();
 	test_gc();

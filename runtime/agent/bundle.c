@@ -283,6 +283,16 @@ static unsigned long long nofile_limit(void)
 	return (eff >> 24) & 1 ? NOFILE_LIMIT : (unsigned long long)rl.rlim_max; /* CAP_SYS_RESOURCE */
 }
 
+#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+static int has_path(const bar_ctr_spec *s)
+{
+	for (size_t i = 0; i < s->nenv; i++)
+		if (!strncmp(s->env[i], "PATH=", 5))
+			return 1;
+	return 0;
+}
+
 static void jb_config(jbuf *j, const bar_ctr_spec *s, const char *root, long uid, long gid)
 {
 	const size_t ncaps = sizeof(default_caps) / sizeof(default_caps[0]);
@@ -304,6 +314,14 @@ static void jb_config(jbuf *j, const bar_ctr_spec *s, const char *root, long uid
 	jb_strs(j, s->args, s->nargs);
 	JB_LIT(j, ",\"env\":");
 	jb_strs(j, s->env, s->nenv);
+	if (!has_path(s)) { /* as Docker does when neither image nor app sets it */
+		if (!j->err)
+			j->len--; /* reopen the array */
+		if (s->nenv)
+			JB_LIT(j, ",");
+		jb_str(j, DEFAULT_PATH);
+		JB_LIT(j, "]");
+	}
 	JB_LIT(j, ",\"cwd\":");
 	jb_str(j, s->cwd && *s->cwd ? s->cwd : "/");
 	JB_LIT(j, ",\"capabilities\":{\"bounding\":");

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -158,6 +159,15 @@ typedef struct entry {
 	uint64_t size;
 } entry;
 
+#define TAR_XATTRS 16       /* extended attributes kept per entry */
+#define TAR_XATTR_VAL 4096  /* ... each at most this long */
+
+typedef struct xattr {
+	char name[256];
+	char value[TAR_XATTR_VAL];
+	size_t len;
+} xattr;
+
 /* What pax and GNU headers say about the next entry. */
 typedef struct pending {
 	char path[TAR_PATH_MAX];
@@ -165,6 +175,8 @@ typedef struct pending {
 	int has_size, has_uid, has_gid, has_mtime;
 	uint64_t size;
 	long long uid, gid, mtime;
+	xattr xa[TAR_XATTRS]; /* SCHILY.xattr.* (file capabilities, ACLs) */
+	size_t nxa;
 } pending;
 
 /* A numeric header field: octal (space or NUL terminated) or GNU base-256
@@ -266,6 +278,12 @@ static int pax_parse(pending *p, char *buf, size_t n)
 				p->gid = strtoll(v, NULL, 10), p->has_gid = 1;
 			} else if (!strcmp(k, "mtime")) {
 				p->mtime = strtoll(v, NULL, 10), p->has_mtime = 1;
+			} else if (!strncmp(k, "SCHILY.xattr.", 13) && p->nxa < TAR_XATTRS &&
+			           strlen(k + 13) < sizeof(p->xa[0].name) && vlen <= TAR_XATTR_VAL) {
+				xattr *x = &p->xa[p->nxa++];
+				snprintf(x->name, sizeof(x->name), "%s", k + 13);
+				memcpy(x->value, v, vlen);
+				x->len = vlen;
 			}
 		}
 		off += len;
@@ -496,6 +514,8 @@ typedef struct layer_ctx {
 	src *s;
 	pathset made;
 	int as_root;
+	entry e;   /* the entry being applied */
+	pending p; /* what pax/GNU headers said about it */
 } layer_ctx;
 
 /* Remove what lower layers put in dir (path: its clean path) except what
@@ -577,7 +597,7 @@ static int write_file(layer_ctx *L, int dfd, const char *name, const entry *e)
 
 /* Apply one entry whose data (e->size bytes) is next in the stream; the
  * caller skips what this leaves unread, and the padding. */
-static int apply_entry(layer_ctx *L, entry *e, uint64_t *consumed)
+static int apply_entry(layer_ctx *L, entry *e, const pending *px, uint64_t *consumed)
 {
 	src *s = L->s;
 	char path[TAR_PATH_MAX], target[TAR_PATH_MAX];
@@ -669,6 +689,18 @@ static int apply_entry(layer_ctx *L, entry *e, uint64_t *consumed)
 		goto done;
 	}
 	set_meta(L, dfd, base, e);
+	/* after chown, which drops file capabilities; an attribute the VM's
+	 * filesystem does not take is left out, as tar does */
+	for (size_t i = 0; i < px->nxa; i++) {
+		char proc[64];
+		int fd = openat(dfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			break;
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		if (e->type != '2')
+			(void)setxattr(proc, px->xa[i].name, px->xa[i].value, px->xa[i].len, 0);
+		close(fd);
+	}
 	rc = pathset_add(&L->made, path);
 	goto done;
 fail_errno:
@@ -684,11 +716,11 @@ static int tar_apply(layer_ctx *L)
 {
 	src *s = L->s;
 	unsigned char b[TAR_BLOCK];
-	entry e;
-	pending p;
+	entry *e = &L->e;
+	pending *p = &L->p;
 	int zeros = 0, first = 1;
 
-	memset(&p, 0, sizeof(p));
+	memset(p, 0, sizeof(*p));
 	for (;;) {
 		int got = src_full(s, b, TAR_BLOCK);
 		uint64_t size, v, used;
@@ -718,9 +750,9 @@ static int tar_apply(layer_ctx *L)
 			if (!pl)
 				return -1;
 			if (b[156] == 'x')
-				bad = pax_parse(&p, pl, (size_t)size);
+				bad = pax_parse(p, pl, (size_t)size);
 			else
-				snprintf(b[156] == 'L' ? p.path : p.link, TAR_PATH_MAX, "%s", pl);
+				snprintf(b[156] == 'L' ? p->path : p->link, TAR_PATH_MAX, "%s", pl);
 			free(pl);
 			if (bad)
 				return ctr_fail(s->why, s->wsize, "layer %s: not a tar: bad pax header",
@@ -732,32 +764,36 @@ static int tar_apply(layer_ctx *L)
 				return -1;
 			continue;
 		}
-		if (p.has_size)
-			size = p.size;
-		memset(&e, 0, sizeof(e));
-		e.type = (char)b[156];
-		if (p.path[0]) {
-			snprintf(e.path, sizeof(e.path), "%s", p.path);
+		if (p->has_size)
+			size = p->size;
+		memset(e, 0, sizeof(*e));
+		e->type = (char)b[156];
+		if (p->path[0]) {
+			snprintf(e->path, sizeof(e->path), "%s", p->path);
 		} else if (!memcmp(b + 257, "ustar", 5) && b[345]) {
 			char pre[156], nm[101];
 			tar_str(pre, sizeof(pre), b + 345, 155);
 			tar_str(nm, sizeof(nm), b, 100);
-			snprintf(e.path, sizeof(e.path), "%s/%s", pre, nm);
+			snprintf(e->path, sizeof(e->path), "%s/%s", pre, nm);
 		} else {
-			tar_str(e.path, sizeof(e.path), b, 100);
+			tar_str(e->path, sizeof(e->path), b, 100);
 		}
-		if (p.link[0])
-			snprintf(e.link, sizeof(e.link), "%s", p.link);
+		if (p->link[0])
+			snprintf(e->link, sizeof(e->link), "%s", p->link);
 		else
-			tar_str(e.link, sizeof(e.link), b + 157, 100);
-		e.mode = tar_num(b + 100, 8, &v) == 0 ? (unsigned)v : 0644;
-		e.uid = p.has_uid ? p.uid : (tar_num(b + 108, 8, &v) == 0 ? (long long)v : 0);
-		e.gid = p.has_gid ? p.gid : (tar_num(b + 116, 8, &v) == 0 ? (long long)v : 0);
-		e.mtime = p.has_mtime ? p.mtime : (tar_num(b + 136, 12, &v) == 0 ? (long long)v : 0);
-		e.size = (e.type == '0' || e.type == '\0' || e.type == '7') ? size : 0;
-		memset(&p, 0, sizeof(p));
-		if (apply_entry(L, &e, &used) != 0)
+			tar_str(e->link, sizeof(e->link), b + 157, 100);
+		e->mode = tar_num(b + 100, 8, &v) == 0 ? (unsigned)v : 0644;
+		e->uid = p->has_uid ? p->uid : (tar_num(b + 108, 8, &v) == 0 ? (long long)v : 0);
+		e->gid = p->has_gid ? p->gid : (tar_num(b + 116, 8, &v) == 0 ? (long long)v : 0);
+		e->mtime = p->has_mtime ? p->mtime : (tar_num(b + 136, 12, &v) == 0 ? (long long)v : 0);
+		/* old tars mark dirs by a trailing slash on a regular entry */
+		if ((e->type == '0' || e->type == '\0') && e->path[0] &&
+		    e->path[strlen(e->path) - 1] == '/')
+			e->type = '5';
+		e->size = (e->type == '0' || e->type == '\0' || e->type == '7') ? size : 0;
+		if (apply_entry(L, e, p, &used) != 0)
 			return -1;
+		memset(p, 0, sizeof(*p));
 		/* data not written (of other types), and the padding, is skipped */
 		if (src_skip(s, (size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK - used) != 0)
 			return -1;
@@ -769,14 +805,18 @@ static const char hexd[] = "0123456789abcdef";
 int ctr_layer_apply(int rootfd, int fd, int gzip, const char *digest_hex, const char *label,
                     char *why, size_t wsize)
 {
-	src *s = calloc(1, sizeof(*s)); /* 64 KiB buffer: not on the agent's stack */
-	layer_ctx L = { .rootfd = rootfd, .s = s, .as_root = geteuid() == 0 };
+	/* ~150 KiB of buffers and headers: not on the agent's stack */
+	src *s = calloc(1, sizeof(*s));
+	layer_ctx *L = calloc(1, sizeof(*L));
 	uint8_t sum[BAR_SHA256_LEN];
 	char hex[2 * BAR_SHA256_LEN + 1], rest[4096];
 	int rc = -1;
 
-	if (!s)
+	if (!s || !L) {
+		free(s), free(L);
 		return ctr_fail(why, wsize, "layer %s: out of memory", label);
+	}
+	L->rootfd = rootfd, L->s = s, L->as_root = geteuid() == 0;
 	s->fd = fd, s->gzip = gzip, s->label = label, s->why = why, s->wsize = wsize;
 	bar_sha256_init(&s->sha);
 	if (gzip) {
@@ -786,7 +826,7 @@ int ctr_layer_apply(int rootfd, int fd, int gzip, const char *digest_hex, const 
 		}
 		s->zinit = 1;
 	}
-	if (tar_apply(&L) != 0)
+	if (tar_apply(L) != 0)
 		goto done;
 	/* the rest of the blob (zero blocks, gzip trailer) still counts */
 	for (;;) {
@@ -811,7 +851,8 @@ int ctr_layer_apply(int rootfd, int fd, int gzip, const char *digest_hex, const 
 done:
 	if (s->zinit)
 		inflateEnd(&s->z);
-	pathset_free(&L.made);
+	pathset_free(&L->made);
+	free(L);
 	free(s);
 	return rc;
 }
