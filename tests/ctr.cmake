@@ -3,6 +3,7 @@
 #   ctr_runc   - real runc (root): an image made from Debian's busybox-static,
 #                busybox httpd in a fresh network namespace, limits, cleanup
 #                (tests/ctr_runc.sh drives tests/ctr_driver.c)
+#   ctr_umoci  - the same image unpacked by umoci and by Barista must match
 add_executable(test_ctr_unpack ${CMAKE_SOURCE_DIR}/tests/test_ctr_unpack.c)
 target_link_libraries(test_ctr_unpack PRIVATE bar_runtime_agent)
 add_test(NAME ctr_unpack COMMAND test_ctr_unpack)
@@ -18,6 +19,10 @@ endif()
 add_test(NAME ctr_runc COMMAND timeout -k 5 120 ${CMAKE_SOURCE_DIR}/tests/ctr_runc.sh
   $<TARGET_FILE:ctr_driver>)
 set_tests_properties(ctr_runc PROPERTIES TIMEOUT 150 LABELS "runtime;integration;root")
+
+add_test(NAME ctr_umoci COMMAND timeout -k 5 60 ${CMAKE_SOURCE_DIR}/tests/ctr_umoci.sh
+  $<TARGET_FILE:ctr_driver>)
+set_tests_properties(ctr_umoci PROPERTIES TIMEOUT 90 LABELS "runtime;integration;root")
 
 if(BAR_FUZZ)
   add_executable(fuzz_ctr_tar ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_ctr_tar.c)
