@@ -80,16 +80,29 @@ grep -q "hello from the image" "$ROOTFS/www/index.html" || fail "layer 2 not on 
 [ ! -e "$ROOTFS/www/gone.html" ] || fail "whiteout not applied"
 [ "$(stat -c %u "$ROOTFS/www")" = 1000 ] || fail "owner of /www not kept"
 
+# --- what prepare refuses, with the reason ---
+bad() { # bad WANT OPTS... : prepare fails and says WANT
+  local err
+  if err=$("$DRIVER" prepare "${@:2}" -- /bin/true 2>&1); then fail "prepare accepted ${*:2}"; fi
+  [[ "$err" == *"$1"* ]] || fail "prepare ${*:2}: '$err' does not say '$1'"
+}
+bad "not in the image's /etc/passwd" id=${PREFIX}bad root="$RROOT" dir="$APPS/${PREFIX}bad" \
+  rootfs="$ROOTFS" user=nobody
+bad "not an absolute path" id=${PREFIX}bad root="$RROOT" dir="$APPS/${PREFIX}bad" \
+  rootfs="$ROOTFS" vol="$T:data"
+bad "only [A-Za-z0-9_.-]" id="bad/id" root="$RROOT" dir="$APPS/${PREFIX}bad" rootfs="$ROOTFS"
+
 # --- prepare and run the web container ---
 ID=${PREFIX}web
 DIR=$APPS/$ID
 ip netns add "$NS"
 ip netns exec "$NS" ip link set lo up
 OPTS=(id="$ID" root="$RROOT" dir="$DIR" rootfs="$ROOTFS" user=app cgroup="$CG"
-      mem=67108864 cpus=0.5 env=PATH=/bin env=GREETING=hello-barista-env)
+      mem=67108864 cpus=0.5 env=PATH=/bin env=GREETING=hello-barista-env vol="$T/vol:/data")
+mkdir -p "$T/vol" && chown 1000:1000 "$T/vol"
 # pid 1 of the container must handle SIGTERM itself: the shell traps it
 HOW=$("$DRIVER" prepare "${OPTS[@]}" -- /bin/sh -c \
-  'echo "$GREETING $(id -u):$(id -g)" > /www/env.txt; httpd -f -p 8080 -h /www & p=$!; trap "kill \$p; exit 0" TERM; wait')
+  'echo "$GREETING $(id -u):$(id -g)" > /www/env.txt; echo vol-ok > /data/out.txt; httpd -f -p 8080 -h /www & p=$!; trap "kill \$p; exit 0" TERM; wait')
 [ "$HOW" = overlay ] || fail "prepare: $HOW, expected overlay"
 grep -q " $DIR/merged overlay " /proc/mounts || fail "no overlay on $DIR/merged"
 python3 - "$DIR/config.json" <<'EOF' || fail "config.json"
@@ -133,6 +146,7 @@ page=$(nsenter --net="/run/netns/$NS" timeout 3 "$BUSYBOX" wget -q -O - http://1
 if timeout 2 "$BUSYBOX" wget -q -O - http://127.0.0.1:8080/env.txt >/dev/null 2>&1; then
   echo "ctr_runc: note: something else answers on 8080 outside $NS" >&2
 fi
+[ "$(cat "$T/vol/out.txt")" = vol-ok ] || fail "the volume did not reach the host dir"
 # writes land in upper/, not in the image
 [ -f "$DIR/upper/www/env.txt" ] || fail "env.txt not in upper/"
 [ ! -e "$ROOTFS/www/env.txt" ] || fail "the container wrote into the image rootfs"

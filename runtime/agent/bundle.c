@@ -224,13 +224,13 @@ static int user_resolve(const bar_ctr_spec *s, long *uid, long *gid, char *why, 
 	if (!s->user || !*s->user)
 		return 0;
 	if (strlen(s->user) >= sizeof(u))
-		return ctr_fail(why, wsize, "user \"%s\" is too long", s->user);
+		return bar_ctr_fail(why, wsize, "user \"%s\" is too long", s->user);
 	strcpy(u, s->user);
 	g = strchr(u, ':');
 	if (g)
 		*g++ = '\0';
 	if (!(text = malloc(CONFIG_MAX)))
-		return ctr_fail(why, wsize, "out of memory");
+		return bar_ctr_fail(why, wsize, "out of memory");
 	if (read_image_file(s->image_rootfs, "etc/passwd", text, CONFIG_MAX) != 0)
 		text[0] = '\0';
 	if (all_digits(u)) {
@@ -240,7 +240,7 @@ static int user_resolve(const bar_ctr_spec *s, long *uid, long *gid, char *why, 
 	} else if (colon_lookup(text, u, 0, &f3, &f4) == 0) {
 		*uid = f3, *gid = f4;
 	} else {
-		ctr_fail(why, wsize, "user \"%s\" is not in the image's /etc/passwd", u);
+		bar_ctr_fail(why, wsize, "user \"%s\" is not in the image's /etc/passwd", u);
 		goto done;
 	}
 	if (g && all_digits(g)) {
@@ -249,7 +249,7 @@ static int user_resolve(const bar_ctr_spec *s, long *uid, long *gid, char *why, 
 		if (read_image_file(s->image_rootfs, "etc/group", text, CONFIG_MAX) != 0)
 			text[0] = '\0';
 		if (colon_lookup(text, g, 0, &f3, &f4) != 0) {
-			ctr_fail(why, wsize, "group \"%s\" is not in the image's /etc/group", g);
+			bar_ctr_fail(why, wsize, "group \"%s\" is not in the image's /etc/group", g);
 			goto done;
 		}
 		*gid = f3;
@@ -503,14 +503,14 @@ static int make_rootfs(const bar_ctr_spec *s, const char *merged, char *why, siz
 	if (stat(mark, &st) == 0)
 		return BAR_CTR_COPIED;
 	if (strpbrk(s->image_rootfs, ",:") || strpbrk(s->dir, ",:"))
-		return ctr_fail(why, wsize, "overlay paths may not hold ',' or ':' (%s, %s)",
-		                s->image_rootfs, s->dir);
+		return bar_ctr_fail(why, wsize, "overlay paths may not hold ',' or ':' (%s, %s)",
+		                    s->image_rootfs, s->dir);
 	if ((mkdir(upper, 0755) != 0 && errno != EEXIST) ||
 	    (mkdir(work, 0700) != 0 && errno != EEXIST))
-		return ctr_fail(why, wsize, "%s: %s", s->dir, strerror(errno));
+		return bar_ctr_fail(why, wsize, "%s: %s", s->dir, strerror(errno));
 	if ((size_t)snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s",
 	                     s->image_rootfs, upper, work) >= sizeof(opts))
-		return ctr_fail(why, wsize, "overlay options too long");
+		return bar_ctr_fail(why, wsize, "overlay options too long");
 	/* BARISTA_CTR_NO_OVERLAY: the tests' way to take the copy path */
 	if (!getenv("BARISTA_CTR_NO_OVERLAY") &&
 	    mount("overlay", merged, "overlay", MS_NODEV, opts) == 0)
@@ -525,10 +525,10 @@ static int make_rootfs(const bar_ctr_spec *s, const char *merged, char *why, siz
 	if (dfd >= 0)
 		close(dfd);
 	if (rc != 0)
-		return ctr_fail(why, wsize, "copying %s to %s: %s", s->image_rootfs, merged,
-		                strerror(errno));
+		return bar_ctr_fail(why, wsize, "copying %s to %s: %s", s->image_rootfs, merged,
+		                    strerror(errno));
 	if (write_atomic(mark, "", 0) != 0)
-		return ctr_fail(why, wsize, "%s: %s", mark, strerror(errno));
+		return bar_ctr_fail(why, wsize, "%s: %s", mark, strerror(errno));
 	return BAR_CTR_COPIED;
 }
 
@@ -540,27 +540,36 @@ int bar_ctr_prepare(const bar_ctr_spec *s, char *why, size_t wsize)
 	int how, rc = -1;
 
 	if (!s || !s->id || !*s->id || !s->dir || !s->image_rootfs || !s->nargs)
-		return ctr_fail(why, wsize, "container spec needs id, dir, image rootfs and args");
+		return bar_ctr_fail(why, wsize, "container spec needs id, dir, image rootfs and args");
 	for (const char *c = s->id; *c; c++)
 		if (!(*c == '-' || *c == '_' || *c == '.' || (*c >= '0' && *c <= '9') ||
 		      (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')))
-			return ctr_fail(why, wsize, "container id \"%s\": only [A-Za-z0-9_.-]", s->id);
+			return bar_ctr_fail(why, wsize, "container id \"%s\": only [A-Za-z0-9_.-]", s->id);
+	for (size_t i = 0; i < s->nvol; i++) {
+		struct stat st;
+		if (!s->vol_dst[i] || s->vol_dst[i][0] != '/' || strstr(s->vol_dst[i], ".."))
+			return bar_ctr_fail(why, wsize, "volume target \"%s\": not an absolute path",
+			                    s->vol_dst[i] ? s->vol_dst[i] : "");
+		if (!s->vol_src[i] || stat(s->vol_src[i], &st) != 0 || !S_ISDIR(st.st_mode))
+			return bar_ctr_fail(why, wsize, "volume source \"%s\": not a dir",
+			                    s->vol_src[i] ? s->vol_src[i] : "");
+	}
 	if (user_resolve(s, &uid, &gid, why, wsize) != 0)
 		return -1;
 	snprintf(merged, sizeof(merged), "%s/merged", s->dir);
 	snprintf(cfg, sizeof(cfg), "%s/config.json", s->dir);
-	if (ctr_mkdirs(s->dir, 0700) != 0 || (mkdir(merged, 0755) != 0 && errno != EEXIST))
-		return ctr_fail(why, wsize, "%s: %s", s->dir, strerror(errno));
+	if (bar_ctr_mkdirs(s->dir, 0700) != 0 || (mkdir(merged, 0755) != 0 && errno != EEXIST))
+		return bar_ctr_fail(why, wsize, "%s: %s", s->dir, strerror(errno));
 	how = make_rootfs(s, merged, why, wsize);
 	if (how < 0)
 		return -1;
 	jb_config(&j, s, merged, uid, gid);
 	if (j.err) {
-		ctr_fail(why, wsize, "config.json would be larger than %u bytes", CONFIG_MAX);
+		bar_ctr_fail(why, wsize, "config.json would be larger than %u bytes", CONFIG_MAX);
 		goto done;
 	}
 	if (write_atomic(cfg, j.p, j.len) != 0) {
-		ctr_fail(why, wsize, "%s: %s", cfg, strerror(errno));
+		bar_ctr_fail(why, wsize, "%s: %s", cfg, strerror(errno));
 		goto done;
 	}
 	rc = how;

@@ -71,7 +71,7 @@ static void runc_message(char *out, size_t osz, const char *err)
  * or -1 when it could not run, was killed or timed out (msg says which). */
 static int runc_call(const char *const *args, char *out, size_t osz, char *msg, size_t msz)
 {
-	const char *runc = ctr_runc_path();
+	const char *runc = bar_ctr_runc_path();
 	const char *argv[16];
 	char err[RUNC_OUT_MAX], junk[4096];
 	size_t elen = 0, olen = 0, n = 0;
@@ -83,18 +83,18 @@ static int runc_call(const char *const *args, char *out, size_t osz, char *msg, 
 	if (out && osz)
 		out[0] = '\0';
 	if (!runc)
-		return ctr_fail(msg, msz, "runc is not installed (not on PATH, /usr/sbin, /usr/bin)");
+		return bar_ctr_fail(msg, msz, "runc is not installed (not on PATH, /usr/sbin, /usr/bin)");
 	argv[n++] = runc;
 	while (*args && n + 1 < sizeof(argv) / sizeof(argv[0]))
 		argv[n++] = *args++;
 	argv[n] = NULL;
 	if (pipe2(po, O_CLOEXEC) != 0 || pipe2(pe, O_CLOEXEC) != 0) {
-		ctr_fail(msg, msz, "pipe: %s", strerror(errno));
+		bar_ctr_fail(msg, msz, "pipe: %s", strerror(errno));
 		goto done;
 	}
 	pid = fork();
 	if (pid < 0) {
-		ctr_fail(msg, msz, "fork: %s", strerror(errno));
+		bar_ctr_fail(msg, msz, "fork: %s", strerror(errno));
 		goto done;
 	}
 	if (pid == 0) {
@@ -147,7 +147,7 @@ static int runc_call(const char *const *args, char *out, size_t osz, char *msg, 
 		if (w == pid)
 			break;
 		if (w < 0 && errno != EINTR) {
-			ctr_fail(msg, msz, "waitpid: %s", strerror(errno));
+			bar_ctr_fail(msg, msz, "waitpid: %s", strerror(errno));
 			pid = -1;
 			goto done;
 		}
@@ -155,8 +155,8 @@ static int runc_call(const char *const *args, char *out, size_t osz, char *msg, 
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			pid = -1;
-			ctr_fail(msg, msz, "runc %s: timed out after %d s", argv[3] ? argv[3] : "",
-			         RUNC_TIMEOUT_MS / 1000);
+			bar_ctr_fail(msg, msz, "runc %s: timed out after %d s", argv[3] ? argv[3] : "",
+			             RUNC_TIMEOUT_MS / 1000);
 			goto done;
 		}
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
@@ -166,11 +166,11 @@ static int runc_call(const char *const *args, char *out, size_t osz, char *msg, 
 	if (WIFEXITED(status)) {
 		rc = WEXITSTATUS(status);
 		if (rc == 127 && !err[0])
-			ctr_fail(msg, msz, "cannot exec %s", runc);
+			bar_ctr_fail(msg, msz, "cannot exec %s", runc);
 		else if (msg && msz)
 			runc_message(msg, msz, err);
 	} else {
-		ctr_fail(msg, msz, "runc killed by signal %d", WTERMSIG(status));
+		bar_ctr_fail(msg, msz, "runc killed by signal %d", WTERMSIG(status));
 	}
 done:
 	for (int i = 0; i < 2; i++) {
@@ -188,7 +188,7 @@ done:
 
 int bar_ctr_run_argv(char **argv, size_t max, char *buf, size_t bufsz, const bar_ctr_spec *s)
 {
-	const char *runc = ctr_runc_path();
+	const char *runc = bar_ctr_runc_path();
 	const char *parts[] = { runc, "--root", s->runc_root, "run", "--bundle", s->dir,
 	                        "--no-new-keyring", s->id };
 	const size_t np = sizeof(parts) / sizeof(parts[0]);
@@ -218,7 +218,7 @@ static int unmount_merged(const char *merged, char *why, size_t wsize)
 			return 0; /* not (or no longer) a mount point */
 		if (errno == EBUSY && umount2(merged, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
 			continue;
-		return ctr_fail(why, wsize, "unmounting %s: %s", merged, strerror(errno));
+		return bar_ctr_fail(why, wsize, "unmounting %s: %s", merged, strerror(errno));
 	}
 	return 0;
 }
@@ -241,7 +241,7 @@ int bar_ctr_cleanup(const char *runc_root, const char *id, const char *dir, int 
 	struct stat st;
 
 	if (!runc_root || !id || !*id || strchr(id, '/'))
-		return ctr_fail(why, wsize, "cleanup needs runc root and a container id");
+		return bar_ctr_fail(why, wsize, "cleanup needs runc root and a container id");
 	snprintf(path, sizeof(path), "%s/%s", runc_root, id);
 	if (stat(path, &st) == 0) {
 		const char *st_args[] = { "--root", runc_root, "state", id, NULL };
@@ -257,15 +257,15 @@ int bar_ctr_cleanup(const char *runc_root, const char *id, const char *dir, int 
 			(void)runc_call(kill_args, NULL, 0, msg, sizeof(msg)); /* delete -f follows */
 		rc = runc_call(del_args, NULL, 0, msg, sizeof(msg));
 		if (rc != 0 && !(rc > 0 && strstr(msg, "does not exist")))
-			return ctr_fail(why, wsize, "runc delete %s: %s", id, msg);
+			return bar_ctr_fail(why, wsize, "runc delete %s: %s", id, msg);
 	}
 	if (!dir)
 		return 0;
 	snprintf(path, sizeof(path), "%s/merged", dir);
 	if (unmount_merged(path, why, wsize) != 0)
 		return -1;
-	if (remove_data && ctr_rmtree(dir) != 0)
-		return ctr_fail(why, wsize, "removing %s: %s", dir, strerror(errno));
+	if (remove_data && bar_ctr_rmtree(dir) != 0)
+		return bar_ctr_fail(why, wsize, "removing %s: %s", dir, strerror(errno));
 	return 0;
 }
 
@@ -296,7 +296,7 @@ static int unmount_leftovers(const char *apps_dir, const char *prefix, char *why
 	while (alen > 1 && apps_dir[alen - 1] == '/')
 		alen--;
 	if (!f)
-		return ctr_fail(why, wsize, "/proc/self/mountinfo: %s", strerror(errno));
+		return bar_ctr_fail(why, wsize, "/proc/self/mountinfo: %s", strerror(errno));
 	while (fgets(line, sizeof(line), f) && nhits < sizeof(hits) / sizeof(hits[0])) {
 		char *fld = line, *mp = NULL, *slash;
 		/* fields: id parent major:minor root mountpoint ... */
@@ -342,9 +342,9 @@ int bar_ctr_cleanup_all(const char *runc_root, const char *prefix, const char *a
 	int count = 0, failed = 0;
 
 	if (!prefix)
-		return ctr_fail(why, wsize, "cleanup_all needs a prefix");
+		return bar_ctr_fail(why, wsize, "cleanup_all needs a prefix");
 	if (!d && errno != ENOENT)
-		return ctr_fail(why, wsize, "%s: %s", runc_root ? runc_root : "", strerror(errno));
+		return bar_ctr_fail(why, wsize, "%s: %s", runc_root ? runc_root : "", strerror(errno));
 	while (d && (de = readdir(d))) {
 		if (de->d_name[0] == '.' || strncmp(de->d_name, prefix, plen) != 0)
 			continue;

@@ -9,29 +9,29 @@
 #include <stddef.h>
 
 /* Format a message into why[wsize] (NULL or 0 allowed); returns -1 so a
- * failure reads `return ctr_fail(why, wsize, ...)`. */
-int ctr_fail(char *why, size_t wsize, const char *fmt, ...)
+ * failure reads `return bar_ctr_fail(why, wsize, ...)`. */
+int bar_ctr_fail(char *why, size_t wsize, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Remove name under dirfd and, when it is a dir, everything below it,
  * without following symlinks or crossing into other mounts.  A missing name
  * is fine.  Returns 0 or -1 with errno. */
-int ctr_rmtree_at(int dirfd, const char *name);
+int bar_ctr_rmtree_at(int dirfd, const char *name);
 
-/* ctr_rmtree_at for a whole path. */
-int ctr_rmtree(const char *path);
+/* bar_ctr_rmtree_at for a whole path. */
+int bar_ctr_rmtree(const char *path);
 
 /* mkdir -p path with mode for what it creates.  Returns 0 or -1 with errno. */
-int ctr_mkdirs(const char *path, unsigned mode);
+int bar_ctr_mkdirs(const char *path, unsigned mode);
 
 /* Apply one layer blob, read from fd (gzip-compressed when gzip), on the
  * tree at rootfd, checking that its sha256 is digest_hex (NULL: no check).
  * label names the layer in messages.  Returns 0 or -1 with why. */
-int ctr_layer_apply(int rootfd, int fd, int gzip, const char *digest_hex, const char *label,
+int bar_ctr_layer_apply(int rootfd, int fd, int gzip, const char *digest_hex, const char *label,
                     char *why, size_t wsize);
 
 /* The runc binary: "runc" found on PATH, or /usr/sbin/runc, /usr/bin/runc.
  * Returns a path (static storage) or NULL. */
-const char *ctr_runc_path(void);
+const char *bar_ctr_runc_path(void);
 
 #endif

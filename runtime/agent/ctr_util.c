@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int ctr_fail(char *why, size_t wsize, const char *fmt, ...)
+int bar_ctr_fail(char *why, size_t wsize, const char *fmt, ...)
 {
 	va_list ap;
 	int err = errno;
@@ -70,7 +70,7 @@ static int rm_children(int fd, dev_t dev)
 	return rc;
 }
 
-int ctr_rmtree_at(int dirfd, const char *name)
+int bar_ctr_rmtree_at(int dirfd, const char *name)
 {
 	struct stat st, pst;
 	int fd;
@@ -91,7 +91,7 @@ int ctr_rmtree_at(int dirfd, const char *name)
 	return unlinkat(dirfd, name, AT_REMOVEDIR);
 }
 
-int ctr_rmtree(const char *path)
+int bar_ctr_rmtree(const char *path)
 {
 	struct stat st;
 	int fd;
@@ -106,7 +106,7 @@ int ctr_rmtree(const char *path)
 	return rmdir(path);
 }
 
-int ctr_mkdirs(const char *path, unsigned mode)
+int bar_ctr_mkdirs(const char *path, unsigned mode)
 {
 	char buf[4096];
 	size_t len = strlen(path);
@@ -130,7 +130,7 @@ int ctr_mkdirs(const char *path, unsigned mode)
 	return 0;
 }
 
-const char *ctr_runc_path(void)
+const char *bar_ctr_runc_path(void)
 {
 	static char found[4096];
 	const char *path = getenv("PATH");

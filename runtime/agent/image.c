@@ -60,7 +60,7 @@ static ssize_t src_raw(src *s, void *buf, size_t n)
 		got = read(s->fd, buf, n);
 	while (got < 0 && errno == EINTR);
 	if (got < 0)
-		return ctr_fail(s->why, s->wsize, "layer %s: read: %s", s->label, strerror(errno));
+		return bar_ctr_fail(s->why, s->wsize, "layer %s: read: %s", s->label, strerror(errno));
 	if (got == 0)
 		s->raw_eof = 1;
 	bar_sha256_update(&s->sha, buf, (size_t)got);
@@ -102,10 +102,10 @@ static ssize_t src_read(src *s, void *buf, size_t n)
 			else
 				inflateReset(&s->z);
 		} else if (rc == Z_BUF_ERROR && s->z.avail_in == 0 && s->raw_eof) {
-			return ctr_fail(s->why, s->wsize, "layer %s: truncated gzip stream", s->label);
+			return bar_ctr_fail(s->why, s->wsize, "layer %s: truncated gzip stream", s->label);
 		} else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-			return ctr_fail(s->why, s->wsize, "layer %s: not gzip data: %s", s->label,
-			                s->z.msg ? s->z.msg : "inflate failed");
+			return bar_ctr_fail(s->why, s->wsize, "layer %s: not gzip data: %s", s->label,
+			                    s->z.msg ? s->z.msg : "inflate failed");
 		}
 		if (made)
 			return (ssize_t)made;
@@ -126,7 +126,7 @@ static int src_full(src *s, void *buf, size_t n)
 		if (got == 0) {
 			if (have == 0)
 				return 1;
-			return ctr_fail(s->why, s->wsize, "layer %s: not a tar: truncated", s->label);
+			return bar_ctr_fail(s->why, s->wsize, "layer %s: not a tar: truncated", s->label);
 		}
 		have += (size_t)got;
 	}
@@ -141,7 +141,7 @@ static int src_skip(src *s, uint64_t n)
 	while (n) {
 		size_t take = n < sizeof(buf) ? (size_t)n : sizeof(buf);
 		if (src_full(s, buf, take) != 0)
-			return ctr_fail(s->why, s->wsize, "layer %s: not a tar: truncated", s->label);
+			return bar_ctr_fail(s->why, s->wsize, "layer %s: not a tar: truncated", s->label);
 		n -= take;
 	}
 	return 0;
@@ -299,17 +299,17 @@ static char *read_payload(src *s, uint64_t size, uint64_t max)
 	uint64_t padded = (size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
 
 	if (size > max) {
-		ctr_fail(s->why, s->wsize, "layer %s: not a tar: header of %llu bytes", s->label,
-		         (unsigned long long)size);
+		bar_ctr_fail(s->why, s->wsize, "layer %s: not a tar: header of %llu bytes", s->label,
+		             (unsigned long long)size);
 		return NULL;
 	}
 	buf = malloc(padded + 1);
 	if (!buf) {
-		ctr_fail(s->why, s->wsize, "layer %s: out of memory", s->label);
+		bar_ctr_fail(s->why, s->wsize, "layer %s: out of memory", s->label);
 		return NULL;
 	}
 	if (src_full(s, buf, padded) != 0) {
-		ctr_fail(s->why, s->wsize, "layer %s: not a tar: truncated", s->label);
+		bar_ctr_fail(s->why, s->wsize, "layer %s: not a tar: truncated", s->label);
 		free(buf);
 		return NULL;
 	}
@@ -538,7 +538,7 @@ static int opaque_clear(layer_ctx *L, int dfd, const char *path)
 		snprintf(full, sizeof(full), "%s%s%s", path, *path ? "/" : "", de->d_name);
 		if (pathset_has(&L->made, full))
 			continue;
-		if (ctr_rmtree_at(dfd, de->d_name) != 0)
+		if (bar_ctr_rmtree_at(dfd, de->d_name) != 0)
 			rc = -1;
 	}
 	closedir(d);
@@ -568,14 +568,14 @@ static int write_file(layer_ctx *L, int dfd, const char *name, const entry *e)
 	src *s = L->s;
 
 	if (fd < 0)
-		return ctr_fail(s->why, s->wsize, "layer %s: %s: %s", s->label, e->path,
-		                strerror(errno));
+		return bar_ctr_fail(s->why, s->wsize, "layer %s: %s: %s", s->label, e->path,
+		                    strerror(errno));
 	while (left) {
 		size_t take = left < sizeof(buf) ? (size_t)left : sizeof(buf);
 		if (src_full(s, buf, take) != 0) {
 			close(fd);
-			return ctr_fail(s->why, s->wsize, "layer %s: not a tar: truncated in %s",
-			                s->label, e->path);
+			return bar_ctr_fail(s->why, s->wsize, "layer %s: not a tar: truncated in %s",
+			                    s->label, e->path);
 		}
 		for (size_t off = 0; off < take;) {
 			ssize_t w = write(fd, buf + off, take - off);
@@ -584,8 +584,8 @@ static int write_file(layer_ctx *L, int dfd, const char *name, const entry *e)
 			if (w <= 0) {
 				int err = errno;
 				close(fd);
-				return ctr_fail(s->why, s->wsize, "layer %s: writing %s: %s", s->label,
-				                e->path, strerror(err));
+				return bar_ctr_fail(s->why, s->wsize, "layer %s: writing %s: %s", s->label,
+				                    e->path, strerror(err));
 			}
 			off += (size_t)w;
 		}
@@ -607,16 +607,16 @@ static int apply_entry(layer_ctx *L, entry *e, const pending *px, uint64_t *cons
 
 	*consumed = 0;
 	if (path_clean(path, sizeof(path), e->path) != 0)
-		return ctr_fail(s->why, s->wsize, "layer %s: entry \"%s\" is outside the rootfs",
-		                s->label, e->path);
+		return bar_ctr_fail(s->why, s->wsize, "layer %s: entry \"%s\" is outside the rootfs",
+		                    s->label, e->path);
 	if (!*path)
 		return 0; /* the root itself: its mode is ours */
 	if (e->type == '3' || e->type == '4')
 		return 0; /* devices: runc makes what a container needs */
 	dfd = open_parent(L->rootfd, path, &base);
 	if (dfd < 0) {
-		ctr_fail(s->why, s->wsize, "layer %s: %s: parent: %s", s->label, e->path,
-		         strerror(errno));
+		bar_ctr_fail(s->why, s->wsize, "layer %s: %s: parent: %s", s->label, e->path,
+		             strerror(errno));
 		goto done;
 	}
 	/* whiteouts: .wh.<name> removes name, .wh..wh..opq the lower contents */
@@ -626,22 +626,22 @@ static int apply_entry(layer_ctx *L, entry *e, const pending *px, uint64_t *cons
 			snprintf(dir, sizeof(dir), "%.*s", (int)(base - path > 0 ? base - path - 1 : 0),
 			         path);
 			if (opaque_clear(L, dfd, dir) != 0) {
-				ctr_fail(s->why, s->wsize, "layer %s: %s: %s", s->label, e->path,
-				         strerror(errno));
+				bar_ctr_fail(s->why, s->wsize, "layer %s: %s: %s", s->label, e->path,
+				             strerror(errno));
 				goto done;
 			}
-		} else if (ctr_rmtree_at(dfd, base + 4) != 0) {
-			ctr_fail(s->why, s->wsize, "layer %s: %s: %s", s->label, e->path,
-			         strerror(errno));
+		} else if (bar_ctr_rmtree_at(dfd, base + 4) != 0) {
+			bar_ctr_fail(s->why, s->wsize, "layer %s: %s: %s", s->label, e->path,
+			             strerror(errno));
 			goto done;
 		}
 		rc = 0;
 		goto done;
 	}
 	exists = fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0;
-	if (exists && !(e->type == '5' && S_ISDIR(st.st_mode)) && ctr_rmtree_at(dfd, base) != 0) {
-		ctr_fail(s->why, s->wsize, "layer %s: replacing %s: %s", s->label, e->path,
-		         strerror(errno));
+	if (exists && !(e->type == '5' && S_ISDIR(st.st_mode)) && bar_ctr_rmtree_at(dfd, base) != 0) {
+		bar_ctr_fail(s->why, s->wsize, "layer %s: replacing %s: %s", s->label, e->path,
+		             strerror(errno));
 		goto done;
 	}
 	switch (e->type) {
@@ -663,8 +663,8 @@ static int apply_entry(layer_ctx *L, entry *e, const pending *px, uint64_t *cons
 		int tfd;
 
 		if (path_clean(target, sizeof(target), e->link) != 0 || !*target) {
-			ctr_fail(s->why, s->wsize, "layer %s: hard link %s -> \"%s\" is outside the rootfs",
-			         s->label, e->path, e->link);
+			bar_ctr_fail(s->why, s->wsize, "layer %s: hard link %s -> \"%s\" is outside the rootfs",
+			             s->label, e->path, e->link);
 			goto done;
 		}
 		tfd = open_parent(L->rootfd, target, &tbase);
@@ -672,8 +672,8 @@ static int apply_entry(layer_ctx *L, entry *e, const pending *px, uint64_t *cons
 			int err = errno;
 			if (tfd >= 0)
 				close(tfd);
-			ctr_fail(s->why, s->wsize, "layer %s: hard link %s -> %s: %s", s->label, e->path,
-			         e->link, strerror(err));
+			bar_ctr_fail(s->why, s->wsize, "layer %s: hard link %s -> %s: %s", s->label, e->path,
+			             e->link, strerror(err));
 			goto done;
 		}
 		close(tfd);
@@ -704,7 +704,7 @@ static int apply_entry(layer_ctx *L, entry *e, const pending *px, uint64_t *cons
 	rc = pathset_add(&L->made, path);
 	goto done;
 fail_errno:
-	ctr_fail(s->why, s->wsize, "layer %s: %s: %s", s->label, e->path, strerror(errno));
+	bar_ctr_fail(s->why, s->wsize, "layer %s: %s: %s", s->label, e->path, strerror(errno));
 done:
 	if (dfd >= 0)
 		close(dfd);
@@ -729,7 +729,7 @@ static int tar_apply(layer_ctx *L)
 			return -1;
 		if (got == 1) {
 			if (first)
-				return ctr_fail(s->why, s->wsize, "layer %s: not a tar: empty", s->label);
+				return bar_ctr_fail(s->why, s->wsize, "layer %s: not a tar: empty", s->label);
 			return 0; /* ended without the two zero blocks: accepted, as GNU tar does */
 		}
 		if (block_is_zero(b)) {
@@ -739,11 +739,11 @@ static int tar_apply(layer_ctx *L)
 		}
 		zeros = 0;
 		if (!tar_sum_ok(b))
-			return ctr_fail(s->why, s->wsize, "layer %s: not a tar: bad header checksum%s",
-			                s->label, first ? "" : " (corrupt archive)");
+			return bar_ctr_fail(s->why, s->wsize, "layer %s: not a tar: bad header checksum%s",
+			                    s->label, first ? "" : " (corrupt archive)");
 		first = 0;
 		if (tar_num(b + 124, 12, &size) != 0)
-			return ctr_fail(s->why, s->wsize, "layer %s: not a tar: bad size field", s->label);
+			return bar_ctr_fail(s->why, s->wsize, "layer %s: not a tar: bad size field", s->label);
 		if (b[156] == 'x' || b[156] == 'L' || b[156] == 'K') {
 			char *pl = read_payload(s, size, b[156] == 'x' ? TAR_PAX_MAX : TAR_PATH_MAX - 1);
 			int bad = 0;
@@ -755,8 +755,8 @@ static int tar_apply(layer_ctx *L)
 				snprintf(b[156] == 'L' ? p->path : p->link, TAR_PATH_MAX, "%s", pl);
 			free(pl);
 			if (bad)
-				return ctr_fail(s->why, s->wsize, "layer %s: not a tar: bad pax header",
-				                s->label);
+				return bar_ctr_fail(s->why, s->wsize, "layer %s: not a tar: bad pax header",
+				                    s->label);
 			continue;
 		}
 		if (b[156] == 'g') {
@@ -802,8 +802,8 @@ static int tar_apply(layer_ctx *L)
 
 static const char hexd[] = "0123456789abcdef";
 
-int ctr_layer_apply(int rootfd, int fd, int gzip, const char *digest_hex, const char *label,
-                    char *why, size_t wsize)
+int bar_ctr_layer_apply(int rootfd, int fd, int gzip, const char *digest_hex, const char *label,
+                        char *why, size_t wsize)
 {
 	/* ~150 KiB of buffers and headers: not on the agent's stack */
 	src *s = calloc(1, sizeof(*s));
@@ -814,14 +814,14 @@ int ctr_layer_apply(int rootfd, int fd, int gzip, const char *digest_hex, const 
 
 	if (!s || !L) {
 		free(s), free(L);
-		return ctr_fail(why, wsize, "layer %s: out of memory", label);
+		return bar_ctr_fail(why, wsize, "layer %s: out of memory", label);
 	}
 	L->rootfd = rootfd, L->s = s, L->as_root = geteuid() == 0;
 	s->fd = fd, s->gzip = gzip, s->label = label, s->why = why, s->wsize = wsize;
 	bar_sha256_init(&s->sha);
 	if (gzip) {
 		if (inflateInit2(&s->z, 16 + MAX_WBITS) != Z_OK) {
-			ctr_fail(why, wsize, "layer %s: zlib: out of memory", label);
+			bar_ctr_fail(why, wsize, "layer %s: zlib: out of memory", label);
 			goto done;
 		}
 		s->zinit = 1;
@@ -844,7 +844,7 @@ int ctr_layer_apply(int rootfd, int fd, int gzip, const char *digest_hex, const 
 		hex[2 * i] = hexd[sum[i] >> 4], hex[2 * i + 1] = hexd[sum[i] & 15];
 	hex[2 * BAR_SHA256_LEN] = '\0';
 	if (digest_hex && strcmp(hex, digest_hex) != 0) {
-		ctr_fail(why, wsize, "layer %s: checksum mismatch (the blob is sha256:%s)", label, hex);
+		bar_ctr_fail(why, wsize, "layer %s: checksum mismatch (the blob is sha256:%s)", label, hex);
 		goto done;
 	}
 	rc = 0;
@@ -878,27 +878,27 @@ int bar_ctr_unpack(char *rootfs_out, size_t n, const char *blobs_dir, const char
 	int rootfd = -1, rc = -1, made_tmp = 0;
 
 	if (!id)
-		return ctr_fail(why, wsize, "manifest digest \"%s\" is not sha256:<hex>",
-		                manifest_digest ? manifest_digest : "");
+		return bar_ctr_fail(why, wsize, "manifest digest \"%s\" is not sha256:<hex>",
+		                    manifest_digest ? manifest_digest : "");
 	if ((size_t)snprintf(final, sizeof(final), "%s/%s", rootfs_cache, id) >= sizeof(final) ||
 	    (size_t)snprintf(out, sizeof(out), "%s/rootfs", final) >= n)
-		return ctr_fail(why, wsize, "rootfs path too long");
+		return bar_ctr_fail(why, wsize, "rootfs path too long");
 	if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) {
 		memcpy(rootfs_out, out, strlen(out) + 1);
 		return 0;
 	}
-	if (ctr_mkdirs(rootfs_cache, 0700) != 0)
-		return ctr_fail(why, wsize, "%s: %s", rootfs_cache, strerror(errno));
+	if (bar_ctr_mkdirs(rootfs_cache, 0700) != 0)
+		return bar_ctr_fail(why, wsize, "%s: %s", rootfs_cache, strerror(errno));
 	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s-%ld", rootfs_cache, id, (long)getpid());
-	if (ctr_rmtree(tmp) != 0 || mkdir(tmp, 0700) != 0) {
-		ctr_fail(why, wsize, "%s: %s", tmp, strerror(errno));
+	if (bar_ctr_rmtree(tmp) != 0 || mkdir(tmp, 0700) != 0) {
+		bar_ctr_fail(why, wsize, "%s: %s", tmp, strerror(errno));
 		goto done;
 	}
 	made_tmp = 1;
 	snprintf(troot, sizeof(troot), "%s/rootfs", tmp);
 	if (mkdir(troot, 0755) != 0 ||
 	    (rootfd = open(troot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		ctr_fail(why, wsize, "%s: %s", troot, strerror(errno));
+		bar_ctr_fail(why, wsize, "%s: %s", troot, strerror(errno));
 		goto done;
 	}
 	for (size_t i = 0; i < nlayers; i++) {
@@ -906,17 +906,17 @@ int bar_ctr_unpack(char *rootfs_out, size_t n, const char *blobs_dir, const char
 		int fd;
 
 		if (!hex) {
-			ctr_fail(why, wsize, "layer %zu: digest \"%s\" is not sha256:<hex>", i,
-			         layers[i].digest);
+			bar_ctr_fail(why, wsize, "layer %zu: digest \"%s\" is not sha256:<hex>", i,
+			             layers[i].digest);
 			goto done;
 		}
 		snprintf(blob, sizeof(blob), "%s/sha256/%s", blobs_dir, hex);
 		fd = open(blob, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
-			ctr_fail(why, wsize, "layer %s: %s: %s", layers[i].digest, blob, strerror(errno));
+			bar_ctr_fail(why, wsize, "layer %s: %s: %s", layers[i].digest, blob, strerror(errno));
 			goto done;
 		}
-		rc = ctr_layer_apply(rootfd, fd, layers[i].gzip, hex, layers[i].digest, why, wsize);
+		rc = bar_ctr_layer_apply(rootfd, fd, layers[i].gzip, hex, layers[i].digest, why, wsize);
 		close(fd);
 		if (rc != 0)
 			goto done;
@@ -928,7 +928,7 @@ int bar_ctr_unpack(char *rootfs_out, size_t n, const char *blobs_dir, const char
 			rc = 0; /* another unpack of the same image won */
 			goto done;
 		}
-		ctr_fail(why, wsize, "%s: %s", final, strerror(errno));
+		bar_ctr_fail(why, wsize, "%s: %s", final, strerror(errno));
 		goto done;
 	}
 	made_tmp = 0;
@@ -939,7 +939,7 @@ done:
 	if (rootfd >= 0)
 		close(rootfd);
 	if (made_tmp)
-		ctr_rmtree(tmp);
+		bar_ctr_rmtree(tmp);
 	return rc;
 }
 
@@ -970,7 +970,7 @@ int bar_ctr_gc(const char *rootfs_cache, const char *const *keep, size_t nkeep)
 		}
 		if (kept)
 			continue;
-		if (ctr_rmtree_at(dirfd(d), de->d_name) == 0)
+		if (bar_ctr_rmtree_at(dirfd(d), de->d_name) == 0)
 			removed++;
 	}
 	closedir(d);

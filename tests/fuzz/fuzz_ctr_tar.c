@@ -1,6 +1,6 @@
 /*
  * fuzz_ctr_tar.c - the layer reader of barista-agent's image unpacker
- * (runtime/agent/image.c, ctr_layer_apply) on arbitrary bytes: the first
+ * (runtime/agent/image.c, bar_ctr_layer_apply) on arbitrary bytes: the first
  * byte picks plain tar or gzip, the rest is the blob, fed through a memfd
  * onto a scratch rootfs.  It applies the blob or refuses it with a "layer
  * ..." message, and whatever the entries say, nothing appears beside the
@@ -40,8 +40,8 @@ static int count_entries(int fd, const char *name)
 static void remove_top(void)
 {
 	if (topfd >= 0) {
-		ctr_rmtree_at(topfd, "root");
-		ctr_rmtree_at(topfd, "outside");
+		bar_ctr_rmtree_at(topfd, "root");
+		bar_ctr_rmtree_at(topfd, "outside");
 		close(topfd);
 		rmdir(top);
 	}
@@ -67,13 +67,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	lseek(memfd, 0, SEEK_SET);
 	rootfd = openat(topfd, "root", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	rc = ctr_layer_apply(rootfd, memfd, data[0] & 1, NULL, "fuzz", why, sizeof(why));
+	rc = bar_ctr_layer_apply(rootfd, memfd, data[0] & 1, NULL, "fuzz", why, sizeof(why));
 	if (rc != 0 && strncmp(why, "layer fuzz: ", 12) != 0)
 		abort();
 	if (count_entries(topfd, ".") != 2 || count_entries(topfd, "outside") != 0)
 		abort(); /* something escaped the rootfs */
 	/* the next input starts from an empty rootfs */
-	ctr_rmtree_at(topfd, "root");
+	bar_ctr_rmtree_at(topfd, "root");
 	mkdirat(topfd, "root", 0700);
 	close(rootfd);
 	close(memfd);
