@@ -401,6 +401,15 @@ static void test_refusals(void)
 	tw_end(&t);
 	refused(15, &t, 1, 2, "truncated");
 
+	/* ".wh..." would be the rootfs's parent, ".wh.." the rootfs */
+	tw_entry(&t, '0', "keep", 0644, "k", NULL);
+	tw_entry(&t, '0', ".wh...", 0644, NULL, NULL);
+	tw_end(&t);
+	refused(19, &t, 0, 0, "names no entry");
+	tw_entry(&t, '0', "d/.wh..", 0644, NULL, NULL);
+	tw_end(&t);
+	refused(20, &t, 0, 0, "names no entry");
+
 	tw_put(&t, "this is not a tar at all, not even close", 41);
 	refused(16, &t, 0, 0, "not a tar");
 

@@ -630,6 +630,12 @@ static int apply_entry(layer_ctx *L, entry *e, const pending *px, uint64_t *cons
 				             strerror(errno));
 				goto done;
 			}
+		} else if (!strcmp(base + 4, ".") || !strcmp(base + 4, "..") || !base[4]) {
+			/* ".wh.." would remove the dir itself, ".wh..." its parent
+			 * (outside the rootfs at the top) */
+			bar_ctr_fail(s->why, s->wsize, "layer %s: whiteout \"%s\" names no entry",
+			             s->label, e->path);
+			goto done;
 		} else if (bar_ctr_rmtree_at(dfd, base + 4) != 0) {
 			bar_ctr_fail(s->why, s->wsize, "layer %s: %s: %s", s->label, e->path,
 			             strerror(errno));
@@ -639,7 +645,8 @@ static int apply_entry(layer_ctx *L, entry *e, const pending *px, uint64_t *cons
 		goto done;
 	}
 	exists = fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0;
-	if (exists && !(e->type == '5' && S_ISDIR(st.st_mode)) && bar_ctr_rmtree_at(dfd, base) != 0) {
+	if (exists && !(e->type == '5' && S_ISDIR(st.st_mode)) &&
+	    bar_ctr_rmtree_at(dfd, base) != 0) {
 		bar_ctr_fail(s->why, s->wsize, "layer %s: replacing %s: %s", s->label, e->path,
 		             strerror(errno));
 		goto done;
@@ -663,8 +670,9 @@ static int apply_entry(layer_ctx *L, entry *e, const pending *px, uint64_t *cons
 		int tfd;
 
 		if (path_clean(target, sizeof(target), e->link) != 0 || !*target) {
-			bar_ctr_fail(s->why, s->wsize, "layer %s: hard link %s -> \"%s\" is outside the rootfs",
-			             s->label, e->path, e->link);
+			bar_ctr_fail(s->why, s->wsize,
+			             "layer %s: hard link %s -> \"%s\" is outside the rootfs", s->label,
+			             e->path, e->link);
 			goto done;
 		}
 		tfd = open_parent(L->rootfd, target, &tbase);
@@ -672,8 +680,8 @@ static int apply_entry(layer_ctx *L, entry *e, const pending *px, uint64_t *cons
 			int err = errno;
 			if (tfd >= 0)
 				close(tfd);
-			bar_ctr_fail(s->why, s->wsize, "layer %s: hard link %s -> %s: %s", s->label, e->path,
-			             e->link, strerror(err));
+			bar_ctr_fail(s->why, s->wsize, "layer %s: hard link %s -> %s: %s", s->label,
+			             e->path, e->link, strerror(err));
 			goto done;
 		}
 		close(tfd);
