@@ -48,6 +48,7 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
+trap "exit 143" TERM INT  # timeout(1) kills with TERM: clean up then too
 
 # --- the image: layer 1 (gzip) busybox + links + passwd, layer 2 (plain) a page ---
 IMG=$T/img1

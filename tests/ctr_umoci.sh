@@ -15,6 +15,7 @@ command -v umoci >/dev/null || fail "umoci is not installed (./dev installs it: 
 
 T=$(mktemp -d /tmp/ctr_umoci.XXXXXX)
 trap 'rm -rf "$T"' EXIT
+trap 'exit 143' TERM INT
 cd "$T"
 umoci init --layout img
 umoci new --image img:t
