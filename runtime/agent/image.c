@@ -327,8 +327,10 @@ static int path_clean(char *out, size_t osz, const char *in)
 	size_t len = 0;
 	const char *p = in;
 
-	if (in[0] == '/')
-		return -1;
+	/* a leading "/" is the rootfs (as GNU tar and containerd read layers:
+	 * umoci and others write the root as "/"); ".." above it is refused */
+	while (*p == '/')
+		p++;
 	out[0] = '\0';
 	while (*p) {
 		const char *e = strchr(p, '/');
