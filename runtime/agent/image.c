@@ -147,6 +147,24 @@ static int src_skip(src *s, uint64_t n)
 	return 0;
 }
 
+/* Drop up to n bytes of padding: a stream that ends in it is a tar whose
+ * writer stopped after the last entry's data (umoci's layers, which Go's
+ * reader and GNU tar's accept); the next header read then sees the end. */
+static int src_skip_pad(src *s, uint64_t n)
+{
+	char buf[TAR_BLOCK];
+
+	while (n) {
+		ssize_t got = src_read(s, buf, n < sizeof(buf) ? (size_t)n : sizeof(buf));
+		if (got < 0)
+			return -1;
+		if (got == 0)
+			return 0;
+		n -= (uint64_t)got;
+	}
+	return 0;
+}
+
 /* ---- tar headers ---- */
 
 typedef struct entry {
@@ -804,8 +822,9 @@ static int tar_apply(layer_ctx *L)
 		if (apply_entry(L, e, p, &used) != 0)
 			return -1;
 		memset(p, 0, sizeof(*p));
-		/* data not written (of other types), and the padding, is skipped */
-		if (src_skip(s, (size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK - used) != 0)
+		/* data not written (of other types) is skipped, then the padding */
+		if (src_skip(s, size - used) != 0 ||
+		    src_skip_pad(s, (size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK - size) != 0)
 			return -1;
 	}
 }
