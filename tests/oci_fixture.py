@@ -255,7 +255,7 @@ class Registry:
     `parent` (removed on exit)."""
 
     def __init__(self, parent=None, auth=None, username="barista", password=None,
-                 anonymous_pull=False):
+                 anonymous_pull=False, port=None):
         """auth: None, "basic" (htpasswd: a Basic challenge) or "token"
         (distribution's token auth, with a token server of this fixture that
         signs RS256 JWTs; anonymous_pull lets it hand pull-only tokens to
@@ -270,6 +270,7 @@ class Registry:
         self.tokens = None
         self.dir = None
         self.proc = None
+        self.want_port = port
         self.port = None
         self.address = None
         self.images = {}
@@ -292,7 +293,7 @@ class Registry:
             if not shutil.which(tool):
                 raise FixtureError(f"{tool} is not installed (./dev deps installs APP_PACKAGES)")
         self.dir = tempfile.mkdtemp(prefix="oci-fixture-", dir=self.parent)
-        self.port = free_port()
+        self.port = self.want_port or free_port()
         self.address = f"127.0.0.1:{self.port}"
         cfg = os.path.join(self.dir, "registry.yml")
         with open(cfg, "w") as f:
@@ -643,13 +644,19 @@ def main(argv):
     if "--auth" in argv:
         i = argv.index("--auth")
         auth = argv[i + 1] if i + 1 < len(argv) else ""
-    if len(argv) < 3 or argv[1] != "serve" or auth not in (None, "basic", "token"):
-        sys.stderr.write("usage: oci_fixture.py serve DIR [--no-build] [--auth basic|token]\n")
+    port = None
+    if "--port" in argv:
+        i = argv.index("--port")
+        port = int(argv[i + 1]) if i + 1 < len(argv) and argv[i + 1].isdigit() else 0
+    if len(argv) < 3 or argv[1] != "serve" or auth not in (None, "basic", "token") or \
+            port == 0:
+        sys.stderr.write("usage: oci_fixture.py serve DIR [--no-build] [--auth basic|token] "
+                         "[--port N]\n")
         return 2
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
-    with Registry(argv[2], auth=auth) as reg:
+    with Registry(argv[2], auth=auth, port=port) as reg:
         digests = {} if "--no-build" in argv else reg.build_all()
         print(f"registry={reg.address}", flush=True)
         if auth:
