@@ -251,6 +251,12 @@ wait "$RUNC4" 2>/dev/null || true
 [ ! -e "$RROOT/$ID4" ] && [ ! -e "$DIR4" ] || fail "cleanup of a running container left state or dir"
 grep -q " $T/" /proc/mounts && fail "mounts left: $(grep " $T/" /proc/mounts)"
 
+# --- runc's own message is the error: a corrupt state file ---
+mkdir -p "$RROOT/${PREFIX}corrupt" && echo garbage > "$RROOT/${PREFIX}corrupt/state.json"
+if err=$("$DRIVER" cleanup "$RROOT" "${PREFIX}corrupt" "" 0 2>&1); then fail "cleanup of a corrupt state passed"; fi
+[[ "$err" == *"runc delete ${PREFIX}corrupt: invalid character"* ]] || fail "cleanup's message: $err"
+rm -rf "${RROOT:?}/${PREFIX}corrupt"
+
 # --- gc keeps what is named ---
 [ "$("$DRIVER" gc "$T/cache" "sha256:$M")" = 0 ] || fail "gc removed a kept rootfs"
 [ "$("$DRIVER" gc "$T/cache")" = 1 ] || fail "gc did not remove the unkept rootfs"
