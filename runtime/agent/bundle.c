@@ -307,11 +307,24 @@ static void jb_config(jbuf *j, const bar_ctr_spec *s, const char *root, long uid
 	static const char *const o_proc[] = { "nosuid", "noexec", "nodev", NULL };
 	static const char *const o_etc[] = { "rbind", "ro", "nosuid", "nodev", NULL };
 	static const char *const o_vol[] = { "rbind", "rw", NULL };
+	static const char *const o_init[] = { "bind", "ro", "nodev", NULL };
 	static const char *const etc[] = { "/etc/resolv.conf", "/etc/hosts" };
 
 	jb_fmt(j, "{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":false,"
 	          "\"user\":{\"uid\":%ld,\"gid\":%ld},\"args\":", uid, gid);
-	jb_strs(j, s->args, s->nargs);
+	if (s->init_path && *s->init_path) { /* [init, "--", args...] */
+		const char **av = malloc((s->nargs + 2) * sizeof(*av));
+		if (!av) {
+			j->err = 1;
+			return;
+		}
+		av[0] = BAR_CTR_INIT_PATH, av[1] = "--";
+		memcpy(av + 2, s->args, s->nargs * sizeof(*av));
+		jb_strs(j, av, s->nargs + 2);
+		free(av);
+	} else {
+		jb_strs(j, s->args, s->nargs);
+	}
 	JB_LIT(j, ",\"env\":");
 	jb_strs(j, s->env, s->nenv);
 	if (!has_path(s)) { /* as Docker does when neither image nor app sets it */
@@ -348,6 +361,8 @@ static void jb_config(jbuf *j, const bar_ctr_spec *s, const char *root, long uid
 			jb_mount(j, etc[i], "bind", etc[i], o_etc);
 	for (size_t i = 0; i < s->nvol; i++)
 		jb_mount(j, s->vol_dst[i], "bind", s->vol_src[i], o_vol);
+	if (s->init_path && *s->init_path)
+		jb_mount(j, BAR_CTR_INIT_PATH, "bind", s->init_path, o_init);
 	JB_LIT(j, "],\"linux\":{\"cgroupsPath\":");
 	{
 		char cg[4096];
@@ -554,6 +569,8 @@ int bar_ctr_prepare(const bar_ctr_spec *s, char *why, size_t wsize)
 			return bar_ctr_fail(why, wsize, "volume source \"%s\": not a dir",
 			                    s->vol_src[i] ? s->vol_src[i] : "");
 	}
+	if (s->init_path && *s->init_path && access(s->init_path, X_OK) != 0)
+		return bar_ctr_fail(why, wsize, "init %s: %s", s->init_path, strerror(errno));
 	if (user_resolve(s, &uid, &gid, why, wsize) != 0)
 		return -1;
 	snprintf(merged, sizeof(merged), "%s/merged", s->dir);
