@@ -45,6 +45,14 @@ cleanup() {
   for c in /sys/fs/cgroup/*/; do
     [ -d "$c${CG#/}" ] && find "$c${CG#/}" -depth -type d -exec rmdir {} \; 2>/dev/null
   done
+  # the relative parent, under our own cgroups
+  while IFS=: read -r _ ctrl path; do
+    ctrl=${ctrl#name=}
+    [ -n "$ctrl" ] || ctrl=unified
+    for d in "/sys/fs/cgroup/$ctrl${path%/}$CG-rel" "/sys/fs/cgroup${path%/}$CG-rel"; do
+      [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+    done
+  done < /proc/self/cgroup
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -245,9 +253,10 @@ out=$(timeout 30 "$DRIVER" run id="$ID3" root="$RROOT" dir="$DIR3" 2>&1) || fail
 
 # --- stopping a running container by cleanup (the supervisor's stop path);
 #     no PATH in its env: the default one finds "sleep" ---
+#     a relative cgroup parent: under our own cgroups
 ID4=${PREFIX}stop
 DIR4=$APPS/$ID4
-OPTS4=(id="$ID4" root="$RROOT" dir="$DIR4" rootfs="$ROOTFS" cgroup="$CG")
+OPTS4=(id="$ID4" root="$RROOT" dir="$DIR4" rootfs="$ROOTFS" cgroup="${CG#/}-rel")
 "$DRIVER" prepare "${OPTS4[@]}" -- sleep 1000 >/dev/null
 grep -q '"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"' "$DIR4/config.json" ||
   fail "no default PATH in config.json"
@@ -260,8 +269,15 @@ for _ in $(seq 50); do
 done
 "$RUNC" --root "$RROOT" state "$ID4" 2>/dev/null | grep -q '"status": "running"' ||
   fail "$ID4 did not start: $(cat "$T/stop.err")"
+CPID4=$("$RUNC" --root "$RROOT" state "$ID4" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+if [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then
+  OWN=$(grep -E '^[0-9]+:memory:' /proc/self/cgroup | cut -d: -f3)
+  PM4=$(grep -E '^[0-9]+:memory:' "/proc/$CPID4/cgroup" | cut -d: -f3)
+  [ "$PM4" = "${OWN%/}${CG}-rel/$ID4" ] || fail "relative cgroup: $PM4, not under ours ($OWN)"
+fi
 "$DRIVER" cleanup "$RROOT" "$ID4" "$DIR4" 1
 for _ in $(seq 50); do kill -0 "$RUNC4" 2>/dev/null || break; sleep 0.2; done
+[ -z "${PM4:-}" ] || [ ! -d "/sys/fs/cgroup/memory$PM4" ] || fail "cgroup $PM4 left"
 kill -0 "$RUNC4" 2>/dev/null && fail "runc run still runs after cleanup"
 wait "$RUNC4" 2>/dev/null || true
 [ ! -e "$RROOT/$ID4" ] && [ ! -e "$DIR4" ] || fail "cleanup of a running container left state or dir"

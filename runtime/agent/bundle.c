@@ -366,8 +366,9 @@ static void jb_config(jbuf *j, const bar_ctr_spec *s, const char *root, long uid
 	JB_LIT(j, "],\"linux\":{\"cgroupsPath\":");
 	{
 		char cg[4096];
+		/* relative: runc puts it under its own (the agent's) cgroups */
 		const char *parent = s->cgroup_parent && *s->cgroup_parent ? s->cgroup_parent
-		                                                           : "barista";
+		                                                           : "barista-apps";
 		size_t pl = strlen(parent);
 		while (pl > 1 && parent[pl - 1] == '/')
 			pl--;

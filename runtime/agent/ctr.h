@@ -49,7 +49,10 @@ typedef struct bar_ctr_spec {
 	const char *hostname;     /* NULL or "" = id */
 	double cpus;              /* 0 = no limit; else CFS quota = cpus * period */
 	uint64_t memory_bytes;    /* 0 = no limit */
-	const char *cgroup_parent;/* cgroupsPath is <cgroup_parent>/<id>; NULL or "" = "barista" */
+	const char *cgroup_parent;/* cgroupsPath is <cgroup_parent>/<id>; NULL or "" =
+	                             "barista-apps".  A relative path is taken by runc under
+	                             the cgroups runc (the agent) runs in, per controller on
+	                             cgroup v1; an absolute one from the hierarchy's root */
 	const char *const *vol_src; /* volumes: host dir -> container path, rw */
 	const char *const *vol_dst;
 	size_t nvol;
