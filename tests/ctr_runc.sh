@@ -101,6 +101,16 @@ bad "not an absolute path" id=${PREFIX}bad root="$RROOT" dir="$APPS/${PREFIX}bad
   rootfs="$ROOTFS" vol="$T:data"
 bad "only [A-Za-z0-9_.-]" id="bad/id" root="$RROOT" dir="$APPS/${PREFIX}bad" rootfs="$ROOTFS"
 
+# users: by name or number, a group by name or number (the image's files)
+for u in "1000=1000:1000" "app:root=1000:0" "5:7=5:7" "root=0:0" "=0:0" "0:app=0:1000"; do
+  "$DRIVER" prepare id=${PREFIX}user root="$RROOT" dir="$APPS/${PREFIX}user" \
+    rootfs="$ROOTFS" user="${u%%=*}" -- /bin/true >/dev/null
+  got=$(python3 -c 'import json,sys; u=json.load(open(sys.argv[1]))["process"]["user"]; print("%d:%d" % (u["uid"], u["gid"]))' \
+    "$APPS/${PREFIX}user/config.json")
+  [ "$got" = "${u#*=}" ] || fail "user '${u%%=*}' became $got, expected ${u#*=}"
+  "$DRIVER" cleanup "$RROOT" ${PREFIX}user "$APPS/${PREFIX}user" 1
+done
+
 # --- prepare and run the web container ---
 ID=${PREFIX}web
 DIR=$APPS/$ID
