@@ -135,6 +135,15 @@ else
 fi
 HOW=$("$DRIVER" prepare "${OPTS[@]}" -- /bin/sh -c "$WEB")
 [ "$HOW" = overlay ] || fail "prepare: $HOW, expected overlay"
+# again: the same image keeps its overlay; another image is refused
+[ "$("$DRIVER" prepare "${OPTS[@]}" -- /bin/sh -c "$WEB")" = overlay ] || fail "second prepare"
+ROOTFS2=$("$DRIVER" unpack "$T/blobs" "$T/cache" "sha256:$(echo other | sha256sum | cut -d' ' -f1)" \
+  "sha256:$L1+gz")
+if err=$("$DRIVER" prepare "${OPTS[@]/#rootfs=*/rootfs=$ROOTFS2}" -- /bin/true 2>&1); then
+  fail "prepare over a mounted overlay of another image passed"
+fi
+[[ "$err" == *"mounted over another image"* ]] || fail "prepare's message: $err"
+[ "$(grep -c " $DIR/merged " /proc/mounts)" = 1 ] || fail "merged mounted more than once"
 grep -q " $DIR/merged overlay " /proc/mounts || fail "no overlay on $DIR/merged"
 python3 - "$DIR/config.json" "$WEB_ARGS" <<'EOF' || fail "config.json"
 import json, sys
@@ -300,6 +309,7 @@ if err=$("$DRIVER" cleanup "$RROOT" "${PREFIX}corrupt" "" 0 2>&1); then fail "cl
 rm -rf "${RROOT:?}/${PREFIX}corrupt"
 
 # --- gc keeps what is named ---
-[ "$("$DRIVER" gc "$T/cache" "sha256:$M")" = 0 ] || fail "gc removed a kept rootfs"
+[ "$("$DRIVER" gc "$T/cache" "sha256:$M")" = 1 ] || fail "gc: the other image's rootfs not removed"
+[ -d "$ROOTFS" ] || fail "gc removed a kept rootfs"
 [ "$("$DRIVER" gc "$T/cache")" = 1 ] || fail "gc did not remove the unkept rootfs"
 echo "ctr_runc: ok"

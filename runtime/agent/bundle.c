@@ -12,6 +12,7 @@
 #include "ctr_int.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -504,6 +505,40 @@ static int is_mounted(const char *dir, const char *merged)
 	return stat(dir, &a) == 0 && stat(merged, &b) == 0 && a.st_dev != b.st_dev;
 }
 
+/* The lowerdir of the overlay on top at merged, from /proc/self/mountinfo
+ * (fields: id parent dev root mountpoint opts... - fstype source superopts);
+ * -1 when there is none. */
+static int mounted_lower(const char *merged, char *out, size_t n)
+{
+	char want[4096], line[8192];
+	FILE *f;
+	int found = -1;
+
+	if (!realpath(merged, want) || !(f = fopen("/proc/self/mountinfo", "re")))
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *mp = line, *sep, *lo;
+		for (int i = 0; i < 4 && mp; i++)
+			mp = strchr(mp, ' ') ? strchr(mp, ' ') + 1 : NULL;
+		if (!mp || !(sep = strstr(mp, " - ")))
+			continue;
+		mp[strcspn(mp, " ")] = '\0';
+		bar_ctr_unescape_mountinfo(mp);
+		if (strcmp(mp, want) != 0)
+			continue;
+		found = -1; /* the last mount on it is the one seen */
+		if (strncmp(sep + 3, "overlay ", 8) != 0 || !(lo = strstr(sep + 3, "lowerdir=")))
+			continue;
+		lo += 9;
+		lo[strcspn(lo, ", \n")] = '\0';
+		bar_ctr_unescape_mountinfo(lo);
+		snprintf(out, n, "%s", lo);
+		found = 0;
+	}
+	fclose(f);
+	return found;
+}
+
 /* 0: overlay mounted, BAR_CTR_COPIED: copied, -1: failed. */
 static int make_rootfs(const bar_ctr_spec *s, const char *merged, char *why, size_t wsize)
 {
@@ -514,8 +549,16 @@ static int make_rootfs(const bar_ctr_spec *s, const char *merged, char *why, siz
 	snprintf(upper, sizeof(upper), "%s/upper", s->dir);
 	snprintf(work, sizeof(work), "%s/work", s->dir);
 	snprintf(mark, sizeof(mark), "%s/.copied", s->dir);
-	if (is_mounted(s->dir, merged))
-		return 0;
+	if (is_mounted(s->dir, merged)) {
+		/* a second prepare: the same image keeps its overlay, another one is
+		 * the caller's mistake (the upper layer belongs to the old image) */
+		char lower[4096], a[4096], b[4096];
+		if (mounted_lower(merged, lower, sizeof(lower)) == 0 && realpath(lower, a) &&
+		    realpath(s->image_rootfs, b) && !strcmp(a, b))
+			return 0;
+		return bar_ctr_fail(why, wsize, "%s is mounted over another image; clean up the "
+		                    "container first", merged);
+	}
 	if (stat(mark, &st) == 0)
 		return BAR_CTR_COPIED;
 	if (strpbrk(s->image_rootfs, ",:") || strpbrk(s->dir, ",:"))
