@@ -78,8 +78,10 @@ typedef struct bar_ctr_spec {
  * capabilities, noNewPrivileges, runc's default masked and read-only paths,
  * RLIMIT_NOFILE 1048576, cgroupsPath and cpu/memory limits; with init_path,
  * the args run under that init (SIGTERM then works for any app).  Idempotent: a
- * merged/ already mounted is kept.  Returns 0 (overlay), BAR_CTR_COPIED
- * (copy), or -1 with why. */
+ * merged/ already mounted over the same image is kept (config.json is
+ * rewritten); mounted over another image it is refused (clean up first, with
+ * remove_data: upper/ belongs to the old image).  Returns 0 (overlay),
+ * BAR_CTR_COPIED (copy), or -1 with why. */
 int bar_ctr_prepare(const bar_ctr_spec *s, char *why, size_t wsize);
 
 /* The main of the container's init when bar_ctr_spec.init_path is set
