@@ -9,7 +9,8 @@
  *   ctr_driver cleanup-all RUNC_ROOT PREFIX APPS_DIR   prints the count
  *   ctr_driver gc CACHE KEEP...                prints the count
  *
- * OPTS are id= root= dir= rootfs= user= cwd= hostname= mem= cpus= cgroup=
+ * Run as /.barista-init it is the container's init (bar_ctr_init_main).
+ * OPTS are id= root= dir= rootfs= user= cwd= hostname= mem= cpus= cgroup= init=
  * env=K=V (repeated) vol=SRC:DST (repeated).  Failures print the API's why
  * and exit 1.
  */
@@ -50,6 +51,8 @@ static int spec_parse(bar_ctr_spec *s, int argc, char **argv, const char **env,
 			s->hostname = v;
 		else if (!strcmp(a, "cgroup"))
 			s->cgroup_parent = v;
+		else if (!strcmp(a, "init"))
+			s->init_path = v;
 		else if (!strcmp(a, "mem"))
 			s->memory_bytes = strtoull(v, NULL, 10);
 		else if (!strcmp(a, "cpus"))
@@ -76,6 +79,11 @@ int main(int argc, char **argv)
 {
 	char why[1024] = "";
 	const char *cmd = argc > 1 ? argv[1] : "";
+	const char *self = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+
+	/* bound into a container as its init, as barista-agent would be */
+	if (!strcmp(self, &BAR_CTR_INIT_PATH[1]))
+		return bar_ctr_init_main(argc, argv);
 
 	if (!strcmp(cmd, "unpack") && argc >= 5) {
 		bar_ctr_layer layers[MAXV];

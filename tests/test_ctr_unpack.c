@@ -6,6 +6,7 @@
  * blobs under an OCI layout's blobs/sha256/.  Checks the unpacked tree
  * (whiteouts, opaque dirs, symlinks, hard links, modes), that symlinks of a
  * lower layer cannot lead out, and that every refusal leaves nothing behind.
+ * Also the streaming SHA-256 and bar_ctr_run_argv.
  */
 #include "check.h"
 #include "ctr.h"
@@ -532,6 +533,26 @@ static void remove_tmp(void)
 		fprintf(stderr, "could not remove %s\n", tmp);
 }
 
+/* bar_ctr_run_argv: runc's argv in the caller's buffers, refused when
+ * they are too small. */
+static void test_run_argv(void)
+{
+	bar_ctr_spec s = { .id = "barista-web-1", .runc_root = "/a/runc", .dir = "/a/apps/w" };
+	const char *want[] = { "--root", "/a/runc", "run", "--bundle", "/a/apps/w",
+	                       "--no-new-keyring", "barista-web-1" };
+	char *argv[16], buf[512];
+	const char *r;
+
+	CHECK(bar_ctr_run_argv(argv, 16, buf, sizeof(buf), &s) == 8);
+	r = strrchr(argv[0], '/');
+	CHECK(r && !strcmp(r, "/runc"));
+	for (int i = 0; i < 7; i++)
+		CHECK(!strcmp(argv[i + 1], want[i]));
+	CHECK(argv[8] == NULL);
+	CHECK(bar_ctr_run_argv(argv, 8, buf, sizeof(buf), &s) == -1);
+	CHECK(bar_ctr_run_argv(argv, 16, buf, 40, &s) == -1);
+}
+
 int main(void)
 {
 	char cmd[600];
@@ -547,6 +568,7 @@ int main(void)
 	mkdir(blobs, 0700);
 	mkdir(cmd, 0700);
 	test_sha256();
+	test_run_argv();
 	test_tree();
 	test_refusals();
 	test_gc();

@@ -12,6 +12,7 @@
 #include "ctr_int.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -307,11 +308,24 @@ static void jb_config(jbuf *j, const bar_ctr_spec *s, const char *root, long uid
 	static const char *const o_proc[] = { "nosuid", "noexec", "nodev", NULL };
 	static const char *const o_etc[] = { "rbind", "ro", "nosuid", "nodev", NULL };
 	static const char *const o_vol[] = { "rbind", "rw", NULL };
+	static const char *const o_init[] = { "bind", "ro", "nodev", NULL };
 	static const char *const etc[] = { "/etc/resolv.conf", "/etc/hosts" };
 
 	jb_fmt(j, "{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":false,"
 	          "\"user\":{\"uid\":%ld,\"gid\":%ld},\"args\":", uid, gid);
-	jb_strs(j, s->args, s->nargs);
+	if (s->init_path && *s->init_path) { /* [init, "--", args...] */
+		const char **av = malloc((s->nargs + 2) * sizeof(*av));
+		if (!av) {
+			j->err = 1;
+			return;
+		}
+		av[0] = BAR_CTR_INIT_PATH, av[1] = "--";
+		memcpy(av + 2, s->args, s->nargs * sizeof(*av));
+		jb_strs(j, av, s->nargs + 2);
+		free(av);
+	} else {
+		jb_strs(j, s->args, s->nargs);
+	}
 	JB_LIT(j, ",\"env\":");
 	jb_strs(j, s->env, s->nenv);
 	if (!has_path(s)) { /* as Docker does when neither image nor app sets it */
@@ -348,11 +362,14 @@ static void jb_config(jbuf *j, const bar_ctr_spec *s, const char *root, long uid
 			jb_mount(j, etc[i], "bind", etc[i], o_etc);
 	for (size_t i = 0; i < s->nvol; i++)
 		jb_mount(j, s->vol_dst[i], "bind", s->vol_src[i], o_vol);
+	if (s->init_path && *s->init_path)
+		jb_mount(j, BAR_CTR_INIT_PATH, "bind", s->init_path, o_init);
 	JB_LIT(j, "],\"linux\":{\"cgroupsPath\":");
 	{
 		char cg[4096];
+		/* relative: runc puts it under its own (the agent's) cgroups */
 		const char *parent = s->cgroup_parent && *s->cgroup_parent ? s->cgroup_parent
-		                                                           : "barista";
+		                                                           : "barista-apps";
 		size_t pl = strlen(parent);
 		while (pl > 1 && parent[pl - 1] == '/')
 			pl--;
@@ -488,6 +505,40 @@ static int is_mounted(const char *dir, const char *merged)
 	return stat(dir, &a) == 0 && stat(merged, &b) == 0 && a.st_dev != b.st_dev;
 }
 
+/* The lowerdir of the overlay on top at merged, from /proc/self/mountinfo
+ * (fields: id parent dev root mountpoint opts... - fstype source superopts);
+ * -1 when there is none. */
+static int mounted_lower(const char *merged, char *out, size_t n)
+{
+	char want[4096], line[8192];
+	FILE *f;
+	int found = -1;
+
+	if (!realpath(merged, want) || !(f = fopen("/proc/self/mountinfo", "re")))
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *mp = line, *sep, *lo;
+		for (int i = 0; i < 4 && mp; i++)
+			mp = strchr(mp, ' ') ? strchr(mp, ' ') + 1 : NULL;
+		if (!mp || !(sep = strstr(mp, " - ")))
+			continue;
+		mp[strcspn(mp, " ")] = '\0';
+		bar_ctr_unescape_mountinfo(mp);
+		if (strcmp(mp, want) != 0)
+			continue;
+		found = -1; /* the last mount on it is the one seen */
+		if (strncmp(sep + 3, "overlay ", 8) != 0 || !(lo = strstr(sep + 3, "lowerdir=")))
+			continue;
+		lo += 9;
+		lo[strcspn(lo, ", \n")] = '\0';
+		bar_ctr_unescape_mountinfo(lo);
+		snprintf(out, n, "%s", lo);
+		found = 0;
+	}
+	fclose(f);
+	return found;
+}
+
 /* 0: overlay mounted, BAR_CTR_COPIED: copied, -1: failed. */
 static int make_rootfs(const bar_ctr_spec *s, const char *merged, char *why, size_t wsize)
 {
@@ -498,8 +549,16 @@ static int make_rootfs(const bar_ctr_spec *s, const char *merged, char *why, siz
 	snprintf(upper, sizeof(upper), "%s/upper", s->dir);
 	snprintf(work, sizeof(work), "%s/work", s->dir);
 	snprintf(mark, sizeof(mark), "%s/.copied", s->dir);
-	if (is_mounted(s->dir, merged))
-		return 0;
+	if (is_mounted(s->dir, merged)) {
+		/* a second prepare: the same image keeps its overlay, another one is
+		 * the caller's mistake (the upper layer belongs to the old image) */
+		char lower[4096], a[4096], b[4096];
+		if (mounted_lower(merged, lower, sizeof(lower)) == 0 && realpath(lower, a) &&
+		    realpath(s->image_rootfs, b) && !strcmp(a, b))
+			return 0;
+		return bar_ctr_fail(why, wsize, "%s is mounted over another image; clean up the "
+		                    "container first", merged);
+	}
 	if (stat(mark, &st) == 0)
 		return BAR_CTR_COPIED;
 	if (strpbrk(s->image_rootfs, ",:") || strpbrk(s->dir, ",:"))
@@ -558,6 +617,8 @@ int bar_ctr_prepare(const bar_ctr_spec *s, char *why, size_t wsize)
 			return bar_ctr_fail(why, wsize, "volume source \"%s\": not a dir",
 			                    s->vol_src[i] ? s->vol_src[i] : "");
 	}
+	if (s->init_path && *s->init_path && access(s->init_path, X_OK) != 0)
+		return bar_ctr_fail(why, wsize, "init %s: %s", s->init_path, strerror(errno));
 	if (user_resolve(s, &uid, &gid, why, wsize) != 0)
 		return -1;
 	snprintf(merged, sizeof(merged), "%s/merged", s->dir);

@@ -269,22 +269,6 @@ int bar_ctr_cleanup(const char *runc_root, const char *id, const char *dir, int 
 	return 0;
 }
 
-/* Undo the octal escapes (\040) of a /proc/self/mountinfo field in place. */
-static void unescape_mountinfo(char *s)
-{
-	char *o = s;
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
-
 /* Unmount every <apps_dir>/.../<prefix...>/merged; returns 0 or -1. */
 static int unmount_leftovers(const char *apps_dir, const char *prefix, char *why, size_t wsize)
 {
@@ -305,7 +289,7 @@ static int unmount_leftovers(const char *apps_dir, const char *prefix, char *why
 		if (!fld)
 			continue;
 		fld[strcspn(fld, " ")] = '\0';
-		unescape_mountinfo(fld);
+		bar_ctr_unescape_mountinfo(fld);
 		mp = fld;
 		if (strncmp(mp, apps_dir, alen) != 0 || mp[alen] != '/')
 			continue;

@@ -49,11 +49,21 @@ typedef struct bar_ctr_spec {
 	const char *hostname;     /* NULL or "" = id */
 	double cpus;              /* 0 = no limit; else CFS quota = cpus * period */
 	uint64_t memory_bytes;    /* 0 = no limit */
-	const char *cgroup_parent;/* cgroupsPath is <cgroup_parent>/<id>; NULL or "" = "barista" */
+	const char *cgroup_parent;/* cgroupsPath is <cgroup_parent>/<id>; NULL or "" =
+	                             "barista-apps".  A relative path is taken by runc under
+	                             the cgroups runc (the agent) runs in, per controller on
+	                             cgroup v1; an absolute one from the hierarchy's root */
 	const char *const *vol_src; /* volumes: host dir -> container path, rw */
 	const char *const *vol_dst;
 	size_t nvol;
+	const char *init_path;    /* NULL or "": none; else a static binary of the VM (the
+	                             agent) bound at /.barista-init, run as pid 1 with the
+	                             args after "--" (see bar_ctr_init_main) */
 } bar_ctr_spec;
+
+/* The path init_path is bound at in the container; a program whose argv[0]
+ * is this runs bar_ctr_init_main. */
+#define BAR_CTR_INIT_PATH "/.barista-init"
 
 /* bar_ctr_prepare's answer when overlayfs was not available and merged/ is
  * a private copy of the image rootfs instead (the caller logs it). */
@@ -66,18 +76,30 @@ typedef struct bar_ctr_spec {
  * /etc/resolv.conf and /etc/hosts bound read-only, and the volumes; pid, ipc,
  * uts and mount namespaces but the VM's network namespace; Docker's default
  * capabilities, noNewPrivileges, runc's default masked and read-only paths,
- * RLIMIT_NOFILE 1048576, cgroupsPath and cpu/memory limits.  Idempotent: a
- * merged/ already mounted is kept.  Returns 0 (overlay), BAR_CTR_COPIED
- * (copy), or -1 with why. */
+ * RLIMIT_NOFILE 1048576, cgroupsPath and cpu/memory limits; with init_path,
+ * the args run under that init (SIGTERM then works for any app).  Idempotent: a
+ * merged/ already mounted over the same image is kept (config.json is
+ * rewritten); mounted over another image it is refused (clean up first, with
+ * remove_data: upper/ belongs to the old image).  Returns 0 (overlay),
+ * BAR_CTR_COPIED (copy), or -1 with why. */
 int bar_ctr_prepare(const bar_ctr_spec *s, char *why, size_t wsize);
+
+/* The main of the container's init when bar_ctr_spec.init_path is set
+ * (barista-agent calls it when argv[0] is BAR_CTR_INIT_PATH): runs
+ * argv[2..] (after "--") as its child, forwards every signal to it, reaps
+ * all children and returns the child's exit status (128 + signal when
+ * killed), 127 when it cannot start it (with a line on stderr: this is a
+ * program's main).  Does not return before the child exits. */
+int bar_ctr_init_main(int argc, char **argv);
 
 /* Fill argv[max] (NULL-terminated, pointing into buf[bufsz]) with the
  * command that runs the container in the foreground:
  * `runc --root R run --bundle DIR --no-new-keyring ID`.  The caller forks and
  * execs it with its stdio; runc passes the stdio to the container and
  * forwards signals (SIGTERM) to its process.  Note a process that is pid 1 of
- * its namespace ignores SIGTERM unless it handles it: the supervisor follows
- * up with bar_ctr_cleanup (SIGKILL) after its grace period.  Returns the
+ * its namespace ignores SIGTERM unless it handles it: set init_path, or the
+ * supervisor follows up with bar_ctr_cleanup (SIGKILL) after its grace
+ * period.  Returns the
  * number of arguments, or -1 when argv or buf is too small or no runc is
  * installed. */
 int bar_ctr_run_argv(char **argv, size_t max, char *buf, size_t bufsz, const bar_ctr_spec *s);

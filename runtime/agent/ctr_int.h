@@ -30,6 +30,10 @@ int bar_ctr_mkdirs(const char *path, unsigned mode);
 int bar_ctr_layer_apply(int rootfd, int fd, int gzip, const char *digest_hex, const char *label,
                     char *why, size_t wsize);
 
+/* Undo the octal escapes (\040 for a space) of a /proc/self/mountinfo
+ * field, in place. */
+void bar_ctr_unescape_mountinfo(char *s);
+
 /* The runc binary: "runc" found on PATH, or /usr/sbin/runc, /usr/bin/runc.
  * Returns a path (static storage) or NULL. */
 const char *bar_ctr_runc_path(void);

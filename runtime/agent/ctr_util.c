@@ -130,6 +130,21 @@ int bar_ctr_mkdirs(const char *path, unsigned mode)
 	return 0;
 }
 
+void bar_ctr_unescape_mountinfo(char *s)
+{
+	char *o = s;
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
 const char *bar_ctr_runc_path(void)
 {
 	static char found[4096];

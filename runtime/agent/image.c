@@ -742,6 +742,14 @@ done:
 	return rc;
 }
 
+/* Forget what headers said for the last entry (cheaply: not the buffers). */
+static void pending_reset(pending *p)
+{
+	p->path[0] = p->link[0] = '\0';
+	p->has_size = p->has_uid = p->has_gid = p->has_mtime = 0;
+	p->nxa = 0;
+}
+
 /* Read the tar stream to its end, applying every entry. */
 static int tar_apply(layer_ctx *L)
 {
@@ -751,7 +759,7 @@ static int tar_apply(layer_ctx *L)
 	pending *p = &L->p;
 	int zeros = 0, first = 1;
 
-	memset(p, 0, sizeof(*p));
+	pending_reset(p);
 	for (;;) {
 		int got = src_full(s, b, TAR_BLOCK);
 		uint64_t size, v, used;
@@ -824,7 +832,7 @@ static int tar_apply(layer_ctx *L)
 		e->size = (e->type == '0' || e->type == '\0' || e->type == '7') ? size : 0;
 		if (apply_entry(L, e, p, &used) != 0)
 			return -1;
-		memset(p, 0, sizeof(*p));
+		pending_reset(p);
 		/* data not written (of other types) is skipped, then the padding */
 		if (src_skip(s, size - used) != 0 ||
 		    src_skip_pad(s, (size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK - size) != 0)
