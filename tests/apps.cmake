@@ -11,3 +11,14 @@ foreach(case manifest order restart backoff health reload logs cgroup metrics wa
   set_tests_properties(apps_${case} PROPERTIES TIMEOUT 90 LABELS apps
     RESOURCE_LOCK barista_app_cgroups)
 endforeach()
+
+# MCApps end to end on real local VMs (root): a real registry
+# (tests/oci_fixture.py), containers under Debian's runc, deploy, kill,
+# rolling update, failed rollouts rolled back, drift, destroy
+# (tests/apps_e2e_check.py).
+if(TARGET barista-agent)
+  add_test(NAME apps_e2e
+    COMMAND ${BAR_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/apps_e2e_check.py $<TARGET_FILE:barista>)
+  set_tests_properties(apps_e2e PROPERTIES TIMEOUT 480
+    LABELS "apps;integration;e2e" ENVIRONMENT "BARISTA_AGENT=$<TARGET_FILE:barista-agent>")
+endif()
