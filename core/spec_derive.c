@@ -689,6 +689,7 @@ void spec_derive(spec_load *L)
 			continue;
 		L->obj = o;
 		L->file = o->pub.loc.file;
+		spec_scope_clear(L);
 		if (!(doc = derive_mcapp(L, o, n_all)))
 			continue;
 		text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
