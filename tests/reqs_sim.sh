@@ -7,13 +7,15 @@
 # from the sim catalogue; a second plan of the MCI is empty; destroy leaves
 # no VM in the simulated cloud.
 #
-#   reqs_sim.sh BARISTA
+# It also checks that specs/examples/requirements is valid.
+#
+#   reqs_sim.sh BARISTA SOURCE_DIR
 #
 # Everything lives in one temporary directory, removed on exit whatever
 # happens; every command is bounded by a timeout.
 set -euo pipefail
 
-barista=$1
+barista=$1 src=$2
 tmp=$(mktemp -d /tmp/barista-reqs-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/spec"
@@ -52,6 +54,8 @@ spec:
                      maxLatencyMs: {web: 30}}
 YAML
 
+timeout 60 "$barista" validate "$src/specs/examples/requirements" >"$tmp/out" 2>&1 ||
+  { cat "$tmp/out" >&2; fail "validate specs/examples/requirements"; }
 timeout 60 "$barista" validate "$tmp/spec" >"$tmp/out" 2>&1 || { cat "$tmp/out" >&2; fail "validate"; }
 want "4 VMs" validate
 
