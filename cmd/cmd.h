@@ -179,6 +179,7 @@ int cmd_ssh_broker(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_collector(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
+int cmd_app(int argc, char **argv);
 int cmd_metrics_now(int argc, char **argv);
 int cmd_alarms(int argc, char **argv);
 int cmd_calls(int argc, char **argv);

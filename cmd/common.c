@@ -254,8 +254,15 @@ char *cmd_state_path(const cmd_opts *o, const char *dir)
 	return bar_printf("%s/barista.db", dir);
 }
 
+/* Absolute: the session broker (core/sshmux_client.c) works from / and
+ * opens the private keys by these paths. */
 char *cmd_keys_dir(const char *state_path)
 {
+	char cwd[4096];
+
+	if (state_path[0] != '/' && getcwd(cwd, sizeof(cwd)))
+		return bar_printf("%s/%s.keys", cwd, state_path[0] == '.' && state_path[1] == '/'
+		                                         ? state_path + 2 : state_path);
 	return bar_printf("%s.keys", state_path);
 }
 

@@ -36,6 +36,7 @@ static const char usage[] =
     "  catalog list|refresh   the drivers' catalogues; compare one with its cloud's API\n"
     "  collector              run a monitoring collector (agents push to it; alarms)\n"
     "  metrics list|query     barista-agent's metrics; their series from a collector\n"
+    "  app status|logs MCAPP  an MCApp's apps on its VMs: state, health, restarts; output\n"
     "  alarms list            alarm states and history from a collector\n"
     "  version                print the version (-json: as JSON)\n"
     "  help                   print this help\n"
@@ -80,6 +81,8 @@ int main(int argc, char **argv)
 		return cmd_collector(argc - 2, argv + 2);
 	if (!strcmp(cmd, "metrics"))
 		return cmd_metrics(argc - 2, argv + 2);
+	if (!strcmp(cmd, "app"))
+		return cmd_app(argc - 2, argv + 2);
 	if (!strcmp(cmd, "alarms"))
 		return cmd_alarms(argc - 2, argv + 2);
 #endif

@@ -1,7 +1,8 @@
 /*
- * ssh_sha256.c - a small one-shot SHA-256 (FIPS 180-4) for host key
- * fingerprints (see ssh_sha256.h).  Written out here so bar_ssh needs no
- * crypto library of its own besides libssh2.
+ * ssh_sha256.c - a small SHA-256 (FIPS 180-4), one-shot and streaming, for
+ * host key fingerprints and the agent's image layer checks (see
+ * ssh_sha256.h).  Written out here so bar_ssh needs no crypto library of its
+ * own besides libssh2, and the static barista-agent none at all.
  */
 #include "ssh_sha256.h"
 
@@ -54,31 +55,65 @@ static void sha256_block(uint32_t h[8], const uint8_t *p)
 	h[4] += e, h[5] += f, h[6] += g, h[7] += k;
 }
 
-void bar_sha256_digest(uint8_t out[BAR_SHA256_LEN], const void *data, size_t n)
+void bar_sha256_init(bar_sha256_ctx *c)
 {
-	uint32_t h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-	                  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
-	const uint8_t *p = data;
-	uint8_t tail[128];
-	size_t rest = n % 64, tail_len = rest < 56 ? 64 : 128;
-	uint64_t bits = (uint64_t)n * 8;
+	static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+	                                0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
 
-	for (size_t off = 0; off + 64 <= n; off += 64)
-		sha256_block(h, p + off);
+	memcpy(c->h, iv, sizeof(iv));
+	c->len = 0;
+	c->fill = 0;
+}
+
+void bar_sha256_update(bar_sha256_ctx *c, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+
+	c->len += n;
+	if (c->fill) {
+		size_t take = 64 - c->fill < n ? 64 - c->fill : n;
+		memcpy(c->buf + c->fill, p, take);
+		c->fill += take, p += take, n -= take;
+		if (c->fill < 64)
+			return;
+		sha256_block(c->h, c->buf);
+		c->fill = 0;
+	}
+	for (; n >= 64; p += 64, n -= 64)
+		sha256_block(c->h, p);
+	if (n)
+		memcpy(c->buf, p, n);
+	c->fill = n;
+}
+
+void bar_sha256_final(bar_sha256_ctx *c, uint8_t out[BAR_SHA256_LEN])
+{
+	uint8_t tail[128];
+	size_t tail_len = c->fill < 56 ? 64 : 128;
+	uint64_t bits = c->len * 8;
+
 	/* Padding: 0x80, zeros, then the message length in bits, big-endian. */
 	memset(tail, 0, sizeof(tail));
-	if (rest)
-		memcpy(tail, p + (n - rest), rest);
-	tail[rest] = 0x80;
+	memcpy(tail, c->buf, c->fill);
+	tail[c->fill] = 0x80;
 	for (int i = 0; i < 8; i++)
 		tail[tail_len - 1 - i] = (uint8_t)(bits >> (8 * i));
-	sha256_block(h, tail);
+	sha256_block(c->h, tail);
 	if (tail_len == 128)
-		sha256_block(h, tail + 64);
+		sha256_block(c->h, tail + 64);
 	for (int i = 0; i < 8; i++) {
-		out[4 * i] = (uint8_t)(h[i] >> 24);
-		out[4 * i + 1] = (uint8_t)(h[i] >> 16);
-		out[4 * i + 2] = (uint8_t)(h[i] >> 8);
-		out[4 * i + 3] = (uint8_t)h[i];
+		out[4 * i] = (uint8_t)(c->h[i] >> 24);
+		out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
+		out[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
+		out[4 * i + 3] = (uint8_t)c->h[i];
 	}
+}
+
+void bar_sha256_digest(uint8_t out[BAR_SHA256_LEN], const void *data, size_t n)
+{
+	bar_sha256_ctx c;
+
+	bar_sha256_init(&c);
+	bar_sha256_update(&c, data, n);
+	bar_sha256_final(&c, out);
 }

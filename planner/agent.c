@@ -576,5 +576,6 @@ int bar_agents_check(bar_snapshot *s, const char *keys_dir, bar_state *st)
 	free(ts);
 	free(scripts);
 	free(which);
+	bar_apps_check(s, keys_dir, st);
 	return 0;
 }

@@ -616,6 +616,22 @@ static int agent_node(engine *e, const node *nd, bar_obs *o)
 	return record(e, c, o);
 }
 
+/* An MCApp's apps on one VM (planner/app.c), recorded with the generation
+ * and images deployed; removed from the VM before the record goes. */
+static int app_node(engine *e, const node *nd, bar_obs *o)
+{
+	const bar_change *c = nd->c;
+	int rc;
+
+	if (nd->op == OP_DELETE) {
+		rc = bar_app_remove(c->address, e->st, e->o->keys_dir, e->o->cancel);
+		return rc < 0 ? rc : bar_state_delete(e->st, c->address);
+	}
+	if ((rc = bar_app_deploy(o, c, e->st, e->o->keys_dir, e->o->cancel)) < 0)
+		return rc;
+	return record(e, c, o);
+}
+
 int apply_run_node(engine *e, node *nd, bar_obs *o, int *throttled)
 {
 	const bar_change *c = nd->c;
@@ -635,6 +651,8 @@ int apply_run_node(engine *e, node *nd, bar_obs *o, int *throttled)
 		return record_live(e, c);
 	if (!prov && !strcmp(c->type, "agent"))
 		rc = agent_node(e, nd, o);
+	else if (!prov && !strcmp(c->type, "app"))
+		rc = app_node(e, nd, o);
 	else if (!prov && !strcmp(c->type, "monitoringpolicy"))
 		rc = policy_node(e, nd);
 	else if (nd->op == OP_DELETE)

@@ -211,8 +211,9 @@ static bar_change *state_change(plan_builder *b, const bar_desired *d, const bar
 		set_reason(c, bar_printf("tainted: %s", r->taint));
 		return c;
 	}
-	if (!strcmp(d->type, "agent") && lv && lv->checked) {
-		char *why = bar_agent_drift(d, r, lv->obs);
+	if ((!strcmp(d->type, "agent") || !strcmp(d->type, "app")) && lv && lv->checked) {
+		char *why = !strcmp(d->type, "agent") ? bar_agent_drift(d, r, lv->obs)
+		                                      : bar_app_drift(r, lv->obs);
 		if (why) {
 			c = change_new(b, BAR_UPDATE, d->address, d->type, d->ns, d->name, d->connection);
 			change_set_desired(c, d);
@@ -867,6 +868,7 @@ int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_snapshot *snap,
 	p->changes = b.items;
 	p->n = b.n;
 	b.items = NULL;
+	bar_plan_rollout(p);
 	if (ds && !o->destroy && !o->refresh_only) {
 		size_t touched = 0;
 

@@ -453,4 +453,13 @@ typedef struct bar_recommend_opts {
  */
 int bar_recommend(json_t **out, const bar_recommend_opts *o);
 
+/*
+ * The replicas of MCApp mcapp (only app `app`, when not NULL or empty) in
+ * the text of a VM's agent status (<agent dir>/state/apps.json, which
+ * `barista app status` reads over SSH): a new array of {app, replica,
+ * state, healthy, restarts, pid, exitCode, message, sinceMs}, or NULL when
+ * the text is not such a status.
+ */
+json_t *bar_app_status_parse(const char *text, size_t len, const char *mcapp, const char *app);
+
 #endif

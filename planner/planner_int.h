@@ -118,6 +118,33 @@ int bar_agent_run_one(struct bar_remote_target *t, const struct bar_remote_job *
  * left it. */
 char *bar_agent_drift(const bar_desired *d, const bar_record *r, const bar_obs *live);
 
+/* ---- MCApps on barista-agent (planner/app.c) ---- */
+
+/* Deploy change c's apps on its VM: pull and copy images, write the VM's
+ * manifest, wait for every app to be healthy; on failure put the previous
+ * manifest back and fail with the app's own message.  *out is what to
+ * record (bar_obs_clear). */
+int bar_app_deploy(bar_obs *out, const bar_change *c, bar_state *st, const char *keys_dir,
+                   const bar_cancel *cancel);
+
+/* Stop and remove the apps recorded at address from their VM (nothing to
+ * do when the VM is gone).  0 or an error. */
+int bar_app_remove(const char *address, bar_state *st, const char *keys_dir,
+                   const bar_cancel *cancel);
+
+/* The refresh's check of the recorded app resources (their manifests on
+ * the VMs); called by bar_agents_check. */
+void bar_apps_check(bar_snapshot *s, const char *keys_dir, bar_state *st);
+
+/* Why a checked app resource must be deployed again (live NULL: its
+ * manifest is not on the VM), malloc'd; NULL when as apply left it. */
+char *bar_app_drift(const bar_record *r, const bar_obs *live);
+
+/* Order the plan's app updates of each MCApp into a rollout: each waits
+ * for the one rollout.maxUnavailable before it (at most all but one VM at
+ * a time). */
+void bar_plan_rollout(bar_plan *p);
+
 /* What a VM's postCommands did (planner/postcmd.c). */
 typedef struct bar_post_result {
 	int ran;        /* they were run (there were some) */

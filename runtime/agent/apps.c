@@ -250,12 +250,14 @@ static void start(bar_apps *a, replica *r)
 
 /* ---- stopping ---- */
 
-static void signal_replica(replica *r, int sig)
+static void signal_replica(bar_apps *a, replica *r, int sig)
 {
 	if (r->pid <= 0)
 		return;
 	if (r->app->def.kind == BAR_APP_COMMAND)
 		kill(-r->pid, sig); /* the app's whole process group */
+	else if (sig == SIGKILL)
+		apps_image_kill(a, r); /* runc kill: its run process then exits */
 	else
 		kill(r->pid, sig);  /* runc run passes it to the container */
 }
@@ -270,7 +272,7 @@ static void stop(bar_apps *a, replica *r, const char *why)
 	}
 	if (r->st == R_STOPPING)
 		return;
-	signal_replica(r, SIGTERM);
+	signal_replica(a, r, SIGTERM);
 	r->stop_deadline = apps_mono_ms() + a->o.grace_ms;
 	r->kill_sent = 0;
 	apps_set_state(a, r, R_STOPPING, "%s", why);
@@ -500,6 +502,7 @@ void bar_apps_reload(bar_apps *a)
 	a->nsources = m.nsources;
 	bar_app_manifest_clear(&m);
 	a->dirty = 1;
+	bar_apps_step(a, NULL, 0); /* start what may start now, not at the next wake-up */
 }
 
 /* May r start now?  Its older definition is stopped, its `after` apps are
@@ -572,7 +575,7 @@ static int step_replica(bar_apps *a, replica *r, const struct pollfd *pf, size_t
 		if (!r->kill_sent && now >= r->stop_deadline) {
 			apps_log(a, "app %s/%d: still running %ld ms after SIGTERM; SIGKILL",
 			         r->app->def.name, r->index, a->o.grace_ms);
-			signal_replica(r, SIGKILL);
+			signal_replica(a, r, SIGKILL);
 			r->kill_sent = 1;
 		}
 		break;
@@ -723,7 +726,6 @@ int bar_apps_open(bar_apps **out, const bar_apps_opts *o, char *why, size_t wsiz
 	apps_image_sweep(a);
 	apps_cgroup_sweep(a);
 	bar_apps_reload(a);
-	bar_apps_step(a, NULL, 0);
 	*out = a;
 	return 0;
 }
@@ -750,7 +752,7 @@ void bar_apps_close(bar_apps *a)
 					continue;
 				live = 1;
 				if (!r->kill_sent && now >= r->stop_deadline) {
-					signal_replica(r, SIGKILL);
+					signal_replica(a, r, SIGKILL);
 					r->kill_sent = 1;
 				}
 			}

@@ -52,7 +52,7 @@ static void start_exec(bar_apps *a, replica *r)
 	pid_t pid;
 
 	if (r->app->def.kind == BAR_APP_IMAGE &&
-	    apps_image_exec_argv(r, h->command, argv, sizeof(argv) / sizeof(*argv)) < 0) {
+	    apps_image_exec_argv(a, r, h->command, argv, sizeof(argv) / sizeof(*argv)) < 0) {
 		snprintf(r->msg, sizeof(r->msg), "exec check: cannot build the runc exec command");
 		return;
 	}

@@ -118,6 +118,10 @@ void apps_status_write(bar_apps *a);
 int apps_image_spawn(bar_apps *a, replica *r, int out_w, char *why, size_t wsize);
 void apps_image_exited(bar_apps *a, replica *r);
 void apps_image_sweep(bar_apps *a);
-int apps_image_exec_argv(const replica *r, const char *cmd, char **argv, size_t max);
+/* SIGKILL for a container: `runc kill` (killing runc would leave it). */
+void apps_image_kill(bar_apps *a, replica *r);
+/* The argv of an exec check inside r's container (static storage). */
+int apps_image_exec_argv(const bar_apps *a, const replica *r, const char *cmd, char **argv,
+                         size_t max);
 
 #endif

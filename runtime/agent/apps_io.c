@@ -199,8 +199,11 @@ int apps_cgroup_make(bar_apps *a, replica *r, char *why, size_t wsize)
 	const bar_app_def *d = &r->app->def;
 	char text[64];
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 3; i++)
 		r->cg[i][0] = '\0';
+	if (d->kind == BAR_APP_IMAGE)
+		return 0; /* runc makes the container's groups and sets their limits */
+	for (int i = 0; i < 3; i++) {
 		if (!a->cg_base[i][0])
 			continue;
 		if (i == 1 && !strcmp(a->cg_base[1], a->cg_base[0]))
@@ -213,8 +216,6 @@ int apps_cgroup_make(bar_apps *a, replica *r, char *why, size_t wsize)
 			return -1;
 		}
 	}
-	if (d->kind == BAR_APP_IMAGE)
-		return 0; /* runc sets the limits of its own group (apps_image.c) */
 	if (a->cg_v2 && r->cg[0][0]) {
 		if (d->cpus > 0) {
 			snprintf(text, sizeof(text), "%ld 100000", (long)(d->cpus * 100000));
