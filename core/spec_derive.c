@@ -24,8 +24,9 @@
  * are ranked by the catalogues (core/catalog_rank.c: cost, or distance to
  * `near`), the first whose connection, image and estimated latency to the
  * apps placed before it fit is taken per region, and the app's placement
- * names the groups made for it.  Apps are placed in their order, so the
- * same spec and catalogues always derive the same MCI.
+ * names the groups made for it.  Apps with regions are placed first, then
+ * the others, each in spec order, so the same spec and catalogues always
+ * derive the same MCI.
  */
 #include "catalog.h"
 #include "spec_internal.h"
@@ -361,12 +362,12 @@ static double latency_limit(const app_req *a, const app_req *b)
 }
 
 /* Whether (driver, region) keeps the latency limits to the apps placed
- * before app a; if not, why (into why). */
+ * already (those with picks); if not, why (into why). */
 static int latency_ok(const req_ctx *c, size_t a, const char *drv, const char *rgn, char *why,
                       size_t size)
 {
-	for (size_t p = 0; p < a; p++) {
-		double lim = latency_limit(&c->apps[a], &c->apps[p]);
+	for (size_t p = 0; p < c->n_apps; p++) {
+		double lim = p == a ? 0 : latency_limit(&c->apps[a], &c->apps[p]);
 
 		for (size_t k = 0; lim > 0 && k < c->apps[p].n_picks; k++) {
 			const pick *q = &c->apps[p].picks[k];
@@ -388,7 +389,8 @@ static int latency_ok(const req_ctx *c, size_t a, const char *drv, const char *r
 }
 
 /* Rank the candidates for app a (cost first, or distance to `near` first)
- * and pick the first that its connections, image and latency allow.
+ * and pick the first that its connections, image and latency to the apps
+ * placed already allow.
  * Returns 0 with *out set, or -1 with the reason for the last refusal in
  * why (empty when nothing fitted at all). */
 static int choose(req_ctx *c, size_t a, const char *const *regions, size_t n_regions,
@@ -634,10 +636,19 @@ static json_t *derive_mcapp(spec_load *L, spec_obj *o, size_t n_all)
 		c.apps[a].req = json_object_get(json_array_get(apps, a), "requirements");
 		c.apps[a].item = &seq->u.items[a];
 		c.apps[a].n_picks = 0;
-		spec_scope_name(L, "app", c.apps[a].name);
-		if (place_app(&c, a) < 0)
-			return NULL;
 	}
+	/* apps bound to regions first, so that the others' latency is checked
+	 * against where those must be; each pass in the apps' order */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t a = 0; a < c.n_apps; a++) {
+			int fixed = json_array_size(json_object_get(c.apps[a].req, "regions")) > 0;
+
+			if (fixed != !pass)
+				continue;
+			spec_scope_name(L, "app", c.apps[a].name);
+			if (place_app(&c, a) < 0)
+				return NULL;
+		}
 	spec_scope_clear(L);
 	for (size_t a = 0; a < c.n_apps; a++)
 		for (size_t k = 0; k < c.apps[a].n_picks; k++)
