@@ -508,7 +508,10 @@ static int place_app(req_ctx *c, size_t a)
 	for (size_t i = 0; i < nr; i++) {
 		regions[i] = json_string_value(json_array_get(rj, i));
 		if (has_str(regions, i, regions[i])) {
-			spec_diag(c->L, at, "field \"requirements.regions\" names \"%s\" twice",
+			const bar_ynode *rn = bar_ymap_get(at, "regions");
+
+			spec_diag(c->L, rn && rn->type == BAR_Y_SEQ && i < rn->n ? &rn->u.items[i] : at,
+			          "field \"requirements.regions\" names \"%s\" twice",
 			          regions[i]);
 			return -1;
 		}
