@@ -378,7 +378,7 @@ static json_t *check_app_requirements(spec_load *L, const bar_ynode *v)
 		          "at most %g, got %g", REQ_MEMORY_GIB_MAX, gib);
 		gib = 1;
 	}
-	spec_int(L, &replicas, v, f[R_REPL], "requirements.replicas", &one, 1, PLACEMENT_COUNT_MAX);
+	spec_int(L, &replicas, v, f[R_REPL], "requirements.replicas", &one, 1, REPLICAS_MAX);
 	json_object_set_new(r, "regions", name_list(L, v, f[R_REGIONS], "requirements.regions", 0));
 	if (!spec_absent(f[R_NEAR]) && !spec_absent(f[R_REGIONS]))
 		spec_diag(L, f[R_NEAR], "set either requirements.regions or requirements.near, "
