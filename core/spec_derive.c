@@ -504,6 +504,7 @@ static int place_app(req_ctx *c, size_t a)
 	json_int_t replicas = json_integer_value(json_object_get(ar->req, "replicas"));
 	const char **regions = bar_arena_alloc(&c->L->scratch, (nr + 1) * sizeof(*regions));
 	char why[256];
+	size_t vm_len;
 
 	for (size_t i = 0; i < nr; i++) {
 		regions[i] = json_string_value(json_array_get(rj, i));
@@ -531,6 +532,15 @@ static int place_app(req_ctx *c, size_t a)
 		}
 		p->count = count;
 		p->group = derived_name(c->L, ar->name, p->region);
+		vm_len = strlen(c->o->pub.name) + strlen(p->group) +
+		         (size_t)snprintf(NULL, 0, "--%lld", (long long)count);
+		if (vm_len > SPEC_NAME_MAX) {
+			spec_diag(c->L, at, "the VMs derived for this app in %s would be named "
+			          "\"%s-%s-N\" (up to %zu characters); VM names are at most %d: "
+			          "shorten the MCApp's or the app's name", p->region, c->o->pub.name,
+			          p->group, vm_len, SPEC_NAME_MAX);
+			return -1;
+		}
 		ar->n_picks++;
 	}
 	return 0;
