@@ -290,7 +290,7 @@ static void derive_group(spec_load *L, derived *d, spec_obj *o, spec_group *g, s
  * great-circle distance (docs/spec-reference.md, MCApp). */
 #define RTT_BASE_MS 2.0
 #define RTT_KM_PER_MS 100.0
-#define REQ_DRIVERS_MAX 32
+#define REQ_DRIVERS_MAX 64 /* = the most names requirements.connections holds */
 
 /* The instance type chosen for one (app, region). */
 typedef struct pick {
