@@ -73,8 +73,7 @@ typedef struct pulled {
 	bar_oci_image *img;
 } pulled;
 
-static int pull_images(pulled **out, size_t *n, const json_t *apps, const char *cache,
-                       const char *address)
+static int pull_images(pulled **out, size_t *n, const json_t *apps, const char *cache)
 {
 	size_t i;
 	json_t *app;
@@ -90,7 +89,7 @@ static int pull_images(pulled **out, size_t *n, const json_t *apps, const char *
 			continue;
 		o.cache_dir = cache;
 		if ((rc = bar_oci_pull(&p[*n].img, ref, &o)) < 0) {
-			bar_error_prefix("%s: app %s: pulling %s", address, jstr(app, "name"), ref);
+			bar_error_prefix("app %s: pulling", jstr(app, "name"));
 			for (size_t k = 0; k < *n; k++)
 				bar_oci_image_free(p[k].img);
 			free(p);
@@ -439,7 +438,7 @@ int bar_app_deploy(bar_obs *out, const bar_change *c, bar_state *st, const char 
 	if ((rc = app_target(&t, &vm, st, jstr(c->refs, "vm"), c->address, keys_dir)) < 0)
 		goto done;
 	dir = bar_agent_dir(vm.provider);
-	if ((rc = pull_images(&p, &np, json_object_get(c->attrs, "apps"), cache, c->address)) < 0)
+	if ((rc = pull_images(&p, &np, json_object_get(c->attrs, "apps"), cache)) < 0)
 		goto done;
 	if (np && (rc = copy_layers(&t, dir, p, np, cache, cancel)) < 0)
 		goto done;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#define TAR_BLOCK_T 512
 static char tmp[] = "/tmp/test_ctr_unpack.XXXXXX";
 static char blobs[512], cache[512];
 
@@ -388,6 +389,23 @@ static void test_refusals(void)
 		/* out of the cache again (test_gc counts what is there) */
 		if (strrchr(root, '/'))
 			*strrchr(root, '/') = '\0'; /* <cache>/<id> */
+		snprintf(in, sizeof(in), "rm -rf '%s'", root);
+		CHECK(system(in) == 0);
+	}
+	/* a tar that stops right after its last entry's data (umoci writes
+	 * such layers; Go's reader and GNU tar take them) */
+	tw_entry(&t, '0', "short", 0644, "abc", NULL);
+	t.len -= TAR_BLOCK_T - 3; /* no padding, no end blocks */
+	{
+		bar_ctr_layer l;
+		char root[1024], why[512] = "", in[1100];
+		layer_of(&l, &t, 1);
+		CHECK(bar_ctr_unpack(root, sizeof(root), blobs, cache, manifest(31), &l, 1, why,
+		                     sizeof(why)) == 0);
+		snprintf(in, sizeof(in), "%s/short", root);
+		CHECK(access(in, F_OK) == 0);
+		if (strrchr(root, '/'))
+			*strrchr(root, '/') = '\0';
 		snprintf(in, sizeof(in), "rm -rf '%s'", root);
 		CHECK(system(in) == 0);
 	}

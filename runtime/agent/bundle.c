@@ -508,6 +508,10 @@ static int make_rootfs(const bar_ctr_spec *s, const char *merged, char *why, siz
 	if ((mkdir(upper, 0755) != 0 && errno != EEXIST) ||
 	    (mkdir(work, 0700) != 0 && errno != EEXIST))
 		return bar_ctr_fail(why, wsize, "%s: %s", s->dir, strerror(errno));
+	/* the container's / is upper's inode: the image's mode, whatever the
+	 * agent's umask (077) made of it, or unprivileged users cannot pass */
+	if (stat(s->image_rootfs, &st) != 0 || chmod(upper, st.st_mode & 07777) != 0)
+		return bar_ctr_fail(why, wsize, "%s: %s", upper, strerror(errno));
 	if ((size_t)snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s",
 	                     s->image_rootfs, upper, work) >= sizeof(opts))
 		return bar_ctr_fail(why, wsize, "overlay options too long");

@@ -147,6 +147,24 @@ static int src_skip(src *s, uint64_t n)
 	return 0;
 }
 
+/* Drop up to n bytes of padding: a stream that ends in it is a tar whose
+ * writer stopped after the last entry's data (umoci's layers, which Go's
+ * reader and GNU tar's accept); the next header read then sees the end. */
+static int src_skip_pad(src *s, uint64_t n)
+{
+	char buf[TAR_BLOCK];
+
+	while (n) {
+		ssize_t got = src_read(s, buf, n < sizeof(buf) ? (size_t)n : sizeof(buf));
+		if (got < 0)
+			return -1;
+		if (got == 0)
+			return 0;
+		n -= (uint64_t)got;
+	}
+	return 0;
+}
+
 /* ---- tar headers ---- */
 
 typedef struct entry {
@@ -611,8 +629,11 @@ static int apply_entry(layer_ctx *L, entry *e, const pending *px, uint64_t *cons
 	if (path_clean(path, sizeof(path), e->path) != 0)
 		return bar_ctr_fail(s->why, s->wsize, "layer %s: entry \"%s\" is outside the rootfs",
 		                    s->label, e->path);
-	if (!*path)
-		return 0; /* the root itself: its mode is ours */
+	if (!*path) /* the root itself: its mode, as the layer says */
+		return e->type == '5' && fchmod(L->rootfd, (mode_t)(e->mode & 07777) | 0700) != 0
+		           ? bar_ctr_fail(s->why, s->wsize, "layer %s: /: %s", s->label,
+		                          strerror(errno))
+		           : 0;
 	if (e->type == '3' || e->type == '4')
 		return 0; /* devices: runc makes what a container needs */
 	dfd = open_parent(L->rootfd, path, &base);
@@ -804,8 +825,9 @@ static int tar_apply(layer_ctx *L)
 		if (apply_entry(L, e, p, &used) != 0)
 			return -1;
 		memset(p, 0, sizeof(*p));
-		/* data not written (of other types), and the padding, is skipped */
-		if (src_skip(s, (size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK - used) != 0)
+		/* data not written (of other types) is skipped, then the padding */
+		if (src_skip(s, size - used) != 0 ||
+		    src_skip_pad(s, (size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK - size) != 0)
 			return -1;
 	}
 }
@@ -906,8 +928,11 @@ int bar_ctr_unpack(char *rootfs_out, size_t n, const char *blobs_dir, const char
 	}
 	made_tmp = 1;
 	snprintf(troot, sizeof(troot), "%s/rootfs", tmp);
+	/* 0755 whatever the umask (the agent's is 077): a container's
+	 * unprivileged users must get past its / */
 	if (mkdir(troot, 0755) != 0 ||
-	    (rootfd = open(troot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	    (rootfd = open(troot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    fchmod(rootfd, 0755) != 0) {
 		bar_ctr_fail(why, wsize, "%s: %s", troot, strerror(errno));
 		goto done;
 	}
