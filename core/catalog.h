@@ -58,4 +58,42 @@ const json_t *bar_catalog_image(const char *driver, const char *name);
  * most 3), for "did you mean"; NULL if none. */
 const char *bar_catalog_spec_near(const char *driver, const char *name);
 
+/* Great-circle distance in km (haversine, mean Earth radius 6,371 km). */
+double bar_geo_distance_km(double lat1, double lon1, double lat2, double lon2);
+
+/* A performance figure of a type (higher is better), or -1 when unknown. */
+typedef double (*bar_catalog_perf_fn)(const void *ctx, const char *driver, const char *region,
+                                      const char *spec);
+
+typedef struct bar_catalog_rank_opts {
+	unsigned version;
+	json_int_t min_vcpu, max_vcpu, min_memory_mib; /* 0: any */
+	const char *arch;        /* "x86_64", "arm64"; NULL: any */
+	int gpu;                 /* only types with a GPU */
+	double max_price;        /* hourly; 0: any */
+	const char *const *drivers; /* only these; none: every catalogue */
+	size_t n_drivers;
+	const char *const *regions; /* only these region names; none: all */
+	size_t n_regions;
+	int has_near;            /* score by the distance to near_lat/near_lon */
+	double near_lat, near_lon;
+	double w_cost, w_location, w_performance; /* weights (normalised) */
+	bar_catalog_perf_fn perf; /* performance figures, or NULL */
+	const void *perf_ctx;
+	size_t limit;            /* how many to return; 0: 10 */
+} bar_catalog_rank_opts;
+#define BAR_CATALOG_RANK_OPTS_INIT { .version = 1, .w_cost = 0.5, .w_location = 0.3, \
+	                             .w_performance = 0.2 }
+
+/*
+ * Rank the instance types of the drivers' catalogues that fit o (a "*"
+ * region stands for each of o->regions, and for none when none is named):
+ * *out (the caller's) is {"candidates": N, "ranked": [{rank, driver,
+ * region, spec, vcpu, memoryMiB, hourly, currency, distance_km, cpu_mbps,
+ * score, scores: {cost, location, performance}, line:
+ * "driver+region+spec"}]}, best first, ties broken by price, size and
+ * names.  Returns 0, or the error of a named driver without a catalogue.
+ */
+int bar_catalog_rank(json_t **out, const bar_catalog_rank_opts *o);
+
 #endif

@@ -10,6 +10,12 @@
  * resolved in spec_check.c, which fills `placement.groups` with the groups
  * an app runs on.
  *
+ * Instead of `mci`, an MCApp may state `requirements` (the candidate
+ * connections, the image, a cost ceiling) and each app its own (vCPU,
+ * memory, replicas, regions or coordinates, latency to other apps): they
+ * are checked here and kept in the attrs, and spec_derive.c chooses the
+ * instance types and derives the MCI (named after the MCApp) from them.
+ *
  * Values reach barista-agent in a line-based manifest (planner/app.c), so
  * every string an app carries is one line: a newline is refused here.
  */
@@ -24,6 +30,9 @@
 #define PLACEMENT_COUNT_MAX 10000
 #define ARGS_MAX 256
 #define VOLUMES_MAX 32
+#define REQ_VCPU_MAX 1024
+#define REQ_MEMORY_GIB_MAX 65536.0
+#define REQ_LIST_MAX 64
 
 static void set_str(json_t *obj, const char *key, const char *value)
 {
@@ -318,14 +327,108 @@ static void check_env_values(spec_load *L, const bar_ynode *v, const json_t *env
 			one_line(L, bar_ymap_get(v, k), json_string_value(val), "env");
 }
 
+/* A list of names (DNS labels), at most REQ_LIST_MAX. */
+static json_t *name_list(spec_load *L, const bar_ynode *map, const bar_ynode *v,
+                         const char *field, int labels)
+{
+	json_t *arr = json_array();
+	const bar_ynode *seq;
+
+	if (spec_seq(L, &seq, map, v, field, 0) < 0 || !seq)
+		return arr;
+	if (seq->n == 0 || seq->n > REQ_LIST_MAX)
+		spec_diag(L, seq, "field \"%s\" must list 1 to %d names", field, REQ_LIST_MAX);
+	for (uint32_t i = 0; i < seq->n && i < REQ_LIST_MAX; i++) {
+		const char *s;
+		int rc = labels ? spec_name(L, &s, seq, &seq->u.items[i], field)
+		                : spec_str(L, &s, seq, &seq->u.items[i], field, NULL);
+
+		if (rc == 0 && !labels && (!*s || strpbrk(s, "+ \t\r\n"))) {
+			spec_diag(L, &seq->u.items[i], "field \"%s\" holds \"%.80s\", not a region "
+			          "name", field, s);
+			continue;
+		}
+		if (rc == 0)
+			json_array_append_new(arr, spec_jstr(s));
+	}
+	return arr;
+}
+
+/* An app's requirements (docs/spec-reference.md, MCApp): {vcpu, memoryMiB,
+ * replicas, regions, near?, maxLatencyMs}; the names in maxLatencyMs are
+ * checked against the other apps by the caller. */
+static json_t *check_app_requirements(spec_load *L, const bar_ynode *v)
+{
+	static const char *const known[] = { "vcpu", "memoryGiB", "replicas", "regions", "near",
+	                                     "maxLatencyMs", NULL };
+	static const char *const near_known[] = { "lat", "lon", NULL };
+	enum { R_VCPU, R_MEM, R_REPL, R_REGIONS, R_NEAR, R_LAT, R_N };
+	static const int64_t one = 1;
+	const bar_ynode *f[R_N], *nf[2];
+	int64_t vcpu = 1, replicas = 1;
+	double gib = 1, lat = 0, lon = 0;
+	json_t *r = json_object(), *lat_ms = json_object();
+
+	if (spec_fields(L, v, "requirements", known, f) < 0)
+		goto done;
+	spec_int(L, &vcpu, v, f[R_VCPU], "requirements.vcpu", NULL, 1, REQ_VCPU_MAX);
+	if (spec_number(L, &gib, v, f[R_MEM], "requirements.memoryGiB") == 0 &&
+	    (gib <= 0 || gib > REQ_MEMORY_GIB_MAX)) {
+		spec_diag(L, f[R_MEM], "field \"requirements.memoryGiB\" must be more than 0 and "
+		          "at most %g, got %g", REQ_MEMORY_GIB_MAX, gib);
+		gib = 1;
+	}
+	spec_int(L, &replicas, v, f[R_REPL], "requirements.replicas", &one, 1, REPLICAS_MAX);
+	json_object_set_new(r, "regions", name_list(L, v, f[R_REGIONS], "requirements.regions", 0));
+	if (!spec_absent(f[R_NEAR]) && !spec_absent(f[R_REGIONS]))
+		spec_diag(L, f[R_NEAR], "set either requirements.regions or requirements.near, "
+		          "not both");
+	if (!spec_absent(f[R_NEAR]) &&
+	    spec_fields(L, f[R_NEAR], "requirements.near", near_known, nf) == 0 &&
+	    spec_number(L, &lat, f[R_NEAR], nf[0], "requirements.near.lat") == 0 &&
+	    spec_number(L, &lon, f[R_NEAR], nf[1], "requirements.near.lon") == 0) {
+		if (lat < -90 || lat > 90 || lon < -180 || lon > 180)
+			spec_diag(L, f[R_NEAR], "field \"requirements.near\" must have lat in [-90, 90] "
+			          "and lon in [-180, 180], got %g, %g", lat, lon);
+		else
+			json_object_set_new(r, "near", json_pack("{s:f, s:f}", "lat", lat, "lon", lon));
+	}
+	if (!spec_absent(f[R_LAT]) && f[R_LAT]->type != BAR_Y_MAP)
+		spec_diag(L, f[R_LAT], "field \"requirements.maxLatencyMs\" must map app names to "
+		          "milliseconds");
+	else if (!spec_absent(f[R_LAT]))
+		for (uint32_t i = 0; i < f[R_LAT]->n; i++) {
+			const bar_ynode *k = &f[R_LAT]->u.kv[2 * i], *val = &f[R_LAT]->u.kv[2 * i + 1];
+			double ms = 0;
+
+			if (spec_number(L, &ms, f[R_LAT], val, "requirements.maxLatencyMs") < 0)
+				continue;
+			if (ms < 1 || ms > 100000)
+				spec_diag(L, val, "field \"requirements.maxLatencyMs\" must be 1 to 100000 "
+				          "ms, got %g", ms);
+			else
+				json_object_set_new(lat_ms, k->u.str, json_real(ms));
+		}
+done:
+	json_object_set_new(r, "vcpu", json_integer(vcpu));
+	json_object_set_new(r, "memoryMiB", json_integer((json_int_t)(gib * 1024 + 0.5)));
+	json_object_set_new(r, "replicas", json_integer(replicas));
+	if (!json_object_get(r, "regions"))
+		json_object_set_new(r, "regions", json_array());
+	json_object_set_new(r, "maxLatencyMs", lat_ms);
+	return r;
+}
+
 static json_t *check_app(spec_load *L, const bar_ynode *item, uint32_t index,
-                         spec_index *ix, const bar_ynode **names, const char *runtime)
+                         spec_index *ix, const bar_ynode **names, const char *runtime,
+                         int reqs)
 {
 	static const char *const known[] = { "name", "image", "command", "args", "order",
 	                                     "after", "ports", "env", "volumes", "resources",
-	                                     "health", "restart", "placement", "replicas", NULL };
+	                                     "health", "restart", "placement", "replicas",
+	                                     "requirements", NULL };
 	enum { A_NAME, A_IMAGE, A_CMD, A_ARGS, A_ORDER, A_AFTER, A_PORTS, A_ENV, A_VOL, A_RES,
-	       A_HEALTH, A_RESTART, A_PLACE, A_REPL, A_N };
+	       A_HEALTH, A_RESTART, A_PLACE, A_REPL, A_REQ, A_N };
 	static const char *const restarts[] = { "always", "on-failure", "never", NULL };
 	static const int64_t zero = 0, one = 1;
 	const bar_ynode *f[A_N], *after;
@@ -387,7 +490,77 @@ static json_t *check_app(spec_load *L, const bar_ynode *item, uint32_t index,
 	set_str(app, "restart", restart);
 	json_object_set_new(app, "placement", check_placement(L, item, f[A_PLACE]));
 	json_object_set_new(app, "replicas", json_integer(replicas));
+	if (!spec_absent(f[A_REQ]) && !reqs)
+		spec_diag(L, f[A_REQ], "field \"requirements\" of an app needs the MCApp's "
+		          "requirements instead of \"mci\"");
+	else if (!spec_absent(f[A_REQ]))
+		json_object_set_new(app, "requirements", check_app_requirements(L, f[A_REQ]));
+	else if (reqs)
+		spec_diag(L, item, "the MCApp states requirements instead of an mci, so each app "
+		          "needs \"requirements\" (at least vcpu and memoryGiB)");
+	if (reqs && !spec_absent(f[A_PLACE]))
+		spec_diag(L, f[A_PLACE], "field \"placement\" is derived from the requirements "
+		          "(the app runs on the groups chosen for it); remove it");
 	return app;
+}
+
+/* The MCApp's requirements: {connections, image, maxCostPerHour} (0: no
+ * ceiling). */
+static json_t *check_requirements(spec_load *L, const bar_ynode *spec, const bar_ynode *v)
+{
+	static const char *const known[] = { "connections", "image", "maxCostPerHour", NULL };
+	const bar_ynode *f[3];
+	const char *image = "";
+	double cost = 0;
+	json_t *r = json_object();
+
+	(void)spec;
+	if (spec_fields(L, v, "requirements", known, f) == 0) {
+		json_object_set_new(r, "connections",
+		                    name_list(L, v, f[0], "requirements.connections", 1));
+		if (spec_str(L, &image, v, f[1], "requirements.image", NULL) == 0 &&
+		    (!*image || strpbrk(image, " \t\r\n")))
+			spec_diag(L, f[1], "field \"requirements.image\" must name an image of the "
+			          "catalogues (such as ubuntu-22.04), got \"%.80s\"", image);
+		if (!spec_absent(f[2]) &&
+		    spec_number(L, &cost, v, f[2], "requirements.maxCostPerHour") == 0 && cost <= 0) {
+			spec_diag(L, f[2], "field \"requirements.maxCostPerHour\" must be more than 0, "
+			          "got %g", cost);
+			cost = 0;
+		}
+	}
+	if (!json_object_get(r, "connections"))
+		json_object_set_new(r, "connections", json_array());
+	set_str(r, "image", image);
+	json_object_set_new(r, "maxCostPerHour", json_real(cost));
+	return r;
+}
+
+/* maxLatencyMs must name other apps of this MCApp. */
+static void check_latency_names(spec_load *L, const bar_ynode *apps, const spec_index *ix,
+                                const bar_ynode **names)
+{
+	for (uint32_t i = 0; i < apps->n; i++) {
+		const bar_ynode *req = bar_ymap_get(&apps->u.items[i], "requirements");
+		const bar_ynode *lat = req && req->type == BAR_Y_MAP ?
+		                       bar_ymap_get(req, "maxLatencyMs") : NULL;
+		const size_t *j;
+
+		if (!names[i] || !lat || lat->type != BAR_Y_MAP)
+			continue;
+		spec_scope_name(L, "app", names[i]->u.str);
+		for (uint32_t k = 0; k < lat->n; k++) {
+			const bar_ynode *key = &lat->u.kv[2 * k];
+
+			if (!(j = spec_index_get(ix, key->u.str)))
+				spec_diag(L, key, "field \"requirements.maxLatencyMs\" names unknown app "
+				          "\"%.80s\"", key->u.str);
+			else if (*j == i)
+				spec_diag(L, key, "field \"requirements.maxLatencyMs\" names the app "
+				          "itself");
+		}
+	}
+	spec_scope_clear(L);
 }
 
 /* rollout: how a change reaches the VMs (docs/apps.md, "Rollout"). */
@@ -438,18 +611,30 @@ static json_t *check_kubernetes(spec_load *L, const bar_ynode *spec, const bar_y
 void spec_check_mcapp(spec_load *L, spec_obj *o)
 {
 	static const char *const known[] = { "mci", "runtime", "apps", "rollout", "kubernetes",
-	                                     NULL };
+	                                     "requirements", NULL };
 	static const char *const runtimes[] = { "agent", "kubernetes", NULL };
-	const bar_ynode *f[5], *spec = o->spec, *seq, **names;
+	const bar_ynode *f[6], *spec = o->spec, *seq, **names;
 	const char *mci = "", *runtime = "agent";
 	json_t *attrs = json_object(), *apps = json_array();
 	spec_index ix;
+	int reqs;
 
 	o->pub.attrs = attrs;
 	spec_fields(L, spec, "MCApp spec", known, f);
-	if (spec_name(L, &mci, spec, f[0], "mci") == 0)
+	reqs = !spec_absent(f[5]);
+	if (reqs) {
+		/* the MCI is derived, named after the MCApp; spec_derive.c adds
+		 * the reference once it exists */
+		mci = o->pub.name;
+		if (!spec_absent(f[0]))
+			spec_diag(L, f[0], "set either \"mci\" or \"requirements\", not both");
+		json_object_set_new(attrs, "requirements", check_requirements(L, spec, f[5]));
+	} else if (spec_name(L, &mci, spec, f[0], "mci") == 0)
 		spec_ref_add(L, o, "mci", BAR_KIND_MCI, mci, f[0], "field \"mci\"");
 	spec_enum(L, &runtime, spec, f[1], "runtime", runtimes, "agent", 1);
+	if (reqs && !strcmp(runtime, "kubernetes"))
+		spec_diag(L, f[1], "runtime \"kubernetes\" runs on a cluster, not on a derived "
+		          "MCI; requirements are for runtime \"agent\"");
 	set_str(attrs, "mci", mci);
 	set_str(attrs, "runtime", runtime);
 	json_object_set_new(attrs, "rollout", check_rollout(L, spec, f[3]));
@@ -466,9 +651,11 @@ void spec_check_mcapp(spec_load *L, spec_obj *o)
 	spec_index_init(&ix, seq->n);
 	for (uint32_t i = 0; i < seq->n; i++)
 		json_array_append_new(apps, check_app(L, &seq->u.items[i], i, &ix, names,
-		                                      runtime));
+		                                      runtime, reqs));
 	spec_scope_clear(L);
 	check_after(L, seq, &ix, names);
+	if (reqs)
+		check_latency_names(L, seq, &ix, names);
 	spec_index_free(&ix);
 	free(names);
 }

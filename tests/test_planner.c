@@ -9,6 +9,9 @@
  *                           "status": {addr: "Suspended"},
  *                           "stale_hash": {addr: true}} (recorded with another
  *              hash of the same attributes)
+ *   catalog/   the drivers' catalogues for one-line groups and MCApp
+ *              requirements (`fixture.catalog.json`; optional: absent = the
+ *              built ones)
  *   args       plan options, one per line: "refresh=false", "destroy", "refresh-only",
  *              "target ADDR", "replace ADDR" (optional)
  *   render     what `barista plan` shows of the plan: bar_plan_render without
@@ -27,6 +30,7 @@
  *
  * Usage: test_planner CASES_DIR [CASE]
  */
+#include "catalog.h"
 #include "error.h"
 #include "testutil.h"
 #include "json.h"
@@ -288,7 +292,7 @@ static int run_case(const char *dir)
 {
 	char *p_prior = bar_printf("%s/prior", dir), *p_spec = bar_printf("%s/spec", dir);
 	char *p_live = bar_printf("%s/live.json", dir), *p_args = bar_printf("%s/args", dir);
-	char *p_expect = bar_printf("%s/expect", dir);
+	char *p_expect = bar_printf("%s/expect", dir), *p_cat = bar_printf("%s/catalog", dir);
 	char tmpl[] = "/tmp/barista-plantest-XXXXXX";
 	char *db = NULL, *args = test_read_file(p_args), *expect = test_read_file(p_expect);
 	const char *targets[16], *replace[16];
@@ -316,6 +320,7 @@ static int run_case(const char *dir)
 	if (args)
 		parse_args(args, &po, targets, replace, &refresh);
 	g_lists = 0;
+	bar_catalog_set_path(is_dir(p_cat) ? p_cat : NULL);
 	bar_registry_new(&reg, "/nonexistent");
 	bar_registry_add(reg, &fixture, "fixture (test_planner)");
 	bar_registry_add(reg, &fixture_basic, "fixture-basic (test_planner)");
@@ -372,6 +377,7 @@ done:
 	free(p_live);
 	free(p_args);
 	free(p_expect);
+	free(p_cat);
 	return ok;
 }
 
