@@ -57,7 +57,7 @@ int bar_overlay_addr(char out[16], const char *cidr, size_t index)
 	mask = 0xffffffffu << (32 - prefix);
 	net = addr & mask;
 	/* hosts are net+1 .. broadcast-1 */
-	if ((uint64_t)index + 2 > (uint64_t)(~mask) + 1)
+	if ((uint64_t)index + 2 > (uint64_t)(~mask))
 		return bar_error_set("overlay: VM number %zu does not fit in %s", index + 1, cidr);
 	host = net + 1 + (uint32_t)index;
 	in.s_addr = htonl(host);
