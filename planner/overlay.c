@@ -278,3 +278,48 @@ void bar_overlay_config_free(char *text)
 	OPENSSL_cleanse(text, strlen(text));
 	free(text);
 }
+
+char *bar_overlay_config_for(const bar_overlay_vm *vms, size_t n, size_t self,
+                             const char *priv_b64, const char *cidr, int port)
+{
+	bar_overlay_peer *peers = NULL;
+	char (*addrs)[16] = NULL, (*endpoints)[64] = NULL;
+	char *text = NULL;
+	size_t k = 0;
+	int prefix = bar_overlay_prefix(cidr);
+
+	if (self >= n || prefix < 0) {
+		bar_error_set("overlay: no VM %zu of %zu, or no CIDR", self + 1, n);
+		return NULL;
+	}
+	peers = calloc(n, sizeof(*peers));
+	addrs = calloc(n, sizeof(*addrs));
+	endpoints = calloc(n, sizeof(*endpoints));
+	if (!peers || !addrs || !endpoints) {
+		bar_error_set("overlay: out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const bar_overlay_vm *v = &vms[i];
+		const char *ip = v->public_ip && *v->public_ip ? v->public_ip : v->private_ip;
+
+		if (bar_overlay_addr(addrs[i], cidr, i) < 0)
+			goto done;
+		if (i == self)
+			continue;
+		snprintf(endpoints[i], sizeof(endpoints[i]), "%.40s:%d", ip ? ip : "", port);
+		peers[k++] = (bar_overlay_peer){
+			.name = v->name, .pubkey = v->pubkey, .overlay_ip = addrs[i],
+			.endpoint = ip && *ip ? endpoints[i] : NULL, .private_ip = v->private_ip,
+			.same_net = v->connection && vms[self].connection && v->vnet && vms[self].vnet &&
+			            strcmp(v->connection, vms[self].connection) == 0 &&
+			            strcmp(v->vnet, vms[self].vnet) == 0,
+		};
+	}
+	text = bar_overlay_config(vms[self].name, priv_b64, addrs[self], prefix, port, peers, k);
+done:
+	free(peers);
+	free(addrs);
+	free(endpoints);
+	return text;
+}

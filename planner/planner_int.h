@@ -157,6 +157,23 @@ char *bar_overlay_config(const char *vm, const char *priv_b64, const char *overl
                          int prefix, int port, const bar_overlay_peer *peers, size_t npeers);
 /* Wipe and free a text of bar_overlay_config; NULL is fine. */
 void bar_overlay_config_free(char *text);
+
+/* One VM of an MCI with an overlay, as the planner knows it after apply
+ * (strings borrowed).  public_ip may be NULL or "" (then peers on other
+ * nets use private_ip as the endpoint: clouds routed to each other, as the
+ * local provider's are). */
+typedef struct bar_overlay_vm {
+	const char *name, *connection, *vnet, *public_ip, *private_ip, *pubkey;
+} bar_overlay_vm;
+
+/* The overlay file of vms[self] in an MCI whose VMs (in the MCI's order,
+ * which gives the overlay addresses) are vms[0..n): every other VM is a
+ * peer, same-net (same connection and VNet) ones by route.  cidr and port
+ * as normalised in the MCI's attrs "overlay".  Returns the text as
+ * bar_overlay_config does (free with bar_overlay_config_free), or NULL with
+ * the last error set. */
+char *bar_overlay_config_for(const bar_overlay_vm *vms, size_t n, size_t self,
+                             const char *priv_b64, const char *cidr, int port);
 /* ==== end of overlay network ============================================= */
 
 #endif

@@ -139,6 +139,33 @@ static void test_config(void)
 	CHECK(!bar_overlay_config("web-a-1", PRIV, "10.250.0.1", 16, 51820, &bad, 1));
 }
 
+/* The file of each VM of an MCI from the VM list: addresses by order,
+ * same-net peers by route, public addresses as endpoints when known. */
+static void test_config_for(void)
+{
+	const bar_overlay_vm vms[] = {
+		{ "m-a-1", "aws-seoul", "net1", "198.51.100.7", "10.0.1.2", PUB_B },
+		{ "m-b-1", "gcp-tokyo", "net1", NULL, "10.1.1.2", PUB_B },
+		{ "m-a-2", "aws-seoul", "net1", "198.51.100.8", "10.0.1.3", PUB_B },
+		{ "m-a-3", "aws-seoul", "net2", "198.51.100.9", "10.0.2.2", PUB_B },
+	};
+	char *text = bar_overlay_config_for(vms, 4, 0, PRIV, "10.250.0.0/16", 51820);
+
+	CHECK(text != NULL);
+	if (text) {
+		CHECK(strstr(text, "address=10.250.0.1/16\n") != NULL);
+		CHECK(strstr(text, "peer=m-b-1\npublic_key=" ) != NULL);
+		CHECK(strstr(text, "endpoint=10.1.1.2:51820\nallowed_ip=10.250.0.2/32\n") != NULL);
+		CHECK(strstr(text, "peer=m-a-2\nroute=10.250.0.3/32 via 10.0.1.3\n") != NULL);
+		CHECK(strstr(text, "endpoint=198.51.100.9:51820\nallowed_ip=10.250.0.4/32\n") != NULL);
+		CHECK(!strstr(text, "peer=m-a-1"));
+	}
+	bar_overlay_config_free(text);
+	text = bar_overlay_config_for(vms, 4, 3, PRIV, "10.250.0.0/30", 51820);
+	CHECK(text == NULL); /* four VMs do not fit in a /30 */
+	CHECK(bar_overlay_config_for(vms, 4, 4, PRIV, "10.250.0.0/16", 51820) == NULL);
+}
+
 /* The agent refuses a malformed file before touching anything. */
 static void agent_refuses(const char *dir, const char *text, const char *want)
 {
@@ -205,6 +232,7 @@ int main(void)
 	test_addr();
 	test_keys();
 	test_config();
+	test_config_for();
 	test_agent_parse();
 	if (test_failures) {
 		fprintf(stderr, "test_overlay: %d check(s) failed\n", test_failures);
