@@ -215,12 +215,31 @@ static void test_agent_parse(void)
 		agent_refuses(dir, text, "line 6: peer c: route must be");
 		snprintf(text, sizeof(text), "%sprivate_key=%s\nno equals sign\n", head, PRIV);
 		agent_refuses(dir, text, "line 5: expected key=value");
+		/* blank lines and comments count in line numbers */
+		snprintf(text, sizeof(text), "# c\n\n%sprivate_key=%s\n\n\npeer=b\nbad=1\n", head,
+		         PRIV);
+		agent_refuses(dir, text, "line 10: peer b: unknown key \"bad\"");
 	}
 	{
 		char why[256] = "";
 
 		CHECK(bar_overlay_apply("/nonexistent/overlay.conf", dir, why, sizeof(why)) == -1);
 		CHECK(strstr(why, "cannot open /nonexistent/overlay.conf") != NULL);
+	}
+	{
+		/* what bar_overlay_config writes, the agent reads */
+		const bar_overlay_peer peers[] = {
+			{ .name = "b", .pubkey = PUB_B, .overlay_ip = "10.250.0.2",
+			  .endpoint = "203.0.113.9:51820" },
+			{ .name = "c", .overlay_ip = "10.250.0.3", .private_ip = "10.0.0.3",
+			  .same_net = 1 },
+		};
+		char *text = bar_overlay_config("a", PRIV, "10.250.0.1", 16, 51820, peers, 2);
+		char why[256] = "";
+
+		CHECK(text && bar_overlay_check(text, strlen(text), why, sizeof(why)) == 0);
+		CHECK(bar_overlay_check("interface=bar0\n", 15, why, sizeof(why)) == -1);
+		bar_overlay_config_free(text);
 	}
 	CHECK(bar_overlay_status(json, sizeof(json), "barnone9") == -1);
 	CHECK(bar_overlay_status(json, sizeof(json), "../../etc") == -1);

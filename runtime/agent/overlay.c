@@ -345,57 +345,90 @@ static int conf_line(ov_conf *c, const char *key, const char *val, int line, cha
 	return 0;
 }
 
-/* Parse the overlay file at path into *c (conf_free it).  Returns 0 or -1. */
-static int conf_load(ov_conf *c, const char *path, char *why, size_t wsize)
+/* Parse text (NUL-terminated, changed in place) into *c (conf_free it);
+ * messages start with name.  Returns 0 or -1. */
+static int conf_parse(ov_conf *c, char *text, const char *name, char *why, size_t wsize)
 {
-	char *text = NULL, *save = NULL, *line;
-	size_t tlen = 0;
-	int no = 0, rc = -1;
+	char *line = text, *next;
+	int no = 0;
 
 	memset(c, 0, sizeof(*c));
-	if (read_file(&text, path, BAR_OVERLAY_FILE_MAX, why, wsize) < 0)
-		return -1;
-	tlen = strlen(text);
 	c->peers = calloc(BAR_OVERLAY_PEERS_MAX, sizeof(*c->peers));
-	if (!c->peers) {
-		fail(why, wsize, "out of memory");
-		goto done;
-	}
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	if (!c->peers)
+		return fail(why, wsize, "out of memory");
+	for (; line && *line; line = next) {
 		char *eq;
 
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
 		no++;
 		line[strcspn(line, "\r")] = '\0';
 		if (!*line || *line == '#')
 			continue;
 		eq = strchr(line, '=');
 		if (!eq) {
-			fail(why, wsize, "%s: line %d: expected key=value", path, no);
-			goto done;
+			fail(why, wsize, "%s: line %d: expected key=value", name, no);
+			goto bad;
 		}
 		*eq = '\0';
 		if (conf_line(c, line, eq + 1, no, why, wsize) < 0)
-			goto done;
+			goto bad;
 	}
 	if (!c->ifname[0] || !c->addr[0] || !c->port || !c->priv[0]) {
-		fail(why, wsize, "%s: interface, address, port and private_key are required", path);
-		goto done;
+		fail(why, wsize, "%s: interface, address, port and private_key are required", name);
+		goto bad;
 	}
 	for (size_t i = 0; i < c->n; i++) {
 		ov_peer *p = &c->peers[i];
 
 		if (!p->route[0] && (!p->pub[0] || !p->allowed[0])) {
 			fail(why, wsize, "%s: peer %s needs public_key and allowed_ip, or a route",
-			     path, p->name);
-			goto done;
+			     name, p->name);
+			goto bad;
 		}
 	}
-	rc = 0;
-done:
+	return 0;
+bad:
+	conf_free(c);
+	return -1;
+}
+
+/* Parse the overlay file at path into *c (conf_free it).  Returns 0 or -1. */
+static int conf_load(ov_conf *c, const char *path, char *why, size_t wsize)
+{
+	char *text = NULL;
+	size_t tlen;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if (read_file(&text, path, BAR_OVERLAY_FILE_MAX, why, wsize) < 0)
+		return -1;
+	tlen = strlen(text);
+	rc = conf_parse(c, text, path, why, wsize);
 	wipe(text, tlen);
 	free(text);
-	if (rc < 0)
-		conf_free(c);
+	return rc;
+}
+
+int bar_overlay_check(const char *text, size_t len, char *why, size_t wsize)
+{
+	char *copy;
+	ov_conf c;
+	int rc;
+
+	if (len > BAR_OVERLAY_FILE_MAX)
+		return fail(why, wsize, "overlay file is larger than %d bytes", BAR_OVERLAY_FILE_MAX);
+	copy = malloc(len + 1);
+	if (!copy)
+		return fail(why, wsize, "out of memory");
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	rc = conf_parse(&c, copy, "overlay file", why, wsize);
+	if (rc == 0)
+		conf_free(&c);
+	wipe(copy, len);
+	free(copy);
 	return rc;
 }
 

@@ -32,6 +32,11 @@
  * -1 with the reason in why (never the private key). */
 int bar_overlay_apply(const char *path, const char *run_dir, char *why, size_t wsize);
 
+/* Parse an overlay file's text of len bytes (need not be NUL-terminated)
+ * without applying it, as apply would.  Returns 0, or -1 with why (the
+ * line number, never the key). */
+int bar_overlay_check(const char *text, size_t len, char *why, size_t wsize);
+
 /* Tear the overlay down: the same-net routes, the interface and the
  * wireguard-go process, and the state file.  The interface name comes from
  * the file at path (bar0 when it cannot be read).  Nothing there is fine.
