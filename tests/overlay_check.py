@@ -20,6 +20,7 @@ agent-side code.  Checked:
   - apply is idempotent (same wireguard-go, same peers);
   - re-keying b (new key, new files, apply everywhere) keeps a <-> b working
     and drops b's old key everywhere;
+  - a killed wireguard-go is replaced by the next apply;
   - status reports the peer's handshake and bytes;
   - down removes interfaces, routes, processes and the state file.
 Everything made is removed in `finally`, even on failure; the whole check is
@@ -405,6 +406,19 @@ def scenario(topo, tmp, driver, tag, net1, net2):
           pub["b"] in wg_state("a")[1], "b's old key is gone from a and c, the new one is there")
     body = fetch(topo, "a", f"http://{ov['b']}:{HTTP_PORT}/", tries=20)
     check(body is not None and marker_b in body, "after re-keying, a still reaches b")
+
+    # a wireguard-go that died is replaced by the next apply (agent start)
+    dead = state("b").get("pid")
+    os.kill(int(dead), signal.SIGKILL)
+    for _ in range(50):
+        if topo.inside("b", "ip", "link", "show", "bar0", check_rc=False).returncode != 0:
+            break
+        time.sleep(0.1)
+    apply("b")
+    check(state("b").get("pid") not in (None, "0", dead), "apply starts a new wireguard-go "
+          f"after the old one (pid {dead}) was killed")
+    body = fetch(topo, "a", f"http://{ov['b']}:{HTTP_PORT}/", tries=20)
+    check(body is not None and marker_b in body, "a reaches b again through the new process")
 
     # down everywhere
     pids = {vm: state(vm).get("pid") for vm in order}

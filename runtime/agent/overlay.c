@@ -411,6 +411,7 @@ static int conf_load(ov_conf *c, const char *path, char *why, size_t wsize)
 	return rc;
 }
 
+/* Contract in overlay.h. */
 int bar_overlay_check(const char *text, size_t len, char *why, size_t wsize)
 {
 	char *copy;
@@ -1009,6 +1010,7 @@ static int in_conf_routes(const ov_conf *c, const char *dst)
 	return 0;
 }
 
+/* Contract in overlay.h. */
 int bar_overlay_apply(const char *path, const char *run_dir, char *why, size_t wsize)
 {
 	ov_state *s = calloc(1, sizeof(*s));
@@ -1075,6 +1077,7 @@ done:
 	return rc;
 }
 
+/* Contract in overlay.h. */
 int bar_overlay_down(const char *path, const char *run_dir, char *why, size_t wsize)
 {
 	ov_state *s = calloc(1, sizeof(*s));
@@ -1136,6 +1139,7 @@ static void jadd(jbuf *j, const char *fmt, ...)
 		j->len += (size_t)k;
 }
 
+/* Contract in overlay.h. */
 int bar_overlay_status(char *json, size_t n, const char *ifname)
 {
 	char *reply = NULL, *save = NULL, *line, why[160];
