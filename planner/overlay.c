@@ -8,6 +8,7 @@
  */
 #include "planner_int.h"
 #include "error.h"
+#include "keystore.h"
 
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
@@ -322,4 +323,32 @@ done:
 	free(addrs);
 	free(endpoints);
 	return text;
+}
+
+int bar_overlay_key_ensure(char pub_b64[45], char *priv_b64, const char *keys,
+                           const char *address, int fresh)
+{
+	char priv[45], pub[45], *stored = NULL;
+	int rc = fresh ? BAR_ENOTFOUND
+	               : bar_keystore_get(keys, address, BAR_OVERLAY_KEY_FIELD, &stored);
+
+	if (rc == 0) {
+		rc = bar_overlay_pubkey(pub, stored);
+		if (rc == 0)
+			snprintf(priv, sizeof(priv), "%s", stored);
+		else
+			bar_error_prefix("key store entry %s.%s: ", address, BAR_OVERLAY_KEY_FIELD);
+	} else if (rc == BAR_ENOTFOUND) {
+		rc = bar_overlay_keypair(priv, pub);
+		if (rc == 0)
+			rc = bar_keystore_put(keys, address, BAR_OVERLAY_KEY_FIELD, priv);
+	}
+	bar_keystore_value_free(stored);
+	if (rc == 0) {
+		memcpy(pub_b64, pub, sizeof(pub));
+		if (priv_b64)
+			memcpy(priv_b64, priv, sizeof(priv));
+	}
+	OPENSSL_cleanse(priv, sizeof(priv));
+	return rc;
 }

@@ -141,6 +141,17 @@ int bar_overlay_keypair(char priv_b64[45], char pub_b64[45]);
 /* The public half of a base64 private key.  Returns 0 or -1. */
 int bar_overlay_pubkey(char pub_b64[45], const char *priv_b64);
 
+/* The key store field (core/keystore.h) of a VM's overlay private key. */
+#define BAR_OVERLAY_KEY_FIELD "overlayKey"
+/* The overlay key pair of the VM at `address`: its private half read from
+ * the key store at `keys`, or made and stored there when there is none or
+ * when `fresh` (a re-created VM gets a new key).  pub_b64 gets the public
+ * half (for the VM's attrs and its peers' files); priv_b64, when not NULL,
+ * the private half (wipe it after use).  Returns 0, or -1 / a BAR_E* code
+ * with the last error set; nothing written then. */
+int bar_overlay_key_ensure(char pub_b64[45], char *priv_b64, const char *keys,
+                           const char *address, int fresh);
+
 /* One other VM of the MCI as a VM's overlay file names it.  All strings are
  * borrowed.  A same-net peer (same connection and VNet) is reached over its
  * private address (a route, no tunnel): pubkey and endpoint may be NULL. */

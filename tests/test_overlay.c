@@ -8,6 +8,9 @@
 #include "testutil.h"
 #include "overlay.h"
 #include "planner_int.h"
+#include "keystore.h"
+
+#include <sys/stat.h>
 
 #include <openssl/evp.h>
 
@@ -166,6 +169,34 @@ static void test_config_for(void)
 	CHECK(bar_overlay_config_for(vms, 4, 4, PRIV, "10.250.0.0/16", 51820) == NULL);
 }
 
+/* Overlay keys live in the key store: made once, kept, renewed when fresh. */
+static void test_key_store(void)
+{
+	char dir[] = "/tmp/test_overlay_keys.XXXXXX", keys[256], pub1[45], pub2[45], pub3[45];
+	char priv[45], derived[45], *path, *cmd;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(keys, sizeof(keys), "%s/keys", dir);
+	CHECK(bar_overlay_key_ensure(pub1, priv, keys, "mci/web/vm/web-a-1", 0) == 0);
+	CHECK(bar_overlay_pubkey(derived, priv) == 0 && strcmp(derived, pub1) == 0);
+	CHECK(bar_overlay_key_ensure(pub2, NULL, keys, "mci/web/vm/web-a-1", 0) == 0);
+	CHECK(strcmp(pub1, pub2) == 0); /* kept */
+	CHECK(bar_overlay_key_ensure(pub3, NULL, keys, "mci/web/vm/web-a-1", 1) == 0);
+	CHECK(strcmp(pub1, pub3) != 0); /* re-created VM: new key */
+	CHECK(bar_overlay_key_ensure(pub2, NULL, keys, "mci/web/vm/web-a-1", 0) == 0);
+	CHECK(strcmp(pub2, pub3) == 0);
+	path = bar_keystore_path(keys, "mci/web/vm/web-a-1", BAR_OVERLAY_KEY_FIELD);
+	{
+		struct stat st;
+
+		CHECK(path && stat(path, &st) == 0 && (st.st_mode & 077) == 0);
+	}
+	free(path);
+	cmd = bar_printf("rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+	free(cmd);
+}
+
 /* The agent refuses a malformed file before touching anything. */
 static void agent_refuses(const char *dir, const char *text, const char *want)
 {
@@ -252,6 +283,7 @@ int main(void)
 	test_keys();
 	test_config();
 	test_config_for();
+	test_key_store();
 	test_agent_parse();
 	if (test_failures) {
 		fprintf(stderr, "test_overlay: %d check(s) failed\n", test_failures);

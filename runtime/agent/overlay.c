@@ -460,6 +460,8 @@ static int run(char *const argv[], char *out, size_t osize)
 			dup2(null, 0);
 		dup2(pfd[1], 1);
 		dup2(pfd[1], 2);
+		for (int fd = 3; fd < 1024; fd++) /* the agent's sockets are not ip's */
+			close(fd);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -468,8 +470,11 @@ static int run(char *const argv[], char *out, size_t osize)
 		struct pollfd p = { pfd[0], POLLIN, 0 };
 		char buf[512];
 		ssize_t r;
+		int pr = poll(&p, 1, 100);
 
-		if (poll(&p, 1, 100) == 0) {
+		if (pr < 0 && errno == EINTR) /* the agent's SIGCHLD, say */
+			continue;
+		if (pr == 0) {
 			waited += 100;
 			if (waited >= OV_CMD_TIMEOUT_MS) {
 				kill(pid, SIGKILL);
@@ -622,11 +627,15 @@ static int uapi_call(const char *ifname, const char *req, char **reply, char *wh
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };
 		ssize_t r;
+		int pr;
 
 		if ((len >= 2 && buf[len - 1] == '\n' && buf[len - 2] == '\n') ||
 		    (len == 1 && buf[0] == '\n'))
 			break;
-		if (poll(&p, 1, 100) == 0) {
+		pr = poll(&p, 1, 100);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0) {
 			if ((waited += 100) >= OV_CMD_TIMEOUT_MS) {
 				fail(why, wsize, "UAPI of %s did not answer", ifname);
 				goto done;
