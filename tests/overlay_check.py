@@ -20,6 +20,7 @@ agent-side code.  Checked:
   - apply is idempotent (same wireguard-go, same peers);
   - re-keying b (new key, new files, apply everywhere) keeps a <-> b working
     and drops b's old key everywhere;
+  - a changed address replaces the old one, a peer's route goes with it;
   - a killed wireguard-go is replaced by the next apply;
   - status reports the peer's handshake and bytes;
   - down removes interfaces, routes, processes and the state file.
@@ -403,6 +404,21 @@ def scenario(topo, tmp, driver, tag, net1, net2):
           pub["b"] in wg_state("a")[1], "b's old key is gone from a and c, the new one is there")
     body = fetch(topo, "a", f"http://{ov['b']}:{HTTP_PORT}/", tries=20)
     check(body is not None and marker_b in body, "after re-keying, a still reaches b")
+
+    # what leaves the file leaves the VM: a new address, a peer gone
+    conf_a = os.path.join(tmp, "a.conf")
+    run(driver, "-config", conf_a, "vm-a", keys["a"], CIDR, "9", str(PORT),
+        f"vm-b|{pub['b']}|{ov['b']}|{priv['b']}:{PORT}|{priv['b']}|0")
+    apply("a")
+    addrs = topo.inside("a", "ip", "-4", "-o", "addr", "show", "dev", "bar0").stdout
+    check("10.250.0.10/16" in addrs and "10.250.0.1/" not in addrs,
+          "a's changed address replaces the old one")
+    r = topo.inside("a", "ip", "route", "show", "10.250.0.3/32").stdout.strip()
+    check(r == "", f"a's route to c went with c from a's file ({r!r})")
+    write_files()
+    apply("a")
+    body = fetch(topo, "c", f"http://{ov['a']}:{HTTP_PORT}/", tries=5)
+    check(body is not None and marker_a in body, "with its file back, c reaches a again")
 
     # a wireguard-go that died is replaced by the next apply (agent start)
     dead = state("b").get("pid")
