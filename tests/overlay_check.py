@@ -28,6 +28,7 @@ Everything made is removed in `finally`, even on failure (ip_forward is
 left on, as the local provider leaves it); the whole check is
 bounded well below ctest's 120 s.
 """
+import base64
 import json
 import os
 import secrets
@@ -299,9 +300,12 @@ def scenario(topo, tmp, driver, tag, net1, net2):
             run(driver, "-config", os.path.join(tmp, f"{vm}.conf"), f"vm-{vm}", keys[vm], CIDR,
                 str(i), str(PORT), *peers)
 
+    outputs = []  # everything the driver printed, searched for keys at the end
+
     def apply(vm):
         p = topo.inside(vm, driver, "-apply", os.path.join(tmp, f"{vm}.conf"),
                         os.path.join(tmp, f"run-{vm}"), check_rc=False)
+        outputs.append(p.stdout + p.stderr)
         return check(p.returncode == 0, f"{vm}: apply ({p.stderr.strip() or 'ok'})")
 
     def wg_state(vm):
@@ -432,6 +436,20 @@ def scenario(topo, tmp, driver, tag, net1, net2):
           f"after the old one (pid {dead}) was killed")
     body = fetch(topo, "a", f"http://{ov['b']}:{HTTP_PORT}/", tries=20)
     check(body is not None and marker_b in body, "a reaches b again through the new process")
+
+    # no private key in what the agent side leaves or prints (state, logs)
+    privs = []
+    for vm in order:
+        k = open(keys[vm]).read().strip()
+        privs += [k, base64.b64decode(k).hex()]  # as written, and as the UAPI takes it
+    leaked = []
+    for vm in order:
+        d = os.path.join(tmp, f"run-{vm}")
+        for name in os.listdir(d):
+            text = open(os.path.join(d, name), errors="replace").read()
+            leaked += [f"{vm}/{name}" for k in privs if k in text]
+    leaked += ["driver output" for out in outputs for k in privs if k in out]
+    check(not leaked, f"no private key in run dirs or driver output {leaked}")
 
     # down everywhere
     pids = {vm: state(vm).get("pid") for vm in order}
