@@ -175,6 +175,13 @@ def pcap_packets(path):
     return out
 
 
+def sport(pkt):
+    """The source port of a TCP or UDP packet of pcap_packets."""
+    ip = pkt[4]
+    ihl = (ip[0] & 15) * 4
+    return struct.unpack(">H", ip[ihl:ihl + 2])[0] if len(ip) >= ihl + 2 else 0
+
+
 class Capture:
     """tcpdump on the given bridges into files in tmp."""
 
@@ -356,6 +363,10 @@ def scenario(topo, tmp, driver, tag, net1, net2):
           f"the marker is in none of the {len(pkts)} captured packets")
     wg_pkts = [p for p in pkts if p[0] == 17 and p[3] == PORT]
     check(len(wg_pkts) > 0, f"{len(wg_pkts)} UDP packets to port {PORT} were captured")
+    ab = [p for p in pkts if {p[1], p[2]} == {priv["a"], priv["b"]}]
+    check(ab and all(p[0] == 17 and (p[3] == PORT or sport(p) == PORT)
+                     for p in ab),
+          f"all {len(ab)} packets between a and b are UDP of the WireGuard port")
     tcp_http = [p for p in pkts if p[0] == 6 and p[3] == HTTP_PORT]
     check(not tcp_http, "no plain TCP to the HTTP port between the clouds")
     check(all(p[2] != ov["b"] and p[1] != ov["b"] for p in pkts),
