@@ -45,6 +45,7 @@ static int cidr_parse(const char *cidr, uint32_t *addr, int *prefix)
 	return 0;
 }
 
+/* Contract in planner_int.h ("overlay network"). */
 int bar_overlay_addr(char out[16], const char *cidr, size_t index)
 {
 	uint32_t addr, mask, net, host;
@@ -67,6 +68,7 @@ int bar_overlay_addr(char out[16], const char *cidr, size_t index)
 	return 0;
 }
 
+/* Contract in planner_int.h ("overlay network"). */
 int bar_overlay_prefix(const char *cidr)
 {
 	uint32_t addr;
@@ -109,6 +111,7 @@ done:
 	return rc;
 }
 
+/* Contract in planner_int.h ("overlay network"). */
 int bar_overlay_keypair(char priv_b64[45], char pub_b64[45])
 {
 	unsigned char priv[OVERLAY_KEY_LEN];
@@ -137,6 +140,7 @@ done:
 	return rc;
 }
 
+/* Contract in planner_int.h ("overlay network"). */
 int bar_overlay_pubkey(char pub_b64[45], const char *priv_b64)
 {
 	unsigned char raw[48];
@@ -206,6 +210,7 @@ static int obuf_add(obuf *b, const char *fmt, ...)
 	}
 }
 
+/* Contract in planner_int.h ("overlay network"). */
 char *bar_overlay_config(const char *vm, const char *priv_b64, const char *overlay_ip,
                          int prefix, int port, const bar_overlay_peer *peers, size_t npeers)
 {
@@ -272,6 +277,7 @@ done:
 	return out;
 }
 
+/* Contract in planner_int.h ("overlay network"). */
 void bar_overlay_config_free(char *text)
 {
 	if (!text)
@@ -280,6 +286,7 @@ void bar_overlay_config_free(char *text)
 	free(text);
 }
 
+/* Contract in planner_int.h ("overlay network"). */
 char *bar_overlay_config_for(const bar_overlay_vm *vms, size_t n, size_t self,
                              const char *priv_b64, const char *cidr, int port)
 {
@@ -325,6 +332,7 @@ done:
 	return text;
 }
 
+/* Contract in planner_int.h ("overlay network"). */
 int bar_overlay_key_ensure(char pub_b64[45], char *priv_b64, const char *keys,
                            const char *address, int fresh)
 {
