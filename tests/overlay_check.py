@@ -32,6 +32,7 @@ import base64
 import json
 import os
 import secrets
+import select
 import shutil
 import signal
 import struct
@@ -194,8 +195,9 @@ class Capture:
                                   "root", "-w", path],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             topo.procs.append(p)
-            # tcpdump says "listening on" once the capture is open
-            line = p.stderr.readline().decode(errors="replace")
+            # tcpdump says "listening on" once the capture is open (within 10 s)
+            ready, _, _ = select.select([p.stderr], [], [], 10)
+            line = p.stderr.readline().decode(errors="replace") if ready else "no answer"
             if "listening" not in line:
                 raise RuntimeError(f"tcpdump on {b}: {line.strip()}")
             self.files.append(path)
