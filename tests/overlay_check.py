@@ -106,7 +106,7 @@ class Topology:
         # a local VM's /run is a private tmpfs (docs/local-provider.md): so is this one's
         holder = subprocess.Popen(
             ["ip", "netns", "exec", ns, "unshare", "--mount", "--propagation", "private",
-             "sh", "-c", "mount -t tmpfs tmpfs /run && exec sleep 200"])
+             "sh", "-c", "mount -t tmpfs tmpfs /run && exec sleep 150"])
         self.procs.append(holder)
         self.holder[vm] = holder.pid
         for _ in range(50):  # until the tmpfs is there
