@@ -248,13 +248,80 @@ static void check_bastions(spec_load *L, const spec_obj *o, const spec_index *ix
 	}
 }
 
+/* overlay: {cidr, port} or true (docs/overlay.md): a WireGuard overlay
+ * over the MCI's VMs.  Normalised into attrs "overlay" as {"cidr","port"};
+ * left out when not asked for (absent, null or false). */
+#define OVERLAY_CIDR "10.250.0.0/16"
+#define OVERLAY_PORT 51820
+
+static void check_overlay(spec_load *L, spec_obj *o, json_t *attrs, const bar_ynode *v)
+{
+	static const char *const known[] = { "cidr", "port", NULL };
+	static const int64_t defport = OVERLAY_PORT;
+	const bar_ynode *f[2] = { NULL, NULL }, *at;
+	const char *cidr = OVERLAY_CIDR;
+	int64_t port = OVERLAY_PORT, vms = 0;
+	uint32_t addr;
+	int prefix, on;
+	char fixed[32];
+
+	if (spec_absent(v))
+		return;
+	if (v->type == BAR_Y_SCALAR && bar_ynode_is_bool(v, &on)) {
+		if (!on)
+			return;
+	} else if (v->type != BAR_Y_MAP) {
+		spec_diag(L, v, "field \"overlay\" must be true or a mapping {cidr, port}");
+		return;
+	} else {
+		if (spec_fields(L, v, "overlay", known, f) < 0)
+			return;
+		if (spec_str(L, &cidr, v, f[0], "overlay.cidr", OVERLAY_CIDR) < 0 ||
+		    spec_int(L, &port, v, f[1], "overlay.port", &defport, 1, 65535) < 0)
+			return;
+	}
+	at = f[0] ? f[0] : v;
+	if (spec_cidr_parse(cidr, &addr, &prefix) < 0) {
+		spec_diag(L, at,
+		          "field \"overlay.cidr\" must be an IPv4 CIDR like \"%s\", got \"%.80s\"",
+		          OVERLAY_CIDR, cidr);
+		return;
+	}
+	if (prefix < 8 || prefix > 28) {
+		spec_diag(L, at, "field \"overlay.cidr\": the prefix must be between /8 and "
+		          "/28, got \"%s\"", cidr);
+		return;
+	}
+	if (addr & ~spec_cidr_mask(prefix)) {
+		spec_diag(L, at, "field \"overlay.cidr\": \"%s\" has host bits set; did you "
+		          "mean \"%s\"?", cidr,
+		          spec_cidr_format(fixed, sizeof(fixed), addr & spec_cidr_mask(prefix),
+		                           prefix));
+		return;
+	}
+	for (size_t i = 0; i < o->n_groups; i++)
+		vms += o->groups[i].count;
+	if (vms > ((int64_t)1 << (32 - prefix)) - 2) {
+		spec_diag(L, at, "field \"overlay.cidr\": \"%s\" has room for %lld VMs, the MCI has %lld",
+		          cidr, (long long)(((int64_t)1 << (32 - prefix)) - 2), (long long)vms);
+		return;
+	}
+	{
+		json_t *ov = json_object();
+
+		json_object_set_new(ov, "cidr", spec_jstr(cidr));
+		json_object_set_new(ov, "port", json_integer(port));
+		json_object_set_new(attrs, "overlay", ov);
+	}
+}
+
 void spec_check_mci(spec_load *L, spec_obj *o)
 {
 	static const char *const known[] = { "description", "state", "groups",
-	                                     "policyOnPartialFailure", NULL };
+	                                     "policyOnPartialFailure", "overlay", NULL };
 	static const char *const states[] = { "Running", "Suspended", NULL };
 	static const char *const policies[] = { "continue", "rollback", "refine", NULL };
-	const bar_ynode *f[4], *spec = o->spec, *seq, **names;
+	const bar_ynode *f[5], *spec = o->spec, *seq, **names;
 	const char *desc = "", *state = "Running", *policy = "continue";
 	json_t *attrs = json_object(), *groups = json_array();
 	spec_index ix;
@@ -286,6 +353,7 @@ void spec_check_mci(spec_load *L, spec_obj *o)
 	}
 	spec_scope_clear(L);
 	check_bastions(L, o, &ix);
+	check_overlay(L, o, attrs, f[4]);
 	spec_index_free(&ix);
 	free(names);
 }

@@ -163,4 +163,71 @@ int bar_post_run(bar_post_result *out, const bar_change *c, const bar_obs *o,
                  const char *keys_dir, const bar_cancel *cancel);
 void bar_post_result_clear(bar_post_result *r);
 
+/* ==== overlay network (planner/overlay.c, docs/overlay.md) ================
+ * Host side of an MCI's WireGuard overlay: addresses, keys, the agent's
+ * overlay file.  The agent side is runtime/agent/overlay.h. */
+
+/* The interface every VM's overlay uses. */
+#define BAR_OVERLAY_IFNAME "bar0"
+
+/* The overlay address of VM number `index` (0-based, in the MCI's VM order)
+ * in cidr: the network's first host + index (the network and broadcast
+ * addresses are skipped).  Returns 0, or -1 (last error set) when cidr is
+ * not an IPv4 CIDR or the VM does not fit. */
+int bar_overlay_addr(char out[16], const char *cidr, size_t index);
+/* The prefix length of cidr ("10.250.0.0/16" -> 16), or -1. */
+int bar_overlay_prefix(const char *cidr);
+/* A fresh X25519 key pair (OpenSSL EVP_PKEY_X25519), each half base64 as
+ * WireGuard writes them (44 characters + NUL); the private half is clamped
+ * like `wg genkey`'s.  Returns 0 or -1; nothing written on failure. */
+int bar_overlay_keypair(char priv_b64[45], char pub_b64[45]);
+/* The public half of a base64 private key.  Returns 0 or -1. */
+int bar_overlay_pubkey(char pub_b64[45], const char *priv_b64);
+
+/* The key store field (core/keystore.h) of a VM's overlay private key. */
+#define BAR_OVERLAY_KEY_FIELD "overlayKey"
+/* The overlay key pair of the VM at `address`: its private half read from
+ * the key store at `keys`, or made and stored there when there is none or
+ * when `fresh` (a re-created VM gets a new key).  pub_b64 gets the public
+ * half (for the VM's attrs and its peers' files); priv_b64, when not NULL,
+ * the private half (wipe it after use).  Returns 0, or -1 / a BAR_E* code
+ * with the last error set; nothing written then. */
+int bar_overlay_key_ensure(char pub_b64[45], char *priv_b64, const char *keys,
+                           const char *address, int fresh);
+
+/* One other VM of the MCI as a VM's overlay file names it.  All strings are
+ * borrowed.  A same-net peer (same connection and VNet) is reached over its
+ * private address (a route, no tunnel): pubkey and endpoint may be NULL. */
+typedef struct bar_overlay_peer {
+	const char *name, *pubkey, *overlay_ip, *endpoint /* ip:port */, *private_ip;
+	int same_net; /* same connection + VNet */
+} bar_overlay_peer;
+
+/* The text of VM vm's overlay file (format: docs/overlay.md).  It holds the
+ * private key: free it with bar_overlay_config_free, which wipes it.
+ * Returns NULL (last error set, naming the VM and peer) on a missing or
+ * multi-line field. */
+char *bar_overlay_config(const char *vm, const char *priv_b64, const char *overlay_ip,
+                         int prefix, int port, const bar_overlay_peer *peers, size_t npeers);
+/* Wipe and free a text of bar_overlay_config; NULL is fine. */
+void bar_overlay_config_free(char *text);
+
+/* One VM of an MCI with an overlay, as the planner knows it after apply
+ * (strings borrowed).  public_ip may be NULL or "" (then peers on other
+ * nets use private_ip as the endpoint: clouds routed to each other, as the
+ * local provider's are). */
+typedef struct bar_overlay_vm {
+	const char *name, *connection, *vnet, *public_ip, *private_ip, *pubkey;
+} bar_overlay_vm;
+
+/* The overlay file of vms[self] in an MCI whose VMs (in the MCI's order,
+ * which gives the overlay addresses) are vms[0..n): every other VM is a
+ * peer, same-net (same connection and VNet) ones by route.  cidr and port
+ * as normalised in the MCI's attrs "overlay".  Returns the text as
+ * bar_overlay_config does (free with bar_overlay_config_free), or NULL with
+ * the last error set. */
+char *bar_overlay_config_for(const bar_overlay_vm *vms, size_t n, size_t self,
+                             const char *priv_b64, const char *cidr, int port);
+/* ==== end of overlay network ============================================= */
+
 #endif

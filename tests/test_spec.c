@@ -650,6 +650,44 @@ static void test_kind_mci(void)
 	free(text);
 }
 
+/* overlay: true takes the defaults; a mapping may set either field; false
+ * and absence leave it out of the normal form (docs/overlay.md). */
+static void test_kind_mci_overlay(void)
+{
+	static const struct {
+		const char *field, *want;
+	} cases[] = {
+		{ "  overlay: true\n", ",\"overlay\":{\"cidr\":\"10.250.0.0/16\",\"port\":51820}" },
+		{ "  overlay: {port: 4500}\n", ",\"overlay\":{\"cidr\":\"10.250.0.0/16\",\"port\":4500}" },
+		{ "  overlay: {cidr: 192.168.77.0/28}\n",
+		  ",\"overlay\":{\"cidr\":\"192.168.77.0/28\",\"port\":51820}" },
+		{ "  overlay: false\n", "" },
+		{ "  overlay: null\n", "" },
+		{ "", "" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *text = bar_printf(
+		    "%s" API "kind: MCI\nmetadata: {name: web}\nspec:\n"
+		    "  groups:\n"
+		    "    - {name: g1, connection: c1, spec: sp, image: img, vnet: net, sshKey: key,"
+		    " count: 14}\n%s",
+		    base_mcir, cases[i].field);
+		char *want = bar_printf(
+		    "{\"description\":\"\",\"groups\":["
+		    "{\"connection\":\"c1\",\"count\":14,\"image\":\"img\",\"labels\":{},"
+		    "\"name\":\"g1\",\"securityGroups\":[],\"spec\":\"sp\",\"sshKey\":\"key\","
+		    "\"subnet\":\"s1\",\"vnet\":\"net\"}]%s,\"state\":\"Running\"}",
+		    cases[i].want);
+		bar_config *cfg = load_ok(text);
+
+		check_attrs(cfg, BAR_KIND_MCI, "default", "web", want);
+		bar_config_free(cfg);
+		free(want);
+		free(text);
+	}
+}
+
 static void test_kind_mcapp_monitoring(void)
 {
 	char *text = bar_printf(
@@ -991,6 +1029,7 @@ static int run_unit(const char *tmp, const char *good_dir)
 	test_kind_vnet_sg();
 	test_kind_sshkey_image_spec();
 	test_kind_mci();
+	test_kind_mci_overlay();
 	test_kind_mcapp_monitoring();
 	test_order_and_find();
 	test_namespace_isolation();
