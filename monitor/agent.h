@@ -38,6 +38,8 @@ typedef struct bar_agent_config {
 	char apps[512];             /* the apps manifest, a file or a directory of them
 	                             * (runtime/agent/apps.h), "" for none;
 	                             * its directory holds the apps' files */
+	char overlay[512];          /* the MCI overlay's file (runtime/agent/overlay.h), ""
+	                             * for none; a missing file takes the overlay down */
 } bar_agent_config;
 
 /* Defaults (every group on, nothing to push to, state_dir "."). */

@@ -235,6 +235,13 @@ static int set_key(bar_agent_config *c, unsigned *seen, const char *k, size_t kn
 			c->memory_max_bytes = (size_t)x;
 		else
 			c->spool_max_bytes = (size_t)x;
+	} else if (IS("overlay")) {
+		if (copy_to(c->overlay, sizeof(c->overlay), v, vn) < 0 || memchr(v, '\0', vn) ||
+		    (vn && v[0] != '/')) {
+			snprintf(what, wsize, "overlay must be the absolute path of the overlay file "
+			         "(under %zu bytes), or empty for none", sizeof(c->overlay));
+			return -1;
+		}
 	} else if (IS("apps")) {
 		if (copy_to(c->apps, sizeof(c->apps), v, vn) < 0 || memchr(v, '\0', vn) ||
 		    (vn && v[0] != '/')) {
@@ -257,7 +264,7 @@ static int set_key(bar_agent_config *c, unsigned *seen, const char *k, size_t kn
 		snprintf(what, wsize,
 		         "unknown key \"%.*s\": use version, ns, mci, vm, token, collectors, "
 		         "collect_interval_ms, push_interval_ms, groups, listen, state_dir, "
-		         "memory_max_bytes, spool_max_bytes, scope, apps",
+		         "memory_max_bytes, spool_max_bytes, scope, apps, overlay",
 		         kn > 40 ? 40 : (int)kn, k);
 		return -1;
 	}

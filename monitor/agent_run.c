@@ -14,6 +14,7 @@
  */
 #include "agent.h"
 #include "apps.h"
+#include "overlay.h"
 #include "assign.h"
 #include "metrics.h"
 
@@ -161,6 +162,30 @@ static void apps_sync(agent *a)
 		logf_(a, "apps: %s", why);
 }
 
+/* The overlay network to what its file says: up (idempotent) when there is
+ * one, down when it went (and was up: its state file is in state_dir). */
+static void overlay_sync(agent *a)
+{
+	char why[400], st[700];
+
+	if (!a->c.overlay[0])
+		return;
+	if (access(a->c.overlay, R_OK) == 0) {
+		if (bar_overlay_apply(a->c.overlay, a->c.state_dir, why, sizeof(why)) < 0)
+			logf_(a, "overlay: %s", why);
+		else
+			logf_(a, "overlay: up as %s says", a->c.overlay);
+		return;
+	}
+	snprintf(st, sizeof(st), "%s/overlay-bar0.state", a->c.state_dir);
+	if (access(st, F_OK) == 0) {
+		if (bar_overlay_down(a->c.overlay, a->c.state_dir, why, sizeof(why)) < 0)
+			logf_(a, "overlay: taking it down: %s", why);
+		else
+			logf_(a, "overlay: down (its file is gone)");
+	}
+}
+
 /* Collect if due (catching up on at most one missed step). */
 static void tick_collect(agent *a)
 {
@@ -171,12 +196,14 @@ static void tick_collect(agent *a)
 		return;
 	self.buffered = bar_agent_buffer_pending(a->buf);
 	self.dropped = bar_agent_buffer_dropped(a->buf);
-	if (bar_agent_collect(&a->last, a->probe, &a->c, &self, tick_ms(a)) < 0)
+	if (bar_agent_collect(&a->last, a->probe, &a->c, &self, tick_ms(a)) < 0) {
 		logf_(a, "collection: out of memory");
-	else if (a->apps)
-		bar_apps_metrics(a->apps, app_metric, a);
-	else if (a->c.ncollectors && bar_agent_buffer_add(a->buf, &a->last) < 0)
-		logf_(a, "buffer: out of memory; this collection is lost");
+	} else {
+		if (a->apps) /* the apps' own metrics, in the same collection */
+			bar_apps_metrics(a->apps, app_metric, a);
+		if (a->c.ncollectors && bar_agent_buffer_add(a->buf, &a->last) < 0)
+			logf_(a, "buffer: out of memory; this collection is lost");
+	}
 	a->next_collect += a->c.collect_interval_ms;
 	if (a->next_collect <= now) /* far behind (suspended?): restart the steps */
 		a->next_collect = now + a->c.collect_interval_ms;
@@ -390,6 +417,7 @@ static void reload(agent *a)
 	bar_agent_config_clear(&nc);
 	order_collectors(a);
 	apps_sync(a);
+	overlay_sync(a);
 	logf_(a, "reloaded %s: %zu collectors", a->o->config_path, a->c.ncollectors);
 }
 
@@ -426,6 +454,7 @@ int bar_agent_run(const bar_agent_config *c, const bar_agent_run_opts *o, char *
 		goto done;
 	order_collectors(a);
 	apps_sync(a);
+	overlay_sync(a);
 	if (bar_agent_buffer_pending(a->buf))
 		logf_(a, "spool: %llu samples to send from the last run",
 		      (unsigned long long)bar_agent_buffer_pending(a->buf));

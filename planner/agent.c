@@ -186,6 +186,8 @@ static char *agent_config(const bar_change *c, const char *dir, const json_t *po
 	bar_buf_printf(&b, "state_dir=%s/state\n", dir);
 	/* the MCApp apps of this VM, when apply writes some (planner/app.c) */
 	bar_buf_printf(&b, "apps=%s/apps.d\n", dir);
+	/* the MCI's overlay network, when apply writes its file (overlay_node.c) */
+	bar_buf_printf(&b, "overlay=%s/overlay.conf\n", dir);
 	/* a local VM shares the host's kernel: its CPU and memory are its
 	 * cgroup's, not /proc/stat's (monitor/agent_cgroup.h) */
 	if (!strcmp(dir, "/run/barista/agent"))

@@ -632,6 +632,21 @@ static int app_node(engine *e, const node *nd, bar_obs *o)
 	return record(e, c, o);
 }
 
+/* An MCI's overlay network (planner/overlay_node.c). */
+static int overlay_node(engine *e, const node *nd, bar_obs *o)
+{
+	const bar_change *c = nd->c;
+	int rc;
+
+	if (nd->op == OP_DELETE) {
+		rc = bar_overlay_remove(c->address, e->st, e->o->keys_dir, e->o->cancel);
+		return rc < 0 ? rc : bar_state_delete(e->st, c->address);
+	}
+	if ((rc = bar_overlay_deploy(o, c, e->st, e->o->keys_dir, e->o->cancel)) < 0)
+		return rc;
+	return record(e, c, o);
+}
+
 int apply_run_node(engine *e, node *nd, bar_obs *o, int *throttled)
 {
 	const bar_change *c = nd->c;
@@ -653,6 +668,8 @@ int apply_run_node(engine *e, node *nd, bar_obs *o, int *throttled)
 		rc = agent_node(e, nd, o);
 	else if (!prov && !strcmp(c->type, "app"))
 		rc = app_node(e, nd, o);
+	else if (!prov && !strcmp(c->type, "overlay"))
+		rc = overlay_node(e, nd, o);
 	else if (!prov && !strcmp(c->type, "monitoringpolicy"))
 		rc = policy_node(e, nd);
 	else if (nd->op == OP_DELETE)

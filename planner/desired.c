@@ -496,6 +496,48 @@ done:
 	json_decref(order);
 }
 
+/*
+ * An MCI's overlay network (docs/overlay.md): one "overlay" resource for the
+ * MCI, "<ns>/overlay/<mci>", depending on every VM of the MCI and its agent
+ * (planner/overlay_node.c makes every VM's key and overlay file from the
+ * VMs' recorded addresses and hands the files to the agents).  A VM
+ * replaced makes the plan replace it too (its peers' files change), which
+ * gives every VM a new key.
+ */
+static void add_overlay(builder *b, const bar_object *mci, bar_map *seen)
+{
+	const json_t *ov = json_object_get(mci->attrs, "overlay");
+	json_t *vms = json_array(), *g;
+	bar_desired *d;
+	size_t gi;
+
+	if (!json_is_object(ov)) {
+		json_decref(vms);
+		return;
+	}
+	json_array_foreach(json_object_get(mci->attrs, "groups"), gi, g) {
+		json_int_t count = json_integer_value(json_object_get(g, "count"));
+		for (json_int_t i = 1; i <= count; i++) {
+			char name[256];
+			vm_name(name, sizeof(name), mci, g, i);
+			json_array_append_new(vms, json_string(name));
+			add_app_agent(b, mci, mci->name, name, seen);
+		}
+	}
+	d = add(b, mci->ns, "overlay", mci->name);
+	d->attrs = json_object();
+	set_str(d->attrs, "mci", mci->name);
+	json_object_set(d->attrs, "cidr", json_object_get(ov, "cidr"));
+	json_object_set(d->attrs, "port", json_object_get(ov, "port"));
+	json_object_set_new(d->attrs, "vms", vms);
+	ref_add(d, "mci", "mci", mci->name);
+	json_array_foreach(vms, gi, g) {
+		dep_add(d, mci->ns, "vm", json_string_value(g));
+		dep_add(d, mci->ns, "agent", json_string_value(g));
+	}
+	common_deps(d, mci);
+}
+
 static int cmp_desired(const void *a, const void *b)
 {
 	return strcmp(((const bar_desired *)a)->address, ((const bar_desired *)b)->address);
@@ -525,6 +567,9 @@ int bar_desired_build(bar_desired_set *out, const bar_config *cfg)
 		for (size_t i = 0; i < n; i++)
 			if (bar_config_get(cfg, i)->kind == BAR_KIND_MCAPP)
 				add_apps(&b, cfg, bar_config_get(cfg, i), &seen);
+		for (size_t i = 0; i < n; i++)
+			if (bar_config_get(cfg, i)->kind == BAR_KIND_MCI)
+				add_overlay(&b, bar_config_get(cfg, i), &seen);
 		bar_map_free(&seen);
 	}
 	for (size_t i = 0; i < b.n; i++)

@@ -203,10 +203,11 @@ static int parse_action(const char *s, bar_action *out)
 }
 
 /* Every kind's type, "vm" (an MCI's members), "agent" (barista-agent on
- * a VM) and "app" (an MCApp's apps on one VM). */
+ * a VM), "app" (an MCApp's apps on one VM) and "overlay" (an MCI's
+ * overlay network). */
 static int type_known(const char *t)
 {
-	if (!strcmp(t, "vm") || !strcmp(t, "agent") || !strcmp(t, "app"))
+	if (!strcmp(t, "vm") || !strcmp(t, "agent") || !strcmp(t, "app") || !strcmp(t, "overlay"))
 		return 1;
 	for (int k = 0; k < BAR_KIND__COUNT; k++)
 		if (!strcmp(t, bar_kind_type((bar_kind)k)))
@@ -223,7 +224,7 @@ static int type_check(const char *t)
 		return 0;
 	for (int k = 0; k < BAR_KIND__COUNT; k++)
 		bar_buf_printf(&known, "%s, ", bar_kind_type((bar_kind)k));
-	rc = bar_error_set("unknown type \"%s\" (known: %svm, agent, app)", t, known.data);
+	rc = bar_error_set("unknown type \"%s\" (known: %svm, agent, app, overlay)", t, known.data);
 	bar_buf_free(&known);
 	return rc;
 }

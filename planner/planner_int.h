@@ -228,6 +228,13 @@ typedef struct bar_overlay_vm {
  * the last error set. */
 char *bar_overlay_config_for(const bar_overlay_vm *vms, size_t n, size_t self,
                              const char *priv_b64, const char *cidr, int port);
+/* Apply an MCI's overlay (planner/overlay_node.c): keys, every VM's file,
+ * the agents told.  *out is what to record. */
+int bar_overlay_deploy(bar_obs *out, const bar_change *c, bar_state *st, const char *keys_dir,
+                       const bar_cancel *cancel);
+/* Take the overlay recorded at address off its VMs. */
+int bar_overlay_remove(const char *address, bar_state *st, const char *keys_dir,
+                       const bar_cancel *cancel);
 /* ==== end of overlay network ============================================= */
 
 #endif

@@ -109,6 +109,7 @@ apiVersion: barista.dev/v1
 kind: MCI
 metadata: {{name: apps}}
 spec:
+  overlay: true
   groups:
     - {{name: seoul, connection: seoul, spec: ssmall, image: sos, vnet: snet,
        securityGroups: [ssg], sshKey: skey, count: 2}}
@@ -175,6 +176,47 @@ class Watch(threading.Thread):
             time.sleep(0.05)
 
 
+def overlay_check(run, tmp, ips):
+    """apps-tokyo-1 fetches apps-seoul-1's page at 10.250.0.1 (the first VM's
+    overlay address) while tcpdump listens on every bridge of this host: the
+    page's text is in no captured packet, and WireGuard's UDP is."""
+    seoul, tokyo = sorted(n for n in ips if "seoul" in n)[0], [n for n in ips if "tokyo" in n][0]
+    pcap = os.path.join(tmp, "underlay.pcap")
+    dump = subprocess.Popen(["tcpdump", "-Z", "root", "--immediate-mode", "-i", "any", "-n", "-U", "-w", pcap,
+                             "udp or tcp port 80"], stdout=subprocess.DEVNULL,
+                            stderr=open(pcap + ".log", "w"))
+    try:
+        time.sleep(1.0)
+        got = wait_for("the page over the overlay", lambda: run(
+            "exec", "apps", "-vm", tokyo, "--", "curl", "-s", "-m", "2",
+            "http://10.250.0.1/", check=False).stdout, 20, 0.5)
+        assert "barista nginx" in got, got
+        time.sleep(1.5)  # what the kernel still holds for tcpdump
+    finally:
+        dump.terminate()
+        dump.wait(5)
+    with open(pcap, "rb") as f:
+        raw = f.read()
+    assert b"barista nginx" not in raw, "the page crossed the underlay in the clear"
+    txt = subprocess.run(["tcpdump", "-n", "-r", pcap, "udp port 51820"], capture_output=True,
+                         text=True).stdout
+    if txt.count("\n") < 2:
+        every = subprocess.run(["tcpdump", "-n", "-r", pcap], capture_output=True,
+                               text=True).stdout
+        wg = run("exec", "apps", "-vm", tokyo, "--", "sh", "-c",
+                 "ip addr; ip route; wg show all 2>&1; tail -5 /run/barista/agent/state/agent.log",
+                 check=False).stdout
+        with open(pcap + ".log") as f:
+            every += f.read()
+        raise AssertionError("no WireGuard packets on the underlay:\n" + every[-1500:] + "\n" +
+                             wg[-3000:])
+    # the VMs' own addresses (same net: seoul-2 -> seoul-1) are routed, not tunnelled
+    same = run("exec", "apps", "-vm", sorted(n for n in ips if "seoul" in n)[1], "--", "curl",
+               "-s", "-m", "2", "http://10.250.0.1/", check=False).stdout
+    assert "barista nginx" in same, same
+    return f"{tokyo} -> {seoul} at 10.250.0.1 through WireGuard ({txt.count(chr(10))} UDP packets)"
+
+
 def write_app(specs, image, path="/", timeout="30s"):
     with open(os.path.join(specs, "app.yaml"), "w") as f:
         f.write(APP.format(image=image, path=path, timeout=timeout))
@@ -223,6 +265,11 @@ def check(barista, tmp):
             side = log.find("app site.side/1: Starting -> Running")
             ngx = log.find("app site.nginx/1: Waiting -> Starting")
             assert 0 <= side < ngx, log
+
+        # the overlay: tokyo's VM reaches seoul's first VM by its overlay
+        # address, through WireGuard: the underlay carries no plaintext
+        ov = overlay_check(run, tmp, ips)
+        print(f"apps_e2e: overlay: {ov}")
 
         # 2. a killed NGINX is back within a second
         vm = sorted(ips)[0]

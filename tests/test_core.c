@@ -938,7 +938,7 @@ static void test_plan_render(void)
 
 #define C0 "changes[0] (default/vm/vm1): "
 #define KNOWN_TYPES "(known: namespace, connection, vnet, securitygroup, sshkey, image, " \
-                    "spec, mci, mcapp, monitoringpolicy, vm, agent, app)"
+                    "spec, mci, mcapp, monitoringpolicy, vm, agent, app, overlay)"
 
 /* Saved plans are checked as strictly as specs: each bad file is refused
  * with a message naming the file and the change (index and address). */
