@@ -103,9 +103,10 @@ def page(ip, timeout=0.5):
         return None
 
 
-def nginx_pids(vm_pid_ns_leader):
-    """The nginx processes whose PID namespace is the VM's (its sshd's)."""
-    want = os.readlink(f"/proc/{vm_pid_ns_leader}/ns/pid")
+def nginx_pids(vm_leader):
+    """The nginx processes in the VM's network namespace (its sshd's; the
+    containers share it, each in a PID namespace of its own)."""
+    want = os.readlink(f"/proc/{vm_leader}/ns/net")
     out = []
     for p in os.listdir("/proc"):
         if not p.isdigit():
@@ -114,7 +115,7 @@ def nginx_pids(vm_pid_ns_leader):
             with open(f"/proc/{p}/comm") as f:
                 if f.read().strip() != "nginx":
                     continue
-            if os.readlink(f"/proc/{p}/ns/pid") == want:
+            if os.readlink(f"/proc/{p}/ns/net") == want:
                 out.append(int(p))
         except OSError:
             pass

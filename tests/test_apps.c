@@ -83,6 +83,16 @@ static char *slurp(const char *path)
 	return buf;
 }
 
+/* Whether the file at path holds text. */
+static bool file_has(const char *path, const char *text)
+{
+	char *s = slurp(path);
+	bool found = strstr(s, text) != NULL;
+
+	free(s);
+	return found;
+}
+
 /* The status entry of app/replica: its "state" and the whole object text. */
 static int app_state(const char *app, int replica, char *state, size_t n, char *obj,
                      size_t on)
@@ -489,13 +499,13 @@ static void case_reload(void)
 	CHECK(!alive(gone));
 	CHECK(strstr(logbuf, "app gone/1: still running 2000 ms after SIGTERM; SIGKILL") != NULL);
 	CHECK(app_int("gone", 1, "pid") == -1); /* dropped from the status */
-	CHECK(strstr(slurp(status), "\"generation\":2") != NULL);
+	CHECK(file_has(status, "\"generation\":2"));
 	/* a manifest that does not parse changes nothing */
 	write_manifest("generation=3\n[app keep]\nkind=nonsense\n");
 	bar_apps_reload(a);
 	run_for(a, 100);
 	CHECK(app_pid("keep", 1) == keep && alive(keep));
-	CHECK(strstr(slurp(status), "kind=nonsense: want command or image") != NULL);
+	CHECK(file_has(status, "kind=nonsense: want command or image"));
 	bar_apps_close(a);
 	CHECK(!alive(keep));
 }
