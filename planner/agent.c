@@ -284,6 +284,13 @@ static char *install_script(const char *dir)
 	    "else\n"
 	    "  \"$D/barista-agent\" -daemon -config \"$D/agent.conf\"\n"
 	    "fi\n"
+	    /* a local VM's init starts boot.d's files at boot (as systemd the unit) */
+	    "if [ \"$D\" = /run/barista/agent ]; then\n"
+	    "  mkdir -p /run/barista/boot.d\n"
+	    "  printf 'exec %%s/barista-agent -daemon -config %%s/agent.conf\\n' \"$D\" \"$D\" \\\n"
+	    "    > /run/barista/boot.d/50-barista-agent\n"
+	    "  chmod 700 /run/barista/boot.d/50-barista-agent\n"
+	    "fi\n"
 	    "i=0; while [ ! -s \"$D/state/agent.pid\" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done\n"
 	    "kill -0 \"$(cat \"$D/state/agent.pid\")\"\n"
 	    "\"$D/barista-agent\" -version\n",
@@ -314,7 +321,8 @@ static char *remove_script(const char *dir)
 	    " kill \"$p\" 2>/dev/null || true;"
 	    " i=0; while kill -0 \"$p\" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done;"
 	    " kill -9 \"$p\" 2>/dev/null || true; fi\n"
-	    "rm -rf \"$D\"\n",
+	    "rm -rf \"$D\"\n"
+	    "if [ \"$D\" = /run/barista/agent ]; then rm -f /run/barista/boot.d/50-barista-agent; fi\n",
 	    dir);
 }
 

@@ -600,6 +600,33 @@ static int policy_node(engine *e, const node *nd)
 	return record(e, c, NULL);
 }
 
+/* Whether the VM that the recorded agent or app at `address` runs on is
+ * deleted (or replaced) by this plan too: then taking the agent or apps off
+ * it first is work for nothing, and would fail on a VM already stopped. */
+static int vm_deleted_too(const engine *e, const char *address)
+{
+	bar_record me = {0};
+	json_t *refs;
+	const char *vm;
+	int found = 0;
+
+	if (bar_state_get(e->st, address, &me) < 0) {
+		bar_error_clear();
+		return 0;
+	}
+	refs = json_loads(me.refs ? me.refs : "{}", 0, NULL);
+	vm = json_string_value(json_object_get(refs, "vm"));
+	for (size_t i = 0; vm && i < e->plan->n && !found; i++) {
+		const bar_change *c = &e->plan->changes[i];
+
+		found = !strcmp(c->address, vm) &&
+		        (c->action == BAR_DELETE || c->action == BAR_REPLACE);
+	}
+	json_decref(refs);
+	bar_record_clear(&me);
+	return found;
+}
+
 /* A VM's barista-agent: installed over SSH (planner/agent.c), recorded
  * with what was installed; removed before its record goes. */
 static int agent_node(engine *e, const node *nd, bar_obs *o)
@@ -608,7 +635,8 @@ static int agent_node(engine *e, const node *nd, bar_obs *o)
 	int rc;
 
 	if (nd->op == OP_DELETE) {
-		rc = bar_agent_remove(c->address, e->st, e->o->keys_dir, e->o->cancel);
+		rc = vm_deleted_too(e, c->address)
+		         ? 0 : bar_agent_remove(c->address, e->st, e->o->keys_dir, e->o->cancel);
 		return rc < 0 ? rc : bar_state_delete(e->st, c->address);
 	}
 	if ((rc = bar_agent_install(o, c, e->st, e->o->keys_dir, e->o->cancel)) < 0)
@@ -624,7 +652,8 @@ static int app_node(engine *e, const node *nd, bar_obs *o)
 	int rc;
 
 	if (nd->op == OP_DELETE) {
-		rc = bar_app_remove(c->address, e->st, e->o->keys_dir, e->o->cancel);
+		rc = vm_deleted_too(e, c->address)
+		         ? 0 : bar_app_remove(c->address, e->st, e->o->keys_dir, e->o->cancel);
 		return rc < 0 ? rc : bar_state_delete(e->st, c->address);
 	}
 	if ((rc = bar_app_deploy(o, c, e->st, e->o->keys_dir, e->o->cancel)) < 0)

@@ -10,9 +10,10 @@ set_tests_properties(e2e_local PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
 add_executable(test_demo ${CMAKE_SOURCE_DIR}/tests/test_demo.c)
 target_link_libraries(test_demo PRIVATE barista_core)
 add_test(NAME paper_demo COMMAND test_demo $<TARGET_FILE:barista>
-         ${CMAKE_SOURCE_DIR}/specs/examples/paper-demo)
+         ${CMAKE_SOURCE_DIR}/specs/examples/paper-demo ${CMAKE_SOURCE_DIR}/tests/oci_fixture.py)
 set_tests_properties(paper_demo PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
-                     LABELS "integration")
+                     LABELS "integration;apps"
+                     ENVIRONMENT "BARISTA_AGENT=$<TARGET_FILE:barista-agent>")
 
 # postCommands on real VMs: results recorded, a failure makes the VM Failed.
 add_executable(test_post ${CMAKE_SOURCE_DIR}/tests/test_post.c)

@@ -29,7 +29,8 @@ The images (short name -> what it is):
                  fake linux/arm64 manifest (same layers, arm64 config)
   nginx:1        Debian's nginx + its libraries (layer 1), config and
                  index.html "barista nginx v1" (layer 2); entrypoint
-                 ["/usr/sbin/nginx", "-g", "daemon off;"], listens on 80
+                 ["/usr/sbin/nginx", "-g", "daemon off;"], listens on 80;
+                 /vm answers with the host's (the VM's) name
   nginx:2        the same base, index.html "barista nginx v2", and a third
                  layer whiting out /usr/share/nginx/html/legacy.html (present
                  in nginx:1)
@@ -78,6 +79,8 @@ http {
         listen 80;
         root /usr/share/nginx/html;
         index index.html;
+        # the host's name (a container's is its VM's): the paper demo's page
+        location = /vm { default_type text/plain; return 200 "$hostname\n"; }
     }
 }
 """

@@ -236,6 +236,52 @@ static int kill_procs(const char *dir)
 	return n;
 }
 
+/* kill_procs on a group and every group under it (a VM's barista-agent
+ * makes groups for its apps, runc for its containers); how many were
+ * signalled. */
+static int kill_tree(const char *dir)
+{
+	int n = kill_procs(dir);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char sub[PATH_MAX];
+
+		if (e->d_type != DT_DIR || !strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name) < sizeof(sub))
+			n += kill_tree(sub);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* rmdir a group after the groups under it, deepest first: -1 with errno
+ * from the first that cannot go (ENOENT for the group itself is 0). */
+static int rmdir_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int rc = 0;
+
+	while (d && (e = readdir(d))) {
+		char sub[PATH_MAX];
+
+		if (e->d_type != DT_DIR || !strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name) < sizeof(sub) &&
+		    rmdir_tree(sub) < 0 && rc == 0)
+			rc = -1;
+	}
+	if (d)
+		closedir(d);
+	if (rc < 0)
+		return -1;
+	return rmdir(dir) < 0 && errno != ENOENT ? -1 : 0;
+}
+
 /* Candidate directories of a VM in every mode (for half-known VMs). */
 static int all_dirs(char dirs[][PATH_MAX], const char *id)
 {
@@ -265,7 +311,7 @@ void bar_local_cgroup_killall(const char *id)
 		int left = 0;
 
 		for (int i = 0; i < n; i++)
-			left += kill_procs(dirs[i]);
+			left += kill_tree(dirs[i]);
 		if (left == 0)
 			return;
 		bar_local_sleep_ms(ms);
@@ -279,13 +325,13 @@ int bar_local_cgroup_remove(bar_local_ctx *c, const char *id)
 	int64_t until = bar_local_now_ms() + CG_WAIT_MS;
 
 	for (int i = 0; i < n; i++) {
-		for (int ms = 1; rmdir(dirs[i]) < 0 && errno != ENOENT; ms = ms < 20 ? ms * 2 : 20) {
+		for (int ms = 1; rmdir_tree(dirs[i]) < 0; ms = ms < 20 ? ms * 2 : 20) {
 			if (errno != EBUSY || bar_local_now_ms() > until) {
 				rc = bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM,
 				                    "cannot remove cgroup %s: %s", dirs[i], strerror(errno));
 				break;
 			}
-			kill_procs(dirs[i]);
+			kill_tree(dirs[i]);
 			bar_local_sleep_ms(ms);
 		}
 	}

@@ -131,7 +131,14 @@ int bar_local_bridge_create(bar_local_ctx *c, const char *id, json_t *subnets)
 
 	if (!(f = open_memstream(&cmds, &len)))
 		return bar_local_fail(c, BAR_EFAIL, BAR_LOCAL_E_SYSTEM, "out of memory");
-	fprintf(f, "link add %s type bridge\n", id);
+	/* A set address: a bridge without one takes its ports' lowest MAC, so
+	 * the gateway's MAC would change under the other VMs when a VM leaves
+	 * and their traffic would stall until ARP finds it again (~1 min). */
+	if (strlen(id) == 13 && strspn(id + 5, "0123456789abcdef") == 8)
+		fprintf(f, "link add %s address 02:ba:%.2s:%.2s:%.2s:%.2s type bridge\n", id, id + 5,
+		        id + 7, id + 9, id + 11);
+	else
+		fprintf(f, "link add %s type bridge\n", id);
 	json_array_foreach(subnets, i, s) {
 		bar_local_cidr cidr;
 

@@ -11,8 +11,12 @@
  *     files (so none of the host's shell start-up files run), mounts tmpfs
  *     /run and /tmp, bind-mounts <vmdir> on /run/barista (its paths inside
  *     the VM, whatever the provider root) and its home on /root, starts
- *     `sshd -D -e -f /run/barista/sshd_config`, reaps zombies, and on SIGTERM stops
- *     sshd and exits (which ends every process of the VM).
+ *     `sshd -D -e -f /run/barista/sshd_config`, then every executable file of
+ *     /run/barista/boot.d in name order (`sh FILE`, not waited for: the local
+ *     VM's stand-in for the units an image's init enables, e.g. the
+ *     barista-agent, which survives a reboot there as under systemd), reaps
+ *     zombies, and on SIGTERM stops sshd and exits (which ends every process
+ *     of the VM).
  *     Progress goes to <ready-fd>: "pid <host pid of PID 1>", then "ok" once
  *     sshd has reported READY=1 through $NOTIFY_SOCKET (i.e. it listens), or
  *     "error <message>"; the plugin reads until EOF.
@@ -24,6 +28,7 @@
  *
  * It links nothing but libc and prints only to its log / ready pipe.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -264,6 +269,45 @@ static pid_t start_sshd(const sigset_t *orig)
 	return pid;
 }
 
+/* Start every executable file of VM_MNT/boot.d, in name order, with the
+ * signals as a fresh process has them; PID 1 reaps them like any orphan. */
+static void run_boot_d(const sigset_t *orig)
+{
+	struct dirent **names;
+	int n = scandir(VM_MNT "/boot.d", &names, NULL, alphasort);
+
+	for (int i = 0; i < n; i++) {
+		char path[512];
+		struct stat st;
+		pid_t pid;
+
+		snprintf(path, sizeof(path), VM_MNT "/boot.d/%s", names[i]->d_name);
+		free(names[i]);
+		if (path[strlen(VM_MNT "/boot.d/")] == '.' || stat(path, &st) < 0 ||
+		    !S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR))
+			continue;
+		fprintf(stderr, "barista-local-init: boot.d: starting %s\n", path);
+		if ((pid = fork()) < 0) {
+			fprintf(stderr, "barista-local-init: fork %s: %s\n", path, strerror(errno));
+			continue;
+		}
+		if (pid == 0) {
+			struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+			for (int s = 1; s < NSIG; s++)
+				sigaction(s, &dfl, NULL);
+			sigprocmask(SIG_SETMASK, orig, NULL);
+			setsid();
+			execl("/bin/sh", "sh", path, (char *)NULL);
+			fprintf(stderr, "barista-local-init: exec /bin/sh %s: %s\n", path,
+			        strerror(errno));
+			_exit(127);
+		}
+	}
+	if (n > 0)
+		free(names);
+}
+
 static void on_signal(int sig)
 {
 	(void)sig; /* only here so PID 1 receives the signal at all */
@@ -295,6 +339,7 @@ static void __attribute__((noreturn)) pid1_main(const char *vmdir, const char *e
 	dprintf(ready_fd, "ok\n");
 	close(ready_fd);
 	ready_fd = -1;
+	run_boot_d(&orig);
 	for (;;) {
 		siginfo_t si;
 		int st;
