@@ -614,7 +614,7 @@ void spec_check_mcapp(spec_load *L, spec_obj *o)
 	                                     "requirements", NULL };
 	static const char *const runtimes[] = { "agent", "kubernetes", NULL };
 	const bar_ynode *f[6], *spec = o->spec, *seq, **names;
-	const char *mci = "", *runtime = "agent";
+	const char *mci = "", *runtime = "agent", *kubeconfig = NULL;
 	json_t *attrs = json_object(), *apps = json_array();
 	spec_index ix;
 	int reqs;
@@ -629,17 +629,29 @@ void spec_check_mcapp(spec_load *L, spec_obj *o)
 		if (!spec_absent(f[0]))
 			spec_diag(L, f[0], "set either \"mci\" or \"requirements\", not both");
 		json_object_set_new(attrs, "requirements", check_requirements(L, spec, f[5]));
-	} else if (spec_name(L, &mci, spec, f[0], "mci") == 0)
-		spec_ref_add(L, o, "mci", BAR_KIND_MCI, mci, f[0], "field \"mci\"");
+	}
 	spec_enum(L, &runtime, spec, f[1], "runtime", runtimes, "agent", 1);
 	if (reqs && !strcmp(runtime, "kubernetes"))
 		spec_diag(L, f[1], "runtime \"kubernetes\" runs on a cluster, not on a derived "
 		          "MCI; requirements are for runtime \"agent\"");
+	if (!strcmp(runtime, "kubernetes") || !spec_absent(f[4])) {
+		json_t *k = check_kubernetes(L, spec, f[4], runtime);
+
+		json_object_set_new(attrs, "kubernetes", k);
+		kubeconfig = json_string_value(json_object_get(k, "kubeconfig"));
+	}
+	/* an existing cluster needs no MCI; one bootstrapped with kubeadm would */
+	if (!strcmp(runtime, "kubernetes") && !reqs && (!kubeconfig || !*kubeconfig))
+		spec_diag(L, spec_absent(f[4]) ? spec : f[4],
+		          "runtime \"kubernetes\" needs kubernetes.kubeconfig, the cluster to "
+		          "deploy to; bootstrapping one on the MCI's VMs with kubeadm is not "
+		          "part of apply yet (docs/kubernetes.md)");
+	if (!reqs && !(kubeconfig && *kubeconfig && spec_absent(f[0])) &&
+	    spec_name(L, &mci, spec, f[0], "mci") == 0)
+		spec_ref_add(L, o, "mci", BAR_KIND_MCI, mci, f[0], "field \"mci\"");
 	set_str(attrs, "mci", mci);
 	set_str(attrs, "runtime", runtime);
 	json_object_set_new(attrs, "rollout", check_rollout(L, spec, f[3]));
-	if (!strcmp(runtime, "kubernetes") || !spec_absent(f[4]))
-		json_object_set_new(attrs, "kubernetes", check_kubernetes(L, spec, f[4], runtime));
 	json_object_set_new(attrs, "apps", apps);
 	if (spec_seq(L, &seq, spec, f[2], "apps", 1) < 0)
 		return;

@@ -702,7 +702,8 @@ static void test_kind_mcapp_monitoring(void)
 	    "      env: {PORT: 8080, MODE: prod}\n      ports: [{port: 53, protocol: UDP}]\n"
 	    "      replicas: 3\n---\n"
 	    API "kind: MCApp\nmetadata: {name: k8s}\nspec: {mci: web, runtime: Kubernetes, "
-	    "apps: [{name: web, image: nginx}]}\n---\n"
+	    "kubernetes: {kubeconfig: /etc/k8s/admin.conf}, apps: [{name: web, image: nginx}]}\n"
+	    "---\n"
 	    API "kind: MonitoringPolicy\nmetadata: {name: all}\nspec: {}\n---\n"
 	    API "kind: MonitoringPolicy\nmetadata: {name: web}\nspec:\n  mci: web\n"
 	    "  metrics: [cpu, process]\n  interval: 1m\n  retention: 2h\n"
@@ -747,7 +748,7 @@ static void test_kind_mcapp_monitoring(void)
 	            "\",\"timeoutSeconds\":1},\"image\":\"nginx\",\"name\":\"web\",\"order\":0,\"placemen"
 	            "t\":{\"count\":0,\"groups\":[\"a\",\"b\"],\"labels\":{}},\"ports\":[],\"replicas\":1,"
 	            "\"resources\":{\"cpu\":0.0,\"memory\":0},\"restart\":\"always\",\"volumes\":[]}],\""
-	            "kubernetes\":{\"context\":\"\",\"kubeconfig\":\"\",\"namespace\":\"default\"},\"mci\""
+	            "kubernetes\":{\"context\":\"\",\"kubeconfig\":\"/etc/k8s/admin.conf\",\"namespace\":\"default\"},\"mci\""
 	            ":\"web\",\"rollout\":{\"healthTimeoutSeconds\":120,\"maxUnavailable\":1},\"runt"
 	            "ime\":\"kubernetes\"}");
 	check_attrs(cfg, BAR_KIND_MONITORINGPOLICY, "default", "all",
