@@ -661,6 +661,21 @@ static int app_node(engine *e, const node *nd, bar_obs *o)
 	return record(e, c, o);
 }
 
+/* An MCApp on a Kubernetes cluster (planner/k8sapp.c). */
+static int k8sapp_node(engine *e, const node *nd, bar_obs *o)
+{
+	const bar_change *c = nd->c;
+	int rc;
+
+	if (nd->op == OP_DELETE) {
+		rc = bar_k8sapp_remove(c->address, e->st);
+		return rc < 0 ? rc : bar_state_delete(e->st, c->address);
+	}
+	if ((rc = bar_k8sapp_deploy(o, c, e->o->cancel)) < 0)
+		return rc;
+	return record(e, c, o);
+}
+
 /* An MCI's overlay network (planner/overlay_node.c). */
 static int overlay_node(engine *e, const node *nd, bar_obs *o)
 {
@@ -697,6 +712,8 @@ int apply_run_node(engine *e, node *nd, bar_obs *o, int *throttled)
 		rc = agent_node(e, nd, o);
 	else if (!prov && !strcmp(c->type, "app"))
 		rc = app_node(e, nd, o);
+	else if (!prov && !strcmp(c->type, "k8sapp"))
+		rc = k8sapp_node(e, nd, o);
 	else if (!prov && !strcmp(c->type, "overlay"))
 		rc = overlay_node(e, nd, o);
 	else if (!prov && !strcmp(c->type, "monitoringpolicy"))

@@ -448,6 +448,16 @@ static void add_apps(builder *b, const bar_config *cfg, const bar_object *mcapp,
 	size_t n = bar_config_count(cfg), ai, vi;
 	json_t *app, *vm;
 
+	if (!strcmp(str(mcapp->attrs, "runtime"), "kubernetes")) {
+		/* one resource: the MCApp on its cluster (planner/k8sapp.c) */
+		bar_desired *d = add(b, mcapp->ns, "k8sapp", mcapp->name);
+
+		d->attrs = json_copy(mcapp->attrs);
+		set_str(d->attrs, "mcapp", mcapp->name);
+		ref_add(d, "mcapp", "mcapp", mcapp->name);
+		common_deps(d, mcapp);
+		goto done;
+	}
 	if (strcmp(str(mcapp->attrs, "runtime"), "agent") != 0)
 		goto done;
 	for (size_t k = 0; k < n && !mci; k++) {

@@ -211,9 +211,11 @@ static bar_change *state_change(plan_builder *b, const bar_desired *d, const bar
 		set_reason(c, bar_printf("tainted: %s", r->taint));
 		return c;
 	}
-	if ((!strcmp(d->type, "agent") || !strcmp(d->type, "app")) && lv && lv->checked) {
-		char *why = !strcmp(d->type, "agent") ? bar_agent_drift(d, r, lv->obs)
-		                                      : bar_app_drift(r, lv->obs);
+	if ((!strcmp(d->type, "agent") || !strcmp(d->type, "app") || !strcmp(d->type, "k8sapp")) &&
+	    lv && lv->checked) {
+		char *why = !strcmp(d->type, "agent")    ? bar_agent_drift(d, r, lv->obs)
+		            : !strcmp(d->type, "k8sapp") ? bar_k8sapp_drift(lv->obs)
+		                                         : bar_app_drift(r, lv->obs);
 		if (why) {
 			c = change_new(b, BAR_UPDATE, d->address, d->type, d->ns, d->name, d->connection);
 			change_set_desired(c, d);

@@ -279,7 +279,9 @@ int bar_workflow_load(bar_config **cfg, bar_desired_set *ds, bar_snapshot **snap
 /* Check every agent record of the snapshot on its VM over SSH (keys from
  * keys_dir): live[] says checked and Running/Stopped with version and
  * config hash, or gone, so the plan re-installs what drifted.  An agent
- * whose VM does not answer is left unchecked.  A refresh's plan runs it
+ * whose VM does not answer is left unchecked.  Also what else a refresh
+ * checks beyond the providers: MCApps' manifests on the VMs and MCApps'
+ * objects on their Kubernetes clusters (drift).  A refresh's plan runs it
  * (bar_workflow_plan does).  0. */
 int bar_agents_check(bar_snapshot *s, const char *keys_dir, bar_state *st);
 

@@ -132,6 +132,23 @@ int bar_app_deploy(bar_obs *out, const bar_change *c, bar_state *st, const char 
 int bar_app_remove(const char *address, bar_state *st, const char *keys_dir,
                    const bar_cancel *cancel);
 
+/* ---- MCApps of runtime "kubernetes" (planner/k8sapp.c) ---- */
+
+/* Server-side apply change c's MCApp to its cluster, waiting for every
+ * rollout and pruning what it no longer has.  *out is what to record. */
+int bar_k8sapp_deploy(bar_obs *out, const bar_change *c, const bar_cancel *cancel);
+
+/* Delete every object of the MCApp recorded at address from its cluster. */
+int bar_k8sapp_remove(const char *address, bar_state *st);
+
+/* The refresh's check of every recorded k8sapp: its drift on the cluster
+ * (live[] checked, obs attrs {"drift": text}); a cluster that cannot be
+ * reached is left unchecked. */
+void bar_k8sapps_check(bar_snapshot *s);
+
+/* Why a checked k8sapp must be applied again, malloc'd; NULL when not. */
+char *bar_k8sapp_drift(const bar_obs *live);
+
 /* The refresh's check of the recorded app resources (their manifests on
  * the VMs); called by bar_agents_check. */
 void bar_apps_check(bar_snapshot *s, const char *keys_dir, bar_state *st);

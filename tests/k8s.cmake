@@ -14,7 +14,7 @@ if(TARGET bar_runtime_k8s)
 
   add_test(NAME k8s_runtime
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/k8s_runtime.sh $<TARGET_FILE:test_k8s>
-            ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR})
+            ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} $<TARGET_FILE:barista>)
   set_tests_properties(k8s_runtime PROPERTIES LABELS "k8s;double;integration" TIMEOUT 420)
 
   find_program(BAR_SHELLCHECK shellcheck)

@@ -4,7 +4,7 @@
 # (tests/k8s_double.js), or against a real cluster when
 # BARISTA_K8S_TESTS=/path/to/kubeconfig is set (docs/kubernetes.md).
 #
-#   k8s_runtime.sh TEST_K8S BUILD_DIR SOURCE_DIR
+#   k8s_runtime.sh TEST_K8S BUILD_DIR SOURCE_DIR [BARISTA]
 #
 # For the double it installs kubernetes-models with npm into
 # BUILD_DIR/k8s-node (once), makes a CA, a server certificate for 127.0.0.1
@@ -140,3 +140,86 @@ chmod +x "$dir/expired-plugin"
 sed "s|./exec-plugin|./expired-plugin|" "$dir/exec.kubeconfig" > "$dir/expired.kubeconfig"
 
 timeout 300 "$test_bin" double "$dir"
+
+barista=${4:-}
+[ -n "$barista" ] || exit 0
+
+# ---- the same double through barista apply/plan/destroy ----
+api() { # api PATH: GET with the token, the JSON answer on stdout
+  curl -sS --max-time 10 --cacert "$dir/ca.crt" -H "Authorization: Bearer $token" "$server$1"
+}
+field() { # field PYTHON-EXPR: of the JSON on stdin (d), printed
+  python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
+}
+fail() { echo "k8s_runtime: barista: $*" >&2; exit 1; }
+spec=$dir/spec
+mkdir -p "$spec"
+# test_k8s sent invalid requests on purpose; barista must send none
+violations_before=$(curl -sS --max-time 10 --cacert "$dir/ca.crt" "$server/_test/violations" |
+  field 'len(d)')
+ns=default
+deps=/apis/apps/v1/namespaces/$ns/deployments
+write_app() { # write_app IMAGE [SECOND-APP]
+  cat > "$spec/app.yaml" <<EOF
+apiVersion: barista.dev/v1
+kind: MCApp
+metadata: {name: shop}
+spec:
+  runtime: kubernetes
+  kubernetes: {kubeconfig: $dir/token.kubeconfig, namespace: $ns}
+  rollout: {maxUnavailable: 1, healthTimeout: 30s}
+  apps:
+    - name: web
+      image: $1
+      ports: [{port: 80}]
+      env: {MODE: prod}
+      resources: {cpu: 0.5, memoryMiB: 128}
+      health: {http: {port: 80, path: /}}
+      replicas: 2
+EOF
+  if [ -n "${2:-}" ]; then
+    echo "    - {name: $2, image: registry.example/api:1, after: [web]}" >> "$spec/app.yaml"
+  fi
+}
+b() { timeout 120 "$barista" "$@" -no-color -state "$dir/state.db" "$spec" 2>&1; }
+image_of() { api "$deps/$1" | field 'd["spec"]["template"]["spec"]["containers"][0]["image"]'; }
+
+write_app registry.example/nginx:1 api
+out=$(b apply -auto-approve) || fail "apply: $out"
+grep -q "2 added" <<<"$out" || fail "apply did not add the MCApp and its k8sapp: $out"
+[ "$(image_of web)" = registry.example/nginx:1 ] || fail "deployment web has not the image"
+[ "$(api "$deps/web" | field 'd["spec"]["replicas"]')" = 2 ] || fail "web has not 2 replicas"
+[ "$(image_of api)" = registry.example/api:1 ] || fail "deployment api missing"
+out=$(b plan -detailed-exitcode) || fail "a plan right after apply wants changes: $out"
+
+# another actor scales web: the plan shows it and apply puts it back
+curl -sS --max-time 10 --cacert "$dir/ca.crt" -X POST \
+  "$server/_test/scale?namespace=$ns&name=web&replicas=5" >/dev/null
+rc=0; out=$(b plan -detailed-exitcode) || rc=$?
+if [ "$rc" != 2 ] || ! grep -q "changed on the cluster" <<<"$out"; then
+  fail "the plan did not show the drift (exit $rc): $out"
+fi
+out=$(b apply -auto-approve) || fail "apply repairing the drift: $out"
+[ "$(api "$deps/web" | field 'd["spec"]["replicas"]')" = 2 ] || fail "drift not repaired"
+
+# a new image and one app fewer: rolled out, the other pruned
+write_app registry.example/nginx:2
+out=$(b apply -auto-approve) || fail "apply of nginx:2: $out"
+[ "$(image_of web)" = registry.example/nginx:2 ] || fail "web was not rolled out to nginx:2"
+[ "$(api "$deps/api" | field 'd.get("code", 200)')" = 404 ] || fail "api was not pruned"
+
+# an image that never pulls fails the apply with the API's own reason
+write_app registry.example/does-not-exist:1
+out=$(b apply -auto-approve) && fail "apply of an image that cannot be pulled succeeded"
+grep -q "ErrImagePull\|ProgressDeadlineExceeded" <<<"$out" || fail "no reason given: $out"
+write_app registry.example/nginx:2
+out=$(b apply -auto-approve) || fail "apply back to nginx:2: $out"
+
+out=$(b destroy -auto-approve) || fail "destroy: $out"
+[ "$(api "$deps?labelSelector=barista.io/mcapp=default.shop" | field 'len(d["items"])')" = 0 ] ||
+  fail "objects left after destroy"
+! grep -rqa "$token" "$dir/state.db" "$spec" || fail "the token is in the state"
+violations=$(curl -sS --max-time 10 --cacert "$dir/ca.crt" "$server/_test/violations")
+[ "$(field 'len(d)' <<<"$violations")" = "$violations_before" ] ||
+  fail "barista sent invalid requests: $(field "d[$violations_before:]" <<<"$violations")"
+echo "k8s_runtime: barista apply/plan/destroy against the double passed"
