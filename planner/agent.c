@@ -28,6 +28,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +271,7 @@ static char *install_script(const char *dir)
 	    "  fi\n"
 	    "}\n"
 	    "stop\n"
+	    "rm -f \"$D/state/apps.json\"  # the old agent's: the wait below reads the new one's\n"
 	    "mv -f \"$D/barista-agent.new\" \"$D/barista-agent\"\n"
 	    "mv -f \"$D/agent.conf.new\" \"$D/agent.conf\"\n"
 	    "chmod 700 \"$D/barista-agent\"; chmod 600 \"$D/agent.conf\"\n"
@@ -293,6 +295,16 @@ static char *install_script(const char *dir)
 	    "fi\n"
 	    "i=0; while [ ! -s \"$D/state/agent.pid\" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done\n"
 	    "kill -0 \"$(cat \"$D/state/agent.pid\")\"\n"
+	    /* the new agent starts the VM's apps again: done when they are
+	     * healthy, so that a rollout of agents keeps the others serving */
+	    "for f in \"$D\"/apps.d/*.conf; do\n"
+	    "  [ -f \"$f\" ] || continue\n"
+	    "  m=${f##*/}; m=${m%%.conf}\n"
+	    "  g=$(sed -n 's/^generation=//p' \"$f\" | head -n 1)\n"
+	    "  \"$D/barista-agent\" -wait-apps \"$m\" -generation \"${g:-0}\" -timeout-ms 120000 \\\n"
+	    "    -status \"$D/state/apps.json\" >&2 ||\n"
+	    "    { echo \"the apps of MCApp $m did not get healthy after the agent started\" >&2; exit 1; }\n"
+	    "done\n"
 	    "\"$D/barista-agent\" -version\n",
 	    dir);
 }
@@ -306,7 +318,8 @@ static char *check_script(const char *dir)
 	    " then s=running; else s=stopped; fi\n"
 	    "v=$(\"$D/barista-agent\" -version 2>/dev/null | cut -d' ' -f2)\n"
 	    "h=$(sha256sum \"$D/agent.conf\" 2>/dev/null | cut -c1-16)\n"
-	    "echo \"$s ${v:-none} ${h:-none}\"\n",
+	    "b=$(sha256sum \"$D/barista-agent\" 2>/dev/null | cut -c1-16)\n"
+	    "echo \"$s ${v:-none} ${h:-none} ${b:-none}\"\n",
 	    dir);
 }
 
@@ -324,6 +337,36 @@ static char *remove_script(const char *dir)
 	    "rm -rf \"$D\"\n"
 	    "if [ \"$D\" = /run/barista/agent ]; then rm -f /run/barista/boot.d/50-barista-agent; fi\n",
 	    dir);
+}
+
+static char *agent_binary(void);
+
+/* The first 16 hex digits of the SHA-256 of the binary this barista
+ * installs, as the check script's sha256sum prints them; "" when it cannot
+ * be read.  Computed once per process. */
+static pthread_once_t binary_once = PTHREAD_ONCE_INIT;
+static char binary_hash[17];
+
+static void binary_hash_init(void)
+{
+	char *path = agent_binary();
+	FILE *f = fopen(path, "rb");
+	EVP_MD_CTX *x = EVP_MD_CTX_new();
+	unsigned char md[32], buf[65536];
+	unsigned int n = 0;
+	size_t got;
+
+	if (f && x && EVP_DigestInit_ex(x, EVP_sha256(), NULL) == 1) {
+		while ((got = fread(buf, 1, sizeof(buf), f)) > 0)
+			EVP_DigestUpdate(x, buf, got);
+		if (!ferror(f) && EVP_DigestFinal_ex(x, md, &n) == 1 && n == 32)
+			for (int i = 0; i < 8; i++)
+				snprintf(binary_hash + 2 * i, 3, "%02x", md[i]);
+	}
+	if (f)
+		fclose(f);
+	EVP_MD_CTX_free(x);
+	free(path);
 }
 
 /* The binary to install: BARISTA_AGENT, else barista-agent beside this
@@ -494,6 +537,12 @@ char *bar_agent_drift(const bar_desired *d, const bar_record *r, const bar_obs *
 		                 jstr(now, "version"), jstr(d->attrs, "version"));
 	else if (*jstr(rec, "config") && strcmp(jstr(now, "config"), jstr(rec, "config")) != 0)
 		why = bar_strdup("the agent's config on the VM is not the one apply wrote");
+	else if ((pthread_once(&binary_once, binary_hash_init), *binary_hash) &&
+	         *jstr(now, "binary") && strcmp(jstr(now, "binary"), "none") != 0 &&
+	         strcmp(jstr(now, "binary"), binary_hash) != 0)
+		why = bar_printf("barista-agent on the VM (sha256 %s…) is not the binary this barista "
+		                 "installs (%s…), though both say version %s", jstr(now, "binary"),
+		                 binary_hash, jstr(now, "version"));
 	json_decref(rec);
 	json_decref(now);
 	return why;
@@ -550,11 +599,11 @@ int bar_agents_check(bar_snapshot *s, const char *keys_dir, bar_state *st)
 			for (size_t k = 0; k < res.n; k++) {
 				size_t i = which[map[k]];
 				const bar_remote_result *rr = &res.items[k];
-				char state[16] = "", ver[64] = "", hash[32] = "";
+				char state[16] = "", ver[64] = "", hash[32] = "", bin[32] = "";
 				bar_obs *o;
 
 				if (rr->outcome != BAR_REMOTE_OK || !rr->out ||
-				    sscanf(rr->out, "%15s %63s %31s", state, ver, hash) < 1)
+				    sscanf(rr->out, "%15s %63s %31s %31s", state, ver, hash, bin) < 1)
 					continue; /* unreachable: not checked, no change planned */
 				s->live[i].checked = 1;
 				if (!strcmp(state, "missing"))
@@ -564,7 +613,8 @@ int bar_agents_check(bar_snapshot *s, const char *keys_dir, bar_state *st)
 				                                                   : "");
 				o->status = bar_strdup(!strcmp(state, "running") ? "Running" : "Stopped");
 				{
-					json_t *a = json_pack("{s:s,s:s}", "version", ver, "config", hash);
+					json_t *a = json_pack("{s:s,s:s,s:s}", "version", ver, "config", hash,
+					                      "binary", bin);
 					o->attrs = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
 					json_decref(a);
 				}

@@ -533,48 +533,140 @@ done:
 
 /* ---- rollout order ---- */
 
-void bar_plan_rollout(bar_plan *p)
+/* Add `dep` to the deps of change c. */
+static void dep_on(bar_change *c, const char *dep)
 {
-	size_t *idx = bar_calloc(p->n + 1, sizeof(*idx));
+	json_t *deps = c->deps ? json_deep_copy(c->deps) : json_array();
 
+	json_array_append_new(deps, json_string(dep));
+	json_decref(c->deps);
+	c->deps = deps;
+}
+
+/* maxUnavailable of MCApp attrs for n VMs: at least 1, and below n so that
+ * some VM keeps serving while the others change. */
+static size_t max_unavailable(const json_t *attrs, size_t n)
+{
+	long mu = (long)json_integer_value(json_object_get(json_object_get(attrs, "rollout"),
+	                                                   "maxUnavailable"));
+
+	if (mu < 1)
+		mu = 1;
+	if (n > 1 && (size_t)mu >= n)
+		mu = (long)n - 1;
+	return (size_t)mu;
+}
+
+static int is_app_update(const bar_change *c, const char *ns, const char *mcapp)
+{
+	return !strcmp(c->type, "app") && c->action == BAR_UPDATE && c->attrs &&
+	       (!ns || (!strcmp(c->ns, ns) && !strcmp(jstr(c->attrs, "mcapp"), mcapp)));
+}
+
+/* The app updates of each MCApp, VM by VM: the j-th waits for the
+ * (j - maxUnavailable)-th. */
+static void rollout_apps(bar_plan *p, size_t *idx)
+{
 	for (size_t i = 0; i < p->n; i++) {
 		const bar_change *c = &p->changes[i];
 		const char *mcapp;
-		size_t n = 0, k;
-		long mu;
+		size_t n = 0, k, mu;
 
-		if (strcmp(c->type, "app") || c->action != BAR_UPDATE || !c->attrs)
+		if (!is_app_update(c, NULL, NULL))
 			continue;
 		mcapp = jstr(c->attrs, "mcapp");
 		/* the first update of this MCApp: gather them all (changes are
 		 * sorted by address, so its VMs come in a stable order) */
-		for (k = 0; k < i; k++)
-			if (!strcmp(p->changes[k].type, "app") && p->changes[k].action == BAR_UPDATE &&
-			    p->changes[k].attrs && !strcmp(p->changes[k].ns, c->ns) &&
-			    !strcmp(jstr(p->changes[k].attrs, "mcapp"), mcapp))
-				break;
+		for (k = 0; k < i && !is_app_update(&p->changes[k], c->ns, mcapp); k++)
+			;
 		if (k < i)
 			continue;
 		for (k = i; k < p->n; k++)
-			if (!strcmp(p->changes[k].type, "app") && p->changes[k].action == BAR_UPDATE &&
-			    p->changes[k].attrs && !strcmp(p->changes[k].ns, c->ns) &&
-			    !strcmp(jstr(p->changes[k].attrs, "mcapp"), mcapp))
+			if (is_app_update(&p->changes[k], c->ns, mcapp))
 				idx[n++] = k;
-		mu = (long)json_integer_value(json_object_get(json_object_get(c->attrs, "rollout"),
-		                                              "maxUnavailable"));
-		if (mu < 1)
-			mu = 1;
-		if (n > 1 && (size_t)mu >= n)
-			mu = (long)n - 1; /* some VM keeps serving while the others change */
-		for (size_t j = (size_t)mu; j < n; j++) {
-			bar_change *later = &p->changes[idx[j]];
-			json_t *deps = later->deps ? json_deep_copy(later->deps) : json_array();
+		mu = max_unavailable(c->attrs, n);
+		for (size_t j = mu; j < n; j++)
+			dep_on(&p->changes[idx[j]], p->changes[idx[j - mu]].address);
+	}
+}
 
-			json_array_append_new(deps, json_string(p->changes[idx[j - (size_t)mu]].address));
-			json_decref(later->deps);
-			later->deps = deps;
+/* The update of change index `agent`'s VM's apps of MCApp ns/mcapp in the
+ * plan, or (size_t)-1. */
+static size_t app_change_of(const bar_plan *p, const char *ns, const char *mcapp,
+                            const char *vm)
+{
+	for (size_t k = 0; k < p->n; k++)
+		if (is_app_update(&p->changes[k], ns, mcapp) &&
+		    !strcmp(jstr(p->changes[k].attrs, "vm"), vm))
+			return k;
+	return (size_t)-1;
+}
+
+/* Agents re-installed on VMs that run an MCApp's apps restart those apps,
+ * so they too go VM by VM: per MCApp (an agent counts for the first MCApp
+ * of its VM), the j-th agent waits for the (j - maxUnavailable)-th and for
+ * that VM's app update when the plan has one.  The install waits for the
+ * VM's apps to be healthy again (planner/agent.c). */
+static void rollout_agents(bar_plan *p, const bar_desired_set *ds, size_t *idx)
+{
+	char *taken = bar_calloc(p->n + 1, 1);
+
+	for (size_t a = 0; a < ds->n; a++) {
+		const bar_desired *app = &ds->items[a];
+		const char *mcapp;
+		size_t n = 0, mu;
+
+		if (strcmp(app->type, "app") || !app->attrs)
+			continue;
+		mcapp = jstr(app->attrs, "mcapp");
+		/* the first of this MCApp's app resources: gather its VMs' agents */
+		if (a > 0) {
+			size_t k;
+			for (k = 0; k < a; k++)
+				if (!strcmp(ds->items[k].type, "app") && ds->items[k].attrs &&
+				    !strcmp(ds->items[k].ns, app->ns) &&
+				    !strcmp(jstr(ds->items[k].attrs, "mcapp"), mcapp))
+					break;
+			if (k < a)
+				continue;
+		}
+		for (size_t k = a; k < ds->n; k++) {
+			const bar_desired *d = &ds->items[k];
+
+			if (strcmp(d->type, "app") || !d->attrs || strcmp(d->ns, app->ns) ||
+			    strcmp(jstr(d->attrs, "mcapp"), mcapp))
+				continue;
+			for (size_t i = 0; i < p->n; i++) {
+				const bar_change *c = &p->changes[i];
+
+				if (!taken[i] && !strcmp(c->type, "agent") && c->action == BAR_UPDATE &&
+				    c->attrs && !strcmp(c->ns, d->ns) &&
+				    !strcmp(jstr(c->attrs, "vm"), jstr(d->attrs, "vm"))) {
+					taken[i] = 1;
+					idx[n++] = i;
+				}
+			}
+		}
+		mu = max_unavailable(app->attrs, n);
+		for (size_t j = mu; j < n; j++) {
+			const bar_change *before = &p->changes[idx[j - mu]];
+			size_t ac = app_change_of(p, app->ns, mcapp, jstr(before->attrs, "vm"));
+
+			dep_on(&p->changes[idx[j]], before->address);
+			if (ac != (size_t)-1)
+				dep_on(&p->changes[idx[j]], p->changes[ac].address);
 		}
 	}
+	free(taken);
+}
+
+void bar_plan_rollout(bar_plan *p, const bar_desired_set *ds)
+{
+	size_t *idx = bar_calloc(p->n + 1, sizeof(*idx));
+
+	rollout_apps(p, idx);
+	if (ds)
+		rollout_agents(p, ds, idx);
 	free(idx);
 }
 

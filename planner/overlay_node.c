@@ -196,15 +196,24 @@ int bar_overlay_deploy(bar_obs *out, const bar_change *c, bar_state *st, const c
 			bar_error_prefix("%s", v[i].rec.name);
 			goto done;
 		}
-		hup = bar_printf("chmod 600 %s/overlay.conf && kill -HUP \"$(cat %s/state/agent.pid)\"",
-		                 dir, dir);
+		bar_overlay_addr(ip, cidr, i);
+		/* told, and done once the VM has its overlay address */
+		hup = bar_printf(
+		    "chmod 600 %s/overlay.conf && kill -HUP \"$(cat %s/state/agent.pid)\" || exit 1\n"
+		    "i=0; while ! ip -4 -o addr show 2>/dev/null | grep -q ' %s/'; do\n"
+		    "  if [ $i -ge 150 ]; then\n"
+		    "    echo 'the agent did not bring the overlay up within 15 s (no address %s);'"
+		    " $(grep overlay %s/state/agent.log 2>/dev/null | tail -n 1) >&2; exit 1\n"
+		    "  fi\n"
+		    "  sleep 0.1; i=$((i+1))\n"
+		    "done\n",
+		    dir, dir, ip, ip, dir);
 		job.command = hup;
 		job.timeout_ms = STEP_TIMEOUT_MS;
-		rc = bar_agent_run_one(&v[i].t, &job, cancel, NULL, "telling the agent");
+		rc = bar_agent_run_one(&v[i].t, &job, cancel, NULL, "bringing the overlay up");
 		free(hup);
 		if (rc < 0)
 			goto done;
-		bar_overlay_addr(ip, cidr, i);
 		json_object_set_new(seen, v[i].rec.name,
 		                    json_pack("{s:s,s:s,s:s,s:s}", "address", ip, "publicKey", v[i].pub,
 		                              "systemId", v[i].rec.system_id ? v[i].rec.system_id : "",

@@ -870,7 +870,7 @@ int bar_plan_make(bar_plan **out, const bar_desired_set *ds, bar_snapshot *snap,
 	p->changes = b.items;
 	p->n = b.n;
 	b.items = NULL;
-	bar_plan_rollout(p);
+	bar_plan_rollout(p, o->destroy ? NULL : ds);
 	if (ds && !o->destroy && !o->refresh_only) {
 		size_t touched = 0;
 

@@ -159,8 +159,9 @@ char *bar_app_drift(const bar_record *r, const bar_obs *live);
 
 /* Order the plan's app updates of each MCApp into a rollout: each waits
  * for the one rollout.maxUnavailable before it (at most all but one VM at
- * a time). */
-void bar_plan_rollout(bar_plan *p);
+ * a time).  With ds (the desired set), agent re-installs on VMs running an
+ * MCApp's apps (which restart them) are ordered the same way. */
+void bar_plan_rollout(bar_plan *p, const bar_desired_set *ds);
 
 /* What a VM's postCommands did (planner/postcmd.c). */
 typedef struct bar_post_result {

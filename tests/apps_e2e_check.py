@@ -19,7 +19,9 @@ and real containers (Debian's runc):
    a version that never gets healthy: rolled back with the health check's
    own message, every VM still serves v2;
 5. the app's manifest removed on one VM: the next plan puts it back;
-6. destroy: no container, no nginx, no app process is left, no mount.
+6. every agent's binary changed on its VM: the plan re-installs them, one VM
+   after the other, each waiting for its apps, at least two of three serving;
+7. destroy: no container, no nginx, no app process is left, no mount.
 
 Everything made is removed also on failure; the check bounds its own time.
 """
@@ -176,6 +178,24 @@ class Watch(threading.Thread):
             time.sleep(0.05)
 
 
+def watched_apply(run, ips, what):
+    """Apply while a Watch asks every VM for its page; every VM serves v2
+    afterwards and at least two of three served at every moment.  Returns
+    apply's output and the watch."""
+    w = Watch(ips)
+    w.start()
+    out = run("apply", "-auto-approve", "specs", timeout=300).stdout
+    time.sleep(0.3)
+    w.stop.set()
+    w.join()
+    assert serving(ips, "barista nginx v2\n"), {n: page(ip) for n, ip in ips.items()}
+    worst = min(sum(1 for p in s.values() if p) for _, s in w.samples)
+    print(f"apps_e2e: {what} over {len(w.samples)} samples: at least {worst} of 3 VMs "
+          "served at every moment")
+    assert worst >= 2, worst
+    return out, w
+
+
 def overlay_check(run, tmp, ips):
     """apps-tokyo-1 fetches apps-seoul-1's page at 10.250.0.1 (the first VM's
     overlay address) while tcpdump listens on every bridge of this host: the
@@ -288,17 +308,7 @@ def check(barista, tmp):
 
         # 3. a rolling update: never more than one VM without its page
         write_app(specs, img(2))
-        w = Watch(ips)
-        w.start()
-        out = run("apply", "-auto-approve", "specs", timeout=300).stdout
-        time.sleep(0.3)
-        w.stop.set()
-        w.join()
-        assert serving(ips, "barista nginx v2\n"), {n: page(ip) for n, ip in ips.items()}
-        worst = min(sum(1 for p in s.values() if p) for _, s in w.samples)
-        print(f"apps_e2e: rollout over {len(w.samples)} samples: at least {worst} of 3 VMs "
-              "served at every moment")
-        assert worst >= 2, worst
+        out, w = watched_apply(run, ips, "rollout")
         order = re.findall(r"default/app/site\.(\S+): Modifications complete", out)
         assert len(order) == 3, out
         # one after the other: each VM's first v2 page after the previous one's
@@ -331,11 +341,21 @@ def check(barista, tmp):
         run("apply", "-auto-approve", "specs", timeout=300)
         again = run("plan", "-detailed-exitcode", "specs", check=False)
         assert again.returncode == 0, again.stdout
+
+        # 6. every VM's agent binary differs from this barista's (a rebuild):
+        # the agents are re-installed VM by VM, each waiting for its apps, so
+        # at every moment at least two of three VMs serve
+        run("exec", "apps", "--", "cd /run/barista/agent && cp barista-agent v && "
+            "printf x >> v && mv v barista-agent")
+        plan = run("plan", "specs").stdout
+        assert plan.count("is not the binary this barista installs") == 3, plan
+        watched_apply(run, ips, "agents re-installed")
+        assert run("plan", "-detailed-exitcode", "specs", check=False).returncode == 0
     finally:
         if applied:
             run("destroy", "-auto-approve", "specs", check=False, timeout=300)
         reg.close()
-    # 6. nothing left
+    # 7. nothing left
     left = subprocess.run(["pgrep", "-f", "runc --root /run/barista/agent/runc"],
                           capture_output=True, text=True).stdout.split()
     assert not left, f"runc processes left: {left}"

@@ -7,10 +7,11 @@
    this host (a webhook, Slack's format, a real SMTP server, a real
    Alertmanager: monitor_common.Receivers); a spec of one MCI of two local VMs and a MonitoringPolicy
    pushing to both collectors (`gateway`), with a pull port and an alarm
-   `cpu.usage > 60 for 4s`;
+   `cpu.usage > 60 for 4s`, and an MCApp with a command app on both VMs;
 2. `barista apply`: the plan has an agent per VM; afterwards a barista-agent
    runs on every VM, and a second plan is empty;
-3. push: both VMs' series reach the collectors; pull: each VM's /metrics
+3. push: both VMs' series reach the collectors, the MCApp's app.up too;
+   pull: each VM's /metrics
    (Prometheus text) answers from this host; `barista metrics now` gets a
    fresh sample over SSH;
 4. load on one VM (two busy loops under its 1-vCPU cgroup): its alarm fires
@@ -111,6 +112,14 @@ spec:
        to: [oncall@example.test]}}
     - {{name: am, type: alertmanager, url: "{am}"}}
   route: {{groupBy: [alarm, vm], groupWait: 0s, groupInterval: 1s}}
+---
+apiVersion: barista.dev/v1
+kind: MCApp
+metadata: {{name: svc}}
+spec:
+  mci: mon
+  apps:
+    - {{name: idle, command: "sleep 100000"}}
 """
 
 
@@ -183,7 +192,7 @@ def check(barista, tmp):
     applied = False
     try:
         plan = run("plan", "specs")
-        agents = re.findall(r"\+ default/agent/(\S+)", plan.stdout)
+        agents = sorted(set(re.findall(r"\+ default/agent/(\S+)", plan.stdout)))
         assert len(agents) == 2, plan.stdout
         run("apply", "-auto-approve", "specs", timeout=240)
         applied = True
@@ -204,6 +213,17 @@ def check(barista, tmp):
             text = body.decode()
             assert status == 200 and f'vm="{n}"' in text, (n, status, text[:500])
             assert re.search(r"^barista_cpu_usage_percent\{.*\} [0-9.]+", text, re.M), text
+        # the MCApp's app metrics go through the agents to the collectors
+        def apps_seen():
+            seen = set()
+            for i in (0, 1):
+                q = col.query(i, metric="app.up", mci=MCI, since="30s", step="2s", local="1")
+                for s in (q or {}).get("series", []):
+                    if s["labels"].get("app") == "svc.idle" and \
+                            any(p[1] == 1 for p in s["points"][-3:]):
+                        seen.add(s["labels"]["vm"])
+            return seen >= set(names)
+        wait_for("app.up of the MCApp's app on both VMs", apps_seen, 40)
         now = run("metrics", "now", f"{MCI}/{names[0]}", "-json")
         sample = json.loads(now.stdout.splitlines()[0])
         assert sample["vm"] == names[0] and sample["metrics"], sample
@@ -298,6 +318,15 @@ def check(barista, tmp):
             "chmod 700 /run/barista/agent/v && mv /run/barista/agent/v /run/barista/agent/barista-agent")
         drift = run("plan", "-detailed-exitcode", "specs", check=False)
         assert drift.returncode == 2 and "version 0.0.1" in drift.stdout, drift.stdout
+        run("apply", "-auto-approve", "specs", timeout=240)
+        assert run("plan", "-detailed-exitcode", "specs", check=False).returncode == 0
+
+        # the same version, another binary (a rebuild): the plan says so too
+        run("exec", MCI, "-vm", names[0], "--",
+            "cd /run/barista/agent && cp barista-agent v && printf x >> v && mv v barista-agent")
+        drift = run("plan", "-detailed-exitcode", "specs", check=False)
+        assert drift.returncode == 2 and "is not the binary this barista installs" in \
+            drift.stdout, drift.stdout
         run("apply", "-auto-approve", "specs", timeout=240)
         assert run("plan", "-detailed-exitcode", "specs", check=False).returncode == 0
 

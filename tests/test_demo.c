@@ -52,21 +52,11 @@ static int run_state(char **out, const char *args)
 {
 	const char *dash = strstr(args, " -- ");
 	int head = dash ? (int)(dash - args) : (int)strlen(args);
-	char *cmd = bar_printf("'%s' %.*s -state '%s'%s 2>&1 </dev/null", barista, head, args,
-	                       state_path, dash ? dash : "");
-	FILE *p = popen(cmd, "r");
-	bar_buf b = BAR_BUF_INIT(1 << 20);
-	char chunk[4096];
-	size_t n;
-	int st;
 
-	fprintf(stderr, "+ barista %s\n", args);
-	while (p && (n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-		bar_buf_add(&b, chunk, n);
-	st = p ? pclose(p) : -1;
-	free(cmd);
-	*out = b.data ? bar_buf_take(&b) : bar_strdup("");
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+	return test_shell(out,
+	                  bar_printf("'%s' %.*s -state '%s'%s 2>&1 </dev/null", barista, head, args,
+	                             state_path, dash ? dash : ""),
+	                  args);
 }
 
 static int64_t now_ms(void)

@@ -77,24 +77,32 @@ static inline int test_local_begin(const char *name, int argc, char *tmpdir,
  * its stdout and stderr into *out (caller frees, never NULL).  Returns the
  * exit status.  (For tests that run the program on a spec directory.)
  */
-static inline int test_barista(char **out, const char *barista, const char *state,
-                               const char *specs, const char *args)
+/* Run shell command cmd (freed here), shown as "+ barista <shown>": its
+ * output into *out (caller frees, never NULL); the exit status. */
+static inline int test_shell(char **out, char *cmd, const char *shown)
 {
-	char *cmd = bar_printf("'%s' %s -state '%s' -no-color '%s' </dev/null 2>&1", barista,
-	                       args, state, specs);
 	FILE *p = popen(cmd, "r");
 	bar_buf b = BAR_BUF_INIT(16 << 20);
 	char chunk[4096];
 	size_t n;
 	int st;
 
-	fprintf(stderr, "+ barista %s\n", args);
+	fprintf(stderr, "+ barista %s\n", shown);
 	while (p && (n = fread(chunk, 1, sizeof(chunk), p)) > 0)
 		bar_buf_add(&b, chunk, n);
 	st = p ? pclose(p) : -1;
 	free(cmd);
 	*out = b.data ? bar_buf_take(&b) : bar_strdup("");
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+}
+
+static inline int test_barista(char **out, const char *barista, const char *state,
+                               const char *specs, const char *args)
+{
+	return test_shell(out,
+	                  bar_printf("'%s' %s -state '%s' -no-color '%s' </dev/null 2>&1", barista,
+	                             args, state, specs),
+	                  args);
 }
 
 /* Destroy what the state at `state` records (when it exists), then remove
