@@ -147,6 +147,7 @@ int cmd_remote_finish(const cmd_remote *r, const bar_remote_results *res)
 	bar_buf b = BAR_BUF_INIT(0);
 	size_t failed = bar_remote_summary(&b, &r->targets, res);
 
+	fflush(stdout); /* the results before the summary, also when both go to one pipe */
 	fprintf(stderr, "%s%s\n", cmd_remote_interrupted() ? "interrupted: " : "", b.data);
 	bar_buf_free(&b);
 	return cmd_remote_interrupted() ? 130 : failed ? 1 : 0;
