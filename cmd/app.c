@@ -122,9 +122,54 @@ static void print_logs(const app_ctx *x)
 
 /* The VMs the state records the MCApp's apps on, into r->o.vms (unless -vm
  * chose), and the MCApp's MCI into mci. */
+/* `app status` of an MCApp of runtime "kubernetes": its Deployments'
+ * rollout status from the cluster, one row (or JSON line) per app. */
+static int k8s_status(cmd_remote *r, bar_state *st, const char *ns, const char *mcapp,
+                      const char *app, int logs)
+{
+	char addr[400];
+	json_t *s = NULL, *v;
+	const char *name;
+
+	if (logs) {
+		fprintf(stderr, "barista app logs: %s/%s runs on Kubernetes; its logs are the pods': "
+		        "kubectl logs -l barista.io/mcapp=%s.%s\n", ns, mcapp, ns, mcapp);
+		return -1;
+	}
+	snprintf(addr, sizeof(addr), "%s/k8sapp/%s", ns, mcapp);
+	if (bar_k8sapp_status(&s, st, addr) < 0) {
+		cmd_fail(&r->o);
+		return -1;
+	}
+	if (!r->o.json)
+		printf("%-24s %8s %8s %8s %10s\n", "APP", "DESIRED", "UPDATED", "READY", "AVAILABLE");
+	json_object_foreach(s, name, v) {
+		if (app && *app && strcmp(app, name) != 0)
+			continue;
+		if (r->o.json) {
+			cmd_remote_print_json(json_pack("{s:s,s:O}", "app", name, "status", v));
+			continue;
+		}
+		if (json_is_true(json_object_get(v, "missing"))) {
+			printf("%-24s %8s\n", name, "missing");
+			continue;
+		}
+		printf("%-24s %8lld %8lld %8lld %10lld\n", name,
+		       (long long)json_integer_value(json_object_get(v, "desired")),
+		       (long long)json_integer_value(json_object_get(v, "updated")),
+		       (long long)json_integer_value(json_object_get(v, "ready")),
+		       (long long)json_integer_value(json_object_get(v, "available")));
+	}
+	json_decref(s);
+	return 0;
+}
+
+/* The VMs the MCApp's apps run on into r's -vm list (unless given) and its
+ * MCI; 1 when the MCApp runs on Kubernetes (then k8s_status has been run:
+ * *rc is its result). */
 static int mcapp_vms(cmd_remote *r, const char *state_path, int vms_given,
                      const char *mcapp_arg, char *mci, size_t mci_size, char *mcapp,
-                     size_t mcapp_size)
+                     size_t mcapp_size, const char *app, int logs, int *k8s_rc)
 {
 	bar_state *st = NULL;
 	bar_records rs = {0};
@@ -152,6 +197,12 @@ static int mcapp_vms(cmd_remote *r, const char *state_path, int vms_given,
 		goto done;
 	}
 	d = json_loads(rec.desired ? rec.desired : "{}", 0, NULL);
+	if (!strcmp(json_string_value(json_object_get(d, "runtime")) ?: "", "kubernetes")) {
+		json_decref(d);
+		*k8s_rc = k8s_status(r, st, ns, mcapp, app, logs) < 0 ? 1 : 0;
+		rc = 1;
+		goto done;
+	}
 	snprintf(mci, mci_size, "%s/%s", ns, json_string_value(json_object_get(d, "mci"))
 	                                         ? json_string_value(json_object_get(d, "mci"))
 	                                         : "");
@@ -234,10 +285,13 @@ int cmd_app(int argc, char **argv)
 		r.o.timeout = "30s";
 	{
 		char *sp = cmd_state_path(&r.o, ".");
+		int k8s_rc = 1;
 		int m = mcapp_vms(&r, sp, r.o.n_vms > 0, r.o.positional, mci, sizeof(mci), mcapp,
-		                  sizeof(mcapp));
+		                  sizeof(mcapp), x.app, x.logs, &k8s_rc);
 		free(sp);
-		if (m < 0)
+		if (m > 0)
+			rc = k8s_rc;
+		if (m != 0)
 			goto done;
 	}
 	x.mcapp = mcapp;

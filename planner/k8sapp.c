@@ -178,3 +178,27 @@ char *bar_k8sapp_drift(const bar_obs *live)
 	json_decref(a);
 	return why;
 }
+
+int bar_k8sapp_status(json_t **out, bar_state *st, const char *address)
+{
+	bar_record me = {0};
+	bar_k8s_cluster *k = NULL;
+	json_t *attrs, *m = NULL;
+	char *label = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = bar_state_get(st, address, &me)) < 0)
+		return rc;
+	attrs = json_loads(me.desired ? me.desired : "{}", 0, NULL);
+	if ((rc = open_cluster(&k, attrs, address)) == 0 &&
+	    (rc = manifests_of(&m, &label, me.ns, attrs, address)) == 0 &&
+	    (rc = bar_k8s_status(out, k, m)) < 0)
+		bar_error_prefix("%s", address);
+	json_decref(m);
+	free(label);
+	json_decref(attrs);
+	bar_k8s_cluster_free(k);
+	bar_record_clear(&me);
+	return rc;
+}

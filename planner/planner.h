@@ -285,6 +285,12 @@ int bar_workflow_load(bar_config **cfg, bar_desired_set *ds, bar_snapshot **snap
  * (bar_workflow_plan does).  0. */
 int bar_agents_check(bar_snapshot *s, const char *keys_dir, bar_state *st);
 
+/* The rollout status on its cluster of the MCApp of runtime "kubernetes"
+ * recorded at address ("<ns>/k8sapp/<mcapp>"): a new object {app:
+ * {"desired","updated","ready","available",...} or {"missing":true}}
+ * (runtime/kubernetes bar_k8s_status).  0, BAR_ENOTFOUND, or an error. */
+int bar_k8sapp_status(json_t **out, bar_state *st, const char *address);
+
 /* Load (as above) and make the plan `po` asks for (destroy: no specs are
  * read and nothing is refreshed).  *out is the caller's. */
 int bar_workflow_plan(bar_plan **out, bar_diags *diags, const char *dir, bar_state *st,

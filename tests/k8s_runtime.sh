@@ -191,6 +191,15 @@ grep -q "2 added" <<<"$out" || fail "apply did not add the MCApp and its k8sapp:
 [ "$(api "$deps/web" | field 'd["spec"]["replicas"]')" = 2 ] || fail "web has not 2 replicas"
 [ "$(image_of api)" = registry.example/api:1 ] || fail "deployment api missing"
 out=$(b plan -detailed-exitcode) || fail "a plan right after apply wants changes: $out"
+# app status reads the rollout from the cluster; logs point at kubectl
+out=$(timeout 60 "$barista" app status shop -state "$dir/state.db" -json) ||
+  fail "app status: $out"
+[ "$(field 'd["status"]["available"]' <<<"$(grep '"app":"web"' <<<"$out")")" = 2 ] ||
+  fail "app status does not show web's 2 available replicas: $out"
+if out=$(timeout 60 "$barista" app logs shop -state "$dir/state.db" 2>&1) ||
+   ! grep -q "kubectl logs -l barista.io/mcapp=default.shop" <<<"$out"; then
+  fail "app logs of a Kubernetes MCApp: $out"
+fi
 
 # another actor scales web: the plan shows it and apply puts it back
 curl -sS --max-time 10 --cacert "$dir/ca.crt" -X POST \

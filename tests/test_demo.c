@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define REGISTRY_PORT "5000" /* as specs/examples/paper-demo/30-web.yaml says */
+#define REGISTRY_PORT 5000 /* as specs/examples/paper-demo/30-web.yaml says */
 
 static const char *barista;
 static char *specs;
@@ -304,14 +304,59 @@ done:
 	free(path);
 }
 
-/* The registry of the demo's images on 127.0.0.1:5000, as `./dev registry`
- * runs it; returns once it prints "ready". */
+/* 5000 when 127.0.0.1:5000 is free, else a free port (a registry service
+ * of the machine's own may hold 5000). */
+static int registry_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(REGISTRY_PORT)};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = REGISTRY_PORT;
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		sa.sin_port = 0;
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+		    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+			port = ntohs(sa.sin_port);
+	}
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* The copy's 30-web.yaml pointed at 127.0.0.1:port instead of :5000. */
+static void registry_point(int port)
+{
+	char *path = bar_printf("%s/30-web.yaml", specs), *text = test_read_file(path), *at;
+	char want[32];
+	FILE *f;
+
+	snprintf(want, sizeof(want), "127.0.0.1:%d/", REGISTRY_PORT);
+	CHECK(text && (at = strstr(text, want)));
+	if (text && (at = strstr(text, want)) && port != REGISTRY_PORT) {
+		*at = '\0';
+		CHECK((f = fopen(path, "w")) && fprintf(f, "%s127.0.0.1:%d/%s", text, port,
+		                                        at + strlen(want)) > 0 && fclose(f) == 0);
+		fprintf(stderr, "test_demo: 127.0.0.1:%d is taken; the registry is on %d\n",
+		        REGISTRY_PORT, port);
+	}
+	free(text);
+	free(path);
+}
+
+/* The registry of the demo's images on 127.0.0.1:5000 (as `./dev registry`
+ * runs it) or, when that is taken, another port the copy of the spec is
+ * pointed at; returns once it prints "ready". */
 static void registry_start(const char *fixture)
 {
-	int fds[2];
-	char buf[4096];
+	int fds[2], port = registry_port();
+	char buf[4096], portarg[16], want[64];
 	size_t len = 0;
 	ssize_t n;
+
+	registry_point(port);
+	snprintf(portarg, sizeof(portarg), "%d", port);
+	snprintf(want, sizeof(want), "127.0.0.1:%d/nginx:2 sha256:", port);
 
 	CHECK(pipe(fds) == 0);
 	registry = fork();
@@ -319,7 +364,7 @@ static void registry_start(const char *fixture)
 		dup2(fds[1], 1);
 		close(fds[0]);
 		close(fds[1]);
-		execlp("python3", "python3", fixture, "serve", tmpdir, "--port", REGISTRY_PORT,
+		execlp("python3", "python3", fixture, "serve", tmpdir, "--port", portarg,
 		       (char *)NULL);
 		_exit(127);
 	}
@@ -332,10 +377,9 @@ static void registry_start(const char *fixture)
 	}
 	buf[len] = '\0';
 	close(fds[0]);
-	CHECK(strstr(buf, "ready\n") && strstr(buf, "127.0.0.1:" REGISTRY_PORT "/nginx:2 sha256:"));
+	CHECK(strstr(buf, "ready\n") && strstr(buf, want));
 	if (!strstr(buf, "ready\n"))
-		fprintf(stderr, "test_demo: the registry did not start on port %s (is it taken?)\n",
-		        REGISTRY_PORT);
+		fprintf(stderr, "test_demo: the registry did not start on port %d\n", port);
 }
 
 static void cleanup(void)
