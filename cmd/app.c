@@ -124,8 +124,8 @@ static void print_logs(const app_ctx *x)
  * chose), and the MCApp's MCI into mci. */
 /* `app status` of an MCApp of runtime "kubernetes": its Deployments'
  * rollout status from the cluster, one row (or JSON line) per app. */
-static int k8s_status(cmd_remote *r, bar_state *st, const char *ns, const char *mcapp,
-                      const char *app, int logs)
+static int k8s_status(cmd_remote *r, bar_state *st, const char *state_path, const char *ns,
+                      const char *mcapp, const char *app, int logs)
 {
 	char addr[400];
 	json_t *s = NULL, *v;
@@ -137,9 +137,15 @@ static int k8s_status(cmd_remote *r, bar_state *st, const char *ns, const char *
 		return -1;
 	}
 	snprintf(addr, sizeof(addr), "%s/k8sapp/%s", ns, mcapp);
-	if (bar_k8sapp_status(&s, st, addr) < 0) {
-		cmd_fail(&r->o);
-		return -1;
+	{
+		char *keys = cmd_keys_dir(state_path);
+		int rc = bar_k8sapp_status(&s, st, keys, addr);
+
+		free(keys);
+		if (rc < 0) {
+			cmd_fail(&r->o);
+			return -1;
+		}
 	}
 	if (!r->o.json)
 		printf("%-24s %8s %8s %8s %10s\n", "APP", "DESIRED", "UPDATED", "READY", "AVAILABLE");
@@ -199,7 +205,7 @@ static int mcapp_vms(cmd_remote *r, const char *state_path, int vms_given,
 	d = json_loads(rec.desired ? rec.desired : "{}", 0, NULL);
 	if (!strcmp(json_string_value(json_object_get(d, "runtime")) ?: "", "kubernetes")) {
 		json_decref(d);
-		*k8s_rc = k8s_status(r, st, ns, mcapp, app, logs) < 0 ? 1 : 0;
+		*k8s_rc = k8s_status(r, st, state_path, ns, mcapp, app, logs) < 0 ? 1 : 0;
 		rc = 1;
 		goto done;
 	}

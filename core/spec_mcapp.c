@@ -580,12 +580,41 @@ static json_t *check_rollout(spec_load *L, const bar_ynode *spec, const bar_ynod
 	                 (json_int_t)to);
 }
 
+/* kubernetes.bootstrap: a cluster made with kubeadm on the MCI's VMs
+ * (docs/kubernetes.md): {version, podCidr, cni}. */
+static json_t *check_bootstrap(spec_load *L, const bar_ynode *map, const bar_ynode *v)
+{
+	static const char *const known[] = { "version", "podCidr", "cni", NULL };
+	const bar_ynode *f[3], *m;
+	const char *ver = "v1.31", *cidr = "10.244.0.0/16", *cni = "";
+	uint32_t addr;
+	int prefix;
+
+	if (spec_map(L, &m, map, v, "kubernetes.bootstrap", 0) < 0 || !m)
+		return json_null();
+	if (spec_fields(L, m, "kubernetes.bootstrap", known, f) < 0)
+		return json_null();
+	if (spec_str(L, &ver, m, f[0], "kubernetes.bootstrap.version", "v1.31") == 0 &&
+	    (ver[0] != 'v' || strspn(ver + 1, "0123456789.") != strlen(ver + 1) ||
+	     !strchr(ver, '.')))
+		spec_diag(L, f[0], "field \"kubernetes.bootstrap.version\" must be a Kubernetes "
+		          "minor version such as v1.31, got \"%.40s\"", ver);
+	if (spec_str(L, &cidr, m, f[1], "kubernetes.bootstrap.podCidr", "10.244.0.0/16") == 0 &&
+	    spec_cidr_parse(cidr, &addr, &prefix) < 0)
+		spec_diag(L, f[1], "field \"kubernetes.bootstrap.podCidr\" must be a CIDR such as "
+		          "10.244.0.0/16, got \"%.40s\"", cidr);
+	if (spec_str(L, &cni, m, f[2], "kubernetes.bootstrap.cni", NULL) == 0)
+		spec_path(L, &cni, f[2], cni, "kubernetes.bootstrap.cni");
+	return json_pack("{s:s,s:s,s:s}", "version", ver, "podCidr", cidr, "cni", cni);
+}
+
 /* kubernetes: the cluster of runtime "kubernetes" (docs/kubernetes.md). */
 static json_t *check_kubernetes(spec_load *L, const bar_ynode *spec, const bar_ynode *v,
                                 const char *runtime)
 {
-	static const char *const known[] = { "kubeconfig", "context", "namespace", NULL };
-	const bar_ynode *f[3];
+	static const char *const known[] = { "kubeconfig", "context", "namespace", "bootstrap",
+	                                     NULL };
+	const bar_ynode *f[4];
 	const char *kc = "", *ctx = "", *kns = "default";
 	json_t *k = json_object();
 
@@ -600,6 +629,12 @@ static json_t *check_kubernetes(spec_load *L, const bar_ynode *spec, const bar_y
 		    !spec_dns_label_ok(kns))
 			spec_diag(L, f[2], "field \"kubernetes.namespace\" must be a DNS label, got "
 			          "\"%.80s\"", kns);
+		if (!spec_absent(f[3])) {
+			if (*kc)
+				spec_diag(L, f[3], "set either kubernetes.kubeconfig (an existing "
+				          "cluster) or kubernetes.bootstrap (one made on the MCI), not both");
+			json_object_set_new(k, "bootstrap", check_bootstrap(L, v, f[3]));
+		}
 	}
 	(void)spec;
 	set_str(k, "kubeconfig", kc);
@@ -640,12 +675,13 @@ void spec_check_mcapp(spec_load *L, spec_obj *o)
 		json_object_set_new(attrs, "kubernetes", k);
 		kubeconfig = json_string_value(json_object_get(k, "kubeconfig"));
 	}
-	/* an existing cluster needs no MCI; one bootstrapped with kubeadm would */
-	if (!strcmp(runtime, "kubernetes") && !reqs && (!kubeconfig || !*kubeconfig))
+	/* an existing cluster needs no MCI; one bootstrapped with kubeadm does */
+	if (!strcmp(runtime, "kubernetes") && !reqs && (!kubeconfig || !*kubeconfig) &&
+	    !json_is_object(json_object_get(json_object_get(attrs, "kubernetes"), "bootstrap")))
 		spec_diag(L, spec_absent(f[4]) ? spec : f[4],
-		          "runtime \"kubernetes\" needs kubernetes.kubeconfig, the cluster to "
-		          "deploy to; bootstrapping one on the MCI's VMs with kubeadm is not "
-		          "part of apply yet (docs/kubernetes.md)");
+		          "runtime \"kubernetes\" needs a cluster: kubernetes.kubeconfig (an "
+		          "existing one) or kubernetes.bootstrap {cni: FLANNEL.yaml} (one made with "
+		          "kubeadm on the MCI's VMs)");
 	if (!reqs && !(kubeconfig && *kubeconfig && spec_absent(f[0])) &&
 	    spec_name(L, &mci, spec, f[0], "mci") == 0)
 		spec_ref_add(L, o, "mci", BAR_KIND_MCI, mci, f[0], "field \"mci\"");

@@ -637,6 +637,6 @@ int bar_agents_check(bar_snapshot *s, const char *keys_dir, bar_state *st)
 	free(scripts);
 	free(which);
 	bar_apps_check(s, keys_dir, st);
-	bar_k8sapps_check(s);
+	bar_k8sapps_check(s, keys_dir);
 	return 0;
 }

@@ -668,10 +668,25 @@ static int k8sapp_node(engine *e, const node *nd, bar_obs *o)
 	int rc;
 
 	if (nd->op == OP_DELETE) {
-		rc = bar_k8sapp_remove(c->address, e->st);
+		rc = bar_k8sapp_remove(c->address, e->st, e->o->keys_dir);
 		return rc < 0 ? rc : bar_state_delete(e->st, c->address);
 	}
-	if ((rc = bar_k8sapp_deploy(o, c, e->o->cancel)) < 0)
+	if ((rc = bar_k8sapp_deploy(o, c, e->o->keys_dir, e->o->cancel)) < 0)
+		return rc;
+	return record(e, c, o);
+}
+
+/* A Kubernetes cluster bootstrapped on an MCI (planner/k8scluster.c). */
+static int k8scluster_node(engine *e, const node *nd, bar_obs *o)
+{
+	const bar_change *c = nd->c;
+	int rc;
+
+	if (nd->op == OP_DELETE) {
+		rc = bar_k8scluster_remove(c->address, e->o->keys_dir);
+		return rc < 0 ? rc : bar_state_delete(e->st, c->address);
+	}
+	if ((rc = bar_k8scluster_deploy(o, c, e->st, e->o->keys_dir, e->o->cancel)) < 0)
 		return rc;
 	return record(e, c, o);
 }
@@ -714,6 +729,8 @@ int apply_run_node(engine *e, node *nd, bar_obs *o, int *throttled)
 		rc = app_node(e, nd, o);
 	else if (!prov && !strcmp(c->type, "k8sapp"))
 		rc = k8sapp_node(e, nd, o);
+	else if (!prov && !strcmp(c->type, "k8scluster"))
+		rc = k8scluster_node(e, nd, o);
 	else if (!prov && !strcmp(c->type, "overlay"))
 		rc = overlay_node(e, nd, o);
 	else if (!prov && !strcmp(c->type, "monitoringpolicy"))

@@ -433,6 +433,57 @@ static json_t *app_vms(const bar_object *mci, const json_t *app)
 }
 
 /*
+ * The Kubernetes cluster made with kubeadm on an MCI for an MCApp with
+ * kubernetes.bootstrap (planner/k8scluster.c): "<ns>/k8scluster/<mci>",
+ * once per MCI (the first MCApp's bootstrap settings), depending on every
+ * VM of the MCI and on its overlay when it has one (the CNI runs on it).
+ */
+static void add_k8scluster(builder *b, const bar_config *cfg, const bar_object *mcapp,
+                           const json_t *boot, bar_map *seen)
+{
+	const char *mci_name = str(mcapp->attrs, "mci");
+	const bar_object *mci = NULL;
+	char addr[ADDR_MAX];
+	json_t *vms, *g;
+	bar_desired *d;
+	size_t n = bar_config_count(cfg), gi;
+
+	address_in(addr, sizeof(addr), mcapp->ns, "k8scluster", mci_name);
+	if (bar_map_get(seen, addr))
+		return;
+	for (size_t k = 0; k < n && !mci; k++) {
+		const bar_object *o = bar_config_get(cfg, k);
+		if (o->kind == BAR_KIND_MCI && !strcmp(o->ns, mcapp->ns) && !strcmp(o->name, mci_name))
+			mci = o;
+	}
+	if (!mci)
+		return;
+	d = add(b, mcapp->ns, "k8scluster", mci_name);
+	bar_map_put(seen, d->address, (void *)1);
+	vms = json_array();
+	json_array_foreach(json_object_get(mci->attrs, "groups"), gi, g) {
+		json_int_t count = json_integer_value(json_object_get(g, "count"));
+		for (json_int_t i = 1; i <= count; i++) {
+			char name[256];
+			vm_name(name, sizeof(name), mci, g, i);
+			json_array_append_new(vms, json_pack("{s:s,s:s}", "name", name, "group",
+			                                     str(g, "name")));
+			dep_add(d, mci->ns, "vm", name);
+		}
+	}
+	d->attrs = json_object();
+	set_str(d->attrs, "mci", mci_name);
+	json_object_set(d->attrs, "bootstrap", (json_t *)boot);
+	json_object_set_new(d->attrs, "vms", vms);
+	set_str(d->attrs, "overlay", json_is_object(json_object_get(mci->attrs, "overlay"))
+	                                 ? "yes" : "");
+	if (*str(d->attrs, "overlay"))
+		dep_add(d, mci->ns, "overlay", mci_name);
+	ref_add(d, "mci", "mci", mci_name);
+	common_deps(d, mci);
+}
+
+/*
  * The apps of an MCApp (runtime "agent") on each VM they are placed on:
  * one "app" resource per VM, "<mcapp>.<vm>", whose attrs are the apps that
  * VM runs (planner/app.c writes them to the VM's agent as its manifest),
@@ -451,10 +502,16 @@ static void add_apps(builder *b, const bar_config *cfg, const bar_object *mcapp,
 	if (!strcmp(str(mcapp->attrs, "runtime"), "kubernetes")) {
 		/* one resource: the MCApp on its cluster (planner/k8sapp.c) */
 		bar_desired *d = add(b, mcapp->ns, "k8sapp", mcapp->name);
+		const json_t *boot = json_object_get(json_object_get(mcapp->attrs, "kubernetes"),
+		                                     "bootstrap");
 
 		d->attrs = json_copy(mcapp->attrs);
 		set_str(d->attrs, "mcapp", mcapp->name);
 		ref_add(d, "mcapp", "mcapp", mcapp->name);
+		if (json_is_object(boot) && *mci_name) {
+			add_k8scluster(b, cfg, mcapp, boot, seen);
+			ref_add(d, "cluster", "k8scluster", mci_name);
+		}
 		common_deps(d, mcapp);
 		goto done;
 	}

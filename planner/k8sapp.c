@@ -19,6 +19,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define K8S_TIMEOUT_MARGIN_MS 60000
 
@@ -28,13 +29,30 @@ static const char *jstr(const json_t *o, const char *k)
 	return s ? s : "";
 }
 
-/* The cluster of an MCApp's attrs; 0 or an error naming the MCApp. */
-static int open_cluster(bar_k8s_cluster **out, const json_t *attrs, const char *address)
+/* The cluster of an MCApp's attrs in namespace ns: its kubeconfig, or the
+ * one of the cluster bootstrapped on its MCI (from the key store); 0 or an
+ * error naming the MCApp. */
+static int open_cluster(bar_k8s_cluster **out, const json_t *attrs, const char *ns,
+                        const char *keys_dir, const char *address)
 {
 	const json_t *k = json_object_get(attrs, "kubernetes");
 	const char *ctx = jstr(k, "context");
-	int rc = bar_k8s_cluster_open(out, jstr(k, "kubeconfig"), *ctx ? ctx : NULL);
+	char path[256] = "";
+	int rc;
 
+	if (!*jstr(k, "kubeconfig") && json_is_object(json_object_get(k, "bootstrap"))) {
+		char *cluster = bar_printf("%s/k8scluster/%s", ns, jstr(attrs, "mci"));
+
+		rc = bar_k8scluster_kubeconfig(path, sizeof(path), keys_dir, cluster);
+		free(cluster);
+		if (rc < 0) {
+			bar_error_prefix("%s", address);
+			return rc;
+		}
+	}
+	rc = bar_k8s_cluster_open(out, *path ? path : jstr(k, "kubeconfig"), *ctx ? ctx : NULL);
+	if (*path)
+		unlink(path); /* it holds the cluster's admin credentials */
 	if (rc < 0)
 		bar_error_prefix("%s", address);
 	return rc;
@@ -54,7 +72,8 @@ static int manifests_of(json_t **m, char **label, const char *ns, const json_t *
 	return 0;
 }
 
-int bar_k8sapp_deploy(bar_obs *out, const bar_change *c, const bar_cancel *cancel)
+int bar_k8sapp_deploy(bar_obs *out, const bar_change *c, const char *keys_dir,
+                      const bar_cancel *cancel)
 {
 	bar_k8s_cluster *k = NULL;
 	json_t *m = NULL, *status = NULL, *apps = json_object_get(c->attrs, "apps");
@@ -64,7 +83,7 @@ int bar_k8sapp_deploy(bar_obs *out, const bar_change *c, const bar_cancel *cance
 	int rc;
 
 	(void)cancel; /* bar_k8s_apply is bounded by its timeout */
-	if ((rc = open_cluster(&k, c->attrs, c->address)) < 0 ||
+	if ((rc = open_cluster(&k, c->attrs, c->ns, keys_dir, c->address)) < 0 ||
 	    (rc = manifests_of(&m, &label, c->ns, c->attrs, c->address)) < 0)
 		goto done;
 	rc = bar_k8s_apply(k, m, label,
@@ -97,7 +116,7 @@ done:
 	return rc;
 }
 
-int bar_k8sapp_remove(const char *address, bar_state *st)
+int bar_k8sapp_remove(const char *address, bar_state *st, const char *keys_dir)
 {
 	bar_record me = {0};
 	bar_k8s_cluster *k = NULL;
@@ -111,7 +130,7 @@ int bar_k8sapp_remove(const char *address, bar_state *st)
 	}
 	attrs = json_loads(me.desired ? me.desired : "{}", 0, NULL);
 	label = bar_k8s_mcapp_label(me.ns, jstr(attrs, "mcapp"));
-	if ((rc = open_cluster(&k, attrs, address)) == 0 &&
+	if ((rc = open_cluster(&k, attrs, me.ns, keys_dir, address)) == 0 &&
 	    (rc = bar_k8s_delete_all(k, jstr(json_object_get(attrs, "kubernetes"), "namespace"),
 	                             label)) < 0)
 		bar_error_prefix("%s", address);
@@ -122,7 +141,7 @@ int bar_k8sapp_remove(const char *address, bar_state *st)
 	return rc;
 }
 
-void bar_k8sapps_check(bar_snapshot *s)
+void bar_k8sapps_check(bar_snapshot *s, const char *keys_dir)
 {
 	for (size_t i = 0; i < s->rs.n; i++) {
 		const bar_record *r = &s->rs.items[i];
@@ -135,7 +154,7 @@ void bar_k8sapps_check(bar_snapshot *s)
 			continue;
 		attrs = json_loads(r->desired ? r->desired : "{}", 0, NULL);
 		/* a cluster that cannot be asked is left unchecked: nothing planned */
-		if (open_cluster(&k, attrs, r->address) < 0 ||
+		if (open_cluster(&k, attrs, r->ns, keys_dir, r->address) < 0 ||
 		    manifests_of(&m, &label, r->ns, attrs, r->address) < 0 ||
 		    bar_k8s_drift(&drift, k, m, label) < 0) {
 			bar_error_clear();
@@ -179,7 +198,7 @@ char *bar_k8sapp_drift(const bar_obs *live)
 	return why;
 }
 
-int bar_k8sapp_status(json_t **out, bar_state *st, const char *address)
+int bar_k8sapp_status(json_t **out, bar_state *st, const char *keys_dir, const char *address)
 {
 	bar_record me = {0};
 	bar_k8s_cluster *k = NULL;
@@ -191,7 +210,7 @@ int bar_k8sapp_status(json_t **out, bar_state *st, const char *address)
 	if ((rc = bar_state_get(st, address, &me)) < 0)
 		return rc;
 	attrs = json_loads(me.desired ? me.desired : "{}", 0, NULL);
-	if ((rc = open_cluster(&k, attrs, address)) == 0 &&
+	if ((rc = open_cluster(&k, attrs, me.ns, keys_dir, address)) == 0 &&
 	    (rc = manifests_of(&m, &label, me.ns, attrs, address)) == 0 &&
 	    (rc = bar_k8s_status(out, k, m)) < 0)
 		bar_error_prefix("%s", address);

@@ -204,11 +204,11 @@ static int parse_action(const char *s, bar_action *out)
 
 /* Every kind's type, "vm" (an MCI's members), "agent" (barista-agent on
  * a VM), "app" (an MCApp's apps on one VM), "k8sapp" (an MCApp on a
- * Kubernetes cluster) and "overlay" (an MCI's overlay network). */
+ * Kubernetes cluster), "k8scluster" (one made with kubeadm on an MCI) and "overlay" (an MCI's overlay network). */
 static int type_known(const char *t)
 {
 	if (!strcmp(t, "vm") || !strcmp(t, "agent") || !strcmp(t, "app") || !strcmp(t, "overlay") ||
-	    !strcmp(t, "k8sapp"))
+	    !strcmp(t, "k8sapp") || !strcmp(t, "k8scluster"))
 		return 1;
 	for (int k = 0; k < BAR_KIND__COUNT; k++)
 		if (!strcmp(t, bar_kind_type((bar_kind)k)))

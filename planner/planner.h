@@ -289,7 +289,7 @@ int bar_agents_check(bar_snapshot *s, const char *keys_dir, bar_state *st);
  * recorded at address ("<ns>/k8sapp/<mcapp>"): a new object {app:
  * {"desired","updated","ready","available",...} or {"missing":true}}
  * (runtime/kubernetes bar_k8s_status).  0, BAR_ENOTFOUND, or an error. */
-int bar_k8sapp_status(json_t **out, bar_state *st, const char *address);
+int bar_k8sapp_status(json_t **out, bar_state *st, const char *keys_dir, const char *address);
 
 /* Load (as above) and make the plan `po` asks for (destroy: no specs are
  * read and nothing is refreshed).  *out is the caller's. */

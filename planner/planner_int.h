@@ -132,19 +132,36 @@ int bar_app_deploy(bar_obs *out, const bar_change *c, bar_state *st, const char 
 int bar_app_remove(const char *address, bar_state *st, const char *keys_dir,
                    const bar_cancel *cancel);
 
+/* ---- a cluster made with kubeadm on an MCI (planner/k8scluster.c) ---- */
+
+/* Bootstrap change c's cluster on its MCI's VMs; the admin kubeconfig goes
+ * to the key store.  *out is what to record. */
+int bar_k8scluster_deploy(bar_obs *out, const bar_change *c, bar_state *st, const char *keys_dir,
+                          const bar_cancel *cancel);
+
+/* Forget the cluster recorded at address: its kubeconfig leaves the key
+ * store (the VMs go with their own records). */
+int bar_k8scluster_remove(const char *address, const char *keys_dir);
+
+/* The kubeconfig of the cluster recorded at address written to a new
+ * private temporary file whose path goes to path (the caller unlinks it). */
+int bar_k8scluster_kubeconfig(char *path, size_t size, const char *keys_dir,
+                              const char *address);
+
 /* ---- MCApps of runtime "kubernetes" (planner/k8sapp.c) ---- */
 
 /* Server-side apply change c's MCApp to its cluster, waiting for every
  * rollout and pruning what it no longer has.  *out is what to record. */
-int bar_k8sapp_deploy(bar_obs *out, const bar_change *c, const bar_cancel *cancel);
+int bar_k8sapp_deploy(bar_obs *out, const bar_change *c, const char *keys_dir,
+                      const bar_cancel *cancel);
 
 /* Delete every object of the MCApp recorded at address from its cluster. */
-int bar_k8sapp_remove(const char *address, bar_state *st);
+int bar_k8sapp_remove(const char *address, bar_state *st, const char *keys_dir);
 
 /* The refresh's check of every recorded k8sapp: its drift on the cluster
  * (live[] checked, obs attrs {"drift": text}); a cluster that cannot be
  * reached is left unchecked. */
-void bar_k8sapps_check(bar_snapshot *s);
+void bar_k8sapps_check(bar_snapshot *s, const char *keys_dir);
 
 /* Why a checked k8sapp must be applied again, malloc'd; NULL when not. */
 char *bar_k8sapp_drift(const bar_obs *live);

@@ -15,14 +15,15 @@ if(TARGET bar_runtime_k8s)
   add_test(NAME k8s_runtime
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/k8s_runtime.sh $<TARGET_FILE:test_k8s>
             ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} $<TARGET_FILE:barista>)
-  set_tests_properties(k8s_runtime PROPERTIES LABELS "k8s;double;integration" TIMEOUT 420)
+  set_tests_properties(k8s_runtime PROPERTIES LABELS "k8s;double;integration" TIMEOUT 600
+                       RUN_SERIAL TRUE)
 
   find_program(BAR_SHELLCHECK shellcheck)
   file(GLOB BAR_K8S_SCRIPTS ${CMAKE_SOURCE_DIR}/runtime/kubernetes/bootstrap/*.sh)
   if(BAR_SHELLCHECK)
     add_test(NAME k8s_bootstrap_shellcheck
       COMMAND ${BAR_SHELLCHECK} --severity=style ${BAR_K8S_SCRIPTS}
-              ${CMAKE_SOURCE_DIR}/tests/k8s_runtime.sh)
+              ${CMAKE_SOURCE_DIR}/tests/k8s_runtime.sh ${CMAKE_SOURCE_DIR}/tests/k8s_bootstrap_local.sh)
   else()
     # shellcheck is part of ./dev's packages: without it the test fails
     add_test(NAME k8s_bootstrap_shellcheck

@@ -232,3 +232,11 @@ violations=$(curl -sS --max-time 10 --cacert "$dir/ca.crt" "$server/_test/violat
 [ "$(field 'len(d)' <<<"$violations")" = "$violations_before" ] ||
   fail "barista sent invalid requests: $(field "d[$violations_before:]" <<<"$violations")"
 echo "k8s_runtime: barista apply/plan/destroy against the double passed"
+
+# a cluster bootstrapped on local VMs (root: network namespaces)
+if [ "$(id -u)" = 0 ]; then
+  # shellcheck source=/dev/null # checked on its own (k8s_bootstrap_shellcheck)
+  . "$src/tests/k8s_bootstrap_local.sh"
+else
+  echo "k8s_runtime: not root: the bootstrap on local VMs is not checked" >&2
+fi
