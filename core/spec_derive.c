@@ -208,6 +208,32 @@ static void set_ref(spec_load *L, spec_obj *o, spec_group *g, const char *field,
 }
 
 /* Derive what one group needs and point its references there. */
+/* A derived security group's ingress: SSH and ICMP, and on the MCI of an
+ * MCApp's requirements every port its apps publish. */
+static json_t *derived_ingress(spec_load *L, const spec_obj *mci)
+{
+	json_t *in = json_pack("[{s:s, s:s, s:s}, {s:s}]", "protocol", "tcp", "ports", "22",
+	                       "cidr", "0.0.0.0/0", "protocol", "icmp");
+	const char *owner = jstr(mci->pub.labels, "barista.dev/mcapp");
+	const spec_obj *app = *owner ? spec_table_find(L->cfg, BAR_KIND_MCAPP, mci->pub.ns, owner)
+	                             : NULL;
+	const json_t *a, *p;
+	size_t i, k;
+
+	json_array_foreach(app ? json_object_get(app->pub.attrs, "apps") : NULL, i, a)
+		json_array_foreach(json_object_get(a, "ports"), k, p) {
+			char port[16];
+
+			snprintf(port, sizeof(port), "%lld",
+			         (long long)json_integer_value(json_object_get(p, "port")));
+			json_array_append_new(in, json_pack("{s:s, s:s, s:s}", "protocol",
+			                                    jstr(p, "protocol")[0] ? jstr(p, "protocol")
+			                                                           : "tcp",
+			                                    "ports", port, "cidr", "0.0.0.0/0"));
+		}
+	return in;
+}
+
 static void derive_group(spec_load *L, derived *d, spec_obj *o, spec_group *g, size_t n_all)
 {
 	const json_t *type = NULL, *image = NULL;
@@ -268,9 +294,8 @@ static void derive_group(spec_load *L, derived *d, spec_obj *o, spec_group *g, s
 			const char *sg = derived_name(L, conn, "sg");
 
 			add_doc(d, "SecurityGroup", ns, sg,
-			        json_pack("{s:s, s:s, s:[{s:s, s:s, s:s}, {s:s}]}", "connection", conn,
-			                  "vnet", name, "ingress", "protocol", "tcp", "ports", "22",
-			                  "cidr", "0.0.0.0/0", "protocol", "icmp"));
+			        json_pack("{s:s, s:s, s:o}", "connection", conn, "vnet", name, "ingress",
+			                  derived_ingress(L, o)));
 			spec_ref_add(L, o, bar_arena_cat(&L->cfg->arena, g->role, ".securityGroups",
 			                                 NULL),
 			             BAR_KIND_SECURITYGROUP, sg, g->f[SPEC_G_SPEC], g->scope);

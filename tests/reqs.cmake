@@ -5,3 +5,10 @@ add_test(NAME reqs_sim COMMAND bash ${CMAKE_SOURCE_DIR}/tests/reqs_sim.sh $<TARG
          ${CMAKE_SOURCE_DIR})
 set_tests_properties(reqs_sim PROPERTIES TIMEOUT 300 LABELS "integration"
   ENVIRONMENT "BARISTA_PLUGIN_PATH=${BAR_PLUGIN_BUILD_DIR}")
+
+# ... and deployed onto the derived MCI on real local VMs (root): agents,
+# apps, their pages and status, destroy (tests/reqs_local.sh).
+add_test(NAME reqs_local COMMAND bash ${CMAKE_SOURCE_DIR}/tests/reqs_local.sh $<TARGET_FILE:barista>)
+set_tests_properties(reqs_local PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
+  LABELS "apps;integration;root"
+  ENVIRONMENT "BARISTA_PLUGIN_PATH=${BAR_PLUGIN_BUILD_DIR};BARISTA_AGENT=$<TARGET_FILE:barista-agent>")
